@@ -1,0 +1,46 @@
+# `make help` lists the targets. `make demo` and `make test` set everything up on a fresh machine.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+OUT    ?= out
+
+.PHONY: help install demo test test-fast bench clean golden
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install the toolkit with its test tools
+
+demo: install ## validate the shipped records and export them in every format to out/
+	$(BIN)/toolkit validate records
+	$(BIN)/toolkit fmt --check records
+	$(BIN)/toolkit formats
+	$(BIN)/toolkit export --format ics records -o $(OUT)/article.ics
+	$(BIN)/toolkit export --format jsonld records -o $(OUT)/article.jsonld
+	$(BIN)/toolkit export --format markdown records -o $(OUT)/article.md
+	$(BIN)/toolkit export --format csv records -o $(OUT)/csv
+	@echo "demo: exports are in $(OUT)/"
+
+test: install ## the whole test suite (unit, CLI, properties, goldens, wheel smoke test)
+	$(BIN)/python -m pytest -q
+
+test-fast: install ## the suite without the slow wheel build, fewer hypothesis examples
+	HYPOTHESIS_PROFILE=fast $(BIN)/python -m pytest -q -m "not slow"
+
+golden: install ## rewrite the golden files from the shipped records (review the diff!)
+	$(BIN)/python -m pytest -q tests/test_golden.py --update-golden
+
+bench: install ## throughput of `toolkit validate` against check-jsonschema on the same files
+	$(BIN)/python bench/run.py
+
+clean: ## remove the venv and outputs
+	rm -rf $(VENV) $(OUT) dist build .pytest_cache .hypothesis

@@ -1,0 +1,60 @@
+"""The one canonical YAML form of a record, so that diffs show only real edits.
+
+Canonical means: UTF-8, LF line ends, no BOM, 2-space block style with indented lists, keys in
+the order the record type's schema lists them (unknown keys after, sorted), every string in
+double quotes (so no YAML 1.1 or 1.2 reader can type it: ``"NO"``, ``"2022-01-21"``), text with
+line breaks as a literal block, no anchors, aliases or tags, one final newline.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+import yaml
+
+from .schemas import Model, Template, load_model
+
+class _CanonicalDumper(yaml.SafeDumper):
+    """Indented block sequences (``key:\\n  - item``); never aliases."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
+
+    def ignore_aliases(self, data: t.Any) -> bool:
+        return True
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value.strip("\n") and value == value.rstrip(" ") else '"'
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_CanonicalDumper.add_representer(str, _represent_str)
+
+
+def _ordered(value: t.Any, order: dict[Template, tuple[str, ...]], at: Template) -> t.Any:
+    if isinstance(value, dict):
+        known = order.get(at, ())
+        rank = {key: i for i, key in enumerate(known)}
+        keys = sorted(value, key=lambda k: (0, rank[k], "") if k in rank else (1, 0, k))
+        return {k: _ordered(value[k], order, (*at, k)) for k in keys}
+    if isinstance(value, list):
+        return [_ordered(item, order, (*at, "*")) for item in value]
+    return value
+
+
+def canonical_record(data: dict[str, t.Any], model: Model | None = None) -> dict[str, t.Any]:
+    """``data`` with keys in canonical order (values unchanged)."""
+    model = model or load_model()
+    info = model.types.get(data.get("type")) if isinstance(data.get("type"), str) else None  # type: ignore[arg-type]
+    order: dict[Template, tuple[str, ...]] = dict(info.key_order) if info else {(): ("id", "type")}
+    return t.cast(dict[str, t.Any], _ordered(data, order, ()))
+
+
+def dumps(documents: t.Sequence[dict[str, t.Any]], model: Model | None = None) -> str:
+    """The canonical text of one file holding ``documents`` (``---`` between them)."""
+    parts = []
+    for data in documents:
+        parts.append(yaml.dump(canonical_record(data, model), Dumper=_CanonicalDumper, allow_unicode=True,
+                               sort_keys=False, default_flow_style=False, width=1_000_000, indent=2))
+    return "---\n".join(parts)

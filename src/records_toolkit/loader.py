@@ -1,0 +1,347 @@
+"""Stage 1, load: YAML files -> plain JSON-like values, safely and strictly.
+
+Why our own construction instead of ``yaml.safe_load``:
+
+* PyYAML resolves YAML 1.1 types (``NO`` -> False, ``2022-01-21`` -> date, ``010`` -> 8). We
+  resolve the YAML 1.2 Core schema (YAML 1.2.2 §10.3.2) without ``.inf``/``.nan``, so values
+  keep their text form and the result is exactly what JSON could hold.
+* Duplicate keys (§3.2.1.1), aliases/anchors (expansion bombs) and explicit tags are refused,
+  each with file:line:column.
+* Valid records pay nothing for positions: the node tree is dropped after construction, and
+  :class:`Positions` re-composes a file only when a problem in it needs a line and column.
+
+The C parser (libyaml) is used when PyYAML was built with it; the pure-Python one otherwise.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import typing as t
+from pathlib import Path
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from .problems import Problem, pointer_join, pointer_tokens
+
+JSON = t.Union[None, bool, int, float, str, list["JSON"], dict[str, "JSON"]]
+
+MAX_FILE_BYTES = 16 * 1024 * 1024
+MAX_DEPTH = 100
+YAML_SUFFIXES = (".yaml", ".yml")
+
+_BaseLoader: type[yaml.SafeLoader] = (
+    yaml.CSafeLoader if getattr(yaml, "__with_libyaml__", False) else yaml.SafeLoader  # type: ignore[assignment]
+)
+
+_TAG = "tag:yaml.org,2002:"
+_STR, _INT, _FLOAT, _BOOL, _NULL = (_TAG + n for n in ("str", "int", "float", "bool", "null"))
+_SEQ, _MAP = _TAG + "seq", _TAG + "map"
+
+# YAML 1.2.2 §10.3.2 Core schema, minus .inf/.nan (JSON cannot hold them; NaN slips past ranges).
+_NULL_RE = re.compile(r"^(?:~|null|Null|NULL|)$")
+_BOOL_RE = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
+_INT_RE = re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$")
+_FLOAT_RE = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
+
+
+class CoreLoader(_BaseLoader):  # type: ignore[misc,valid-type]
+    """A SafeLoader whose implicit types are the YAML 1.2 Core schema's (no timestamps)."""
+
+    yaml_implicit_resolvers: t.ClassVar[dict[str | None, list[tuple[str, re.Pattern[str]]]]] = {}
+
+
+CoreLoader.add_implicit_resolver(_NULL, _NULL_RE, ["~", "n", "N", ""])
+CoreLoader.add_implicit_resolver(_BOOL, _BOOL_RE, list("tTfF"))
+CoreLoader.add_implicit_resolver(_INT, _INT_RE, list("-+0123456789"))
+CoreLoader.add_implicit_resolver(_FLOAT, _FLOAT_RE, list("-+.0123456789"))
+
+
+def implicit_tag(value: str) -> str:
+    """The tag a plain scalar ``value`` gets under the Core schema (what ``fmt`` must quote)."""
+    if _NULL_RE.match(value):
+        return _NULL
+    if _BOOL_RE.match(value):
+        return _BOOL
+    if _INT_RE.match(value):
+        return _INT
+    if _FLOAT_RE.match(value):
+        return _FLOAT
+    return _STR
+
+
+class LoadProblem(Exception):
+    """Internal: construction stopped at a problem (converted to a :class:`Problem`)."""
+
+    def __init__(self, code: str, message: str, mark: yaml.Mark | None, pointer: str = "") -> None:
+        super().__init__(message)
+        self.code, self.message, self.mark, self.pointer = code, message, mark, pointer
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Document:
+    """One record as loaded: where it came from and its JSON-like value."""
+
+    file: str  # path as the user gave it (POSIX separators)
+    index: int  # position of the document in a multi-document file
+    data: JSON
+
+
+def _scalar(node: ScalarNode, pointer: str, is_key: bool) -> JSON:
+    tag, value = node.tag, node.value
+    plain = node.style is None
+    if tag == _STR:
+        # A plain scalar tagged str that the Core schema would type otherwise carries an
+        # explicit tag (``!!str 5`` or ``! 5``); keys are left alone (they are always text).
+        if plain and not is_key and implicit_tag(value) != _STR:
+            raise LoadProblem("yaml-tag", "explicit tags are not allowed (quote the value instead)", node.start_mark, pointer)
+        return value
+    if not plain:
+        raise LoadProblem("yaml-tag", f"explicit tag {tag!r} is not allowed", node.start_mark, pointer)
+    if tag == _NULL:
+        return None
+    if tag == _BOOL:
+        return value in ("true", "True", "TRUE")
+    if tag == _INT:
+        if value.startswith("0o"):
+            return int(value[2:], 8)
+        if value.startswith("0x"):
+            return int(value[2:], 16)
+        return int(value, 10)
+    if tag == _FLOAT:
+        return float(value)
+    raise LoadProblem("yaml-tag", f"explicit tag {tag!r} is not allowed", node.start_mark, pointer)
+
+
+def construct(node: Node) -> JSON:
+    """Build the JSON-like value of a composed document, refusing what YAML should not smuggle in."""
+    seen: set[int] = set()
+
+    def build(node: Node, pointer: str, depth: int) -> JSON:
+        if depth > MAX_DEPTH:
+            raise LoadProblem("yaml-too-deep", f"values nested deeper than {MAX_DEPTH} levels", node.start_mark, pointer)
+        if isinstance(node, ScalarNode):
+            return _scalar(node, pointer, False)
+        ident = id(node)
+        if ident in seen:
+            raise LoadProblem("yaml-alias", "aliases are not allowed (write the value out)", node.start_mark, pointer)
+        seen.add(ident)
+        if isinstance(node, SequenceNode):
+            if node.tag != _SEQ:
+                raise LoadProblem("yaml-tag", f"explicit tag {node.tag!r} is not allowed", node.start_mark, pointer)
+            return [build(item, pointer_join(pointer, i), depth + 1) for i, item in enumerate(node.value)]
+        if isinstance(node, MappingNode):
+            if node.tag != _MAP:
+                raise LoadProblem("yaml-tag", f"explicit tag {node.tag!r} is not allowed", node.start_mark, pointer)
+            out: dict[str, JSON] = {}
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, ScalarNode) or key_node.tag != _STR:
+                    shown = key_node.value if isinstance(key_node, ScalarNode) else "a collection"
+                    raise LoadProblem("yaml-key-type", f"mapping keys must be text, not {shown!r}", key_node.start_mark, pointer)
+                key = key_node.value
+                if key in out:
+                    raise LoadProblem("yaml-duplicate-key", f"duplicate key {key!r}", key_node.start_mark, pointer_join(pointer, key))
+                out[key] = build(value_node, pointer_join(pointer, key), depth + 1)
+            return out
+        raise LoadProblem("yaml-syntax", "unexpected node", node.start_mark, pointer)  # pragma: no cover
+
+    return build(node, "", 0)
+
+
+def _problem(file: str, code: str, message: str, mark: yaml.Mark | None, pointer: str = "", document: int = 0) -> Problem:
+    line = mark.line + 1 if mark is not None else 1
+    column = mark.column + 1 if mark is not None else 1
+    return Problem(file=file, line=line, column=column, pointer=pointer, code=code, message=message, document=document)
+
+
+def decode(raw: bytes, file: str) -> str | Problem:
+    """Strict UTF-8; an error names the line and column of the first bad byte."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = raw[: exc.start]
+        line = before.count(b"\n") + 1
+        line_start = before.rfind(b"\n") + 1
+        column = len(before[line_start:].decode("utf-8", "replace")) + 1
+        bad = raw[exc.start : exc.start + 1].hex()
+        return Problem(file=file, line=line, column=column, pointer="", code="encoding",
+                       message=f"not valid UTF-8: byte 0x{bad} ({exc.reason}); save the file as UTF-8")
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def _yaml_error(file: str, exc: yaml.YAMLError, document: int) -> Problem:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    message = f"{problem} ({context})" if context and context not in problem else problem
+    message = " ".join(str(message).split())
+    if "unacceptable character" in message or "special characters are not allowed" in message:
+        return _problem(file, "yaml-syntax", message, mark, document=document)
+    return _problem(file, "yaml-syntax", message, mark, document=document)
+
+
+def load_text(text: str, file: str) -> t.Iterator[Document | Problem]:
+    """Yield each document of ``text`` as a :class:`Document`, or the problem that stopped it.
+
+    A problem inside one document ends the file: after a syntax error nothing after it can
+    be trusted, and a refused construct (alias, tag, duplicate key) is reported once.
+    """
+    loader = CoreLoader(text)
+    index = 0
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            try:
+                data = construct(node)
+            except LoadProblem as exc:
+                if exc.code == "yaml-alias":
+                    mark = _first_alias_mark(text) or exc.mark
+                    yield _problem(file, exc.code, exc.message, mark, exc.pointer, index)
+                else:
+                    yield _problem(file, exc.code, exc.message, exc.mark, exc.pointer, index)
+                return
+            if not isinstance(data, dict):
+                kind = "empty" if data is None else type(data).__name__.replace("str", "text").replace("list", "a list")
+                yield _problem(file, "yaml-not-mapping", f"a record must be a mapping of keys to values, not {kind}",
+                               node.start_mark, document=index)
+            else:
+                yield Document(file, index, data)
+            index += 1
+    except yaml.YAMLError as exc:
+        yield _yaml_error(file, exc, index)
+    except RecursionError:
+        yield _problem(file, "yaml-too-deep", f"values nested deeper than {MAX_DEPTH} levels", None, document=index)
+    finally:
+        loader.dispose()
+
+
+def _first_alias_mark(text: str) -> yaml.Mark | None:
+    """Where the first alias is written (only computed when construction found one)."""
+    try:
+        for event in yaml.parse(text, Loader=CoreLoader):
+            if isinstance(event, yaml.AliasEvent):
+                return event.start_mark
+    except yaml.YAMLError:
+        return None
+    return None
+
+
+def display_path(path: Path) -> str:
+    return path.as_posix()
+
+
+def load_file(path: Path, *, max_bytes: int = MAX_FILE_BYTES) -> t.Iterator[Document | Problem]:
+    """Load every document of one file; refusals come back as problems, never exceptions."""
+    file = display_path(path)
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            yield Problem(file=file, line=1, column=1, pointer="", code="file-too-large",
+                          message=f"file is {size} bytes; the limit is {max_bytes} (--max-file-size)")
+            return
+        raw = path.read_bytes()
+    except OSError as exc:
+        yield Problem(file=file, line=None, column=None, pointer="", code="file-unreadable",
+                      message=f"cannot read: {exc.strerror or exc}")
+        return
+    text = decode(raw, file)
+    if isinstance(text, Problem):
+        yield text
+        return
+    yield from load_text(text, file)
+
+
+def iter_record_files(paths: t.Iterable[str | os.PathLike[str]]) -> t.Iterator[Path | Problem]:
+    """Expand files and directories (recursively, ``*.yaml``/``*.yml``) in a stable order."""
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            found = sorted(
+                (p for p in path.rglob("*") if p.suffix in YAML_SUFFIXES and p.is_file()),
+                key=lambda p: p.as_posix(),
+            )
+            yield from found
+        elif path.is_file():
+            yield path
+        else:
+            reason = "no such file or directory" if not path.exists() else "not a regular file"
+            yield Problem(file=display_path(path), line=None, column=None, pointer="", code="file-unreadable",
+                          message=f"cannot read: {reason}")
+
+
+def load_paths(paths: t.Iterable[str | os.PathLike[str]], *, max_bytes: int = MAX_FILE_BYTES
+               ) -> t.Iterator[tuple[Path | None, Document | Problem]]:
+    """Stream ``(file, document-or-problem)`` for every record under ``paths``."""
+    for item in iter_record_files(paths):
+        if isinstance(item, Problem):
+            yield None, item
+            continue
+        for loaded in load_file(item, max_bytes=max_bytes):
+            yield item, loaded
+
+
+class Positions:
+    """Line and column of any JSON pointer, computed on demand by re-composing the file.
+
+    Only files with problems are re-read, once each; valid records pay nothing.
+    """
+
+    def __init__(self) -> None:
+        self._trees: dict[str, list[Node] | None] = {}
+
+    def _documents(self, file: str) -> list[Node] | None:
+        if file not in self._trees:
+            try:
+                text = decode(Path(file).read_bytes(), file)
+                nodes: list[Node] | None = None
+                if isinstance(text, str):
+                    loader = CoreLoader(text)
+                    nodes = []
+                    try:
+                        while loader.check_node():
+                            nodes.append(loader.get_node())
+                    finally:
+                        loader.dispose()
+            except (OSError, yaml.YAMLError, RecursionError):
+                nodes = None
+            self._trees[file] = nodes
+        return self._trees[file]
+
+    def locate(self, file: str, document: int, pointer: str, *, key: bool = False) -> tuple[int, int] | None:
+        """(line, column), 1-based, of the value at ``pointer`` (of its key when ``key``).
+
+        For a pointer that does not exist (a missing key), the deepest existing parent is used.
+        """
+        docs = self._documents(file)
+        if not docs or document >= len(docs):
+            return None
+        node: Node = docs[document]
+        mark = node.start_mark
+        for token in pointer_tokens(pointer):
+            if isinstance(node, MappingNode):
+                for key_node, value_node in node.value:
+                    if isinstance(key_node, ScalarNode) and key_node.value == token:
+                        node = value_node
+                        mark = key_node.start_mark if key else value_node.start_mark
+                        break
+                else:
+                    break
+            elif isinstance(node, SequenceNode) and token.isdigit() and int(token) < len(node.value):
+                node = node.value[int(token)]
+                mark = node.start_mark
+            else:
+                break
+        return mark.line + 1, mark.column + 1
+
+    def source_line(self, file: str, line: int) -> str | None:
+        """The text of one line, for the caret display."""
+        try:
+            with open(file, encoding="utf-8", errors="replace", newline="") as handle:
+                for number, text in enumerate(handle, 1):
+                    if number == line:
+                        return text.rstrip("\r\n")
+        except OSError:
+            return None
+        return None

@@ -1,0 +1,114 @@
+"""The edge: a :class:`Report` rendered once, as text, JSON, GitHub workflow commands or SARIF."""
+
+from __future__ import annotations
+
+import json
+import typing as t
+
+from .loader import Positions
+from .problems import CODES, Problem, Report
+
+Renderer = t.Callable[[Report], str]
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def summary(report: Report) -> str:
+    """The last line in text mode."""
+    errors = len(report.errors)
+    files_with = len({p.file for p in report.errors})
+    checked = f"{_plural(report.records, 'record')} in {_plural(report.files, 'file')}"
+    if not errors:
+        return f"ok: {checked}, no problems"
+    return f"{_plural(errors, 'problem')} in {_plural(files_with, 'file')} ({checked} checked)"
+
+
+def text(report: Report) -> str:
+    """``FILE:LINE:COL: error: MESSAGE [code]``, the source line, and a caret, as compilers do."""
+    positions = Positions()
+    out: list[str] = []
+    for problem in report.sorted():
+        where = problem.file
+        if problem.line is not None:
+            where += f":{problem.line}:{problem.column or 1}"
+        out.append(f"{where}: {problem.severity}: {problem.message} [{problem.code}]")
+        if problem.line is not None:
+            source = positions.source_line(problem.file, problem.line)
+            if source is not None and source.strip():
+                shown = source.expandtabs(1)
+                column = max(1, min(problem.column or 1, len(shown) + 1))
+                out.append(f"    {shown}")
+                out.append(f"    {' ' * (column - 1)}^")
+    out.append(summary(report))
+    return "\n".join(out) + "\n"
+
+
+def json_(report: Report) -> str:
+    """A JSON list of problems (file, line, column, pointer, code, message, ...), stable keys."""
+    return json.dumps([p.to_json() for p in report.sorted()], indent=2, ensure_ascii=False) + "\n"
+
+
+def _gh_data(value: str) -> str:
+    # actions/toolkit core command escaping: data part
+    return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _gh_property(value: str) -> str:
+    return _gh_data(value).replace(":", "%3A").replace(",", "%2C")
+
+
+def github(report: Report) -> str:
+    """``::error file=F,line=L,col=C,title=CODE::MESSAGE`` workflow commands (PR annotations)."""
+    out = []
+    for problem in report.sorted():
+        props = [f"file={_gh_property(problem.file)}"]
+        if problem.line is not None:
+            props.append(f"line={problem.line}")
+            props.append(f"col={problem.column or 1}")
+        props.append(f"title={_gh_property(problem.code)}")
+        message = f"{problem.pointer}: {problem.message}" if problem.pointer else problem.message
+        out.append(f"::{problem.severity} {','.join(props)}::{_gh_data(message)}")
+    return "\n".join(out) + ("\n" if out else "")
+
+
+def sarif(report: Report) -> str:
+    """SARIF 2.1.0 (OASIS) for code-scanning dashboards; one rule per problem code."""
+    from . import __version__
+
+    used = sorted({p.code for p in report.problems})
+    results = []
+    for problem in report.sorted():
+        location: dict[str, t.Any] = {"physicalLocation": {"artifactLocation": {"uri": problem.file}}}
+        if problem.line is not None:
+            location["physicalLocation"]["region"] = {"startLine": problem.line, "startColumn": problem.column or 1}
+        results.append({
+            "ruleId": problem.code,
+            "level": problem.severity,
+            "message": {"text": problem.message},
+            "locations": [location],
+            "properties": {"pointer": problem.pointer},
+        })
+    doc = {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "toolkit",
+                "version": __version__,
+                "rules": [{"id": code, "shortDescription": {"text": CODES.get(code, code)}} for code in used],
+            }},
+            "results": results,
+        }],
+    }
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+RENDERERS: dict[str, Renderer] = {"text": text, "json": json_, "github": github, "sarif": sarif}
+
+
+def problem_line(problem: Problem) -> str:
+    """One problem as one line (for stderr notices of other commands)."""
+    where = problem.file + (f":{problem.line}:{problem.column or 1}" if problem.line is not None else "")
+    return f"{where}: {problem.severity}: {problem.message} [{problem.code}]"

@@ -1,0 +1,196 @@
+"""The record model: JSON Schemas (draft 2020-12) loaded from disk, never from the network.
+
+Each record type has one schema file, ``<type>.schema.json``; shared pieces live in
+``defs.schema.json``. ``$ref`` between files resolves through a local ``referencing``
+registry (JSON Schema Core §8.2.3.1); a reference to anything else is an error, not a fetch.
+
+Besides validation, the schemas are read for what the core needs to know about a type
+without knowing the type: which values are references to other records (``x-refers-to``),
+which are EDTF dates (``format: edtf``), and the canonical key order (``properties`` order).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import os
+import typing as t
+from pathlib import Path
+
+from .errors import SchemaBroken
+
+if t.TYPE_CHECKING:
+    from jsonschema.protocols import Validator
+
+SCHEMA_BASE = "https://records-toolkit.example/schemas/"
+Template = tuple[str, ...]  # a path through a record; "*" stands for any list index
+
+
+def schema_dir() -> Path:
+    """Where the schemas are: ``$TOOLKIT_SCHEMAS``, the installed package, or the source tree."""
+    override = os.environ.get("TOOLKIT_SCHEMAS")
+    if override:
+        return Path(override)
+    packaged = Path(__file__).with_name("schemas")
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[2] / "schemas"
+
+
+@dataclasses.dataclass(frozen=True)
+class TypeInfo:
+    """What the core knows about one record type, read from its schema."""
+
+    name: str
+    schema: dict[str, t.Any]
+    references: tuple[tuple[Template, tuple[str, ...]], ...]  # (where, allowed target types)
+    dates: tuple[Template, ...]
+    key_order: dict[Template, tuple[str, ...]]
+    required: tuple[str, ...]
+    properties: tuple[str, ...]
+
+
+class Model:
+    """All schemas of a directory, checked against the metaschema, with one validator per type."""
+
+    def __init__(self, directory: Path | None = None) -> None:
+        from jsonschema import Draft202012Validator
+        from jsonschema.exceptions import SchemaError
+        from referencing import Registry, Resource
+        from referencing.jsonschema import DRAFT202012
+
+        self.directory = directory or schema_dir()
+        documents: dict[str, dict[str, t.Any]] = {}
+        try:
+            paths = sorted(self.directory.glob("*.schema.json"))
+        except OSError as exc:
+            raise SchemaBroken(f"cannot read schemas in {self.directory}: {exc}") from exc
+        if not paths:
+            raise SchemaBroken(f"no *.schema.json files in {self.directory}")
+        for path in paths:
+            try:
+                doc = json.loads(path.read_text(encoding="utf-8"))
+                Draft202012Validator.check_schema(doc)
+            except (OSError, ValueError) as exc:
+                raise SchemaBroken(f"{path}: {exc}") from exc
+            except SchemaError as exc:
+                raise SchemaBroken(f"{path}: not a valid draft 2020-12 schema: {exc.message}") from exc
+            if "$id" not in doc:
+                raise SchemaBroken(f"{path}: a schema needs an absolute $id")
+            documents[path.name.removesuffix(".schema.json")] = doc
+
+        def refuse(uri: str) -> t.NoReturn:
+            from referencing.exceptions import NoSuchResource
+
+            raise NoSuchResource(ref=uri)
+
+        self.registry = Registry(retrieve=refuse).with_resources(  # type: ignore[call-arg]
+            (doc["$id"], Resource.from_contents(doc, default_specification=DRAFT202012)) for doc in documents.values()
+        )
+        self.documents = documents
+        self.format_checker = _format_checker()
+        record_types = [name for name, doc in documents.items() if _record_type(doc) == name]
+        self.types: dict[str, TypeInfo] = {}
+        for name in sorted(record_types):
+            self.types[name] = self._type_info(name, documents[name])
+        self._validators: dict[str, Validator] = {}
+
+    def validator(self, type_name: str) -> Validator:
+        """A validator for one record type, with format assertion on (2020-12 §7.2.2 is opt-in)."""
+        if type_name not in self._validators:
+            from jsonschema import Draft202012Validator
+
+            self._validators[type_name] = Draft202012Validator(
+                self.types[type_name].schema, registry=self.registry, format_checker=self.format_checker
+            )
+        return self._validators[type_name]
+
+    # -- reading the schemas for what the core needs -------------------------------------------
+
+    def resolve(self, schema: dict[str, t.Any], resolver: t.Any) -> tuple[dict[str, t.Any], t.Any]:
+        """Follow ``$ref`` chains from ``schema``; keywords beside a ``$ref`` are kept."""
+        for _ in range(20):
+            if "$ref" not in schema:
+                break
+            resolved = resolver.lookup(schema["$ref"])
+            extra = {k: v for k, v in schema.items() if k != "$ref"}
+            schema, resolver = {**resolved.contents, **extra}, resolved.resolver
+        return schema, resolver
+
+    def _type_info(self, name: str, schema: dict[str, t.Any]) -> TypeInfo:
+        references: list[tuple[Template, tuple[str, ...]]] = []
+        dates: list[Template] = []
+        order: dict[Template, tuple[str, ...]] = {}
+
+        def walk(node: dict[str, t.Any], resolver: t.Any, at: Template, depth: int) -> None:
+            if depth > 12:
+                return
+            node, resolver = self.resolve(node, resolver)
+            if "x-refers-to" in node:
+                references.append((at, tuple(node["x-refers-to"])))
+            if node.get("format") == "edtf":
+                dates.append(at)
+            props = node.get("properties")
+            if isinstance(props, dict):
+                order[at] = tuple(props)
+                for key, sub in props.items():
+                    if isinstance(sub, dict):
+                        walk(sub, resolver, (*at, key), depth + 1)
+            items = node.get("items")
+            if isinstance(items, dict):
+                walk(items, resolver, (*at, "*"), depth + 1)
+
+        walk(schema, self.registry.resolver(base_uri=schema["$id"]), (), 0)
+        return TypeInfo(
+            name=name,
+            schema=schema,
+            references=tuple(references),
+            dates=tuple(dates),
+            key_order=order,
+            required=tuple(schema.get("required", ())),
+            properties=tuple(schema.get("properties", {})),
+        )
+
+
+def _record_type(doc: dict[str, t.Any]) -> str | None:
+    """The record type a schema describes: the ``const`` of its ``type`` property."""
+    prop = doc.get("properties", {}).get("type")
+    if isinstance(prop, dict) and isinstance(prop.get("const"), str):
+        return prop["const"]
+    return None
+
+
+def _format_checker() -> t.Any:
+    from jsonschema import FormatChecker
+
+    from . import dates
+
+    checker = FormatChecker()
+    checker.checks("edtf", raises=())(dates.is_valid)
+    return checker
+
+
+REQUIRED_FORMATS = ("edtf", "uri", "date")
+
+
+@functools.lru_cache(maxsize=4)
+def load_model(directory: str | None = None) -> Model:
+    """The model of a schema directory, built once per process."""
+    return Model(Path(directory) if directory else None)
+
+
+def values_at(data: t.Any, template: Template, pointer: str = "") -> t.Iterator[tuple[str, t.Any]]:
+    """Every ``(pointer, value)`` in ``data`` matching ``template`` (``"*"`` = each list item)."""
+    from .problems import pointer_join
+
+    if not template:
+        yield pointer, data
+        return
+    head, rest = template[0], template[1:]
+    if head == "*":
+        if isinstance(data, list):
+            for index, item in enumerate(data):
+                yield from values_at(item, rest, pointer_join(pointer, index))
+    elif isinstance(data, dict) and head in data:
+        yield from values_at(data[head], rest, pointer_join(pointer, head))
