@@ -8,9 +8,12 @@ line breaks as a literal block, no anchors, aliases or tags, one final newline.
 
 from __future__ import annotations
 
+import re
 import typing as t
 
 import yaml
+
+from .loader import implicit_tag
 
 from .schemas import Model, Template, load_model
 
@@ -29,7 +32,23 @@ def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
+_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+
+def _represent_mapping(dumper: yaml.SafeDumper, value: dict[str, t.Any]) -> yaml.MappingNode:
+    """Keys plain when they are simple names the Core schema reads as text; values as usual."""
+    pairs = []
+    for key, item in value.items():
+        if isinstance(key, str) and _PLAIN_KEY.match(key) and implicit_tag(key) == "tag:yaml.org,2002:str":
+            key_node = yaml.ScalarNode("tag:yaml.org,2002:str", key, style=None)
+        else:
+            key_node = dumper.represent_data(key)
+        pairs.append((key_node, dumper.represent_data(item)))
+    return yaml.MappingNode("tag:yaml.org,2002:map", pairs, flow_style=False)
+
+
 _CanonicalDumper.add_representer(str, _represent_str)
+_CanonicalDumper.add_representer(dict, _represent_mapping)
 
 
 def _ordered(value: t.Any, order: dict[Template, tuple[str, ...]], at: Template) -> t.Any:

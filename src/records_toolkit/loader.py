@@ -91,7 +91,7 @@ class Document:
 
 def _scalar(node: ScalarNode, pointer: str, is_key: bool) -> JSON:
     tag, value = node.tag, node.value
-    plain = node.style is None
+    plain = not node.style  # None from the Python parser, '' from libyaml
     if tag == _STR:
         # A plain scalar tagged str that the Core schema would type otherwise carries an
         # explicit tag (``!!str 5`` or ``! 5``); keys are left alone (they are always text).
