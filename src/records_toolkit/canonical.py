@@ -77,3 +77,8 @@ def dumps(documents: t.Sequence[dict[str, t.Any]], model: Model | None = None) -
         parts.append(yaml.dump(canonical_record(data, model), Dumper=_CanonicalDumper, allow_unicode=True,
                                sort_keys=False, default_flow_style=False, width=1_000_000, indent=2))
     return "---\n".join(parts)
+
+
+def record_path(record: dict[str, t.Any]) -> str:
+    """Where a record lives in a records tree: ``<type>s/<id>.yaml`` (one record per file)."""
+    return f"{record.get('type', 'unknown')}s/{record.get('id', 'unknown')}.yaml"

@@ -194,9 +194,9 @@ def export_(format_name: str, paths: tuple[str, ...], output: Path | None, optio
         return
     (data,) = exported.files.values()
     if output is None:
-        stream = click.get_binary_stream("stdout")
-        stream.write(data)
-        stream.flush()
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
     else:
         atomic_write(output, data)
         click.echo(f"wrote {output}", err=True)
@@ -209,7 +209,7 @@ def export_(format_name: str, paths: tuple[str, ...], output: Path | None, optio
 @click.option("--option", "-O", "option_values", multiple=True, metavar="NAME=VALUE", help="A format option.")
 def import_(format_name: str, source: Path, output: Path, option_values: tuple[str, ...]) -> None:
     """Read records back from an export and write them as canonical YAML (one file each)."""
-    from .canonical import dumps
+    from .canonical import dumps, record_path
     from .loader import Document
     from .output import atomic_write_tree
     from .plugins import Importer, load
@@ -228,7 +228,7 @@ def import_(format_name: str, source: Path, output: Path, option_values: tuple[s
     files: dict[str, bytes] = {}
     checker = Checker(context.model)
     for record in records:
-        name = f"{record.get('type', 'unknown')}/{record.get('id', 'unknown')}.yaml"
+        name = record_path(record)
         if name in files:
             raise InvalidRecords(f"cannot import {source}: two records would be written to {name}")
         files[name] = dumps([record], context.model).encode("utf-8")

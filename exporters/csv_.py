@@ -1,0 +1,586 @@
+"""CSV: one table per record type, link tables for lists, a Frictionless ``datapackage.json``.
+
+The layout is read from the schemas, so a new property gets a column without code here:
+
+* ``<type>s.csv`` (``articles.csv``, ``persons.csv``, ...): one row per record, one column per
+  scalar property in the schema's property order; an object of scalars (``identifiers``,
+  ``coordinates``) becomes ``<property>_<key>`` columns. ``type`` is the table, not a column.
+* ``<type>_<property>.csv``: one row per item of a list (``event_locations.csv``,
+  ``person_aliases.csv``, ``event_participants.csv``, ``article_sources.csv``), keyed by
+  ``<type>_id`` and a 1-based ``position`` that keeps the list's order. A list inside a list item
+  (a source's ``supports``) gets ``<type>_<list>_<property>.csv`` keyed by the owner's keys plus
+  its own ``position``.
+* ``datapackage.json`` (Frictionless Data Package / Table Schema v1): types, primary keys, foreign
+  keys, the cell guard.
+
+The bytes follow RFC 4180 §2 (CRLF line ends, a header row, fields holding ``,`` ``"`` CR or LF
+quoted, ``"`` doubled), in UTF-8 without a BOM. An empty cell means the key is absent: the
+schemas forbid empty strings and empty lists, so nothing is lost (Table Schema
+``missingValues: [""]``).
+
+Formula injection (OWASP "CSV Injection"; formats.md §6): by default a text cell beginning with
+``= + - @`` TAB, CR or ``'`` is written with one extra leading ``'``. That is reversible (strip
+exactly one ``'`` from such a cell), so :meth:`CsvFormat.import_records` gives back the exact
+records; number cells are never touched. ``-O cells=raw`` writes cells as they are. The choice is
+declared per table in ``datapackage.json`` (``x-cells``, ``x-cell-guard``), where the importer
+reads it.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import functools
+import io
+import json
+import re
+import typing as t
+from pathlib import Path
+
+from records_toolkit.errors import CouldNotRun, InvalidRecords
+from records_toolkit.plugins import Context, Exported, Option, Record
+
+if t.TYPE_CHECKING:
+    from records_toolkit.schemas import Model, TypeInfo
+
+PACKAGE = "datapackage.json"
+
+#: OWASP CSV Injection triggers (TAB, CR included), plus the guard character itself so that
+#: the guard is a bijection: guard(s) = "'" + s when s starts with one of these.
+GUARD_PREFIX = "'"
+GUARD_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "'")
+
+#: The accepted EDTF subset of records_toolkit.dates as a Table Schema pattern (XML Schema
+#: regular expression, implicitly anchored; no non-capturing groups, so other tools read it too).
+_EDTF_DATE = r"[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?[?~%]?"
+EDTF_PATTERN = rf"({_EDTF_DATE}(/({_EDTF_DATE}|\.\.)?)?|(\.\.)?/{_EDTF_DATE}|\[(\.\.{_EDTF_DATE}|{_EDTF_DATE}\.\.)\])"
+EDTF_DESCRIPTION = (
+    "EDTF (ISO 8601-2) date kept as text, as precise as the sources: YYYY, YYYY-MM or YYYY-MM-DD, "
+    "optionally qualified ? (uncertain) ~ (approximate) % (both); intervals A/B with open (..) or unknown "
+    "(empty) ends; [..D] on or before D, [D..] on or after D. Not a calendar date: a year stays a year."
+)
+
+_INTEGER = re.compile(r"-?[0-9]+")
+_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?")
+
+
+def guard(text: str) -> str:
+    """The reversible formula guard (formats.md §6): one ``'`` before a risky first character."""
+    return GUARD_PREFIX + text if text.startswith(GUARD_TRIGGERS) else text
+
+
+def unguard(cell: str) -> str:
+    """Undo :func:`guard`: drop exactly one leading ``'`` (only a guarded cell starts with one)."""
+    return cell[len(GUARD_PREFIX):] if cell.startswith(GUARD_PREFIX) else cell
+
+
+# -- the layout, read from the schemas ----------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Column:
+    """One CSV column: where its value sits in a row's object, and its Table Schema field."""
+
+    name: str
+    path: tuple[str, ...]  # keys into the row's object (record or list item); () = the item itself (or a key column)
+    type: t.Literal["string", "number", "integer"]
+    field: dict[str, t.Any]  # the Table Schema field descriptor
+
+
+@dataclasses.dataclass(frozen=True)
+class Table:
+    """One CSV file. ``lists`` is the path of list properties from the record to this table's items."""
+
+    name: str
+    record_type: str
+    lists: tuple[str, ...]
+    keys: tuple[Column, ...]
+    values: tuple[Column, ...]
+    items_are_scalars: bool
+    description: str
+    foreign_keys: tuple[dict[str, t.Any], ...]
+
+    @property
+    def columns(self) -> tuple[Column, ...]:
+        return self.keys + self.values
+
+    @property
+    def path(self) -> str:
+        return f"{self.name}.csv"
+
+
+def main_table(type_name: str) -> str:
+    """``article`` -> ``articles`` (the name of records/<type>s/ too)."""
+    return f"{type_name}s"
+
+
+class _LayoutBuilder:
+    """Walks one type's schema and builds its tables; refuses shapes it cannot lay out."""
+
+    def __init__(self, model: Model, info: TypeInfo) -> None:
+        self.model = model
+        self.info = info
+        self.tables: list[Table] = []
+        self.resolver = model.registry.resolver(base_uri=info.schema["$id"])
+
+    def resolve(self, node: dict[str, t.Any], resolver: t.Any) -> tuple[dict[str, t.Any], t.Any]:
+        return self.model.resolve(node, resolver)
+
+    def build(self) -> list[Table]:
+        schema, resolver = self.resolve(self.info.schema, self.resolver)
+        owner = f"{self.info.name}_id"
+        id_node, _ = self.resolve(schema.get("properties", {}).get("id", {}), resolver)
+        id_constraints: dict[str, t.Any] = {"required": True, "unique": True}
+        if "pattern" in id_node:
+            id_constraints["pattern"] = _xsd(id_node["pattern"])
+        id_field = {"name": "id", "type": "string",
+                    "description": f"the record's id (records/{main_table(self.info.name)}/<id>.yaml); "
+                                   "ids are unique across all tables",
+                    "constraints": id_constraints}
+        id_column = Column("id", ("id",), "string", id_field)
+        values: list[Column] = []
+        pending: list[tuple[str, dict[str, t.Any], t.Any]] = []
+        required = set(schema.get("required", ()))
+        for key, sub in schema.get("properties", {}).items():
+            sub, sub_resolver = self.resolve(sub, resolver)
+            if key == "id":
+                continue
+            if "const" in sub and key in required:
+                continue  # ``type``: the table says it
+            if sub.get("type") == "array":
+                pending.append((key, sub, sub_resolver))
+                continue
+            values.extend(self.columns(key, (key,), sub, sub_resolver, required=key in required))
+        name = main_table(self.info.name)
+        fks = tuple(fk for c in values for fk in _reference_fk(c))
+        self.tables.append(Table(
+            name=name, record_type=self.info.name, lists=(), keys=(id_column,), values=tuple(values),
+            items_are_scalars=False, foreign_keys=fks,
+            description=f"One row per {self.info.name} record. List-valued properties are in the "
+                        f"{self.info.name}_* link tables. An empty cell means the property is absent."))
+        parent_keys = (Column(owner, (), "string", {
+            "name": owner, "type": "string", "description": f"id of the {self.info.name} record",
+            "constraints": {"required": True}}),)
+        for key, sub, sub_resolver in pending:
+            self.list_table((key,), sub, sub_resolver, parent_keys, (name, ("id",)))
+        return self.tables
+
+    def columns(self, name: str, path: tuple[str, ...], node: dict[str, t.Any], resolver: t.Any, *,
+                required: bool) -> list[Column]:
+        """Columns for one scalar, or for each key of an object of scalars."""
+        if node.get("type") == "object":
+            inner_required = set(node.get("required", ()))
+            found: list[Column] = []
+            for key, sub in node.get("properties", {}).items():
+                sub, sub_resolver = self.resolve(sub, resolver)
+                column = self.scalar(f"{name}_{key}", (*path, key), sub, required=required and key in inner_required,
+                                     context=node.get("description"))
+                found.append(column)
+            return found
+        return [self.scalar(name, path, node, required=required)]
+
+    def scalar(self, name: str, path: tuple[str, ...], node: dict[str, t.Any], *, required: bool,
+               context: str | None = None) -> Column:
+        json_type = node.get("type")
+        if json_type in ("object", "array"):
+            raise CouldNotRun(f"csv: cannot lay out {self.info.name}.{'.'.join(path)} (a {json_type} nested too deep)")
+        field: dict[str, t.Any] = {"name": name, "type": "string"}
+        extra: dict[str, t.Any] = {}
+        constraints: dict[str, t.Any] = {}
+        descriptions = [d for d in (context, node.get("description")) if d]
+        kind: t.Literal["string", "number", "integer"] = "string"
+        if json_type in ("number", "integer"):
+            kind = "number" if json_type == "number" else "integer"
+            field["type"] = kind
+            for bound in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+                if bound in node:
+                    constraints[bound] = node[bound]
+        elif node.get("format") == "edtf":
+            descriptions = [d for d in descriptions if not d.startswith("EDTF subset")] + [EDTF_DESCRIPTION]
+            constraints["pattern"] = EDTF_PATTERN
+            extra["x-format"] = "edtf"
+        elif "x-refers-to" in node:
+            targets = list(node["x-refers-to"])
+            if "pattern" in node:
+                constraints["pattern"] = _xsd(node["pattern"])
+            if len(targets) == 1:
+                descriptions.append(f"id of a {targets[0]} record")
+            else:
+                descriptions.append(f"id of a {_either(targets)} record; no foreign key because the target table "
+                                    "varies (ids are unique across all tables)")
+            extra["x-refers-to"] = targets
+        elif "enum" in node:
+            enum = list(node["enum"])
+            if all(isinstance(v, str) and guard(v) == v for v in enum):
+                constraints["enum"] = enum
+        if required:
+            constraints["required"] = True
+        if descriptions:
+            field["description"] = "; ".join(descriptions)
+        if constraints:
+            field["constraints"] = constraints
+        return Column(name, path, kind, {**field, **extra})
+
+    def list_table(self, lists: tuple[str, ...], node: dict[str, t.Any], resolver: t.Any,
+                   parent_keys: tuple[Column, ...], parent: tuple[str, tuple[str, ...]]) -> None:
+        items, item_resolver = self.resolve(node.get("items", {}), resolver)
+        name = f"{self.info.name}_{'_'.join(lists)}"
+        position_name = "position"
+        position = Column(position_name, (), "integer", {
+            "name": position_name, "type": "integer",
+            "description": f"1-based place of the item in the record's {'.'.join(lists)} list (keeps the order)",
+            "constraints": {"required": True, "minimum": 1}})
+        keys = (*parent_keys, position)
+        fks: list[dict[str, t.Any]] = [
+            {"fields": [k.name for k in parent_keys], "reference": {"resource": parent[0], "fields": list(parent[1])}}]
+        pending: list[tuple[str, dict[str, t.Any], t.Any]] = []
+        if items.get("type") == "object":
+            required = set(items.get("required", ()))
+            values: list[Column] = []
+            for key, sub in items.get("properties", {}).items():
+                sub, sub_resolver = self.resolve(sub, item_resolver)
+                if sub.get("type") == "array":
+                    pending.append((key, sub, sub_resolver))
+                    continue
+                values.extend(self.columns(key, (key,), sub, sub_resolver, required=key in required))
+            scalars = False
+            what = f"One row per item of a {self.info.name}'s {'.'.join(lists)}"
+        else:
+            values = [self.scalar("value", (), items, required=True)]
+            scalars = True
+            what = f"One row per item of a {self.info.name}'s {'.'.join(lists)} list"
+        fks.extend(fk for c in values for fk in _reference_fk(c))
+        description = (f"{what}, in list order (position). Key: {', '.join(k.name for k in keys)}."
+                       + ("" if scalars else " An empty cell means the key is absent from the item."))
+        self.tables.append(Table(name=name, record_type=self.info.name, lists=lists, keys=keys, values=tuple(values),
+                                 items_are_scalars=scalars, description=description, foreign_keys=tuple(fks)))
+        renamed = tuple(dataclasses.replace(k, name=f"{lists[-1]}_position", field={
+            **k.field, "name": f"{lists[-1]}_position",
+            "description": f"position of the {lists[-1]} item in {name}.csv"}) if k is position else k for k in keys)
+        for key, sub, sub_resolver in pending:
+            self.list_table((*lists, key), sub, sub_resolver, renamed, (name, tuple(k.name for k in keys)))
+
+
+def _xsd(pattern: str) -> str:
+    """A JSON Schema (ECMA 262) pattern as a Table Schema one: anchors dropped, plain groups."""
+    return pattern.removeprefix("^").removesuffix("$").replace("(?:", "(")
+
+
+def _either(names: t.Sequence[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def _reference_fk(column: Column) -> list[dict[str, t.Any]]:
+    """A foreign key where the reference has exactly one target type (Table Schema foreignKeys)."""
+    targets = column.field.get("x-refers-to", [])
+    if len(targets) != 1:
+        return []
+    return [{"fields": [column.name], "reference": {"resource": main_table(targets[0]), "fields": ["id"]}}]
+
+
+@functools.lru_cache(maxsize=8)
+def layout(model: Model) -> tuple[Table, ...]:
+    """Every table of the export, in a stable order: types sorted, each main table before its lists."""
+    tables: list[Table] = []
+    for name in sorted(model.types):
+        tables.extend(_LayoutBuilder(model, model.types[name]).build())
+    return tuple(tables)
+
+
+# -- export ----------------------------------------------------------------------------------------
+
+
+def _walk(value: t.Any, lists: tuple[str, ...],
+          positions: tuple[int, ...] = ()) -> t.Iterator[tuple[tuple[int, ...], t.Any]]:
+    """Every item at the end of ``lists`` with its 1-based positions along the way."""
+    if not lists:
+        yield positions, value
+        return
+    head, rest = lists[0], lists[1:]
+    for index, item in enumerate(value.get(head, ()) if isinstance(value, dict) else (), start=1):
+        yield from _walk(item, rest, (*positions, index))
+
+
+def _get(value: t.Any, path: tuple[str, ...]) -> t.Any:
+    for key in path:
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
+def _number_cell(value: t.Any) -> str:
+    """repr() is the shortest text that reads back as the same float (Python float_repr_style)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise CouldNotRun(f"csv: {value!r} is not a number")
+    if isinstance(value, float) and value != value or value in (float("inf"), float("-inf")):
+        raise CouldNotRun(f"csv: {value!r} cannot be written as a Table Schema number")
+    return repr(value)
+
+
+def _cell(column: Column, value: t.Any, guarded: bool) -> str:
+    if value is None:
+        return ""
+    if column.type in ("number", "integer"):
+        return _number_cell(value)
+    text = str(value)
+    return guard(text) if guarded else text
+
+
+def _csv_bytes(header: t.Sequence[str], rows: t.Iterable[t.Sequence[str]]) -> bytes:
+    """RFC 4180 §2: CRLF after every record, minimal quoting, quotes doubled; UTF-8, no BOM."""
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, dialect="excel", lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue().encode("utf-8")
+
+
+def _resource(table: Table, guarded: bool) -> dict[str, t.Any]:
+    guarded_fields = [c.name for c in table.columns if c.type == "string"]
+    if guarded:
+        cells = (f" Cells of text fields that begin with = + - @ TAB CR or ' carry one extra leading ' "
+                 f"(formula-injection guard, OWASP CSV Injection): remove exactly one leading ' from such a "
+                 f"cell to get the value. Number cells are never changed.")
+    else:
+        cells = " Cells are written raw (no formula guard): do not open this file in a spreadsheet unreviewed."
+    schema: dict[str, t.Any] = {
+        "fields": [dict(c.field) for c in table.columns],
+        "missingValues": [""],
+        "primaryKey": [c.name for c in table.keys],
+    }
+    if table.foreign_keys:
+        schema["foreignKeys"] = [dict(fk) for fk in table.foreign_keys]
+    resource: dict[str, t.Any] = {
+        "name": table.name,
+        "path": table.path,
+        "type": "table",
+        "scheme": "file",
+        "format": "csv",
+        "mediatype": "text/csv",
+        "encoding": "utf-8",
+        "description": table.description + cells,
+        "dialect": {"header": True, "delimiter": ",", "lineTerminator": "\r\n", "quoteChar": '"',
+                    "doubleQuote": True},
+        "schema": schema,
+        "x-cells": "guarded" if guarded else "raw",
+    }
+    if guarded:
+        resource["x-cell-guard"] = {"prefix": GUARD_PREFIX, "triggers": list(GUARD_TRIGGERS), "fields": guarded_fields}
+    return resource
+
+
+def export(records: t.Sequence[Record], model: Model, *, guarded: bool = True) -> dict[str, bytes]:
+    """All files of the export by name; same records in, same bytes out."""
+    tables = layout(model)
+    by_type: dict[str, list[Record]] = {}
+    for record in sorted(records, key=lambda r: (r["type"], r["id"])):
+        by_type.setdefault(record["type"], []).append(record)
+    files: dict[str, bytes] = {}
+    for table in tables:
+        rows: list[list[str]] = []
+        for record in by_type.get(table.record_type, ()):
+            for positions, item in _walk(record, table.lists):
+                values = [_cell(c, _get(item, c.path), guarded) for c in table.values]
+                rows.append([_cell(table.keys[0], record["id"], guarded), *map(str, positions), *values])
+        files[table.path] = _csv_bytes([c.name for c in table.columns], rows)
+    package = {
+        "name": "records",
+        "title": "Records of the records toolkit",
+        "description": ("Records exported by records-toolkit: one table per record type and link tables for lists "
+                        "(keyed by the owner's id and a 1-based position). An empty cell means the key is absent. "
+                        + ("Text cells beginning with = + - @ TAB CR or ' carry one extra leading ' (see x-cell-guard)."
+                           if guarded else "Cells are raw (no formula guard).")),
+        "resources": [_resource(table, guarded) for table in tables],
+    }
+    files[PACKAGE] = (json.dumps(package, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    return files
+
+
+# -- import ----------------------------------------------------------------------------------------
+
+
+def _fail(where: str, message: str) -> t.NoReturn:
+    raise InvalidRecords(f"{where}: {message}")
+
+
+def _read_rows(path: Path, name: str, header: list[str]) -> t.Iterator[tuple[int, list[str]]]:
+    """(line, cells) of each data row, the header checked; line is the row's first physical line."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        _fail(name, f"cannot read the file ({exc.strerror or exc})")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        _fail(f"{name}:{line}", f"not UTF-8 ({exc.reason})")
+    if len(text) >= csv.field_size_limit():  # a long article text is one field; the limit is process-wide
+        csv.field_size_limit(len(text) + 1)
+    reader = csv.reader(io.StringIO(text, newline=""), dialect="excel", strict=True)
+    start = 1
+    try:
+        found = next(reader, None)
+        if found != header:
+            _fail(f"{name}:1", f"the header is {found!r}; expected {header!r}")
+        start = reader.line_num + 1
+        for cells in reader:
+            if len(cells) != len(header):
+                _fail(f"{name}:{start}", f"{len(cells)} fields; the header has {len(header)}")
+            yield start, cells
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        _fail(f"{name}:{start}", f"not CSV (RFC 4180): {exc}")
+
+
+def _parse_number(cell: str, column: Column, where: str) -> int | float:
+    if column.type == "integer":
+        if not _INTEGER.fullmatch(cell):
+            _fail(where, f"{column.name}: {cell!r} is not a whole number")
+        return int(cell)
+    if not _NUMBER.fullmatch(cell):
+        _fail(where, f"{column.name}: {cell!r} is not a number")
+    if _INTEGER.fullmatch(cell):
+        return int(cell)  # a YAML integer stays an integer
+    return float(cell)
+
+
+def _load_package(source: Path) -> tuple[Path, dict[str, t.Any]]:
+    directory, package_path = (source, source / PACKAGE) if source.is_dir() else (source.parent, source)
+    try:
+        package = json.loads(package_path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        _fail(str(package_path), f"cannot read the data package ({exc.strerror or exc})")
+    except ValueError as exc:
+        _fail(str(package_path), f"not JSON: {exc}")
+    if not isinstance(package, dict) or not isinstance(package.get("resources"), list):
+        _fail(str(package_path), "not a data package (no resources list)")
+    return directory, package
+
+
+def _guarded_fields(resource: dict[str, t.Any], table: Table) -> set[str]:
+    """The fields whose cells carry the guard, as the resource declares (no declaration: raw)."""
+    cells = resource.get("x-cells", "raw")
+    if cells == "raw":
+        return set()
+    spec = resource.get("x-cell-guard") or {}
+    if cells != "guarded" or not isinstance(spec, dict) or spec.get("prefix", GUARD_PREFIX) != GUARD_PREFIX:
+        _fail(PACKAGE, f"resource {table.name!r}: unknown cell guard {cells!r} {spec!r}")
+    return set(spec.get("fields", [c.name for c in table.columns if c.type == "string"]))
+
+
+def import_records(source: Path, model: Model) -> list[Record]:
+    """Read an export back: ``import_records(export(c)) == c`` for every valid collection ``c``."""
+    directory, package = _load_package(Path(source))
+    resources = {r.get("name"): r for r in package["resources"] if isinstance(r, dict)}
+    records: dict[str, dict[str, Record]] = {}
+    nodes: dict[tuple[str, ...], dict[str, t.Any]] = {}  # (type, id, positions...) -> the item's object
+    lists: dict[tuple[int, str], tuple[dict[str, t.Any], str, dict[int, t.Any]]] = {}
+    tables = layout(model)
+    unknown = sorted(set(map(str, resources)) - {table.name for table in tables})
+    if unknown:
+        _fail(PACKAGE, f"resources {', '.join(unknown)} are not tables of these schemas (their data would be lost)")
+    for table in tables:
+        resource = resources.get(table.name)
+        if resource is None:
+            _fail(PACKAGE, f"no resource {table.name!r} (expected {table.path})")
+        relative = str(resource.get("path", table.path))
+        if Path(relative).is_absolute() or ".." in Path(relative).parts:
+            _fail(PACKAGE, f"resource {table.name!r}: path {relative!r} must stay inside the package")
+        guard_fields = _guarded_fields(resource, table)
+        header = [c.name for c in table.columns]
+        owners = records.setdefault(table.record_type, {})
+        for line, cells in _read_rows(directory / relative, relative, header):
+            where = f"{relative}:{line}"
+            values: dict[str, t.Any] = {}
+            for column, cell in zip(table.columns, cells):
+                if cell == "":
+                    continue  # empty cell: key absent (the schemas forbid empty strings)
+                if column.type != "string":
+                    values[column.name] = _parse_number(cell, column, where)
+                else:
+                    values[column.name] = unguard(cell) if column.name in guard_fields else cell
+            item: t.Any
+            if not table.lists:
+                record_id = values.get("id")
+                if record_id is None:
+                    _fail(where, "the id is empty")
+                if record_id in owners:
+                    _fail(where, f"id {record_id!r} appears twice")
+                item = {"id": record_id, "type": table.record_type}
+                owners[record_id] = item
+                nodes[(table.record_type, record_id)] = item
+            else:
+                key = [values.get(k.name) for k in table.keys]
+                if any(k is None for k in key):
+                    _fail(where, f"a key cell is empty ({', '.join(k.name for k in table.keys)})")
+                *parent_key, position = key
+                parent = nodes.get((table.record_type, *map(str, parent_key)))
+                if parent is None:
+                    parent_table = main_table(table.record_type) if len(table.lists) == 1 else \
+                        f"{table.record_type}_{'_'.join(table.lists[:-1])}"
+                    _fail(where, f"{', '.join(map(str, parent_key))} matches no row of {parent_table}.csv")
+                slot = lists.setdefault((id(parent), table.lists[-1]), (parent, table.lists[-1], {}))[2]
+                if position in slot:
+                    _fail(where, f"position {position} appears twice for {', '.join(map(str, parent_key))}")
+                item = {} if not table.items_are_scalars else None
+                slot[position] = item
+                if table.items_are_scalars:
+                    if "value" not in values:
+                        _fail(where, "the value is empty")
+                    slot[position] = values["value"]
+                else:
+                    nodes[(table.record_type, *map(str, key))] = item
+            if table.items_are_scalars:
+                continue
+            for column in table.values:
+                if column.name in values:
+                    target = item
+                    for part in column.path[:-1]:
+                        target = target.setdefault(part, {})
+                    target[column.path[-1]] = values[column.name]
+    for parent, key, slot in lists.values():
+        parent[key] = [slot[p] for p in sorted(slot)]
+    result: list[Record] = []
+    for type_name in sorted(records):
+        info = model.types[type_name]
+        for record_id in sorted(records[type_name]):
+            result.append(_ordered(records[type_name][record_id], info.key_order, ()))
+    return result
+
+
+def _ordered(value: t.Any, order: dict[tuple[str, ...], tuple[str, ...]], at: tuple[str, ...]) -> t.Any:
+    """Keys in the schema's order (as the YAML files have them), for readers of the dicts."""
+    if isinstance(value, dict):
+        rank = {key: i for i, key in enumerate(order.get(at, ()))}
+        keys = sorted(value, key=lambda k: (0, rank[k], "") if k in rank else (1, 0, k))
+        return {k: _ordered(value[k], order, (*at, k)) for k in keys}
+    if isinstance(value, list):
+        return [_ordered(item, order, (*at, "*")) for item in value]
+    return value
+
+
+# -- the plugin ------------------------------------------------------------------------------------
+
+
+class CsvFormat:
+    """CSV tables with a Frictionless data package; imports back exactly."""
+
+    name = "csv"
+    suffix = ".csv"
+    media_type = "text/csv"
+    summary = ("one CSV per record type plus link tables for lists, with a Frictionless datapackage.json "
+               "(RFC 4180, UTF-8); imports back")
+    directory = True
+    options = (
+        Option("cells", "guarded: prefix ' to text cells starting with = + - @ TAB CR ' (formula injection, "
+                        "reversible); raw: write cells as they are", "guarded", ("guarded", "raw")),
+    )
+
+    def export(self, records: t.Sequence[Record], context: Context) -> Exported:
+        guarded = context.options.get("cells", "guarded") != "raw"
+        return Exported(files=export(records, context.model, guarded=guarded))
+
+    def import_records(self, source: Path, context: Context) -> list[Record]:
+        """``source``: the export directory or its datapackage.json; the guard is read from there."""
+        return import_records(source, context.model)
