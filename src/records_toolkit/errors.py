@@ -45,3 +45,9 @@ class OutputError(ToolkitError):
     """An output file or directory could not be written; nothing was changed."""
 
     exit_code = 1
+
+
+class OptionError(ToolkitError):
+    """A format option (``-O name=value``) has a value the format cannot use: wrong usage (exit 2)."""
+
+    exit_code = 2

@@ -408,8 +408,6 @@ def test_urls_cannot_break_out_of_their_link_and_only_http_links() -> None:
 # -- the command line ---------------------------------------------------------------------------
 
 
-# cli.py writes stdout through click.get_binary_stream, deprecated in click 8.5 (reported, not ours to change).
-@pytest.mark.filterwarnings("ignore:'get_binary_stream' is deprecated:DeprecationWarning")
 def test_cli_writes_the_report_to_stdout_and_to_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
     runner = CliRunner()
