@@ -508,8 +508,8 @@ def test_cli_export_import_validate(runner: CliRunner, tmp_path: Path) -> None:
         assert result.exit_code == 0, result.output
         result = runner.invoke(main, ["validate", str(imported)])
         assert result.exit_code == 0, result.output
-        # the imported files are the shipped files, byte for byte (records/<type>s/ vs <type>/)
-        shipped_files = {f"{p.parent.name[:-1]}/{p.name}": p.read_bytes() for p in RECORDS.glob("*/*.yaml")}
+        # the imported files are the shipped files, byte for byte, in the same layout
+        shipped_files = {f"{p.parent.name}/{p.name}": p.read_bytes() for p in RECORDS.glob("*/*.yaml")}
         imported_files = {f"{p.parent.name}/{p.name}": p.read_bytes() for p in imported.glob("*/*.yaml")}
         assert imported_files == shipped_files
 
