@@ -73,7 +73,7 @@ def edtf(draw: st.DrawFn) -> str:
     """Every accepted form: dates, ordered intervals, open and unknown ends, on-or-before/after."""
     form = draw(st.sampled_from(["date", "date", "interval", "open-end", "open-start", "unknown-end", "unknown-start",
                                  "before", "after"]))
-    first, _, first_upper = draw(edtf_date())
+    first, _, first_upper = draw(edtf_date(qualifiers=form not in ("before", "after")))
     if form == "date":
         return first
     if form == "interval":

@@ -14,6 +14,7 @@ form                  meaning                                  level
 ``A/..``, ``../B``    open end / open start                    1
 ``A/``, ``/B``        unknown end / unknown start              1
 ``[..B]``, ``[A..]``  one date, on or before B / on or after A 2
+                      (unqualified dates only)
 ====================  =======================================  ======
 
 A date known to the year stays a year: bounds (:attr:`Edtf.lower`, :attr:`Edtf.upper`) are
@@ -123,6 +124,8 @@ def _date(text: str, whole: str) -> EdtfDate:
         raise EdtfError(f"{whole!r} is not a date: use YYYY, YYYY-MM or YYYY-MM-DD (EDTF)")
     year_s, month_s, day_s, qualifier = match.groups()
     year = int(year_s)
+    if year == 0:
+        raise EdtfError(f"{whole!r}: there is no year 0000 in the calendar the bounds use")
     month = int(month_s) if month_s else None
     day = int(day_s) if day_s else None
     if month is not None and not 1 <= month <= 12:
@@ -141,6 +144,8 @@ def parse(text: str) -> Edtf:
         raise EdtfError(f"{text!r} is not a date")
     if text.startswith("[") and text.endswith("]"):
         inner = text[1:-1]
+        if inner[-1:] in ("?", "~", "%") or inner.endswith(("?..", "~..", "%..")):
+            raise EdtfError(f"{text!r}: a date inside [..] takes no qualifier")
         if inner.startswith("..") and ".." not in inner[2:]:
             end = _date(inner[2:], text)
             return Edtf(text, "before", None, end, open_start=True)

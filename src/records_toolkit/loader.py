@@ -122,12 +122,12 @@ def construct(node: Node) -> JSON:
     def build(node: Node, pointer: str, depth: int) -> JSON:
         if depth > MAX_DEPTH:
             raise LoadProblem("yaml-too-deep", f"values nested deeper than {MAX_DEPTH} levels", node.start_mark, pointer)
-        if isinstance(node, ScalarNode):
-            return _scalar(node, pointer, False)
         ident = id(node)
-        if ident in seen:
+        if ident in seen:  # the composer shares one node between an anchor and its aliases
             raise LoadProblem("yaml-alias", "aliases are not allowed (write the value out)", node.start_mark, pointer)
         seen.add(ident)
+        if isinstance(node, ScalarNode):
+            return _scalar(node, pointer, False)
         if isinstance(node, SequenceNode):
             if node.tag != _SEQ:
                 raise LoadProblem("yaml-tag", f"explicit tag {node.tag!r} is not allowed", node.start_mark, pointer)
@@ -246,6 +246,11 @@ def load_file(path: Path, *, max_bytes: int = MAX_FILE_BYTES) -> t.Iterator[Docu
         yield Problem(file=file, line=None, column=None, pointer="", code="file-unreadable",
                       message=f"cannot read: {exc.strerror or exc}")
         return
+    yield from load_bytes(raw, file)
+
+
+def load_bytes(raw: bytes, file: str) -> t.Iterator[Document | Problem]:
+    """Decode (strict UTF-8) and load; every refusal is a :class:`Problem`, never an exception."""
     text = decode(raw, file)
     if isinstance(text, Problem):
         yield text

@@ -89,12 +89,34 @@ class Model:
             (doc["$id"], Resource.from_contents(doc, default_specification=DRAFT202012)) for doc in documents.values()
         )
         self.documents = documents
+        for name, doc in documents.items():
+            self._check_refs(name, doc)
         self.format_checker = _format_checker()
         record_types = [name for name, doc in documents.items() if _record_type(doc) == name]
         self.types: dict[str, TypeInfo] = {}
         for name in sorted(record_types):
             self.types[name] = self._type_info(name, documents[name])
         self._validators: dict[str, Validator] = {}
+
+    def _check_refs(self, name: str, doc: dict[str, t.Any]) -> None:
+        """Resolve every ``$ref`` now, so a broken one stops the run (exit 3) instead of a record."""
+        from referencing.exceptions import Unresolvable
+
+        resolver = self.registry.resolver(base_uri=doc["$id"])
+        stack: list[t.Any] = [doc]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, dict):
+                ref = node.get("$ref")
+                if isinstance(ref, str):
+                    try:
+                        resolver.lookup(ref)
+                    except Unresolvable as exc:
+                        raise SchemaBroken(f"{name}.schema.json: $ref {ref!r} does not resolve to a local schema "
+                                           "(schemas are never fetched over the network)") from exc
+                stack.extend(node.values())
+            elif isinstance(node, list):
+                stack.extend(node)
 
     def validator(self, type_name: str) -> Validator:
         """A validator for one record type, with format assertion on (2020-12 §7.2.2 is opt-in)."""

@@ -1,0 +1,489 @@
+"""The iCalendar export, checked as a user would meet it: the bytes, two parsers we did not write
+(``icalendar`` and the stricter ``ical``), the CLI, and a golden file of the shipped records."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import typing as t
+from pathlib import Path
+
+import icalendar
+import pytest
+from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
+from ical.calendar_stream import IcsCalendarStream
+
+from exporters.ics import IcsFormat, escape_text, fold
+from records_toolkit import dates
+from records_toolkit.cli import main
+from records_toolkit.loader import Document
+from records_toolkit.plugins import Context, Format, Importer, load
+from records_toolkit.schemas import load_model
+from records_toolkit.validate import Checker, check_paths
+
+from strategies import collections
+
+ROOT = Path(__file__).resolve().parents[2]
+RECORDS = ROOT / "records"
+GOLDEN = ROOT / "tests" / "golden" / "article.ics"
+MODEL = load_model()
+NO_EPOCH = {"SOURCE_DATE_EPOCH": None}  # CliRunner: None unsets the variable
+
+Record = dict[str, t.Any]
+TEXT_PROPERTIES = {"SUMMARY", "DESCRIPTION", "LOCATION", "NAME", "X-WR-CALNAME", "X-EDTF"}  # CATEGORIES: one value
+ESCAPED_TEXT = re.compile(r"(?:[^\\;,]|\\[\\;,nN])*")  # §3.3.11 ESCAPED-CHAR / TSAFE-CHAR
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+
+
+def export(records: list[Record], *, epoch: int | None = None, **options: str):  # noqa: ANN201
+    values = {"imprecise": "skip", "calname": "toolkit records"} | options
+    return IcsFormat().export(records, Context(model=MODEL, options=values, source_date_epoch=epoch))
+
+
+def calendar_bytes(records: list[Record], **options: str) -> bytes:
+    (data,) = export(records, **options).files.values()
+    return data
+
+
+def shipped() -> list[Record]:
+    result = check_paths([RECORDS], keep=True)
+    assert result.report.ok
+    return sorted((d.data for d in result.records), key=lambda r: (r["type"], r["id"]))
+
+
+def assert_valid(records: list[Record]) -> None:
+    """Hand-made test records must be records the CLI would accept, or the test proves little."""
+    checker = Checker(MODEL)
+    for index, record in enumerate(records):
+        checker.add(Document(f"<test {index}>", 0, record))
+    problems = checker.finish().report.problems
+    assert not problems, [f"{p.pointer}: {p.message}" for p in problems]
+
+
+def check_bytes(data: bytes) -> list[str]:
+    """RFC 5545 §3.1 at the byte level (no parser checks these); returns the unfolded lines."""
+    assert data.endswith(b"\r\n")
+    physical = data.split(b"\r\n")
+    assert physical[-1] == b""
+    for raw in physical[:-1]:
+        assert b"\r" not in raw and b"\n" not in raw, raw  # every line break is CRLF
+        assert 0 < len(raw) <= 75, raw  # folded at 75 octets
+        raw.decode("utf-8")  # no UTF-8 sequence split by a fold
+    unfolded = data.replace(b"\r\n ", b"").decode("utf-8").split("\r\n")[:-1]
+    for content in unfolded:
+        # §3.3.11: no CONTROL characters (HTAB is allowed); \n in text is the two characters "\n"
+        assert not any(c != "\t" and (ord(c) < 0x20 or ord(c) == 0x7F) for c in content), content
+        name, _, value = content.partition(":")
+        if name in TEXT_PROPERTIES:  # parsers forgive a bare , or ; in TEXT: check it here
+            assert ESCAPED_TEXT.fullmatch(value), content
+    return unfolded
+
+
+def check_structure(lines: list[str]) -> None:
+    """§3.6 / §3.6.1: one VCALENDAR with VERSION and PRODID once; each VEVENT's required properties."""
+    names = [line.split(":", 1)[0].split(";", 1)[0] for line in lines]
+    assert lines[0] == "BEGIN:VCALENDAR" and lines[-1] == "END:VCALENDAR"
+    assert names.count("BEGIN") == names.count("END")
+    assert lines.count("VERSION:2.0") == 1 and names.count("PRODID") == 1
+    assert "METHOD" not in names
+    events: list[list[str]] = []
+    for line, name in zip(lines, names):
+        if line == "BEGIN:VEVENT":
+            events.append([])
+        elif events and line != "END:VEVENT":
+            events[-1].append(name)
+    for props in events:
+        for required in ("UID", "DTSTAMP", "DTSTART", "DTEND", "SUMMARY", "STATUS"):
+            assert props.count(required) == 1, (required, props)
+        assert "DURATION" not in props
+    for line in lines:
+        if line.startswith("DTSTAMP:"):
+            assert len(line) == len("DTSTAMP:20220121T000000Z") and line.endswith("Z")
+        if line.startswith("STATUS:"):
+            assert line[7:] in ("TENTATIVE", "CONFIRMED", "CANCELLED")
+
+
+def parse_both(data: bytes) -> tuple[icalendar.Calendar, t.Any]:
+    """Parse with icalendar (no component errors) and with ical (raises on what it rejects)."""
+    cal = icalendar.Calendar.from_ical(data)
+    for component in cal.walk():
+        assert component.errors == [], component.errors
+    strict = IcsCalendarStream.calendar_from_ics(data.decode("utf-8"))
+    for event in strict.events:  # same type for start and end, end later (§3.8.2.2)
+        assert type(event.dtstart) is dt.date and type(event.dtend) is dt.date
+        assert event.dtend > event.dtstart
+    return cal, strict
+
+
+def events_of(cal: icalendar.Calendar) -> dict[str, icalendar.Event]:
+    return {str(e["UID"]).removesuffix("@records-toolkit"): e for e in cal.walk("VEVENT")}
+
+
+def event_record(event_id: str, date: str | None, *, status: str = "took-place", **extra: t.Any) -> Record:
+    record: Record = {"id": event_id, "type": "event", "name": f"Event {event_id}", "kind": "exercise"}
+    if date is not None:
+        record["date"] = date
+    record |= {"status": status, **extra}
+    return sourced(record, f"https://example.org/{event_id}?a=1,2;b")
+
+
+def sourced(record: Record, url: str) -> Record:
+    """Give the record one web source supporting every fact (the validator wants each one sourced)."""
+    facts = [k for k in record if k not in ("id", "type", "description", "notes")]
+    record["sources"] = [{"url": url, "title": "Example, a source", "supports": facts}]
+    return record
+
+
+# -- the plugin ------------------------------------------------------------------------------------
+
+
+def test_registered_as_a_format_without_importer() -> None:
+    plugin = load("ics")
+    assert isinstance(plugin, Format) and not isinstance(plugin, Importer)
+    assert (plugin.name, plugin.suffix, plugin.media_type, plugin.directory) == ("ics", ".ics", "text/calendar", False)
+    assert {o.name: (o.default, o.choices) for o in plugin.options} == {
+        "imprecise": ("skip", ("skip", "span")), "calname": ("toolkit records", None)}
+
+
+# -- the shipped records ---------------------------------------------------------------------------
+
+SHIPPED_DAYS = {  # event id: (DTSTART, DTEND), DTEND exclusive (§3.8.2.2)
+    "shusha-declaration-signing": ("20210615", "20210616"),
+    "aliyev-anadolu-agency-interview-2021": ("20210927", "20210928"),
+    "azerbaijan-mod-announces-2022-drills": ("20220106", "20220107"),
+    "efes-2022": ("20220509", "20220610"),
+    "international-army-games-2022": ("20220813", "20220828"),
+    "military-education-agreement-1992-signing": ("19920811", "19920812"),
+    "second-nagorno-karabakh-war": ("20200927", "20201111"),
+}
+SHIPPED_IMPRECISE = {"eternity-2022": ("20220101", "20230101"),
+                     "indestructible-brotherhood-2022": ("20220101", "20230101"),
+                     "winter-training-2022": ("20220101", "20230101")}
+SHIPPED_UNBOUNDED = {"parachute-course-113-kayseri", "turkey-mond-reports-parachute-course"}  # [..2022-01-21]
+
+
+def test_golden_file_of_the_shipped_records(runner: CliRunner, update_golden: bool) -> None:
+    result = runner.invoke(main, ["export", "--format", "ics", str(RECORDS)], env=NO_EPOCH)
+    assert result.exit_code == 0, result.output
+    if update_golden:
+        GOLDEN.write_bytes(result.stdout_bytes)
+    assert result.stdout_bytes == GOLDEN.read_bytes()
+
+
+def test_shipped_day_precise_events_and_nothing_invented() -> None:
+    exported = export(shipped())
+    (data,) = exported.files.values()
+    check_structure(check_bytes(data))
+    cal, strict = parse_both(data)
+    events = events_of(cal)
+    assert set(events) == set(SHIPPED_DAYS)
+    for event_id, (start, end) in SHIPPED_DAYS.items():
+        assert f"{events[event_id]['DTSTART'].to_ical().decode()}" == start
+        assert f"{events[event_id]['DTEND'].to_ical().decode()}" == end
+        assert events[event_id]["DTSTART"].params["VALUE"] == "DATE"
+        assert events[event_id]["STATUS"] == "CONFIRMED"
+    assert len(strict.events) == len(SHIPPED_DAYS)
+    # the skipped ones are named, each with its date as written
+    assert len(exported.notices) == len(SHIPPED_IMPRECISE) + len(SHIPPED_UNBOUNDED)
+    for event_id in SHIPPED_IMPRECISE:
+        assert any(f"event {event_id}: date '2022'" in n for n in exported.notices)
+    for event_id in SHIPPED_UNBOUNDED:
+        assert any(f"event {event_id}: date '[..2022-01-21]'" in n for n in exported.notices)
+    # DTSTAMP from the data: the article's date_published, at midnight UTC
+    assert all(str(e["DTSTAMP"].to_ical().decode()) == "20220121T000000Z" for e in events.values())
+
+
+def test_shipped_event_properties() -> None:
+    cal, strict = parse_both(calendar_bytes(shipped()))
+    efes = events_of(cal)["efes-2022"]
+    assert str(efes["SUMMARY"]) == "EFES-2022 Combined Joint Live-Fire Field Exercise"
+    assert str(efes["LOCATION"]) == "İzmir, Seferihisar"
+    assert (efes["GEO"].latitude, efes["GEO"].longitude) == (38.41885, 27.12872)  # İzmir, the first with coordinates
+    assert str(efes["URL"]) == "https://www.trtworld.com/article/12787850"
+    assert efes["CATEGORIES"].cats == ["exercise"]
+    assert str(efes["TRANSP"]) == "TRANSPARENT" and str(efes["X-EDTF"]) == "2022-05-09/2022-06-09"
+    description = str(efes["DESCRIPTION"])
+    assert description.startswith("Hosted by Türkiye at the Doğanbey firing area (Seferihisar, İzmir).")
+    assert "Date (EDTF): 2022-05-09/2022-06-09" in description
+    assert "TRT World: EFES-2022 exercise completed <https://www.trtworld.com/article/12787850>" in description
+    assert "EFES - 2022" in description  # the article's quote
+    interview = next(e for e in strict.events if e.uid == "aliyev-anadolu-agency-interview-2021@records-toolkit")
+    assert interview.url == "https://president.az/en/articles/view/53249/print"  # first url source, not the article
+    assert interview.location is None and interview.geo is None
+    assert strict.name == ["toolkit records"]
+    assert [(x.name, x.value) for x in strict.extras] == [("x-wr-calname", "toolkit records")]
+
+
+def test_shipped_imprecise_events_as_spans() -> None:
+    exported = export(shipped(), imprecise="span")
+    (data,) = exported.files.values()
+    check_structure(check_bytes(data))
+    cal, strict = parse_both(data)
+    events = events_of(cal)
+    assert set(events) == set(SHIPPED_DAYS) | set(SHIPPED_IMPRECISE)
+    for event_id, (start, end) in SHIPPED_IMPRECISE.items():
+        event = events[event_id]
+        assert (event["DTSTART"].to_ical().decode(), event["DTEND"].to_ical().decode()) == (start, end)
+        assert str(event["STATUS"]) == "TENTATIVE" and str(event["TRANSP"]) == "TRANSPARENT"
+        assert str(event["X-EDTF"]) == "2022" and "Date (EDTF): 2022 " in str(event["DESCRIPTION"])
+    assert [n for n in exported.notices if "open or unknown side" in n] == [
+        f"event {i}: date '[..2022-01-21]' has an open or unknown side; left out (not even -O imprecise=span can show it)"
+        for i in sorted(SHIPPED_UNBOUNDED)]
+    assert len(exported.notices) == len(SHIPPED_UNBOUNDED)
+
+
+# -- the CLI ---------------------------------------------------------------------------------------
+
+
+def test_cli_writes_the_calendar_to_stdout_and_notices_to_stderr(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["export", "--format", "ics", str(RECORDS)], env=NO_EPOCH)
+    assert result.exit_code == 0
+    assert result.stdout_bytes.startswith(b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\n")
+    assert b"notice" not in result.stdout_bytes
+    cal, _ = parse_both(result.stdout_bytes)
+    assert len(cal.walk("VEVENT")) == len(SHIPPED_DAYS)
+    notices = [line for line in result.stderr.splitlines() if line.startswith("notice: ")]
+    assert len(notices) == 5
+    assert "notice: event eternity-2022: date '2022' is not known to the day (year); left out" in result.stderr
+
+
+def test_cli_writes_a_file_with_options_and_source_date_epoch(runner: CliRunner, tmp_path: Path) -> None:
+    out = tmp_path / "feed.ics"
+    args = ["export", "--format", "ics", str(RECORDS), "-o", str(out), "-O", "imprecise=span", "-O", "calname=Drills; 2022, AZ"]
+    result = runner.invoke(main, args, env={"SOURCE_DATE_EPOCH": "1700000000"})
+    assert result.exit_code == 0, result.output
+    assert result.stdout_bytes == b"" and f"wrote {out}" in result.stderr
+    data = out.read_bytes()
+    lines = check_bytes(data)
+    assert "NAME:Drills\\; 2022\\, AZ" in lines and "X-WR-CALNAME:Drills\\; 2022\\, AZ" in lines
+    cal, strict = parse_both(data)
+    assert strict.name == ["Drills; 2022, AZ"]
+    stamps = {e["DTSTAMP"].dt for e in cal.walk("VEVENT")}
+    assert stamps == {dt.datetime(2023, 11, 14, 22, 13, 20, tzinfo=dt.timezone.utc)}
+    assert len(cal.walk("VEVENT")) == len(SHIPPED_DAYS) + len(SHIPPED_IMPRECISE)
+
+
+def test_cli_refuses_an_unknown_imprecise_policy(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["export", "--format", "ics", str(RECORDS), "-O", "imprecise=guess"])
+    assert result.exit_code == 2 and "use one of skip, span" in result.stderr
+
+
+# -- precision, one level at a time ----------------------------------------------------------------
+
+SPANS = [  # (EDTF, DTSTART, DTEND) for what is bounded but not day-precise
+    ("2022", "20220101", "20230101"),
+    ("2024-02", "20240201", "20240301"),
+    ("2022-12", "20221201", "20230101"),
+    ("2022-01-21?", "20220121", "20220122"),
+    ("2022~", "20220101", "20230101"),
+    ("2022-06%", "20220601", "20220701"),
+    ("2022-01/2022-03", "20220101", "20220401"),
+    ("2022-05-09/2022-06", "20220509", "20220701"),
+    ("2022-01-21~/2022-02-02", "20220121", "20220203"),
+]
+UNBOUNDED = ["2022-01-21/..", "../2022-01-21", "2022/", "/2022-03", "[..2022-01-21]", "[2022..]"]
+
+
+@pytest.mark.parametrize(("date", "start", "end"), SPANS)
+def test_imprecise_date_is_skipped_by_default_and_spanned_on_request(date: str, start: str, end: str) -> None:
+    records = [event_record("drill", date), event_record("anchor", "2022-03-04")]
+    assert_valid(records)
+    skipped = export(records)
+    assert skipped.notices == [f"event drill: date {date!r} is not known to the day ({dates.parse(date).precision}); "
+                               "left out (-O imprecise=span shows it as a tentative span)"]
+    cal, _ = parse_both(calendar_bytes(records))
+    assert set(events_of(cal)) == {"anchor"}  # never put on the 1st of the month or year
+
+    spanned = export(records, imprecise="span")
+    assert spanned.notices == []
+    (data,) = spanned.files.values()
+    check_structure(check_bytes(data))
+    cal, strict = parse_both(data)
+    event = events_of(cal)["drill"]
+    assert (event["DTSTART"].to_ical().decode(), event["DTEND"].to_ical().decode()) == (start, end)
+    assert str(event["STATUS"]) == "TENTATIVE" and str(event["TRANSP"]) == "TRANSPARENT"
+    assert str(event["X-EDTF"]) == date and f"Date (EDTF): {date} (not known to the day" in str(event["DESCRIPTION"])
+    drill = next(e for e in strict.events if e.uid == "drill@records-toolkit")
+    assert drill.status.value == "TENTATIVE" and [(x.name, x.value) for x in drill.extras] == [("x-edtf", date)]
+
+
+@pytest.mark.parametrize("date", UNBOUNDED)
+@pytest.mark.parametrize("policy", ["skip", "span"])
+def test_unbounded_date_is_left_out_even_as_a_span(date: str, policy: str) -> None:
+    records = [event_record("drill", date), event_record("anchor", "2022-03-04")]
+    assert_valid(records)
+    exported = export(records, imprecise=policy)
+    assert exported.notices == [f"event drill: date {date!r} has an open or unknown side; "
+                                "left out (not even -O imprecise=span can show it)"]
+    cal, _ = parse_both(calendar_bytes(records, imprecise=policy))
+    assert set(events_of(cal)) == {"anchor"}
+
+
+def test_undated_event_is_left_out_with_a_notice_and_an_empty_calendar_still_parses() -> None:
+    records = [event_record("someday", None)]
+    assert_valid(records)
+    exported = export(records, imprecise="span")
+    assert exported.notices[0] == "event someday: no date; left out of the calendar"
+    assert "no event could be written" in exported.notices[1]
+    (data,) = exported.files.values()
+    check_structure(check_bytes(data))
+    cal, strict = parse_both(data)
+    assert cal.walk("VEVENT") == [] and strict.events == []
+
+
+def test_status_maps_and_a_cancelled_span_stays_cancelled() -> None:
+    records = [event_record("a", "2022-01-01", status="planned"), event_record("b", "2022-01-02", status="took-place"),
+               event_record("c", "2022-01-03", status="cancelled"), event_record("d", "2022-02", status="cancelled")]
+    assert_valid(records)
+    _, strict = parse_both(calendar_bytes(records, imprecise="span"))
+    assert {e.uid.split("@")[0]: e.status.value for e in strict.events} == {
+        "a": "TENTATIVE", "b": "CONFIRMED", "c": "CANCELLED", "d": "CANCELLED"}
+
+
+def test_dates_a_calendar_cannot_hold_are_left_out_not_crashed_on() -> None:
+    # 9999-12-31 has no exclusive end (§3.3.4 years stop at 9999); year 0000 passes the EDTF check
+    records = [event_record("last", "9999-12-31"), event_record("year", "9999"), event_record("zero", "0000-03-01")]
+    exported = export(records, imprecise="span")
+    assert len(exported.notices) == 4 and "no event could be written" in exported.notices[3]
+    assert [n.split(":")[0] for n in exported.notices[:3]] == ["event last", "event year", "event zero"]
+
+
+# -- text, escaping and folding --------------------------------------------------------------------
+
+LONG_NAME = "Шуша 🪂🇦🇿 учения «Вечность» " * 4  # Cyrillic (2 octets) and emoji (4 octets), far over 75 octets
+
+
+def hostile_records() -> list[Record]:
+    place = sourced({"id": "camp", "type": "place", "name": "Camp; North, \\ East", "kind": "site",
+                     "coordinates": {"latitude": -0.0000001, "longitude": 179.9999996}}, "https://example.org/camp")
+    event = event_record("hostile", "2022-02-28", locations=["camp"])
+    event["name"] = LONG_NAME.strip()
+    event["description"] = "a,b;c\\d: e\nnext line\n\n\tindented \u2028 separator"
+    return [place, event]
+
+
+def test_hostile_text_is_escaped_folded_and_survives_both_parsers() -> None:
+    records = hostile_records()
+    assert_valid(records)
+    data = calendar_bytes(records)
+    lines = check_bytes(data)
+    check_structure(lines)
+    assert len(LONG_NAME.encode()) > 2 * 75  # folds at least twice
+    assert "DESCRIPTION:a\\,b\\;c\\\\d: e\\nnext line\\n\\n\tindented \u2028 separator\\n\\nDate (EDTF): 2022-02-28" in "\n".join(lines)
+    assert "LOCATION:Camp\\; North\\, \\\\ East" in lines
+    assert "GEO:0.000000;180.000000" in lines  # six decimals (§3.8.1.6), no "-0"
+    assert "URL:https://example.org/hostile?a=1,2;b" in lines  # a URI is not TEXT-escaped (§3.8.4.6)
+    cal, strict = parse_both(data)
+    event = events_of(cal)["hostile"]
+    (strict_event,) = strict.events
+    for summary in (str(event["SUMMARY"]), strict_event.summary):
+        assert summary == LONG_NAME.strip()
+    for description in (str(event["DESCRIPTION"]), strict_event.description):
+        assert description.startswith(records[1]["description"] + "\n\nDate (EDTF): 2022-02-28\n\nSources:\n")
+        assert "- Example, a source <https://example.org/hostile?a=1,2;b>" in description
+    assert str(event["LOCATION"]) == strict_event.location == "Camp; North, \\ East"
+    assert str(event["URL"]) == strict_event.url == "https://example.org/hostile?a=1,2;b"
+
+
+def test_control_characters_and_carriage_returns_never_reach_the_file() -> None:
+    assert escape_text("a\r\nb\rc\nd") == "a\\nb\\nc\\nd"
+    assert escape_text("nul\x00 vt\x0b del\x7f tab\t") == "nul\ufffd vt\ufffd del\ufffd tab\t"
+    records = [event_record("ctl", "2022-01-01")]
+    records[0]["name"] = "bell\x07 here"
+    data = calendar_bytes(records)
+    check_bytes(data)
+    _, strict = parse_both(data)
+    assert strict.events[0].summary == "bell\ufffd here"
+
+
+@pytest.mark.parametrize("text", ["x" * 200, "Ş" * 100, "🪂" * 60, "a" + "🇦🇿" * 40, "ab" + "é" * 80])
+def test_fold_never_splits_a_character_and_unfolds_to_the_line(text: str) -> None:
+    folded = fold("SUMMARY:" + text)
+    physical = folded.split(b"\r\n")[:-1]
+    assert all(len(p) <= 75 and p.decode("utf-8") for p in physical)
+    assert all(p.startswith(b" ") for p in physical[1:])
+    assert max(len(p) for p in physical) >= 72  # filled, not folded early
+    assert folded.replace(b"\r\n ", b"") == ("SUMMARY:" + text).encode() + b"\r\n"
+
+
+# -- properties over whole collections -------------------------------------------------------------
+
+
+def expected_bounds(date: str, span: bool) -> tuple[dt.date, dt.date] | None:
+    value = dates.parse(date)
+    if value.lower is None or value.upper is None or not (value.day_precise or span):
+        return None
+    return value.lower, value.upper
+
+
+_days = st.dates(min_value=dt.date(1000, 1, 1), max_value=dt.date(2999, 12, 31))
+
+
+@st.composite
+def calendar_collections(draw: st.DrawFn) -> list[Record]:
+    """collections(), with most events moved to a day or a span of days (drawn as they come,
+    few events are day-precise, and a calendar of nothing tests nothing). Still valid."""
+    records = draw(collections())
+    for record in records:
+        if record["type"] != "event":
+            continue
+        form = draw(st.sampled_from(["as drawn", "day", "days", "days"]))
+        if form == "as drawn":
+            continue
+        first, second = sorted(draw(st.lists(_days, min_size=2, max_size=2)))
+        record["date"] = first.isoformat() if form == "day" else f"{first.isoformat()}/{second.isoformat()}"
+        if not any("date" in source["supports"] for source in record["sources"]):
+            record["sources"][0]["supports"].append("date")
+    return records
+
+
+@given(records=calendar_collections(), policy=st.sampled_from(["skip", "span"]))
+def test_any_collection_round_trips_through_both_parsers(records: list[Record], policy: str) -> None:
+    assert_valid(records)
+    first = export(records, imprecise=policy)
+    second = export([dict(r) for r in reversed(records)], imprecise=policy)
+    assert first.files == second.files and first.notices == second.notices  # deterministic, order-proof
+    (data,) = first.files.values()
+    lines = check_bytes(data)
+    check_structure(lines)
+    cal, strict = parse_both(data)
+    parsed = events_of(cal)
+    assert len(parsed) == len(cal.walk("VEVENT")) == len(strict.events)  # UIDs unique
+    by_id = {r["id"]: r for r in records}
+    strict_by_id = {e.uid.removesuffix("@records-toolkit"): e for e in strict.events}
+    for record in (r for r in records if r["type"] == "event"):
+        bounds = expected_bounds(record["date"], policy == "span") if "date" in record else None
+        if bounds is None:
+            assert record["id"] not in parsed
+            assert sum(n.startswith(f"event {record['id']}: ") for n in first.notices) == 1
+            continue
+        event, strict_event = parsed[record["id"]], strict_by_id[record["id"]]
+        lower, upper = bounds
+        assert event["DTSTART"].dt == strict_event.dtstart == lower
+        assert event["DTEND"].dt - dt.timedelta(days=1) == strict_event.dtend - dt.timedelta(days=1) == upper
+        assert str(event["SUMMARY"]) == strict_event.summary == record["name"]
+        assert str(event["X-EDTF"]) == record["date"]
+        assert f"Date (EDTF): {record['date']}" in strict_event.description
+        description = str(event["DESCRIPTION"])
+        assert description == strict_event.description
+        if "description" in record:
+            assert description.startswith(record["description"] + "\n\n")
+        for source in record["sources"]:  # long enough to cross folds: a fold error would show here
+            assert (f"{source['title']} <{source['url']}>" if "url" in source else source["quote"]) in description
+        assert event["CATEGORIES"].cats == [record["kind"]]
+        places = [by_id[p] for p in record.get("locations", [])]
+        if places:
+            assert str(event["LOCATION"]) == strict_event.location == ", ".join(p["name"] for p in places)
+        coords = next((p["coordinates"] for p in places if "coordinates" in p), None)
+        if coords is None:
+            assert "GEO" not in event
+        else:
+            assert abs(event["GEO"].latitude - coords["latitude"]) <= 5e-7
+            assert abs(strict_event.geo.lng - coords["longitude"]) <= 5e-7
+        urls = [s["url"] for s in record["sources"] if "url" in s]
+        if urls:
+            assert str(event["URL"]) == strict_event.url == urls[0]

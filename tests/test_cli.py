@@ -1,0 +1,246 @@
+"""The toolkit as a user meets it: validate, fmt, formats, codes; exit codes and output forms."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from hypothesis import given
+
+from records_toolkit.canonical import dumps
+from records_toolkit.cli import main
+from records_toolkit.loader import Document, load_text
+from records_toolkit.problems import CODES
+from strategies import collections
+
+ROOT = Path(__file__).resolve().parents[1]
+RECORDS = ROOT / "records"
+TOOLKIT = Path(sys.executable).with_name("toolkit")
+
+BROKEN = """\
+id: "efes-2022"
+type: "event"
+name: "EFES-2022"
+kind: "exercise"
+date: "2022-02-30"
+status: "took-place"
+locations:
+  - "nowhere"
+nmae: "typo"
+sources:
+  - url: "https://example.org/efes"
+    title: "EFES"
+    supports: ["name", "kind", "date", "status", "locations"]
+"""
+
+
+@pytest.fixture
+def broken(tmp_path: Path) -> Path:
+    folder = tmp_path / "records"
+    folder.mkdir()
+    (folder / "efes.yaml").write_text(BROKEN, encoding="utf-8")
+    return folder
+
+
+def test_shipped_records_are_valid(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["validate", str(RECORDS)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "ok: 43 records in 43 files, no problems\n"
+
+
+def test_default_path_is_records(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    result = runner.invoke(main, ["validate"])
+    assert result.exit_code == 0 and "43 records" in result.stdout
+
+
+def test_text_output_points_at_each_problem_with_a_caret(runner: CliRunner, broken: Path) -> None:
+    result = runner.invoke(main, ["validate", str(broken)])
+    assert result.exit_code == 1
+    file = (broken / "efes.yaml").as_posix()
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"{file}:5:7: error: '2022-02-30': February 2022 has no day 30 [schema-format]"
+    assert lines[1] == '    date: "2022-02-30"'
+    assert lines[2] == "    " + " " * 6 + "^"
+    assert f"{file}:9:1: error: unknown key 'nmae' (did you mean 'name'?)" in result.stdout
+    assert lines[-1] == "2 problems in 1 file (1 record in 1 file checked)"
+    assert "Traceback" not in result.output
+
+
+def test_json_output_lists_every_problem(runner: CliRunner, broken: Path) -> None:
+    result = runner.invoke(main, ["validate", "-f", "json", str(broken)])
+    assert result.exit_code == 1
+    problems = json.loads(result.stdout)
+    assert [(p["line"], p["column"], p["pointer"], p["code"]) for p in problems] == [
+        (5, 7, "/date", "schema-format"), (9, 1, "/nmae", "schema-unknown-key")]
+    assert set(problems[0]) == {"file", "line", "column", "pointer", "code", "severity", "message", "document"}
+
+
+def test_collection_rules_run_once_the_schema_passes(runner: CliRunner, broken: Path) -> None:
+    text = BROKEN.replace('date: "2022-02-30"', 'date: "2022-02-03"').replace('nmae: "typo"\n', "")
+    (broken / "efes.yaml").write_text(text, encoding="utf-8")
+    result = runner.invoke(main, ["validate", "-f", "json", str(broken)])
+    assert [(p["line"], p["column"], p["code"]) for p in json.loads(result.stdout)] == [(8, 5, "dangling-reference")]
+
+
+def test_github_output_is_workflow_commands(runner: CliRunner, broken: Path) -> None:
+    result = runner.invoke(main, ["validate", "--output-format", "github", str(broken)])
+    assert result.exit_code == 1
+    file = (broken / "efes.yaml").as_posix()
+    first = result.stdout.splitlines()[0]
+    assert first == (f"::error file={file},line=5,col=7,title=schema-format::/date%3A "[:0]
+                     + f"::error file={file},line=5,col=7,title=schema-format::/date: '2022-02-30': February 2022 has no day 30")
+
+
+def test_github_escapes_newlines_and_percent() -> None:
+    from records_toolkit.problems import Problem, Report
+    from records_toolkit.render import github
+
+    report = Report([Problem(file="a,b:c.yaml", line=1, column=2, pointer="", code="x", message="50%\nnext")])
+    assert github(report) == "::error file=a%2Cb%3Ac.yaml,line=1,col=2,title=x::50%25%0Anext\n"
+
+
+def test_sarif_output(runner: CliRunner, broken: Path) -> None:
+    result = runner.invoke(main, ["validate", "-f", "sarif", str(broken)])
+    doc = json.loads(result.stdout)
+    assert doc["version"] == "2.1.0"
+    run = doc["runs"][0]
+    assert [r["ruleId"] for r in run["results"]] == ["schema-format", "schema-unknown-key"]
+    assert run["results"][0]["locations"][0]["physicalLocation"]["region"] == {"startLine": 5, "startColumn": 7}
+    assert {r["id"] for r in run["tool"]["driver"]["rules"]} == {"schema-format", "schema-unknown-key"}
+
+
+def test_quiet_prints_nothing_but_keeps_the_exit_code(runner: CliRunner, broken: Path) -> None:
+    result = runner.invoke(main, ["validate", "-q", str(broken)])
+    assert (result.exit_code, result.output) == (1, "")
+
+
+def test_wrong_usage_exits_2(runner: CliRunner) -> None:
+    assert runner.invoke(main, ["validate", "--output-format", "xml"]).exit_code == 2
+    assert runner.invoke(main, ["nonsense"]).exit_code == 2
+    assert runner.invoke(main, ["export", "--format", "pdf", str(RECORDS)]).exit_code == 2
+    result = runner.invoke(main, ["export", "--format", "ics", "-O", "nope=1", str(RECORDS)])
+    assert result.exit_code == 2 and "nope" in result.output
+
+
+def test_a_broken_schema_exits_3(runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from records_toolkit.schemas import load_model
+
+    schemas = tmp_path / "schemas"
+    shutil.copytree(ROOT / "schemas", schemas)
+    (schemas / "event.schema.json").write_text('{"type": "object", "properties": {"type": {"const": "event"}}, "minLength": -1}')
+    monkeypatch.setenv("TOOLKIT_SCHEMAS", str(schemas))
+    load_model.cache_clear()
+    try:
+        result = runner.invoke(main, ["validate", str(RECORDS)])
+    finally:
+        load_model.cache_clear()
+    assert result.exit_code == 3
+    assert "event.schema.json" in result.output and "Traceback" not in result.output
+
+
+def test_schemas_never_reach_for_the_network(tmp_path: Path) -> None:
+    from records_toolkit.errors import SchemaBroken
+    from records_toolkit.schemas import Model
+
+    schemas = tmp_path / "schemas"
+    shutil.copytree(ROOT / "schemas", schemas)
+    event = json.loads((schemas / "event.schema.json").read_text())
+    event["properties"]["name"] = {"$ref": "https://json-schema.example/remote.json"}
+    (schemas / "event.schema.json").write_text(json.dumps(event))
+    with pytest.raises(SchemaBroken, match="remote.json"):
+        Model(schemas)
+
+
+def test_format_checkers_we_rely_on_are_present() -> None:
+    from records_toolkit.schemas import REQUIRED_FORMATS, load_model
+
+    assert set(REQUIRED_FORMATS) <= set(load_model().format_checker.checkers)
+
+
+def test_codes_are_listed(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["codes"])
+    assert result.exit_code == 0
+    assert [line.split()[0] for line in result.stdout.splitlines()] == list(CODES)
+
+
+# -- fmt ---------------------------------------------------------------------------------------------
+
+MESSY = """\
+sources:
+- {url: 'https://example.org/x', title: A title, supports: [name, kind, aliases, coordinates]}
+kind: city
+type: place
+name: Yes
+id: "x"
+aliases: [NO, '2022-01-21', on]
+coordinates: {longitude: 35.4875, latitude: 38.7225}
+"""
+
+
+def test_fmt_rewrites_into_the_canonical_form(runner: CliRunner, tmp_path: Path) -> None:
+    path = tmp_path / "x.yaml"
+    path.write_text(MESSY.replace("name: Yes", 'name: "Yes"'), encoding="utf-8")
+    result = runner.invoke(main, ["fmt", "--check", str(tmp_path)])
+    assert result.exit_code == 1 and path.as_posix() in result.output and "not-canonical" in result.output
+    assert runner.invoke(main, ["fmt", str(tmp_path)]).exit_code == 0
+    assert path.read_text(encoding="utf-8") == (
+        'id: "x"\ntype: "place"\nname: "Yes"\naliases:\n  - "NO"\n  - "2022-01-21"\n  - "on"\nkind: "city"\n'
+        'coordinates:\n  latitude: 38.7225\n  longitude: 35.4875\nsources:\n  - url: "https://example.org/x"\n'
+        '    title: "A title"\n    supports:\n      - "name"\n      - "kind"\n'
+    )
+    assert runner.invoke(main, ["fmt", "--check", str(tmp_path)]).exit_code == 0
+    assert runner.invoke(main, ["validate", str(tmp_path)]).exit_code == 0
+
+
+def test_fmt_refuses_to_touch_files_it_cannot_load(runner: CliRunner, tmp_path: Path) -> None:
+    path = tmp_path / "x.yaml"
+    path.write_text("a: 1\na: 2\n", encoding="utf-8")
+    result = runner.invoke(main, ["fmt", str(tmp_path)])
+    assert result.exit_code == 1 and "yaml-duplicate-key" in result.output
+    assert path.read_text(encoding="utf-8") == "a: 1\na: 2\n"
+
+
+def test_shipped_records_are_canonical(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["fmt", "--check", str(RECORDS)])
+    assert result.exit_code == 0, result.output
+
+
+@given(collections())
+def test_canonical_form_round_trips_and_is_idempotent(records: list[dict]) -> None:
+    for record in records:
+        text = dumps([record])
+        (doc,) = load_text(text, "r.yaml")
+        assert isinstance(doc, Document) and doc.data == record  # our strict (YAML 1.2 core) reader
+        assert yaml.load(text, Loader=yaml.SafeLoader) == record  # a YAML 1.1 reader agrees
+        assert dumps([doc.data]) == text  # type: ignore[list-item]
+        assert text.endswith("\n") and not text.endswith("\n\n") and "\r" not in text.replace("\\r", "")
+
+
+# -- the real command, as a subprocess -----------------------------------------------------------------
+
+
+def test_installed_command_in_a_subprocess(tmp_path: Path, broken: Path) -> None:
+    done = subprocess.run([str(TOOLKIT), "validate", str(RECORDS)], capture_output=True, text=True, cwd=tmp_path)
+    assert (done.returncode, done.stdout) == (0, "ok: 43 records in 43 files, no problems\n")
+    done = subprocess.run([str(TOOLKIT), "validate", "-f", "github", str(broken)], capture_output=True, text=True)
+    assert done.returncode == 1 and done.stdout.startswith("::error file=") and done.stderr == ""
+    done = subprocess.run([sys.executable, "-m", "records_toolkit", "--version"], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.startswith("toolkit ")
+
+
+def test_the_core_imports_no_format() -> None:
+    code = (
+        "import sys\nfrom records_toolkit.validate import check_paths\n"
+        f"r = check_paths([{str(RECORDS)!r}])\nassert r.report.ok\n"
+        "assert not [m for m in sys.modules if m.split('.')[0] == 'exporters'], 'a format was imported'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ})
+    assert done.returncode == 0, done.stderr

@@ -1,0 +1,152 @@
+"""The loader: YAML as JSON would see it, refusals with positions, never a stray exception."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+
+from records_toolkit import loader
+from records_toolkit.loader import Document, Positions, load_bytes, load_text
+from records_toolkit.problems import Problem
+
+
+def load(text: str) -> list[Document | Problem]:
+    return list(load_text(text, "r.yaml"))
+
+
+def only_problem(text: str) -> Problem:
+    (result,) = [r for r in load(text) if isinstance(r, Problem)]
+    return result
+
+
+def test_uses_libyaml_when_available() -> None:
+    assert (loader.CoreLoader.__mro__[1] is yaml.CSafeLoader) == bool(yaml.__with_libyaml__)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("2022-01-21", "2022-01-21"), ("NO", "NO"), ("yes", "yes"), ("on", "on"), ("off", "off"), ("12:30", "12:30"),
+        ("1_000", "1_000"), ("0b11", "0b11"), (".nan", ".nan"), (".inf", ".inf"), ("Null", None), ("~", None),
+        ("", None), ("true", True), ("False", False), ("010", 10), ("0o10", 8), ("0x1F", 31), ("-5", -5),
+        ("1.10", 1.1), ("1e3", 1000.0), ("'010'", "010"), ('"true"', "true"), ("|\n  a\n  b", "a\nb\n"),
+    ],
+)
+def test_core_schema_scalars(text: str, value: object) -> None:
+    (doc,) = load(f"k: {text}\n")
+    assert isinstance(doc, Document)
+    assert doc.data == {"k": value}
+    assert type(doc.data["k"]) is type(value)  # type: ignore[index]
+
+
+def test_keys_like_on_and_no_stay_text() -> None:
+    (doc,) = load("on: 1\nNO: 2\n")
+    assert isinstance(doc, Document) and doc.data == {"on": 1, "NO": 2}
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "line", "column"),
+    [
+        ("a: 1\nb:\n  c: 1\n  c: 2\n", "yaml-duplicate-key", 4, 3),
+        ("a: &x 1\nb: *x\n", "yaml-alias", 2, 4),
+        ("base: &b {x: 1}\nother:\n  <<: *b\n", "yaml-alias", 3, 7),
+        ("a: !!python/object/apply:os.system ['echo hi']\n", "yaml-tag", 1, 4),
+        ("a: !!binary aGVsbG8=\n", "yaml-tag", 1, 4),
+        ("a: !!set {x, y}\n", "yaml-tag", 1, 4),
+        ("a: !!timestamp 2022-01-21\n", "yaml-tag", 1, 4),
+        ("a: !foo bar\n", "yaml-tag", 1, 4),
+        ("a: !!str 5\n", "yaml-tag", 1, 4),
+        ("a: !!int '5'\n", "yaml-tag", 1, 4),
+        ("1: x\n", "yaml-key-type", 1, 1),
+        ("? [a]\n: x\n", "yaml-key-type", 1, 3),
+        ("a: [1, 2\n", "yaml-syntax", 2, 1),
+        ("a: b: c\n", "yaml-syntax", 1, 5),
+        ("- a\n- b\n", "yaml-not-mapping", 1, 1),
+        ("just text\n", "yaml-not-mapping", 1, 1),
+    ],
+)
+def test_refusals_name_line_and_column(text: str, code: str, line: int, column: int) -> None:
+    problem = only_problem(text)
+    assert (problem.code, problem.line, problem.column) == (code, line, column), problem
+
+
+def test_billion_laughs_is_refused_at_once() -> None:
+    lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    lines += [f"a{i}: &a{i} [" + ",".join([f"*a{i-1}"] * 9) + "]" for i in range(1, 10)]
+    started = time.perf_counter()
+    problem = only_problem("\n".join(lines) + "\n")
+    assert problem.code == "yaml-alias" and problem.line == 2
+    assert time.perf_counter() - started < 1.0
+
+
+def test_deep_nesting_is_refused() -> None:
+    problem = only_problem("a: " + "[" * 5000 + "]" * 5000 + "\n")
+    assert problem.code in ("yaml-too-deep", "yaml-syntax")
+
+
+def test_multi_document_files_stream_each_record() -> None:
+    results = load("id: a\n---\nid: b\n---\n- not a mapping\n")
+    assert [r.data for r in results[:2]] == [{"id": "a"}, {"id": "b"}]  # type: ignore[union-attr]
+    assert isinstance(results[2], Problem) and results[2].document == 2 and results[2].line == 5
+
+
+def test_bad_utf8_is_reported_at_the_bad_byte() -> None:
+    (problem,) = load_bytes(b"a: 1\nb: 2\nname: caf\xe9 ok\n", "r.yaml")
+    assert isinstance(problem, Problem)
+    assert (problem.code, problem.line, problem.column) == ("encoding", 3, 10)
+    assert "0xe9" in problem.message
+
+
+def test_a_bom_is_accepted() -> None:
+    (doc,) = load_bytes("\ufeffa: 1\n".encode(), "r.yaml")
+    assert isinstance(doc, Document) and doc.data == {"a": 1}
+
+
+def test_oversized_files_are_refused_before_reading(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "big.yaml"
+    path.write_text("a: " + "x" * 200 + "\n")
+    (problem,) = loader.load_file(path, max_bytes=100)
+    assert isinstance(problem, Problem) and problem.code == "file-too-large" and problem.line == 1
+
+
+def test_positions_are_found_for_any_pointer(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "r.yaml"
+    path.write_text("id: x\nparticipants:\n  - ref: a\n  - ref: b\n    role: 'r/s~t'\n---\nid: y\n")
+    positions = Positions()
+    file = path.as_posix()
+    assert positions.locate(file, 0, "/participants/1/ref") == (4, 10)
+    assert positions.locate(file, 0, "/participants/1/role", key=True) == (5, 5)
+    assert positions.locate(file, 0, "/participants/1/missing") == (4, 5)  # the nearest existing parent
+    assert positions.locate(file, 1, "/id") == (7, 5)
+    assert positions.locate(file, 5, "/id") is None
+
+
+def test_directories_are_walked_in_a_stable_order(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    for name in ("b/z.yaml", "a.yml", "b/a.yaml", "notes.txt", "c/.hidden.yaml"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("id: x\n")
+    files = [p.relative_to(tmp_path).as_posix() for p in loader.iter_record_files([tmp_path])]  # type: ignore[union-attr]
+    assert files == ["a.yml", "b/a.yaml", "b/z.yaml", "c/.hidden.yaml"]
+    (missing,) = loader.iter_record_files([tmp_path / "nope"])
+    assert isinstance(missing, Problem) and missing.code == "file-unreadable"
+
+
+@given(st.binary(max_size=300))
+def test_arbitrary_bytes_give_documents_or_problems_never_exceptions(raw: bytes) -> None:
+    for result in load_bytes(raw, "fuzz.yaml"):
+        assert isinstance(result, (Document, Problem))
+        if isinstance(result, Problem):
+            assert result.line is not None and result.line >= 1 and result.code
+
+
+yaml_ish = st.text(st.sampled_from(list("ab:-[]{}&*!|>'\"#?,\n \t0123456789.~%@`")), max_size=80)
+
+
+@given(yaml_ish)
+def test_arbitrary_yaml_punctuation_never_escapes_as_an_exception(text: str) -> None:
+    for result in load_text(text, "fuzz.yaml"):
+        assert isinstance(result, (Document, Problem))
