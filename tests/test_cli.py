@@ -194,7 +194,7 @@ def test_fmt_rewrites_into_the_canonical_form(runner: CliRunner, tmp_path: Path)
     assert path.read_text(encoding="utf-8") == (
         'id: "x"\ntype: "place"\nname: "Yes"\naliases:\n  - "NO"\n  - "2022-01-21"\n  - "on"\nkind: "city"\n'
         'coordinates:\n  latitude: 38.7225\n  longitude: 35.4875\nsources:\n  - url: "https://example.org/x"\n'
-        '    title: "A title"\n    supports:\n      - "name"\n      - "kind"\n'
+        '    title: "A title"\n    supports:\n      - "name"\n      - "kind"\n      - "aliases"\n      - "coordinates"\n'
     )
     assert runner.invoke(main, ["fmt", "--check", str(tmp_path)]).exit_code == 0
     assert runner.invoke(main, ["validate", str(tmp_path)]).exit_code == 0
