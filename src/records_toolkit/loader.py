@@ -89,17 +89,17 @@ class Document:
     data: JSON
 
 
-def _scalar(node: ScalarNode, pointer: str, is_key: bool) -> JSON:
+def _scalar(node: ScalarNode) -> JSON:
     tag, value = node.tag, node.value
     plain = not node.style  # None from the Python parser, '' from libyaml
     if tag == _STR:
         # A plain scalar tagged str that the Core schema would type otherwise carries an
-        # explicit tag (``!!str 5`` or ``! 5``); keys are left alone (they are always text).
-        if plain and not is_key and implicit_tag(value) != _STR:
-            raise LoadProblem("yaml-tag", "explicit tags are not allowed (quote the value instead)", node.start_mark, pointer)
+        # explicit tag (``!!str 5`` or ``! 5``).
+        if plain and implicit_tag(value) != _STR:
+            raise LoadProblem("yaml-tag", "explicit tags are not allowed (quote the value instead)", node.start_mark)
         return value
     if not plain:
-        raise LoadProblem("yaml-tag", f"explicit tag {tag!r} is not allowed", node.start_mark, pointer)
+        raise LoadProblem("yaml-tag", f"explicit tag {tag!r} is not allowed", node.start_mark)
     if tag == _NULL:
         return None
     if tag == _BOOL:
@@ -112,42 +112,63 @@ def _scalar(node: ScalarNode, pointer: str, is_key: bool) -> JSON:
         return int(value, 10)
     if tag == _FLOAT:
         return float(value)
-    raise LoadProblem("yaml-tag", f"explicit tag {tag!r} is not allowed", node.start_mark, pointer)
+    raise LoadProblem("yaml-tag", f"explicit tag {tag!r} is not allowed", node.start_mark)
 
 
 def construct(node: Node) -> JSON:
-    """Build the JSON-like value of a composed document, refusing what YAML should not smuggle in."""
-    seen: set[int] = set()
+    """Build the JSON-like value of a composed document, refusing what YAML should not smuggle in.
 
-    def build(node: Node, pointer: str, depth: int) -> JSON:
-        if depth > MAX_DEPTH:
-            raise LoadProblem("yaml-too-deep", f"values nested deeper than {MAX_DEPTH} levels", node.start_mark, pointer)
+    The path to the current node is kept on one stack and turned into a JSON pointer only when
+    a refusal needs it, so valid documents pay nothing for it.
+    """
+    seen: set[int] = set()
+    path: list[str | int] = []
+
+    def refuse(code: str, message: str, at: Node, *extra: str | int) -> t.NoReturn:
+        pointer = ""
+        for token in (*path, *extra):
+            pointer = pointer_join(pointer, token)
+        raise LoadProblem(code, message, at.start_mark, pointer)
+
+    def build(node: Node) -> JSON:
+        if len(path) > MAX_DEPTH:
+            refuse("yaml-too-deep", f"values nested deeper than {MAX_DEPTH} levels", node)
         ident = id(node)
         if ident in seen:  # the composer shares one node between an anchor and its aliases
-            raise LoadProblem("yaml-alias", "aliases are not allowed (write the value out)", node.start_mark, pointer)
+            refuse("yaml-alias", "aliases are not allowed (write the value out)", node)
         seen.add(ident)
         if isinstance(node, ScalarNode):
-            return _scalar(node, pointer, False)
+            try:
+                return _scalar(node)
+            except LoadProblem as exc:
+                refuse(exc.code, exc.message, node)
         if isinstance(node, SequenceNode):
             if node.tag != _SEQ:
-                raise LoadProblem("yaml-tag", f"explicit tag {node.tag!r} is not allowed", node.start_mark, pointer)
-            return [build(item, pointer_join(pointer, i), depth + 1) for i, item in enumerate(node.value)]
+                refuse("yaml-tag", f"explicit tag {node.tag!r} is not allowed", node)
+            items: list[JSON] = []
+            for index, item in enumerate(node.value):
+                path.append(index)
+                items.append(build(item))
+                path.pop()
+            return items
         if isinstance(node, MappingNode):
             if node.tag != _MAP:
-                raise LoadProblem("yaml-tag", f"explicit tag {node.tag!r} is not allowed", node.start_mark, pointer)
+                refuse("yaml-tag", f"explicit tag {node.tag!r} is not allowed", node)
             out: dict[str, JSON] = {}
             for key_node, value_node in node.value:
                 if not isinstance(key_node, ScalarNode) or key_node.tag != _STR:
                     shown = key_node.value if isinstance(key_node, ScalarNode) else "a collection"
-                    raise LoadProblem("yaml-key-type", f"mapping keys must be text, not {shown!r}", key_node.start_mark, pointer)
+                    refuse("yaml-key-type", f"mapping keys must be text, not {shown!r}", key_node)
                 key = key_node.value
                 if key in out:
-                    raise LoadProblem("yaml-duplicate-key", f"duplicate key {key!r}", key_node.start_mark, pointer_join(pointer, key))
-                out[key] = build(value_node, pointer_join(pointer, key), depth + 1)
+                    refuse("yaml-duplicate-key", f"duplicate key {key!r}", key_node, key)
+                path.append(key)
+                out[key] = build(value_node)
+                path.pop()
             return out
-        raise LoadProblem("yaml-syntax", "unexpected node", node.start_mark, pointer)  # pragma: no cover
+        refuse("yaml-syntax", "unexpected node", node)  # pragma: no cover
 
-    return build(node, "", 0)
+    return build(node)
 
 
 def _problem(file: str, code: str, message: str, mark: yaml.Mark | None, pointer: str = "", document: int = 0) -> Problem:

@@ -87,12 +87,16 @@ class Checker:
                 hint = _did_you_mean(str(type_name), self.model.types)
                 self._flag(doc, "/type", "unknown-type", f"unknown record type {type_name!r}{hint} (one of: {known})")
             return
-        errors = list(self.model.validator(info.name).iter_errors(data))
-        for error in errors:
-            for pointer, code, message, at_key in describe(error):
-                self._flag(doc, pointer, code, message, at_key=at_key)
-        if errors:
-            return  # collection rules assume schema-valid records
+        if not self.model.fast_is_valid(info.name, data):  # None (no fast path) or False: look closely
+            errors = list(self.model.validator(info.name).iter_errors(data))
+            for error in errors:
+                for pointer, code, message, at_key in describe(error):
+                    self._flag(doc, pointer, code, message, at_key=at_key)
+            fallback = [] if errors else self.model.fast_errors(info.name, data)
+            for path, message in fallback:  # the validators disagree: never let a refusal pass unreported
+                self._flag(doc, _pointer(path), "schema-other", message)
+            if errors or fallback:
+                return  # collection rules assume schema-valid records
         record_id = t.cast(str, data["id"])
         previous = self._ids.get(record_id)
         if previous is not None:
