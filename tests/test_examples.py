@@ -35,41 +35,9 @@ SECONDS = 5.0  # generous; every case takes well under a second (the alias bomb 
 
 #: case name -> why the toolkit's behaviour is wrong (the expected files say what is right).
 KNOWN_BUGS: dict[str, str] = {
-    "yaml-syntax-unclosed-quote":
-        "reported at 4:1, past the last line (libyaml's problem_mark at end of stream), so no caret can be "
-        "shown; the quote opens at 3:7 (the error's context_mark), which loader._yaml_error drops",
-    "yaml-not-mapping-empty-document-at-end":
-        "the empty document is reported at 3:1, past the last line (no caret); its `---` is at 2:1",
-    "yaml-not-mapping-empty-file":
-        "an empty (or comment-only) file yields no document and passes with exit 0, while an explicit "
-        "empty document is refused (yaml-not-mapping 'not empty')",
-    "yaml-anchor-without-alias":
-        "an anchor alone is accepted, though `toolkit codes` says anchors are refused (yaml-alias)",
     "yaml-tag-non-specific":
         "`! 5` (non-specific tag: the text '5' in YAML) loads as the number 5 and is reported as schema-type; "
         "the loader's own comment says it is refused as an explicit tag",
-    "yaml-tag-on-key":
-        "a tagged key (`!foo name:`) is reported as yaml-key-type 'keys must be text, not 'name'' -- the key is "
-        "text; the problem is the tag",
-    "schema-latitude-huge-integer":
-        "a 5000-digit integer crashes the loader: int() raises ValueError (Python's 4300-digit limit) in "
-        "loader._scalar, and the CLI dies with a traceback (exit 1, the 'invalid data' code)",
-    "quote-cites-non-article":
-        "reported as reference-type; `toolkit codes` lists source-not-article for exactly this, but no code emits it",
-    "source-article-with-url":
-        "`url`/`title` beside `article` (forbidden by dependentSchemas false subschemas) is reported twice as "
-        "\"key 0 is not allowed here\" at /sources/0: jsonschema gives no property name in the path of a `false` "
-        "subschema, and validate.describe uses error.path[-1] (the list index)",
-    "schema-trailing-newline-in-id":
-        "'a-person\\n' (from `id: |`) passes jsonschema, whose `pattern` uses Python's re.search, where `$` also "
-        "matches before a final newline (ECMA-262's does not); today only the jsonschema-rs fallback catches it, "
-        "as schema-other with the raw regex and no hint; without jsonschema-rs the id is accepted",
-    "multi-document-positions-before-syntax-error":
-        "a syntax error in document 1 makes Positions._documents drop the whole file, so document 0's schema "
-        "problem gets no line or column (null) and no caret",
-    "line-separator-in-text":
-        "U+2028 inside a quoted string counts as a line break for libyaml (YAML 1.1), so later lines are "
-        "reported one too far (5:7 for line 4); YAML 1.2 and the caret display count only LF/CR",
 }
 
 

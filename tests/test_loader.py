@@ -63,7 +63,7 @@ def test_keys_like_on_and_no_stay_text() -> None:
         ("a: !!int '5'\n", "yaml-tag", 1, 4),
         ("1: x\n", "yaml-key-type", 1, 1),
         ("? [a]\n: x\n", "yaml-key-type", 1, 3),
-        ("a: [1, 2\n", "yaml-syntax", 2, 1),
+        ("a: [1, 2\n", "yaml-syntax", 1, 4),
         ("a: b: c\n", "yaml-syntax", 1, 5),
         ("- a\n- b\n", "yaml-not-mapping", 1, 1),
         ("just text\n", "yaml-not-mapping", 1, 1),

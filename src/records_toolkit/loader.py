@@ -104,15 +104,23 @@ def _scalar(node: ScalarNode) -> JSON:
         return None
     if tag == _BOOL:
         return value in ("true", "True", "TRUE")
-    if tag == _INT:
-        if value.startswith("0o"):
-            return int(value[2:], 8)
-        if value.startswith("0x"):
-            return int(value[2:], 16)
-        return int(value, 10)
-    if tag == _FLOAT:
-        return float(value)
+    if tag in (_INT, _FLOAT):
+        return _number(node, tag, value)
     raise LoadProblem("yaml-tag", f"explicit tag {tag!r} is not allowed", node.start_mark)
+
+
+def _number(node: ScalarNode, tag: str, value: str) -> int | float:
+    """A JSON-safe number: finite, and short enough to read (Python refuses > 4300 digits)."""
+    if len(value) > 100:
+        raise LoadProblem("yaml-number", f"a number of {len(value)} characters is refused; quote it if it is text",
+                          node.start_mark)
+    if tag == _INT:
+        base = 8 if value.startswith("0o") else 16 if value.startswith("0x") else 10
+        return int(value[2:] if base != 10 else value, base)
+    number = float(value)
+    if number in (float("inf"), float("-inf")):
+        raise LoadProblem("yaml-number", f"{value} is too large for a number (JSON has no infinity)", node.start_mark)
+    return number
 
 
 def construct(node: Node) -> JSON:
@@ -157,6 +165,8 @@ def construct(node: Node) -> JSON:
             out: dict[str, JSON] = {}
             for key_node, value_node in node.value:
                 if not isinstance(key_node, ScalarNode) or key_node.tag != _STR:
+                    if isinstance(key_node, ScalarNode) and key_node.tag not in (_INT, _FLOAT, _BOOL, _NULL):
+                        refuse("yaml-tag", f"explicit tag {key_node.tag!r} is not allowed", key_node)
                     shown = key_node.value if isinstance(key_node, ScalarNode) else "a collection"
                     refuse("yaml-key-type", f"mapping keys must be text, not {shown!r}", key_node)
                 key = key_node.value
@@ -171,9 +181,29 @@ def construct(node: Node) -> JSON:
     return build(node)
 
 
-def _problem(file: str, code: str, message: str, mark: yaml.Mark | None, pointer: str = "", document: int = 0) -> Problem:
-    line = mark.line + 1 if mark is not None else 1
-    column = mark.column + 1 if mark is not None else 1
+def position(text: str, mark: yaml.Mark | None, fallback: yaml.Mark | None = None) -> tuple[int, int]:
+    """1-based (line, column) of a mark, counting only LF as a line break (YAML 1.2 §5.4).
+
+    libyaml also breaks lines at U+0085, U+2028 and U+2029 (YAML 1.1), which would put every
+    later line off by one, so the position is recomputed from the mark's character index. A
+    mark past the end of the text (an error found at end of stream) falls back to
+    ``fallback`` (where the unclosed construct began) or to the last line.
+    """
+    if mark is None:
+        return 1, 1
+    index = mark.index
+    if index >= len(text.rstrip()) and fallback is not None and fallback.index < index:
+        index = fallback.index
+    if index >= len(text) and text.endswith("\n"):
+        # the start of the last line that has text, not a line that does not exist
+        index = text.rfind("\n", 0, len(text.rstrip("\n"))) + 1
+    line_start = text.rfind("\n", 0, index) + 1
+    return text.count("\n", 0, index) + 1, index - line_start + 1
+
+
+def _problem(text: str, file: str, code: str, message: str, mark: yaml.Mark | None, pointer: str = "",
+             document: int = 0, fallback: yaml.Mark | None = None) -> Problem:
+    line, column = position(text, mark, fallback)
     return Problem(file=file, line=line, column=column, pointer=pointer, code=code, message=message, document=document)
 
 
@@ -187,28 +217,47 @@ def decode(raw: bytes, file: str) -> str | Problem:
         line_start = before.rfind(b"\n") + 1
         column = len(before[line_start:].decode("utf-8", "replace")) + 1
         bad = raw[exc.start : exc.start + 1].hex()
+        hint = " (it looks like UTF-16)" if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
         return Problem(file=file, line=line, column=column, pointer="", code="encoding",
-                       message=f"not valid UTF-8: byte 0x{bad} ({exc.reason}); save the file as UTF-8")
+                       message=f"not valid UTF-8: byte 0x{bad} ({exc.reason}){hint}; save the file as UTF-8")
     return text[1:] if text.startswith("\ufeff") else text
 
 
-def _yaml_error(file: str, exc: yaml.YAMLError, document: int) -> Problem:
+def _yaml_error(text: str, file: str, exc: yaml.YAMLError, document: int) -> Problem:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     problem = getattr(exc, "problem", None) or str(exc)
     context = getattr(exc, "context", None)
     message = f"{problem} ({context})" if context and context not in problem else problem
     message = " ".join(str(message).split())
-    if "unacceptable character" in message or "special characters are not allowed" in message:
-        return _problem(file, "yaml-syntax", message, mark, document=document)
-    return _problem(file, "yaml-syntax", message, mark, document=document)
+    return _problem(text, file, "yaml-syntax", message, mark, document=document,
+                    fallback=getattr(exc, "context_mark", None))
+
+
+_KIND = {list: "a list", str: "text", int: "a number", float: "a number", bool: "true or false"}
 
 
 def load_text(text: str, file: str) -> t.Iterator[Document | Problem]:
     """Yield each document of ``text`` as a :class:`Document`, or the problem that stopped it.
 
     A problem inside one document ends the file: after a syntax error nothing after it can
-    be trusted, and a refused construct (alias, tag, duplicate key) is reported once.
+    be trusted, and a refused construct (alias, tag, duplicate key) is reported once. A file
+    with no document at all is refused too: in a records tree it is a mistake, not a record.
     """
+    if "&" not in text:  # no anchor can hide in this text: the common, fast case
+        yield from _load_documents(text, file)
+        return
+    results = list(_load_documents(text, file))
+    if not any(isinstance(r, Problem) and r.code == "yaml-alias" for r in results):
+        anchor = _first_anchor(text)  # libyaml's composer does not show an anchor nobody uses
+        if anchor is not None:
+            mark, document = anchor
+            yield _problem(text, file, "yaml-alias", "anchors are not allowed (write the value out; "
+                           "anchors and aliases hide content and allow expansion bombs)", mark, document=document)
+            return
+    yield from results
+
+
+def _load_documents(text: str, file: str) -> t.Iterator[Document | Problem]:
     loader = CoreLoader(text)
     index = 0
     try:
@@ -217,23 +266,23 @@ def load_text(text: str, file: str) -> t.Iterator[Document | Problem]:
             try:
                 data = construct(node)
             except LoadProblem as exc:
-                if exc.code == "yaml-alias":
-                    mark = _first_alias_mark(text) or exc.mark
-                    yield _problem(file, exc.code, exc.message, mark, exc.pointer, index)
-                else:
-                    yield _problem(file, exc.code, exc.message, exc.mark, exc.pointer, index)
+                mark = (_first_alias_mark(text) or exc.mark) if exc.code == "yaml-alias" else exc.mark
+                yield _problem(text, file, exc.code, exc.message, mark, exc.pointer, index)
                 return
             if not isinstance(data, dict):
-                kind = "empty" if data is None else type(data).__name__.replace("str", "text").replace("list", "a list")
-                yield _problem(file, "yaml-not-mapping", f"a record must be a mapping of keys to values, not {kind}",
+                kind = "an empty document" if data is None else _KIND.get(type(data), type(data).__name__)
+                yield _problem(text, file, "yaml-not-mapping", f"a record must be a mapping of keys to values, not {kind}",
                                node.start_mark, document=index)
             else:
                 yield Document(file, index, data)
             index += 1
+        if index == 0:
+            yield Problem(file=file, line=1, column=1, pointer="", code="yaml-not-mapping",
+                          message="the file holds no record (it is empty or only comments)")
     except yaml.YAMLError as exc:
-        yield _yaml_error(file, exc, index)
+        yield _yaml_error(text, file, exc, index)
     except RecursionError:
-        yield _problem(file, "yaml-too-deep", f"values nested deeper than {MAX_DEPTH} levels", None, document=index)
+        yield _problem(text, file, "yaml-too-deep", f"values nested deeper than {MAX_DEPTH} levels", None, document=index)
     finally:
         loader.dispose()
 
@@ -244,6 +293,20 @@ def _first_alias_mark(text: str) -> yaml.Mark | None:
         for event in yaml.parse(text, Loader=CoreLoader):
             if isinstance(event, yaml.AliasEvent):
                 return event.start_mark
+    except yaml.YAMLError:
+        return None
+    return None
+
+
+def _first_anchor(text: str) -> tuple[yaml.Mark, int] | None:
+    """Where the first anchor is defined, and in which document; syntax errors are left to the composer."""
+    document = -1
+    try:
+        for event in yaml.parse(text, Loader=CoreLoader):
+            if isinstance(event, yaml.DocumentStartEvent):
+                document += 1
+            elif getattr(event, "anchor", None) is not None:
+                return event.start_mark, max(document, 0)
     except yaml.YAMLError:
         return None
     return None
@@ -315,24 +378,25 @@ class Positions:
     """
 
     def __init__(self) -> None:
-        self._trees: dict[str, list[Node] | None] = {}
+        self._trees: dict[str, tuple[str, list[Node]]] = {}
 
-    def _documents(self, file: str) -> list[Node] | None:
+    def _documents(self, file: str) -> tuple[str, list[Node]]:
+        """The text and the documents of a file, as far as they compose (all before a syntax error)."""
         if file not in self._trees:
+            text: str | Problem = ""
+            nodes: list[Node] = []
             try:
                 text = decode(Path(file).read_bytes(), file)
-                nodes: list[Node] | None = None
                 if isinstance(text, str):
                     loader = CoreLoader(text)
-                    nodes = []
                     try:
                         while loader.check_node():
                             nodes.append(loader.get_node())
                     finally:
                         loader.dispose()
             except (OSError, yaml.YAMLError, RecursionError):
-                nodes = None
-            self._trees[file] = nodes
+                pass  # keep the documents composed so far
+            self._trees[file] = (text if isinstance(text, str) else "", nodes)
         return self._trees[file]
 
     def locate(self, file: str, document: int, pointer: str, *, key: bool = False) -> tuple[int, int] | None:
@@ -340,8 +404,8 @@ class Positions:
 
         For a pointer that does not exist (a missing key), the deepest existing parent is used.
         """
-        docs = self._documents(file)
-        if not docs or document >= len(docs):
+        text, docs = self._documents(file)
+        if document >= len(docs):
             return None
         node: Node = docs[document]
         mark = node.start_mark
@@ -359,7 +423,7 @@ class Positions:
                 mark = node.start_mark
             else:
                 break
-        return mark.line + 1, mark.column + 1
+        return position(text, mark)
 
     def source_line(self, file: str, line: int) -> str | None:
         """The text of one line, for the caret display."""
@@ -367,7 +431,7 @@ class Positions:
             with open(file, encoding="utf-8", errors="replace", newline="") as handle:
                 for number, text in enumerate(handle, 1):
                     if number == line:
-                        return text.rstrip("\r\n")
+                        return text.rstrip("\r\n").removeprefix("\ufeff")
         except OSError:
             return None
         return None

@@ -24,6 +24,7 @@ CODES: dict[str, str] = {
     "yaml-not-mapping": "a document is not a mapping (every record is a mapping)",
     "yaml-key-type": "a mapping key is not a string",
     "yaml-too-deep": "values are nested deeper than the limit",
+    "yaml-number": "a number JSON cannot hold exactly (infinite, or hundreds of digits long)",
     # schema
     "unknown-type": "the record's `type` is missing or not a known record type",
     "schema-required": "a required key is missing",
@@ -41,7 +42,6 @@ CODES: dict[str, str] = {
     "dangling-reference": "a reference names no record",
     "reference-type": "a reference names a record of a type that is not allowed there",
     "quote-not-found": "a quote does not appear verbatim in the cited article's text",
-    "source-not-article": "a quote cites a record that is not an article",
     "unsourced-fact": "a fact-bearing field is not covered by any source's `supports`",
     "unknown-supported-field": "a source `supports` a field the record does not have",
     "date-order": "a date interval ends before it starts",

@@ -90,7 +90,7 @@ class Checker:
         if not self.model.fast_is_valid(info.name, data):  # None (no fast path) or False: look closely
             errors = list(self.model.validator(info.name).iter_errors(data))
             for error in errors:
-                for pointer, code, message, at_key in describe(error):
+                for pointer, code, message, at_key in describe(error, data):
                     self._flag(doc, pointer, code, message, at_key=at_key)
             fallback = [] if errors else self.model.fast_errors(info.name, data)
             for path, message in fallback:  # the validators disagree: never let a refusal pass unreported
@@ -218,7 +218,7 @@ def _shown(value: t.Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def describe(error: ValidationError) -> list[tuple[str, str, str, bool]]:
+def describe(error: ValidationError, root: t.Any = None) -> list[tuple[str, str, str, bool]]:
     """Turn one jsonschema error into ``(pointer, code, message, at_key)`` items in plain words."""
     pointer = _pointer(error.absolute_path)
     keyword = error.validator
@@ -232,9 +232,16 @@ def describe(error: ValidationError) -> list[tuple[str, str, str, bool]]:
                 out.append((pointer_join(pointer, key), "schema-unknown-key",
                             f"unknown key {key!r}{_did_you_mean(key, allowed)}; allowed here: {', '.join(allowed)}", True))
         return out or [(pointer, "schema-unknown-key", error.message, False)]
-    if keyword is None or keyword == "false":  # a `false` subschema
-        return [(pointer, "schema-unknown-key", f"key {error.path[-1] if error.path else ''!r} is not allowed here"
-                 + (f": {hint}" if hint else ""), True)]
+    if schema is False:  # a `false` subschema under `properties`: that key may not be here
+        parent: t.Any = root
+        for token in error.absolute_path:
+            parent = parent[token]
+        keys = [k for k, v in parent.items() if v is instance] if isinstance(parent, dict) else []
+        return [(pointer_join(pointer, key), "schema-unknown-key", f"key {key!r} is not allowed here", True)
+                for key in keys] or [(pointer, "schema-unknown-key", error.message, False)]
+    if keyword == "not" and isinstance(value, dict) and "pattern" in value:
+        return [(pointer, "schema-pattern", f"{_shown(instance)} is not valid here: {hint or 'must not match ' + value['pattern']}",
+                 False)]
     if keyword == "required":
         missing = [k for k in value if isinstance(instance, dict) and k not in instance]
         return [(pointer, "schema-required", f"missing required key {k!r}", False) for k in missing]
