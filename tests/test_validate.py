@@ -1,0 +1,99 @@
+"""The validator: two independent 2020-12 engines agree, and the collection rules hold."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
+
+from records_toolkit.cli import main
+from records_toolkit.loader import Document
+from records_toolkit.schemas import load_model
+from records_toolkit.validate import Checker
+from strategies import collections
+
+ROOT = Path(__file__).resolve().parents[1]
+
+MUTATIONS = [
+    ("drop", None), ("set", 10), ("set", ""), ("set", "two\nlines"), ("set", " padded"), ("set", "padded\n"),
+    ("set", []), ("set", {}), ("set", None), ("set", True), ("set", "2022-02-30"), ("set", "Not A Slug"),
+    ("set", "https://example.org/x"), ("set", "1992-08-11/1992-08-01"), ("set", 91.5), ("set", "Q0"),
+    ("add", "nmae"), ("set", ["a", "a"]),
+]
+
+
+def mutate(record: dict, key: str, how: str, value: object) -> dict:
+    changed = copy.deepcopy(record)
+    if how == "drop":
+        changed.pop(key, None)
+    elif how == "add":
+        changed[value] = "x"  # type: ignore[index]
+    else:
+        changed[key] = value
+    return changed
+
+
+@given(collections(), st.data())
+def test_jsonschema_and_jsonschema_rs_agree(records: list[dict], data: st.DataObject) -> None:
+    """The fast path may only answer yes when the explaining validator would too."""
+    model = load_model()
+    for record in records:
+        key = data.draw(st.sampled_from(sorted(record)))
+        how, value = data.draw(st.sampled_from(MUTATIONS))
+        for candidate in (record, mutate(record, key, how, value)):
+            type_name = candidate.get("type")
+            if not isinstance(type_name, str) or type_name not in model.types:
+                continue
+            slow = not any(True for _ in model.validator(type_name).iter_errors(candidate))
+            assert model.fast_is_valid(type_name, candidate) == slow, (key, how, value, candidate)
+
+
+def check(records: list[dict]) -> list[tuple[str, str, str]]:
+    checker = Checker()
+    for index, record in enumerate(records):
+        checker.add(Document(f"r{index}.yaml", 0, record))
+    return [(p.file, p.pointer, p.code) for p in checker.finish().report.problems]
+
+
+BASE = [
+    {"id": "a1", "type": "article", "name": "A", "date_published": "2022-01-21", "text": "One sentence. Two.",
+     "sources": [{"url": "https://example.org/a", "title": "A", "supports": ["name", "date_published", "text"]}]},
+    {"id": "p1", "type": "place", "name": "P", "kind": "city",
+     "sources": [{"article": "a1", "quote": "One sentence.", "supports": ["name", "kind"]}]},
+]
+
+
+def test_collection_rules() -> None:
+    assert check(BASE) == []
+    event = {"id": "e1", "type": "event", "name": "E", "kind": "exercise", "status": "planned", "locations": ["p1"],
+             "sources": [{"article": "a1", "quote": "Two.", "supports": ["name", "kind", "status", "locations"]}]}
+    assert check([*BASE, event]) == []
+    assert check([*BASE, {**event, "locations": ["a1"]}]) == [("r2.yaml", "/locations/0", "reference-type")]
+    assert check([*BASE, {**event, "locations": ["p2"]}]) == [("r2.yaml", "/locations/0", "dangling-reference")]
+    assert check([*BASE, {**event, "id": "p1"}]) == [("r2.yaml", "/id", "duplicate-id")]
+    quoted = {**event, "sources": [{**event["sources"][0], "quote": "Three."}]}  # type: ignore[dict-item]
+    assert check([*BASE, quoted]) == [("r2.yaml", "/sources/0/quote", "quote-not-found")]
+    assert check([*BASE, {**event, "date": "2022-06-09/2022-05-09", "sources": [
+        {**event["sources"][0], "supports": ["name", "kind", "status", "locations", "date"]}]}]) == [  # type: ignore[dict-item]
+        ("r2.yaml", "/date", "date-order")]
+    assert check([*BASE, {**event, "date": "2022"}]) == [("r2.yaml", "/date", "unsourced-fact")]
+    supports_more = {**event, "sources": [{**event["sources"][0], "supports": ["name", "kind", "status", "locations", "date"]}]}  # type: ignore[dict-item]
+    assert check([*BASE, supports_more]) == [("r2.yaml", "/sources/0/supports/4", "unknown-supported-field")]
+
+
+def test_quote_mismatch_points_at_the_nearest_passage(tmp_path: Path) -> None:
+    folder = tmp_path / "r"
+    folder.mkdir()
+    for source in sorted((ROOT / "records").rglob("*.yaml")):
+        target = folder / source.relative_to(ROOT / "records")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(source.read_bytes())
+    event = folder / "events" / "shusha-declaration-signing.yaml"
+    event.write_text(event.read_text(encoding="utf-8").replace("Azerbaijan’s victory", "Azerbaijan's victory"), encoding="utf-8")
+    result = CliRunner().invoke(main, ["validate", str(folder)])
+    assert result.exit_code == 1
+    assert "quote not found verbatim in article 'azernews-2022-01-21-servicemen-parachute-course'" in result.stdout
+    assert "the closest passage reads" in result.stdout and "[quote-not-found]" in result.stdout
