@@ -339,9 +339,9 @@ def _csv_bytes(header: t.Sequence[str], rows: t.Iterable[t.Sequence[str]]) -> by
 def _resource(table: Table, guarded: bool) -> dict[str, t.Any]:
     guarded_fields = [c.name for c in table.columns if c.type == "string"]
     if guarded:
-        cells = (f" Cells of text fields that begin with = + - @ TAB CR or ' carry one extra leading ' "
-                 f"(formula-injection guard, OWASP CSV Injection): remove exactly one leading ' from such a "
-                 f"cell to get the value. Number cells are never changed.")
+        cells = (" Cells of text fields that begin with = + - @ TAB CR or ' carry one extra leading ' "
+                 "(formula-injection guard, OWASP CSV Injection): remove exactly one leading ' from such a "
+                 "cell to get the value. Number cells are never changed.")
     else:
         cells = " Cells are written raw (no formula guard): do not open this file in a spreadsheet unreviewed."
     schema: dict[str, t.Any] = {

@@ -162,7 +162,6 @@ def collections(draw: st.DrawFn, max_per_type: int = 1) -> list[Record]:
     articles: dict[str, list[str]] = {}
     for article_id in ids["article"]:
         sentences = draw(st.lists(line, min_size=1, max_size=3))
-        text = "\n\n".join(sentences)
         articles[article_id] = sorted(set(sentences))
     for article_id in ids["article"]:
         record: Record = {"id": article_id, "type": "article", "name": draw(line)}

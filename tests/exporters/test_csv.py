@@ -24,12 +24,11 @@ from exporters.csv_ import (EDTF_PATTERN, GUARD_TRIGGERS, PACKAGE, CsvFormat, gu
 from records_toolkit import dates
 from records_toolkit.cli import main
 from records_toolkit.errors import InvalidRecords
-from records_toolkit.loader import Document
 from records_toolkit.plugins import Context, Format, Importer, load
 from records_toolkit.schemas import load_model, values_at
-from records_toolkit.validate import Checker, check_paths
 
 from strategies import collections, edtf
+from helpers import by_key, shipped, assert_valid
 
 ROOT = Path(__file__).resolve().parents[2]
 RECORDS = ROOT / "records"
@@ -63,22 +62,10 @@ def round_trip(records: list[Record], cells: str = "guarded") -> list[Record]:
         return import_dir(write(export(records, cells), Path(tmp)))
 
 
-def by_key(records: t.Iterable[Record]) -> list[Record]:
-    return sorted(records, key=lambda r: (r["type"], r["id"]))
 
 
-def shipped() -> list[Record]:
-    result = check_paths([RECORDS], keep=True)
-    assert result.report.ok
-    return by_key(d.data for d in result.records)
 
 
-def assert_valid(records: list[Record]) -> None:
-    """Hand-made test records must be records the CLI would accept, or the test proves little."""
-    checker = Checker(MODEL)
-    for index, record in enumerate(records):
-        checker.add(Document(f"<test {index}>", 0, record))
-    assert [f"{p.pointer}: {p.message}" for p in checker.finish().report.problems] == []
 
 
 def rows(data: bytes) -> list[list[str]]:

@@ -18,12 +18,11 @@ from ical.calendar_stream import IcsCalendarStream
 from exporters.ics import IcsFormat, escape_text, fold
 from records_toolkit import dates
 from records_toolkit.cli import main
-from records_toolkit.loader import Document
 from records_toolkit.plugins import Context, Format, Importer, load
 from records_toolkit.schemas import load_model
-from records_toolkit.validate import Checker, check_paths
 
 from strategies import collections
+from helpers import shipped, assert_valid
 
 ROOT = Path(__file__).resolve().parents[2]
 RECORDS = ROOT / "records"
@@ -49,19 +48,8 @@ def calendar_bytes(records: list[Record], **options: str) -> bytes:
     return data
 
 
-def shipped() -> list[Record]:
-    result = check_paths([RECORDS], keep=True)
-    assert result.report.ok
-    return sorted((d.data for d in result.records), key=lambda r: (r["type"], r["id"]))
 
 
-def assert_valid(records: list[Record]) -> None:
-    """Hand-made test records must be records the CLI would accept, or the test proves little."""
-    checker = Checker(MODEL)
-    for index, record in enumerate(records):
-        checker.add(Document(f"<test {index}>", 0, record))
-    problems = checker.finish().report.problems
-    assert not problems, [f"{p.pointer}: {p.message}" for p in problems]
 
 
 def check_bytes(data: bytes) -> list[str]:

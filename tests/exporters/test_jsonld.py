@@ -26,12 +26,11 @@ from exporters.jsonld import CONTEXT, DEFAULT_BASE, RECORD_TYPE, SCHEMA, JsonLdF
 from records_toolkit import dates
 from records_toolkit.errors import OptionError
 from records_toolkit.cli import main
-from records_toolkit.loader import Document
 from records_toolkit.plugins import Context, Format, Importer, load
 from records_toolkit.schemas import load_model, values_at
-from records_toolkit.validate import Checker, check_paths
 
 from strategies import collections
+from helpers import by_key, shipped, assert_valid
 
 ROOT = Path(__file__).resolve().parents[2]
 RECORDS = ROOT / "records"
@@ -65,23 +64,10 @@ def import_(data: bytes) -> list[Record]:
         return JsonLdFormat().import_records(path, context())
 
 
-def by_key(records: t.Iterable[Record]) -> list[Record]:
-    return sorted(records, key=lambda r: (r["type"], r["id"]))
 
 
-def shipped() -> list[Record]:
-    result = check_paths([RECORDS], keep=True)
-    assert result.report.ok
-    return by_key(d.data for d in result.records)
 
 
-def assert_valid(records: list[Record]) -> None:
-    """Hand-made test records must be records the CLI would accept, or the test proves little."""
-    checker = Checker(MODEL)
-    for index, record in enumerate(records):
-        checker.add(Document(f"<test {index}>", 0, record))
-    problems = checker.finish().report.problems
-    assert not problems, [f"{p.pointer}: {p.message}" for p in problems]
 
 
 def offline(url: str, options: t.Any = None) -> t.NoReturn:
