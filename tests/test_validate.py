@@ -97,3 +97,22 @@ def test_quote_mismatch_points_at_the_nearest_passage(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "quote not found verbatim in article 'azernews-2022-01-21-servicemen-parachute-course'" in result.stdout
     assert "the closest passage reads" in result.stdout and "[quote-not-found]" in result.stdout
+
+
+def test_parallel_chunks_find_exactly_what_one_process_finds(tmp_path: Path) -> None:
+    from bench.corpus import make
+
+    from records_toolkit.validate import check_paths
+
+    make(tmp_path, 3)
+    first = sorted(tmp_path.rglob("*.yaml"))[0]
+    (tmp_path / "c00002" / "dup.yaml").write_text(first.read_text(encoding="utf-8"), encoding="utf-8")  # a duplicate id far away
+    broken = tmp_path / "c00001" / "events" / "efes-2022.yaml"
+    broken.write_text(broken.read_text(encoding="utf-8").replace('"2022-05-09/', '"2022-02-30/'), encoding="utf-8")
+    one = check_paths([tmp_path], jobs=1, keep=True)
+    two = check_paths([tmp_path], jobs=2, keep=True)
+    assert one.report.sorted() == two.report.sorted()
+    # the broken event is not indexed, so the announcement's reference to it dangles too
+    assert sorted(p.code for p in one.report.problems) == ["dangling-reference", "duplicate-id", "schema-format"]
+    assert (one.report.files, one.report.records) == (two.report.files, two.report.records) == (130, 130)
+    assert [d.data for d in one.records] == [d.data for d in two.records]

@@ -12,9 +12,10 @@ import dataclasses
 import difflib
 import os
 import typing as t
+from pathlib import Path
 
 from . import dates
-from .loader import MAX_FILE_BYTES, Document, Positions, load_paths
+from .loader import MAX_FILE_BYTES, Document, Positions, iter_record_files, load_file
 from .problems import Problem, Report, pointer_join
 from .schemas import Model, load_model, values_at
 
@@ -40,6 +41,11 @@ class _Pending:
     code: str
     message: str
     at_key: bool = False
+
+
+def _duplicate(record_id: str, file: str, index: int, first: tuple[str, int, str]) -> _Pending:
+    where = first[0] + (f" (document {first[1] + 1})" if first[1] else "")
+    return _Pending(file, index, "/id", "duplicate-id", f"id {record_id!r} is already used by a {first[2]} in {where}")
 
 
 @dataclasses.dataclass(slots=True)
@@ -100,8 +106,7 @@ class Checker:
         record_id = t.cast(str, data["id"])
         previous = self._ids.get(record_id)
         if previous is not None:
-            where = f"{previous[0]}" + (f" (document {previous[1] + 1})" if previous[1] else "")
-            self._flag(doc, "/id", "duplicate-id", f"id {record_id!r} is already used by a {previous[2]} in {where}")
+            self._pending.append(_duplicate(record_id, doc.file, doc.index, previous))
         else:
             self._ids[record_id] = (doc.file, doc.index, info.name)
         for template, allowed in info.references:
@@ -134,6 +139,30 @@ class Checker:
                 self._flag(doc, pointer_join("", field), "unsourced-fact",
                            f"{field!r} has no source: name it in the `supports` list of a source", at_key=True)
 
+    # -- parallel chunks -------------------------------------------------------------------------
+
+    def state(self) -> dict[str, t.Any]:
+        """Everything :meth:`merge` needs, as plain picklable values."""
+        return {"problems": self.report.problems, "records": self.report.records, "pending": self._pending,
+                "ids": self._ids, "refs": self._refs, "quotes": self._quotes, "articles": self._article_texts,
+                "kept": self.records}
+
+    def merge(self, state: dict[str, t.Any]) -> None:
+        """Take in a later chunk's results, as if its records had been added here in order."""
+        self.report.problems.extend(state["problems"])
+        self.report.records += state["records"]
+        self._pending.extend(state["pending"])
+        for record_id, (file, index, type_name) in state["ids"].items():
+            previous = self._ids.get(record_id)
+            if previous is None:
+                self._ids[record_id] = (file, index, type_name)
+            else:
+                self._pending.append(_duplicate(record_id, file, index, previous))
+        self._refs.extend(state["refs"])
+        self._quotes.extend(state["quotes"])
+        self._article_texts.update(state["articles"])
+        self.records.extend(state["kept"])
+
     # -- across the collection -------------------------------------------------------------------
 
     def finish(self) -> Result:
@@ -164,22 +193,58 @@ class Checker:
         return Result(self.report, self.records)
 
 
+PARALLEL_FROM = 1000  # files; below this a second process costs more than it saves
+
+
 def check_paths(paths: t.Sequence[str | os.PathLike[str]], *, keep: bool = False, model: Model | None = None,
-                max_bytes: int = MAX_FILE_BYTES) -> Result:
-    """Validate every record under ``paths``; with ``keep`` the valid records come back too."""
+                max_bytes: int = MAX_FILE_BYTES, jobs: int | None = None) -> Result:
+    """Validate every record under ``paths``; with ``keep`` the valid records come back too.
+
+    Large trees are loaded and schema-checked by ``jobs`` processes (default: one per core)
+    in contiguous chunks; the collection rules then run once over the merged indexes, so the
+    result is the same as with one process.
+    """
     checker = Checker(model, keep=keep)
-    files: set[str] = set()
-    for path, loaded in load_paths(paths, max_bytes=max_bytes):
-        if path is not None:
-            files.add(path.as_posix())
-        elif isinstance(loaded, Problem):
-            files.add(loaded.file)
-        if isinstance(loaded, Problem):
-            checker.add_problem(loaded)
+    files: list[Path] = []
+    for item in iter_record_files(paths):
+        if isinstance(item, Problem):
+            checker.add_problem(item)
+            checker.report.files += 1
         else:
-            checker.add(loaded)
-    checker.report.files = len(files)
+            files.append(item)
+    checker.report.files += len(files)
+    workers = jobs if jobs is not None else (os.cpu_count() or 1)
+    if workers > 1 and len(files) >= (PARALLEL_FROM if jobs is None else 2) and model is None:
+        import concurrent.futures
+        import multiprocessing
+
+        load_model().fast_is_valid  # noqa: B018 - build the model once, before the fork shares it
+        size = -(-len(files) // (workers * 4))
+        chunks = [files[i : i + size] for i in range(0, len(files), size)]
+        context = multiprocessing.get_context("fork")
+        with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            for state in pool.map(_check_chunk, chunks, [keep] * len(chunks), [max_bytes] * len(chunks)):
+                checker.merge(state)
+    else:
+        for path in files:
+            for loaded in load_file(path, max_bytes=max_bytes):
+                if isinstance(loaded, Problem):
+                    checker.add_problem(loaded)
+                else:
+                    checker.add(loaded)
     return checker.finish()
+
+
+def _check_chunk(files: list[Path], keep: bool, max_bytes: int) -> dict[str, t.Any]:
+    """In a worker: load and check some files; hand back the indexes, not the checker."""
+    checker = Checker(keep=keep)
+    for path in files:
+        for loaded in load_file(path, max_bytes=max_bytes):
+            if isinstance(loaded, Problem):
+                checker.add_problem(loaded)
+            else:
+                checker.add(loaded)
+    return checker.state()
 
 
 # -- schema errors in plain words -------------------------------------------------------------------
