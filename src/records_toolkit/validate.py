@@ -214,11 +214,12 @@ def check_paths(paths: t.Sequence[str | os.PathLike[str]], *, keep: bool = False
             files.append(item)
     checker.report.files += len(files)
     workers = jobs if jobs is not None else (os.cpu_count() or 1)
-    if workers > 1 and len(files) >= (PARALLEL_FROM if jobs is None else 2) and model is None:
+    # A caller's own `model` stays in this process; workers use the cached default model.
+    if workers > 1 and len(files) >= (PARALLEL_FROM if jobs is None else 2) and model is None and _can_fork():
         import concurrent.futures
         import multiprocessing
 
-        load_model().fast_is_valid  # noqa: B018 - build the model once, before the fork shares it
+        load_model()  # read and check the schemas once; each worker compiles its own validators
         size = -(-len(files) // (workers * 4))
         chunks = [files[i : i + size] for i in range(0, len(files), size)]
         context = multiprocessing.get_context("fork")
@@ -233,6 +234,12 @@ def check_paths(paths: t.Sequence[str | os.PathLike[str]], *, keep: bool = False
                 else:
                     checker.add(loaded)
     return checker.finish()
+
+
+def _can_fork() -> bool:
+    import multiprocessing
+
+    return "fork" in multiprocessing.get_all_start_methods()
 
 
 def _check_chunk(files: list[Path], keep: bool, max_bytes: int) -> dict[str, t.Any]:

@@ -1,0 +1,23 @@
+"""What a records repository wires up: the pre-commit hooks point at real commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from click.testing import CliRunner
+
+from records_toolkit.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_pre_commit_hooks_name_real_commands() -> None:
+    hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+    assert {hook["id"] for hook in hooks} == {"toolkit-validate", "toolkit-fmt"}
+    for hook in hooks:
+        program, command = hook["entry"].split()
+        assert program == "toolkit" and command in main.commands  # type: ignore[attr-defined]
+        flags = ["--check"] if command == "fmt" else []
+        result = CliRunner().invoke(main, [command, *flags, str(ROOT / "records")])
+        assert result.exit_code == 0, result.output
