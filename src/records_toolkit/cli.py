@@ -73,7 +73,7 @@ def validate(paths: tuple[str, ...], output_format: str, quiet: bool, max_bytes:
 def fmt(paths: tuple[str, ...], check: bool, max_bytes: int) -> None:
     """Rewrite records into the one canonical form (idempotent)."""
     from .canonical import dumps
-    from .loader import Document, iter_record_files, load_file
+    from .loader import Document, iter_record_files, load_bytes, load_file
     from .output import atomic_write
     from .problems import Problem, Report
     from .render import text
@@ -87,7 +87,12 @@ def fmt(paths: tuple[str, ...], check: bool, max_bytes: int) -> None:
         report.files += 1
         documents: list[dict[str, t.Any]] = []
         problems = []
-        for loaded in load_file(item, max_bytes=max_bytes):
+        try:
+            original = item.read_bytes() if item.stat().st_size <= max_bytes else b""
+        except OSError:
+            original = b""
+        loads = load_bytes(original, item.as_posix()) if original else load_file(item, max_bytes=max_bytes)
+        for loaded in loads:
             if isinstance(loaded, Document):
                 documents.append(t.cast(dict[str, t.Any], loaded.data))
             else:
@@ -97,7 +102,7 @@ def fmt(paths: tuple[str, ...], check: bool, max_bytes: int) -> None:
             continue
         report.records += len(documents)
         canonical = dumps(documents).encode("utf-8")
-        if item.read_bytes() != canonical:
+        if original != canonical:
             changed.append(item.as_posix())
             if check:
                 report.problems.append(Problem(file=item.as_posix(), line=None, column=None, pointer="",

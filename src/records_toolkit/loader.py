@@ -379,6 +379,7 @@ class Positions:
 
     def __init__(self) -> None:
         self._trees: dict[str, tuple[str, list[Node]]] = {}
+        self._lines: dict[str, list[str]] = {}
 
     def _documents(self, file: str) -> tuple[str, list[Node]]:
         """The text and the documents of a file, as far as they compose (all before a syntax error)."""
@@ -426,12 +427,14 @@ class Positions:
         return position(text, mark)
 
     def source_line(self, file: str, line: int) -> str | None:
-        """The text of one line, for the caret display."""
-        try:
-            with open(file, encoding="utf-8", errors="replace", newline="") as handle:
-                for number, text in enumerate(handle, 1):
-                    if number == line:
-                        return text.rstrip("\r\n").removeprefix("\ufeff")
-        except OSError:
-            return None
-        return None
+        """The text of one line, for the caret display (each file read once)."""
+        if file not in self._lines:
+            try:
+                with open(file, encoding="utf-8", errors="replace", newline="") as handle:
+                    self._lines[file] = [text.rstrip("\r\n") for text in handle]
+            except OSError:
+                self._lines[file] = []
+            if self._lines[file]:
+                self._lines[file][0] = self._lines[file][0].removeprefix("\ufeff")
+        lines = self._lines[file]
+        return lines[line - 1] if 0 < line <= len(lines) else None
