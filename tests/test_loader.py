@@ -150,3 +150,9 @@ yaml_ish = st.text(st.sampled_from(list("ab:-[]{}&*!|>'\"#?,\n \t0123456789.~%@`
 def test_arbitrary_yaml_punctuation_never_escapes_as_an_exception(text: str) -> None:
     for result in load_text(text, "fuzz.yaml"):
         assert isinstance(result, (Document, Problem))
+
+
+def test_a_file_named_twice_is_read_once(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "a.yaml").write_text("id: x\n")
+    files = list(loader.iter_record_files([tmp_path, tmp_path / "a.yaml", tmp_path]))
+    assert files == [tmp_path / "a.yaml"]

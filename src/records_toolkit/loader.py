@@ -343,7 +343,19 @@ def load_bytes(raw: bytes, file: str) -> t.Iterator[Document | Problem]:
 
 
 def iter_record_files(paths: t.Iterable[str | os.PathLike[str]]) -> t.Iterator[Path | Problem]:
-    """Expand files and directories (recursively, ``*.yaml``/``*.yml``) in a stable order."""
+    """Expand files and directories (recursively, ``*.yaml``/``*.yml``) in a stable order.
+
+    A file reached twice (named twice, or inside two given directories) is read once.
+    """
+    seen: set[Path] = set()
+
+    def first_time(path: Path) -> bool:
+        key = path.resolve()
+        if key in seen:
+            return False
+        seen.add(key)
+        return True
+
     for given in paths:
         path = Path(given)
         if path.is_dir():
@@ -351,9 +363,10 @@ def iter_record_files(paths: t.Iterable[str | os.PathLike[str]]) -> t.Iterator[P
                 (p for p in path.rglob("*") if p.suffix in YAML_SUFFIXES and p.is_file()),
                 key=lambda p: p.as_posix(),
             )
-            yield from found
+            yield from (p for p in found if first_time(p))
         elif path.is_file():
-            yield path
+            if first_time(path):
+                yield path
         else:
             reason = "no such file or directory" if not path.exists() else "not a regular file"
             yield Problem(file=display_path(path), line=None, column=None, pointer="", code="file-unreadable",
