@@ -22,7 +22,8 @@ NASTY = [
     "=SUM(A1:A2)", "+380 44 000", "-5 troops", "@handle", "'quoted'", '"double"', "a,b;c\\d", "NO", "yes", "on",
     "2022-01-21", "010", "1e3", "12:30", "~", "null", "Türkiye", "Erdoğan", "Шуша", "שלום עולם", "🪂 parachute 🇦🇿",
     "e\u0301te\u0301", "<script>alert(1)</script>", "*bold* _x_ [link](http://x) | pipe # hash", "&amp; &lt;",
-    "a" * 90, "Ş" * 50, "tab\there", "%0A%25", "::error::", "x=1", "{}[]", "-", "#",
+    "a" * 90, "Ş" * 50, "tab\there", "%0A%25", "::error::", "x=1", "{}[]", "-", "#", "line\u2028sep", "next\x85line",
+    "para\u2029sep", "٢٠٢٢",
 ]
 
 _letters = st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp"), blacklist_characters="\ufeff\u0085")

@@ -27,8 +27,14 @@ class _CanonicalDumper(yaml.SafeDumper):
         return True
 
 
+_OTHER_BREAKS = frozenset("\r\x85\u2028\u2029")
+
+
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in value.strip("\n") and value == value.rstrip(" ") else '"'
+    # A literal block only for plain LF text: YAML readers also break lines at CR, NEL, LS and
+    # PS (YAML 1.1), which would change the text on the way back in.
+    block = "\n" in value.strip("\n") and value == value.rstrip(" ") and not _OTHER_BREAKS.intersection(value)
+    style = "|" if block else '"'
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 

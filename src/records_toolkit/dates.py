@@ -31,7 +31,7 @@ import typing as t
 
 Precision = t.Literal["year", "month", "day"]
 
-_DATE_RE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?([?~%]?)$")
+_DATE_RE = re.compile(r"^([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?([?~%]?)\Z")  # ASCII digits only
 
 
 class EdtfError(ValueError):

@@ -314,9 +314,10 @@ def describe(error: ValidationError, root: t.Any = None) -> list[tuple[str, str,
     if keyword == "not" and isinstance(value, dict) and "pattern" in value:
         return [(pointer, "schema-pattern", f"{_shown(instance)} is not valid here: {hint or 'must not match ' + value['pattern']}",
                  False)]
-    if keyword == "required":
+    if keyword == "required":  # jsonschema reports each missing key as its own error
         missing = [k for k in value if isinstance(instance, dict) and k not in instance]
-        return [(pointer, "schema-required", f"missing required key {k!r}", False) for k in missing]
+        named = [k for k in missing if error.message.startswith(repr(k))] or missing
+        return [(pointer, "schema-required", f"missing required key {k!r}", False) for k in named[:1]]
     if keyword == "dependentRequired":
         items = []
         for key, needs in value.items():

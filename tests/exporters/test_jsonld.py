@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 import rdflib
 from click.testing import CliRunner
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from pyld import jsonld
 from rdflib.compare import isomorphic
@@ -459,6 +459,9 @@ def test_pyld_and_rdflib_read_the_same_graph(records: list[Record]) -> None:
     for a property test). Numbers are compared at 16 significant digits: the JSON-LD 1.1 API (object to
     RDF conversion) writes integral numbers as xsd:integer and doubles as %1.15E, where rdflib keeps
     the Python type and every digit. The JSON itself keeps every digit (the importer reads it)."""
+    # pyld's own N-Quads reader splits lines with str.splitlines, so a literal holding U+2028,
+    # U+2029 or U+0085 breaks pyld (not our document: rdflib and the importer read it fine).
+    assume(not any(ch in json.dumps(records, ensure_ascii=False) for ch in "\u2028\u2029\x85"))
     data = export(records)
 
     def canonical(graph: rdflib.Graph) -> str:
