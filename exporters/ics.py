@@ -33,6 +33,7 @@ import datetime as dt
 import typing as t
 
 from records_toolkit import dates
+from records_toolkit.errors import OptionError
 from records_toolkit.plugins import Context, Exported, Option, Record
 
 PRODID = "-//records-toolkit//toolkit ics export//EN"
@@ -108,7 +109,7 @@ def dtstamp(records: t.Sequence[Record], source_date_epoch: int | None) -> dt.da
         try:
             return _EPOCH + dt.timedelta(seconds=source_date_epoch)
         except OverflowError:
-            raise ValueError(f"SOURCE_DATE_EPOCH={source_date_epoch} is outside the years 1-9999") from None
+            raise OptionError(f"SOURCE_DATE_EPOCH={source_date_epoch} is outside the years 1-9999") from None
     latest: dt.date | None = None
     for record in records:
         if record.get("type") != "article" or not isinstance(record.get("date_published"), str):
@@ -152,6 +153,8 @@ class IcsFormat:
         imprecise = context.options.get("imprecise", "skip")
         calname = context.options.get("calname", "toolkit records")
         by_id = {r.get("id"): r for r in records}
+        if context.source_date_epoch_error:
+            raise OptionError(context.source_date_epoch_error)
         stamp = format_utc(dtstamp(records, context.source_date_epoch))
         notices: list[str] = []
         events: list[list[str]] = []

@@ -139,5 +139,10 @@ def test_invalid(case: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         at = found[0]
         source = _source_line(case, item["file"], item["line"])
         assert source is not None and source.strip(), f"{head}: line {item['line']} is past the end or blank"
-        assert lines[at + 1] == "    " + source.expandtabs(1), text.stdout
-        assert lines[at + 2] == "    " + " " * (item["column"] - 1) + "^", text.stdout
+        shown, column = source.expandtabs(1), item["column"]
+        if len(shown) > 120:  # long lines are shown around the column, marked with an ellipsis
+            start = max(0, column - 60)
+            shown = ("…" if start else "") + shown[start : start + 120] + ("…" if start + 120 < len(shown) else "")
+            column = column - start + (1 if start else 0)
+        assert lines[at + 1] == "    " + shown, text.stdout
+        assert lines[at + 2] == "    " + " " * (column - 1) + "^", text.stdout

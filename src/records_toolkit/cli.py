@@ -6,6 +6,7 @@ plugin or environment). Heavy modules are imported inside the commands so start-
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import typing as t
@@ -20,7 +21,7 @@ if t.TYPE_CHECKING:
     from .problems import Report
 
 DEFAULT_PATHS = ("records",)
-_paths = click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+_paths = click.argument("paths", nargs=-1, type=click.Path(path_type=str, readable=False))  # the loader reports
 _max_size = click.option("--max-file-size", "max_bytes", type=click.IntRange(min=1), default=16 * 1024 * 1024,
                          show_default=True, help="Refuse YAML files larger than this many bytes.")
 
@@ -157,11 +158,13 @@ def _context(plugin: Format, given: tuple[str, ...]) -> t.Any:
     from .schemas import load_model
 
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    source_date_epoch, problem = None, None
     try:
         source_date_epoch = int(epoch) if epoch else None
     except ValueError:
-        raise click.UsageError(f"SOURCE_DATE_EPOCH={epoch!r} is not a whole number of seconds") from None
-    return Context(model=load_model(), options=_options(plugin, given), source_date_epoch=source_date_epoch)
+        problem = f"SOURCE_DATE_EPOCH={epoch!r} is not a whole number of seconds"
+    return Context(model=load_model(), options=_options(plugin, given), source_date_epoch=source_date_epoch,
+                   source_date_epoch_error=problem)
 
 
 @main.command(name="export")
@@ -284,5 +287,14 @@ def codes() -> None:
         click.echo(f"{code.ljust(width)}  {meaning}")
 
 
-def run() -> None:  # pragma: no cover - console entry for `python -m records_toolkit`
-    main(prog_name="toolkit")
+def run() -> None:
+    """The console entry: ``main``, plus a clean end when the output itself cannot be written."""
+    try:
+        main(prog_name="toolkit")
+    except OSError as exc:  # stdout or stderr full or closed (click handles a broken pipe itself)
+        with contextlib.suppress(OSError):
+            sys.stderr.write(f"toolkit: cannot write the output: {exc.strerror or exc}\n")
+            sys.stderr.flush()
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
+        sys.exit(CouldNotRun.exit_code)

@@ -42,9 +42,9 @@ class PluginLoadError(CouldNotRun):
 
 
 class OutputError(ToolkitError):
-    """An output file or directory could not be written; nothing was changed."""
+    """An output file or directory could not be written; nothing was changed (exit 3)."""
 
-    exit_code = 1
+    exit_code = 3
 
 
 class OptionError(ToolkitError):

@@ -345,7 +345,9 @@ def load_bytes(raw: bytes, file: str) -> t.Iterator[Document | Problem]:
 def iter_record_files(paths: t.Iterable[str | os.PathLike[str]]) -> t.Iterator[Path | Problem]:
     """Expand files and directories (recursively, ``*.yaml``/``*.yml``) in a stable order.
 
-    A file reached twice (named twice, or inside two given directories) is read once.
+    Nothing is skipped silently: a directory that cannot be read, or that holds no record
+    file, is a problem. A file reached twice (named twice, or inside two given directories)
+    is read once.
     """
     seen: set[Path] = set()
 
@@ -356,21 +358,37 @@ def iter_record_files(paths: t.Iterable[str | os.PathLike[str]]) -> t.Iterator[P
         seen.add(key)
         return True
 
+    def unreadable(path: Path | str, reason: str) -> Problem:
+        return Problem(file=Path(path).as_posix(), line=None, column=None, pointer="", code="file-unreadable",
+                       message=f"cannot read: {reason}")
+
     for given in paths:
         path = Path(given)
-        if path.is_dir():
-            found = sorted(
-                (p for p in path.rglob("*") if p.suffix in YAML_SUFFIXES and p.is_file()),
-                key=lambda p: p.as_posix(),
-            )
-            yield from (p for p in found if first_time(p))
-        elif path.is_file():
+        if str(given) == "":
+            yield unreadable(".", "an empty path was given")
+            continue
+        try:
+            is_dir, is_file = path.is_dir(), path.is_file()
+        except OSError as exc:
+            yield unreadable(path, exc.strerror or str(exc))
+            continue
+        if is_dir:
+            found: list[Path] = []
+            errors: list[OSError] = []
+            for folder, _dirs, names in os.walk(path, onerror=errors.append):
+                found.extend(Path(folder, n) for n in names if n.endswith(YAML_SUFFIXES))
+            for error in sorted(errors, key=lambda e: str(e.filename)):
+                yield unreadable(error.filename or path, error.strerror or str(error))
+            files = sorted((p for p in found if p.is_file()), key=lambda p: p.as_posix())
+            if not files and not errors:
+                yield Problem(file=path.as_posix(), line=None, column=None, pointer="", code="no-records",
+                              message="no *.yaml or *.yml file in this directory")
+            yield from (p for p in files if first_time(p))
+        elif is_file:
             if first_time(path):
                 yield path
         else:
-            reason = "no such file or directory" if not path.exists() else "not a regular file"
-            yield Problem(file=display_path(path), line=None, column=None, pointer="", code="file-unreadable",
-                          message=f"cannot read: {reason}")
+            yield unreadable(path, "no such file or directory" if not path.exists() else "not a regular file")
 
 
 def load_paths(paths: t.Iterable[str | os.PathLike[str]], *, max_bytes: int = MAX_FILE_BYTES

@@ -40,6 +40,9 @@ class Context:
     model: Model
     options: t.Mapping[str, str]
     source_date_epoch: int | None = None  # SOURCE_DATE_EPOCH, for formats that demand a timestamp
+    #: Why SOURCE_DATE_EPOCH could not be read, if it was set but malformed. Only a format that
+    #: uses the timestamp should fail on it (raise ``records_toolkit.errors.OptionError``).
+    source_date_epoch_error: str | None = None
 
 
 @dataclasses.dataclass

@@ -15,6 +15,7 @@ Severity = t.Literal["error", "warning"]
 CODES: dict[str, str] = {
     # loading (YAML and files)
     "file-unreadable": "the file or directory cannot be read (missing, permission, not a file)",
+    "no-records": "a directory given holds no *.yaml or *.yml file (a wrong path must not pass as valid)",
     "file-too-large": "the file is larger than the configured limit (default 16 MiB)",
     "encoding": "the file is not valid UTF-8 (reported at the first bad byte)",
     "yaml-syntax": "the YAML does not parse",

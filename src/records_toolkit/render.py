@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import typing as t
+import urllib.parse
 
 from .loader import Positions
 from .problems import CODES, Problem, Report
@@ -39,6 +40,10 @@ def text(report: Report) -> str:
             if source is not None and source.strip():
                 shown = source.expandtabs(1)
                 column = max(1, min(problem.column or 1, len(shown) + 1))
+                if len(shown) > 120:  # a long line: show the part around the column
+                    start = max(0, column - 60)
+                    shown = ("…" if start else "") + shown[start : start + 120] + ("…" if start + 120 < len(shown) else "")
+                    column = column - start + (1 if start else 0)
                 out.append(f"    {shown}")
                 out.append(f"    {' ' * (column - 1)}^")
     out.append(summary(report))
@@ -80,7 +85,8 @@ def sarif(report: Report) -> str:
     used = sorted({p.code for p in report.problems})
     results = []
     for problem in report.sorted():
-        location: dict[str, t.Any] = {"physicalLocation": {"artifactLocation": {"uri": problem.file}}}
+        uri = urllib.parse.quote(problem.file, safe="/:")  # SARIF §3.10: a URI reference, not a raw path
+        location: dict[str, t.Any] = {"physicalLocation": {"artifactLocation": {"uri": uri}}}
         if problem.line is not None:
             location["physicalLocation"]["region"] = {"startLine": problem.line, "startColumn": problem.column or 1}
         results.append({

@@ -1,0 +1,89 @@
+"""Nothing is lost: outputs are replaced whole or not at all, links and devices respected."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from records_toolkit.cli import main
+from records_toolkit.errors import OutputError
+from records_toolkit.output import atomic_write, atomic_write_tree
+
+ROOT = Path(__file__).resolve().parents[1]
+RECORDS = ROOT / "records"
+TOOLKIT = Path(sys.executable).with_name("toolkit")
+
+
+def test_atomic_write_replaces_and_keeps_the_mode(tmp_path: Path) -> None:
+    target = tmp_path / "out.ics"
+    target.write_bytes(b"old")
+    target.chmod(0o640)
+    atomic_write(target, b"new")
+    assert target.read_bytes() == b"new" and (target.stat().st_mode & 0o777) == 0o640
+    assert [p.name for p in tmp_path.iterdir()] == ["out.ics"]  # no temporary file left behind
+
+
+def test_a_symlink_is_written_through(tmp_path: Path) -> None:
+    (tmp_path / "target.ics").write_bytes(b"old")
+    (tmp_path / "link.ics").symlink_to("target.ics")
+    atomic_write(tmp_path / "link.ics", b"new")
+    assert (tmp_path / "link.ics").is_symlink() and (tmp_path / "target.ics").read_bytes() == b"new"
+
+
+def test_a_directory_in_the_way_changes_nothing(tmp_path: Path) -> None:
+    with pytest.raises(OutputError, match="is a directory"):
+        atomic_write(tmp_path, b"x")
+    out = tmp_path / "tables"
+    atomic_write_tree(out, {"a.csv": b"old a", "b.csv": b"old b"})
+    (out / "c.csv").mkdir()
+    with pytest.raises(OutputError, match="c.csv"):
+        atomic_write_tree(out, {"a.csv": b"new a", "b.csv": b"new b", "c.csv": b"new c"})
+    assert (out / "a.csv").read_bytes() == b"old a" and (out / "b.csv").read_bytes() == b"old b"
+
+
+def test_a_failure_half_way_is_undone(tmp_path: Path) -> None:
+    out = tmp_path / "tables"
+    atomic_write_tree(out, {"a.csv": b"old a"})
+    (out / "sub").write_bytes(b"a file where a folder is needed")
+    with pytest.raises(OutputError, match="nothing was changed"):
+        atomic_write_tree(out, {"a.csv": b"new a", "b.csv": b"new b", "sub/c.csv": b"new c"})
+    assert sorted(p.name for p in out.iterdir()) == ["a.csv", "sub"]
+    assert (out / "a.csv").read_bytes() == b"old a"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # staging removed
+
+
+def test_an_unwritable_output_is_exit_3_and_keeps_the_old_file(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["export", "-F", "ics", str(RECORDS), "-o", str(tmp_path)])
+    assert result.exit_code == 3 and "is a directory" in result.output
+
+
+def test_a_full_disk_on_stdout_is_a_clean_exit_3() -> None:
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full here")
+    with open("/dev/full", "wb") as full:
+        done = subprocess.run([str(TOOLKIT), "export", "-F", "jsonld", str(RECORDS)], stdout=full,
+                              stderr=subprocess.PIPE, text=True)
+    assert done.returncode == 3
+    assert "cannot write the output: No space left on device" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_source_date_epoch_matters_only_to_formats_that_use_it() -> None:
+    runner = CliRunner()
+    env = {"SOURCE_DATE_EPOCH": "yesterday"}
+    assert runner.invoke(main, ["export", "-F", "jsonld", str(RECORDS)], env=env).exit_code == 0
+    result = runner.invoke(main, ["export", "-F", "ics", str(RECORDS)], env=env)
+    assert result.exit_code == 2 and "SOURCE_DATE_EPOCH='yesterday'" in result.output
+    result = runner.invoke(main, ["export", "-F", "ics", str(RECORDS)], env={"SOURCE_DATE_EPOCH": "253402300800"})
+    assert result.exit_code == 2 and "outside the years" in result.output
+
+
+def test_nothing_is_skipped_silently(tmp_path: Path) -> None:
+    runner = CliRunner()
+    (tmp_path / "empty").mkdir()
+    result = runner.invoke(main, ["validate", "-f", "json", str(tmp_path / "empty"), ""])
+    assert result.exit_code == 1
+    assert '"code": "no-records"' in result.stdout and '"code": "file-unreadable"' in result.stdout
