@@ -19,6 +19,7 @@ import typing as t
 from pathlib import Path
 
 from .errors import SchemaBroken
+from .problems import pointer_join
 
 if t.TYPE_CHECKING:
     from jsonschema.protocols import Validator
@@ -255,8 +256,6 @@ def load_model(directory: str | None = None) -> Model:
 
 def values_at(data: t.Any, template: Template, pointer: str = "") -> t.Iterator[tuple[str, t.Any]]:
     """Every ``(pointer, value)`` in ``data`` matching ``template`` (``"*"`` = each list item)."""
-    from .problems import pointer_join
-
     if not template:
         yield pointer, data
         return

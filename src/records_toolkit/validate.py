@@ -126,6 +126,15 @@ class Checker:
         if self.keep:
             self.records.append(doc)
 
+    def add_files(self, files: t.Iterable[Path], max_bytes: int) -> None:
+        """Load each file and add its records (or its loading problems)."""
+        for path in files:
+            for loaded in load_file(path, max_bytes=max_bytes):
+                if isinstance(loaded, Problem):
+                    self.add_problem(loaded)
+                else:
+                    self.add(loaded)
+
     def _check_sources(self, doc: Document, data: dict[str, t.Any]) -> None:
         supported: set[str] = set()
         for index, source in enumerate(data["sources"]):
@@ -227,12 +236,7 @@ def check_paths(paths: t.Sequence[str | os.PathLike[str]], *, keep: bool = False
             for state in pool.map(_check_chunk, chunks, [keep] * len(chunks), [max_bytes] * len(chunks)):
                 checker.merge(state)
     else:
-        for path in files:
-            for loaded in load_file(path, max_bytes=max_bytes):
-                if isinstance(loaded, Problem):
-                    checker.add_problem(loaded)
-                else:
-                    checker.add(loaded)
+        checker.add_files(files, max_bytes)
     return checker.finish()
 
 
@@ -245,12 +249,7 @@ def _can_fork() -> bool:
 def _check_chunk(files: list[Path], keep: bool, max_bytes: int) -> dict[str, t.Any]:
     """In a worker: load and check some files; hand back the indexes, not the checker."""
     checker = Checker(keep=keep)
-    for path in files:
-        for loaded in load_file(path, max_bytes=max_bytes):
-            if isinstance(loaded, Problem):
-                checker.add_problem(loaded)
-            else:
-                checker.add(loaded)
+    checker.add_files(files, max_bytes)
     return checker.state()
 
 
