@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 OUT    ?= out
 
-.PHONY: help install demo test test-fast bench clean golden
+.PHONY: help install demo test test-fast typecheck bench clean golden
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -30,8 +30,11 @@ demo: install ## validate the shipped records and export them in every format to
 	$(BIN)/toolkit export --format csv records -o $(OUT)/csv
 	@echo "demo: exports are in $(OUT)/"
 
-test: install ## the whole test suite (unit, CLI, properties, goldens, wheel smoke test)
+test: install typecheck ## the whole test suite (types, unit, CLI, properties, goldens, wheel smoke test)
 	$(BIN)/python -m pytest -q
+
+typecheck: install ## mypy over the core package (the typed public surface)
+	$(BIN)/python -m mypy src/records_toolkit
 
 test-fast: install ## the suite without the slow wheel build, fewer hypothesis examples
 	HYPOTHESIS_PROFILE=fast $(BIN)/python -m pytest -q -m "not slow"

@@ -43,8 +43,9 @@ _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
 def _represent_mapping(dumper: yaml.SafeDumper, value: dict[str, t.Any]) -> yaml.MappingNode:
     """Keys plain when they are simple names the Core schema reads as text; values as usual."""
-    pairs = []
+    pairs: list[tuple[yaml.Node, yaml.Node]] = []
     for key, item in value.items():
+        key_node: yaml.Node
         if isinstance(key, str) and _PLAIN_KEY.match(key) and implicit_tag(key) == "tag:yaml.org,2002:str":
             key_node = yaml.ScalarNode("tag:yaml.org,2002:str", key, style=None)
         else:

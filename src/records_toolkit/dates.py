@@ -161,11 +161,11 @@ def parse(text: str) -> Edtf:
             raise EdtfError(f"{text!r}: an interval needs at least one end")
         if first == ".." and second == "..":
             raise EdtfError(f"{text!r}: an interval cannot be open at both ends")
-        start = None if first in ("", "..") else _date(first, text)
-        end = None if second in ("", "..") else _date(second, text)
-        value = Edtf(text, "interval", start, end, open_start=first == "..", open_end=second == "..")
-        return value
-    return Edtf(text, "date", *(2 * [_date(text, text)]))
+        start_date = None if first in ("", "..") else _date(first, text)
+        end_date = None if second in ("", "..") else _date(second, text)
+        return Edtf(text, "interval", start_date, end_date, open_start=first == "..", open_end=second == "..")
+    day = _date(text, text)
+    return Edtf(text, "date", day, day)
 
 
 def is_valid(text: object) -> bool:

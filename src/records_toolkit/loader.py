@@ -287,7 +287,7 @@ def _load_documents(text: str, file: str) -> t.Iterator[Document | Problem]:
         loader.dispose()
 
 
-def _first_alias_mark(text: str) -> yaml.Mark | None:
+def _first_alias_mark(text: str) -> t.Any:
     """Where the first alias is written (only computed when construction found one)."""
     try:
         for event in yaml.parse(text, Loader=CoreLoader):
@@ -298,7 +298,7 @@ def _first_alias_mark(text: str) -> yaml.Mark | None:
     return None
 
 
-def _first_anchor(text: str) -> tuple[yaml.Mark, int] | None:
+def _first_anchor(text: str) -> tuple[t.Any, int] | None:
     """Where the first anchor is defined, and in which document; syntax errors are left to the composer."""
     document = -1
     try:

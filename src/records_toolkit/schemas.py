@@ -80,7 +80,7 @@ class Model:
         def refuse(uri: str) -> t.NoReturn:
             from referencing.exceptions import NoSuchResource
 
-            raise NoSuchResource(ref=uri)
+            raise NoSuchResource(ref=uri)  # type: ignore[call-arg]
 
         self.registry = Registry(retrieve=refuse).with_resources(  # type: ignore[call-arg]
             (doc["$id"], Resource.from_contents(doc, default_specification=DRAFT202012)) for doc in documents.values()

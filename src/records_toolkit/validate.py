@@ -293,7 +293,9 @@ def describe(error: ValidationError, root: t.Any = None) -> list[tuple[str, str,
     """Turn one jsonschema error into ``(pointer, code, message, at_key)`` items in plain words."""
     pointer = _pointer(error.absolute_path)
     keyword = error.validator
-    instance, value, schema = error.instance, error.validator_value, error.schema
+    instance: t.Any = error.instance
+    value: t.Any = error.validator_value
+    schema: t.Any = error.schema
     hint = schema.get("errorMessage") if isinstance(schema, dict) else None
     if keyword in ("additionalProperties", "unevaluatedProperties") and isinstance(instance, dict):
         allowed = list(schema.get("properties", {}))
@@ -328,7 +330,7 @@ def describe(error: ValidationError, root: t.Any = None) -> list[tuple[str, str,
     if keyword == "type":
         wanted = value if isinstance(value, list) else [value]
         got = _JSON_TYPE.get(type(instance), type(instance).__name__)
-        message = f"expected {' or '.join(_SCHEMA_TYPE.get(w, w) for w in wanted)}, got {got} {_shown(instance)}"
+        message = f"expected {' or '.join(_SCHEMA_TYPE.get(w, str(w)) for w in wanted)}, got {got} {_shown(instance)}"
         if "string" in wanted and isinstance(instance, (bool, int, float)):
             message += " (put it in quotes to keep it as text)"
         return [(pointer, "schema-type", message, False)]
