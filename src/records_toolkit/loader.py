@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import stat
 import typing as t
 from pathlib import Path
 
@@ -349,10 +350,17 @@ def iter_record_files(paths: t.Iterable[str | os.PathLike[str]]) -> t.Iterator[P
     file, is a problem. A file reached twice (named twice, or inside two given directories)
     is read once.
     """
-    seen: set[Path] = set()
+    seen: set[tuple[int, int]] = set()
 
     def first_time(path: Path) -> bool:
-        key = path.resolve()
+        """A regular file not met before (one stat: device and inode name the file)."""
+        try:
+            info = path.stat()
+        except OSError:
+            return True  # let the reader report it
+        if not stat.S_ISREG(info.st_mode):
+            return False
+        key = (info.st_dev, info.st_ino)
         if key in seen:
             return False
         seen.add(key)
@@ -379,11 +387,11 @@ def iter_record_files(paths: t.Iterable[str | os.PathLike[str]]) -> t.Iterator[P
                 found.extend(Path(folder, n) for n in names if n.endswith(YAML_SUFFIXES))
             for error in sorted(errors, key=lambda e: str(e.filename)):
                 yield unreadable(error.filename or path, error.strerror or str(error))
-            files = sorted((p for p in found if p.is_file()), key=lambda p: p.as_posix())
-            if not files and not errors:
+            files = [p for p in sorted(found, key=lambda p: p.as_posix()) if first_time(p)]
+            if not files and not errors and not found:
                 yield Problem(file=path.as_posix(), line=None, column=None, pointer="", code="no-records",
                               message="no *.yaml or *.yml file in this directory")
-            yield from (p for p in files if first_time(p))
+            yield from files
         elif is_file:
             if first_time(path):
                 yield path
