@@ -59,9 +59,32 @@ CoreLoader.add_implicit_resolver(_BOOL, _BOOL_RE, list("tTfF"))
 CoreLoader.add_implicit_resolver(_INT, _INT_RE, list("-+0123456789"))
 CoreLoader.add_implicit_resolver(_FLOAT, _FLOAT_RE, list("-+.0123456789"))
 
+_TYPED_FIRST = frozenset("~nNtTfF-+.0123456789")
+
+
+def _resolve(self: CoreLoader, kind: type, value: str, implicit: tuple[bool, bool]) -> str:
+    """The same answers as the resolvers registered above, without PyYAML's path-resolver walk.
+
+    libyaml calls this for every node; it is on the hot path of every valid record.
+    """
+    if kind is ScalarNode:
+        return implicit_tag(value) if implicit[0] else _STR
+    return _SEQ if kind is SequenceNode else _MAP
+
+
+def _no_path_resolvers(self: CoreLoader, *args: t.Any) -> None:
+    """Path resolvers are not used; PyYAML would still walk them for every node."""
+
+
+CoreLoader.resolve = _resolve  # type: ignore[method-assign,assignment]
+CoreLoader.descend_resolver = _no_path_resolvers  # type: ignore[method-assign,assignment]
+CoreLoader.ascend_resolver = _no_path_resolvers  # type: ignore[method-assign,assignment]
+
 
 def implicit_tag(value: str) -> str:
     """The tag a plain scalar ``value`` gets under the Core schema (what ``fmt`` must quote)."""
+    if value and value[0] not in _TYPED_FIRST:
+        return _STR
     if _NULL_RE.match(value):
         return _NULL
     if _BOOL_RE.match(value):
