@@ -99,9 +99,17 @@ def implicit_tag(value: str) -> str:
 class LoadProblem(Exception):
     """Internal: construction stopped at a problem (converted to a :class:`Problem`)."""
 
-    def __init__(self, code: str, message: str, mark: yaml.Mark | None, pointer: str = "") -> None:
+    def __init__(self, code: str, message: str, mark: t.Any, *, path: list[str | int] | None = None) -> None:
         super().__init__(message)
-        self.code, self.message, self.mark, self.pointer = code, message, mark, pointer
+        self.code, self.message, self.mark = code, message, mark
+        self.path: list[str | int] = path if path is not None else []
+
+    @property
+    def pointer(self) -> str:
+        pointer = ""
+        for token in self.path:
+            pointer = pointer_join(pointer, token)
+        return pointer
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -150,59 +158,53 @@ def _number(node: ScalarNode, tag: str, value: str) -> int | float:
 def construct(node: Node) -> JSON:
     """Build the JSON-like value of a composed document, refusing what YAML should not smuggle in.
 
-    The path to the current node is kept on one stack and turned into a JSON pointer only when
-    a refusal needs it, so valid documents pay nothing for it.
+    The path to a refused node is collected only as the refusal travels up (each level adds
+    its key), so valid documents pay nothing for JSON pointers.
     """
     seen: set[int] = set()
-    path: list[str | int] = []
 
-    def refuse(code: str, message: str, at: Node, *extra: str | int) -> t.NoReturn:
-        pointer = ""
-        for token in (*path, *extra):
-            pointer = pointer_join(pointer, token)
-        raise LoadProblem(code, message, at.start_mark, pointer)
-
-    def build(node: Node) -> JSON:
-        if len(path) > MAX_DEPTH:
-            refuse("yaml-too-deep", f"values nested deeper than {MAX_DEPTH} levels", node)
+    def build(node: Node, depth: int) -> JSON:
+        if depth > MAX_DEPTH:
+            raise LoadProblem("yaml-too-deep", f"values nested deeper than {MAX_DEPTH} levels", node.start_mark)
         ident = id(node)
         if ident in seen:  # the composer shares one node between an anchor and its aliases
-            refuse("yaml-alias", "aliases are not allowed (write the value out)", node)
+            raise LoadProblem("yaml-alias", "aliases are not allowed (write the value out)", node.start_mark)
         seen.add(ident)
-        if isinstance(node, ScalarNode):
-            try:
-                return _scalar(node)
-            except LoadProblem as exc:
-                refuse(exc.code, exc.message, node)
-        if isinstance(node, SequenceNode):
+        if type(node) is ScalarNode:
+            return _scalar(node)
+        if type(node) is SequenceNode:
             if node.tag != _SEQ:
-                refuse("yaml-tag", f"explicit tag {node.tag!r} is not allowed", node)
+                raise LoadProblem("yaml-tag", f"explicit tag {node.tag!r} is not allowed", node.start_mark)
             items: list[JSON] = []
             for index, item in enumerate(node.value):
-                path.append(index)
-                items.append(build(item))
-                path.pop()
+                try:
+                    items.append(build(item, depth + 1))
+                except LoadProblem as exc:
+                    exc.path.insert(0, index)
+                    raise
             return items
-        if isinstance(node, MappingNode):
+        if type(node) is MappingNode:
             if node.tag != _MAP:
-                refuse("yaml-tag", f"explicit tag {node.tag!r} is not allowed", node)
+                raise LoadProblem("yaml-tag", f"explicit tag {node.tag!r} is not allowed", node.start_mark)
             out: dict[str, JSON] = {}
             for key_node, value_node in node.value:
-                if not isinstance(key_node, ScalarNode) or key_node.tag != _STR:
+                if type(key_node) is not ScalarNode or key_node.tag != _STR:
                     if isinstance(key_node, ScalarNode) and key_node.tag not in (_INT, _FLOAT, _BOOL, _NULL):
-                        refuse("yaml-tag", f"explicit tag {key_node.tag!r} is not allowed", key_node)
+                        raise LoadProblem("yaml-tag", f"explicit tag {key_node.tag!r} is not allowed", key_node.start_mark)
                     shown = key_node.value if isinstance(key_node, ScalarNode) else "a collection"
-                    refuse("yaml-key-type", f"mapping keys must be text, not {shown!r}", key_node)
+                    raise LoadProblem("yaml-key-type", f"mapping keys must be text, not {shown!r}", key_node.start_mark)
                 key = key_node.value
                 if key in out:
-                    refuse("yaml-duplicate-key", f"duplicate key {key!r}", key_node, key)
-                path.append(key)
-                out[key] = build(value_node)
-                path.pop()
+                    raise LoadProblem("yaml-duplicate-key", f"duplicate key {key!r}", key_node.start_mark, path=[key])
+                try:
+                    out[key] = build(value_node, depth + 1)
+                except LoadProblem as exc:
+                    exc.path.insert(0, key)
+                    raise
             return out
-        refuse("yaml-syntax", "unexpected node", node)  # pragma: no cover
+        raise LoadProblem("yaml-syntax", "unexpected node", node.start_mark)  # pragma: no cover
 
-    return build(node)
+    return build(node, 0)
 
 
 def position(text: str, mark: yaml.Mark | None, fallback: yaml.Mark | None = None) -> tuple[int, int]:
