@@ -106,8 +106,12 @@ def fmt(paths: tuple[str, ...], check: bool, max_bytes: int) -> None:
         if original != canonical:
             changed.append(item.as_posix())
             if check:
-                report.problems.append(Problem(file=item.as_posix(), line=None, column=None, pointer="",
-                                               code="not-canonical", message="not in canonical form (run `toolkit fmt`)"))
+                old_lines, new_lines = original.splitlines(), canonical.splitlines()
+                line = next((i for i, (a, b) in enumerate(zip(old_lines, new_lines), 1) if a != b),
+                            min(len(old_lines), len(new_lines)) + 1)
+                line = min(line, max(len(old_lines), 1))
+                report.problems.append(Problem(file=item.as_posix(), line=line, column=1, pointer="", code="not-canonical",
+                                               message="not in canonical form from here on (run `toolkit fmt`)"))
             else:
                 atomic_write(item, canonical)
     if report.problems:
