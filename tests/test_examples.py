@@ -35,9 +35,6 @@ SECONDS = 5.0  # generous; every case takes well under a second (the alias bomb 
 
 #: case name -> why the toolkit's behaviour is wrong (the expected files say what is right).
 KNOWN_BUGS: dict[str, str] = {
-    "yaml-tag-non-specific":
-        "`! 5` (non-specific tag: the text '5' in YAML) loads as the number 5 and is reported as schema-type; "
-        "the loader's own comment says it is refused as an explicit tag",
 }
 
 

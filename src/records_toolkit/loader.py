@@ -269,16 +269,17 @@ def load_text(text: str, file: str) -> t.Iterator[Document | Problem]:
     be trusted, and a refused construct (alias, tag, duplicate key) is reported once. A file
     with no document at all is refused too: in a records tree it is a mistake, not a record.
     """
-    if "&" not in text:  # no anchor can hide in this text: the common, fast case
+    if "&" not in text and "!" not in text:  # no anchor or tag can hide in this text: the fast case
         yield from _load_documents(text, file)
         return
     results = list(_load_documents(text, file))
-    if not any(isinstance(r, Problem) and r.code == "yaml-alias" for r in results):
-        anchor = _first_anchor(text)  # libyaml's composer does not show an anchor nobody uses
-        if anchor is not None:
-            mark, document = anchor
-            yield _problem(text, file, "yaml-alias", "anchors are not allowed (write the value out; "
-                           "anchors and aliases hide content and allow expansion bombs)", mark, document=document)
+    if not any(isinstance(r, Problem) and r.code in ("yaml-alias", "yaml-tag") for r in results):
+        # Nodes do not show an anchor nobody uses, nor a tag that agrees with the value (`!!str x`,
+        # `! 5`): the events do.
+        refused = _first_anchor_or_tag(text)
+        if refused is not None:
+            code, message, mark, document = refused
+            yield _problem(text, file, code, message, mark, document=document)
             return
     yield from results
 
@@ -324,15 +325,19 @@ def _first_alias_mark(text: str) -> t.Any:
     return None
 
 
-def _first_anchor(text: str) -> tuple[t.Any, int] | None:
-    """Where the first anchor is defined, and in which document; syntax errors are left to the composer."""
+def _first_anchor_or_tag(text: str) -> tuple[str, str, t.Any, int] | None:
+    """The first anchor or explicit tag, as (code, message, mark, document); syntax errors are left to the composer."""
     document = -1
     try:
         for event in yaml.parse(text, Loader=CoreLoader):
             if isinstance(event, yaml.DocumentStartEvent):
                 document += 1
             elif getattr(event, "anchor", None) is not None:
-                return event.start_mark, max(document, 0)
+                return ("yaml-alias", "anchors are not allowed (write the value out; anchors and aliases hide "
+                        "content and allow expansion bombs)", event.start_mark, max(document, 0))
+            elif getattr(event, "tag", None) is not None:
+                return ("yaml-tag", f"explicit tag {event.tag!r} is not allowed (write the value plainly or quote it)",
+                        event.start_mark, max(document, 0))
     except yaml.YAMLError:
         return None
     return None
