@@ -121,7 +121,7 @@ class _LayoutBuilder:
         self.model = model
         self.info = info
         self.tables: list[Table] = []
-        self.resolver = model.registry.resolver(base_uri=info.schema["$id"])
+        self.resolver = info.schema["$id"]  # the base URI the schema's $refs resolve against (Model.resolve)
 
     def resolve(self, node: dict[str, t.Any], resolver: t.Any) -> tuple[dict[str, t.Any], t.Any]:
         return self.model.resolve(node, resolver)

@@ -335,8 +335,8 @@ def _first_anchor_or_tag(text: str) -> tuple[str, str, t.Any, int] | None:
             elif getattr(event, "anchor", None) is not None:
                 return ("yaml-alias", "anchors are not allowed (write the value out; anchors and aliases hide "
                         "content and allow expansion bombs)", event.start_mark, max(document, 0))
-            elif getattr(event, "tag", None) is not None:
-                return ("yaml-tag", f"explicit tag {event.tag!r} is not allowed (write the value plainly or quote it)",
+            elif (tag := getattr(event, "tag", None)) is not None:
+                return ("yaml-tag", f"explicit tag {tag!r} is not allowed (write the value plainly or quote it)",
                         event.start_mark, max(document, 0))
     except yaml.YAMLError:
         return None

@@ -16,10 +16,11 @@ import functools
 import json
 import os
 import typing as t
+import urllib.parse
 from pathlib import Path
 
 from .errors import SchemaBroken
-from .problems import pointer_join
+from .problems import pointer_join, pointer_tokens
 
 if t.TYPE_CHECKING:
     from jsonschema.protocols import Validator
@@ -56,9 +57,6 @@ class Model:
     """All schemas of a directory, checked against the metaschema, with one validator per type."""
 
     def __init__(self, directory: Path | None = None) -> None:
-        from referencing import Registry, Resource
-        from referencing.jsonschema import DRAFT202012
-
         self.directory = directory or schema_dir()
         documents: dict[str, dict[str, t.Any]] = {}
         try:
@@ -77,15 +75,8 @@ class Model:
                 raise SchemaBroken(f"{path}: a schema needs an absolute $id")
             documents[path.name.removesuffix(".schema.json")] = doc
 
-        def refuse(uri: str) -> t.NoReturn:
-            from referencing.exceptions import NoSuchResource
-
-            raise NoSuchResource(ref=uri)  # type: ignore[call-arg]
-
-        self.registry = Registry(retrieve=refuse).with_resources(  # type: ignore[call-arg]
-            (doc["$id"], Resource.from_contents(doc, default_specification=DRAFT202012)) for doc in documents.values()
-        )
         self.documents = documents
+        self._by_id = {doc["$id"]: doc for doc in documents.values()}
         for name, doc in documents.items():
             self._check_refs(name, doc)
         record_types = [name for name, doc in documents.items() if _record_type(doc) == name]
@@ -100,11 +91,48 @@ class Model:
         """jsonschema's checker plus ``edtf``; built only when jsonschema itself is needed."""
         return _format_checker()
 
-    def _check_refs(self, name: str, doc: dict[str, t.Any]) -> None:
-        """Resolve every ``$ref`` now, so a broken one stops the run (exit 3) instead of a record."""
+    @functools.cached_property
+    def registry(self) -> t.Any:
+        """The ``referencing`` registry jsonschema validates with; never retrieves anything."""
+        from referencing import Registry, Resource
+        from referencing.jsonschema import DRAFT202012
+
+        def refuse(uri: str) -> t.NoReturn:
+            from referencing.exceptions import NoSuchResource
+
+            raise NoSuchResource(ref=uri)  # type: ignore[call-arg]
+
+        return Registry(retrieve=refuse).with_resources(  # type: ignore[call-arg]
+            (doc["$id"], Resource.from_contents(doc, default_specification=DRAFT202012))
+            for doc in self.documents.values()
+        )
+
+    def lookup(self, ref: str, base: str) -> tuple[t.Any, str]:
+        """The schema a ``$ref`` names (Core §8.2.3.1: resolved against ``base``), and its document's URI.
+
+        A plain local resolver (``$id`` plus JSON pointer) for reading the schemas, so that a
+        clean run never imports ``referencing``; anything else falls back to it.
+        """
+        uri = urllib.parse.urljoin(base, ref)
+        address, _, fragment = uri.partition("#")
+        node = self._by_id.get(address)
+        if node is not None and (not fragment or fragment.startswith("/")):
+            try:
+                for token in pointer_tokens(fragment):
+                    node = node[int(token)] if isinstance(node, list) else node[token]
+                return node, address
+            except (KeyError, IndexError, ValueError, TypeError):
+                pass
         from referencing.exceptions import Unresolvable
 
-        resolver = self.registry.resolver(base_uri=doc["$id"])
+        try:
+            resolved = self.registry.resolver(base_uri=base).lookup(ref)
+        except Unresolvable as exc:
+            raise LookupError(uri) from exc
+        return resolved.contents, address
+
+    def _check_refs(self, name: str, doc: dict[str, t.Any]) -> None:
+        """Resolve every ``$ref`` now, so a broken one stops the run (exit 3) instead of a record."""
         stack: list[t.Any] = [doc]
         while stack:
             node = stack.pop()
@@ -112,8 +140,8 @@ class Model:
                 ref = node.get("$ref")
                 if isinstance(ref, str):
                     try:
-                        resolver.lookup(ref)
-                    except Unresolvable as exc:
+                        self.lookup(ref, doc["$id"])
+                    except LookupError as exc:
                         raise SchemaBroken(f"{name}.schema.json: $ref {ref!r} does not resolve to a local schema "
                                            "(schemas are never fetched over the network)") from exc
                 stack.extend(node.values())
@@ -162,25 +190,25 @@ class Model:
 
     # -- reading the schemas for what the core needs -------------------------------------------
 
-    def resolve(self, schema: dict[str, t.Any], resolver: t.Any) -> tuple[dict[str, t.Any], t.Any]:
+    def resolve(self, schema: dict[str, t.Any], base: str) -> tuple[dict[str, t.Any], str]:
         """Follow ``$ref`` chains from ``schema``; keywords beside a ``$ref`` are kept."""
         for _ in range(20):
             if "$ref" not in schema:
                 break
-            resolved = resolver.lookup(schema["$ref"])
+            target, base = self.lookup(schema["$ref"], base)
             extra = {k: v for k, v in schema.items() if k != "$ref"}
-            schema, resolver = {**resolved.contents, **extra}, resolved.resolver
-        return schema, resolver
+            schema = {**target, **extra}
+        return schema, base
 
     def _type_info(self, name: str, schema: dict[str, t.Any]) -> TypeInfo:
         references: list[tuple[Template, tuple[str, ...]]] = []
         dates: list[Template] = []
         order: dict[Template, tuple[str, ...]] = {}
 
-        def walk(node: dict[str, t.Any], resolver: t.Any, at: Template, depth: int) -> None:
+        def walk(node: dict[str, t.Any], base: str, at: Template, depth: int) -> None:
             if depth > 12:
                 return
-            node, resolver = self.resolve(node, resolver)
+            node, base = self.resolve(node, base)
             if "x-refers-to" in node:
                 references.append((at, tuple(node["x-refers-to"])))
             if node.get("format") == "edtf":
@@ -190,12 +218,12 @@ class Model:
                 order[at] = tuple(props)
                 for key, sub in props.items():
                     if isinstance(sub, dict):
-                        walk(sub, resolver, (*at, key), depth + 1)
+                        walk(sub, base, (*at, key), depth + 1)
             items = node.get("items")
             if isinstance(items, dict):
-                walk(items, resolver, (*at, "*"), depth + 1)
+                walk(items, base, (*at, "*"), depth + 1)
 
-        walk(schema, self.registry.resolver(base_uri=schema["$id"]), (), 0)
+        walk(schema, schema["$id"], (), 0)
         return TypeInfo(
             name=name,
             schema=schema,
