@@ -9,7 +9,6 @@ up at the end, and only for files that have problems.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import os
 import typing as t
 from pathlib import Path
@@ -257,6 +256,8 @@ def _check_chunk(files: list[Path], keep: bool, max_bytes: int) -> dict[str, t.A
 
 
 def _did_you_mean(word: str, choices: t.Iterable[str]) -> str:
+    import difflib  # only when there is a problem to explain
+
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.75)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
@@ -268,6 +269,8 @@ def _either(names: t.Sequence[str]) -> str:
 
 def _near_miss(quote: str, text: str) -> str:
     """Point at the closest passage, so a curly quote or a typo is easy to spot."""
+    import difflib
+
     matcher = difflib.SequenceMatcher(None, text, quote, autojunk=False)
     match = matcher.find_longest_match(0, len(text), 0, len(quote))
     if match.size >= 12:
