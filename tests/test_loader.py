@@ -159,3 +159,11 @@ def test_a_file_named_twice_is_read_once(tmp_path) -> None:  # type: ignore[no-u
     (tmp_path / "a.yaml").write_text("id: x\n")
     files = list(loader.iter_record_files([tmp_path, tmp_path / "a.yaml", tmp_path]))
     assert files == [tmp_path / "a.yaml"]
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
+def test_positions_count_every_kind_of_line_end(tmp_path, newline: str) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "r.yaml"
+    path.write_bytes(newline.join(['id: "x"', 'type: "place"', "name: 5", ""]).encode())
+    assert Positions().locate(path.as_posix(), 0, "/name") == (3, 7)
+    assert Positions().source_line(path.as_posix(), 3) == "name: 5"

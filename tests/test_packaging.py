@@ -21,3 +21,11 @@ def test_pre_commit_hooks_name_real_commands() -> None:
         flags = ["--check"] if command == "fmt" else []
         result = CliRunner().invoke(main, [command, *flags, str(ROOT / "records")])
         assert result.exit_code == 0, result.output
+
+
+def test_readme_documents_every_problem_code() -> None:
+    from records_toolkit.problems import CODES
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    documented = {line.split("`")[1] for line in readme.splitlines() if line.startswith("| `")}
+    assert set(CODES) <= documented, set(CODES) - documented

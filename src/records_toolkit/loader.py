@@ -223,8 +223,14 @@ def position(text: str, mark: yaml.Mark | None, fallback: yaml.Mark | None = Non
     if index >= len(text) and text.endswith("\n"):
         # the start of the last line that has text, not a line that does not exist
         index = text.rfind("\n", 0, len(text.rstrip("\n"))) + 1
+    if "\r" in text:  # CR and CRLF end lines too (YAML 1.2 §5.4); LF alone is the fast case
+        breaks = list(_BREAK.finditer(text, 0, index))
+        return len(breaks) + 1, index - (breaks[-1].end() if breaks else 0) + 1
     line_start = text.rfind("\n", 0, index) + 1
     return text.count("\n", 0, index) + 1, index - line_start + 1
+
+
+_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 def _problem(text: str, file: str, code: str, message: str, mark: yaml.Mark | None, pointer: str = "",
