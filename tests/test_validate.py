@@ -116,3 +116,11 @@ def test_parallel_chunks_find_exactly_what_one_process_finds(tmp_path: Path) -> 
     assert sorted(p.code for p in one.report.problems) == ["dangling-reference", "duplicate-id", "schema-format"]
     assert (one.report.files, one.report.records) == (two.report.files, two.report.records) == (130, 130)
     assert [d.data for d in one.records] == [d.data for d in two.records]
+
+
+def test_each_missing_key_is_reported_once() -> None:
+    place = {"id": "p2", "type": "place", "name": "P", "kind": "city",
+             "sources": [{"article": "a1", "url": "https://example.org/p", "supports": ["name", "kind"]}]}
+    assert sorted(code for _, _, code in check([BASE[0], place])) == [
+        "schema-required", "schema-required", "schema-unknown-key"]  # quote beside article, title beside url; url
+    assert [code for _, _, code in check([{"id": "w", "type": "place"}])] == ["schema-required"] * 3  # name, kind, sources

@@ -322,14 +322,11 @@ def describe(error: ValidationError, root: t.Any = None) -> list[tuple[str, str,
         missing = [k for k in value if isinstance(instance, dict) and k not in instance]
         named = [k for k in missing if error.message.startswith(repr(k))] or missing
         return [(pointer, "schema-required", f"missing required key {k!r}", False) for k in named[:1]]
-    if keyword == "dependentRequired":
-        items = []
-        for key, needs in value.items():
-            if key in instance:
-                for need in needs:
-                    if need not in instance:
-                        items.append((pointer, "schema-required", f"{key!r} needs {need!r} beside it", False))
-        return items or [(pointer, "schema-required", error.message, False)]
+    if keyword == "dependentRequired":  # like `required`: one error per missing companion
+        pairs = [(key, need) for key, needs in value.items() if key in instance for need in needs if need not in instance]
+        named = [(k, n) for k, n in pairs if error.message == f"{n!r} is a dependency of {k!r}"] or pairs
+        return [(pointer, "schema-required", f"{k!r} needs {n!r} beside it", False) for k, n in named[:1]] or [
+            (pointer, "schema-required", error.message, False)]
     if keyword == "type":
         wanted = value if isinstance(value, list) else [value]
         got = _JSON_TYPE.get(type(instance), type(instance).__name__)
