@@ -19,7 +19,7 @@ def make(target: Path, copies: int) -> int:
         for rel, text in texts:
             out = target / f"c{copy:05d}" / rel
             out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(pattern.sub(lambda m: f"{m.group(1)}-c{copy}", text), encoding="utf-8")
+            out.write_text(pattern.sub(lambda m, copy=copy: f"{m.group(1)}-c{copy}", text), encoding="utf-8")
             count += 1
     return count
 

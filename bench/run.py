@@ -78,7 +78,12 @@ def main() -> None:
     bin_dir = Path(sys.executable).parent
     tools = {
         "toolkit validate": [str(bin_dir / "toolkit"), "validate", str(work / "corpus")],
-        "check-jsonschema": [str(bin_dir / "check-jsonschema"), "--schemafile", str(work / "record.bundle.json"), *files],
+        "check-jsonschema": [
+            str(bin_dir / "check-jsonschema"),
+            "--schemafile",
+            str(work / "record.bundle.json"),
+            *files,
+        ],
     }
     print(f"corpus: {count} records in {count} files, {size / 2**20:.1f} MiB; median of {args.repeat} runs")
     results = {}
@@ -91,7 +96,9 @@ def main() -> None:
         print(f"{name:18} {seconds:7.2f} s  {count / seconds:8.0f} records/s  peak {rss:6.0f} MiB  exit {code}")
     if len(results) == 2:
         ours, peer = results["toolkit validate"], results["check-jsonschema"]
-        print(f"throughput ratio (toolkit / check-jsonschema): {peer[0] / ours[0]:.1f}x; memory ratio {ours[1] / peer[1]:.2f}")
+        print(
+            f"throughput ratio (toolkit / check-jsonschema): {peer[0] / ours[0]:.1f}x; memory ratio {ours[1] / peer[1]:.2f}"
+        )
     shutil.rmtree(work, ignore_errors=True)
 
 

@@ -71,7 +71,7 @@ def guard(text: str) -> str:
 
 def unguard(cell: str) -> str:
     """Undo :func:`guard`: drop exactly one leading ``'`` (only a guarded cell starts with one)."""
-    return cell[len(GUARD_PREFIX):] if cell.startswith(GUARD_PREFIX) else cell
+    return cell[len(GUARD_PREFIX) :] if cell.startswith(GUARD_PREFIX) else cell
 
 
 # -- the layout, read from the schemas ----------------------------------------------------------
@@ -133,10 +133,13 @@ class _LayoutBuilder:
         id_constraints: dict[str, t.Any] = {"required": True, "unique": True}
         if "pattern" in id_node:
             id_constraints["pattern"] = _xsd(id_node["pattern"])
-        id_field = {"name": "id", "type": "string",
-                    "description": f"the record's id (records/{main_table(self.info.name)}/<id>.yaml); "
-                                   "ids are unique across all tables",
-                    "constraints": id_constraints}
+        id_field = {
+            "name": "id",
+            "type": "string",
+            "description": f"the record's id (records/{main_table(self.info.name)}/<id>.yaml); "
+            "ids are unique across all tables",
+            "constraints": id_constraints,
+        }
         id_column = Column("id", ("id",), "string", id_field)
         values: list[Column] = []
         pending: list[tuple[str, dict[str, t.Any], t.Any]] = []
@@ -153,34 +156,59 @@ class _LayoutBuilder:
             values.extend(self.columns(key, (key,), sub, sub_resolver, required=key in required))
         name = main_table(self.info.name)
         fks = tuple(fk for c in values for fk in _reference_fk(c))
-        self.tables.append(Table(
-            name=name, record_type=self.info.name, lists=(), keys=(id_column,), values=tuple(values),
-            items_are_scalars=False, foreign_keys=fks,
-            description=f"One row per {self.info.name} record. List-valued properties are in the "
-                        f"{self.info.name}_* link tables. An empty cell means the property is absent."))
-        parent_keys = (Column(owner, (), "string", {
-            "name": owner, "type": "string", "description": f"id of the {self.info.name} record",
-            "constraints": {"required": True}}),)
+        self.tables.append(
+            Table(
+                name=name,
+                record_type=self.info.name,
+                lists=(),
+                keys=(id_column,),
+                values=tuple(values),
+                items_are_scalars=False,
+                foreign_keys=fks,
+                description=f"One row per {self.info.name} record. List-valued properties are in the "
+                f"{self.info.name}_* link tables. An empty cell means the property is absent.",
+            )
+        )
+        parent_keys = (
+            Column(
+                owner,
+                (),
+                "string",
+                {
+                    "name": owner,
+                    "type": "string",
+                    "description": f"id of the {self.info.name} record",
+                    "constraints": {"required": True},
+                },
+            ),
+        )
         for key, sub, sub_resolver in pending:
             self.list_table((key,), sub, sub_resolver, parent_keys, (name, ("id",)))
         return self.tables
 
-    def columns(self, name: str, path: tuple[str, ...], node: dict[str, t.Any], resolver: t.Any, *,
-                required: bool) -> list[Column]:
+    def columns(
+        self, name: str, path: tuple[str, ...], node: dict[str, t.Any], resolver: t.Any, *, required: bool
+    ) -> list[Column]:
         """Columns for one scalar, or for each key of an object of scalars."""
         if node.get("type") == "object":
             inner_required = set(node.get("required", ()))
             found: list[Column] = []
             for key, sub in node.get("properties", {}).items():
-                sub, sub_resolver = self.resolve(sub, resolver)
-                column = self.scalar(f"{name}_{key}", (*path, key), sub, required=required and key in inner_required,
-                                     context=node.get("description"))
+                sub, _ = self.resolve(sub, resolver)
+                column = self.scalar(
+                    f"{name}_{key}",
+                    (*path, key),
+                    sub,
+                    required=required and key in inner_required,
+                    context=node.get("description"),
+                )
                 found.append(column)
             return found
         return [self.scalar(name, path, node, required=required)]
 
-    def scalar(self, name: str, path: tuple[str, ...], node: dict[str, t.Any], *, required: bool,
-               context: str | None = None) -> Column:
+    def scalar(
+        self, name: str, path: tuple[str, ...], node: dict[str, t.Any], *, required: bool, context: str | None = None
+    ) -> Column:
         json_type = node.get("type")
         if json_type in ("object", "array"):
             raise CouldNotRun(f"csv: cannot lay out {self.info.name}.{'.'.join(path)} (a {json_type} nested too deep)")
@@ -206,8 +234,10 @@ class _LayoutBuilder:
             if len(targets) == 1:
                 descriptions.append(f"id of a {targets[0]} record")
             else:
-                descriptions.append(f"id of a {_either(targets)} record; no foreign key because the target table "
-                                    "varies (ids are unique across all tables)")
+                descriptions.append(
+                    f"id of a {_either(targets)} record; no foreign key because the target table "
+                    "varies (ids are unique across all tables)"
+                )
             extra["x-refers-to"] = targets
         elif "enum" in node:
             enum = list(node["enum"])
@@ -221,18 +251,32 @@ class _LayoutBuilder:
             field["constraints"] = constraints
         return Column(name, path, kind, {**field, **extra})
 
-    def list_table(self, lists: tuple[str, ...], node: dict[str, t.Any], resolver: t.Any,
-                   parent_keys: tuple[Column, ...], parent: tuple[str, tuple[str, ...]]) -> None:
+    def list_table(
+        self,
+        lists: tuple[str, ...],
+        node: dict[str, t.Any],
+        resolver: t.Any,
+        parent_keys: tuple[Column, ...],
+        parent: tuple[str, tuple[str, ...]],
+    ) -> None:
         items, item_resolver = self.resolve(node.get("items", {}), resolver)
         name = f"{self.info.name}_{'_'.join(lists)}"
         position_name = "position"
-        position = Column(position_name, (), "integer", {
-            "name": position_name, "type": "integer",
-            "description": f"1-based place of the item in the record's {'.'.join(lists)} list (keeps the order)",
-            "constraints": {"required": True, "minimum": 1}})
+        position = Column(
+            position_name,
+            (),
+            "integer",
+            {
+                "name": position_name,
+                "type": "integer",
+                "description": f"1-based place of the item in the record's {'.'.join(lists)} list (keeps the order)",
+                "constraints": {"required": True, "minimum": 1},
+            },
+        )
         keys = (*parent_keys, position)
         fks: list[dict[str, t.Any]] = [
-            {"fields": [k.name for k in parent_keys], "reference": {"resource": parent[0], "fields": list(parent[1])}}]
+            {"fields": [k.name for k in parent_keys], "reference": {"resource": parent[0], "fields": list(parent[1])}}
+        ]
         pending: list[tuple[str, dict[str, t.Any], t.Any]] = []
         if items.get("type") == "object":
             required = set(items.get("required", ()))
@@ -250,13 +294,35 @@ class _LayoutBuilder:
             scalars = True
             what = f"One row per item of a {self.info.name}'s {'.'.join(lists)} list"
         fks.extend(fk for c in values for fk in _reference_fk(c))
-        description = (f"{what}, in list order (position). Key: {', '.join(k.name for k in keys)}."
-                       + ("" if scalars else " An empty cell means the key is absent from the item."))
-        self.tables.append(Table(name=name, record_type=self.info.name, lists=lists, keys=keys, values=tuple(values),
-                                 items_are_scalars=scalars, description=description, foreign_keys=tuple(fks)))
-        renamed = tuple(dataclasses.replace(k, name=f"{lists[-1]}_position", field={
-            **k.field, "name": f"{lists[-1]}_position",
-            "description": f"position of the {lists[-1]} item in {name}.csv"}) if k is position else k for k in keys)
+        description = f"{what}, in list order (position). Key: {', '.join(k.name for k in keys)}." + (
+            "" if scalars else " An empty cell means the key is absent from the item."
+        )
+        self.tables.append(
+            Table(
+                name=name,
+                record_type=self.info.name,
+                lists=lists,
+                keys=keys,
+                values=tuple(values),
+                items_are_scalars=scalars,
+                description=description,
+                foreign_keys=tuple(fks),
+            )
+        )
+        renamed = tuple(
+            dataclasses.replace(
+                k,
+                name=f"{lists[-1]}_position",
+                field={
+                    **k.field,
+                    "name": f"{lists[-1]}_position",
+                    "description": f"position of the {lists[-1]} item in {name}.csv",
+                },
+            )
+            if k is position
+            else k
+            for k in keys
+        )
         for key, sub, sub_resolver in pending:
             self.list_table((*lists, key), sub, sub_resolver, renamed, (name, tuple(k.name for k in keys)))
 
@@ -290,8 +356,9 @@ def layout(model: Model) -> tuple[Table, ...]:
 # -- export ----------------------------------------------------------------------------------------
 
 
-def _walk(value: t.Any, lists: tuple[str, ...],
-          positions: tuple[int, ...] = ()) -> t.Iterator[tuple[tuple[int, ...], t.Any]]:
+def _walk(
+    value: t.Any, lists: tuple[str, ...], positions: tuple[int, ...] = ()
+) -> t.Iterator[tuple[tuple[int, ...], t.Any]]:
     """Every item at the end of ``lists`` with its 1-based positions along the way."""
     if not lists:
         yield positions, value
@@ -313,7 +380,7 @@ def _number_cell(value: t.Any) -> str:
     """repr() is the shortest text that reads back as the same float (Python float_repr_style)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise CouldNotRun(f"csv: {value!r} is not a number")
-    if isinstance(value, float) and value != value or value in (float("inf"), float("-inf")):
+    if (isinstance(value, float) and value != value) or value in (float("inf"), float("-inf")):
         raise CouldNotRun(f"csv: {value!r} cannot be written as a Table Schema number")
     return repr(value)
 
@@ -339,9 +406,11 @@ def _csv_bytes(header: t.Sequence[str], rows: t.Iterable[t.Sequence[str]]) -> by
 def _resource(table: Table, guarded: bool) -> dict[str, t.Any]:
     guarded_fields = [c.name for c in table.columns if c.type == "string"]
     if guarded:
-        cells = (" Cells of text fields that begin with = + - @ TAB CR or ' carry one extra leading ' "
-                 "(formula-injection guard, OWASP CSV Injection): remove exactly one leading ' from such a "
-                 "cell to get the value. Number cells are never changed.")
+        cells = (
+            " Cells of text fields that begin with = + - @ TAB CR or ' carry one extra leading ' "
+            "(formula-injection guard, OWASP CSV Injection): remove exactly one leading ' from such a "
+            "cell to get the value. Number cells are never changed."
+        )
     else:
         cells = " Cells are written raw (no formula guard): do not open this file in a spreadsheet unreviewed."
     schema: dict[str, t.Any] = {
@@ -360,8 +429,7 @@ def _resource(table: Table, guarded: bool) -> dict[str, t.Any]:
         "mediatype": "text/csv",
         "encoding": "utf-8",
         "description": table.description + cells,
-        "dialect": {"header": True, "delimiter": ",", "lineTerminator": "\r\n", "quoteChar": '"',
-                    "doubleQuote": True},
+        "dialect": {"header": True, "delimiter": ",", "lineTerminator": "\r\n", "quoteChar": '"', "doubleQuote": True},
         "schema": schema,
         "x-cells": "guarded" if guarded else "raw",
     }
@@ -387,10 +455,15 @@ def export(records: t.Sequence[Record], model: Model, *, guarded: bool = True) -
     package = {
         "name": "records",
         "title": "Records of the records toolkit",
-        "description": ("Records exported by records-toolkit: one table per record type and link tables for lists "
-                        "(keyed by the owner's id and a 1-based position). An empty cell means the key is absent. "
-                        + ("Text cells beginning with = + - @ TAB CR or ' carry one extra leading ' (see x-cell-guard)."
-                           if guarded else "Cells are raw (no formula guard).")),
+        "description": (
+            "Records exported by records-toolkit: one table per record type and link tables for lists "
+            "(keyed by the owner's id and a 1-based position). An empty cell means the key is absent. "
+            + (
+                "Text cells beginning with = + - @ TAB CR or ' carry one extra leading ' (see x-cell-guard)."
+                if guarded
+                else "Cells are raw (no formula guard)."
+            )
+        ),
         "resources": [_resource(table, guarded) for table in tables],
     }
     files[PACKAGE] = (json.dumps(package, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
@@ -517,8 +590,11 @@ def import_records(source: Path, model: Model) -> list[Record]:
                 *parent_key, position = key
                 parent = nodes.get((table.record_type, *map(str, parent_key)))
                 if parent is None:
-                    parent_table = main_table(table.record_type) if len(table.lists) == 1 else \
-                        f"{table.record_type}_{'_'.join(table.lists[:-1])}"
+                    parent_table = (
+                        main_table(table.record_type)
+                        if len(table.lists) == 1
+                        else f"{table.record_type}_{'_'.join(table.lists[:-1])}"
+                    )
                     _fail(where, f"{', '.join(map(str, parent_key))} matches no row of {parent_table}.csv")
                 slot = lists.setdefault((id(parent), table.lists[-1]), (parent, table.lists[-1], {}))[2]
                 if position in slot:
@@ -569,12 +645,19 @@ class CsvFormat:
     name = "csv"
     suffix = ".csv"
     media_type = "text/csv"
-    summary = ("one CSV per record type plus link tables for lists, with a Frictionless datapackage.json "
-               "(RFC 4180, UTF-8); imports back")
+    summary = (
+        "one CSV per record type plus link tables for lists, with a Frictionless datapackage.json "
+        "(RFC 4180, UTF-8); imports back"
+    )
     directory = True
     options = (
-        Option("cells", "guarded: prefix ' to text cells starting with = + - @ TAB CR ' (formula injection, "
-                        "reversible); raw: write cells as they are", "guarded", ("guarded", "raw")),
+        Option(
+            "cells",
+            "guarded: prefix ' to text cells starting with = + - @ TAB CR ' (formula injection, "
+            "reversible); raw: write cells as they are",
+            "guarded",
+            ("guarded", "raw"),
+        ),
     )
 
     def export(self, records: t.Sequence[Record], context: Context) -> Exported:

@@ -41,7 +41,7 @@ UID_SUFFIX = "@records-toolkit"
 FILE_NAME = "calendar.ics"
 _LINE_OCTETS = 75  # §3.1: lines SHOULD NOT be longer than 75 octets, excluding the line break
 _STATUS = {"planned": "TENTATIVE", "took-place": "CONFIRMED", "cancelled": "CANCELLED"}  # §3.8.1.11
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def escape_text(value: str) -> str:
@@ -93,7 +93,7 @@ def format_date(day: dt.date) -> str:
 
 def format_utc(moment: dt.datetime) -> str:
     """DATE-TIME in UTC, form #2 of §3.3.5: ``YYYYMMDDTHHMMSSZ``."""
-    moment = moment.astimezone(dt.timezone.utc)
+    moment = moment.astimezone(dt.UTC)
     return f"{format_date(moment.date())}T{moment.hour:02d}{moment.minute:02d}{moment.second:02d}Z"
 
 
@@ -123,7 +123,7 @@ def dtstamp(records: t.Sequence[Record], source_date_epoch: int | None) -> dt.da
             latest = day
     if latest is None:
         return _EPOCH
-    return dt.datetime(latest.year, latest.month, latest.day, tzinfo=dt.timezone.utc)
+    return dt.datetime(latest.year, latest.month, latest.day, tzinfo=dt.UTC)
 
 
 def _span(value: dates.Edtf) -> tuple[dt.date, dt.date] | None:
@@ -143,9 +143,13 @@ class IcsFormat:
     summary = "iCalendar (RFC 5545): one all-day VEVENT per day-precise event; imprecise dates skipped or spanned"
     directory = False
     options: t.Sequence[Option] = (
-        Option("imprecise", "events not known to the day: leave out with a notice (skip), "
-                            "or show as a tentative all-day span over the EDTF bounds (span)",
-               "skip", ("skip", "span")),
+        Option(
+            "imprecise",
+            "events not known to the day: leave out with a notice (skip), "
+            "or show as a tentative all-day span over the EDTF bounds (span)",
+            "skip",
+            ("skip", "span"),
+        ),
         Option("calname", "calendar name (RFC 7986 NAME and X-WR-CALNAME); empty: none", "toolkit records"),
     )
 
@@ -166,13 +170,16 @@ class IcsFormat:
         if calname:
             head += [f"NAME:{escape_text(calname)}", f"X-WR-CALNAME:{escape_text(calname)}"]  # RFC 7986 §5.1
         if not events:
-            notices.append("no event could be written: the calendar has no VEVENT "
-                           "(RFC 5545 §3.6 wants at least one component; most clients accept an empty one)")
+            notices.append(
+                "no event could be written: the calendar has no VEVENT "
+                "(RFC 5545 §3.6 wants at least one component; most clients accept an empty one)"
+            )
         lines = head + [line for event in events for line in event] + ["END:VCALENDAR"]
         return Exported(files={FILE_NAME: b"".join(fold(line) for line in lines)}, notices=notices)
 
-    def _event(self, record: Record, by_id: dict[t.Any, Record], stamp: str, span: bool,
-               notices: list[str]) -> list[str] | None:
+    def _event(
+        self, record: Record, by_id: dict[t.Any, Record], stamp: str, span: bool, notices: list[str]
+    ) -> list[str] | None:
         """The content lines of one VEVENT (§3.6.1), or None with a notice when it is left out."""
         event_id = record["id"]
         text = record.get("date")
@@ -188,12 +195,16 @@ class IcsFormat:
         tentative = False
         if not value.day_precise:
             if bounds is None:
-                notices.append(f"event {event_id}: date {text!r} has an open or unknown side; "
-                               "left out (not even -O imprecise=span can show it)")
+                notices.append(
+                    f"event {event_id}: date {text!r} has an open or unknown side; "
+                    "left out (not even -O imprecise=span can show it)"
+                )
                 return None
             if not span:
-                notices.append(f"event {event_id}: date {text!r} is not known to the day ({value.precision}); "
-                               "left out (-O imprecise=span shows it as a tentative span)")
+                notices.append(
+                    f"event {event_id}: date {text!r} is not known to the day ({value.precision}); "
+                    "left out (-O imprecise=span shows it as a tentative span)"
+                )
                 return None
             tentative = True
         elif bounds is None:  # day-precise but not writable: ends on 9999-12-31, or out of order
@@ -248,7 +259,7 @@ class IcsFormat:
                 line = f"- {source.get('title', source['url'])} <{source['url']}>"
             else:
                 article = by_id.get(source.get("article")) or {}
-                line = f"- {article.get('name', source.get('article'))}: \"{source.get('quote', '')}\""
+                line = f'- {article.get("name", source.get("article"))}: "{source.get("quote", "")}"'
             if line not in cited:
                 cited.append(line)
         if cited:

@@ -63,8 +63,8 @@ import re
 import typing as t
 from pathlib import Path
 
-from records_toolkit.errors import OptionError
 from records_toolkit import dates
+from records_toolkit.errors import OptionError
 from records_toolkit.plugins import Context, Exported, Option, Record
 
 SCHEMA = "http://schema.org/"
@@ -79,21 +79,74 @@ SCHEMA_ORG_CONTEXTS = frozenset(
 
 # Terms the export uses, each defined exactly as in the official context (release 29.0).
 _COERCED = {
-    "datePublished": "Date", "startDate": "Date", "endDate": "Date",
-    "url": "@id", "sameAs": "@id", "mainEntityOfPage": "@id", "isPartOf": "@id",
+    "datePublished": "Date",
+    "startDate": "Date",
+    "endDate": "Date",
+    "url": "@id",
+    "sameAs": "@id",
+    "mainEntityOfPage": "@id",
+    "isPartOf": "@id",
 }
 _PROPERTIES = (
-    "about", "accountablePerson", "additionalProperty", "affiliation", "alternateName", "articleBody",
-    "attendee", "author", "citation", "containedInPlace", "datePublished", "description", "endDate",
-    "eventStatus", "genre", "geo", "hasPart", "headline", "identifier", "inLanguage", "isPartOf",
-    "jobTitle", "latitude", "location", "longitude", "mainEntityOfPage", "name", "nationality",
-    "organizer", "parentOrganization", "publisher", "roleName", "sameAs", "sourceOrganization",
-    "startDate", "superEvent", "text", "url", "value", "workFeatured",
+    "about",
+    "accountablePerson",
+    "additionalProperty",
+    "affiliation",
+    "alternateName",
+    "articleBody",
+    "attendee",
+    "author",
+    "citation",
+    "containedInPlace",
+    "datePublished",
+    "description",
+    "endDate",
+    "eventStatus",
+    "genre",
+    "geo",
+    "hasPart",
+    "headline",
+    "identifier",
+    "inLanguage",
+    "isPartOf",
+    "jobTitle",
+    "latitude",
+    "location",
+    "longitude",
+    "mainEntityOfPage",
+    "name",
+    "nationality",
+    "organizer",
+    "parentOrganization",
+    "publisher",
+    "roleName",
+    "sameAs",
+    "sourceOrganization",
+    "startDate",
+    "superEvent",
+    "text",
+    "url",
+    "value",
+    "workFeatured",
 )
 _TYPES = (
-    "AdministrativeArea", "City", "Country", "CreativeWork", "Date", "EducationEvent", "Event",
-    "GeoCoordinates", "GovernmentOrganization", "NewsArticle", "NewsMediaOrganization", "Organization",
-    "Person", "Place", "PropertyValue", "Quotation", "Role",
+    "AdministrativeArea",
+    "City",
+    "Country",
+    "CreativeWork",
+    "Date",
+    "EducationEvent",
+    "Event",
+    "GeoCoordinates",
+    "GovernmentOrganization",
+    "NewsArticle",
+    "NewsMediaOrganization",
+    "Organization",
+    "Person",
+    "Place",
+    "PropertyValue",
+    "Quotation",
+    "Role",
 )
 CONTEXT: dict[str, t.Any] = {
     "@vocab": SCHEMA,
@@ -101,21 +154,34 @@ CONTEXT: dict[str, t.Any] = {
     "type": "@type",
     "schema": SCHEMA,
     **{term: {"@id": f"schema:{term}"} for term in _TYPES},
-    **{term: {"@id": f"schema:{term}", **({"@type": _COERCED[term]} if term in _COERCED else {})}
-       for term in _PROPERTIES},
+    **{
+        term: {"@id": f"schema:{term}", **({"@type": _COERCED[term]} if term in _COERCED else {})}
+        for term in _PROPERTIES
+    },
 }
 
 _ORGANIZATION_TYPES = {
-    "ministry": "GovernmentOrganization", "government": "GovernmentOrganization",
-    "armed-forces": "GovernmentOrganization", "military-unit": "GovernmentOrganization",
-    "news-outlet": "NewsMediaOrganization", "news-agency": "NewsMediaOrganization",
+    "ministry": "GovernmentOrganization",
+    "government": "GovernmentOrganization",
+    "armed-forces": "GovernmentOrganization",
+    "military-unit": "GovernmentOrganization",
+    "news-outlet": "NewsMediaOrganization",
+    "news-agency": "NewsMediaOrganization",
 }
 _PLACE_TYPES = {"country": "Country", "city": "City", "region": "AdministrativeArea", "district": "AdministrativeArea"}
 _EVENT_TYPES = {"training-course": "EducationEvent"}
-_GENERIC_TYPE = {"article": "NewsArticle", "person": "Person", "organization": "Organization", "place": "Place",
-                 "event": "Event", "agreement": "CreativeWork"}
+_GENERIC_TYPE = {
+    "article": "NewsArticle",
+    "person": "Person",
+    "organization": "Organization",
+    "place": "Place",
+    "event": "Event",
+    "agreement": "CreativeWork",
+}
 RECORD_TYPE = {  # schema.org @type -> record type: one record type each, so the importer can tell
-    "NewsArticle": "article", "Person": "person", "CreativeWork": "agreement",
+    "NewsArticle": "article",
+    "Person": "person",
+    "CreativeWork": "agreement",
     **{name: "organization" for name in ("Organization", *_ORGANIZATION_TYPES.values())},
     **{name: "place" for name in ("Place", *_PLACE_TYPES.values())},
     **{name: "event" for name in ("Event", *_EVENT_TYPES.values())},
@@ -126,17 +192,32 @@ _EVENT_STATUS = {"planned": "EventScheduled", "took-place": "EventScheduled", "c
 # strings; "ref"/"refs": one or a list of references to other records.
 Shape = t.Literal["text", "texts", "ref", "refs"]
 _COMMON: tuple[tuple[str, str, Shape], ...] = (
-    ("name", "name", "text"), ("aliases", "alternateName", "texts"), ("description", "description", "text"),
+    ("name", "name", "text"),
+    ("aliases", "alternateName", "texts"),
+    ("description", "description", "text"),
 )
 _FIELDS: dict[str, tuple[tuple[str, str, Shape], ...]] = {
-    "article": (("headline", "headline", "text"), ("authors", "author", "refs"), ("publisher", "publisher", "ref"),
-                ("url", "url", "text"), ("language", "inLanguage", "text"), ("text", "articleBody", "text")),
-    "person": (("roles", "jobTitle", "texts"), ("nationality", "nationality", "ref"),
-               ("affiliations", "affiliation", "refs")),
+    "article": (
+        ("headline", "headline", "text"),
+        ("authors", "author", "refs"),
+        ("publisher", "publisher", "ref"),
+        ("url", "url", "text"),
+        ("language", "inLanguage", "text"),
+        ("text", "articleBody", "text"),
+    ),
+    "person": (
+        ("roles", "jobTitle", "texts"),
+        ("nationality", "nationality", "ref"),
+        ("affiliations", "affiliation", "refs"),
+    ),
     "organization": (("country", "location", "ref"), ("parent", "parentOrganization", "ref")),
     "place": (("within", "containedInPlace", "ref"),),
-    "agreement": (("kind", "genre", "text"), ("parties", "sourceOrganization", "refs"),
-                  ("signatories", "accountablePerson", "refs"), ("text_url", "url", "text")),
+    "agreement": (
+        ("kind", "genre", "text"),
+        ("parties", "sourceOrganization", "refs"),
+        ("signatories", "accountablePerson", "refs"),
+        ("text_url", "url", "text"),
+    ),
     "event": (("locations", "location", "refs"), ("organizers", "organizer", "refs"), ("part_of", "superEvent", "ref")),
 }
 _OWN_URL = frozenset({"article", "agreement"})  # their `url` is their own; identifiers.url -> mainEntityOfPage
@@ -206,14 +287,24 @@ class _Writer:
 
     def node(self, record: Record) -> dict[str, t.Any]:
         kind = record["type"]
-        node: dict[str, t.Any] = {"@id": self.iri(record["id"]), "@type": self.type_of(record),
-                                  "identifier": record["id"]}
+        node: dict[str, t.Any] = {
+            "@id": self.iri(record["id"]),
+            "@type": self.type_of(record),
+            "identifier": record["id"],
+        }
         extra: dict[str, t.Any] = {}
         for field, term, shape in (*_COMMON, *_FIELDS.get(kind, ())):
             if field in record:
                 value = record[field]
-                node[term] = (self.ref(value) if shape == "ref" else [self.ref(v) for v in value] if shape == "refs"
-                              else list(value) if shape == "texts" else value)
+                node[term] = (
+                    self.ref(value)
+                    if shape == "ref"
+                    else [self.ref(v) for v in value]
+                    if shape == "refs"
+                    else list(value)
+                    if shape == "texts"
+                    else value
+                )
         if kind in _KIND_PROPERTY:
             extra["kind"] = record["kind"]
         if kind == "article":
@@ -268,8 +359,11 @@ class _Writer:
 
     def _source(self, source: Record) -> dict[str, t.Any]:
         if "article" in source:
-            node: dict[str, t.Any] = {"@type": "Quotation", "isPartOf": self.iri(source["article"]),
-                                      "text": source["quote"]}
+            node: dict[str, t.Any] = {
+                "@type": "Quotation",
+                "isPartOf": self.iri(source["article"]),
+                "text": source["quote"],
+            }
         else:
             node = {"@type": "CreativeWork", "url": source["url"], "name": source["title"]}
         if "note" in source:
@@ -337,9 +431,15 @@ class _Reader:
         for field, term, shape in (*_COMMON, *_FIELDS.get(kind, ())):
             if term in node:
                 value = node.pop(term)
-                record[field] = (self.ref(value, where) if shape == "ref"
-                                 else [self.ref(v, where) for v in _list(value)] if shape == "refs"
-                                 else list(_list(value)) if shape == "texts" else _text(value, where))
+                record[field] = (
+                    self.ref(value, where)
+                    if shape == "ref"
+                    else [self.ref(v, where) for v in _list(value)]
+                    if shape == "refs"
+                    else list(_list(value))
+                    if shape == "texts"
+                    else _text(value, where)
+                )
         if kind in _KIND_PROPERTY:
             record["kind"] = extra.pop("kind", None)
         if kind == "article":
@@ -389,8 +489,9 @@ class _Reader:
         return record
 
     @staticmethod
-    def _date(record: Record, field: str, node: dict[str, t.Any], extra: dict[str, t.Any], *, interval: bool,
-              where: str) -> None:
+    def _date(
+        record: Record, field: str, node: dict[str, t.Any], extra: dict[str, t.Any], *, interval: bool, where: str
+    ) -> None:
         iso = {key: node.pop(key) for key in ("datePublished", "startDate", "endDate") if key in node}
         text = extra.pop("edtf", None) or _date_from_iso(iso, interval=interval)
         if text is not None:
@@ -451,8 +552,12 @@ def _part(value: t.Any, where: str) -> str:
 def _properties(values: t.Any, where: str) -> dict[str, t.Any]:
     out: dict[str, t.Any] = {}
     for value in _list(values):
-        if (not isinstance(value, dict) or set(value) != {"@type", "name", "value"}
-                or value["@type"] != "PropertyValue" or value["name"] in out):
+        if (
+            not isinstance(value, dict)
+            or set(value) != {"@type", "name", "value"}
+            or value["@type"] != "PropertyValue"
+            or value["name"] in out
+        ):
             raise ValueError(f"{where}: {value!r} is not a PropertyValue with a name and a value")
         out[value["name"]] = value["value"]
     return out
@@ -488,14 +593,19 @@ class JsonLdFormat:
     summary = "schema.org JSON-LD: one @graph of every record (NewsArticle, Event, ...); imports back exactly"
     directory = False
     options = (
-        Option("context", "embedded: inline @context, readable offline; remote: \"https://schema.org\" as web pages "
-               "use", "embedded", ("embedded", "remote")),
+        Option(
+            "context",
+            'embedded: inline @context, readable offline; remote: "https://schema.org" as web pages use',
+            "embedded",
+            ("embedded", "remote"),
+        ),
         Option("base", "base IRI of the nodes' @id (<base><type>/<id>)", DEFAULT_BASE),
     )
 
     def export(self, records: t.Sequence[Record], context: Context) -> Exported:
-        doc = document(records, base=context.options.get("base", DEFAULT_BASE),
-                       context=context.options.get("context", "embedded"))
+        doc = document(
+            records, base=context.options.get("base", DEFAULT_BASE), context=context.options.get("context", "embedded")
+        )
         return Exported(files={FILE_NAME: dumps(doc)})
 
     def import_records(self, source: Path, context: Context) -> list[Record]:

@@ -35,7 +35,7 @@ from collections import Counter
 from records_toolkit import dates
 from records_toolkit.plugins import Context, Exported, Option, Record
 
-__all__ = ["MarkdownFormat", "describe_date", "escape", "cell", "clean", "render"]
+__all__ = ["MarkdownFormat", "cell", "clean", "describe_date", "escape", "render"]
 
 _PUNCTUATION = frozenset(string.punctuation)  # the ASCII punctuation characters of CommonMark §2.1
 # Line endings (CommonMark §2.1), tabs and the Unicode line/paragraph separators: one space each run.
@@ -44,8 +44,14 @@ _KEEP_CONTROLS = frozenset("\t\n\v\f\r\x85")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")  # not locale-bound
 _QUALIFIERS = {"?": "uncertain", "~": "approximate", "%": "uncertain, approximate"}
 _STATUS = {"planned": "planned", "took-place": "took place", "cancelled": "cancelled"}
-_PLURALS = {"article": "articles", "event": "events", "person": "people", "organization": "organisations",
-            "place": "places", "agreement": "agreements"}
+_PLURALS = {
+    "article": "articles",
+    "event": "events",
+    "person": "people",
+    "organization": "organisations",
+    "place": "places",
+    "agreement": "agreements",
+}
 _SINGULARS = {"organization": "organisation"}
 _QUOTE_LENGTH = 90  # characters of an article quote shown in the timeline
 
@@ -119,7 +125,7 @@ def _abbreviate(text: str, limit: int = _QUOTE_LENGTH) -> str:
     if len(text) <= limit:
         return text
     cut = text[:limit]
-    if " " in cut[limit // 2:]:
+    if " " in cut[limit // 2 :]:
         cut = cut[: cut.rindex(" ")]
     return cut.rstrip(" ,;:.") + "…"
 
@@ -339,14 +345,20 @@ def _counts(collection: _Collection) -> list[str]:
     events = collection.by_type["event"]
     if events:
         status = Counter(str(e.get("status")) for e in events)
-        verbs = {"took-place": ("took place", "took place"), "planned": ("is planned", "are planned"),
-                 "cancelled": ("was cancelled", "were cancelled")}
+        verbs = {
+            "took-place": ("took place", "took place"),
+            "planned": ("is planned", "are planned"),
+            "cancelled": ("was cancelled", "were cancelled"),
+        }
         said = [f"{status[s]} {one if status[s] == 1 else many}" for s, (one, many) in verbs.items() if status[s]]
         precise = sum(1 for e in events if isinstance(e.get("date"), str) and dates.parse(e["date"]).day_precise)
         undated = sum(1 for e in events if not isinstance(e.get("date"), str))
         vague = len(events) - precise - undated
-        when = [f"{label}: {n}" for label, n in (("dated to the day", precise), ("dated less precisely", vague),
-                                                  ("undated", undated)) if n]
+        when = [
+            f"{label}: {n}"
+            for label, n in (("dated to the day", precise), ("dated less precisely", vague), ("undated", undated))
+            if n
+        ]
         sentence += f" Of the {_count(len(events), 'event')}, {_join_words(said)}; {', '.join(when)}."
     return [sentence, ""]
 
@@ -409,7 +421,11 @@ def _people(collection: _Collection) -> list[str]:
         ]
         for p in collection.by_type["person"]
     ]
-    return ["## People", ""] + _table(["Name", "Roles", "Nationality", "Affiliations", "Also called", "Links"], rows) + [""]
+    return (
+        ["## People", ""]
+        + _table(["Name", "Roles", "Nationality", "Affiliations", "Also called", "Links"], rows)
+        + [""]
+    )
 
 
 def _organisations(collection: _Collection) -> list[str]:
@@ -466,8 +482,9 @@ def _agreements(collection: _Collection) -> list[str]:
         for event in collection.by_type["event"]:
             if event.get("agreement") == agreement.get("id"):
                 when = escape(describe_date(event["date"])) if isinstance(event.get("date"), str) else "undated"
-                facts.append(f"**{'Signing' if event.get('kind') == 'signing' else 'Event'}:** "
-                             f"{escape(_title(event))}, {when}")
+                facts.append(
+                    f"**{'Signing' if event.get('kind') == 'signing' else 'Event'}:** {escape(_title(event))}, {when}"
+                )
         if agreement.get("aliases"):
             facts.append("**Also called:** " + "; ".join(f"“{escape(a)}”" for a in agreement["aliases"]))
         if agreement.get("text_url"):

@@ -19,11 +19,44 @@ from hypothesis import strategies as st
 Record = dict[str, t.Any]
 
 NASTY = [
-    "=SUM(A1:A2)", "+380 44 000", "-5 troops", "@handle", "'quoted'", '"double"', "a,b;c\\d", "NO", "yes", "on",
-    "2022-01-21", "010", "1e3", "12:30", "~", "null", "Türkiye", "Erdoğan", "Шуша", "שלום עולם", "🪂 parachute 🇦🇿",
-    "e\u0301te\u0301", "<script>alert(1)</script>", "*bold* _x_ [link](http://x) | pipe # hash", "&amp; &lt;",
-    "a" * 90, "Ş" * 50, "tab\there", "%0A%25", "::error::", "x=1", "{}[]", "-", "#", "line\u2028sep", "next\x85line",
-    "para\u2029sep", "٢٠٢٢",
+    "=SUM(A1:A2)",
+    "+380 44 000",
+    "-5 troops",
+    "@handle",
+    "'quoted'",
+    '"double"',
+    "a,b;c\\d",
+    "NO",
+    "yes",
+    "on",
+    "2022-01-21",
+    "010",
+    "1e3",
+    "12:30",
+    "~",
+    "null",
+    "Türkiye",
+    "Erdoğan",
+    "Шуша",
+    "שלום עולם",
+    "🪂 parachute 🇦🇿",
+    "e\u0301te\u0301",
+    "<script>alert(1)</script>",
+    "*bold* _x_ [link](http://x) | pipe # hash",
+    "&amp; &lt;",
+    "a" * 90,
+    "Ş" * 50,
+    "tab\there",
+    "%0A%25",
+    "::error::",
+    "x=1",
+    "{}[]",
+    "-",
+    "#",
+    "line\u2028sep",
+    "next\x85line",
+    "para\u2029sep",
+    "٢٠٢٢",
 ]
 
 _letters = st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp"), blacklist_characters="\ufeff\u0085")
@@ -45,7 +78,9 @@ slug = st.lists(slug_part, min_size=1, max_size=3).map("-".join)
 
 url = st.builds(
     lambda host, path, query: f"https://{host}.example/{path}" + (f"?q={query}" if query else ""),
-    slug, slug, st.one_of(st.none(), st.sampled_from(["1,2", "a;b", "x=y", "%C3%BC", "a+b"])),
+    slug,
+    slug,
+    st.one_of(st.none(), st.sampled_from(["1,2", "a;b", "x=y", "%C3%BC", "a+b"])),
 )
 
 _day = st.dates(min_value=dt.date(1000, 1, 1), max_value=dt.date(2999, 12, 31))
@@ -72,8 +107,11 @@ def _month_end(day: dt.date) -> dt.date:
 @st.composite
 def edtf(draw: st.DrawFn) -> str:
     """Every accepted form: dates, ordered intervals, open and unknown ends, on-or-before/after."""
-    form = draw(st.sampled_from(["date", "date", "interval", "open-end", "open-start", "unknown-end", "unknown-start",
-                                 "before", "after"]))
+    form = draw(
+        st.sampled_from(
+            ["date", "date", "interval", "open-end", "open-start", "unknown-end", "unknown-start", "before", "after"]
+        )
+    )
     first, _, first_upper = draw(edtf_date(qualifiers=form not in ("before", "after")))
     if form == "date":
         return first
@@ -82,8 +120,14 @@ def edtf(draw: st.DrawFn) -> str:
         if second_upper < first_upper:
             return f"{second}/{first}" if second_upper <= first_upper and second_lower <= first_upper else f"{first}/.."
         return f"{first}/{second}"
-    return {"open-end": f"{first}/..", "open-start": f"../{first}", "unknown-end": f"{first}/",
-            "unknown-start": f"/{first}", "before": f"[..{first}]", "after": f"[{first}..]"}[form]
+    return {
+        "open-end": f"{first}/..",
+        "open-start": f"../{first}",
+        "unknown-end": f"{first}/",
+        "unknown-start": f"/{first}",
+        "before": f"[..{first}]",
+        "after": f"[{first}..]",
+    }[form]
 
 
 def _maybe(draw: st.DrawFn, record: Record, key: str, strategy: st.SearchStrategy[t.Any]) -> None:
@@ -112,7 +156,9 @@ def _sources(draw: st.DrawFn, record: Record, articles: dict[str, list[str]]) ->
     sources = []
     count = draw(st.integers(min_value=1, max_value=2))
     for index in range(count):
-        covered = facts if index == 0 else draw(st.lists(st.sampled_from(facts), min_size=1, unique=True)) if facts else []
+        covered = (
+            facts if index == 0 else draw(st.lists(st.sampled_from(facts), min_size=1, unique=True)) if facts else []
+        )
         supports = list(covered) or ["name"]
         if articles and draw(st.booleans()):
             article = draw(st.sampled_from(sorted(articles)))
@@ -186,8 +232,11 @@ def collections(draw: st.DrawFn, max_per_type: int = 1) -> list[Record]:
     for org_id in ids["organization"]:
         record = {"id": org_id, "type": "organization", "name": draw(line)}
         _common(draw, record)
-        record["kind"] = draw(st.sampled_from(["ministry", "military-unit", "armed-forces", "news-outlet", "news-agency",
-                                               "government", "other"]))
+        record["kind"] = draw(
+            st.sampled_from(
+                ["ministry", "military-unit", "armed-forces", "news-outlet", "news-agency", "government", "other"]
+            )
+        )
         _one(draw, record, "country", ids["place"])
         _one(draw, record, "parent", ids["organization"], exclude=org_id)
         _tail(draw, record, articles)
@@ -218,8 +267,23 @@ def collections(draw: st.DrawFn, max_per_type: int = 1) -> list[Record]:
     for event_id in ids["event"]:
         record = {"id": event_id, "type": "event", "name": draw(line)}
         _common(draw, record)
-        record["kind"] = draw(st.sampled_from(["training-course", "exercise", "competition", "signing", "interview",
-                                               "announcement", "report", "visit", "war", "meeting", "other"]))
+        record["kind"] = draw(
+            st.sampled_from(
+                [
+                    "training-course",
+                    "exercise",
+                    "competition",
+                    "signing",
+                    "interview",
+                    "announcement",
+                    "report",
+                    "visit",
+                    "war",
+                    "meeting",
+                    "other",
+                ]
+            )
+        )
         _maybe(draw, record, "date", edtf())
         record["status"] = draw(st.sampled_from(["planned", "took-place", "cancelled"]))
         _some(draw, record, "locations", ids["place"])

@@ -34,8 +34,7 @@ KEYS = ("file", "line", "column", "pointer", "code")
 SECONDS = 5.0  # generous; every case takes well under a second (the alias bomb included)
 
 #: case name -> why the toolkit's behaviour is wrong (the expected files say what is right).
-KNOWN_BUGS: dict[str, str] = {
-}
+KNOWN_BUGS: dict[str, str] = {}
 
 
 def _case_param(case: Path) -> object:
@@ -51,7 +50,8 @@ def _validate(case: Path, output_format: str, monkeypatch: pytest.MonkeyPatch) -
     result = CliRunner().invoke(main, ["validate", "-f", output_format, *extra, "."])
     elapsed = time.perf_counter() - started
     assert result.exception is None or isinstance(result.exception, SystemExit), (
-        f"crashed: {result.exception!r}\n{result.output}")
+        f"crashed: {result.exception!r}\n{result.output}"
+    )
     assert "Traceback" not in result.output
     assert elapsed < SECONDS, f"took {elapsed:.1f} s"
     return result
@@ -128,8 +128,11 @@ def test_invalid(case: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert lines[-1].startswith(f"{len(expected)} problem"), lines[-1]
     for item in expected:
         head = f"{item['file']}:{item['line']}:{item['column']}: error: "
-        found = [i for i, line in enumerate(lines) if line.startswith(head) and line.endswith(f"[{item['code']}]")
-                 and item["message_contains"] in line]
+        found = [
+            i
+            for i, line in enumerate(lines)
+            if line.startswith(head) and line.endswith(f"[{item['code']}]") and item["message_contains"] in line
+        ]
         assert found, f"no line {head}...{item['message_contains']}...[{item['code']}] in:\n{text.stdout}"
         if not (case / item["file"]).read_bytes():
             continue  # an empty file has no line to show

@@ -30,10 +30,30 @@ def test_uses_libyaml_when_available() -> None:
 @pytest.mark.parametrize(
     ("text", "value"),
     [
-        ("2022-01-21", "2022-01-21"), ("NO", "NO"), ("yes", "yes"), ("on", "on"), ("off", "off"), ("12:30", "12:30"),
-        ("1_000", "1_000"), ("0b11", "0b11"), (".nan", ".nan"), (".inf", ".inf"), ("Null", None), ("~", None),
-        ("", None), ("true", True), ("False", False), ("010", 10), ("0o10", 8), ("0x1F", 31), ("-5", -5),
-        ("1.10", 1.1), ("1e3", 1000.0), ("'010'", "010"), ('"true"', "true"), ("|\n  a\n  b", "a\nb\n"),
+        ("2022-01-21", "2022-01-21"),
+        ("NO", "NO"),
+        ("yes", "yes"),
+        ("on", "on"),
+        ("off", "off"),
+        ("12:30", "12:30"),
+        ("1_000", "1_000"),
+        ("0b11", "0b11"),
+        (".nan", ".nan"),
+        (".inf", ".inf"),
+        ("Null", None),
+        ("~", None),
+        ("", None),
+        ("true", True),
+        ("False", False),
+        ("010", 10),
+        ("0o10", 8),
+        ("0x1F", 31),
+        ("-5", -5),
+        ("1.10", 1.1),
+        ("1e3", 1000.0),
+        ("'010'", "010"),
+        ('"true"', "true"),
+        ("|\n  a\n  b", "a\nb\n"),
     ],
 )
 def test_core_schema_scalars(text: str, value: object) -> None:
@@ -79,7 +99,7 @@ def test_refusals_name_line_and_column(text: str, code: str, line: int, column: 
 
 def test_billion_laughs_is_refused_at_once() -> None:
     lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
-    lines += [f"a{i}: &a{i} [" + ",".join([f"*a{i-1}"] * 9) + "]" for i in range(1, 10)]
+    lines += [f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 10)]
     started = time.perf_counter()
     problem = only_problem("\n".join(lines) + "\n")
     assert problem.code == "yaml-alias" and problem.line == 2

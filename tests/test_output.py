@@ -40,7 +40,7 @@ def test_a_directory_in_the_way_changes_nothing(tmp_path: Path) -> None:
     out = tmp_path / "tables"
     atomic_write_tree(out, {"a.csv": b"old a", "b.csv": b"old b"})
     (out / "c.csv").mkdir()
-    with pytest.raises(OutputError, match="c.csv"):
+    with pytest.raises(OutputError, match=r"c\.csv"):
         atomic_write_tree(out, {"a.csv": b"new a", "b.csv": b"new b", "c.csv": b"new c"})
     assert (out / "a.csv").read_bytes() == b"old a" and (out / "b.csv").read_bytes() == b"old b"
 
@@ -65,8 +65,9 @@ def test_a_full_disk_on_stdout_is_a_clean_exit_3() -> None:
     if not Path("/dev/full").exists():
         pytest.skip("no /dev/full here")
     with open("/dev/full", "wb") as full:
-        done = subprocess.run([str(TOOLKIT), "export", "-F", "jsonld", str(RECORDS)], stdout=full,
-                              stderr=subprocess.PIPE, text=True)
+        done = subprocess.run(
+            [str(TOOLKIT), "export", "-F", "jsonld", str(RECORDS)], stdout=full, stderr=subprocess.PIPE, text=True
+        )
     assert done.returncode == 3
     assert "cannot write the output: No space left on device" in done.stderr and "Traceback" not in done.stderr
 

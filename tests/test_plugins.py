@@ -81,14 +81,20 @@ def test_formats_table(runner: CliRunner) -> None:
     assert "-O imprecise=skip (skip|span)" in result.stdout
 
 
-def test_an_outside_format_is_listed_and_used(runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_outside_format_is_listed_and_used(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.syspath_prepend(str(install_outside_format(tmp_path / "site")))
     result = runner.invoke(main, ["formats"])
     assert result.exit_code == 0 and "tinyfmt 0.1" in result.stdout and "tiny: one line per record" in result.stdout
     result = runner.invoke(main, ["export", "--format", "tiny", "-O", "sep=|", str(RECORDS)])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert len(lines) == 43 and lines[0] == "agreement|military-education-cooperation-agreement-1992|Military Education Cooperation Agreement"
+    assert (
+        len(lines) == 43
+        and lines[0]
+        == "agreement|military-education-cooperation-agreement-1992|Military Education Cooperation Agreement"
+    )
     assert "notice: tiny says hello" in result.stderr
     result = runner.invoke(main, ["import", "--format", "tiny", str(RECORDS), "-o", str(tmp_path / "out")])
     assert result.exit_code == 2 and "cannot import" in result.output
@@ -98,27 +104,38 @@ def test_an_outside_format_in_a_real_subprocess(tmp_path: Path) -> None:
     site = install_outside_format(tmp_path / "site")
     env = {**os.environ, "PYTHONPATH": str(site)}
     toolkit = Path(sys.executable).with_name("toolkit")
-    done = subprocess.run([str(toolkit), "export", "-F", "tiny", str(RECORDS), "-o", str(tmp_path / "x.txt")],
-                          capture_output=True, text=True, env=env)
+    done = subprocess.run(
+        [str(toolkit), "export", "-F", "tiny", str(RECORDS), "-o", str(tmp_path / "x.txt")],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "x.txt").read_text().count("\n") == 43
 
 
-def test_a_broken_plugin_is_a_could_not_run_error(runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_broken_plugin_is_a_could_not_run_error(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.syspath_prepend(str(install_outside_format(tmp_path / "site", "raise ImportError('no numpy here')\n")))
     result = runner.invoke(main, ["export", "--format", "tiny", str(RECORDS)])
     assert result.exit_code == 3
     assert "format plugin 'tiny' from tinyfmt failed to load: ImportError: no numpy here" in result.output
 
 
-def test_a_plugin_that_is_not_a_format_is_refused(runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.syspath_prepend(str(install_outside_format(tmp_path / "site", "class TinyFormat:\n    name = 'tiny'\n")))
+def test_a_plugin_that_is_not_a_format_is_refused(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(
+        str(install_outside_format(tmp_path / "site", "class TinyFormat:\n    name = 'tiny'\n"))
+    )
     result = runner.invoke(main, ["formats"])
     assert result.exit_code == 3 and "not a format (missing suffix" in result.output
 
 
-def test_a_plugin_crash_during_export_is_not_blamed_on_the_data(runner: CliRunner, tmp_path: Path,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_plugin_crash_during_export_is_not_blamed_on_the_data(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     crashing = TINY.replace("sep = context.options", "1 / 0\n        sep = context.options")
     monkeypatch.syspath_prepend(str(install_outside_format(tmp_path / "site", crashing)))
     out = tmp_path / "out.txt"

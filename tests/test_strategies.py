@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from strategies import collections, edtf
 
 from records_toolkit import dates
 from records_toolkit.loader import Document
 from records_toolkit.validate import Checker
-
-from strategies import collections, edtf
 
 
 def texts(value: object) -> list[str]:
@@ -63,6 +62,20 @@ def test_strategies_reach_the_hard_cases() -> None:
             seen.add("quote source")
 
     sample()
-    expected = {"=", ",", ";", "\n", "NO", "[..", "/..", "?", "~", "astral", "five types at once", "several supports",
-                "quote source", *(f"type {t}" for t in ("article", "person", "organization", "place", "agreement", "event"))}
+    expected = {
+        "=",
+        ",",
+        ";",
+        "\n",
+        "NO",
+        "[..",
+        "/..",
+        "?",
+        "~",
+        "astral",
+        "five types at once",
+        "several supports",
+        "quote source",
+        *(f"type {t}" for t in ("article", "person", "organization", "place", "agreement", "event")),
+    }
     assert expected <= seen, expected - seen

@@ -8,20 +8,34 @@ from pathlib import Path
 from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
+from strategies import collections
 
 from records_toolkit.cli import main
 from records_toolkit.loader import Document
 from records_toolkit.schemas import load_model
 from records_toolkit.validate import Checker
-from strategies import collections
 
 ROOT = Path(__file__).resolve().parents[1]
 
 MUTATIONS = [
-    ("drop", None), ("set", 10), ("set", ""), ("set", "two\nlines"), ("set", " padded"), ("set", "padded\n"),
-    ("set", []), ("set", {}), ("set", None), ("set", True), ("set", "2022-02-30"), ("set", "Not A Slug"),
-    ("set", "https://example.org/x"), ("set", "1992-08-11/1992-08-01"), ("set", 91.5), ("set", "Q0"),
-    ("add", "nmae"), ("set", ["a", "a"]),
+    ("drop", None),
+    ("set", 10),
+    ("set", ""),
+    ("set", "two\nlines"),
+    ("set", " padded"),
+    ("set", "padded\n"),
+    ("set", []),
+    ("set", {}),
+    ("set", None),
+    ("set", True),
+    ("set", "2022-02-30"),
+    ("set", "Not A Slug"),
+    ("set", "https://example.org/x"),
+    ("set", "1992-08-11/1992-08-01"),
+    ("set", 91.5),
+    ("set", "Q0"),
+    ("add", "nmae"),
+    ("set", ["a", "a"]),
 ]
 
 
@@ -59,28 +73,58 @@ def check(records: list[dict]) -> list[tuple[str, str, str]]:
 
 
 BASE = [
-    {"id": "a1", "type": "article", "name": "A", "date_published": "2022-01-21", "text": "One sentence. Two.",
-     "sources": [{"url": "https://example.org/a", "title": "A", "supports": ["name", "date_published", "text"]}]},
-    {"id": "p1", "type": "place", "name": "P", "kind": "city",
-     "sources": [{"article": "a1", "quote": "One sentence.", "supports": ["name", "kind"]}]},
+    {
+        "id": "a1",
+        "type": "article",
+        "name": "A",
+        "date_published": "2022-01-21",
+        "text": "One sentence. Two.",
+        "sources": [{"url": "https://example.org/a", "title": "A", "supports": ["name", "date_published", "text"]}],
+    },
+    {
+        "id": "p1",
+        "type": "place",
+        "name": "P",
+        "kind": "city",
+        "sources": [{"article": "a1", "quote": "One sentence.", "supports": ["name", "kind"]}],
+    },
 ]
 
 
 def test_collection_rules() -> None:
     assert check(BASE) == []
-    event = {"id": "e1", "type": "event", "name": "E", "kind": "exercise", "status": "planned", "locations": ["p1"],
-             "sources": [{"article": "a1", "quote": "Two.", "supports": ["name", "kind", "status", "locations"]}]}
+    event = {
+        "id": "e1",
+        "type": "event",
+        "name": "E",
+        "kind": "exercise",
+        "status": "planned",
+        "locations": ["p1"],
+        "sources": [{"article": "a1", "quote": "Two.", "supports": ["name", "kind", "status", "locations"]}],
+    }
     assert check([*BASE, event]) == []
     assert check([*BASE, {**event, "locations": ["a1"]}]) == [("r2.yaml", "/locations/0", "reference-type")]
     assert check([*BASE, {**event, "locations": ["p2"]}]) == [("r2.yaml", "/locations/0", "dangling-reference")]
     assert check([*BASE, {**event, "id": "p1"}]) == [("r2.yaml", "/id", "duplicate-id")]
     quoted = {**event, "sources": [{**event["sources"][0], "quote": "Three."}]}  # type: ignore[dict-item]
     assert check([*BASE, quoted]) == [("r2.yaml", "/sources/0/quote", "quote-not-found")]
-    assert check([*BASE, {**event, "date": "2022-06-09/2022-05-09", "sources": [
-        {**event["sources"][0], "supports": ["name", "kind", "status", "locations", "date"]}]}]) == [  # type: ignore[dict-item]
-        ("r2.yaml", "/date", "date-order")]
+    assert check(
+        [
+            *BASE,
+            {
+                **event,
+                "date": "2022-06-09/2022-05-09",
+                "sources": [{**event["sources"][0], "supports": ["name", "kind", "status", "locations", "date"]}],
+            },
+        ]
+    ) == [  # type: ignore[dict-item]
+        ("r2.yaml", "/date", "date-order")
+    ]
     assert check([*BASE, {**event, "date": "2022"}]) == [("r2.yaml", "/date", "unsourced-fact")]
-    supports_more = {**event, "sources": [{**event["sources"][0], "supports": ["name", "kind", "status", "locations", "date"]}]}  # type: ignore[dict-item]
+    supports_more = {
+        **event,
+        "sources": [{**event["sources"][0], "supports": ["name", "kind", "status", "locations", "date"]}],
+    }  # type: ignore[dict-item]
     assert check([*BASE, supports_more]) == [("r2.yaml", "/sources/0/supports/4", "unknown-supported-field")]
 
 
@@ -92,7 +136,9 @@ def test_quote_mismatch_points_at_the_nearest_passage(tmp_path: Path) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(source.read_bytes())
     event = folder / "events" / "shusha-declaration-signing.yaml"
-    event.write_text(event.read_text(encoding="utf-8").replace("Azerbaijan’s victory", "Azerbaijan's victory"), encoding="utf-8")
+    event.write_text(
+        event.read_text(encoding="utf-8").replace("Azerbaijan’s victory", "Azerbaijan's victory"), encoding="utf-8"
+    )
     result = CliRunner().invoke(main, ["validate", str(folder)])
     assert result.exit_code == 1
     assert "quote not found verbatim in article 'azernews-2022-01-21-servicemen-parachute-course'" in result.stdout
@@ -101,12 +147,13 @@ def test_quote_mismatch_points_at_the_nearest_passage(tmp_path: Path) -> None:
 
 def test_parallel_chunks_find_exactly_what_one_process_finds(tmp_path: Path) -> None:
     from bench.corpus import make
-
     from records_toolkit.validate import check_paths
 
     make(tmp_path, 3)
     first = sorted(tmp_path.rglob("*.yaml"))[0]
-    (tmp_path / "c00002" / "dup.yaml").write_text(first.read_text(encoding="utf-8"), encoding="utf-8")  # a duplicate id far away
+    (tmp_path / "c00002" / "dup.yaml").write_text(
+        first.read_text(encoding="utf-8"), encoding="utf-8"
+    )  # a duplicate id far away
     broken = tmp_path / "c00001" / "events" / "efes-2022.yaml"
     broken.write_text(broken.read_text(encoding="utf-8").replace('"2022-05-09/', '"2022-02-30/'), encoding="utf-8")
     one = check_paths([tmp_path], jobs=1, keep=True)
@@ -119,8 +166,18 @@ def test_parallel_chunks_find_exactly_what_one_process_finds(tmp_path: Path) -> 
 
 
 def test_each_missing_key_is_reported_once() -> None:
-    place = {"id": "p2", "type": "place", "name": "P", "kind": "city",
-             "sources": [{"article": "a1", "url": "https://example.org/p", "supports": ["name", "kind"]}]}
+    place = {
+        "id": "p2",
+        "type": "place",
+        "name": "P",
+        "kind": "city",
+        "sources": [{"article": "a1", "url": "https://example.org/p", "supports": ["name", "kind"]}],
+    }
     assert sorted(code for _, _, code in check([BASE[0], place])) == [
-        "schema-required", "schema-required", "schema-unknown-key"]  # quote beside article, title beside url; url
-    assert [code for _, _, code in check([{"id": "w", "type": "place"}])] == ["schema-required"] * 3  # name, kind, sources
+        "schema-required",
+        "schema-required",
+        "schema-unknown-key",
+    ]  # quote beside article, title beside url; url
+    assert [code for _, _, code in check([{"id": "w", "type": "place"}])] == [
+        "schema-required"
+    ] * 3  # name, kind, sources

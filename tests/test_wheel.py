@@ -32,9 +32,14 @@ def test_wheel_carries_schemas_and_formats_and_works_anywhere(tmp_path: Path) ->
     (wheel,) = dist.glob("*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert {f"records_toolkit/schemas/{n}.schema.json" for n in ("defs", "event", "article", "record")} <= set(names)
-    assert {"exporters/ics.py", "exporters/csv_.py", "exporters/jsonld.py", "exporters/markdown_.py"} <= set(names)
+    assert {
+        "records_toolkit/exporters/ics.py",
+        "records_toolkit/exporters/csv_.py",
+        "records_toolkit/exporters/jsonld.py",
+        "records_toolkit/exporters/markdown_.py",
+    } <= set(names)
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
-    assert "ics = exporters.ics:IcsFormat" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "ics = records_toolkit.exporters.ics:IcsFormat" in zipfile.ZipFile(wheel).read(entry_points).decode()
 
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
@@ -49,7 +54,11 @@ def test_wheel_carries_schemas_and_formats_and_works_anywhere(tmp_path: Path) ->
     assert (done.returncode, done.stdout) == (0, "ok: 43 records in 43 files, no problems\n"), done.stderr
     done = run(toolkit, "formats", cwd=elsewhere, offline=True)
     assert done.returncode == 0 and [line.split()[0] for line in done.stdout.splitlines()[1:5]] == [
-        "csv", "ics", "jsonld", "markdown"]
+        "csv",
+        "ics",
+        "jsonld",
+        "markdown",
+    ]
     done = run(toolkit, "export", "--format", "ics", cwd=elsewhere, offline=True)
     assert done.returncode == 0 and done.stdout.startswith("BEGIN:VCALENDAR")
     assert done.stdout.encode() == (ROOT / "tests" / "golden" / "article.ics").read_bytes().replace(b"\r\n", b"\n")

@@ -14,8 +14,8 @@ import typing as t
 import yaml
 
 from .loader import implicit_tag
-
 from .schemas import Model, Template, load_model
+
 
 class _CanonicalDumper(yaml.SafeDumper):
     """Indented block sequences (``key:\\n  - item``); never aliases."""
@@ -81,8 +81,17 @@ def dumps(documents: t.Sequence[dict[str, t.Any]], model: Model | None = None) -
     """The canonical text of one file holding ``documents`` (``---`` between them)."""
     parts = []
     for data in documents:
-        parts.append(yaml.dump(canonical_record(data, model), Dumper=_CanonicalDumper, allow_unicode=True,
-                               sort_keys=False, default_flow_style=False, width=1_000_000, indent=2))
+        parts.append(
+            yaml.dump(
+                canonical_record(data, model),
+                Dumper=_CanonicalDumper,
+                allow_unicode=True,
+                sort_keys=False,
+                default_flow_style=False,
+                width=1_000_000,
+                indent=2,
+            )
+        )
     return "---\n".join(parts)
 
 

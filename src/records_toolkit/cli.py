@@ -22,8 +22,14 @@ if t.TYPE_CHECKING:
 
 DEFAULT_PATHS = ("records",)
 _paths = click.argument("paths", nargs=-1, type=click.Path(path_type=str, readable=False))  # the loader reports
-_max_size = click.option("--max-file-size", "max_bytes", type=click.IntRange(min=1), default=16 * 1024 * 1024,
-                         show_default=True, help="Refuse YAML files larger than this many bytes.")
+_max_size = click.option(
+    "--max-file-size",
+    "max_bytes",
+    type=click.IntRange(min=1),
+    default=16 * 1024 * 1024,
+    show_default=True,
+    help="Refuse YAML files larger than this many bytes.",
+)
 
 
 def _version() -> str:
@@ -54,8 +60,14 @@ def _check(paths: t.Sequence[str], *, keep: bool, max_bytes: int) -> t.Any:
 
 @main.command()
 @_paths
-@click.option("--output-format", "-f", type=click.Choice(["text", "json", "github", "sarif"]), default="text",
-              show_default=True, help="text for people, json for scripts, github for PR annotations, sarif for code scanning.")
+@click.option(
+    "--output-format",
+    "-f",
+    type=click.Choice(["text", "json", "github", "sarif"]),
+    default="text",
+    show_default=True,
+    help="text for people, json for scripts, github for PR annotations, sarif for code scanning.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing; only the exit code tells.")
 @_max_size
 def validate(paths: tuple[str, ...], output_format: str, quiet: bool, max_bytes: int) -> None:
@@ -107,11 +119,21 @@ def fmt(paths: tuple[str, ...], check: bool, max_bytes: int) -> None:
             changed.append(item.as_posix())
             if check:
                 old_lines, new_lines = original.splitlines(), canonical.splitlines()
-                line = next((i for i, (a, b) in enumerate(zip(old_lines, new_lines), 1) if a != b),
-                            min(len(old_lines), len(new_lines)) + 1)
+                line = next(
+                    (i for i, (a, b) in enumerate(zip(old_lines, new_lines), 1) if a != b),
+                    min(len(old_lines), len(new_lines)) + 1,
+                )
                 line = min(line, max(len(old_lines), 1))
-                report.problems.append(Problem(file=item.as_posix(), line=line, column=1, pointer="", code="not-canonical",
-                                               message="not in canonical form from here on (run `toolkit fmt`)"))
+                report.problems.append(
+                    Problem(
+                        file=item.as_posix(),
+                        line=line,
+                        column=1,
+                        pointer="",
+                        code="not-canonical",
+                        message="not in canonical form from here on (run `toolkit fmt`)",
+                    )
+                )
             else:
                 atomic_write(item, canonical)
     if report.problems:
@@ -120,7 +142,10 @@ def fmt(paths: tuple[str, ...], check: bool, max_bytes: int) -> None:
     verb = "would reformat" if check else "reformatted"
     for name in changed:
         click.echo(f"{verb} {name}", err=True)
-    click.echo(f"{len(changed)} of {report.files} files {verb}" if changed else f"{report.files} files already canonical", err=True)
+    click.echo(
+        f"{len(changed)} of {report.files} files {verb}" if changed else f"{report.files} files already canonical",
+        err=True,
+    )
 
 
 def _format_choice() -> click.Choice:
@@ -167,17 +192,39 @@ def _context(plugin: Format, given: tuple[str, ...]) -> t.Any:
         source_date_epoch = int(epoch) if epoch else None
     except ValueError:
         problem = f"SOURCE_DATE_EPOCH={epoch!r} is not a whole number of seconds"
-    return Context(model=load_model(), options=_options(plugin, given), source_date_epoch=source_date_epoch,
-                   source_date_epoch_error=problem)
+    return Context(
+        model=load_model(),
+        options=_options(plugin, given),
+        source_date_epoch=source_date_epoch,
+        source_date_epoch_error=problem,
+    )
 
 
 @main.command(name="export")
-@click.option("--format", "-F", "format_name", type=_LazyChoice(), required=True, help="An installed format (see `toolkit formats`).")
+@click.option(
+    "--format",
+    "-F",
+    "format_name",
+    type=_LazyChoice(),
+    required=True,
+    help="An installed format (see `toolkit formats`).",
+)
 @_paths
-@click.option("--output", "-o", type=click.Path(path_type=Path), help="File (or directory, for directory formats) to write.")
-@click.option("--option", "-O", "option_values", multiple=True, metavar="NAME=VALUE", help="A format option (see `toolkit formats`).")
+@click.option(
+    "--output", "-o", type=click.Path(path_type=Path), help="File (or directory, for directory formats) to write."
+)
+@click.option(
+    "--option",
+    "-O",
+    "option_values",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A format option (see `toolkit formats`).",
+)
 @_max_size
-def export_(format_name: str, paths: tuple[str, ...], output: Path | None, option_values: tuple[str, ...], max_bytes: int) -> None:
+def export_(
+    format_name: str, paths: tuple[str, ...], output: Path | None, option_values: tuple[str, ...], max_bytes: int
+) -> None:
     """Validate, then write the records in a format. Invalid records write nothing."""
     from .output import atomic_write, atomic_write_tree
     from .plugins import load
@@ -267,8 +314,16 @@ def formats() -> None:
     for name, entry in entries.items():
         plugin = entry.load()
         output = "directory" if plugin.directory else "file"
-        rows.append((name, plugin.suffix, plugin.media_type, output, "yes" if isinstance(plugin, Importer) else "no",
-                     f"{entry.package} {entry.version}"))
+        rows.append(
+            (
+                name,
+                plugin.suffix,
+                plugin.media_type,
+                output,
+                "yes" if isinstance(plugin, Importer) else "no",
+                f"{entry.package} {entry.version}",
+            )
+        )
         details.append(f"{name}: {plugin.summary}")
         for option in plugin.options:
             choices = f" ({'|'.join(option.choices)})" if option.choices else ""

@@ -27,7 +27,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .problems import Problem, pointer_join, pointer_tokens
 
-JSON = t.Union[None, bool, int, float, str, list["JSON"], dict[str, "JSON"]]
+JSON = t.Union[None, bool, int, float, str, list["JSON"], dict[str, "JSON"]]  # noqa: UP007 - a recursive alias needs Union at run time
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
 MAX_DEPTH = 100
@@ -144,8 +144,9 @@ def _scalar(node: ScalarNode) -> JSON:
 def _number(node: ScalarNode, tag: str, value: str) -> int | float:
     """A JSON-safe number: finite, and short enough to read (Python refuses > 4300 digits)."""
     if len(value) > 100:
-        raise LoadProblem("yaml-number", f"a number of {len(value)} characters is refused; quote it if it is text",
-                          node.start_mark)
+        raise LoadProblem(
+            "yaml-number", f"a number of {len(value)} characters is refused; quote it if it is text", node.start_mark
+        )
     if tag == _INT:
         base = 8 if value.startswith("0o") else 16 if value.startswith("0x") else 10
         return int(value[2:] if base != 10 else value, base)
@@ -190,7 +191,9 @@ def construct(node: Node) -> JSON:
             for key_node, value_node in node.value:
                 if type(key_node) is not ScalarNode or key_node.tag != _STR:
                     if isinstance(key_node, ScalarNode) and key_node.tag not in (_INT, _FLOAT, _BOOL, _NULL):
-                        raise LoadProblem("yaml-tag", f"explicit tag {key_node.tag!r} is not allowed", key_node.start_mark)
+                        raise LoadProblem(
+                            "yaml-tag", f"explicit tag {key_node.tag!r} is not allowed", key_node.start_mark
+                        )
                     shown = key_node.value if isinstance(key_node, ScalarNode) else "a collection"
                     raise LoadProblem("yaml-key-type", f"mapping keys must be text, not {shown!r}", key_node.start_mark)
                 key = key_node.value
@@ -233,8 +236,16 @@ def position(text: str, mark: yaml.Mark | None, fallback: yaml.Mark | None = Non
 _BREAK = re.compile(r"\r\n|\r|\n")
 
 
-def _problem(text: str, file: str, code: str, message: str, mark: yaml.Mark | None, pointer: str = "",
-             document: int = 0, fallback: yaml.Mark | None = None) -> Problem:
+def _problem(
+    text: str,
+    file: str,
+    code: str,
+    message: str,
+    mark: yaml.Mark | None,
+    pointer: str = "",
+    document: int = 0,
+    fallback: yaml.Mark | None = None,
+) -> Problem:
     line, column = position(text, mark, fallback)
     return Problem(file=file, line=line, column=column, pointer=pointer, code=code, message=message, document=document)
 
@@ -250,8 +261,14 @@ def decode(raw: bytes, file: str) -> str | Problem:
         column = len(before[line_start:].decode("utf-8", "replace")) + 1
         bad = raw[exc.start : exc.start + 1].hex()
         hint = " (it looks like UTF-16)" if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
-        return Problem(file=file, line=line, column=column, pointer="", code="encoding",
-                       message=f"not valid UTF-8: byte 0x{bad} ({exc.reason}){hint}; save the file as UTF-8")
+        return Problem(
+            file=file,
+            line=line,
+            column=column,
+            pointer="",
+            code="encoding",
+            message=f"not valid UTF-8: byte 0x{bad} ({exc.reason}){hint}; save the file as UTF-8",
+        )
     return text[1:] if text.startswith("\ufeff") else text
 
 
@@ -261,8 +278,9 @@ def _yaml_error(text: str, file: str, exc: yaml.YAMLError, document: int) -> Pro
     context = getattr(exc, "context", None)
     message = f"{problem} ({context})" if context and context not in problem else problem
     message = " ".join(str(message).split())
-    return _problem(text, file, "yaml-syntax", message, mark, document=document,
-                    fallback=getattr(exc, "context_mark", None))
+    return _problem(
+        text, file, "yaml-syntax", message, mark, document=document, fallback=getattr(exc, "context_mark", None)
+    )
 
 
 _KIND = {list: "a list", str: "text", int: "a number", float: "a number", bool: "true or false"}
@@ -304,18 +322,32 @@ def _load_documents(text: str, file: str) -> t.Iterator[Document | Problem]:
                 return
             if not isinstance(data, dict):
                 kind = "an empty document" if data is None else _KIND.get(type(data), type(data).__name__)
-                yield _problem(text, file, "yaml-not-mapping", f"a record must be a mapping of keys to values, not {kind}",
-                               node.start_mark, document=index)
+                yield _problem(
+                    text,
+                    file,
+                    "yaml-not-mapping",
+                    f"a record must be a mapping of keys to values, not {kind}",
+                    node.start_mark,
+                    document=index,
+                )
             else:
                 yield Document(file, index, data)
             index += 1
         if index == 0:
-            yield Problem(file=file, line=1, column=1, pointer="", code="yaml-not-mapping",
-                          message="the file holds no record (it is empty or only comments)")
+            yield Problem(
+                file=file,
+                line=1,
+                column=1,
+                pointer="",
+                code="yaml-not-mapping",
+                message="the file holds no record (it is empty or only comments)",
+            )
     except yaml.YAMLError as exc:
         yield _yaml_error(text, file, exc, index)
     except RecursionError:
-        yield _problem(text, file, "yaml-too-deep", f"values nested deeper than {MAX_DEPTH} levels", None, document=index)
+        yield _problem(
+            text, file, "yaml-too-deep", f"values nested deeper than {MAX_DEPTH} levels", None, document=index
+        )
     finally:
         loader.dispose()
 
@@ -339,11 +371,20 @@ def _first_anchor_or_tag(text: str) -> tuple[str, str, t.Any, int] | None:
             if isinstance(event, yaml.DocumentStartEvent):
                 document += 1
             elif getattr(event, "anchor", None) is not None:
-                return ("yaml-alias", "anchors are not allowed (write the value out; anchors and aliases hide "
-                        "content and allow expansion bombs)", event.start_mark, max(document, 0))
+                return (
+                    "yaml-alias",
+                    "anchors are not allowed (write the value out; anchors and aliases hide "
+                    "content and allow expansion bombs)",
+                    event.start_mark,
+                    max(document, 0),
+                )
             elif (tag := getattr(event, "tag", None)) is not None:
-                return ("yaml-tag", f"explicit tag {tag!r} is not allowed (write the value plainly or quote it)",
-                        event.start_mark, max(document, 0))
+                return (
+                    "yaml-tag",
+                    f"explicit tag {tag!r} is not allowed (write the value plainly or quote it)",
+                    event.start_mark,
+                    max(document, 0),
+                )
     except yaml.YAMLError:
         return None
     return None
@@ -359,13 +400,25 @@ def load_file(path: Path, *, max_bytes: int = MAX_FILE_BYTES) -> t.Iterator[Docu
     try:
         size = path.stat().st_size
         if size > max_bytes:
-            yield Problem(file=file, line=1, column=1, pointer="", code="file-too-large",
-                          message=f"file is {size} bytes; the limit is {max_bytes} (--max-file-size)")
+            yield Problem(
+                file=file,
+                line=1,
+                column=1,
+                pointer="",
+                code="file-too-large",
+                message=f"file is {size} bytes; the limit is {max_bytes} (--max-file-size)",
+            )
             return
         raw = path.read_bytes()
     except OSError as exc:
-        yield Problem(file=file, line=None, column=None, pointer="", code="file-unreadable",
-                      message=f"cannot read: {exc.strerror or exc}")
+        yield Problem(
+            file=file,
+            line=None,
+            column=None,
+            pointer="",
+            code="file-unreadable",
+            message=f"cannot read: {exc.strerror or exc}",
+        )
         return
     yield from load_bytes(raw, file)
 
@@ -403,8 +456,14 @@ def iter_record_files(paths: t.Iterable[str | os.PathLike[str]]) -> t.Iterator[P
         return True
 
     def unreadable(path: Path | str, reason: str) -> Problem:
-        return Problem(file=Path(path).as_posix(), line=None, column=None, pointer="", code="file-unreadable",
-                       message=f"cannot read: {reason}")
+        return Problem(
+            file=Path(path).as_posix(),
+            line=None,
+            column=None,
+            pointer="",
+            code="file-unreadable",
+            message=f"cannot read: {reason}",
+        )
 
     for given in paths:
         path = Path(given)
@@ -425,8 +484,14 @@ def iter_record_files(paths: t.Iterable[str | os.PathLike[str]]) -> t.Iterator[P
                 yield unreadable(error.filename or path, error.strerror or str(error))
             files = [p for p in sorted(found, key=lambda p: p.as_posix()) if first_time(p)]
             if not files and not errors and not found:
-                yield Problem(file=path.as_posix(), line=None, column=None, pointer="", code="no-records",
-                              message="no *.yaml or *.yml file in this directory")
+                yield Problem(
+                    file=path.as_posix(),
+                    line=None,
+                    column=None,
+                    pointer="",
+                    code="no-records",
+                    message="no *.yaml or *.yml file in this directory",
+                )
             yield from files
         elif is_file:
             if first_time(path):
@@ -435,8 +500,9 @@ def iter_record_files(paths: t.Iterable[str | os.PathLike[str]]) -> t.Iterator[P
             yield unreadable(path, "no such file or directory" if not path.exists() else "not a regular file")
 
 
-def load_paths(paths: t.Iterable[str | os.PathLike[str]], *, max_bytes: int = MAX_FILE_BYTES
-               ) -> t.Iterator[tuple[Path | None, Document | Problem]]:
+def load_paths(
+    paths: t.Iterable[str | os.PathLike[str]], *, max_bytes: int = MAX_FILE_BYTES
+) -> t.Iterator[tuple[Path | None, Document | Problem]]:
     """Stream ``(file, document-or-problem)`` for every record under ``paths``."""
     for item in iter_record_files(paths):
         if isinstance(item, Problem):

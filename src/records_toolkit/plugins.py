@@ -90,8 +90,11 @@ class Entry:
         except Exception as exc:  # any failure of third-party code is a load failure
             raise PluginLoadError(self.name, self.package, f"{type(exc).__name__}: {exc}") from exc
         if not isinstance(plugin, Format):
-            missing = [a for a in ("name", "suffix", "media_type", "summary", "directory", "options", "export")
-                       if not hasattr(plugin, a)]
+            missing = [
+                a
+                for a in ("name", "suffix", "media_type", "summary", "directory", "options", "export")
+                if not hasattr(plugin, a)
+            ]
             raise PluginLoadError(self.name, self.package, f"not a format (missing {', '.join(missing)})")
         if plugin.name != self.name:
             raise PluginLoadError(self.name, self.package, f"it calls itself {plugin.name!r}")

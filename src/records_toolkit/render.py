@@ -42,7 +42,9 @@ def text(report: Report) -> str:
                 column = max(1, min(problem.column or 1, len(shown) + 1))
                 if len(shown) > 120:  # a long line: show the part around the column
                     start = max(0, column - 60)
-                    shown = ("…" if start else "") + shown[start : start + 120] + ("…" if start + 120 < len(shown) else "")
+                    shown = (
+                        ("…" if start else "") + shown[start : start + 120] + ("…" if start + 120 < len(shown) else "")
+                    )
                     column = column - start + (1 if start else 0)
                 out.append(f"    {shown}")
                 out.append(f"    {' ' * (column - 1)}^")
@@ -89,24 +91,30 @@ def sarif(report: Report) -> str:
         location: dict[str, t.Any] = {"physicalLocation": {"artifactLocation": {"uri": uri}}}
         if problem.line is not None:
             location["physicalLocation"]["region"] = {"startLine": problem.line, "startColumn": problem.column or 1}
-        results.append({
-            "ruleId": problem.code,
-            "level": problem.severity,
-            "message": {"text": problem.message},
-            "locations": [location],
-            "properties": {"pointer": problem.pointer},
-        })
+        results.append(
+            {
+                "ruleId": problem.code,
+                "level": problem.severity,
+                "message": {"text": problem.message},
+                "locations": [location],
+                "properties": {"pointer": problem.pointer},
+            }
+        )
     doc = {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {
-                "name": "toolkit",
-                "version": __version__,
-                "rules": [{"id": code, "shortDescription": {"text": CODES.get(code, code)}} for code in used],
-            }},
-            "results": results,
-        }],
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "toolkit",
+                        "version": __version__,
+                        "rules": [{"id": code, "shortDescription": {"text": CODES.get(code, code)}} for code in used],
+                    }
+                },
+                "results": results,
+            }
+        ],
     }
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 

@@ -142,8 +142,10 @@ class Model:
                     try:
                         self.lookup(ref, doc["$id"])
                     except LookupError as exc:
-                        raise SchemaBroken(f"{name}.schema.json: $ref {ref!r} does not resolve to a local schema "
-                                           "(schemas are never fetched over the network)") from exc
+                        raise SchemaBroken(
+                            f"{name}.schema.json: $ref {ref!r} does not resolve to a local schema "
+                            "(schemas are never fetched over the network)"
+                        ) from exc
                 stack.extend(node.values())
             elif isinstance(node, list):
                 stack.extend(node)
@@ -170,8 +172,13 @@ class Model:
             raise ValueError(f"schemas are never fetched: {uri}")
 
         registry = jsonschema_rs.Registry([(doc["$id"], doc) for doc in self.documents.values()], retriever=refuse)
-        return jsonschema_rs.validator_for(self.types[type_name].schema, registry=registry, validate_formats=True,
-                                           formats={"edtf": dates.is_valid}, retriever=refuse)
+        return jsonschema_rs.validator_for(
+            self.types[type_name].schema,
+            registry=registry,
+            validate_formats=True,
+            formats={"edtf": dates.is_valid},
+            retriever=refuse,
+        )
 
     def fast_errors(self, type_name: str, data: t.Any) -> list[tuple[list[str | int], str]]:
         """jsonschema-rs's own errors: a fallback should the two validators ever disagree."""
@@ -244,7 +251,7 @@ def _check_schema(path: Path, doc: t.Any) -> None:
             return
     except ImportError:  # pragma: no cover - an optional speed-up
         pass
-    except Exception:  # noqa: BLE001 - let jsonschema give the verdict and the words
+    except Exception:
         pass
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import SchemaError

@@ -24,10 +24,24 @@ if t.TYPE_CHECKING:
 #: Top-level fields that are bookkeeping or editorial, not facts, and so need no source.
 NOT_FACTS = frozenset({"id", "type", "sources", "notes", "description"})
 
-_JSON_TYPE = {dict: "a mapping", list: "a list", str: "text", bool: "a boolean", int: "a number", float: "a number",
-              type(None): "null (empty)"}
-_SCHEMA_TYPE = {"object": "a mapping", "array": "a list", "string": "text", "boolean": "true or false",
-                "integer": "a whole number", "number": "a number", "null": "null"}
+_JSON_TYPE = {
+    dict: "a mapping",
+    list: "a list",
+    str: "text",
+    bool: "a boolean",
+    int: "a number",
+    float: "a number",
+    type(None): "null (empty)",
+}
+_SCHEMA_TYPE = {
+    "object": "a mapping",
+    "array": "a list",
+    "string": "text",
+    "boolean": "true or false",
+    "integer": "a whole number",
+    "number": "a number",
+    "null": "null",
+}
 
 
 @dataclasses.dataclass(slots=True)
@@ -113,7 +127,9 @@ class Checker:
                 self._refs.append((doc.file, doc.index, pointer, t.cast(str, target), allowed))
         for index, source in enumerate(t.cast(list[dict[str, t.Any]], data["sources"])):
             if "article" in source:
-                self._quotes.append((doc.file, doc.index, f"/sources/{index}/quote", source["article"], source["quote"]))
+                self._quotes.append(
+                    (doc.file, doc.index, f"/sources/{index}/quote", source["article"], source["quote"])
+                )
         if info.name == "article":
             self._article_texts[record_id] = t.cast(str, data["text"])
         for template in info.dates:
@@ -140,20 +156,36 @@ class Checker:
             for position, field in enumerate(source["supports"]):
                 supported.add(field)
                 if field not in data:
-                    self._flag(doc, f"/sources/{index}/supports/{position}", "unknown-supported-field",
-                               f"this source supports {field!r}, but the record has no {field!r}")
+                    self._flag(
+                        doc,
+                        f"/sources/{index}/supports/{position}",
+                        "unknown-supported-field",
+                        f"this source supports {field!r}, but the record has no {field!r}",
+                    )
         for field in data:
             if field not in NOT_FACTS and field not in supported:
-                self._flag(doc, pointer_join("", field), "unsourced-fact",
-                           f"{field!r} has no source: name it in the `supports` list of a source", at_key=True)
+                self._flag(
+                    doc,
+                    pointer_join("", field),
+                    "unsourced-fact",
+                    f"{field!r} has no source: name it in the `supports` list of a source",
+                    at_key=True,
+                )
 
     # -- parallel chunks -------------------------------------------------------------------------
 
     def state(self) -> dict[str, t.Any]:
         """Everything :meth:`merge` needs, as plain picklable values."""
-        return {"problems": self.report.problems, "records": self.report.records, "pending": self._pending,
-                "ids": self._ids, "refs": self._refs, "quotes": self._quotes, "articles": self._article_texts,
-                "kept": self.records}
+        return {
+            "problems": self.report.problems,
+            "records": self.report.records,
+            "pending": self._pending,
+            "ids": self._ids,
+            "refs": self._refs,
+            "quotes": self._quotes,
+            "articles": self._article_texts,
+            "kept": self.records,
+        }
 
     def merge(self, state: dict[str, t.Any]) -> None:
         """Take in a later chunk's results, as if its records had been added here in order."""
@@ -179,24 +211,50 @@ class Checker:
             found = self._ids.get(target)
             if found is None:
                 hint = _did_you_mean(target, self._ids)
-                self._pending.append(_Pending(file, index, pointer, "dangling-reference",
-                                              f"{target!r} is not the id of any record{hint}"))
+                self._pending.append(
+                    _Pending(
+                        file, index, pointer, "dangling-reference", f"{target!r} is not the id of any record{hint}"
+                    )
+                )
             elif found[2] not in allowed:
-                self._pending.append(_Pending(file, index, pointer, "reference-type",
-                                              f"{target!r} is a {found[2]}; here it must be {_either(allowed)}"))
+                self._pending.append(
+                    _Pending(
+                        file,
+                        index,
+                        pointer,
+                        "reference-type",
+                        f"{target!r} is a {found[2]}; here it must be {_either(allowed)}",
+                    )
+                )
         for file, index, pointer, article, quote in self._quotes:
             text = self._article_texts.get(article)
             if text is None:
                 continue  # a dangling or mistyped article reference was reported above
             if quote not in text:
-                self._pending.append(_Pending(file, index, pointer, "quote-not-found",
-                                              f"quote not found verbatim in article {article!r}{_near_miss(quote, text)}"))
+                self._pending.append(
+                    _Pending(
+                        file,
+                        index,
+                        pointer,
+                        "quote-not-found",
+                        f"quote not found verbatim in article {article!r}{_near_miss(quote, text)}",
+                    )
+                )
         positions = Positions()
         for pending in self._pending:
             where = positions.locate(pending.file, pending.document, pending.pointer, key=pending.at_key)
             line, column = where if where else (None, None)
-            self.report.problems.append(Problem(file=pending.file, line=line, column=column, pointer=pending.pointer,
-                                                code=pending.code, message=pending.message, document=pending.document))
+            self.report.problems.append(
+                Problem(
+                    file=pending.file,
+                    line=line,
+                    column=column,
+                    pointer=pending.pointer,
+                    code=pending.code,
+                    message=pending.message,
+                    document=pending.document,
+                )
+            )
         self._pending.clear()
         return Result(self.report, self.records)
 
@@ -204,8 +262,14 @@ class Checker:
 PARALLEL_FROM = 1000  # files; below this a second process costs more than it saves
 
 
-def check_paths(paths: t.Sequence[str | os.PathLike[str]], *, keep: bool = False, model: Model | None = None,
-                max_bytes: int = MAX_FILE_BYTES, jobs: int | None = None) -> Result:
+def check_paths(
+    paths: t.Sequence[str | os.PathLike[str]],
+    *,
+    keep: bool = False,
+    model: Model | None = None,
+    max_bytes: int = MAX_FILE_BYTES,
+    jobs: int | None = None,
+) -> Result:
     """Validate every record under ``paths``; with ``keep`` the valid records come back too.
 
     Large trees are loaded and schema-checked by ``jobs`` processes (default: one per core)
@@ -305,28 +369,44 @@ def describe(error: ValidationError, root: t.Any = None) -> list[tuple[str, str,
         out = []
         for key in instance:
             if key not in allowed:
-                out.append((pointer_join(pointer, key), "schema-unknown-key",
-                            f"unknown key {key!r}{_did_you_mean(key, allowed)}; allowed here: {', '.join(allowed)}", True))
+                out.append(
+                    (
+                        pointer_join(pointer, key),
+                        "schema-unknown-key",
+                        f"unknown key {key!r}{_did_you_mean(key, allowed)}; allowed here: {', '.join(allowed)}",
+                        True,
+                    )
+                )
         return out or [(pointer, "schema-unknown-key", error.message, False)]
     if schema is False:  # a `false` subschema under `properties`: that key may not be here
         parent: t.Any = root
         for token in error.absolute_path:
             parent = parent[token]
         keys = [k for k, v in parent.items() if v is instance] if isinstance(parent, dict) else []
-        return [(pointer_join(pointer, key), "schema-unknown-key", f"key {key!r} is not allowed here", True)
-                for key in keys] or [(pointer, "schema-unknown-key", error.message, False)]
+        return [
+            (pointer_join(pointer, key), "schema-unknown-key", f"key {key!r} is not allowed here", True) for key in keys
+        ] or [(pointer, "schema-unknown-key", error.message, False)]
     if keyword == "not" and isinstance(value, dict) and "pattern" in value:
-        return [(pointer, "schema-pattern", f"{_shown(instance)} is not valid here: {hint or 'must not match ' + value['pattern']}",
-                 False)]
+        return [
+            (
+                pointer,
+                "schema-pattern",
+                f"{_shown(instance)} is not valid here: {hint or 'must not match ' + value['pattern']}",
+                False,
+            )
+        ]
     if keyword == "required":  # jsonschema reports each missing key as its own error
         missing = [k for k in value if isinstance(instance, dict) and k not in instance]
         named = [k for k in missing if error.message.startswith(repr(k))] or missing
         return [(pointer, "schema-required", f"missing required key {k!r}", False) for k in named[:1]]
     if keyword == "dependentRequired":  # like `required`: one error per missing companion
-        pairs = [(key, need) for key, needs in value.items() if key in instance for need in needs if need not in instance]
+        pairs = [
+            (key, need) for key, needs in value.items() if key in instance for need in needs if need not in instance
+        ]
         named = [(k, n) for k, n in pairs if error.message == f"{n!r} is a dependency of {k!r}"] or pairs
         return [(pointer, "schema-required", f"{k!r} needs {n!r} beside it", False) for k, n in named[:1]] or [
-            (pointer, "schema-required", error.message, False)]
+            (pointer, "schema-required", error.message, False)
+        ]
     if keyword == "type":
         wanted = value if isinstance(value, list) else [value]
         got = _JSON_TYPE.get(type(instance), type(instance).__name__)
@@ -337,10 +417,18 @@ def describe(error: ValidationError, root: t.Any = None) -> list[tuple[str, str,
     if keyword in ("enum", "const"):
         options = value if keyword == "enum" else [value]
         close = _did_you_mean(str(instance), [str(o) for o in options])
-        return [(pointer, "schema-enum", f"{_shown(instance)} is not allowed{close}; use one of: "
-                 + ", ".join(str(o) for o in options), False)]
+        return [
+            (
+                pointer,
+                "schema-enum",
+                f"{_shown(instance)} is not allowed{close}; use one of: " + ", ".join(str(o) for o in options),
+                False,
+            )
+        ]
     if keyword == "pattern":
-        return [(pointer, "schema-pattern", f"{_shown(instance)} is not valid here: {hint or 'must match ' + value}", False)]
+        return [
+            (pointer, "schema-pattern", f"{_shown(instance)} is not valid here: {hint or 'must match ' + value}", False)
+        ]
     if keyword == "format":
         if value == "edtf":
             try:

@@ -17,18 +17,17 @@ import frictionless
 import pytest
 import yaml
 from click.testing import CliRunner
+from helpers import assert_valid, by_key, shipped
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from strategies import collections, edtf
 
-from exporters.csv_ import (EDTF_PATTERN, GUARD_TRIGGERS, PACKAGE, CsvFormat, guard, layout, unguard)
 from records_toolkit import dates
 from records_toolkit.cli import main
 from records_toolkit.errors import InvalidRecords
+from records_toolkit.exporters.csv_ import EDTF_PATTERN, GUARD_TRIGGERS, PACKAGE, CsvFormat, guard, layout, unguard
 from records_toolkit.plugins import Context, Format, Importer, load
 from records_toolkit.schemas import load_model, values_at
-
-from strategies import collections, edtf
-from helpers import by_key, shipped, assert_valid
 
 ROOT = Path(__file__).resolve().parents[2]
 RECORDS = ROOT / "records"
@@ -62,12 +61,6 @@ def round_trip(records: list[Record], cells: str = "guarded") -> list[Record]:
         return import_dir(write(export(records, cells), Path(tmp)))
 
 
-
-
-
-
-
-
 def rows(data: bytes) -> list[list[str]]:
     """Read CSV bytes with the standard library, as RFC 4180 says (newline="" keeps CR LF in fields)."""
     assert not data.startswith(b"\xef\xbb\xbf"), "no BOM"
@@ -95,8 +88,9 @@ def field(files: dict[str, bytes], table: str, name: str) -> dict[str, t.Any]:
 
 def frictionless_errors(directory: Path) -> list[str]:
     report = frictionless.validate(str(directory / PACKAGE))
-    return [f"{task.name}: {error.type}: {error.note}" for task in report.tasks for error in task.errors] + \
-        [f"package: {error.type}: {error.note}" for error in report.errors]
+    return [f"{task.name}: {error.type}: {error.note}" for task in report.tasks for error in task.errors] + [
+        f"package: {error.type}: {error.note}" for error in report.errors
+    ]
 
 
 def source(article: str, quote: str, *supports: str) -> Record:
@@ -108,19 +102,45 @@ HOSTILE_TEXT = '=HYPERLINK("http://x","click"), then "quotes";\r\nCR LF\rCR alon
 
 def hostile() -> list[Record]:
     """A small valid collection with every cell hazard this format knows of."""
-    quote = "-5 troops, said \"someone\"; +380 44 000"
+    quote = '-5 troops, said "someone"; +380 44 000'
     records: list[Record] = [
-        {"id": "a1", "type": "article", "name": "=SUM(A1:A2)", "date_published": "2022-01-21?",
-         "text": f"{quote}\n\n@handle Erdoğan 🪂", "notes": HOSTILE_TEXT,
-         "sources": [source("a1", quote, "name", "date_published", "text")]},
-        {"id": "p1", "type": "place", "name": "'quoted'", "kind": "city", "aliases": ["+1", "-", "@x", "Шуша"],
-         "coordinates": {"latitude": -0.5, "longitude": 40},
-         "sources": [{"url": "https://x.example/a?q=1,2", "title": "-title", "supports": ["name", "kind", "aliases",
-                                                                                         "coordinates"]}]},
-        {"id": "e1", "type": "event", "name": "e", "kind": "other", "status": "planned", "date": "../2022-05",
-         "participants": [{"ref": "p1"}, {"ref": "p1", "role": "=role"}],
-         "sources": [source("a1", quote, "kind", "name", "status"), source("a1", "@handle Erdoğan 🪂", "date",
-                                                                            "participants")]},
+        {
+            "id": "a1",
+            "type": "article",
+            "name": "=SUM(A1:A2)",
+            "date_published": "2022-01-21?",
+            "text": f"{quote}\n\n@handle Erdoğan 🪂",
+            "notes": HOSTILE_TEXT,
+            "sources": [source("a1", quote, "name", "date_published", "text")],
+        },
+        {
+            "id": "p1",
+            "type": "place",
+            "name": "'quoted'",
+            "kind": "city",
+            "aliases": ["+1", "-", "@x", "Шуша"],
+            "coordinates": {"latitude": -0.5, "longitude": 40},
+            "sources": [
+                {
+                    "url": "https://x.example/a?q=1,2",
+                    "title": "-title",
+                    "supports": ["name", "kind", "aliases", "coordinates"],
+                }
+            ],
+        },
+        {
+            "id": "e1",
+            "type": "event",
+            "name": "e",
+            "kind": "other",
+            "status": "planned",
+            "date": "../2022-05",
+            "participants": [{"ref": "p1"}, {"ref": "p1", "role": "=role"}],
+            "sources": [
+                source("a1", quote, "kind", "name", "status"),
+                source("a1", "@handle Erdoğan 🪂", "date", "participants"),
+            ],
+        },
     ]
     assert_valid(records)
     return records
@@ -140,8 +160,16 @@ def test_registered_as_a_directory_format_that_imports() -> None:
 def test_layout_has_one_main_table_per_type_and_link_tables_for_lists() -> None:
     names = {table.name for table in layout(MODEL)}
     assert {"articles", "persons", "organizations", "places", "events", "agreements"} <= names
-    assert {"event_locations", "event_participants", "event_sources", "event_sources_supports", "person_aliases",
-            "person_roles", "agreement_provisions", "article_authors"} <= names
+    assert {
+        "event_locations",
+        "event_participants",
+        "event_sources",
+        "event_sources_supports",
+        "person_aliases",
+        "person_roles",
+        "agreement_provisions",
+        "article_authors",
+    } <= names
     files = export(shipped())
     assert set(files) == {f"{name}.csv" for name in names} | {PACKAGE}
 
@@ -190,9 +218,9 @@ def test_header_row_follows_the_schemas_property_order() -> None:
     info = MODEL.types["place"]
     main = rows(files["places.csv"])[0]
     order = [p for p in info.properties if p not in ("type", "aliases", "sources")]
-    assert [next(p for p in order if column == p or column.startswith(p + "_")) for column in main] == \
-        sorted([next(p for p in order if column == p or column.startswith(p + "_")) for column in main],
-               key=order.index)
+    assert [next(p for p in order if column == p or column.startswith(p + "_")) for column in main] == sorted(
+        [next(p for p in order if column == p or column.startswith(p + "_")) for column in main], key=order.index
+    )
 
 
 # -- round trip -----------------------------------------------------------------------------------------
@@ -200,7 +228,8 @@ def test_header_row_follows_the_schemas_property_order() -> None:
 
 @given(collections(), st.randoms(use_true_random=False))
 def test_generated_collections_round_trip_exactly_in_rfc4180_guarded_deterministic_bytes(
-        records: list[Record], random: t.Any) -> None:
+    records: list[Record], random: t.Any
+) -> None:
     """One property test draws the (costly) collections once and checks every promise on them."""
     guarded, raw = export(records, "guarded"), export(records, "raw")
     for table in layout(MODEL):
@@ -351,8 +380,10 @@ def test_package_declares_types_keys_and_foreign_keys() -> None:
     assert resource(files, "places")["schema"]["primaryKey"] == ["id"]
     supports = resource(files, "event_sources_supports")["schema"]
     assert supports["primaryKey"] == ["event_id", "sources_position", "position"]
-    assert {"fields": ["event_id", "sources_position"],
-            "reference": {"resource": "event_sources", "fields": ["event_id", "position"]}} in supports["foreignKeys"]
+    assert {
+        "fields": ["event_id", "sources_position"],
+        "reference": {"resource": "event_sources", "fields": ["event_id", "position"]},
+    } in supports["foreignKeys"]
     locations = resource(files, "event_locations")["schema"]["foreignKeys"]
     assert {"fields": ["event_id"], "reference": {"resource": "events", "fields": ["id"]}} in locations
     assert {"fields": ["value"], "reference": {"resource": "places", "fields": ["id"]}} in locations
@@ -372,8 +403,10 @@ def test_every_edtf_column_is_a_string_with_a_pattern() -> None:
     for table in layout(MODEL):
         for column in table.columns:
             declared = field(files, table.name, column.name)
-            is_date = any(tuple(p for p in template if p != "*") == (*table.lists, *column.path)
-                          for template in MODEL.types[table.record_type].dates)
+            is_date = any(
+                tuple(p for p in template if p != "*") == (*table.lists, *column.path)
+                for template in MODEL.types[table.record_type].dates
+            )
             if is_date:
                 found += 1
                 assert declared["type"] == "string" and declared["constraints"]["pattern"] == EDTF_PATTERN

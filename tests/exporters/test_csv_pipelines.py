@@ -35,8 +35,8 @@ from helpers import assert_valid
 from hypothesis import given, settings
 from strategies import collections
 
-from exporters.csv_ import CsvFormat
 from records_toolkit.cli import main
+from records_toolkit.exporters.csv_ import CsvFormat
 from records_toolkit.plugins import Context
 from records_toolkit.schemas import load_model
 
@@ -54,18 +54,28 @@ DUCKDB_TYPES = {"string": "VARCHAR", "integer": "BIGINT", "number": "DOUBLE"}
 
 def read_with_pandas(directory: Path) -> dict[str, t.Any]:
     import pandas as pd
+
     package = json.loads((directory / "datapackage.json").read_text(encoding="utf-8"))
-    return {r["name"]: pd.read_csv(directory / r["path"], keep_default_na=False, na_values=[""],
-                                   dtype={f["name"]: PANDAS_TYPES[f["type"]] for f in r["schema"]["fields"]})
-            for r in package["resources"]}
+    return {
+        r["name"]: pd.read_csv(
+            directory / r["path"],
+            keep_default_na=False,
+            na_values=[""],
+            dtype={f["name"]: PANDAS_TYPES[f["type"]] for f in r["schema"]["fields"]},
+        )
+        for r in package["resources"]
+    }
 
 
 def read_with_duckdb(directory: Path, con: t.Any) -> None:
     package = json.loads((directory / "datapackage.json").read_text(encoding="utf-8"))
     for r in package["resources"]:
         types = {f["name"]: DUCKDB_TYPES[f["type"]] for f in r["schema"]["fields"]}
-        con.execute(f"""CREATE TABLE "{r['name']}" AS SELECT * FROM read_csv(?, header = true,
-                        delim = ',', quote = '"', escape = '"', types = ?)""", [str(directory / r["path"]), types])
+        con.execute(
+            f"""CREATE TABLE "{r["name"]}" AS SELECT * FROM read_csv(?, header = true,
+                        delim = ',', quote = '"', escape = '"', types = ?)""",
+            [str(directory / r["path"]), types],
+        )
 
 
 def unguard_pandas(frames: dict[str, t.Any], directory: Path) -> None:
@@ -135,9 +145,12 @@ def assert_pandas_types(pd: t.Any, frames: dict[str, t.Any], types: dict[str, di
         assert list(frame.columns) == list(columns), table
         for column, kind in columns.items():
             dtype = frame[column].dtype
-            ok = {"string": pd.api.types.is_string_dtype, "integer": pd.api.types.is_integer_dtype,
-                  "number": pd.api.types.is_float_dtype}[kind](dtype)
-            assert ok and not (kind == "string" and dtype == object), (table, column, kind, dtype)
+            ok = {
+                "string": pd.api.types.is_string_dtype,
+                "integer": pd.api.types.is_integer_dtype,
+                "number": pd.api.types.is_float_dtype,
+            }[kind](dtype)
+            assert ok and not (kind == "string" and dtype is object), (table, column, kind, dtype)
 
 
 def assert_duckdb_types(con: t.Any, types: dict[str, dict[str, str]]) -> None:
@@ -169,8 +182,11 @@ def test_pandas_recipe_reads_the_shipped_export_with_the_declared_types(pd: t.An
     assert events.loc["parachute-course-113-kayseri", "date"] == "[..2022-01-21]"
     assert frames["articles"]["date_published"].tolist() == ["2022-01-21"]
     assert frames["article_aliases"].empty and pd.api.types.is_integer_dtype(frames["article_aliases"]["position"])
-    joined = (frames["event_locations"][frames["event_locations"]["event_id"] == "efes-2022"]
-              .merge(frames["places"], left_on="value", right_on="id").sort_values("position"))
+    joined = (
+        frames["event_locations"][frames["event_locations"]["event_id"] == "efes-2022"]
+        .merge(frames["places"], left_on="value", right_on="id")
+        .sort_values("position")
+    )
     assert joined["name"].tolist() == ["İzmir", "Seferihisar"]
     assert pandas_rows(pd, frames["events"]) == cells(shipped_export)["events"]
 
@@ -179,13 +195,16 @@ def test_duckdb_recipe_reads_the_shipped_export_with_the_declared_types(duckdb: 
     con = duckdb.connect()
     read_with_duckdb(shipped_export, con)
     assert_duckdb_types(con, declared(shipped_export))
-    lat, = con.execute("SELECT coordinates_latitude FROM places WHERE id = 'kayseri'").fetchone()
+    (lat,) = con.execute("SELECT coordinates_latitude FROM places WHERE id = 'kayseri'").fetchone()
     assert lat == 38.7225 and isinstance(lat, float)
-    assert con.execute("SELECT coordinates_latitude, identifiers_url FROM places WHERE id = 'algeria'").fetchone() \
-        == (None, None)
+    assert con.execute("SELECT coordinates_latitude, identifiers_url FROM places WHERE id = 'algeria'").fetchone() == (
+        None,
+        None,
+    )
     assert con.execute("SELECT date FROM events WHERE id = 'eternity-2022'").fetchone() == ("2022",)
-    assert con.execute("SELECT date FROM events WHERE id = 'parachute-course-113-kayseri'").fetchone() \
-        == ("[..2022-01-21]",)
+    assert con.execute("SELECT date FROM events WHERE id = 'parachute-course-113-kayseri'").fetchone() == (
+        "[..2022-01-21]",
+    )
     assert con.execute("SELECT date_published FROM articles").fetchall() == [("2022-01-21",)]  # not a DATE
     names = con.execute("""SELECT p.name FROM events e JOIN event_locations l ON l.event_id = e.id
                            JOIN places p ON p.id = l.value WHERE e.id = 'efes-2022' ORDER BY l.position""").fetchall()
@@ -208,13 +227,36 @@ def tricky() -> list[Record]:
     """Valid records whose cells a guessing reader gets wrong."""
     records: list[Record] = [
         {"id": "a1", "type": "article", "name": "=SUM(A1:A2)", "date_published": "2022-01-21", "text": "it's"},
-        {"id": "namibia", "type": "place", "name": "Namibia", "kind": "country", "aliases": ["NA"],
-         "coordinates": {"latitude": -22.0, "longitude": 17}, "description": "None"},
+        {
+            "id": "namibia",
+            "type": "place",
+            "name": "Namibia",
+            "kind": "country",
+            "aliases": ["NA"],
+            "coordinates": {"latitude": -22.0, "longitude": 17},
+            "description": "None",
+        },
         {"id": "nowhere", "type": "place", "name": "null", "kind": "city", "aliases": ["'quoted'", "N/A"]},
-        {"id": "e1", "type": "event", "name": "e", "kind": "other", "status": "planned", "date": "2022",
-         "aliases": ["1992"], "locations": ["namibia"]},
-        {"id": "e2", "type": "event", "name": "-5 troops", "kind": "other", "status": "planned", "date": "2021",
-         "aliases": ["007"], "locations": ["nowhere", "namibia"]},
+        {
+            "id": "e1",
+            "type": "event",
+            "name": "e",
+            "kind": "other",
+            "status": "planned",
+            "date": "2022",
+            "aliases": ["1992"],
+            "locations": ["namibia"],
+        },
+        {
+            "id": "e2",
+            "type": "event",
+            "name": "-5 troops",
+            "kind": "other",
+            "status": "planned",
+            "date": "2021",
+            "aliases": ["007"],
+            "locations": ["nowhere", "namibia"],
+        },
     ]
     for record in records:
         record["sources"] = _source(record)
@@ -225,8 +267,10 @@ def tricky() -> list[Record]:
 @pytest.fixture(scope="module")
 def tricky_exports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     source = write_records(tricky(), tmp_path_factory.mktemp("records"))
-    return {cells: cli_export(source, tmp_path_factory.mktemp(cells), "-O", f"cells={cells}")
-            for cells in ("guarded", "raw")}
+    return {
+        cells: cli_export(source, tmp_path_factory.mktemp(cells), "-O", f"cells={cells}")
+        for cells in ("guarded", "raw")
+    }
 
 
 def test_defaults_pandas_guesses_types_and_missing_values(pd: t.Any, tricky_exports: dict[str, Path]) -> None:
@@ -256,8 +300,9 @@ def test_defaults_duckdb_sniffs_dates_integers_and_the_quote(duckdb: t.Any, tric
 
 
 @pytest.mark.parametrize("mode", ["guarded", "raw"])
-def test_recipes_read_tricky_cells_exactly(pd: t.Any, duckdb: t.Any, tricky_exports: dict[str, Path],
-                                           mode: str) -> None:
+def test_recipes_read_tricky_cells_exactly(
+    pd: t.Any, duckdb: t.Any, tricky_exports: dict[str, Path], mode: str
+) -> None:
     directory = tricky_exports[mode]
     expected = cells(directory)
     frames = read_with_pandas(directory)
@@ -269,10 +314,15 @@ def test_recipes_read_tricky_cells_exactly(pd: t.Any, duckdb: t.Any, tricky_expo
         assert pandas_rows(pd, frames[table]) == expected[table], table
         assert con.execute(f'SELECT * FROM "{table}"').fetchall() == expected[table], table
     guard = "'" if mode == "guarded" else ""
-    assert con.execute("SELECT value FROM place_aliases ORDER BY place_id, position").fetchall() \
-        == [("NA",), (guard + "'quoted'",), ("N/A",)]
-    assert con.execute("SELECT name, description FROM places ORDER BY id").fetchall() \
-        == [("Namibia", "None"), ("null", None)]
+    assert con.execute("SELECT value FROM place_aliases ORDER BY place_id, position").fetchall() == [
+        ("NA",),
+        (guard + "'quoted'",),
+        ("N/A",),
+    ]
+    assert con.execute("SELECT name, description FROM places ORDER BY id").fetchall() == [
+        ("Namibia", "None"),
+        ("null", None),
+    ]
     assert con.execute("SELECT date FROM events ORDER BY id").fetchall() == [("2022",), ("2021",)]
     assert frames["event_aliases"]["value"].tolist() == ["1992", "007"]
     assert frames["places"]["coordinates_longitude"].tolist()[0] == 17.0
@@ -306,4 +356,3 @@ def test_recipes_read_generated_raw_exports_exactly(records: list[Record]) -> No
             assert pandas_rows(pd, frames[table]) == expected[table], table
             assert con.execute(f'SELECT * FROM "{table}"').fetchall() == expected[table], table
         con.close()
-

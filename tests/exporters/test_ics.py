@@ -11,18 +11,17 @@ from pathlib import Path
 import icalendar
 import pytest
 from click.testing import CliRunner
+from helpers import assert_valid, shipped
 from hypothesis import given
 from hypothesis import strategies as st
 from ical.calendar_stream import IcsCalendarStream
+from strategies import collections
 
-from exporters.ics import IcsFormat, escape_text, fold
 from records_toolkit import dates
 from records_toolkit.cli import main
+from records_toolkit.exporters.ics import IcsFormat, escape_text, fold
 from records_toolkit.plugins import Context, Format, Importer, load
 from records_toolkit.schemas import load_model
-
-from strategies import collections
-from helpers import shipped, assert_valid
 
 ROOT = Path(__file__).resolve().parents[2]
 RECORDS = ROOT / "records"
@@ -38,7 +37,7 @@ ESCAPED_TEXT = re.compile(r"(?:[^\\;,]|\\[\\;,nN])*")  # §3.3.11 ESCAPED-CHAR /
 # -- helpers ---------------------------------------------------------------------------------------
 
 
-def export(records: list[Record], *, epoch: int | None = None, **options: str):  # noqa: ANN201
+def export(records: list[Record], *, epoch: int | None = None, **options: str):
     values = {"imprecise": "skip", "calname": "toolkit records"} | options
     return IcsFormat().export(records, Context(model=MODEL, options=values, source_date_epoch=epoch))
 
@@ -46,10 +45,6 @@ def export(records: list[Record], *, epoch: int | None = None, **options: str): 
 def calendar_bytes(records: list[Record], **options: str) -> bytes:
     (data,) = export(records, **options).files.values()
     return data
-
-
-
-
 
 
 def check_bytes(data: bytes) -> list[str]:
@@ -134,7 +129,9 @@ def test_registered_as_a_format_without_importer() -> None:
     assert isinstance(plugin, Format) and not isinstance(plugin, Importer)
     assert (plugin.name, plugin.suffix, plugin.media_type, plugin.directory) == ("ics", ".ics", "text/calendar", False)
     assert {o.name: (o.default, o.choices) for o in plugin.options} == {
-        "imprecise": ("skip", ("skip", "span")), "calname": ("toolkit records", None)}
+        "imprecise": ("skip", ("skip", "span")),
+        "calname": ("toolkit records", None),
+    }
 
 
 # -- the shipped records ---------------------------------------------------------------------------
@@ -148,9 +145,11 @@ SHIPPED_DAYS = {  # event id: (DTSTART, DTEND), DTEND exclusive (§3.8.2.2)
     "military-education-agreement-1992-signing": ("19920811", "19920812"),
     "second-nagorno-karabakh-war": ("20200927", "20201111"),
 }
-SHIPPED_IMPRECISE = {"eternity-2022": ("20220101", "20230101"),
-                     "indestructible-brotherhood-2022": ("20220101", "20230101"),
-                     "winter-training-2022": ("20220101", "20230101")}
+SHIPPED_IMPRECISE = {
+    "eternity-2022": ("20220101", "20230101"),
+    "indestructible-brotherhood-2022": ("20220101", "20230101"),
+    "winter-training-2022": ("20220101", "20230101"),
+}
 SHIPPED_UNBOUNDED = {"parachute-course-113-kayseri", "turkey-mond-reports-parachute-course"}  # [..2022-01-21]
 
 
@@ -210,7 +209,7 @@ def test_shipped_imprecise_events_as_spans() -> None:
     exported = export(shipped(), imprecise="span")
     (data,) = exported.files.values()
     check_structure(check_bytes(data))
-    cal, strict = parse_both(data)
+    cal, _strict = parse_both(data)
     events = events_of(cal)
     assert set(events) == set(SHIPPED_DAYS) | set(SHIPPED_IMPRECISE)
     for event_id, (start, end) in SHIPPED_IMPRECISE.items():
@@ -220,7 +219,8 @@ def test_shipped_imprecise_events_as_spans() -> None:
         assert str(event["X-EDTF"]) == "2022" and "Date (EDTF): 2022 " in str(event["DESCRIPTION"])
     assert [n for n in exported.notices if "open or unknown side" in n] == [
         f"event {i}: date '[..2022-01-21]' has an open or unknown side; left out (not even -O imprecise=span can show it)"
-        for i in sorted(SHIPPED_UNBOUNDED)]
+        for i in sorted(SHIPPED_UNBOUNDED)
+    ]
     assert len(exported.notices) == len(SHIPPED_UNBOUNDED)
 
 
@@ -241,7 +241,18 @@ def test_cli_writes_the_calendar_to_stdout_and_notices_to_stderr(runner: CliRunn
 
 def test_cli_writes_a_file_with_options_and_source_date_epoch(runner: CliRunner, tmp_path: Path) -> None:
     out = tmp_path / "feed.ics"
-    args = ["export", "--format", "ics", str(RECORDS), "-o", str(out), "-O", "imprecise=span", "-O", "calname=Drills; 2022, AZ"]
+    args = [
+        "export",
+        "--format",
+        "ics",
+        str(RECORDS),
+        "-o",
+        str(out),
+        "-O",
+        "imprecise=span",
+        "-O",
+        "calname=Drills; 2022, AZ",
+    ]
     result = runner.invoke(main, args, env={"SOURCE_DATE_EPOCH": "1700000000"})
     assert result.exit_code == 0, result.output
     assert result.stdout_bytes == b"" and f"wrote {out}" in result.stderr
@@ -251,7 +262,7 @@ def test_cli_writes_a_file_with_options_and_source_date_epoch(runner: CliRunner,
     cal, strict = parse_both(data)
     assert strict.name == ["Drills; 2022, AZ"]
     stamps = {e["DTSTAMP"].dt for e in cal.walk("VEVENT")}
-    assert stamps == {dt.datetime(2023, 11, 14, 22, 13, 20, tzinfo=dt.timezone.utc)}
+    assert stamps == {dt.datetime(2023, 11, 14, 22, 13, 20, tzinfo=dt.UTC)}
     assert len(cal.walk("VEVENT")) == len(SHIPPED_DAYS) + len(SHIPPED_IMPRECISE)
 
 
@@ -281,8 +292,10 @@ def test_imprecise_date_is_skipped_by_default_and_spanned_on_request(date: str, 
     records = [event_record("drill", date), event_record("anchor", "2022-03-04")]
     assert_valid(records)
     skipped = export(records)
-    assert skipped.notices == [f"event drill: date {date!r} is not known to the day ({dates.parse(date).precision}); "
-                               "left out (-O imprecise=span shows it as a tentative span)"]
+    assert skipped.notices == [
+        f"event drill: date {date!r} is not known to the day ({dates.parse(date).precision}); "
+        "left out (-O imprecise=span shows it as a tentative span)"
+    ]
     cal, _ = parse_both(calendar_bytes(records))
     assert set(events_of(cal)) == {"anchor"}  # never put on the 1st of the month or year
 
@@ -305,8 +318,9 @@ def test_unbounded_date_is_left_out_even_as_a_span(date: str, policy: str) -> No
     records = [event_record("drill", date), event_record("anchor", "2022-03-04")]
     assert_valid(records)
     exported = export(records, imprecise=policy)
-    assert exported.notices == [f"event drill: date {date!r} has an open or unknown side; "
-                                "left out (not even -O imprecise=span can show it)"]
+    assert exported.notices == [
+        f"event drill: date {date!r} has an open or unknown side; left out (not even -O imprecise=span can show it)"
+    ]
     cal, _ = parse_both(calendar_bytes(records, imprecise=policy))
     assert set(events_of(cal)) == {"anchor"}
 
@@ -324,12 +338,20 @@ def test_undated_event_is_left_out_with_a_notice_and_an_empty_calendar_still_par
 
 
 def test_status_maps_and_a_cancelled_span_stays_cancelled() -> None:
-    records = [event_record("a", "2022-01-01", status="planned"), event_record("b", "2022-01-02", status="took-place"),
-               event_record("c", "2022-01-03", status="cancelled"), event_record("d", "2022-02", status="cancelled")]
+    records = [
+        event_record("a", "2022-01-01", status="planned"),
+        event_record("b", "2022-01-02", status="took-place"),
+        event_record("c", "2022-01-03", status="cancelled"),
+        event_record("d", "2022-02", status="cancelled"),
+    ]
     assert_valid(records)
     _, strict = parse_both(calendar_bytes(records, imprecise="span"))
     assert {e.uid.split("@")[0]: e.status.value for e in strict.events} == {
-        "a": "TENTATIVE", "b": "CONFIRMED", "c": "CANCELLED", "d": "CANCELLED"}
+        "a": "TENTATIVE",
+        "b": "CONFIRMED",
+        "c": "CANCELLED",
+        "d": "CANCELLED",
+    }
 
 
 def test_dates_a_calendar_cannot_hold_are_left_out_not_crashed_on() -> None:
@@ -346,8 +368,16 @@ LONG_NAME = "Шуша 🪂🇦🇿 учения «Вечность» " * 4  # Cy
 
 
 def hostile_records() -> list[Record]:
-    place = sourced({"id": "camp", "type": "place", "name": "Camp; North, \\ East", "kind": "site",
-                     "coordinates": {"latitude": -0.0000001, "longitude": 179.9999996}}, "https://example.org/camp")
+    place = sourced(
+        {
+            "id": "camp",
+            "type": "place",
+            "name": "Camp; North, \\ East",
+            "kind": "site",
+            "coordinates": {"latitude": -0.0000001, "longitude": 179.9999996},
+        },
+        "https://example.org/camp",
+    )
     event = event_record("hostile", "2022-02-28", locations=["camp"])
     event["name"] = LONG_NAME.strip()
     event["description"] = "a,b;c\\d: e\nnext line\n\n\tindented \u2028 separator"
@@ -361,7 +391,10 @@ def test_hostile_text_is_escaped_folded_and_survives_both_parsers() -> None:
     lines = check_bytes(data)
     check_structure(lines)
     assert len(LONG_NAME.encode()) > 2 * 75  # folds at least twice
-    assert "DESCRIPTION:a\\,b\\;c\\\\d: e\\nnext line\\n\\n\tindented \u2028 separator\\n\\nDate (EDTF): 2022-02-28" in "\n".join(lines)
+    assert (
+        "DESCRIPTION:a\\,b\\;c\\\\d: e\\nnext line\\n\\n\tindented \u2028 separator\\n\\nDate (EDTF): 2022-02-28"
+        in "\n".join(lines)
+    )
     assert "LOCATION:Camp\\; North\\, \\\\ East" in lines
     assert "GEO:0.000000;180.000000" in lines  # six decimals (§3.8.1.6), no "-0"
     assert "URL:https://example.org/hostile?a=1,2;b" in lines  # a URI is not TEXT-escaped (§3.8.4.6)

@@ -16,21 +16,20 @@ from urllib.parse import urlsplit
 import pytest
 import rdflib
 from click.testing import CliRunner
+from helpers import assert_valid, by_key, shipped
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from pyld import jsonld
 from rdflib.compare import isomorphic
 from rdflib.namespace import RDF, SDO, XSD
+from strategies import collections
 
-from exporters.jsonld import CONTEXT, DEFAULT_BASE, RECORD_TYPE, SCHEMA, JsonLdFormat, iso_dates
 from records_toolkit import dates
-from records_toolkit.errors import OptionError
 from records_toolkit.cli import main
+from records_toolkit.errors import OptionError
+from records_toolkit.exporters.jsonld import CONTEXT, DEFAULT_BASE, RECORD_TYPE, SCHEMA, JsonLdFormat, iso_dates
 from records_toolkit.plugins import Context, Format, Importer, load
 from records_toolkit.schemas import load_model, values_at
-
-from strategies import collections
-from helpers import by_key, shipped, assert_valid
 
 ROOT = Path(__file__).resolve().parents[2]
 RECORDS = ROOT / "records"
@@ -62,12 +61,6 @@ def import_(data: bytes) -> list[Record]:
         path = Path(directory) / "records.jsonld"
         path.write_bytes(data)
         return JsonLdFormat().import_records(path, context())
-
-
-
-
-
-
 
 
 def offline(url: str, options: t.Any = None) -> t.NoReturn:
@@ -102,8 +95,12 @@ def properties(node: dict[str, t.Any]) -> dict[str, t.Any]:
 def record(type_name: str, record_id: str, **fields: t.Any) -> Record:
     """A record with one outside source that supports all its facts (so it validates)."""
     facts = [k for k in fields if k not in ("description", "notes")]
-    return {"id": record_id, "type": type_name, **fields,
-            "sources": [{"url": "https://src.example/", "title": "A source", "supports": facts}]}
+    return {
+        "id": record_id,
+        "type": type_name,
+        **fields,
+        "sources": [{"url": "https://src.example/", "title": "A source", "supports": facts}],
+    }
 
 
 ARTICLE = record("article", "a", name="An article", date_published="2022-01-21", text="Some text.")
@@ -234,7 +231,10 @@ def test_google_article_and_event_profiles_where_the_data_has_them() -> None:
     assert by_iri[article["publisher"]["@id"]]["@type"] == "NewsMediaOrganization"
     efes = graph["efes-2022"]
     assert (efes["name"], efes["startDate"], efes["endDate"]) == (
-        "EFES-2022 Combined Joint Live-Fire Field Exercise", "2022-05-09", "2022-06-09")
+        "EFES-2022 Combined Joint Live-Fire Field Exercise",
+        "2022-05-09",
+        "2022-06-09",
+    )
     assert [by_iri[place["@id"]]["@type"] for place in efes["location"]] == ["City", "AdministrativeArea"]
     assert "edtf" not in properties(efes)
     shusha = by_iri[graph["shusha-declaration-signing"]["location"][0]["@id"]]
@@ -253,22 +253,25 @@ def test_the_signing_event_is_about_the_agreement() -> None:
 # -- dates: as precise as the source, never more ---------------------------------------------------
 
 
-@pytest.mark.parametrize(("edtf", "expected", "exact"), [
-    ("2022", {"startDate": "2022"}, True),
-    ("2022-01", {"startDate": "2022-01"}, True),
-    ("2022-01-21", {"startDate": "2022-01-21"}, True),
-    ("2022-05-09/2022-06-09", {"startDate": "2022-05-09", "endDate": "2022-06-09"}, True),
-    ("2020/2021-03", {"startDate": "2020", "endDate": "2021-03"}, True),
-    ("2022-01-21?", {"startDate": "2022-01-21"}, False),
-    ("1992~", {"startDate": "1992"}, False),
-    ("2021%/2022-03?", {"startDate": "2021", "endDate": "2022-03"}, False),
-    ("2022-01/..", {"startDate": "2022-01"}, False),
-    ("2022-01/", {"startDate": "2022-01"}, False),
-    ("../2022-03", {"endDate": "2022-03"}, False),
-    ("/2022", {"endDate": "2022"}, False),
-    ("[..2022-01-21]", {}, False),
-    ("[2022..]", {}, False),
-])
+@pytest.mark.parametrize(
+    ("edtf", "expected", "exact"),
+    [
+        ("2022", {"startDate": "2022"}, True),
+        ("2022-01", {"startDate": "2022-01"}, True),
+        ("2022-01-21", {"startDate": "2022-01-21"}, True),
+        ("2022-05-09/2022-06-09", {"startDate": "2022-05-09", "endDate": "2022-06-09"}, True),
+        ("2020/2021-03", {"startDate": "2020", "endDate": "2021-03"}, True),
+        ("2022-01-21?", {"startDate": "2022-01-21"}, False),
+        ("1992~", {"startDate": "1992"}, False),
+        ("2021%/2022-03?", {"startDate": "2021", "endDate": "2022-03"}, False),
+        ("2022-01/..", {"startDate": "2022-01"}, False),
+        ("2022-01/", {"startDate": "2022-01"}, False),
+        ("../2022-03", {"endDate": "2022-03"}, False),
+        ("/2022", {"endDate": "2022"}, False),
+        ("[..2022-01-21]", {}, False),
+        ("[2022..]", {}, False),
+    ],
+)
 def test_event_dates(edtf: str, expected: dict[str, str], exact: bool) -> None:
     event = record("event", "e", name="E", kind="exercise", date=edtf, status="took-place")
     assert_valid([ARTICLE, event])
@@ -278,10 +281,17 @@ def test_event_dates(edtf: str, expected: dict[str, str], exact: bool) -> None:
     assert import_(export([ARTICLE, event]))[1]["date"] == edtf
 
 
-@pytest.mark.parametrize(("edtf", "expected"), [
-    ("2022-01-21", "2022-01-21"), ("2022", "2022"), ("2022-01-21~", "2022-01-21"), ("2022-01/2022-02", None),
-    ("[..2022-01-21]", None), ("2022/..", None),
-])
+@pytest.mark.parametrize(
+    ("edtf", "expected"),
+    [
+        ("2022-01-21", "2022-01-21"),
+        ("2022", "2022"),
+        ("2022-01-21~", "2022-01-21"),
+        ("2022-01/2022-02", None),
+        ("[..2022-01-21]", None),
+        ("2022/..", None),
+    ],
+)
 def test_article_dates(edtf: str, expected: str | None) -> None:
     article = ARTICLE | {"date_published": edtf}
     assert_valid([article])
@@ -300,12 +310,17 @@ def test_dates_keep_their_precision_against_the_edtf_bounds() -> None:
 
 
 def test_event_status() -> None:
-    events = [record("event", f"e{i}", name="E", kind="meeting", status=status)
-              for i, status in enumerate(("planned", "took-place", "cancelled"))]
+    events = [
+        record("event", f"e{i}", name="E", kind="meeting", status=status)
+        for i, status in enumerate(("planned", "took-place", "cancelled"))
+    ]
     data = export([ARTICLE, *events])
     graph = nodes(data)
     assert [graph[f"e{i}"]["eventStatus"]["@id"] for i in range(3)] == [
-        SCHEMA + "EventScheduled", SCHEMA + "EventScheduled", SCHEMA + "EventCancelled"]
+        SCHEMA + "EventScheduled",
+        SCHEMA + "EventScheduled",
+        SCHEMA + "EventCancelled",
+    ]
     assert [properties(graph[f"e{i}"])["status"] for i in range(3)] == ["planned", "took-place", "cancelled"]
     statuses = {value for _, p, value in rdf(data) if p == rdflib.URIRef(SCHEMA + "eventStatus")}
     assert statuses == {rdflib.URIRef(SCHEMA + "EventScheduled"), rdflib.URIRef(SCHEMA + "EventCancelled")}  # IRIs
@@ -347,15 +362,18 @@ def test_base_option() -> None:
 # -- the importer refuses what it cannot carry exactly ---------------------------------------------
 
 
-@pytest.mark.parametrize(("old", "new", "message"), [
-    (b'"@context": {', b'"@context": "https://example.org/context", "x": {', "schema.org"),
-    (b'"@vocab": "http://schema.org/"', b'"@vocab": "https://schema.org/"', "context"),
-    (b'"identifier": "a"', b'"identifier": "a", "keywords": "x"', "keywords"),
-    (b'"@type": "NewsArticle"', b'"@type": "BlogPosting"', "BlogPosting"),
-    (b'"datePublished": "2022-01-21"', b'"datePublished": "2022-01-22"', "does not agree"),
-    (b'person/p"\n', b'person/q"\n', "reference"),
-    (b'"sameAs": "https://www.wikidata.org/wiki/Q42"', b'"sameAs": "https://example.org/q42"', "Wikidata"),
-])
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (b'"@context": {', b'"@context": "https://example.org/context", "x": {', "schema.org"),
+        (b'"@vocab": "http://schema.org/"', b'"@vocab": "https://schema.org/"', "context"),
+        (b'"identifier": "a"', b'"identifier": "a", "keywords": "x"', "keywords"),
+        (b'"@type": "NewsArticle"', b'"@type": "BlogPosting"', "BlogPosting"),
+        (b'"datePublished": "2022-01-21"', b'"datePublished": "2022-01-22"', "does not agree"),
+        (b'person/p"\n', b'person/q"\n', "reference"),
+        (b'"sameAs": "https://www.wikidata.org/wiki/Q42"', b'"sameAs": "https://example.org/q42"', "Wikidata"),
+    ],
+)
 def test_the_importer_refuses_what_it_cannot_read(old: bytes, new: bytes, message: str) -> None:
     person = record("person", "p", name="P", identifiers={"wikidata": "Q42"})
     article = record("article", "a", name="A", date_published="2022-01-21?", text="T", authors=["p"])
@@ -384,8 +402,10 @@ def test_same_records_same_bytes(records: list[Record], rng: random.Random) -> N
     rng.shuffle(shuffled)
     assert export(shuffled) == data  # the graph is sorted by @id: input order does not matter
     assert data.endswith(b"}\n") and b"<" not in data
-    assert data.decode("utf-8") == json.dumps(json.loads(data), sort_keys=True, ensure_ascii=False,
-                                              indent=2).replace("<", "\\u003c") + "\n"
+    assert (
+        data.decode("utf-8")
+        == json.dumps(json.loads(data), sort_keys=True, ensure_ascii=False, indent=2).replace("<", "\\u003c") + "\n"
+    )
 
 
 def references_in(node: dict[str, t.Any]) -> set[str]:
@@ -430,8 +450,11 @@ def test_linked_data_is_sound(records: list[Record]) -> None:
     # ... and each node refers to exactly the records its record refers to
     iri = {r["id"]: f"{DEFAULT_BASE}{r['type']}/{r['id']}" for r in records}
     for item, node in zip(by_key(records), graph):
-        targets = {iri[target] for template, _ in MODEL.types[item["type"]].references
-                   for _, target in values_at(item, template)}
+        targets = {
+            iri[target]
+            for template, _ in MODEL.types[item["type"]].references
+            for _, target in values_at(item, template)
+        }
         assert references_in(node) == targets
     # dates are ISO 8601 (no EDTF qualifier, interval or set) and as in the record when no edtf is kept
     by_id = {node["identifier"]: node for node in graph}
@@ -470,8 +493,13 @@ def test_pyld_and_rdflib_read_the_same_graph(records: list[Record]) -> None:
             if isinstance(o, rdflib.Literal) and o.datatype in (XSD.integer, XSD.double):
                 o = rdflib.Literal(f"{float(o.toPython()):.15e}", datatype=XSD.double)
             out.add((s, p, o))
-        return t.cast(str, jsonld.normalize(out.serialize(format="nt"), {
-            "algorithm": "URDNA2015", "inputFormat": "application/n-quads", "format": "application/n-quads"}))
+        return t.cast(
+            str,
+            jsonld.normalize(
+                out.serialize(format="nt"),
+                {"algorithm": "URDNA2015", "inputFormat": "application/n-quads", "format": "application/n-quads"},
+            ),
+        )
 
     from_rdflib = rdflib.Graph().parse(data=data.decode("utf-8"), format="json-ld")
     assert canonical(rdf(data)) == canonical(from_rdflib)

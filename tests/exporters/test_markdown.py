@@ -21,15 +21,14 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
+from strategies import NASTY, collections
 
-from exporters.markdown_ import MarkdownFormat, describe_date
 from records_toolkit import dates
 from records_toolkit.cli import main
+from records_toolkit.exporters.markdown_ import MarkdownFormat, describe_date
 from records_toolkit.loader import Document, iter_record_files, load_file
 from records_toolkit.plugins import Context
 from records_toolkit.schemas import load_model
-
-from strategies import NASTY, collections
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "golden" / "article.md"
@@ -111,7 +110,7 @@ def links(tokens: list[Token]) -> list[tuple[str, str]]:
         for i, child in enumerate(children):
             if child.type == "link_open":
                 end = next(j for j in range(i, len(children)) if children[j].type == "link_close")
-                found.append((str(child.attrs["href"]), plain(Token("inline", "", 0, children=children[i + 1:end]))))
+                found.append((str(child.attrs["href"]), plain(Token("inline", "", 0, children=children[i + 1 : end]))))
     return found
 
 
@@ -178,13 +177,13 @@ def check_document(records: list[dict], text: str) -> list[Token]:
     articles = sorted((r for r in records if r["type"] == "article"), key=lambda a: (_published(a), a["id"]))
     found = headings(tokens)
     if len(articles) == 1:
-        assert [h for h in found if h[0] == 1][0][1] is found[0][1]
+        assert next(h for h in found if h[0] == 1)[1] is found[0][1]
         assert [lvl for lvl, _ in found].count(1) == 1
         article_headings = [found[0][1]]
     else:
         assert found[0][0] == 1 and plain(found[0][1]) == f"Facts from {len(articles)} articles"
-        article_headings = [inline for _, inline in found[1:1 + len(articles)]]
-        assert all(lvl == 2 for lvl, _ in found[1:1 + len(articles)])
+        article_headings = [inline for _, inline in found[1 : 1 + len(articles)]]
+        assert all(lvl == 2 for lvl, _ in found[1 : 1 + len(articles)])
     assert [plain(h) for h in article_headings] == [normalise(title(a)) for a in articles]
     for _, inline in found:
         assert not [c.type for c in inline.children or [] if c.type in LIVE], plain(inline)
@@ -224,7 +223,9 @@ def check_document(records: list[dict], text: str) -> list[Token]:
         check_when(event.get("date"), when)
 
     for kind, header in (("person", PEOPLE), ("organization", ORGANISATIONS), ("place", PLACES)):
-        items = sorted((r for r in records if r["type"] == kind), key=lambda r: (normalise(r["name"]).casefold(), r["id"]))
+        items = sorted(
+            (r for r in records if r["type"] == kind), key=lambda r: (normalise(r["name"]).casefold(), r["id"])
+        )
         if not items:
             continue
         body = table(tokens, header)
@@ -291,7 +292,9 @@ def test_shipped_report_keeps_every_promise() -> None:
     tokens = check_document(SHIPPED, export(SHIPPED))
     html = parser().render(export(SHIPPED))
     assert "<script" not in html
-    assert plain(headings(tokens)[0][1]) == "Azernews, 2022-01-21: Azerbaijani servicemen at a parachute course in Kayseri"
+    assert (
+        plain(headings(tokens)[0][1]) == "Azernews, 2022-01-21: Azerbaijani servicemen at a parachute course in Kayseri"
+    )
     sections = [plain(inline) for lvl, inline in headings(tokens) if lvl == 2]
     assert sections == ["Timeline", "People", "Organisations", "Places", "Agreements", "Sources"]
 
@@ -342,20 +345,54 @@ def test_any_collection_renders_safely_literally_and_deterministically(records: 
 NASTY_HEADLINES = NASTY + [
     "*Sea* | [x](y) <script>alert(1)</script> & #1 _x_",
     "Ukraine & NATO: *Sea Breeze* [2022] <b>drill</b> | #1 _x_",
-    "a\r\nb\rc\nd", "\\", "x \\", "# not a heading", "1. not a list", "- not a list", "> not a quote", "===",
-    "`code`", "<http://example.com>", "&amp; &#65; &copy", "\u00a0padded\u00a0", "x\u0000y\u001f\u007f",
-    "![img](http://x/y.png)", "~~strike~~", "[ref]: http://x", "<!-- comment -->", "\u2028line\u2029sep",
+    "a\r\nb\rc\nd",
+    "\\",
+    "x \\",
+    "# not a heading",
+    "1. not a list",
+    "- not a list",
+    "> not a quote",
+    "===",
+    "`code`",
+    "<http://example.com>",
+    "&amp; &#65; &copy",
+    "\u00a0padded\u00a0",
+    "x\u0000y\u001f\u007f",
+    "![img](http://x/y.png)",
+    "~~strike~~",
+    "[ref]: http://x",
+    "<!-- comment -->",
+    "\u2028line\u2029sep",
 ]
 
 
-@given(st.one_of(st.sampled_from(NASTY_HEADLINES), st.text(min_size=1), st.text(st.sampled_from("\\*_[]()<>|&#`!-=\n\r\t !x"),
-                                                                               min_size=1)))
+@given(
+    st.one_of(
+        st.sampled_from(NASTY_HEADLINES),
+        st.text(min_size=1),
+        st.text(st.sampled_from("\\*_[]()<>|&#`!-=\n\r\t !x"), min_size=1),
+    )
+)
 def test_any_headline_is_one_literal_heading(headline: str) -> None:
     assume(normalise(headline))
-    article = {"id": "a", "type": "article", "name": "Label", "headline": headline, "date_published": "2022",
-               "text": "Body.", "sources": [{"url": "https://example.com/", "title": headline, "supports": ["name"]}]}
-    event = {"id": "e", "type": "event", "name": headline, "kind": "other", "status": "planned", "date": "2022",
-             "sources": [{"article": "a", "quote": "Body.", "supports": ["name"]}]}
+    article = {
+        "id": "a",
+        "type": "article",
+        "name": "Label",
+        "headline": headline,
+        "date_published": "2022",
+        "text": "Body.",
+        "sources": [{"url": "https://example.com/", "title": headline, "supports": ["name"]}],
+    }
+    event = {
+        "id": "e",
+        "type": "event",
+        "name": headline,
+        "kind": "other",
+        "status": "planned",
+        "date": "2022",
+        "sources": [{"article": "a", "quote": "Body.", "supports": ["name"]}],
+    }
     text = export([article, event])
     tokens = check_document([article, event], text)
     heading = headings(tokens)[0][1]
@@ -366,36 +403,47 @@ def test_any_headline_is_one_literal_heading(headline: str) -> None:
 # -- details ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("edtf", "words"), [
-    ("2022", "2022 (year only)"),
-    ("2022-01", "Jan 2022 (month only)"),
-    ("2022-01-21", "21 Jan 2022"),
-    ("2022?", "2022 (year only, uncertain)"),
-    ("2022-06~", "Jun 2022 (month only, approximate)"),
-    ("2022-06-15%", "15 Jun 2022 (uncertain, approximate)"),
-    ("[..2022-01-21]", "on or before 21 Jan 2022"),
-    ("[2022..]", "on or after 2022 (year only)"),
-    ("2022-05-09/2022-06-09", "9 May – 9 Jun 2022"),
-    ("2022-08-13/2022-08-27", "13–27 Aug 2022"),
-    ("2021-12-30/2022-01-02", "30 Dec 2021 – 2 Jan 2022"),
-    ("2022-05/2022-06", "May – Jun 2022 (months only)"),
-    ("2020/2022", "2020 – 2022 (years only)"),
-    ("2020/2022-06-09", "2020 (year only) – 9 Jun 2022"),
-    ("2022-05-09?/2022-06-09", "9 May 2022 (uncertain) – 9 Jun 2022"),
-    ("2022-01/..", "from Jan 2022 (month only), open end"),
-    ("2022-01-21/", "from 21 Jan 2022, end unknown"),
-    ("../2022", "until 2022 (year only), open start"),
-    ("/2022-01-21", "until 21 Jan 2022, start unknown"),
-])
+@pytest.mark.parametrize(
+    ("edtf", "words"),
+    [
+        ("2022", "2022 (year only)"),
+        ("2022-01", "Jan 2022 (month only)"),
+        ("2022-01-21", "21 Jan 2022"),
+        ("2022?", "2022 (year only, uncertain)"),
+        ("2022-06~", "Jun 2022 (month only, approximate)"),
+        ("2022-06-15%", "15 Jun 2022 (uncertain, approximate)"),
+        ("[..2022-01-21]", "on or before 21 Jan 2022"),
+        ("[2022..]", "on or after 2022 (year only)"),
+        ("2022-05-09/2022-06-09", "9 May – 9 Jun 2022"),
+        ("2022-08-13/2022-08-27", "13–27 Aug 2022"),
+        ("2021-12-30/2022-01-02", "30 Dec 2021 – 2 Jan 2022"),
+        ("2022-05/2022-06", "May – Jun 2022 (months only)"),
+        ("2020/2022", "2020 – 2022 (years only)"),
+        ("2020/2022-06-09", "2020 (year only) – 9 Jun 2022"),
+        ("2022-05-09?/2022-06-09", "9 May 2022 (uncertain) – 9 Jun 2022"),
+        ("2022-01/..", "from Jan 2022 (month only), open end"),
+        ("2022-01-21/", "from 21 Jan 2022, end unknown"),
+        ("../2022", "until 2022 (year only), open start"),
+        ("/2022-01-21", "until 21 Jan 2022, start unknown"),
+    ],
+)
 def test_dates_in_words_keep_their_precision(edtf: str, words: str) -> None:
     assert describe_date(edtf) == words
 
 
 def test_urls_cannot_break_out_of_their_link_and_only_http_links() -> None:
-    article = {"id": "a", "type": "article", "name": "A", "date_published": "2022", "text": "T",
-               "url": "https://example.com/a(b)<c>\\d e&amp;f", "sources": [
-                   {"url": "javascript:alert(1)", "title": "evil", "supports": ["name"]},
-                   {"url": "https://example.com/x)](y", "title": "odd", "supports": ["name"]}]}
+    article = {
+        "id": "a",
+        "type": "article",
+        "name": "A",
+        "date_published": "2022",
+        "text": "T",
+        "url": "https://example.com/a(b)<c>\\d e&amp;f",
+        "sources": [
+            {"url": "javascript:alert(1)", "title": "evil", "supports": ["name"]},
+            {"url": "https://example.com/x)](y", "title": "odd", "supports": ["name"]},
+        ],
+    }
     text = export([article])
     tokens = parser().parse(text)
     found = {(urllib.parse.unquote(href), text) for href, text in links(tokens)}
@@ -426,8 +474,14 @@ def test_cli_writes_the_report_to_stdout_and_to_a_file(tmp_path: Path, monkeypat
 
 
 def test_coordinates_read_as_degrees_without_exponents_or_minus_zero() -> None:
-    place = {"id": "p", "type": "place", "name": "P", "kind": "site",
-             "coordinates": {"latitude": -33.8688, "longitude": -5e-324}, "sources": []}
+    place = {
+        "id": "p",
+        "type": "place",
+        "name": "P",
+        "kind": "site",
+        "coordinates": {"latitude": -33.8688, "longitude": -5e-324},
+        "sources": [],
+    }
     article = {"id": "a", "type": "article", "name": "A", "date_published": "2022", "text": "T", "sources": []}
     rows = table(parser().parse(export([article, place])), PLACES)
     assert rows == [["P", "site", "", "33.8688° S, 0° E", "", ""]]
