@@ -37,11 +37,11 @@ import re
 import typing as t
 from pathlib import Path
 
-from records_toolkit.errors import CouldNotRun, InvalidRecords
-from records_toolkit.plugins import Context, Exported, Option, Record
+from records_toolkit.errors import CouldNotRun
+from records_toolkit.plugins import Context, Exported, Option, Record, invalid_source
 
 if t.TYPE_CHECKING:
-    from records_toolkit.schemas import Model, TypeInfo
+    from records_toolkit.schema_view import SchemaView, TypeView
 
 PACKAGE = "datapackage.json"
 
@@ -117,14 +117,13 @@ def main_table(type_name: str) -> str:
 class _LayoutBuilder:
     """Walks one type's schema and builds its tables; refuses shapes it cannot lay out."""
 
-    def __init__(self, model: Model, info: TypeInfo) -> None:
-        self.model = model
+    def __init__(self, info: TypeView) -> None:
         self.info = info
         self.tables: list[Table] = []
-        self.resolver = info.schema["$id"]  # the base URI the schema's $refs resolve against (Model.resolve)
+        self.resolver = None  # the view's schemas have every $ref inlined: nothing to resolve against
 
-    def resolve(self, node: dict[str, t.Any], resolver: t.Any) -> tuple[dict[str, t.Any], t.Any]:
-        return self.model.resolve(node, resolver)
+    def resolve(self, node: t.Mapping[str, t.Any], resolver: t.Any) -> tuple[t.Mapping[str, t.Any], t.Any]:
+        return node, resolver
 
     def build(self) -> list[Table]:
         schema, resolver = self.resolve(self.info.schema, self.resolver)
@@ -187,7 +186,7 @@ class _LayoutBuilder:
         return self.tables
 
     def columns(
-        self, name: str, path: tuple[str, ...], node: dict[str, t.Any], resolver: t.Any, *, required: bool
+        self, name: str, path: tuple[str, ...], node: t.Mapping[str, t.Any], resolver: t.Any, *, required: bool
     ) -> list[Column]:
         """Columns for one scalar, or for each key of an object of scalars."""
         if node.get("type") == "object":
@@ -207,7 +206,7 @@ class _LayoutBuilder:
         return [self.scalar(name, path, node, required=required)]
 
     def scalar(
-        self, name: str, path: tuple[str, ...], node: dict[str, t.Any], *, required: bool, context: str | None = None
+        self, name: str, path: tuple[str, ...], node: t.Mapping[str, t.Any], *, required: bool, context: str | None = None
     ) -> Column:
         json_type = node.get("type")
         if json_type in ("object", "array"):
@@ -254,7 +253,7 @@ class _LayoutBuilder:
     def list_table(
         self,
         lists: tuple[str, ...],
-        node: dict[str, t.Any],
+        node: t.Mapping[str, t.Any],
         resolver: t.Any,
         parent_keys: tuple[Column, ...],
         parent: tuple[str, tuple[str, ...]],
@@ -345,11 +344,11 @@ def _reference_fk(column: Column) -> list[dict[str, t.Any]]:
 
 
 @functools.lru_cache(maxsize=8)
-def layout(model: Model) -> tuple[Table, ...]:
+def layout(schema: SchemaView) -> tuple[Table, ...]:
     """Every table of the export, in a stable order: types sorted, each main table before its lists."""
     tables: list[Table] = []
-    for name in sorted(model.types):
-        tables.extend(_LayoutBuilder(model, model.types[name]).build())
+    for name in sorted(schema.types):
+        tables.extend(_LayoutBuilder(schema.types[name]).build())
     return tuple(tables)
 
 
@@ -438,9 +437,9 @@ def _resource(table: Table, guarded: bool) -> dict[str, t.Any]:
     return resource
 
 
-def export(records: t.Sequence[Record], model: Model, *, guarded: bool = True) -> dict[str, bytes]:
+def export(records: t.Sequence[Record], schema: SchemaView, *, guarded: bool = True) -> dict[str, bytes]:
     """All files of the export by name; same records in, same bytes out."""
-    tables = layout(model)
+    tables = layout(schema)
     by_type: dict[str, list[Record]] = {}
     for record in sorted(records, key=lambda r: (r["type"], r["id"])):
         by_type.setdefault(record["type"], []).append(record)
@@ -474,7 +473,11 @@ def export(records: t.Sequence[Record], model: Model, *, guarded: bool = True) -
 
 
 def _fail(where: str, message: str) -> t.NoReturn:
-    raise InvalidRecords(f"{where}: {message}")
+    """Bad input: an :class:`InvalidSource` at ``FILE`` or ``FILE:LINE`` (the contract's exit 1)."""
+    file, _, line = where.rpartition(":")
+    if file and line.isdigit():
+        raise invalid_source(file, message, line=int(line))
+    raise invalid_source(where, message)
 
 
 def _read_rows(path: Path, name: str, header: list[str]) -> t.Iterator[tuple[int, list[str]]]:
@@ -542,14 +545,14 @@ def _guarded_fields(resource: dict[str, t.Any], table: Table) -> set[str]:
     return set(spec.get("fields", [c.name for c in table.columns if c.type == "string"]))
 
 
-def import_records(source: Path, model: Model) -> list[Record]:
+def import_records(source: Path, schema: SchemaView) -> list[Record]:
     """Read an export back: ``import_records(export(c)) == c`` for every valid collection ``c``."""
     directory, package = _load_package(Path(source))
     resources = {r.get("name"): r for r in package["resources"] if isinstance(r, dict)}
     records: dict[str, dict[str, Record]] = {}
     nodes: dict[tuple[str, ...], dict[str, t.Any]] = {}  # (type, id, positions...) -> the item's object
     lists: dict[tuple[int, str], tuple[dict[str, t.Any], str, dict[int, t.Any]]] = {}
-    tables = layout(model)
+    tables = layout(schema)
     unknown = sorted(set(map(str, resources)) - {table.name for table in tables})
     if unknown:
         _fail(PACKAGE, f"resources {', '.join(unknown)} are not tables of these schemas (their data would be lost)")
@@ -619,7 +622,7 @@ def import_records(source: Path, model: Model) -> list[Record]:
         parent[key] = [slot[p] for p in sorted(slot)]
     result: list[Record] = []
     for type_name in sorted(records):
-        info = model.types[type_name]
+        info = schema.types[type_name]
         for record_id in sorted(records[type_name]):
             result.append(_ordered(records[type_name][record_id], info.key_order, ()))
     return result
@@ -662,8 +665,8 @@ class CsvFormat:
 
     def export(self, records: t.Sequence[Record], context: Context) -> Exported:
         guarded = context.options.get("cells", "guarded") != "raw"
-        return Exported(files=export(records, context.model, guarded=guarded))
+        return Exported(files=export(records, context.schema, guarded=guarded))
 
     def import_records(self, source: Path, context: Context) -> list[Record]:
         """``source``: the export directory or its datapackage.json; the guard is read from there."""
-        return import_records(source, context.model)
+        return import_records(source, context.schema)

@@ -65,7 +65,7 @@ from pathlib import Path
 
 from records_toolkit import dates
 from records_toolkit.errors import OptionError
-from records_toolkit.plugins import Context, Exported, Option, Record
+from records_toolkit.plugins import Context, Exported, Option, Record, invalid_source
 
 SCHEMA = "http://schema.org/"
 DEFAULT_BASE = "https://records-toolkit.example/records/"
@@ -389,9 +389,21 @@ def document(records: t.Sequence[Record], *, base: str = DEFAULT_BASE, context: 
     return {"@context": CONTEXT if context == "embedded" else REMOTE_CONTEXT, "@graph": graph}
 
 
+def _no_negative_zero(value: t.Any) -> t.Any:
+    """``-0.0`` written as ``0.0``, as the ICS and Markdown exports do: the same place, one spelling
+    (xsd:double has a distinct -0, which would make two graphs of the same data differ)."""
+    if isinstance(value, float):
+        return 0.0 if value == 0 else value
+    if isinstance(value, dict):
+        return {k: _no_negative_zero(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_no_negative_zero(v) for v in value]
+    return value
+
+
 def dumps(doc: dict[str, t.Any]) -> bytes:
     """Deterministic bytes: sorted keys, UTF-8, newline at the end, ``<`` escaped (JSON-LD 1.1 §7.2)."""
-    text = json.dumps(doc, sort_keys=True, ensure_ascii=False, indent=2, allow_nan=False)
+    text = json.dumps(_no_negative_zero(doc), sort_keys=True, ensure_ascii=False, indent=2, allow_nan=False)
     return (text.replace("<", "\\u003c") + "\n").encode("utf-8")
 
 
@@ -609,4 +621,17 @@ class JsonLdFormat:
         return Exported(files={FILE_NAME: dumps(doc)})
 
     def import_records(self, source: Path, context: Context) -> list[Record]:
-        return read(Path(source).read_bytes())
+        """``source``: a document this format wrote; anything else is an :class:`InvalidSource` at its place."""
+        path = Path(source)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise invalid_source(path, f"cannot read: {exc.strerror or exc}") from exc
+        try:
+            return read(data)
+        except json.JSONDecodeError as exc:
+            raise invalid_source(path, f"not JSON: {exc.msg}", line=exc.lineno, column=exc.colno) from exc
+        except UnicodeDecodeError as exc:
+            raise invalid_source(path, f"not UTF-8 ({exc.reason})") from exc
+        except ValueError as exc:
+            raise invalid_source(path, str(exc)) from exc

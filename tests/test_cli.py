@@ -75,7 +75,7 @@ def test_text_output_points_at_each_problem_with_a_caret(runner: CliRunner, brok
 
 
 def test_json_output_lists_every_problem(runner: CliRunner, broken: Path) -> None:
-    result = runner.invoke(main, ["validate", "-f", "json", str(broken)])
+    result = runner.invoke(main, ["validate", "--output-format", "json", str(broken)])
     assert result.exit_code == 1
     problems = json.loads(result.stdout)
     assert [(p["line"], p["column"], p["pointer"], p["code"]) for p in problems] == [
@@ -88,7 +88,7 @@ def test_json_output_lists_every_problem(runner: CliRunner, broken: Path) -> Non
 def test_collection_rules_run_once_the_schema_passes(runner: CliRunner, broken: Path) -> None:
     text = BROKEN.replace('date: "2022-02-30"', 'date: "2022-02-03"').replace('nmae: "typo"\n', "")
     (broken / "efes.yaml").write_text(text, encoding="utf-8")
-    result = runner.invoke(main, ["validate", "-f", "json", str(broken)])
+    result = runner.invoke(main, ["validate", "--output-format", "json", str(broken)])
     assert [(p["line"], p["column"], p["code"]) for p in json.loads(result.stdout)] == [(8, 5, "dangling-reference")]
 
 
@@ -112,7 +112,7 @@ def test_github_escapes_newlines_and_percent() -> None:
 
 
 def test_sarif_output(runner: CliRunner, broken: Path) -> None:
-    result = runner.invoke(main, ["validate", "-f", "sarif", str(broken)])
+    result = runner.invoke(main, ["validate", "--output-format", "sarif", str(broken)])
     doc = json.loads(result.stdout)
     assert doc["version"] == "2.1.0"
     run = doc["runs"][0]
@@ -236,7 +236,7 @@ def test_canonical_form_round_trips_and_is_idempotent(records: list[dict]) -> No
 def test_installed_command_in_a_subprocess(tmp_path: Path, broken: Path) -> None:
     done = subprocess.run([str(TOOLKIT), "validate", str(RECORDS)], capture_output=True, text=True, cwd=tmp_path)
     assert (done.returncode, done.stdout) == (0, "ok: 43 records in 43 files, no problems\n")
-    done = subprocess.run([str(TOOLKIT), "validate", "-f", "github", str(broken)], capture_output=True, text=True)
+    done = subprocess.run([str(TOOLKIT), "validate", "--output-format", "github", str(broken)], capture_output=True, text=True)
     assert done.returncode == 1 and done.stdout.startswith("::error file=") and done.stderr == ""
     done = subprocess.run([sys.executable, "-m", "records_toolkit", "--version"], capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.startswith("toolkit ")

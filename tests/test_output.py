@@ -85,6 +85,6 @@ def test_source_date_epoch_matters_only_to_formats_that_use_it() -> None:
 def test_nothing_is_skipped_silently(tmp_path: Path) -> None:
     runner = CliRunner()
     (tmp_path / "empty").mkdir()
-    result = runner.invoke(main, ["validate", "-f", "json", str(tmp_path / "empty"), ""])
+    result = runner.invoke(main, ["validate", "--output-format", "json", str(tmp_path / "empty"), ""])
     assert result.exit_code == 1
     assert '"code": "no-records"' in result.stdout and '"code": "file-unreadable"' in result.stdout

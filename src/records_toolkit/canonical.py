@@ -8,12 +8,16 @@ line breaks as a literal block, no anchors, aliases or tags, one final newline.
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import re
 import typing as t
 
 import yaml
 
-from .loader import implicit_tag
+from .loader import MAX_FILE_BYTES, Document, implicit_tag, iter_record_files, load_bytes, load_file
+from .output import atomic_write
+from .problems import Problem, Report
 from .schemas import Model, Template, load_model
 
 
@@ -98,3 +102,69 @@ def dumps(documents: t.Sequence[dict[str, t.Any]], model: Model | None = None) -
 def record_path(record: dict[str, t.Any]) -> str:
     """Where a record lives in a records tree: ``<type>s/<id>.yaml`` (one record per file)."""
     return f"{record.get('type', 'unknown')}s/{record.get('id', 'unknown')}.yaml"
+
+
+# -- the fmt stage ---------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Formatted:
+    """What ``fmt`` did: the report (files and records read, problems) and the files not canonical."""
+
+    report: Report
+    changed: list[str]
+    check: bool
+
+
+def format_paths(
+    paths: t.Iterable[str | os.PathLike[str]], *, check: bool = False, max_bytes: int = MAX_FILE_BYTES,
+    model: Model | None = None,
+) -> Formatted:
+    """Rewrite every record file under ``paths`` into canonical form (with ``check``: only report).
+
+    A file that does not load is left untouched and its problems reported; every other file is
+    replaced atomically, and only if its bytes change. With ``check``, each file that is not
+    canonical is a ``not-canonical`` problem at the first line that differs.
+    """
+    report = Report()
+    changed: list[str] = []
+    for item in iter_record_files(paths):
+        if isinstance(item, Problem):
+            report.problems.append(item)
+            continue
+        report.files += 1
+        documents: list[dict[str, t.Any]] = []
+        problems: list[Problem] = []
+        try:
+            original = item.read_bytes() if item.stat().st_size <= max_bytes else b""
+        except OSError:
+            original = b""
+        loads = load_bytes(original, item.as_posix()) if original else load_file(item, max_bytes=max_bytes)
+        for loaded in loads:
+            if isinstance(loaded, Document):
+                documents.append(t.cast(dict[str, t.Any], loaded.data))
+            else:
+                problems.append(loaded)
+        if problems:
+            report.problems.extend(problems)
+            continue
+        report.records += len(documents)
+        canonical = dumps(documents, model).encode("utf-8")
+        if original == canonical:
+            continue
+        changed.append(item.as_posix())
+        if check:
+            report.problems.append(_first_difference(item.as_posix(), original, canonical))
+        else:
+            atomic_write(item, canonical)
+    return Formatted(report, changed, check)
+
+
+def _first_difference(file: str, original: bytes, canonical: bytes) -> Problem:
+    old_lines, new_lines = original.splitlines(), canonical.splitlines()
+    line = next(
+        (i for i, (a, b) in enumerate(zip(old_lines, new_lines), 1) if a != b), min(len(old_lines), len(new_lines)) + 1
+    )
+    line = min(line, max(len(old_lines), 1))
+    return Problem(file=file, line=line, column=1, pointer="", code="not-canonical",
+                   message="not in canonical form from here on (run `toolkit fmt`)")

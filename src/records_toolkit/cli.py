@@ -1,7 +1,13 @@
-"""The ``toolkit`` command: parse options, hand off to a stage, render once.
+"""The ``toolkit`` command: parse the options, call one function of :mod:`records_toolkit.api`, render.
 
-Exit codes: 0 valid, 1 invalid data, 2 wrong usage (click), 3 could not run (broken schema,
-plugin or environment). Heavy modules are imported inside the commands so start-up stays light.
+Commands end by returning (exit 0) or by raising a :class:`~records_toolkit.errors.ToolkitError`;
+:class:`ToolkitGroup` is the one exit path that renders the error and exits with its code:
+0 valid, 1 invalid data, 2 wrong usage, 3 could not run. Heavy modules are imported inside the
+commands so that start-up stays light.
+
+Options mean the same in every command: ``-f/--format`` is a data format (``toolkit formats``),
+``--output-format`` the form of the problem report, ``-o/--output`` where to write, ``-O`` a
+format option, ``-q`` quiet.
 """
 
 from __future__ import annotations
@@ -14,318 +20,281 @@ from pathlib import Path
 
 import click
 
-from .errors import CouldNotRun, InvalidRecords, ToolkitError
+from .errors import InvalidRecords, ToolkitError, UsageError
 
 if t.TYPE_CHECKING:
-    from .plugins import Format
     from .problems import Report
 
-DEFAULT_PATHS = ("records",)
-_paths = click.argument("paths", nargs=-1, type=click.Path(path_type=str, readable=False))  # the loader reports
-_max_size = click.option(
-    "--max-file-size",
-    "max_bytes",
-    type=click.IntRange(min=1),
-    default=16 * 1024 * 1024,
-    show_default=True,
-    help="Refuse YAML files larger than this many bytes.",
-)
+OUTPUT_FORMATS = ("text", "json", "github", "sarif")
+_META_FORM = "records_toolkit.output_format"
+_META_QUIET = "records_toolkit.quiet"
 
 
-def _version() -> str:
-    from . import __version__
+class ToolkitGroup(click.Group):
+    """The one exit path: a :class:`ToolkitError` is rendered here and exits with its own code."""
 
-    return __version__
+    def invoke(self, ctx: click.Context) -> t.Any:
+        try:
+            return super().invoke(ctx)
+        except ToolkitError as exc:
+            _render_error(ctx, exc)
+            raise click.exceptions.Exit(exc.exit_code) from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(version=None, package_name="records-toolkit", prog_name="toolkit", message="%(prog)s %(version)s")
-def main() -> None:
-    """Keep the facts of news articles as reviewed YAML records: validate, format, export."""
+class _Reported(InvalidRecords):
+    """Invalid records whose report the command has already rendered (on stdout): exit 1, nothing more."""
 
 
-def _render_report(report: Report, output_format: str, *, err: bool = False) -> None:
+def _render_error(ctx: click.Context, exc: ToolkitError) -> None:
+    from .problems import Report
+
+    form = ctx.meta.get(_META_FORM, "text")
+    quiet = ctx.meta.get(_META_QUIET, False)
+    if isinstance(exc, _Reported):
+        return
+    if isinstance(exc, InvalidRecords):
+        if not quiet:
+            _emit(exc.report, form, err=True)
+            if form == "text":
+                click.echo(f"error: {exc.message}", err=True)
+        return
+    if exc.problems and form != "text" and not quiet:
+        _emit(Report(problems=list(exc.problems)), form, err=True)
+        return
+    click.echo(f"error: {exc.message}", err=True)
+    if isinstance(exc, UsageError) and ctx.invoked_subcommand:
+        click.echo(f"Try 'toolkit {ctx.invoked_subcommand} --help' for help.", err=True)
+
+
+def _emit(report: Report, form: str, *, err: bool = False) -> None:
     from .render import RENDERERS
 
-    text = RENDERERS[output_format](report)
+    text = RENDERERS[form](report)
     if text:
         click.echo(text, nl=False, err=err)
 
 
-def _check(paths: t.Sequence[str], *, keep: bool, max_bytes: int) -> t.Any:
-    from .validate import check_paths
-
-    return check_paths(paths or DEFAULT_PATHS, keep=keep, max_bytes=max_bytes)
-
-
-@main.command()
-@_paths
-@click.option(
-    "--output-format",
-    "-f",
-    type=click.Choice(["text", "json", "github", "sarif"]),
-    default="text",
-    show_default=True,
-    help="text for people, json for scripts, github for PR annotations, sarif for code scanning.",
-)
-@click.option("--quiet", "-q", is_flag=True, help="Print nothing; only the exit code tells.")
-@_max_size
-def validate(paths: tuple[str, ...], output_format: str, quiet: bool, max_bytes: int) -> None:
-    """Check records against the schemas and the collection rules (default PATH: records)."""
-    result = _check(paths, keep=False, max_bytes=max_bytes)
-    if not quiet:
-        _render_report(result.report, output_format)
-    if not result.report.ok:
-        sys.exit(InvalidRecords.exit_code)
+def _settings(ctx: click.Context, output_format: str, quiet: bool) -> None:
+    ctx.find_root().meta[_META_FORM] = output_format
+    ctx.find_root().meta[_META_QUIET] = quiet
 
 
-@main.command()
-@_paths
-@click.option("--check", is_flag=True, help="Change nothing; exit 1 naming each file that is not canonical.")
-@_max_size
-def fmt(paths: tuple[str, ...], check: bool, max_bytes: int) -> None:
-    """Rewrite records into the one canonical form (idempotent)."""
-    from .canonical import dumps
-    from .loader import Document, iter_record_files, load_bytes, load_file
-    from .output import atomic_write
-    from .problems import Problem, Report
-    from .render import text
+class _OutputForm(click.Choice):  # type: ignore[type-arg]
+    """``--output-format``: the report's form; a data format given here gets a hint."""
 
-    report = Report()
-    changed: list[str] = []
-    for item in iter_record_files(paths or DEFAULT_PATHS):
-        if isinstance(item, Problem):
-            report.problems.append(item)
-            continue
-        report.files += 1
-        documents: list[dict[str, t.Any]] = []
-        problems = []
-        try:
-            original = item.read_bytes() if item.stat().st_size <= max_bytes else b""
-        except OSError:
-            original = b""
-        loads = load_bytes(original, item.as_posix()) if original else load_file(item, max_bytes=max_bytes)
-        for loaded in loads:
-            if isinstance(loaded, Document):
-                documents.append(t.cast(dict[str, t.Any], loaded.data))
-            else:
-                problems.append(loaded)
-        if problems:
-            report.problems.extend(problems)
-            continue
-        report.records += len(documents)
-        canonical = dumps(documents).encode("utf-8")
-        if original != canonical:
-            changed.append(item.as_posix())
-            if check:
-                old_lines, new_lines = original.splitlines(), canonical.splitlines()
-                line = next(
-                    (i for i, (a, b) in enumerate(zip(old_lines, new_lines), 1) if a != b),
-                    min(len(old_lines), len(new_lines)) + 1,
-                )
-                line = min(line, max(len(old_lines), 1))
-                report.problems.append(
-                    Problem(
-                        file=item.as_posix(),
-                        line=line,
-                        column=1,
-                        pointer="",
-                        code="not-canonical",
-                        message="not in canonical form from here on (run `toolkit fmt`)",
-                    )
-                )
-            else:
-                atomic_write(item, canonical)
-    if report.problems:
-        click.echo(text(report), nl=False)
-        sys.exit(InvalidRecords.exit_code)
-    verb = "would reformat" if check else "reformatted"
-    for name in changed:
-        click.echo(f"{verb} {name}", err=True)
-    click.echo(
-        f"{len(changed)} of {report.files} files {verb}" if changed else f"{report.files} files already canonical",
-        err=True,
-    )
+    def __init__(self) -> None:
+        super().__init__(OUTPUT_FORMATS)
+
+    def convert(self, value: t.Any, param: click.Parameter | None, ctx: click.Context | None) -> t.Any:
+        if isinstance(value, str) and value not in OUTPUT_FORMATS:
+            from .plugins import discover
+
+            if value in discover():
+                self.fail(f"{value!r} is a data format: use --format {value} (--output-format is the form of "
+                          f"the problem report: {', '.join(OUTPUT_FORMATS)})", param, ctx)
+        return super().convert(value, param, ctx)
 
 
-def _format_choice() -> click.Choice:
-    from .plugins import discover
-
-    return click.Choice(sorted(discover()))
-
-
-class _LazyChoice(click.ParamType):
-    """``--format`` choices come from the installed plugins, read when the option is used."""
+class _DataFormat(click.ParamType):
+    """``-f/--format``: an installed format, read from the entry points when the option is used."""
 
     name = "format"
 
     def convert(self, value: t.Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
-        return str(_format_choice().convert(value, param, ctx))
+        from .plugins import discover
+
+        names = sorted(discover())
+        if value in names:
+            return str(value)
+        hint = f" (--output-format {value} is the form of the problem report)" if value in OUTPUT_FORMATS else ""
+        self.fail(f"{value!r} is not an installed format; use one of: {', '.join(names)}{hint}", param, ctx)
 
     def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:  # type: ignore[override]
-        return "[" + "|".join(sorted(_format_choice().choices)) + "]"
+        return "FORMAT"
 
 
-def _options(plugin: Format, given: tuple[str, ...]) -> dict[str, str]:
-    """Parse ``-O name=value`` against the options the format declares."""
-    declared = {o.name: o for o in plugin.options}
-    values = {o.name: o.default for o in plugin.options}
+def _misplaced_format(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        raise click.UsageError(
+            f"`{ctx.info_name}` has no data format. For the form of its report use --output-format "
+            f"({', '.join(OUTPUT_FORMATS)}); formats are for `toolkit export` and `toolkit import`.", ctx=ctx)
+
+
+F = t.TypeVar("F", bound=t.Callable[..., t.Any])
+
+
+def _paths(func: F) -> F:
+    return click.argument("paths", nargs=-1, type=click.Path(path_type=str, readable=False))(func)  # the loader reports
+
+
+def _report_options(func: F) -> F:
+    func = click.option("--quiet", "-q", is_flag=True, help="Print no report; only the exit code tells.")(func)
+    return click.option("--output-format", type=_OutputForm(), default="text", show_default=True,
+                        help="Form of the problem report: text for people, json for scripts, github for "
+                             "pull-request annotations, sarif for code scanning.")(func)
+
+
+def _max_size(func: F) -> F:
+    return click.option("--max-file-size", "max_bytes", type=click.IntRange(min=1), default=16 * 1024 * 1024,
+                        show_default=True, help="Refuse YAML files larger than this many bytes.")(func)
+
+
+def _no_data_format(func: F) -> F:
+    return click.option("-f", "-F", "--format", "stray_format", hidden=True, expose_value=False,
+                        callback=_misplaced_format)(func)
+
+
+def _format_option(help: str) -> t.Callable[[F], F]:
+    return click.option("--format", "-f", "-F", "format_name", type=_DataFormat(), required=True, help=help)
+
+
+def _format_options(func: F) -> F:
+    return click.option("--option", "-O", "option_values", multiple=True, metavar="NAME=VALUE",
+                        help="A format option (`toolkit formats` lists them); repeat for several.")(func)
+
+
+def _parse_options(given: tuple[str, ...]) -> dict[str, str]:
+    values: dict[str, str] = {}
     for item in given:
         name, sep, value = item.partition("=")
-        if not sep or name not in declared:
-            known = ", ".join(sorted(declared)) or "none"
-            raise click.UsageError(f"-O {item!r}: format {plugin.name!r} takes NAME=VALUE with NAME one of: {known}")
-        option = declared[name]
-        if option.choices is not None and value not in option.choices:
-            raise click.UsageError(f"-O {name}={value!r}: use one of {', '.join(option.choices)}")
+        if not sep or not name:
+            raise UsageError(f"-O {item!r}: write NAME=VALUE (`toolkit formats` lists each format's options)")
         values[name] = value
     return values
 
 
-def _context(plugin: Format, given: tuple[str, ...]) -> t.Any:
-    from .plugins import Context
-    from .schemas import load_model
-
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    source_date_epoch, problem = None, None
-    try:
-        source_date_epoch = int(epoch) if epoch else None
-    except ValueError:
-        problem = f"SOURCE_DATE_EPOCH={epoch!r} is not a whole number of seconds"
-    return Context(
-        model=load_model(),
-        options=_options(plugin, given),
-        source_date_epoch=source_date_epoch,
-        source_date_epoch_error=problem,
-    )
+@click.group(cls=ToolkitGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(version=None, package_name="records-toolkit", prog_name="toolkit", message="%(prog)s %(version)s")
+def main() -> None:
+    """Keep the facts of news articles as reviewed YAML records: validate, format, export, import."""
 
 
-@main.command(name="export")
-@click.option(
-    "--format",
-    "-F",
-    "format_name",
-    type=_LazyChoice(),
-    required=True,
-    help="An installed format (see `toolkit formats`).",
-)
+@main.command(epilog="""\b
+Examples:
+  toolkit validate                                 # the records/ tree
+  toolkit validate records/events/efes-2022.yaml   # some files
+  toolkit validate --output-format github records  # pull-request annotations in CI""")
 @_paths
-@click.option(
-    "--output", "-o", type=click.Path(path_type=Path), help="File (or directory, for directory formats) to write."
-)
-@click.option(
-    "--option",
-    "-O",
-    "option_values",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help="A format option (see `toolkit formats`).",
-)
+@_report_options
 @_max_size
-def export_(
-    format_name: str, paths: tuple[str, ...], output: Path | None, option_values: tuple[str, ...], max_bytes: int
-) -> None:
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, help="Processes for large trees (default: one per core).")
+@_no_data_format
+@click.pass_context
+def validate(ctx: click.Context, paths: tuple[str, ...], output_format: str, quiet: bool, max_bytes: int,
+             jobs: int | None) -> None:
+    """Check records against the schemas and the collection rules (default PATH: records)."""
+    from . import api
+
+    _settings(ctx, output_format, quiet)
+    report = api.validate(paths or None, max_file_size=max_bytes, jobs=jobs, collect=False)
+    if not quiet:
+        _emit(report, output_format)
+    if not report.ok:
+        raise _Reported(report)
+
+
+@main.command(epilog="""\b
+Examples:
+  toolkit fmt                    # rewrite records/ in canonical form
+  toolkit fmt --check records    # CI: exit 1 naming each file that is not canonical""")
+@_paths
+@click.option("--check", is_flag=True, help="Change nothing; exit 1 naming each file that is not canonical.")
+@_report_options
+@_max_size
+@_no_data_format
+@click.pass_context
+def fmt(ctx: click.Context, paths: tuple[str, ...], check: bool, output_format: str, quiet: bool, max_bytes: int) -> None:
+    """Rewrite records into the one canonical form (idempotent)."""
+    from . import api
+
+    _settings(ctx, output_format, quiet)
+    result = api.fmt(paths or None, check=check, max_file_size=max_bytes)
+    report = result.report
+    if not report.ok:
+        if not quiet:
+            _emit(report, output_format)
+        raise _Reported(report)
+    if quiet:
+        return
+    verb = "would reformat" if check else "reformatted"
+    for name in result.changed:
+        click.echo(f"{verb} {name}", err=True)
+    click.echo(f"{len(result.changed)} of {report.files} files {verb}" if result.changed
+               else f"{report.files} files already canonical", err=True)
+
+
+@main.command(name="export", epilog="""\b
+Examples:
+  toolkit export -f ics records -o article.ics        # the dated events, for calendars
+  toolkit export -f ics -O imprecise=span records     # to stdout; years shown as spans
+  toolkit export -f csv records -o tables/            # a directory format
+  toolkit export -f jsonld -O base=https://example.org/ records -o article.jsonld""")
+@_format_option("An installed format (`toolkit formats`).")
+@_paths
+@click.option("--output", "-o", type=click.Path(path_type=Path), help="File (directory, for directory formats) to write; default: stdout.")
+@_format_options
+@_report_options
+@_max_size
+@click.pass_context
+def export_(ctx: click.Context, format_name: str, paths: tuple[str, ...], output: Path | None,
+            option_values: tuple[str, ...], output_format: str, quiet: bool, max_bytes: int) -> None:
     """Validate, then write the records in a format. Invalid records write nothing."""
-    from .output import atomic_write, atomic_write_tree
+    from . import api
     from .plugins import load
 
-    plugin = load(format_name)
-    context = _context(plugin, option_values)
-    result = _check(paths, keep=True, max_bytes=max_bytes)
-    if not result.report.ok:
-        _render_report(result.report, "text", err=True)
-        click.echo("nothing written: fix the records first", err=True)
-        sys.exit(InvalidRecords.exit_code)
-    records = sorted((t.cast(dict[str, t.Any], d.data) for d in result.records), key=lambda r: (r["type"], r["id"]))
-    try:
-        exported = plugin.export(records, context)
-    except ToolkitError:
-        raise
-    except Exception as exc:  # a plugin's bug must not look like bad data
-        raise CouldNotRun(f"format {format_name!r} failed: {type(exc).__name__}: {exc}") from exc
-    for notice in exported.notices:
-        click.echo(f"notice: {notice}", err=True)
-    if plugin.directory:
-        if output is None:
-            raise click.UsageError(f"format {format_name!r} writes several files: give a directory with -o DIR")
-        atomic_write_tree(output, exported.files)
-        click.echo(f"wrote {len(exported.files)} files to {output}", err=True)
-        return
-    (data,) = exported.files.values()
+    _settings(ctx, output_format, quiet)
+    if output is None and load(format_name).directory:
+        raise UsageError(f"format {format_name!r} writes several files: give a directory with -o DIR")
+    exported = api.export(list(paths or api.DEFAULT_PATHS), format_name, to=output,
+                          max_file_size=max_bytes, **_parse_options(option_values))
+    if not quiet:
+        for notice in exported.notices:
+            click.echo(f"notice: {notice}", err=True)
     if output is None:
         sys.stdout.flush()
-        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.write(exported.data)
         sys.stdout.buffer.flush()
-    else:
-        atomic_write(output, data)
-        click.echo(f"wrote {output}", err=True)
+    elif not quiet:
+        directory = load(format_name).directory
+        click.echo(f"wrote {len(exported.files)} files to {output}" if directory else f"wrote {output}", err=True)
 
 
-@main.command(name="import")
-@click.option("--format", "-F", "format_name", type=_LazyChoice(), required=True, help="A format that can import.")
-@click.argument("source", type=click.Path(exists=True, path_type=Path))
-@click.option("--output", "-o", type=click.Path(path_type=Path), required=True, help="Directory for the YAML records.")
-@click.option("--option", "-O", "option_values", multiple=True, metavar="NAME=VALUE", help="A format option.")
-def import_(format_name: str, source: Path, output: Path, option_values: tuple[str, ...]) -> None:
+@main.command(name="import", epilog="""\b
+Examples:
+  toolkit import -f csv tables/ -o records/            # CSV tables back to YAML records
+  toolkit import -f jsonld article.jsonld -o records/""")
+@_format_option("A format that can import (`toolkit formats`, column IMPORT).")
+@click.argument("source", type=click.Path(path_type=Path, readable=False))
+@click.option("--output", "-o", type=click.Path(path_type=Path), required=True, help="Directory for the YAML records (one file each).")
+@_format_options
+@_report_options
+@click.pass_context
+def import_(ctx: click.Context, format_name: str, source: Path, output: Path, option_values: tuple[str, ...],
+            output_format: str, quiet: bool) -> None:
     """Read records back from an export and write them as canonical YAML (one file each)."""
-    from .canonical import dumps, record_path
-    from .loader import Document
-    from .output import atomic_write_tree
-    from .plugins import Importer, load
-    from .validate import Checker
+    from . import api
 
-    plugin = load(format_name)
-    if not isinstance(plugin, Importer):
-        raise click.UsageError(f"format {format_name!r} cannot import (see `toolkit formats`)")
-    context = _context(plugin, option_values)
-    try:
-        records = plugin.import_records(source, context)
-    except ToolkitError:
-        raise
-    except Exception as exc:
-        raise InvalidRecords(f"cannot import {source} as {format_name}: {type(exc).__name__}: {exc}") from exc
-    files: dict[str, bytes] = {}
-    checker = Checker(context.model)
-    for record in records:
-        name = record_path(record)
-        if name in files:
-            raise InvalidRecords(f"cannot import {source}: two records would be written to {name}")
-        files[name] = dumps([record], context.model).encode("utf-8")
-        checker.add(Document(str(output / name), 0, record))
-    report = checker.finish().report
-    report.files = len(files)
-    if not report.ok:
-        for problem in report.sorted():
-            click.echo(f"{problem.file}: {problem.pointer}: {problem.message} [{problem.code}]", err=True)
-        click.echo("nothing written: the imported records are not valid", err=True)
-        sys.exit(InvalidRecords.exit_code)
-    atomic_write_tree(output, files)
-    click.echo(f"wrote {len(files)} records to {output}", err=True)
+    _settings(ctx, output_format, quiet)
+    records = api.import_records(source, format_name, to=output, **_parse_options(option_values))
+    if not quiet:
+        click.echo(f"wrote {len(records)} records to {output}", err=True)
 
 
-@main.command()
+@main.command(epilog="""\b
+Example:
+  toolkit formats      # then: toolkit export -f NAME -O OPTION=VALUE ...""")
 def formats() -> None:
     """List the installed formats, what each can do, and their options."""
-    from .plugins import Importer, discover
+    from . import api
 
-    entries = discover()
+    found = api.formats()
     rows = [("NAME", "SUFFIX", "MEDIA TYPE", "EXPORT", "IMPORT", "FROM")]
     details = []
-    for name, entry in entries.items():
-        plugin = entry.load()
-        output = "directory" if plugin.directory else "file"
-        rows.append(
-            (
-                name,
-                plugin.suffix,
-                plugin.media_type,
-                output,
-                "yes" if isinstance(plugin, Importer) else "no",
-                f"{entry.package} {entry.version}",
-            )
-        )
-        details.append(f"{name}: {plugin.summary}")
-        for option in plugin.options:
+    for info in found.available:
+        rows.append((info.name, info.suffix, info.media_type, "directory" if info.directory else "file",
+                     "yes" if info.can_import else "no", f"{info.package} {info.version}"))
+        details.append(f"{info.name}: {info.summary}")
+        for option in info.options:
             choices = f" ({'|'.join(option.choices)})" if option.choices else ""
             details.append(f"    -O {option.name}={option.default}{choices}  {option.help}")
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
@@ -334,9 +303,15 @@ def formats() -> None:
     click.echo("")
     for line in details:
         click.echo(line)
+    for error in found.broken[1:]:
+        click.echo(f"error: {error.message}", err=True)
+    if found.broken:  # the others were listed; the broken ones are named and the exit code says so
+        raise found.broken[0]
 
 
-@main.command()
+@main.command(epilog="""\b
+Example:
+  toolkit codes | grep schema-""")
 def codes() -> None:
     """List every problem code with what it means (stable: CI may filter on them)."""
     from .problems import CODES
@@ -356,4 +331,4 @@ def run() -> None:
             sys.stderr.flush()
         with contextlib.suppress(OSError, ValueError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
-        sys.exit(CouldNotRun.exit_code)
+        sys.exit(3)

@@ -1,26 +1,84 @@
 """One error root for everything that stops the toolkit; the exit code lives on the error.
 
-Problems found *in records* are values (see :mod:`records_toolkit.problems`), not
-exceptions. These classes are for the cases where the toolkit cannot go on.
+Problems found *in records* are values (see :mod:`records_toolkit.problems`). These
+exceptions are for the cases where an operation cannot give what was asked; the API raises
+nothing else, and the command line maps each to its exit code at the edge:
+
+====================  ====  =========================================================
+class                 exit  meaning
+====================  ====  =========================================================
+``InvalidData``        1    the user's data is wrong (records, a YAML file, an import)
+``InvalidRecords``     1    validation found problems; ``.report`` holds them all
+``InvalidSource``      1    an import source cannot be read as its format
+``UsageError``         2    wrong usage: an unknown format or option, a bad value
+``OptionError``        2    a format option (``-O name=value``) the format cannot use
+``CouldNotRun``        3    not the user's data: a broken schema or plugin, an output
+``SchemaBroken``       3    a schema file does not load or is not valid 2020-12
+``PluginError``        3    a format plugin failed to load, clashes, or broke its contract
+``OutputError``        3    an output could not be written; nothing was changed
+====================  ====  =========================================================
 """
 
 from __future__ import annotations
 
 import typing as t
 
-import click
+if t.TYPE_CHECKING:
+    from .problems import Problem, Report
 
 
-class ToolkitError(click.ClickException):
-    """Root of the toolkit's errors. click prints ``Error: message`` and exits with ``exit_code``."""
+class ToolkitError(Exception):
+    """Root of the toolkit's errors: a message for people and the exit code of the command line.
 
-    exit_code: t.ClassVar[int] = 1  # type: ignore[misc]
+    ``problems`` are the :class:`~records_toolkit.problems.Problem` values behind the error, when
+    it has some (a refused import names its file, line and column there).
+    """
+
+    exit_code: t.ClassVar[int] = 1
+
+    def __init__(self, message: str, *, problems: t.Sequence[Problem] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.problems: tuple[Problem, ...] = tuple(problems)
+
+    def __str__(self) -> str:
+        return self.message
 
 
-class InvalidRecords(ToolkitError):
-    """The records are invalid; the problems have already been reported."""
+class InvalidData(ToolkitError):
+    """The user's data is wrong (exit 1): records, a YAML file, an import source."""
 
     exit_code = 1
+
+
+class InvalidRecords(InvalidData):
+    """Validation found problems; nothing was written. ``report`` holds every problem."""
+
+    def __init__(self, report: Report, message: str | None = None) -> None:
+        errors = len(report.errors)
+        super().__init__(
+            message or f"{errors} problem{'' if errors == 1 else 's'} in the records (nothing written)",
+            problems=report.errors,
+        )
+        self.report = report
+
+
+class InvalidSource(InvalidData):
+    """An importer was given something it cannot read as its format (exit 1).
+
+    Importers raise this for every fault of their input, at the file (and line, where known)
+    that has it; see :func:`records_toolkit.plugins.invalid_source`.
+    """
+
+
+class UsageError(ToolkitError):
+    """Wrong usage (exit 2): an unknown format or option, a value the command cannot take."""
+
+    exit_code = 2
+
+
+class OptionError(UsageError):
+    """A format option (``-O name=value``, or a keyword argument of the API) is wrong (exit 2)."""
 
 
 class CouldNotRun(ToolkitError):
@@ -33,21 +91,21 @@ class SchemaBroken(CouldNotRun):
     """A schema file does not load or is not a valid draft 2020-12 schema."""
 
 
-class PluginLoadError(CouldNotRun):
-    """A format plugin could not be loaded from its entry point."""
+class PluginError(CouldNotRun):
+    """A format plugin failed: to load, to agree with another of the same name, or to keep its contract."""
+
+    def __init__(self, name: str, package: str, cause: str) -> None:
+        self.name, self.package, self.cause = name, package, cause
+        super().__init__(f"format plugin {name!r} from {package} {cause}")
+
+
+class PluginLoadError(PluginError):
+    """A format plugin could not be loaded from its entry point (or two share a name)."""
 
     def __init__(self, name: str, package: str, cause: BaseException | str) -> None:
-        self.name, self.package, self.cause = name, package, cause
-        super().__init__(f"format plugin {name!r} from {package} failed to load: {cause}")
+        super().__init__(name, package, f"failed to load: {cause}")
+        self.cause = str(cause)
 
 
-class OutputError(ToolkitError):
+class OutputError(CouldNotRun):
     """An output file or directory could not be written; nothing was changed (exit 3)."""
-
-    exit_code = 3
-
-
-class OptionError(ToolkitError):
-    """A format option (``-O name=value``) has a value the format cannot use: wrong usage (exit 2)."""
-
-    exit_code = 2

@@ -1,9 +1,44 @@
-"""The door every format comes through, built-ins included: an entry-point group.
+"""The door every format comes through, built-ins included: the ``records_toolkit.formats`` entry points.
 
-A format is any object with the attributes of :class:`Format`, registered under the group
-``records_toolkit.formats``; the core never imports a format by name. Discovery reads only the
-entry points' metadata, so listing the names costs no import; a format's module is imported
-when it is used.
+The contract
+============
+
+A format is any object with the attributes and methods of :class:`Format` (and of
+:class:`Importer` if it reads records back), registered in its package's metadata::
+
+    [project.entry-points."records_toolkit.formats"]
+    tiny = "tinyfmt:TinyFormat"
+
+The entry point names a class (instantiated with no arguments) or an instance. Its ``name``
+must equal the entry point's name. Two installed packages registering the same name are
+refused, each named, whenever that name is used; the other formats keep working.
+
+``export(records, context) -> Exported``
+    ``records`` are *validated* records (schema and collection rules passed), plain dicts with
+    keys in canonical order, sorted by ``(type, id)``; the plugin must not change them.
+    ``context`` is a :class:`Context`: the read-only :class:`~records_toolkit.schema_view.SchemaView`,
+    the options (every declared option, its default filled in; values are text), and
+    ``SOURCE_DATE_EPOCH``. The same records and options must give byte-identical files (no
+    clock time, no random ids). A format with ``directory = False`` returns exactly one file;
+    a directory format returns any number, named by relative POSIX paths inside the
+    directory. Both are checked, and a breach is the plugin's failure (exit 3).
+
+``import_records(source, context) -> list[Record]``
+    ``source`` is the path the user gave (a file or a directory). Return plain dicts; the core
+    validates them before anything is written or returned.
+
+What an exception means
+    * :class:`~records_toolkit.errors.InvalidSource` (use :func:`invalid_source`) from an
+      importer: the input is not a valid instance of the format. The user's data: exit 1.
+    * :class:`~records_toolkit.errors.OptionError`: an option value (or ``SOURCE_DATE_EPOCH``)
+      the format cannot use: wrong usage, exit 2.
+    * :class:`~records_toolkit.errors.CouldNotRun`: the plugin cannot work here (a schema
+      shape it cannot lay out): exit 3.
+    * Anything else is a bug in the plugin, reported as a :class:`~records_toolkit.errors.PluginError`
+      naming the plugin and its package: exit 3, never blamed on the data, never a traceback.
+
+Discovery reads only the entry points' metadata, so listing the names costs no import; a
+format's module is imported when it is used.
 """
 
 from __future__ import annotations
@@ -11,21 +46,23 @@ from __future__ import annotations
 import dataclasses
 import typing as t
 from importlib import metadata
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
-from .errors import PluginLoadError
+from .errors import CouldNotRun, InvalidSource, OptionError, PluginError, PluginLoadError, ToolkitError, UsageError
 
 if t.TYPE_CHECKING:
-    from .schemas import Model
+    from .problems import Problem
+    from .schema_view import SchemaView
 
 GROUP = "records_toolkit.formats"
 
 Record = dict[str, t.Any]
+"""A record: a plain JSON-like mapping with at least ``id`` and ``type``."""
 
 
 @dataclasses.dataclass(frozen=True)
 class Option:
-    """One ``-O name=value`` setting a format understands."""
+    """One option a format understands (``-O name=value`` on the command line, ``name=value`` in the API)."""
 
     name: str
     help: str
@@ -37,41 +74,106 @@ class Option:
 class Context:
     """What an exporter or importer may use besides the records."""
 
-    model: Model
+    schema: SchemaView
     options: t.Mapping[str, str]
-    source_date_epoch: int | None = None  # SOURCE_DATE_EPOCH, for formats that demand a timestamp
-    #: Why SOURCE_DATE_EPOCH could not be read, if it was set but malformed. Only a format that
-    #: uses the timestamp should fail on it (raise ``records_toolkit.errors.OptionError``).
+    source_date_epoch: int | None = None
+    """``SOURCE_DATE_EPOCH`` (reproducible-builds.org), for formats that must write a timestamp."""
     source_date_epoch_error: str | None = None
+    """Why ``SOURCE_DATE_EPOCH`` could not be read, if it was set but malformed. Only a format
+    that uses the timestamp should fail on it (raise :class:`~records_toolkit.errors.OptionError`)."""
+
+    @classmethod
+    def create(
+        cls,
+        options: t.Mapping[str, str] | None = None,
+        *,
+        source_date_epoch: int | str | None = None,
+        schema_dir: str | None = None,
+    ) -> Context:
+        """A context over the installed schemas (or ``schema_dir``); for tests of a format and for the API.
+
+        ``source_date_epoch`` may be given as the text of the environment variable; a malformed
+        one is kept as ``source_date_epoch_error``.
+        """
+        from .schema_view import SchemaView
+        from .schemas import load_model
+
+        epoch, problem = parse_source_date_epoch(source_date_epoch)
+        return cls(
+            schema=SchemaView.of(load_model(schema_dir)),
+            options=dict(options or {}),
+            source_date_epoch=epoch,
+            source_date_epoch_error=problem,
+        )
+
+
+def parse_source_date_epoch(value: int | str | None) -> tuple[int | None, str | None]:
+    """``(seconds, None)``, or ``(None, why)`` for a value that is not a whole number of seconds."""
+    if value is None or value == "":
+        return None, None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value, None
+    try:
+        return int(str(value).strip()), None
+    except ValueError:
+        return None, f"SOURCE_DATE_EPOCH={value!r} is not a whole number of seconds"
 
 
 @dataclasses.dataclass
 class Exported:
-    """What an export produced: files by relative name, and notices for the user (stderr)."""
+    """What an export produced: files by relative POSIX name, and notices for the user (stderr)."""
 
     files: dict[str, bytes]
     notices: list[str] = dataclasses.field(default_factory=list)
 
+    @property
+    def data(self) -> bytes:
+        """The one file of a single-file format."""
+        if len(self.files) != 1:
+            raise UsageError(f"this export has {len(self.files)} files, not one: write it to a directory")
+        return next(iter(self.files.values()))
+
 
 @t.runtime_checkable
 class Format(t.Protocol):
-    """The plugin contract. ``directory`` formats write several files into ``-o DIR``."""
+    """The plugin contract (see the module docstring). ``directory`` formats write several files."""
 
     name: str
-    suffix: str  # ".ics"; for directory formats, the suffix of the files inside
+    suffix: str
+    """``".ics"``; for directory formats, the suffix of the files inside."""
     media_type: str
     summary: str
+    """One line for ``toolkit formats``."""
     directory: bool
     options: t.Sequence[Option]
 
-    def export(self, records: t.Sequence[Record], context: Context) -> Exported: ...
+    def export(self, records: t.Sequence[Record], context: Context) -> Exported:
+        """Validated records sorted by ``(type, id)`` in; the files (exactly one unless ``directory``) out."""
+        ...
 
 
 @t.runtime_checkable
 class Importer(t.Protocol):
     """A format that can carry records back implements this too."""
 
-    def import_records(self, source: Path, context: Context) -> list[Record]: ...
+    def import_records(self, source: Path, context: Context) -> list[Record]:
+        """Records read from ``source``; raise :class:`~records_toolkit.errors.InvalidSource` for bad input."""
+        ...
+
+
+def invalid_source(file: str | Path, message: str, *, line: int | None = None, column: int | None = None,
+                   pointer: str = "", code: str = "import-invalid") -> InvalidSource:
+    """The error an importer raises for bad input, with the :class:`Problem` that places it."""
+    from .problems import Problem
+
+    where = Path(file).as_posix() if isinstance(file, Path) else str(file)
+    shown = where + (f":{line}" if line is not None else "") + (f":{column}" if line is not None and column else "")
+    problem = Problem(file=where, line=line, column=column if line is not None else None, pointer=pointer,
+                      code=code, message=message)
+    return InvalidSource(f"{shown}: {message}", problems=[problem])
+
+
+# -- discovery -------------------------------------------------------------------------------------
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,19 +184,26 @@ class Entry:
     package: str
     version: str
     entry_point: metadata.EntryPoint
+    clashes: tuple[str, ...] = ()
+    """Other packages registering the same name: the name is refused while they are installed."""
+
+    @property
+    def origin(self) -> str:
+        return f"{self.package} {self.version}"
 
     def load(self) -> Format:
+        if self.clashes:
+            others = ", ".join(self.clashes)
+            raise PluginLoadError(self.name, self.package, f"{others} also registers a format named {self.name!r}; "
+                                  "uninstall one of them")
         try:
             loaded = self.entry_point.load()
             plugin = loaded() if isinstance(loaded, type) else loaded
         except Exception as exc:  # any failure of third-party code is a load failure
             raise PluginLoadError(self.name, self.package, f"{type(exc).__name__}: {exc}") from exc
         if not isinstance(plugin, Format):
-            missing = [
-                a
-                for a in ("name", "suffix", "media_type", "summary", "directory", "options", "export")
-                if not hasattr(plugin, a)
-            ]
+            missing = [a for a in ("name", "suffix", "media_type", "summary", "directory", "options", "export")
+                       if not hasattr(plugin, a)]
             raise PluginLoadError(self.name, self.package, f"not a format (missing {', '.join(missing)})")
         if plugin.name != self.name:
             raise PluginLoadError(self.name, self.package, f"it calls itself {plugin.name!r}")
@@ -102,17 +211,125 @@ class Entry:
 
 
 def discover() -> dict[str, Entry]:
-    """Every registered format by name, sorted for determinism; first registration wins."""
+    """Every registered format by name, sorted. A name two packages register carries ``clashes``."""
     found: dict[str, Entry] = {}
+    others: dict[str, list[str]] = {}
     for ep in metadata.entry_points(group=GROUP):
-        if ep.name not in found:
-            dist = ep.dist
-            found[ep.name] = Entry(ep.name, dist.name if dist else "?", dist.version if dist else "?", ep)
+        dist = ep.dist
+        package = dist.name if dist else "?"
+        version = dist.version if dist else "?"
+        if ep.name in found:
+            if found[ep.name].package != package:
+                others.setdefault(ep.name, []).append(f"{package} {version}")
+            continue
+        found[ep.name] = Entry(ep.name, package, version, ep)
+    for name, clashing in others.items():
+        first = found[name]
+        found[name] = dataclasses.replace(first, clashes=tuple(clashing))
     return dict(sorted(found.items()))
 
 
 def load(name: str) -> Format:
+    """The format registered as ``name``; an unknown name is a usage error (exit 2)."""
     entries = discover()
     if name not in entries:
-        raise PluginLoadError(name, "?", "no such format installed")
+        known = ", ".join(entries) or "none"
+        raise UsageError(f"no format named {name!r} is installed (installed: {known}; see `toolkit formats`)")
     return entries[name].load()
+
+
+def _origin(plugin: Format) -> str:
+    entry = discover().get(plugin.name)
+    return entry.package if entry is not None else type(plugin).__module__
+
+
+# -- calling a plugin under the contract -----------------------------------------------------------
+
+
+def resolve_options(plugin: Format, given: t.Mapping[str, t.Any]) -> dict[str, str]:
+    """Every declared option of ``plugin``: the given value, else its default; checked against ``choices``."""
+    declared = {o.name: o for o in plugin.options}
+    values = {o.name: o.default for o in plugin.options}
+    for name, value in given.items():
+        if name not in declared:
+            known = ", ".join(sorted(declared)) or "none"
+            raise OptionError(f"format {plugin.name!r} has no option {name!r} (its options: {known})")
+        if not isinstance(value, str):
+            raise OptionError(f"option {name}={value!r} of format {plugin.name!r}: give the value as text")
+        option = declared[name]
+        if option.choices is not None and value not in option.choices:
+            raise OptionError(f"option {name}={value!r} of format {plugin.name!r}: use one of {', '.join(option.choices)}")
+        values[name] = value
+    return values
+
+
+def run_export(plugin: Format, records: t.Sequence[Record], context: Context) -> Exported:
+    """``plugin.export`` with its exceptions mapped and its result checked against the contract."""
+    try:
+        exported = plugin.export(records, context)
+    except ToolkitError:
+        raise
+    except Exception as exc:  # a plugin's bug must not look like bad data
+        raise PluginError(plugin.name, _origin(plugin), f"failed during export: {type(exc).__name__}: {exc}") from exc
+    _check_exported(plugin, exported)
+    return exported
+
+
+def _check_exported(plugin: Format, exported: t.Any) -> None:
+    def broke(why: str) -> t.NoReturn:
+        raise PluginError(plugin.name, _origin(plugin), f"broke the format contract: {why}")
+
+    if not isinstance(exported, Exported):
+        broke(f"export returned {type(exported).__name__}, not Exported")
+    if not isinstance(exported.files, dict) or not all(
+        isinstance(k, str) and isinstance(v, bytes) for k, v in exported.files.items()
+    ):
+        broke("Exported.files must map file names (text) to bytes")
+    if not isinstance(exported.notices, list) or not all(isinstance(n, str) for n in exported.notices):
+        broke("Exported.notices must be a list of text")
+    if not plugin.directory and len(exported.files) != 1:
+        broke(f"a single-file format must return exactly one file, not {len(exported.files)}")
+    for name in exported.files:
+        pure = PurePosixPath(name)
+        if not name or pure.is_absolute() or ".." in pure.parts or "\\" in name or "\x00" in name or name.endswith("/"):
+            broke(f"file name {name!r} must be a relative path inside the output directory")
+
+
+def run_import(plugin: Format, source: Path, context: Context) -> list[Record]:
+    """``plugin.import_records`` with its exceptions mapped: bad input exit 1, the plugin's bug exit 3."""
+    if not isinstance(plugin, Importer):
+        raise UsageError(f"format {plugin.name!r} cannot import (see `toolkit formats`)")
+    try:
+        records = plugin.import_records(source, context)
+    except ToolkitError:
+        raise
+    except RecursionError as exc:  # nesting deeper than the reader can follow: the input's fault
+        raise invalid_source(source, "nested too deeply to read") from exc
+    except MemoryError as exc:
+        raise CouldNotRun(f"not enough memory to import {source}") from exc
+    except Exception as exc:
+        raise PluginError(plugin.name, _origin(plugin), f"failed during import: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise PluginError(plugin.name, _origin(plugin), "broke the format contract: import_records must return "
+                          "a list of dicts")
+    return records
+
+
+__all__ = [
+    "GROUP",
+    "Context",
+    "Entry",
+    "Exported",
+    "Format",
+    "Importer",
+    "Option",
+    "Problem",
+    "Record",
+    "discover",
+    "invalid_source",
+    "load",
+    "parse_source_date_epoch",
+    "resolve_options",
+    "run_export",
+    "run_import",
+]

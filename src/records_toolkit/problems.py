@@ -82,11 +82,17 @@ class Problem:
 
 @dataclasses.dataclass(slots=True)
 class Report:
-    """What one run found: the problems and how many files and records it read."""
+    """What one run found: every problem, how many files and records it read, and the valid records.
+
+    ``valid`` holds the records in which no error was found, as plain dicts sorted by type and
+    id (the order formats receive them in); it is filled by :func:`records_toolkit.validate`
+    when asked, and stays empty otherwise.
+    """
 
     problems: list[Problem] = dataclasses.field(default_factory=list)
     files: int = 0
     records: int = 0
+    valid: list[dict[str, t.Any]] = dataclasses.field(default_factory=list)
 
     @property
     def errors(self) -> list[Problem]:
@@ -98,6 +104,13 @@ class Report:
 
     def sorted(self) -> list[Problem]:
         return sorted(self.problems, key=Problem.sort_key)
+
+    def raise_for_problems(self) -> None:
+        """Raise :class:`~records_toolkit.errors.InvalidRecords` (carrying this report) unless ok."""
+        if not self.ok:
+            from .errors import InvalidRecords
+
+            raise InvalidRecords(self)
 
 
 def pointer_join(pointer: str, token: str | int) -> str:

@@ -24,15 +24,17 @@ from strategies import collections, edtf
 
 from records_toolkit import dates
 from records_toolkit.cli import main
-from records_toolkit.errors import InvalidRecords
+from records_toolkit.errors import InvalidSource
 from records_toolkit.exporters.csv_ import EDTF_PATTERN, GUARD_TRIGGERS, PACKAGE, CsvFormat, guard, layout, unguard
 from records_toolkit.plugins import Context, Format, Importer, load
+from records_toolkit.schema_view import SchemaView
 from records_toolkit.schemas import load_model, values_at
 
 ROOT = Path(__file__).resolve().parents[2]
 RECORDS = ROOT / "records"
 GOLDEN = ROOT / "tests" / "golden" / "csv"
 MODEL = load_model()
+SCHEMA = SchemaView.of(MODEL)
 RISKY = tuple(GUARD_TRIGGERS[:-1])  # = + - @ TAB CR: what a spreadsheet would execute
 
 Record = dict[str, t.Any]
@@ -42,7 +44,7 @@ Record = dict[str, t.Any]
 
 
 def export(records: list[Record], cells: str = "guarded") -> dict[str, bytes]:
-    return CsvFormat().export(records, Context(model=MODEL, options={"cells": cells})).files
+    return CsvFormat().export(records, Context.create({"cells": cells})).files
 
 
 def write(files: dict[str, bytes], directory: Path) -> Path:
@@ -53,7 +55,7 @@ def write(files: dict[str, bytes], directory: Path) -> Path:
 
 
 def import_dir(directory: Path) -> list[Record]:
-    return CsvFormat().import_records(directory, Context(model=MODEL, options={"cells": "guarded"}))
+    return CsvFormat().import_records(directory, Context.create({"cells": "guarded"}))
 
 
 def round_trip(records: list[Record], cells: str = "guarded") -> list[Record]:
@@ -158,7 +160,7 @@ def test_registered_as_a_directory_format_that_imports() -> None:
 
 
 def test_layout_has_one_main_table_per_type_and_link_tables_for_lists() -> None:
-    names = {table.name for table in layout(MODEL)}
+    names = {table.name for table in layout(SCHEMA)}
     assert {"articles", "persons", "organizations", "places", "events", "agreements"} <= names
     assert {
         "event_locations",
@@ -212,7 +214,7 @@ def test_rfc4180_crlf_quoting_and_doubled_quotes() -> None:
 
 def test_header_row_follows_the_schemas_property_order() -> None:
     files = export(shipped())
-    for table in layout(MODEL):
+    for table in layout(SCHEMA):
         header = rows(files[table.path])[0]
         assert header == [c.name for c in table.columns]
     info = MODEL.types["place"]
@@ -232,7 +234,7 @@ def test_generated_collections_round_trip_exactly_in_rfc4180_guarded_determinist
 ) -> None:
     """One property test draws the (costly) collections once and checks every promise on them."""
     guarded, raw = export(records, "guarded"), export(records, "raw")
-    for table in layout(MODEL):
+    for table in layout(SCHEMA):
         # RFC 4180: every row has the header's field count, and re-writing what the csv module read with
         # an RFC 4180 writer gives the same bytes, so nothing else is in the file
         for files in (guarded, raw):
@@ -319,7 +321,7 @@ def test_guard_examples_and_numbers_left_alone() -> None:
 
 def test_the_guard_is_declared_in_the_data_package() -> None:
     guarded, raw = export(hostile()), export(hostile(), "raw")
-    for table in layout(MODEL):
+    for table in layout(SCHEMA):
         declared = resource(guarded, table.name)
         assert declared["x-cells"] == "guarded"
         assert declared["x-cell-guard"]["prefix"] == "'"
@@ -400,7 +402,7 @@ def test_package_declares_types_keys_and_foreign_keys() -> None:
 def test_every_edtf_column_is_a_string_with_a_pattern() -> None:
     files = export(shipped())
     found = 0
-    for table in layout(MODEL):
+    for table in layout(SCHEMA):
         for column in table.columns:
             declared = field(files, table.name, column.name)
             is_date = any(
@@ -443,7 +445,7 @@ def exported(tmp_path: Path) -> Path:
 
 
 def expect_error(directory: Path, pattern: str) -> None:
-    with pytest.raises(InvalidRecords, match=pattern):
+    with pytest.raises(InvalidSource, match=pattern):
         import_dir(directory)
 
 

@@ -39,7 +39,7 @@ ESCAPED_TEXT = re.compile(r"(?:[^\\;,]|\\[\\;,nN])*")  # §3.3.11 ESCAPED-CHAR /
 
 def export(records: list[Record], *, epoch: int | None = None, **options: str):
     values = {"imprecise": "skip", "calname": "toolkit records"} | options
-    return IcsFormat().export(records, Context(model=MODEL, options=values, source_date_epoch=epoch))
+    return IcsFormat().export(records, Context.create(values, source_date_epoch=epoch))
 
 
 def calendar_bytes(records: list[Record], **options: str) -> bytes:

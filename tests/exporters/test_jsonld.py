@@ -26,7 +26,7 @@ from strategies import collections
 
 from records_toolkit import dates
 from records_toolkit.cli import main
-from records_toolkit.errors import OptionError
+from records_toolkit.errors import InvalidSource, OptionError
 from records_toolkit.exporters.jsonld import CONTEXT, DEFAULT_BASE, RECORD_TYPE, SCHEMA, JsonLdFormat, iso_dates
 from records_toolkit.plugins import Context, Format, Importer, load
 from records_toolkit.schemas import load_model, values_at
@@ -45,7 +45,7 @@ Record = dict[str, t.Any]
 
 
 def context(**options: str) -> Context:
-    return Context(model=MODEL, options={"context": "embedded", "base": DEFAULT_BASE} | options)
+    return Context.create({"context": "embedded", "base": DEFAULT_BASE} | options)
 
 
 def export(records: t.Sequence[Record], **options: str) -> bytes:
@@ -382,7 +382,7 @@ def test_the_importer_refuses_what_it_cannot_read(old: bytes, new: bytes, messag
     assert import_(data) == [article, person]
     broken = data.replace(old, new, 1)
     assert broken != data
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(InvalidSource, match=message):
         import_(broken)
 
 

@@ -44,7 +44,7 @@ def parser() -> MarkdownIt:
 
 
 def export(records: list[dict]) -> str:
-    files = MarkdownFormat().export(records, Context(model=load_model(), options={})).files
+    files = MarkdownFormat().export(records, Context.create({})).files
     (data,) = files.values()
     return data.decode("utf-8")
 

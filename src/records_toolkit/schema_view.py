@@ -1,0 +1,117 @@
+"""What a format plugin may know of the schemas: a documented, read-only view.
+
+Plugins never see the internal model (its registry, validators or caches can change from one
+release to the next). They get :class:`SchemaView`: per record type, its fields in canonical
+order, which values are references to other records and which are EDTF dates, the canonical
+key order at every level, and the type's JSON Schema with every ``$ref`` inlined, as nested
+read-only mappings and tuples (a plugin cannot change what validation uses).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import types
+import typing as t
+
+from .errors import SchemaBroken
+
+if t.TYPE_CHECKING:
+    from .schemas import Model
+
+Path = tuple[str, ...]
+"""A path through a record: keys, with ``"*"`` standing for every item of a list."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Reference:
+    """Values at ``path`` are ids of records of one of the ``targets`` types."""
+
+    path: Path
+    targets: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class TypeView:
+    """One record type, as read from its schema."""
+
+    name: str
+    fields: tuple[str, ...]
+    """Top-level keys the type allows, in canonical order (``id`` and ``type`` first)."""
+    required: tuple[str, ...]
+    references: tuple[Reference, ...]
+    dates: tuple[Path, ...]
+    """Where the EDTF date values are (``format: edtf``)."""
+    key_order: t.Mapping[Path, tuple[str, ...]]
+    """The canonical key order of the mapping at each path (``()`` is the record itself)."""
+    schema: t.Mapping[str, t.Any]
+    """The type's JSON Schema with every ``$ref`` inlined (siblings of a ``$ref`` win); read-only."""
+
+    def ordered(self, record: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+        """A copy of ``record`` with keys in canonical order at every level (unknown keys last, sorted)."""
+        return t.cast(dict[str, t.Any], _ordered(record, self.key_order, ()))
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class SchemaView:
+    """Every record type of the schemas, by name (sorted). Hashable by identity (formats may cache on it)."""
+
+    types: t.Mapping[str, TypeView]
+
+    @classmethod
+    def of(cls, model: Model) -> SchemaView:
+        """The view of a model, built once per model."""
+        return _view_of(model)
+
+
+@functools.lru_cache(maxsize=8)
+def _view_of(model: Model) -> SchemaView:
+    views = {name: _type_view(model, info.name) for name, info in sorted(model.types.items())}
+    return SchemaView(types=types.MappingProxyType(views))
+
+
+def _type_view(model: Model, name: str) -> TypeView:
+    info = model.types[name]
+    return TypeView(
+        name=info.name,
+        fields=tuple(info.properties),
+        required=tuple(info.required),
+        references=tuple(Reference(tuple(path), tuple(targets)) for path, targets in info.references),
+        dates=tuple(tuple(path) for path in info.dates),
+        key_order=types.MappingProxyType({tuple(k): tuple(v) for k, v in info.key_order.items()}),
+        schema=t.cast(t.Mapping[str, t.Any], _inline(model, info.schema, info.schema["$id"], 0)),
+    )
+
+
+_MAX_DEPTH = 64
+
+
+def _inline(model: Model, node: t.Any, base: str, depth: int) -> t.Any:
+    """``node`` with its ``$ref`` s replaced by their targets (Core §8.2.3.1), frozen."""
+    if depth > _MAX_DEPTH:
+        raise SchemaBroken(f"{base}: $ref chains nest deeper than {_MAX_DEPTH} (a recursive schema cannot be inlined)")
+    if isinstance(node, dict):
+        out: dict[str, t.Any] = {}
+        if isinstance(node.get("$ref"), str):
+            target, target_base = model.lookup(node["$ref"], base)
+            inlined = _inline(model, target, target_base, depth + 1)
+            if isinstance(inlined, t.Mapping):
+                out.update(inlined)
+        for key, value in node.items():
+            if key in ("$ref", "$defs", "$id", "$schema"):
+                continue
+            out[key] = _inline(model, value, base, depth + 1)
+        return types.MappingProxyType(out)
+    if isinstance(node, list):
+        return tuple(_inline(model, item, base, depth + 1) for item in node)
+    return node
+
+
+def _ordered(value: t.Any, order: t.Mapping[Path, tuple[str, ...]], at: Path) -> t.Any:
+    if isinstance(value, t.Mapping):
+        rank = {key: i for i, key in enumerate(order.get(at, ()))}
+        keys = sorted(value, key=lambda k: (0, rank[k], "") if k in rank else (1, 0, str(k)))
+        return {k: _ordered(value[k], order, (*at, k)) for k in keys}
+    if isinstance(value, list):
+        return [_ordered(item, order, (*at, "*")) for item in value]
+    return value
