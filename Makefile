@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 OUT    ?= out
 
-.PHONY: help install demo test test-fast typecheck bench clean golden
+.PHONY: help install demo test test-fast typecheck lint bench clean golden
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -30,17 +30,22 @@ demo: install ## validate the shipped records and export them in every format to
 	$(BIN)/toolkit export --format csv records -o $(OUT)/csv
 	@echo "demo: exports are in $(OUT)/"
 
-test: install typecheck ## the whole test suite (types, unit, CLI, properties, goldens, wheel smoke test)
+test: install typecheck lint ## the whole suite: strict types, lint, unit, CLI, properties, goldens, wheel smoke test
 	$(BIN)/python -m pytest -q
 
-typecheck: install ## mypy over the core package (the typed public surface)
+typecheck: install ## strict mypy over src/ and exporters/ (installed as records_toolkit.exporters)
 	$(BIN)/python -m mypy src/records_toolkit
+
+lint: install ## ruff check and ruff format --check
+	$(BIN)/ruff check src exporters tests bench
+	$(BIN)/ruff format --check src exporters tests bench
 
 test-fast: install ## the suite without the slow wheel build, fewer hypothesis examples
 	HYPOTHESIS_PROFILE=fast $(BIN)/python -m pytest -q -m "not slow"
 
 golden: install ## rewrite the golden files from the shipped records (review the diff!)
-	$(BIN)/python -m pytest -q tests/test_golden.py --update-golden
+	$(BIN)/python -m pytest -q tests/exporters -k golden --update-golden
+	git diff --stat tests/golden
 
 bench: install ## throughput of `toolkit validate` against check-jsonschema on the same files
 	$(BIN)/python bench/run.py

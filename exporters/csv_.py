@@ -141,7 +141,7 @@ class _LayoutBuilder:
         }
         id_column = Column("id", ("id",), "string", id_field)
         values: list[Column] = []
-        pending: list[tuple[str, dict[str, t.Any], t.Any]] = []
+        pending: list[tuple[str, t.Mapping[str, t.Any], t.Any]] = []
         required = set(schema.get("required", ()))
         for key, sub in schema.get("properties", {}).items():
             sub, sub_resolver = self.resolve(sub, resolver)
@@ -206,7 +206,13 @@ class _LayoutBuilder:
         return [self.scalar(name, path, node, required=required)]
 
     def scalar(
-        self, name: str, path: tuple[str, ...], node: t.Mapping[str, t.Any], *, required: bool, context: str | None = None
+        self,
+        name: str,
+        path: tuple[str, ...],
+        node: t.Mapping[str, t.Any],
+        *,
+        required: bool,
+        context: str | None = None,
     ) -> Column:
         json_type = node.get("type")
         if json_type in ("object", "array"):
@@ -276,7 +282,7 @@ class _LayoutBuilder:
         fks: list[dict[str, t.Any]] = [
             {"fields": [k.name for k in parent_keys], "reference": {"resource": parent[0], "fields": list(parent[1])}}
         ]
-        pending: list[tuple[str, dict[str, t.Any], t.Any]] = []
+        pending: list[tuple[str, t.Mapping[str, t.Any], t.Any]] = []
         if items.get("type") == "object":
             required = set(items.get("required", ()))
             values: list[Column] = []
@@ -590,7 +596,8 @@ def import_records(source: Path, schema: SchemaView) -> list[Record]:
                 key = [values.get(k.name) for k in table.keys]
                 if any(k is None for k in key):
                     _fail(where, f"a key cell is empty ({', '.join(k.name for k in table.keys)})")
-                *parent_key, position = key
+                *parent_key, position_cell = key
+                position = t.cast(int, position_cell)
                 parent = nodes.get((table.record_type, *map(str, parent_key)))
                 if parent is None:
                     parent_table = (
@@ -618,8 +625,8 @@ def import_records(source: Path, schema: SchemaView) -> list[Record]:
                     for part in column.path[:-1]:
                         target = target.setdefault(part, {})
                     target[column.path[-1]] = values[column.name]
-    for parent, key, slot in lists.values():
-        parent[key] = [slot[p] for p in sorted(slot)]
+    for parent, list_key, slot in lists.values():
+        parent[list_key] = [slot[p] for p in sorted(slot)]
     result: list[Record] = []
     for type_name in sorted(records):
         info = schema.types[type_name]
@@ -628,7 +635,7 @@ def import_records(source: Path, schema: SchemaView) -> list[Record]:
     return result
 
 
-def _ordered(value: t.Any, order: dict[tuple[str, ...], tuple[str, ...]], at: tuple[str, ...]) -> t.Any:
+def _ordered(value: t.Any, order: t.Mapping[tuple[str, ...], tuple[str, ...]], at: tuple[str, ...]) -> t.Any:
     """Keys in the schema's order (as the YAML files have them), for readers of the dicts."""
     if isinstance(value, dict):
         rank = {key: i for i, key in enumerate(order.get(at, ()))}

@@ -504,7 +504,7 @@ class _Reader:
     def _date(
         record: Record, field: str, node: dict[str, t.Any], extra: dict[str, t.Any], *, interval: bool, where: str
     ) -> None:
-        iso = {key: node.pop(key) for key in ("datePublished", "startDate", "endDate") if key in node}
+        iso: dict[str, t.Any] = {key: node.pop(key) for key in ("datePublished", "startDate", "endDate") if key in node}
         text = extra.pop("edtf", None) or _date_from_iso(iso, interval=interval)
         if text is not None:
             if iso_dates(text, interval=interval) != iso:

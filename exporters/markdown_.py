@@ -85,7 +85,7 @@ _URL_UNSAFE = frozenset(' <>()\\"`')
 
 def url_destination(url: str) -> str:
     """A link destination for ``<...>`` (§6.3) that reads back as ``url`` (percent-encoded where needed)."""
-    out = []
+    out: list[str] = []
     for char in url:
         if char in _URL_UNSAFE or char.isspace() or unicodedata.category(char) in ("Cc", "Cs"):
             out.extend(f"%{byte:02X}" for byte in char.encode("utf-8", "replace"))

@@ -42,7 +42,8 @@ def update_golden(request: pytest.FixtureRequest) -> bool:
 
 @pytest.fixture
 def runner() -> CliRunner:
-    return CliRunner()
+    """click's runner, letting an unexpected exception through: a crash must fail the test, not pass as exit 1."""
+    return CliRunner(catch_exceptions=False)
 
 
 @pytest.fixture

@@ -236,7 +236,9 @@ def test_canonical_form_round_trips_and_is_idempotent(records: list[dict]) -> No
 def test_installed_command_in_a_subprocess(tmp_path: Path, broken: Path) -> None:
     done = subprocess.run([str(TOOLKIT), "validate", str(RECORDS)], capture_output=True, text=True, cwd=tmp_path)
     assert (done.returncode, done.stdout) == (0, "ok: 43 records in 43 files, no problems\n")
-    done = subprocess.run([str(TOOLKIT), "validate", "--output-format", "github", str(broken)], capture_output=True, text=True)
+    done = subprocess.run(
+        [str(TOOLKIT), "validate", "--output-format", "github", str(broken)], capture_output=True, text=True
+    )
     assert done.returncode == 1 and done.stdout.startswith("::error file=") and done.stderr == ""
     done = subprocess.run([sys.executable, "-m", "records_toolkit", "--version"], capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.startswith("toolkit ")
@@ -250,3 +252,68 @@ def test_the_core_imports_no_format() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ})
     assert done.returncode == 0, done.stderr
+
+
+# -- options mean the same in every command ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "hint"),
+    [
+        (["validate", "-f", "json"], "has no data format. For the form of its report use --output-format"),
+        (["fmt", "--format", "json"], "has no data format"),
+        (["export", "--output-format", "csv", str(RECORDS)], "'csv' is a data format: use --format csv"),
+        (["export", "-f", "json", str(RECORDS)], "(--output-format json is the form of the problem report)"),
+        (["export", "-f", "pdf", str(RECORDS)], "'pdf' is not an installed format; use one of: csv, ics, jsonld"),
+        (["export", "-f", "ics", "-O", "imprecise", str(RECORDS)], "write NAME=VALUE"),
+        (["export", "-f", "ics", "-O", "imprecis=span", str(RECORDS)], "no option 'imprecis'"),
+    ],
+)
+def test_an_option_given_the_wrong_way_round_says_which_to_use(runner: CliRunner, args: list[str], hint: str) -> None:
+    result = runner.invoke(main, args)
+    assert result.exit_code == 2, result.output
+    assert hint in result.output
+
+
+def test_the_data_format_is_f_everywhere(runner: CliRunner, tmp_path: Path) -> None:
+    for flag in ("-f", "-F", "--format"):
+        result = runner.invoke(main, ["export", flag, "csv", str(RECORDS), "-o", str(tmp_path / flag)])
+        assert result.exit_code == 0, result.output
+        result = runner.invoke(
+            main, ["import", flag, "csv", str(tmp_path / flag), "-o", str(tmp_path / f"{flag}-back")]
+        )
+        assert result.exit_code == 0, result.output
+    assert len(list((tmp_path / "-f-back").rglob("*.yaml"))) == 43
+
+
+@pytest.mark.parametrize("command", ["validate", "fmt", "export", "import", "formats", "codes"])
+def test_every_command_help_shows_an_example(runner: CliRunner, command: str) -> None:
+    result = runner.invoke(main, [command, "--help"])
+    assert result.exit_code == 0
+    example = result.stdout.split("Example", 1)[1]
+    assert f"toolkit {command}" in example
+
+
+def test_export_reports_invalid_records_in_the_chosen_form(runner: CliRunner, broken: Path, tmp_path: Path) -> None:
+    result = runner.invoke(
+        main, ["export", "-f", "ics", "--output-format", "github", str(broken), "-o", str(tmp_path / "x.ics")]
+    )
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.startswith("::error file=") and "title=schema-format::/date:" in result.stderr
+    assert not (tmp_path / "x.ics").exists()
+    quiet = runner.invoke(main, ["export", "-f", "ics", "-q", str(broken)])
+    assert (quiet.exit_code, quiet.output) == (1, "")
+
+
+def test_no_command_body_exits_by_itself() -> None:
+    """One exit path: commands return or raise a ToolkitError; ToolkitGroup turns it into the exit code."""
+    import ast
+
+    source = (ROOT / "src" / "records_toolkit" / "cli.py").read_text(encoding="utf-8")
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef) and any(
+            isinstance(d, ast.Call) and getattr(d.func, "attr", "") == "command" for d in node.decorator_list
+        ):
+            calls = {ast.unparse(c.func) for c in ast.walk(node) if isinstance(c, ast.Call)}
+            assert not calls & {"sys.exit", "ctx.exit", "exit"}, (node.name, calls)

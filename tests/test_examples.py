@@ -47,7 +47,7 @@ def _validate(case: Path, output_format: str, monkeypatch: pytest.MonkeyPatch) -
     extra = json.loads(args_file.read_text(encoding="utf-8")) if args_file.exists() else []
     monkeypatch.chdir(case)
     started = time.perf_counter()
-    result = CliRunner().invoke(main, ["validate", "--output-format", output_format, *extra, "."])
+    result = CliRunner(catch_exceptions=False).invoke(main, ["validate", "--output-format", output_format, *extra, "."])
     elapsed = time.perf_counter() - started
     assert result.exception is None or isinstance(result.exception, SystemExit), (
         f"crashed: {result.exception!r}\n{result.output}"

@@ -57,7 +57,7 @@ def test_a_failure_half_way_is_undone(tmp_path: Path) -> None:
 
 
 def test_an_unwritable_output_is_exit_3_and_keeps_the_old_file(tmp_path: Path) -> None:
-    result = CliRunner().invoke(main, ["export", "-F", "ics", str(RECORDS), "-o", str(tmp_path)])
+    result = CliRunner(catch_exceptions=False).invoke(main, ["export", "-F", "ics", str(RECORDS), "-o", str(tmp_path)])
     assert result.exit_code == 3 and "is a directory" in result.output
 
 
@@ -73,7 +73,7 @@ def test_a_full_disk_on_stdout_is_a_clean_exit_3() -> None:
 
 
 def test_source_date_epoch_matters_only_to_formats_that_use_it() -> None:
-    runner = CliRunner()
+    runner = CliRunner(catch_exceptions=False)
     env = {"SOURCE_DATE_EPOCH": "yesterday"}
     assert runner.invoke(main, ["export", "-F", "jsonld", str(RECORDS)], env=env).exit_code == 0
     result = runner.invoke(main, ["export", "-F", "ics", str(RECORDS)], env=env)
@@ -83,7 +83,7 @@ def test_source_date_epoch_matters_only_to_formats_that_use_it() -> None:
 
 
 def test_nothing_is_skipped_silently(tmp_path: Path) -> None:
-    runner = CliRunner()
+    runner = CliRunner(catch_exceptions=False)
     (tmp_path / "empty").mkdir()
     result = runner.invoke(main, ["validate", "--output-format", "json", str(tmp_path / "empty"), ""])
     assert result.exit_code == 1

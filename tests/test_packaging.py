@@ -19,7 +19,7 @@ def test_pre_commit_hooks_name_real_commands() -> None:
         program, command = hook["entry"].split()
         assert program == "toolkit" and command in main.commands  # type: ignore[attr-defined]
         flags = ["--check"] if command == "fmt" else []
-        result = CliRunner().invoke(main, [command, *flags, str(ROOT / "records")])
+        result = CliRunner(catch_exceptions=False).invoke(main, [command, *flags, str(ROOT / "records")])
         assert result.exit_code == 0, result.output
 
 
@@ -29,3 +29,21 @@ def test_readme_documents_every_problem_code() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     documented = {line.split("`")[1] for line in readme.splitlines() if line.startswith("| `")}
     assert set(CODES) <= documented, set(CODES) - documented
+
+
+def test_make_golden_selects_every_golden_test() -> None:
+    """`make golden` rewrites the goldens through the tests that compare them; it must name real tests."""
+    import shlex
+    import subprocess
+    import sys
+
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    recipe = makefile.split("\ngolden:", 1)[1].split("\n")[1].strip()
+    words = shlex.split(recipe.replace("$(BIN)/python", sys.executable))
+    assert "--update-golden" in words
+    collect = [w for w in words if w != "--update-golden"] + ["--collect-only"]
+    done = subprocess.run(collect, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    selected = [line for line in done.stdout.splitlines() if "::" in line]
+    for fmt in ("csv", "ics", "jsonld", "markdown"):
+        assert any(f"test_{fmt}.py::" in line and "golden" in line for line in selected), (fmt, selected)

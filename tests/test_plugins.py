@@ -48,14 +48,16 @@ def forget_tinyfmt() -> t.Iterator[None]:
     sys.modules.pop("tinyfmt", None)
 
 
-def install_outside_format(site: Path, module: str = TINY, target: str = "tinyfmt:TinyFormat") -> Path:
+def install_outside_format(
+    site: Path, module: str = TINY, target: str = "tinyfmt:TinyFormat", *, dist: str = "tinyfmt", name: str = "tiny"
+) -> Path:
     """Lay out a package the way pip would install it: a module and its dist-info with entry points."""
     site.mkdir(parents=True, exist_ok=True)
-    (site / "tinyfmt.py").write_text(textwrap.dedent(module), encoding="utf-8")
-    info = site / "tinyfmt-0.1.dist-info"
+    (site / f"{target.split(':')[0]}.py").write_text(textwrap.dedent(module), encoding="utf-8")
+    info = site / f"{dist}-0.1.dist-info"
     info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: tinyfmt\nVersion: 0.1\n", encoding="utf-8")
-    (info / "entry_points.txt").write_text(f"[{GROUP}]\ntiny = {target}\n", encoding="utf-8")
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1\n", encoding="utf-8")
+    (info / "entry_points.txt").write_text(f"[{GROUP}]\n{name} = {target}\n", encoding="utf-8")
     return site
 
 
@@ -143,3 +145,155 @@ def test_a_plugin_crash_during_export_is_not_blamed_on_the_data(
     result = runner.invoke(main, ["export", "--format", "tiny", str(RECORDS), "-o", str(out)])
     assert result.exit_code == 3 and "ZeroDivisionError" in result.output
     assert out.read_text() == "keep me"
+
+
+# -- the contract, enforced ------------------------------------------------------------------------
+
+TWO_FILES = TINY.replace(
+    'return Exported({"records.txt": ("\\n".join(lines) + "\\n").encode()}, ["tiny says hello"])',
+    'return Exported({"a.txt": b"a", "b.txt": b"b"})',
+)
+
+
+def test_a_single_file_format_returning_two_files_is_the_plugins_fault(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert TWO_FILES != TINY
+    monkeypatch.syspath_prepend(str(install_outside_format(tmp_path / "site", TWO_FILES)))
+    out = tmp_path / "out.txt"
+    result = runner.invoke(main, ["export", "-f", "tiny", str(RECORDS), "-o", str(out)])
+    assert result.exit_code == 3, result.output
+    assert (
+        "format plugin 'tiny' from tinyfmt broke the format contract: a single-file format must return "
+        "exactly one file, not 2" in result.stderr
+    )
+    assert not out.exists() and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("files", "why"),
+    [
+        ('{"../escape.txt": b"x"}', "must be a relative path inside"),
+        ('{"/etc/passwd": b"x"}', "must be a relative path inside"),
+        ('{"a.txt": "text, not bytes"}', "to bytes"),
+    ],
+)
+def test_file_names_and_contents_are_checked(
+    files: str, why: str, runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module = TINY.replace("directory = False", "directory = True").replace(
+        'return Exported({"records.txt": ("\\n".join(lines) + "\\n").encode()}, ["tiny says hello"])',
+        f"return Exported({files})",
+    )
+    assert module != TINY
+    monkeypatch.syspath_prepend(str(install_outside_format(tmp_path / "site", module)))
+    result = runner.invoke(main, ["export", "-f", "tiny", str(RECORDS), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 3 and why in result.stderr, result.output
+    assert not (tmp_path / "escape.txt").exists() and not (tmp_path / "out").exists()
+
+
+IMPORTER = (
+    TINY
+    + """
+    def import_records(self, source, context):
+        from records_toolkit.plugins import invalid_source
+        text = source.read_text()
+        if text.startswith("bad"):
+            raise invalid_source(source, "the first line says bad", line=1, column=1)
+        if text.startswith("crash"):
+            return {}["no such key"]
+        return []
+"""
+)
+
+
+@pytest.mark.parametrize(
+    ("content", "code", "message"),
+    [
+        ("bad input\n", 1, "in.txt:1:1: the first line says bad"),
+        ("crash\n", 3, "format plugin 'tiny' from tinyfmt failed during import: KeyError: 'no such key'"),
+    ],
+)
+def test_an_importers_exception_says_whose_fault_it_is(
+    content: str, code: int, message: str, runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(install_outside_format(tmp_path / "site", IMPORTER)))
+    (tmp_path / "in.txt").write_text(content)
+    result = runner.invoke(main, ["import", "-f", "tiny", str(tmp_path / "in.txt"), "-o", str(tmp_path / "out")])
+    assert result.exit_code == code and message in result.stderr, result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_importers_problem_is_an_annotation_in_ci(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(install_outside_format(tmp_path / "site", IMPORTER)))
+    (tmp_path / "in.txt").write_text("bad\n")
+    result = runner.invoke(
+        main,
+        ["import", "-f", "tiny", str(tmp_path / "in.txt"), "-o", str(tmp_path / "out"), "--output-format", "github"],
+    )
+    assert result.exit_code == 1
+    assert result.stderr.startswith("::error file=") and ",line=1,col=1,title=import-invalid::" in result.stderr
+
+
+def test_two_packages_registering_one_name_are_refused_naming_both(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    impostor = TINY.replace('name = "tiny"', 'name = "csv"')
+    monkeypatch.syspath_prepend(str(install_outside_format(tmp_path / "site", impostor, dist="csvplus", name="csv")))
+    entries = discover()
+    assert {entries["csv"].package, *(c.split()[0] for c in entries["csv"].clashes)} == {"records-toolkit", "csvplus"}
+    result = runner.invoke(main, ["export", "-f", "csv", str(RECORDS), "-o", str(tmp_path / "tables")])
+    assert result.exit_code == 3
+    assert (
+        "records-toolkit" in result.stderr
+        and "csvplus" in result.stderr
+        and "registers a format named 'csv'" in result.stderr
+    )
+    assert not (tmp_path / "tables").exists()
+    result = runner.invoke(main, ["formats"])  # the others are still listed; the clash is named
+    assert result.exit_code == 3
+    listed = [line.split()[0] for line in result.stdout.splitlines()[1:] if line.strip() and ":" not in line]
+    assert listed == ["ics", "jsonld", "markdown"]
+    assert "csvplus" in result.stderr
+
+
+def test_one_broken_plugin_does_not_hide_the_others(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(install_outside_format(tmp_path / "site", "raise ImportError('gone')\n")))
+    result = runner.invoke(main, ["formats"])
+    assert result.exit_code == 3
+    assert [line.split()[0] for line in result.stdout.splitlines()[1:5]] == ["csv", "ics", "jsonld", "markdown"]
+    assert "format plugin 'tiny' from tinyfmt failed to load: ImportError: gone" in result.stderr
+    result = runner.invoke(main, ["export", "-f", "ics", str(RECORDS)])  # and they keep working
+    assert result.exit_code == 0 and result.stdout.startswith("BEGIN:VCALENDAR")
+
+
+# -- the laws, for any format ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["csv", "jsonld", "ics", "markdown"])
+def test_the_built_in_formats_keep_the_laws(name: str) -> None:
+    from records_toolkit.testing import check_format
+
+    check_format(name, max_examples=10)
+
+
+def test_the_law_helper_catches_a_format_that_breaks_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from records_toolkit.testing import check_format
+
+    monkeypatch.syspath_prepend(str(install_outside_format(tmp_path / "site")))
+    check_format("tiny", options={"sep": "|"}, max_examples=5)  # a well-behaved outside format passes
+    clock = TINY.replace("lines = [", "import time\n        lines = [str(time.perf_counter_ns())] + [")
+    lossy = TINY + IMPORTER[len(TINY) :].replace("return []", "return [{'id': 'x', 'type': 'place'}]")
+    for number, module in enumerate((clock, lossy)):
+        site = install_outside_format(
+            tmp_path / f"site{number}", module, f"tinyfmt{number}:TinyFormat", dist=f"tinyfmt{number}", name="tiny"
+        )
+        sys.modules.pop(f"tinyfmt{number}", None)
+        monkeypatch.syspath_prepend(str(site))
+        plugin = importlib.import_module(f"tinyfmt{number}").TinyFormat()
+        with pytest.raises(AssertionError, match="different bytes" if number == 0 else "import|valid"):
+            check_format(plugin, max_examples=5)

@@ -39,11 +39,36 @@ if t.TYPE_CHECKING:
 
     __version__: str
 
-_ERRORS = ("CouldNotRun", "InvalidData", "InvalidRecords", "InvalidSource", "OptionError", "OutputError",
-           "PluginError", "SchemaBroken", "ToolkitError", "UsageError")
+_ERRORS = (
+    "CouldNotRun",
+    "InvalidData",
+    "InvalidRecords",
+    "InvalidSource",
+    "OptionError",
+    "OutputError",
+    "PluginError",
+    "SchemaBroken",
+    "ToolkitError",
+    "UsageError",
+)
 _VALUES = ("Problem", "Report")
 
-__all__ = ["__version__", "api", *_ERRORS, *_VALUES]
+__all__ = [
+    "CouldNotRun",
+    "InvalidData",
+    "InvalidRecords",
+    "InvalidSource",
+    "OptionError",
+    "OutputError",
+    "PluginError",
+    "Problem",
+    "Report",
+    "SchemaBroken",
+    "ToolkitError",
+    "UsageError",
+    "__version__",
+    "api",
+]
 
 
 def __getattr__(name: str) -> t.Any:

@@ -27,7 +27,7 @@ if t.TYPE_CHECKING:
     from .canonical import Formatted
     from .plugins import Exported, Format, Option, Record
 
-PathLike = t.Union[str, "os.PathLike[str]"]  # noqa: UP007 - used at run time in isinstance-free annotations
+PathLike = t.Union[str, "os.PathLike[str]"]
 Paths = t.Union[PathLike, t.Sequence[PathLike]]  # noqa: UP007
 DEFAULT_PATHS: tuple[str, ...] = ("records",)
 
@@ -73,7 +73,9 @@ def load(
     from .loader import iter_record_files, load_file
 
     for item in iter_record_files(_paths(paths)):
-        loaded_items: t.Iterable[t.Any] = [item] if isinstance(item, Problem) else load_file(item, max_bytes=max_file_size)
+        loaded_items: t.Iterable[t.Any] = (
+            [item] if isinstance(item, Problem) else load_file(item, max_bytes=max_file_size)
+        )
         for loaded in loaded_items:
             if isinstance(loaded, Problem):
                 if problems is None:
@@ -88,7 +90,10 @@ def load(
 
 
 def validate(
-    paths: Paths | None = None, *, max_file_size: int = MAX_FILE_BYTES, jobs: int | None = None,
+    paths: Paths | None = None,
+    *,
+    max_file_size: int = MAX_FILE_BYTES,
+    jobs: int | None = None,
     collect: bool = True,
 ) -> Report:
     """Check every record under ``paths`` against the schemas and the collection rules.
@@ -126,8 +131,16 @@ def validate_records(records: t.Iterable[t.Mapping[str, t.Any]], *, names: t.Seq
         name = names[index] if names is not None else f"<record {index + 1}>"
         data = _plain(record)
         if not isinstance(data, dict):
-            checker.add_problem(Problem(file=name, line=None, column=None, pointer="", code="yaml-not-mapping",
-                                        message=f"a record must be a mapping, not {type(record).__name__}"))
+            checker.add_problem(
+                Problem(
+                    file=name,
+                    line=None,
+                    column=None,
+                    pointer="",
+                    code="yaml-not-mapping",
+                    message=f"a record must be a mapping, not {type(record).__name__}",
+                )
+            )
             continue
         checker.add(Document(name, 0, data))
         checker.report.files += 1
@@ -212,8 +225,9 @@ def export(
     from .plugins import parse_source_date_epoch
 
     seconds, problem = parse_source_date_epoch(epoch)
-    context = Context(schema=SchemaView.of(load_model()), options=values, source_date_epoch=seconds,
-                      source_date_epoch_error=problem)
+    context = Context(
+        schema=SchemaView.of(load_model()), options=values, source_date_epoch=seconds, source_date_epoch_error=problem
+    )
     exported = run_export(plugin, records, context)
     if to is not None:
         _write(plugin, exported, to)
@@ -246,9 +260,7 @@ def _write(plugin: Format, exported: Exported, to: PathLike | t.BinaryIO) -> Non
 # -- import ----------------------------------------------------------------------------------------
 
 
-def import_records(
-    source: PathLike, format: str, *, to: PathLike | None = None, **options: str
-) -> list[Record]:
+def import_records(source: PathLike, format: str, *, to: PathLike | None = None, **options: str) -> list[Record]:
     """Read records back from an export of ``format``; validated, sorted by ``(type, id)``.
 
     With ``to``, they are also written as canonical YAML, one file each
@@ -349,7 +361,17 @@ def formats() -> Formats:
         except PluginError as exc:
             broken.append(exc)
             continue
-        available.append(FormatInfo(name, plugin.suffix, plugin.media_type, plugin.summary, bool(plugin.directory),
-                                    isinstance(plugin, Importer), entry.package, entry.version, tuple(plugin.options)))
+        available.append(
+            FormatInfo(
+                name,
+                plugin.suffix,
+                plugin.media_type,
+                plugin.summary,
+                bool(plugin.directory),
+                isinstance(plugin, Importer),
+                entry.package,
+                entry.version,
+                tuple(plugin.options),
+            )
+        )
     return Formats(tuple(available), tuple(broken))
-

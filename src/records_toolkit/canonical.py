@@ -117,7 +117,10 @@ class Formatted:
 
 
 def format_paths(
-    paths: t.Iterable[str | os.PathLike[str]], *, check: bool = False, max_bytes: int = MAX_FILE_BYTES,
+    paths: t.Iterable[str | os.PathLike[str]],
+    *,
+    check: bool = False,
+    max_bytes: int = MAX_FILE_BYTES,
     model: Model | None = None,
 ) -> Formatted:
     """Rewrite every record file under ``paths`` into canonical form (with ``check``: only report).
@@ -166,5 +169,11 @@ def _first_difference(file: str, original: bytes, canonical: bytes) -> Problem:
         (i for i, (a, b) in enumerate(zip(old_lines, new_lines), 1) if a != b), min(len(old_lines), len(new_lines)) + 1
     )
     line = min(line, max(len(old_lines), 1))
-    return Problem(file=file, line=line, column=1, pointer="", code="not-canonical",
-                   message="not in canonical form from here on (run `toolkit fmt`)")
+    return Problem(
+        file=file,
+        line=line,
+        column=1,
+        pointer="",
+        code="not-canonical",
+        message="not in canonical form from here on (run `toolkit fmt`)",
+    )

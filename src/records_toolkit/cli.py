@@ -90,12 +90,16 @@ class _OutputForm(click.Choice):  # type: ignore[type-arg]
             from .plugins import discover
 
             if value in discover():
-                self.fail(f"{value!r} is a data format: use --format {value} (--output-format is the form of "
-                          f"the problem report: {', '.join(OUTPUT_FORMATS)})", param, ctx)
+                self.fail(
+                    f"{value!r} is a data format: use --format {value} (--output-format is the form of "
+                    f"the problem report: {', '.join(OUTPUT_FORMATS)})",
+                    param,
+                    ctx,
+                )
         return super().convert(value, param, ctx)
 
 
-class _DataFormat(click.ParamType):
+class _DataFormat(click.ParamType):  # type: ignore[type-arg]
     """``-f/--format``: an installed format, read from the entry points when the option is used."""
 
     name = "format"
@@ -109,7 +113,7 @@ class _DataFormat(click.ParamType):
         hint = f" (--output-format {value} is the form of the problem report)" if value in OUTPUT_FORMATS else ""
         self.fail(f"{value!r} is not an installed format; use one of: {', '.join(names)}{hint}", param, ctx)
 
-    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:  # type: ignore[override]
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
         return "FORMAT"
 
 
@@ -117,7 +121,9 @@ def _misplaced_format(ctx: click.Context, param: click.Parameter, value: str | N
     if value is not None:
         raise click.UsageError(
             f"`{ctx.info_name}` has no data format. For the form of its report use --output-format "
-            f"({', '.join(OUTPUT_FORMATS)}); formats are for `toolkit export` and `toolkit import`.", ctx=ctx)
+            f"({', '.join(OUTPUT_FORMATS)}); formats are for `toolkit export` and `toolkit import`.",
+            ctx=ctx,
+        )
 
 
 F = t.TypeVar("F", bound=t.Callable[..., t.Any])
@@ -129,19 +135,31 @@ def _paths(func: F) -> F:
 
 def _report_options(func: F) -> F:
     func = click.option("--quiet", "-q", is_flag=True, help="Print no report; only the exit code tells.")(func)
-    return click.option("--output-format", type=_OutputForm(), default="text", show_default=True,
-                        help="Form of the problem report: text for people, json for scripts, github for "
-                             "pull-request annotations, sarif for code scanning.")(func)
+    return click.option(
+        "--output-format",
+        type=_OutputForm(),
+        default="text",
+        show_default=True,
+        help="Form of the problem report: text for people, json for scripts, github for "
+        "pull-request annotations, sarif for code scanning.",
+    )(func)
 
 
 def _max_size(func: F) -> F:
-    return click.option("--max-file-size", "max_bytes", type=click.IntRange(min=1), default=16 * 1024 * 1024,
-                        show_default=True, help="Refuse YAML files larger than this many bytes.")(func)
+    return click.option(
+        "--max-file-size",
+        "max_bytes",
+        type=click.IntRange(min=1),
+        default=16 * 1024 * 1024,
+        show_default=True,
+        help="Refuse YAML files larger than this many bytes.",
+    )(func)
 
 
 def _no_data_format(func: F) -> F:
-    return click.option("-f", "-F", "--format", "stray_format", hidden=True, expose_value=False,
-                        callback=_misplaced_format)(func)
+    return click.option(
+        "-f", "-F", "--format", "stray_format", hidden=True, expose_value=False, callback=_misplaced_format
+    )(func)
 
 
 def _format_option(help: str) -> t.Callable[[F], F]:
@@ -149,8 +167,14 @@ def _format_option(help: str) -> t.Callable[[F], F]:
 
 
 def _format_options(func: F) -> F:
-    return click.option("--option", "-O", "option_values", multiple=True, metavar="NAME=VALUE",
-                        help="A format option (`toolkit formats` lists them); repeat for several.")(func)
+    return click.option(
+        "--option",
+        "-O",
+        "option_values",
+        multiple=True,
+        metavar="NAME=VALUE",
+        help="A format option (`toolkit formats` lists them); repeat for several.",
+    )(func)
 
 
 def _parse_options(given: tuple[str, ...]) -> dict[str, str]:
@@ -169,19 +193,24 @@ def main() -> None:
     """Keep the facts of news articles as reviewed YAML records: validate, format, export, import."""
 
 
-@main.command(epilog="""\b
+@main.command(
+    epilog="""\b
 Examples:
   toolkit validate                                 # the records/ tree
   toolkit validate records/events/efes-2022.yaml   # some files
-  toolkit validate --output-format github records  # pull-request annotations in CI""")
+  toolkit validate --output-format github records  # pull-request annotations in CI"""
+)
 @_paths
 @_report_options
 @_max_size
-@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, help="Processes for large trees (default: one per core).")
+@click.option(
+    "--jobs", "-j", type=click.IntRange(min=1), default=None, help="Processes for large trees (default: one per core)."
+)
 @_no_data_format
 @click.pass_context
-def validate(ctx: click.Context, paths: tuple[str, ...], output_format: str, quiet: bool, max_bytes: int,
-             jobs: int | None) -> None:
+def validate(
+    ctx: click.Context, paths: tuple[str, ...], output_format: str, quiet: bool, max_bytes: int, jobs: int | None
+) -> None:
     """Check records against the schemas and the collection rules (default PATH: records)."""
     from . import api
 
@@ -193,17 +222,21 @@ def validate(ctx: click.Context, paths: tuple[str, ...], output_format: str, qui
         raise _Reported(report)
 
 
-@main.command(epilog="""\b
+@main.command(
+    epilog="""\b
 Examples:
   toolkit fmt                    # rewrite records/ in canonical form
-  toolkit fmt --check records    # CI: exit 1 naming each file that is not canonical""")
+  toolkit fmt --check records    # CI: exit 1 naming each file that is not canonical"""
+)
 @_paths
 @click.option("--check", is_flag=True, help="Change nothing; exit 1 naming each file that is not canonical.")
 @_report_options
 @_max_size
 @_no_data_format
 @click.pass_context
-def fmt(ctx: click.Context, paths: tuple[str, ...], check: bool, output_format: str, quiet: bool, max_bytes: int) -> None:
+def fmt(
+    ctx: click.Context, paths: tuple[str, ...], check: bool, output_format: str, quiet: bool, max_bytes: int
+) -> None:
     """Rewrite records into the one canonical form (idempotent)."""
     from . import api
 
@@ -219,25 +252,45 @@ def fmt(ctx: click.Context, paths: tuple[str, ...], check: bool, output_format: 
     verb = "would reformat" if check else "reformatted"
     for name in result.changed:
         click.echo(f"{verb} {name}", err=True)
-    click.echo(f"{len(result.changed)} of {report.files} files {verb}" if result.changed
-               else f"{report.files} files already canonical", err=True)
+    click.echo(
+        f"{len(result.changed)} of {report.files} files {verb}"
+        if result.changed
+        else f"{report.files} files already canonical",
+        err=True,
+    )
 
 
-@main.command(name="export", epilog="""\b
+@main.command(
+    name="export",
+    epilog="""\b
 Examples:
   toolkit export -f ics records -o article.ics        # the dated events, for calendars
   toolkit export -f ics -O imprecise=span records     # to stdout; years shown as spans
   toolkit export -f csv records -o tables/            # a directory format
-  toolkit export -f jsonld -O base=https://example.org/ records -o article.jsonld""")
+  toolkit export -f jsonld -O base=https://example.org/ records -o article.jsonld""",
+)
 @_format_option("An installed format (`toolkit formats`).")
 @_paths
-@click.option("--output", "-o", type=click.Path(path_type=Path), help="File (directory, for directory formats) to write; default: stdout.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path),
+    help="File (directory, for directory formats) to write; default: stdout.",
+)
 @_format_options
 @_report_options
 @_max_size
 @click.pass_context
-def export_(ctx: click.Context, format_name: str, paths: tuple[str, ...], output: Path | None,
-            option_values: tuple[str, ...], output_format: str, quiet: bool, max_bytes: int) -> None:
+def export_(
+    ctx: click.Context,
+    format_name: str,
+    paths: tuple[str, ...],
+    output: Path | None,
+    option_values: tuple[str, ...],
+    output_format: str,
+    quiet: bool,
+    max_bytes: int,
+) -> None:
     """Validate, then write the records in a format. Invalid records write nothing."""
     from . import api
     from .plugins import load
@@ -245,8 +298,13 @@ def export_(ctx: click.Context, format_name: str, paths: tuple[str, ...], output
     _settings(ctx, output_format, quiet)
     if output is None and load(format_name).directory:
         raise UsageError(f"format {format_name!r} writes several files: give a directory with -o DIR")
-    exported = api.export(list(paths or api.DEFAULT_PATHS), format_name, to=output,
-                          max_file_size=max_bytes, **_parse_options(option_values))
+    exported = api.export(
+        list(paths or api.DEFAULT_PATHS),
+        format_name,
+        to=output,
+        max_file_size=max_bytes,
+        **_parse_options(option_values),
+    )
     if not quiet:
         for notice in exported.notices:
             click.echo(f"notice: {notice}", err=True)
@@ -259,18 +317,34 @@ def export_(ctx: click.Context, format_name: str, paths: tuple[str, ...], output
         click.echo(f"wrote {len(exported.files)} files to {output}" if directory else f"wrote {output}", err=True)
 
 
-@main.command(name="import", epilog="""\b
+@main.command(
+    name="import",
+    epilog="""\b
 Examples:
   toolkit import -f csv tables/ -o records/            # CSV tables back to YAML records
-  toolkit import -f jsonld article.jsonld -o records/""")
+  toolkit import -f jsonld article.jsonld -o records/""",
+)
 @_format_option("A format that can import (`toolkit formats`, column IMPORT).")
 @click.argument("source", type=click.Path(path_type=Path, readable=False))
-@click.option("--output", "-o", type=click.Path(path_type=Path), required=True, help="Directory for the YAML records (one file each).")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Directory for the YAML records (one file each).",
+)
 @_format_options
 @_report_options
 @click.pass_context
-def import_(ctx: click.Context, format_name: str, source: Path, output: Path, option_values: tuple[str, ...],
-            output_format: str, quiet: bool) -> None:
+def import_(
+    ctx: click.Context,
+    format_name: str,
+    source: Path,
+    output: Path,
+    option_values: tuple[str, ...],
+    output_format: str,
+    quiet: bool,
+) -> None:
     """Read records back from an export and write them as canonical YAML (one file each)."""
     from . import api
 
@@ -280,9 +354,11 @@ def import_(ctx: click.Context, format_name: str, source: Path, output: Path, op
         click.echo(f"wrote {len(records)} records to {output}", err=True)
 
 
-@main.command(epilog="""\b
+@main.command(
+    epilog="""\b
 Example:
-  toolkit formats      # then: toolkit export -f NAME -O OPTION=VALUE ...""")
+  toolkit formats      # then: toolkit export -f NAME -O OPTION=VALUE ..."""
+)
 def formats() -> None:
     """List the installed formats, what each can do, and their options."""
     from . import api
@@ -291,8 +367,16 @@ def formats() -> None:
     rows = [("NAME", "SUFFIX", "MEDIA TYPE", "EXPORT", "IMPORT", "FROM")]
     details = []
     for info in found.available:
-        rows.append((info.name, info.suffix, info.media_type, "directory" if info.directory else "file",
-                     "yes" if info.can_import else "no", f"{info.package} {info.version}"))
+        rows.append(
+            (
+                info.name,
+                info.suffix,
+                info.media_type,
+                "directory" if info.directory else "file",
+                "yes" if info.can_import else "no",
+                f"{info.package} {info.version}",
+            )
+        )
         details.append(f"{info.name}: {info.summary}")
         for option in info.options:
             choices = f" ({'|'.join(option.choices)})" if option.choices else ""
@@ -309,9 +393,11 @@ def formats() -> None:
         raise found.broken[0]
 
 
-@main.command(epilog="""\b
+@main.command(
+    epilog="""\b
 Example:
-  toolkit codes | grep schema-""")
+  toolkit codes | grep schema-"""
+)
 def codes() -> None:
     """List every problem code with what it means (stable: CI may filter on them)."""
     from .problems import CODES

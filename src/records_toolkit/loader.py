@@ -76,9 +76,9 @@ def _no_path_resolvers(self: CoreLoader, *args: t.Any) -> None:
     """Path resolvers are not used; PyYAML would still walk them for every node."""
 
 
-CoreLoader.resolve = _resolve  # type: ignore[method-assign,assignment]
-CoreLoader.descend_resolver = _no_path_resolvers  # type: ignore[method-assign,assignment]
-CoreLoader.ascend_resolver = _no_path_resolvers  # type: ignore[method-assign,assignment]
+CoreLoader.resolve = _resolve
+CoreLoader.descend_resolver = _no_path_resolvers
+CoreLoader.ascend_resolver = _no_path_resolvers
 
 
 def implicit_tag(value: str) -> str:
@@ -129,7 +129,7 @@ def _scalar(node: ScalarNode) -> JSON:
         # explicit tag (``!!str 5`` or ``! 5``).
         if plain and implicit_tag(value) != _STR:
             raise LoadProblem("yaml-tag", "explicit tags are not allowed (quote the value instead)", node.start_mark)
-        return value
+        return t.cast(str, value)
     if not plain:
         raise LoadProblem("yaml-tag", f"explicit tag {tag!r} is not allowed", node.start_mark)
     if tag == _NULL:

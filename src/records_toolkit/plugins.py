@@ -161,15 +161,23 @@ class Importer(t.Protocol):
         ...
 
 
-def invalid_source(file: str | Path, message: str, *, line: int | None = None, column: int | None = None,
-                   pointer: str = "", code: str = "import-invalid") -> InvalidSource:
+def invalid_source(
+    file: str | Path,
+    message: str,
+    *,
+    line: int | None = None,
+    column: int | None = None,
+    pointer: str = "",
+    code: str = "import-invalid",
+) -> InvalidSource:
     """The error an importer raises for bad input, with the :class:`Problem` that places it."""
     from .problems import Problem
 
     where = Path(file).as_posix() if isinstance(file, Path) else str(file)
     shown = where + (f":{line}" if line is not None else "") + (f":{column}" if line is not None and column else "")
-    problem = Problem(file=where, line=line, column=column if line is not None else None, pointer=pointer,
-                      code=code, message=message)
+    problem = Problem(
+        file=where, line=line, column=column if line is not None else None, pointer=pointer, code=code, message=message
+    )
     return InvalidSource(f"{shown}: {message}", problems=[problem])
 
 
@@ -194,16 +202,20 @@ class Entry:
     def load(self) -> Format:
         if self.clashes:
             others = ", ".join(self.clashes)
-            raise PluginLoadError(self.name, self.package, f"{others} also registers a format named {self.name!r}; "
-                                  "uninstall one of them")
+            raise PluginLoadError(
+                self.name, self.package, f"{others} also registers a format named {self.name!r}; uninstall one of them"
+            )
         try:
             loaded = self.entry_point.load()
             plugin = loaded() if isinstance(loaded, type) else loaded
         except Exception as exc:  # any failure of third-party code is a load failure
             raise PluginLoadError(self.name, self.package, f"{type(exc).__name__}: {exc}") from exc
         if not isinstance(plugin, Format):
-            missing = [a for a in ("name", "suffix", "media_type", "summary", "directory", "options", "export")
-                       if not hasattr(plugin, a)]
+            missing = [
+                a
+                for a in ("name", "suffix", "media_type", "summary", "directory", "options", "export")
+                if not hasattr(plugin, a)
+            ]
             raise PluginLoadError(self.name, self.package, f"not a format (missing {', '.join(missing)})")
         if plugin.name != self.name:
             raise PluginLoadError(self.name, self.package, f"it calls itself {plugin.name!r}")
@@ -258,7 +270,9 @@ def resolve_options(plugin: Format, given: t.Mapping[str, t.Any]) -> dict[str, s
             raise OptionError(f"option {name}={value!r} of format {plugin.name!r}: give the value as text")
         option = declared[name]
         if option.choices is not None and value not in option.choices:
-            raise OptionError(f"option {name}={value!r} of format {plugin.name!r}: use one of {', '.join(option.choices)}")
+            raise OptionError(
+                f"option {name}={value!r} of format {plugin.name!r}: use one of {', '.join(option.choices)}"
+            )
         values[name] = value
     return values
 
@@ -310,8 +324,9 @@ def run_import(plugin: Format, source: Path, context: Context) -> list[Record]:
     except Exception as exc:
         raise PluginError(plugin.name, _origin(plugin), f"failed during import: {type(exc).__name__}: {exc}") from exc
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
-        raise PluginError(plugin.name, _origin(plugin), "broke the format contract: import_records must return "
-                          "a list of dicts")
+        raise PluginError(
+            plugin.name, _origin(plugin), "broke the format contract: import_records must return a list of dicts"
+        )
     return records
 
 

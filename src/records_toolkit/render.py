@@ -26,14 +26,21 @@ def summary(report: Report) -> str:
     return f"{_plural(errors, 'problem')} in {_plural(files_with, 'file')} ({checked} checked)"
 
 
+def _where(problem: Problem) -> str:
+    """``FILE:LINE:COL``; with no line (a record held in memory), ``FILE#POINTER`` (RFC 6901 §6)."""
+    if problem.line is not None:
+        return f"{problem.file}:{problem.line}:{problem.column or 1}"
+    if problem.pointer:
+        return f"{problem.file}#{urllib.parse.quote(problem.pointer, safe='/~')}"
+    return problem.file
+
+
 def text(report: Report) -> str:
     """``FILE:LINE:COL: error: MESSAGE [code]``, the source line, and a caret, as compilers do."""
     positions = Positions()
     out: list[str] = []
     for problem in report.sorted():
-        where = problem.file
-        if problem.line is not None:
-            where += f":{problem.line}:{problem.column or 1}"
+        where = _where(problem)
         out.append(f"{where}: {problem.severity}: {problem.message} [{problem.code}]")
         if problem.line is not None:
             source = positions.source_line(problem.file, problem.line)
@@ -124,5 +131,5 @@ RENDERERS: dict[str, Renderer] = {"text": text, "json": json_, "github": github,
 
 def problem_line(problem: Problem) -> str:
     """One problem as one line (for stderr notices of other commands)."""
-    where = problem.file + (f":{problem.line}:{problem.column or 1}" if problem.line is not None else "")
+    where = _where(problem)
     return f"{where}: {problem.severity}: {problem.message} [{problem.code}]"

@@ -38,7 +38,6 @@ from strategies import collections
 from records_toolkit.cli import main
 from records_toolkit.exporters.csv_ import CsvFormat
 from records_toolkit.plugins import Context
-from records_toolkit.schemas import load_model
 
 ROOT = Path(__file__).resolve().parents[2]
 RECORDS = ROOT / "records"
@@ -100,7 +99,9 @@ def duckdb() -> t.Any:
 
 
 def cli_export(records: Path, out: Path, *options: str) -> Path:
-    result = CliRunner().invoke(main, ["export", "--format", "csv", *options, str(records), "-o", str(out)])
+    result = CliRunner(catch_exceptions=False).invoke(
+        main, ["export", "--format", "csv", *options, str(records), "-o", str(out)]
+    )
     assert result.exit_code == 0, result.output
     return out
 

@@ -28,7 +28,6 @@ from records_toolkit.cli import main
 from records_toolkit.exporters.markdown_ import MarkdownFormat, describe_date
 from records_toolkit.loader import Document, iter_record_files, load_file
 from records_toolkit.plugins import Context
-from records_toolkit.schemas import load_model
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "golden" / "article.md"
@@ -458,7 +457,7 @@ def test_urls_cannot_break_out_of_their_link_and_only_http_links() -> None:
 
 def test_cli_writes_the_report_to_stdout_and_to_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
-    runner = CliRunner()
+    runner = CliRunner(catch_exceptions=False)
     result = runner.invoke(main, ["export", "--format", "markdown", "records"])
     assert result.exit_code == 0, result.output
     assert result.stdout_bytes == GOLDEN.read_bytes()
