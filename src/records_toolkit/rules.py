@@ -1,0 +1,124 @@
+"""Rules across the whole collection: unique ids, references that name a record of an allowed
+type, and quotes found verbatim in the article they cite.
+
+They live apart from the checker (``validate.py``) because they work differently: the checker
+sees one record at a time, perhaps in several processes, while these rules need every record.
+So the checker hands each schema-valid record to :class:`Collection`, which keeps only small
+indexes (ids, references, quotes, article texts); indexes from parallel chunks are merged, and
+the rules run once, in :meth:`Collection.check`, when all records are in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing as t
+
+from .messages import did_you_mean
+from .schemas import TypeInfo, values_at
+
+if t.TYPE_CHECKING:
+    from .loader import Document
+
+
+@dataclasses.dataclass(slots=True)
+class Pending:
+    """A problem whose line and column are looked up once all records are read."""
+
+    file: str
+    document: int
+    pointer: str
+    code: str
+    message: str
+    at_key: bool = False
+
+
+class Collection:
+    """What the collection rules need of each record, and the rules themselves."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, tuple[str, int, str]] = {}  # id -> (file, document, type)
+        self.refs: list[tuple[str, int, str, str, tuple[str, ...]]] = []  # (file, doc, pointer, target, allowed)
+        self.quotes: list[tuple[str, int, str, str, str]] = []  # (file, doc, pointer, article, quote)
+        self.articles: dict[str, str] = {}  # article id -> its text
+
+    def index(self, doc: Document, info: TypeInfo) -> Pending | None:
+        """Note one schema-valid record; a repeated id is reported now (first come, first kept)."""
+        data = t.cast(dict[str, t.Any], doc.data)
+        record_id = t.cast(str, data["id"])
+        duplicate = None
+        previous = self.ids.get(record_id)
+        if previous is not None:
+            duplicate = _duplicate(record_id, doc.file, doc.index, previous)
+        else:
+            self.ids[record_id] = (doc.file, doc.index, info.name)
+        for template, allowed in info.references:
+            for pointer, target in values_at(data, template):
+                self.refs.append((doc.file, doc.index, pointer, t.cast(str, target), allowed))
+        for index, source in enumerate(t.cast(list[dict[str, t.Any]], data["sources"])):
+            if "article" in source:
+                self.quotes.append((doc.file, doc.index, f"/sources/{index}/quote", source["article"], source["quote"]))
+        if info.name == "article":
+            self.articles[record_id] = t.cast(str, data["text"])
+        return duplicate
+
+    def state(self) -> dict[str, t.Any]:
+        """The indexes as plain picklable values, for :meth:`merge` in another process."""
+        return {"ids": self.ids, "refs": self.refs, "quotes": self.quotes, "articles": self.articles}
+
+    def merge(self, state: dict[str, t.Any]) -> list[Pending]:
+        """Take in a later chunk's indexes; the ids it repeats are its duplicates."""
+        found = []
+        for record_id, (file, index, type_name) in state["ids"].items():
+            previous = self.ids.get(record_id)
+            if previous is None:
+                self.ids[record_id] = (file, index, type_name)
+            else:
+                found.append(_duplicate(record_id, file, index, previous))
+        self.refs.extend(state["refs"])
+        self.quotes.extend(state["quotes"])
+        self.articles.update(state["articles"])
+        return found
+
+    def check(self) -> list[Pending]:
+        """Every reference names a record of an allowed type; every quote is in its article."""
+        found = []
+        for file, index, pointer, target, allowed in self.refs:
+            record = self.ids.get(target)
+            if record is None:
+                hint = did_you_mean(target, self.ids)
+                message = f"{target!r} is not the id of any record{hint}"
+                found.append(Pending(file, index, pointer, "dangling-reference", message))
+            elif record[2] not in allowed:
+                message = f"{target!r} is a {record[2]}; here it must be {_either(allowed)}"
+                found.append(Pending(file, index, pointer, "reference-type", message))
+        for file, index, pointer, article, quote in self.quotes:
+            text = self.articles.get(article)
+            if text is None:
+                continue  # a dangling or mistyped article reference was reported above
+            if quote not in text:
+                message = f"quote not found verbatim in article {article!r}{_near_miss(quote, text)}"
+                found.append(Pending(file, index, pointer, "quote-not-found", message))
+        return found
+
+
+def _duplicate(record_id: str, file: str, index: int, first: tuple[str, int, str]) -> Pending:
+    where = first[0] + (f" (document {first[1] + 1})" if first[1] else "")
+    return Pending(file, index, "/id", "duplicate-id", f"id {record_id!r} is already used by a {first[2]} in {where}")
+
+
+def _either(names: t.Sequence[str]) -> str:
+    words = [f"a {n}" if n[0] not in "aeiou" else f"an {n}" for n in names]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _near_miss(quote: str, text: str) -> str:
+    """Point at the closest passage, so a curly quote or a typo is easy to spot."""
+    import difflib  # only when a quote is not found
+
+    matcher = difflib.SequenceMatcher(None, text, quote, autojunk=False)
+    match = matcher.find_longest_match(0, len(text), 0, len(quote))
+    if match.size >= 12:
+        start = max(0, match.a - match.b)
+        excerpt = " ".join(text[start : start + min(len(quote), 80)].split())
+        return f"; the closest passage reads {excerpt!r}"
+    return ""

@@ -1,0 +1,93 @@
+"""What the core knows about a record type without knowing the type, read from its schema.
+
+Which values are references to other records (``x-refers-to``), which are EDTF dates
+(``format: edtf``), the canonical key order (``properties`` order), the required keys.
+A schema describes a record type when its ``type`` property is a ``const``; that is its name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing as t
+
+from .problems import pointer_join
+from .schema_files import SchemaSet
+
+Template = tuple[str, ...]  # a path through a record; "*" stands for any list index
+
+
+@dataclasses.dataclass(frozen=True)
+class TypeInfo:
+    """What the core knows about one record type, read from its schema."""
+
+    name: str
+    schema: dict[str, t.Any]
+    references: tuple[tuple[Template, tuple[str, ...]], ...]  # (where, allowed target types)
+    dates: tuple[Template, ...]
+    key_order: dict[Template, tuple[str, ...]]
+    required: tuple[str, ...]
+    properties: tuple[str, ...]
+
+
+def read_types(schemas: SchemaSet) -> dict[str, TypeInfo]:
+    """Every record type of the schemas, by name (sorted)."""
+    names = [name for name, doc in schemas.documents.items() if record_type(doc) == name]
+    return {name: type_info(schemas, name) for name in sorted(names)}
+
+
+def type_info(schemas: SchemaSet, name: str) -> TypeInfo:
+    """Walk one type's schema (through ``$ref`` s) for its references, dates and key order."""
+    schema = schemas.documents[name]
+    references: list[tuple[Template, tuple[str, ...]]] = []
+    dates: list[Template] = []
+    order: dict[Template, tuple[str, ...]] = {}
+
+    def walk(node: dict[str, t.Any], base: str, at: Template, depth: int) -> None:
+        if depth > 12:
+            return
+        node, base = schemas.resolve(node, base)
+        if "x-refers-to" in node:
+            references.append((at, tuple(node["x-refers-to"])))
+        if node.get("format") == "edtf":
+            dates.append(at)
+        props = node.get("properties")
+        if isinstance(props, dict):
+            order[at] = tuple(props)
+            for key, sub in props.items():
+                if isinstance(sub, dict):
+                    walk(sub, base, (*at, key), depth + 1)
+        items = node.get("items")
+        if isinstance(items, dict):
+            walk(items, base, (*at, "*"), depth + 1)
+
+    walk(schema, schema["$id"], (), 0)
+    return TypeInfo(
+        name=name,
+        schema=schema,
+        references=tuple(references),
+        dates=tuple(dates),
+        key_order=order,
+        required=tuple(schema.get("required", ())),
+        properties=tuple(schema.get("properties", {})),
+    )
+
+
+def record_type(doc: dict[str, t.Any]) -> str | None:
+    """The record type a schema describes: the ``const`` of its ``type`` property."""
+    prop = doc.get("properties", {}).get("type")
+    const = prop.get("const") if isinstance(prop, dict) else None
+    return const if isinstance(const, str) else None
+
+
+def values_at(data: t.Any, template: Template, pointer: str = "") -> t.Iterator[tuple[str, t.Any]]:
+    """Every ``(pointer, value)`` in ``data`` matching ``template`` (``"*"`` = each list item)."""
+    if not template:
+        yield pointer, data
+        return
+    head, rest = template[0], template[1:]
+    if head == "*":
+        if isinstance(data, list):
+            for index, item in enumerate(data):
+                yield from values_at(item, rest, pointer_join(pointer, index))
+    elif isinstance(data, dict) and head in data:
+        yield from values_at(data[head], rest, pointer_join(pointer, head))
