@@ -338,6 +338,19 @@ def test_html_special_characters_cannot_close_a_script_element() -> None:
     assert import_(data)[1] == person
 
 
+def test_negative_zero_is_written_as_zero_and_reads_back_equal() -> None:
+    """-0.0 and 0.0 are one place; the JSON-LD says so with one spelling, as ICS and Markdown do."""
+    place = record("place", "x", name="X", kind="city", coordinates={"latitude": -0.0, "longitude": -0.0})
+    assert_valid([ARTICLE, place])
+    data = export([ARTICLE, place])
+    assert (
+        b": -0.0" not in data
+        and b'"latitude": 0.0' in data
+        and data == export([ARTICLE, dict(place, coordinates={"latitude": 0.0, "longitude": 0.0})])
+    )
+    assert import_(data)[1] == place
+
+
 def test_not_a_number_is_refused_rather_than_written_as_invalid_json() -> None:
     """The schema's minimum/maximum let NaN through (NaN compares false); JSON has no NaN (RFC 8259 §6)."""
     place = record("place", "x", name="X", kind="city", coordinates={"latitude": float("nan"), "longitude": 0.0})
