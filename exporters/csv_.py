@@ -540,20 +540,24 @@ def _load_package(source: Path) -> tuple[Path, dict[str, t.Any]]:
     return directory, package
 
 
-def _guarded_fields(resource: dict[str, t.Any], table: Table) -> set[str]:
+def _guarded_fields(resource: dict[str, t.Any], table: Table, package_file: str) -> set[str]:
     """The fields whose cells carry the guard, as the resource declares (no declaration: raw)."""
     cells = resource.get("x-cells", "raw")
     if cells == "raw":
         return set()
     spec = resource.get("x-cell-guard") or {}
     if cells != "guarded" or not isinstance(spec, dict) or spec.get("prefix", GUARD_PREFIX) != GUARD_PREFIX:
-        _fail(PACKAGE, f"resource {table.name!r}: unknown cell guard {cells!r} {spec!r}")
-    return set(spec.get("fields", [c.name for c in table.columns if c.type == "string"]))
+        _fail(package_file, f"resource {table.name!r}: unknown cell guard {cells!r} {spec!r}")
+    fields = spec.get("fields", [c.name for c in table.columns if c.type == "string"])
+    if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
+        _fail(package_file, f"resource {table.name!r}: x-cell-guard.fields must be a list of field names")
+    return set(fields)
 
 
 def import_records(source: Path, schema: SchemaView) -> list[Record]:
     """Read an export back: ``import_records(export(c)) == c`` for every valid collection ``c``."""
     directory, package = _load_package(Path(source))
+    package_file = (directory / PACKAGE).as_posix()
     resources = {r.get("name"): r for r in package["resources"] if isinstance(r, dict)}
     records: dict[str, dict[str, Record]] = {}
     nodes: dict[tuple[str, ...], dict[str, t.Any]] = {}  # (type, id, positions...) -> the item's object
@@ -561,19 +565,22 @@ def import_records(source: Path, schema: SchemaView) -> list[Record]:
     tables = layout(schema)
     unknown = sorted(set(map(str, resources)) - {table.name for table in tables})
     if unknown:
-        _fail(PACKAGE, f"resources {', '.join(unknown)} are not tables of these schemas (their data would be lost)")
+        _fail(
+            package_file, f"resources {', '.join(unknown)} are not tables of these schemas (their data would be lost)"
+        )
     for table in tables:
         resource = resources.get(table.name)
         if resource is None:
-            _fail(PACKAGE, f"no resource {table.name!r} (expected {table.path})")
+            _fail(package_file, f"no resource {table.name!r} (expected {table.path})")
         relative = str(resource.get("path", table.path))
         if Path(relative).is_absolute() or ".." in Path(relative).parts:
-            _fail(PACKAGE, f"resource {table.name!r}: path {relative!r} must stay inside the package")
-        guard_fields = _guarded_fields(resource, table)
+            _fail(package_file, f"resource {table.name!r}: path {relative!r} must stay inside the package")
+        guard_fields = _guarded_fields(resource, table, package_file)
         header = [c.name for c in table.columns]
         owners = records.setdefault(table.record_type, {})
-        for line, cells in _read_rows(directory / relative, relative, header):
-            where = f"{relative}:{line}"
+        shown = (directory / relative).as_posix()  # problems name the file as the user can open it
+        for line, cells in _read_rows(directory / relative, shown, header):
+            where = f"{shown}:{line}"
             values: dict[str, t.Any] = {}
             for column, cell in zip(table.columns, cells):
                 if cell == "":
@@ -676,4 +683,10 @@ class CsvFormat:
 
     def import_records(self, source: Path, context: Context) -> list[Record]:
         """``source``: the export directory or its datapackage.json; the guard is read from there."""
-        return import_records(source, context.schema)
+        try:
+            return import_records(source, context.schema)
+        except (TypeError, KeyError, AttributeError, IndexError, ValueError) as exc:
+            # The package is untrusted input; a shape the reader did not foresee is still the input's fault.
+            raise invalid_source(
+                source, f"not a data package this format writes ({type(exc).__name__}: {exc})"
+            ) from exc

@@ -635,3 +635,6 @@ class JsonLdFormat:
             raise invalid_source(path, f"not UTF-8 ({exc.reason})") from exc
         except ValueError as exc:
             raise invalid_source(path, str(exc)) from exc
+        except (TypeError, KeyError, AttributeError, IndexError) as exc:
+            # The document is untrusted input; a shape the reader did not foresee is still the input's fault.
+            raise invalid_source(path, f"not a document this format writes ({type(exc).__name__}: {exc})") from exc

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
+import enum
+import functools
 import io
 import json
 import re
@@ -295,3 +298,118 @@ def test_problems_of_records_in_memory_are_shown_at_their_pointer(report: Report
     found = api.validate_records(records)
     index = next(i for i, r in enumerate(records) if r["id"] == "baku") + 1
     assert text(found).splitlines()[0].startswith(f"<record {index}>#/kind: error: 'planet' is not allowed")
+
+
+# -- wrong input is a toolkit error, never another exception -----------------------------------------
+
+WRONG_CALLS: list[tuple[str, t.Callable[[], t.Any]]] = [
+    ("load(5)", lambda: list(api.load(5))),  # type: ignore[arg-type]
+    ("load([None])", lambda: list(api.load([None]))),  # type: ignore[list-item]
+    ("load(b'records')", lambda: list(api.load(b"records"))),  # type: ignore[arg-type]
+    ("load problems=5", lambda: list(api.load("records", problems=5))),  # type: ignore[arg-type]
+    ("load NUL", lambda: list(api.load("rec\x00ords"))),
+    ("validate(5)", lambda: api.validate(5)),  # type: ignore[arg-type]
+    ("validate size", lambda: api.validate(RECORDS, max_file_size="x")),  # type: ignore[arg-type]
+    ("validate jobs", lambda: api.validate(RECORDS, jobs=1.5)),  # type: ignore[arg-type]
+    ("validate jobs 0", lambda: api.validate(RECORDS, jobs=0)),
+    ("fmt(5)", lambda: api.fmt(5)),  # type: ignore[arg-type]
+    ("fmt size", lambda: api.fmt(RECORDS, max_file_size=None)),  # type: ignore[arg-type]
+    ("validate_records(None)", lambda: api.validate_records(None)),  # type: ignore[arg-type]
+    ("validate_records names short", lambda: api.validate_records([{}, {}], names=["a"])),
+    ("validate_records names 5", lambda: api.validate_records([{}], names=[5])),  # type: ignore[list-item]
+    ("export(None)", lambda: api.export(None, "ics")),  # type: ignore[arg-type]
+    ("export(5)", lambda: api.export(5, "ics")),  # type: ignore[arg-type]
+    ("export format list", lambda: api.export(RECORDS, ["ics"])),  # type: ignore[arg-type]
+    ("export to NUL", lambda: api.export(RECORDS, "ics", to="a\x00b")),
+    ("export to 5", lambda: api.export(RECORDS, "ics", to=5)),  # type: ignore[arg-type]
+    ("import None", lambda: api.import_records(None, "csv")),  # type: ignore[arg-type]
+    ("import to 5", lambda: api.import_records(RECORDS, "csv", to=5)),  # type: ignore[arg-type]
+    ("import format {}", lambda: api.import_records(RECORDS, {})),  # type: ignore[arg-type]
+    ("canonical_yaml(None)", lambda: api.canonical_yaml(None)),  # type: ignore[arg-type]
+    ("canonical_yaml nan", lambda: api.canonical_yaml({"id": "x", "n": float("nan")})),
+    ("canonical_yaml bytes", lambda: api.canonical_yaml({"id": "x", "n": b"x"})),
+    ("canonical_yaml int key", lambda: api.canonical_yaml({1: "x"})),  # type: ignore[dict-item]
+    ("canonical_yaml deep", lambda: api.canonical_yaml({"a": functools.reduce(lambda v, _: [v], range(5000), [])})),
+]
+
+
+@pytest.mark.parametrize(("label", "call"), WRONG_CALLS, ids=[label for label, _ in WRONG_CALLS])
+def test_a_wrong_call_raises_a_usage_error(label: str, call: t.Callable[[], t.Any]) -> None:
+    with pytest.raises(errors.ToolkitError) as caught:
+        call()
+    assert caught.value.exit_code in (1, 2), label
+
+
+class Kind(str, enum.Enum):  # noqa: UP042 - str() of a (str, Enum) is its name: the case that corrupted CSV cells
+    EXERCISE = "exercise"
+
+
+@pytest.mark.parametrize(
+    ("value", "code", "words"),
+    [
+        (datetime.date(2022, 1, 21), "schema-type", "write dates as EDTF text"),
+        (b"x", "schema-type", "a bytes is not a JSON value"),
+        ({1, 2}, "schema-type", "a set is not a JSON value"),
+        (float("nan"), "yaml-number", "not a number JSON can hold"),
+        (10**200, "yaml-number", "more than 100 digits"),
+        ("\ud800", "encoding", "lone surrogate"),
+        ({1: "x"}, "yaml-key-type", "keys must be text"),
+    ],
+)
+def test_a_value_json_cannot_hold_is_a_problem_of_its_record(
+    report: Report, value: t.Any, code: str, words: str
+) -> None:
+    records = [dict(r, notes=value) if r["id"] == "efes-2022" else r for r in report.valid]
+    name = f"<record {next(i for i, r in enumerate(records) if r['id'] == 'efes-2022') + 1}>"
+    found = api.validate_records(records)
+    (problem,) = [p for p in found.errors if p.file == name]  # (references to it dangle: issue 10)
+    assert (problem.code, problem.pointer) == (code, "/notes") and words in problem.message
+    assert "efes-2022" not in {r["id"] for r in found.valid}
+
+
+def test_text_and_number_subclasses_are_read_as_their_values(report: Report) -> None:
+    records = [dict(r, kind=Kind.EXERCISE) if r["id"] == "efes-2022" else r for r in report.valid]
+    found = api.validate_records(records)
+    assert found.ok
+    efes = next(r for r in found.valid if r["id"] == "efes-2022")
+    assert type(efes["kind"]) is str and efes["kind"] == "exercise"
+    tables = api.export(records, "csv").files["events.csv"].decode()
+    assert "Kind.EXERCISE" not in tables and ",exercise," in tables
+
+
+def test_names_given_to_records_in_memory_are_never_read_from_disk(report: Report) -> None:
+    records = [dict(r, status="done") if r["id"] == "efes-2022" else r for r in report.valid]
+    real = sorted(str(p) for p in RECORDS.rglob("*.yaml"))[: len(records)]
+    found = api.validate_records(records, names=real)
+    assert found.errors and all(p.line is None and p.column is None for p in found.errors)
+    assert "/status" in {p.pointer for p in found.errors}
+
+
+def test_a_report_edited_after_validation_is_validated_again(report: Report) -> None:
+    copy_of = api.validate(RECORDS)
+    copy_of.valid[0]["id"] = "Not A Slug"
+    with pytest.raises(errors.InvalidRecords, match="changed after validation"):
+        api.export(copy_of, "jsonld")
+
+
+def test_a_plugin_cannot_change_the_callers_records(
+    report: Report, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from test_plugins import TINY, install_outside_format
+
+    mutator = TINY.replace(
+        "return Exported(", "records[0]['name'] = 'MUTATED'; records.append({})\n        return Exported("
+    )
+    assert mutator != TINY
+    monkeypatch.syspath_prepend(str(install_outside_format(tmp_path / "site", mutator)))
+    mine = api.validate(RECORDS)
+    before = json.dumps(mine.valid)
+    api.export(mine, "tiny")
+    assert json.dumps(mine.valid) == before
+    assert api.export(mine, "jsonld").data == (GOLDEN / "article.jsonld").read_bytes()
+
+
+def test_closed_stdout_is_an_output_error_not_a_traceback() -> None:
+    toolkit = Path(sys.executable).with_name("toolkit")
+    done = subprocess.run(f"'{toolkit}' export -f ics '{RECORDS}' >&-", shell=True, capture_output=True, text=True)
+    assert done.returncode == 3 and "standard output" in done.stderr and "Traceback" not in done.stderr

@@ -176,6 +176,11 @@ def test_a_single_file_format_returning_two_files_is_the_plugins_fault(
         ('{"../escape.txt": b"x"}', "must be a relative path inside"),
         ('{"/etc/passwd": b"x"}', "must be a relative path inside"),
         ('{"a.txt": "text, not bytes"}', "to bytes"),
+        ('{".": b"x"}', "no empty, '.' or '..' parts"),
+        ('{"a/./b": b"x"}', "no empty, '.' or '..' parts"),
+        ('{"a//b": b"x"}', "no empty, '.' or '..' parts"),
+        ('{"a\\nb": b"x"}', "control character"),
+        ('{"a": b"x", "a/b": b"y"}', "to be a directory, but it is a file too"),
     ],
 )
 def test_file_names_and_contents_are_checked(
@@ -297,3 +302,70 @@ def test_the_law_helper_catches_a_format_that_breaks_them(tmp_path: Path, monkey
         plugin = importlib.import_module(f"tinyfmt{number}").TinyFormat()
         with pytest.raises(AssertionError, match="different bytes" if number == 0 else "import|valid"):
             check_format(plugin, max_examples=5)
+
+
+def test_the_law_helper_catches_output_that_depends_on_the_hash_seed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from records_toolkit.testing import check_format
+
+    by_set = TINY.replace(
+        'lines = [sep.join((r["type"], r["id"], r["name"])) for r in records]',
+        'lines = list({r["id"] for r in records} | {"x", "y", "z", "w", "v"})',
+    )
+    assert by_set != TINY
+    monkeypatch.syspath_prepend(str(install_outside_format(tmp_path / "site", by_set)))
+    with pytest.raises(AssertionError, match="two processes"):
+        check_format("tiny", max_examples=3)
+
+
+@pytest.mark.parametrize(
+    ("module", "message"),
+    [
+        (
+            TINY.replace("sep = context.options", "raise SystemExit(0)\n        sep = context.options"),
+            "failed during export: SystemExit: 0",
+        ),
+        ("import sys\nsys.exit(5)\n", "failed to load: SystemExit: 5"),
+        (
+            TINY.replace('options = [Option("sep", "column separator", " ")]', "options = None"),
+            "options must be a list of Option",
+        ),
+        (
+            TINY.replace('options = [Option("sep", "column separator", " ")]', 'options = ["sep"]'),
+            "options must be a list of Option, not of str",
+        ),
+        (TINY.replace('suffix = ".txt"', "suffix = 5"), "suffix must be text"),
+        (TINY.replace("directory = False", 'directory = "no"'), "directory must be True or False"),
+        (
+            TINY.replace('Option("sep", "column separator", " ")', 'Option("sep", "column separator", " ", ("|",))'),
+            "choices must be text and include the default",
+        ),
+    ],
+)
+def test_a_misbehaving_plugin_is_its_own_failure_and_hides_no_other(
+    module: str, message: str, runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(install_outside_format(tmp_path / "site", module)))
+    result = runner.invoke(main, ["export", "-f", "tiny", str(RECORDS), "-o", str(tmp_path / "out.txt")])
+    assert result.exit_code == 3 and message in result.stderr, result.output
+    assert not (tmp_path / "out.txt").exists()
+    listed = runner.invoke(main, ["formats"])
+    broken_at_load = "during export" not in message
+    assert listed.exit_code == (3 if broken_at_load else 0)
+    assert [line.split()[0] for line in listed.stdout.splitlines()[1:5]] == [
+        "csv",
+        "ics",
+        "jsonld",
+        "markdown",
+    ]
+
+
+def test_ctrl_c_in_a_plugin_is_an_interruption(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module = TINY.replace("sep = context.options", "raise KeyboardInterrupt\n        sep = context.options")
+    monkeypatch.syspath_prepend(str(install_outside_format(tmp_path / "site", module)))
+    result = runner.invoke(main, ["export", "-f", "tiny", str(RECORDS), "-o", str(tmp_path / "out.txt")])
+    assert result.exit_code == 130 and "interrupted: nothing was changed" in result.stderr
+    assert not (tmp_path / "out.txt").exists()

@@ -19,7 +19,7 @@ import os
 import typing as t
 from pathlib import Path
 
-from .errors import CouldNotRun, InvalidData, PluginError, UsageError
+from .errors import CouldNotRun, InvalidData, InvalidRecords, PluginError, UsageError
 from .loader import MAX_FILE_BYTES
 from .problems import Problem, Report
 
@@ -47,11 +47,42 @@ __all__ = [
 
 
 def _paths(paths: Paths | None) -> list[PathLike]:
+    """The paths as a list, each checked: text or a path object, without NUL (no OS call takes one)."""
     if paths is None:
         return list(DEFAULT_PATHS)
-    if isinstance(paths, (str, os.PathLike)):
-        return [paths]
-    return list(paths)
+    given: list[t.Any] = (
+        [paths] if isinstance(paths, (str, os.PathLike)) else list(paths) if _iterable_not_text(paths) else [paths]
+    )
+    for path in given:
+        _path(path, "paths")
+    return given
+
+
+def _iterable_not_text(value: t.Any) -> bool:
+    return not isinstance(value, (str, bytes, bytearray, t.Mapping)) and isinstance(value, t.Iterable)
+
+
+def _path(value: t.Any, what: str) -> Path:
+    if not isinstance(value, (str, os.PathLike)):
+        raise UsageError(f"{what}: give a path (text or pathlib.Path), not {type(value).__name__}")
+    text = os.fspath(value)
+    if not isinstance(text, str):
+        raise UsageError(f"{what}: give a path as text, not {type(text).__name__}")
+    if "\x00" in text:
+        raise UsageError(f"{what}: {text!r} holds a NUL character, which no file name can")
+    return Path(text)
+
+
+def _whole(value: t.Any, what: str, *, least: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise UsageError(f"{what}={value!r}: give a whole number, {least} or more")
+    return value
+
+
+def _format_name(value: t.Any) -> str:
+    if not isinstance(value, str):
+        raise UsageError(f"format: give the name of a format as text (`toolkit formats`), not {type(value).__name__}")
+    return value
 
 
 def _sort_key(record: t.Mapping[str, t.Any]) -> tuple[str, str]:
@@ -72,7 +103,17 @@ def load(
     """
     from .loader import iter_record_files, load_file
 
-    for item in iter_record_files(_paths(paths)):
+    if problems is not None and not isinstance(problems, list):
+        raise UsageError(f"problems: give a list to collect them in, not {type(problems).__name__}")
+    given = _paths(paths)
+    _whole(max_file_size, "max_file_size")
+    return _load(given, max_file_size, problems, iter_record_files, load_file)
+
+
+def _load(
+    given: list[PathLike], max_file_size: int, problems: list[Problem] | None, walk: t.Any, load_file: t.Any
+) -> t.Iterator[Record]:
+    for item in walk(given):
         loaded_items: t.Iterable[t.Any] = (
             [item] if isinstance(item, Problem) else load_file(item, max_bytes=max_file_size)
         )
@@ -105,10 +146,12 @@ def validate(
     """
     from .validate import check_paths
 
-    if jobs is not None and jobs < 1:
-        raise UsageError(f"jobs={jobs}: give 1 or more")
+    given = _paths(paths)
+    _whole(max_file_size, "max_file_size")
+    if jobs is not None:
+        _whole(jobs, "jobs")
     try:
-        result = check_paths(_paths(paths), keep=collect, max_bytes=max_file_size, jobs=jobs)
+        result = check_paths(given, keep=bool(collect), max_bytes=max_file_size, jobs=jobs)
     except OSError as exc:  # the worker pool or the machine, not the records
         raise CouldNotRun(f"validation could not run: {exc.strerror or exc}") from exc
     report = result.report
@@ -121,15 +164,34 @@ def validate_records(records: t.Iterable[t.Mapping[str, t.Any]], *, names: t.Seq
     """Validate records held in memory (built by a pipeline, read from an API) as one collection.
 
     Problems name the record as ``<record N>`` (or ``names[N]``) with the JSON pointer inside
-    it; ``report.valid`` holds the records without errors, sorted by ``(type, id)``.
+    it, and no line: nothing is read from disk. A value JSON cannot hold (a ``datetime.date``,
+    bytes, a set, NaN, a key that is not text) is a problem of its record, not an exception;
+    text, number and boolean subclasses (``StrEnum``, ``IntEnum``) are read as their plain values.
+    ``report.valid`` holds the records without errors, sorted by ``(type, id)``.
     """
     from .loader import Document
     from .validate import Checker
 
-    checker = Checker(keep=True)
+    if not _iterable_not_text(records):
+        raise UsageError(f"records: give an iterable of records (mappings), not {type(records).__name__}")
+    if names is not None and (not _iterable_not_text(names) or not all(isinstance(n, str) for n in names)):
+        raise UsageError("names: give a list of text, one name per record")
+    checker = Checker(keep=True, in_files=False)
+    count = 0
     for index, record in enumerate(records):
+        count += 1
+        if names is not None and index >= len(names):
+            raise UsageError(f"names: {len(names)} names for more records")
         name = names[index] if names is not None else f"<record {index + 1}>"
-        data = _plain(record)
+        checker.report.files += 1
+        try:
+            data = _json_value(record, "", 0)
+        except _NotJson as exc:
+            checker.add_problem(
+                Problem(file=name, line=None, column=None, pointer=exc.pointer, code=exc.code, message=exc.message)
+            )
+            checker.report.records += 1
+            continue
         if not isinstance(data, dict):
             checker.add_problem(
                 Problem(
@@ -141,22 +203,62 @@ def validate_records(records: t.Iterable[t.Mapping[str, t.Any]], *, names: t.Seq
                     message=f"a record must be a mapping, not {type(record).__name__}",
                 )
             )
+            checker.report.records += 1
             continue
         checker.add(Document(name, 0, data))
-        checker.report.files += 1
+    if names is not None and count != len(names):
+        raise UsageError(f"names: {len(names)} names for {count} records")
     result = checker.finish()
     report = result.report
     report.valid = _valid_records(report, ((d.file, d.index, d.data) for d in result.records))
     return report
 
 
-def _plain(value: t.Any) -> t.Any:
-    """A deep copy as JSON-like builtins (a caller's mapping types and later edits do not leak in)."""
+class _NotJson(Exception):
+    def __init__(self, pointer: str, code: str, message: str) -> None:
+        super().__init__(message)
+        self.pointer, self.code, self.message = pointer, code, message
+
+
+_MAX_DEPTH = 100  # as the YAML loader's limit
+
+
+def _json_value(value: t.Any, pointer: str, depth: int) -> t.Any:
+    """A deep copy as plain JSON values (a caller's types and later edits do not leak in), or _NotJson."""
+    from .problems import pointer_join
+
+    if depth > _MAX_DEPTH:
+        raise _NotJson(pointer, "yaml-too-deep", f"values nested deeper than {_MAX_DEPTH} levels")
+    if value is None or value is True or value is False:
+        return value
+    if isinstance(value, str):
+        text = str.__str__(value)  # a StrEnum's value, not its name
+        if any(0xD800 <= ord(c) <= 0xDFFF for c in text):
+            raise _NotJson(pointer, "encoding", "the text holds a lone surrogate (not Unicode text)")
+        return text
+    if isinstance(value, int):
+        number = int(value)
+        if abs(number) >= 10**100:
+            raise _NotJson(pointer, "yaml-number", "a number of more than 100 digits is refused; give it as text")
+        return number
+    if isinstance(value, float):
+        real = float(value)
+        if real != real or real in (float("inf"), float("-inf")):
+            raise _NotJson(pointer, "yaml-number", f"{real} is not a number JSON can hold")
+        return real
     if isinstance(value, t.Mapping):
-        return {k: _plain(v) for k, v in value.items()}
+        out: dict[str, t.Any] = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise _NotJson(pointer, "yaml-key-type", f"mapping keys must be text, not {key!r}")
+            plain_key = _json_value(key, pointer, depth + 1)
+            out[plain_key] = _json_value(item, pointer_join(pointer, plain_key), depth + 1)
+        return out
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
+        return [_json_value(item, pointer_join(pointer, i), depth + 1) for i, item in enumerate(value)]
+    kind = type(value).__name__
+    hint = ' (write dates as EDTF text: "2022-01-21")' if kind in ("date", "datetime") else ""
+    raise _NotJson(pointer, "schema-type", f"a {kind} is not a JSON value{hint}")
 
 
 def _valid_records(report: Report, kept: t.Iterable[tuple[str, int, t.Any]]) -> list[Record]:
@@ -179,15 +281,28 @@ def _is_paths(source: t.Any) -> bool:
 
 
 def _collection(source: Source, max_file_size: int) -> list[Record]:
-    """Validated records sorted by ``(type, id)``, from a report, records or paths; else InvalidRecords."""
+    """Validated records sorted by ``(type, id)``, from a report, records or paths; else InvalidRecords.
+
+    A report's records are validated again (in memory): they are the caller's dicts, and may
+    have been edited since.
+    """
     if isinstance(source, Report):
-        report = source
-        if report.ok and report.records and not report.valid:
+        source.raise_for_problems()
+        if source.records and not source.valid:
             raise UsageError("this report holds no records: validate with collect=True")
+        report = validate_records(source.valid)
+        if not report.ok:
+            raise InvalidRecords(
+                report,
+                f"the records of this report were changed after validation: "
+                f"{len(report.errors)} problems (nothing written)",
+            )
     elif _is_paths(source):
         report = validate(t.cast(Paths, source), max_file_size=max_file_size)
-    else:
+    elif _iterable_not_text(source):
         report = validate_records(t.cast(t.Iterable[t.Mapping[str, t.Any]], source))
+    else:
+        raise UsageError(f"source: give a Report, records or paths, not {type(source).__name__}")
     report.raise_for_problems()
     return report.valid
 
@@ -214,8 +329,11 @@ def export(
     from .schema_view import SchemaView
     from .schemas import load_model
 
-    plugin = load(format)
+    plugin = load(_format_name(format))
     values = resolve_options(plugin, options)
+    _whole(max_file_size, "max_file_size")
+    if isinstance(to, (str, os.PathLike)):
+        to = _path(to, "to")
     if to is not None and not _is_writable(to):
         raise UsageError(f"to={to!r}: give a path or a binary file object")
     if plugin.directory and to is not None and not isinstance(to, (str, os.PathLike)):
@@ -273,11 +391,12 @@ def import_records(source: PathLike, format: str, *, to: PathLike | None = None,
     from .schema_view import SchemaView
     from .schemas import load_model
 
-    plugin = load(format)
+    plugin = load(_format_name(format))
     values = resolve_options(plugin, options)
+    path = _path(source, "source")
+    target = _path(to, "to") if to is not None else None
     model = load_model()
     context = Context(schema=SchemaView.of(model), options=values)
-    path = Path(source)
     if not path.exists():
         raise InvalidData(f"{path.as_posix()}: no such file or directory")
     records = run_import(plugin, path, context)
@@ -290,11 +409,11 @@ def import_records(source: PathLike, format: str, *, to: PathLike | None = None,
     shown = [f"<{name}>" for name in names]
     report = validate_records(records, names=shown)
     report.raise_for_problems()
-    if to is not None:
+    if target is not None:
         from .output import atomic_write_tree
 
         files = {record_path(r): dumps([r], model).encode("utf-8") for r in report.valid}
-        atomic_write_tree(Path(to), files)
+        atomic_write_tree(target, files)
     return report.valid
 
 
@@ -305,10 +424,20 @@ def canonical_yaml(records: t.Mapping[str, t.Any] | t.Sequence[t.Mapping[str, t.
     """The canonical YAML text of one record, or of several as one multi-document file."""
     from .canonical import dumps
 
-    documents = [records] if isinstance(records, t.Mapping) else list(records)
-    plain = [_plain(d) for d in documents]
-    if not all(isinstance(d, dict) for d in plain):
-        raise UsageError("canonical_yaml takes records (mappings)")
+    if isinstance(records, t.Mapping):
+        documents: list[t.Any] = [records]
+    elif _iterable_not_text(records):
+        documents = list(records)
+    else:
+        raise UsageError(f"canonical_yaml takes a record or a list of records, not {type(records).__name__}")
+    plain = []
+    for index, document in enumerate(documents):
+        if not isinstance(document, t.Mapping):
+            raise UsageError(f"record {index + 1}: a record is a mapping, not {type(document).__name__}")
+        try:
+            plain.append(_json_value(document, "", 0))
+        except _NotJson as exc:
+            raise UsageError(f"record {index + 1}, {exc.pointer or 'the record'}: {exc.message} [{exc.code}]") from exc
     return dumps(plain)
 
 
@@ -320,7 +449,9 @@ def fmt(paths: Paths | None = None, *, check: bool = False, max_file_size: int =
     """
     from .canonical import format_paths
 
-    return format_paths(_paths(paths), check=check, max_bytes=max_file_size)
+    given = _paths(paths)
+    _whole(max_file_size, "max_file_size")
+    return format_paths(given, check=bool(check), max_bytes=max_file_size)
 
 
 # -- formats ---------------------------------------------------------------------------------------

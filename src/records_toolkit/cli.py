@@ -20,7 +20,7 @@ from pathlib import Path
 
 import click
 
-from .errors import InvalidRecords, ToolkitError, UsageError
+from .errors import InvalidRecords, OutputError, ToolkitError, UsageError
 
 if t.TYPE_CHECKING:
     from .problems import Report
@@ -39,6 +39,9 @@ class ToolkitGroup(click.Group):
         except ToolkitError as exc:
             _render_error(ctx, exc)
             raise click.exceptions.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:  # Ctrl-C: every write is all or nothing, so nothing was half-written
+            click.echo("interrupted: nothing was changed", err=True)
+            raise click.exceptions.Exit(130) from None
 
 
 class _Reported(InvalidRecords):
@@ -89,7 +92,8 @@ class _OutputForm(click.Choice):  # type: ignore[type-arg]
         if isinstance(value, str) and value not in OUTPUT_FORMATS:
             from .plugins import discover
 
-            if value in discover():
+            command = ctx.command.name if ctx is not None else None
+            if value in discover() and command in ("export", "import"):
                 self.fail(
                     f"{value!r} is a data format: use --format {value} (--output-format is the form of "
                     f"the problem report: {', '.join(OUTPUT_FORMATS)})",
@@ -309,6 +313,8 @@ def export_(
         for notice in exported.notices:
             click.echo(f"notice: {notice}", err=True)
     if output is None:
+        if sys.stdout is None or sys.stdout.closed:
+            raise OutputError("cannot write the export to standard output: it is closed (give -o FILE)")
         sys.stdout.flush()
         sys.stdout.buffer.write(exported.data)
         sys.stdout.buffer.flush()

@@ -208,7 +208,9 @@ class Entry:
         try:
             loaded = self.entry_point.load()
             plugin = loaded() if isinstance(loaded, type) else loaded
-        except Exception as exc:  # any failure of third-party code is a load failure
+        except (KeyboardInterrupt, GeneratorExit):
+            raise
+        except BaseException as exc:  # any failure of third-party code, SystemExit included, is a load failure
             raise PluginLoadError(self.name, self.package, f"{type(exc).__name__}: {exc}") from exc
         if not isinstance(plugin, Format):
             missing = [
@@ -219,7 +221,40 @@ class Entry:
             raise PluginLoadError(self.name, self.package, f"not a format (missing {', '.join(missing)})")
         if plugin.name != self.name:
             raise PluginLoadError(self.name, self.package, f"it calls itself {plugin.name!r}")
+        wrong = _malformed(plugin)
+        if wrong:
+            raise PluginLoadError(self.name, self.package, f"not a format ({wrong})")
         return plugin
+
+
+def _malformed(plugin: Format) -> str | None:
+    """What is wrong with a format's attributes, or None: checked once, so no listing crashes on them."""
+    for attribute in ("name", "suffix", "media_type", "summary"):
+        if not isinstance(getattr(plugin, attribute), str):
+            return f"{attribute} must be text, not {type(getattr(plugin, attribute)).__name__}"
+    if not isinstance(plugin.directory, bool):
+        return f"directory must be True or False, not {plugin.directory!r}"
+    if not callable(plugin.export):
+        return "export must be a method"
+    if hasattr(plugin, "import_records") and not callable(plugin.import_records):
+        return "import_records must be a method"
+    options: t.Any = plugin.options
+    if isinstance(options, (str, bytes)) or not isinstance(options, t.Sequence):
+        return f"options must be a list of Option, not {type(options).__name__}"
+    names: set[str] = set()
+    for option in options:
+        if not isinstance(option, Option):
+            return f"options must be a list of Option, not of {type(option).__name__}"
+        if not isinstance(option.name, str) or not option.name or option.name in names:
+            return f"option name {option.name!r} must be text, given once"
+        names.add(option.name)
+        if not isinstance(option.default, str) or not isinstance(option.help, str):
+            return f"option {option.name!r}: its default and help must be text"
+        if option.choices is not None and (
+            not all(isinstance(c, str) for c in option.choices) or option.default not in option.choices
+        ):
+            return f"option {option.name!r}: choices must be text and include the default {option.default!r}"
+    return None
 
 
 def discover() -> dict[str, Entry]:
@@ -251,8 +286,13 @@ def load(name: str) -> Format:
 
 
 def _origin(plugin: Format) -> str:
-    entry = discover().get(plugin.name)
-    return entry.package if entry is not None else type(plugin).__module__
+    """The distribution that ships the plugin's class (or its module's name, if none is installed)."""
+    module = type(plugin).__module__
+    try:
+        names = metadata.packages_distributions().get(module.split(".")[0], [])
+    except Exception:  # only for a message
+        names = []
+    return names[0] if len(set(names)) == 1 else module
 
 
 # -- calling a plugin under the contract -----------------------------------------------------------
@@ -279,11 +319,15 @@ def resolve_options(plugin: Format, given: t.Mapping[str, t.Any]) -> dict[str, s
 
 def run_export(plugin: Format, records: t.Sequence[Record], context: Context) -> Exported:
     """``plugin.export`` with its exceptions mapped and its result checked against the contract."""
+    import copy
+
     try:
-        exported = plugin.export(records, context)
+        exported = plugin.export(copy.deepcopy(list(records)), context)  # the caller's records stay the caller's
     except ToolkitError:
         raise
-    except Exception as exc:  # a plugin's bug must not look like bad data
+    except (KeyboardInterrupt, GeneratorExit):
+        raise
+    except BaseException as exc:  # a plugin's bug (SystemExit included) must not look like bad data
         raise PluginError(plugin.name, _origin(plugin), f"failed during export: {type(exc).__name__}: {exc}") from exc
     _check_exported(plugin, exported)
     return exported
@@ -304,9 +348,29 @@ def _check_exported(plugin: Format, exported: t.Any) -> None:
     if not plugin.directory and len(exported.files) != 1:
         broke(f"a single-file format must return exactly one file, not {len(exported.files)}")
     for name in exported.files:
-        pure = PurePosixPath(name)
-        if not name or pure.is_absolute() or ".." in pure.parts or "\\" in name or "\x00" in name or name.endswith("/"):
-            broke(f"file name {name!r} must be a relative path inside the output directory")
+        why = _bad_file_name(name)
+        if why:
+            broke(f"file name {name!r} {why}")
+    for name in sorted(exported.files):
+        parts = name.split("/")
+        for depth in range(1, len(parts)):
+            if "/".join(parts[:depth]) in exported.files:
+                broke(f"file name {name!r} needs {'/'.join(parts[:depth])!r} to be a directory, but it is a file too")
+
+
+def _bad_file_name(name: str) -> str | None:
+    """Why ``name`` is not a plain relative POSIX path inside the output directory, or None."""
+    import unicodedata
+
+    if not name:
+        return "is empty"
+    if PurePosixPath(name).is_absolute():
+        return "must be a relative path inside the output directory"
+    if any(part in ("", ".", "..") for part in name.split("/")):
+        return "must be a relative path inside the output directory (no empty, '.' or '..' parts)"
+    if any(unicodedata.category(char) in ("Cc", "Cs") or char == "\\" for char in name):
+        return "holds a control character, a lone surrogate or a backslash"
+    return None
 
 
 def run_import(plugin: Format, source: Path, context: Context) -> list[Record]:
@@ -317,11 +381,13 @@ def run_import(plugin: Format, source: Path, context: Context) -> list[Record]:
         records = plugin.import_records(source, context)
     except ToolkitError:
         raise
+    except (KeyboardInterrupt, GeneratorExit):
+        raise
     except RecursionError as exc:  # nesting deeper than the reader can follow: the input's fault
         raise invalid_source(source, "nested too deeply to read") from exc
     except MemoryError as exc:
         raise CouldNotRun(f"not enough memory to import {source}") from exc
-    except Exception as exc:
+    except BaseException as exc:  # SystemExit included
         raise PluginError(plugin.name, _origin(plugin), f"failed during import: {type(exc).__name__}: {exc}") from exc
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise PluginError(

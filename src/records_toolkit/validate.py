@@ -38,9 +38,12 @@ class Result:
 class Checker:
     """Feeds documents through schema checks and hands the valid ones to the collection rules."""
 
-    def __init__(self, model: Model | None = None, *, keep: bool = False) -> None:
+    def __init__(self, model: Model | None = None, *, keep: bool = False, in_files: bool = True) -> None:
+        """``in_files=False``: the documents were never read from files (records held in memory), so
+        no problem is looked up on disk; each keeps its JSON pointer and no line."""
         self.model = model or load_model()
         self.keep = keep
+        self.in_files = in_files
         self.records: list[Document] = []
         self.report = Report()
         self._pending: list[Pending] = []
@@ -148,7 +151,11 @@ class Checker:
         self._pending.extend(self._collection.check())
         positions = Positions()
         for pending in self._pending:
-            where = positions.locate(pending.file, pending.document, pending.pointer, key=pending.at_key)
+            where = (
+                positions.locate(pending.file, pending.document, pending.pointer, key=pending.at_key)
+                if self.in_files
+                else None
+            )
             line, column = where if where else (None, None)
             self.report.problems.append(
                 Problem(

@@ -445,13 +445,27 @@ def exported(tmp_path: Path) -> Path:
 
 
 def expect_error(directory: Path, pattern: str) -> None:
-    with pytest.raises(InvalidSource, match=pattern):
+    """The importer refuses, naming the file by the path the user can open (shown here relative)."""
+    with pytest.raises(InvalidSource) as caught:
         import_dir(directory)
+    message = str(caught.value)
+    assert message.startswith(directory.as_posix() + "/"), message
+    assert re.search(pattern, message.removeprefix(directory.as_posix() + "/")), (pattern, message)
+    (problem,) = caught.value.problems
+    assert problem.file.startswith(directory.as_posix() + "/") and message.startswith(problem.file)
 
 
 def test_missing_file(exported: Path) -> None:
     (exported / "event_locations.csv").unlink()
     expect_error(exported, r"^event_locations\.csv: cannot read the file")
+
+
+def test_a_cell_guard_that_is_not_a_list_of_names(exported: Path) -> None:
+    package = json.loads((exported / PACKAGE).read_text("utf-8"))
+    guarded = next(r for r in package["resources"] if r.get("x-cell-guard"))
+    guarded["x-cell-guard"]["fields"] = [{}]
+    (exported / PACKAGE).write_text(json.dumps(package), "utf-8")
+    expect_error(exported, r"^datapackage\.json: resource '\w+': x-cell-guard\.fields must be a list of field names")
 
 
 def test_missing_package(exported: Path) -> None:

@@ -382,6 +382,7 @@ def test_base_option() -> None:
         (b'"@vocab": "http://schema.org/"', b'"@vocab": "https://schema.org/"', "context"),
         (b'"identifier": "a"', b'"identifier": "a", "keywords": "x"', "keywords"),
         (b'"@type": "NewsArticle"', b'"@type": "BlogPosting"', "BlogPosting"),
+        (b'"@type": "NewsArticle"', b'"@type": ["NewsArticle"]', "not a document this format writes"),
         (b'"datePublished": "2022-01-21"', b'"datePublished": "2022-01-22"', "does not agree"),
         (b'person/p"\n', b'person/q"\n', "reference"),
         (b'"sameAs": "https://www.wikidata.org/wiki/Q42"', b'"sameAs": "https://example.org/q42"', "Wikidata"),

@@ -12,7 +12,8 @@ The laws, checked on collections drawn by :func:`records_toolkit.testing.strateg
 
 * the contract: the export returns :class:`~records_toolkit.plugins.Exported`, exactly one file
   for a single-file format, file names inside the output directory;
-* determinism: the same records and options give byte-identical files and the same notices;
+* determinism: the same records and options give byte-identical files and the same notices, in
+  this process and in two fresh ones with different hash seeds (set and dict-of-set order);
 * round trip, for a format that imports: ``import(export(x)) == x``, through real files.
 
 A broken law raises ``AssertionError`` with hypothesis's smallest failing collection.
@@ -53,6 +54,7 @@ def check_format(
     plugin = load(format) if isinstance(format, str) else format
     values = resolve_options(plugin, dict(options or {}))
     context = Context.create(values, source_date_epoch=0)
+    drawn_first: list[list[Record]] = []
 
     @settings(
         max_examples=max_examples,
@@ -66,6 +68,8 @@ def check_format(
         report = validate_records(drawn)
         assert report.ok, f"the strategy drew an invalid collection: {report.problems[:3]}"
         records = report.valid
+        if not drawn_first:
+            drawn_first.append(records)
         first = run_export(plugin, records, context)
         second = run_export(plugin, records, context)
         assert first.files == second.files, f"format {plugin.name!r}: the same records gave different bytes"
@@ -75,6 +79,53 @@ def check_format(
             assert back == records, f"format {plugin.name!r}: import(export(x)) != x"
 
     laws()
+    if drawn_first:
+        _same_bytes_in_other_processes(plugin, format if isinstance(format, str) else None, values, drawn_first[0])
+
+
+_CHILD = """
+import base64, importlib, json, sys
+from records_toolkit.plugins import Context, load, run_export
+spec, options, records = json.load(sys.stdin)
+if spec["name"] is not None:
+    plugin = load(spec["name"])
+else:
+    plugin = getattr(importlib.import_module(spec["module"]), spec["qualname"])()
+exported = run_export(plugin, records, Context.create(options, source_date_epoch=0))
+json.dump({k: base64.b64encode(v).decode() for k, v in exported.files.items()}, sys.stdout)
+"""
+
+
+def _same_bytes_in_other_processes(
+    plugin: Format, name: str | None, options: dict[str, str], records: list[Record]
+) -> None:
+    """Export ``records`` in two fresh interpreters with different hash seeds; the bytes must agree.
+
+    The plugin is re-created there by its entry-point name, or from its class when that is
+    importable at module level and takes no arguments; otherwise this law cannot be checked.
+    """
+    import json
+    import os
+    import subprocess
+    import sys
+
+    cls = type(plugin)
+    if name is None and ("<" in cls.__qualname__ or "." in cls.__qualname__):
+        return  # a local class cannot be re-created in another process
+    spec = {"name": name, "module": cls.__module__, "qualname": cls.__qualname__}
+    payload = json.dumps([spec, options, records])
+    outputs = []
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        done = subprocess.run(
+            [sys.executable, "-c", _CHILD], input=payload, capture_output=True, text=True, env=env, timeout=300
+        )
+        assert done.returncode == 0, f"format {plugin.name!r}: export in a fresh process failed: {done.stderr[-2000:]}"
+        outputs.append(done.stdout)
+    assert outputs[0] == outputs[1], (
+        f"format {plugin.name!r}: the same records gave different bytes in two processes (hash seeds 1 and 2): "
+        "iterate sets and dicts in a sorted order"
+    )
 
 
 def _round_trip(plugin: Format, files: dict[str, bytes], context: Context) -> list[Record]:
