@@ -39,18 +39,6 @@ if t.TYPE_CHECKING:
 
     __version__: str
 
-_ERRORS = (
-    "CouldNotRun",
-    "InvalidData",
-    "InvalidRecords",
-    "InvalidSource",
-    "OptionError",
-    "OutputError",
-    "PluginError",
-    "SchemaBroken",
-    "ToolkitError",
-    "UsageError",
-)
 _VALUES = ("Problem", "Report")
 
 __all__ = [
@@ -85,12 +73,12 @@ def __getattr__(name: str) -> t.Any:
         import importlib
 
         return importlib.import_module(f"{__name__}.api")
-    if name in _ERRORS:
-        from . import errors
-
-        return getattr(errors, name)
     if name in _VALUES:
         from . import problems
 
         return getattr(problems, name)
+    if name in __all__:  # the error classes
+        from . import errors
+
+        return getattr(errors, name)
     raise AttributeError(f"module 'records_toolkit' has no attribute {name!r}")

@@ -174,7 +174,9 @@ def validate_records(records: t.Iterable[t.Mapping[str, t.Any]], *, names: t.Seq
 
     if not _iterable_not_text(records):
         raise UsageError(f"records: give an iterable of records (mappings), not {type(records).__name__}")
-    if names is not None and (not _iterable_not_text(names) or not all(isinstance(n, str) for n in names)):
+    if names is not None and (
+        isinstance(names, str) or not isinstance(names, t.Sequence) or not all(isinstance(n, str) for n in names)
+    ):
         raise UsageError("names: give a list of text, one name per record")
     checker = Checker(keep=True, in_files=False)
     count = 0
@@ -187,25 +189,15 @@ def validate_records(records: t.Iterable[t.Mapping[str, t.Any]], *, names: t.Seq
         try:
             data = _json_value(record, "", 0)
         except _NotJson as exc:
-            checker.add_problem(
-                Problem(file=name, line=None, column=None, pointer=exc.pointer, code=exc.code, message=exc.message)
-            )
-            checker.report.records += 1
-            continue
-        if not isinstance(data, dict):
-            checker.add_problem(
-                Problem(
-                    file=name,
-                    line=None,
-                    column=None,
-                    pointer="",
-                    code="yaml-not-mapping",
-                    message=f"a record must be a mapping, not {type(record).__name__}",
-                )
-            )
-            checker.report.records += 1
-            continue
-        checker.add(Document(name, 0, data))
+            refused = (exc.pointer, exc.code, exc.message)
+        else:
+            if isinstance(data, dict):
+                checker.add(Document(name, 0, data))
+                continue
+            refused = ("", "yaml-not-mapping", f"a record must be a mapping, not {type(record).__name__}")
+        pointer, code, message = refused
+        checker.add_problem(Problem(file=name, line=None, column=None, pointer=pointer, code=code, message=message))
+        checker.report.records += 1
     if names is not None and count != len(names):
         raise UsageError(f"names: {len(names)} names for {count} records")
     result = checker.finish()
