@@ -15,6 +15,8 @@ Severity = t.Literal["error", "warning"]
 CODES: dict[str, str] = {
     # loading (YAML and files)
     "file-unreadable": "the file or directory cannot be read (missing, permission, not a file)",
+    "file-symlink": "a symbolic link in the tree: never followed (it could lead outside the tree)",
+    "file-special": "a FIFO, socket or device named like a record file: never read",
     "no-records": "a directory given holds no *.yaml or *.yml file (a wrong path must not pass as valid)",
     "file-too-large": "the file is larger than the configured limit (default 16 MiB)",
     "encoding": "the file is not valid UTF-8 (reported at the first bad byte)",
