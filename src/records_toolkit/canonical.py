@@ -15,7 +15,7 @@ import typing as t
 
 import yaml
 
-from .loader import MAX_FILE_BYTES, Document, implicit_tag, iter_record_files, load_bytes, load_file
+from .loader import MAX_FILE_BYTES, Document, implicit_tag, iter_record_files, load_bytes, load_file, read_regular
 from .output import atomic_write
 from .problems import Problem, Report
 from .schemas import Model, Template, load_model
@@ -138,8 +138,8 @@ def format_paths(
         report.files += 1
         documents: list[dict[str, t.Any]] = []
         problems: list[Problem] = []
-        try:
-            original = item.read_bytes() if item.stat().st_size <= max_bytes else b""
+        try:  # never through a link, never a FIFO (the walker refused them; this refuses a swap since)
+            original = read_regular(item, max_bytes)
         except OSError:
             original = b""
         loads = load_bytes(original, item.as_posix()) if original else load_file(item, max_bytes=max_bytes)
@@ -158,6 +158,17 @@ def format_paths(
         changed.append(item.as_posix())
         if check:
             report.problems.append(_first_difference(item.as_posix(), original, canonical))
+        elif os.path.islink(item):  # swapped for a link since it was read: never write outside the tree
+            report.problems.append(
+                Problem(
+                    file=item.as_posix(),
+                    line=None,
+                    column=None,
+                    pointer="",
+                    code="file-symlink",
+                    message="became a symbolic link: not rewritten",
+                )
+            )
         else:
             atomic_write(item, canonical)
     return Formatted(report, changed, check)

@@ -16,6 +16,7 @@ The C parser (libyaml) is used when PyYAML was built with it; the pure-Python on
 from __future__ import annotations
 
 import dataclasses
+import errno
 import os
 import re
 import stat
@@ -275,6 +276,9 @@ def decode(raw: bytes, file: str) -> str | Problem:
 def _yaml_error(text: str, file: str, exc: yaml.YAMLError, document: int) -> Problem:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     problem = getattr(exc, "problem", None) or str(exc)
+    if isinstance(exc, yaml.reader.ReaderError):  # a character YAML refuses: at its own place, shown escaped
+        mark = yaml.Mark(file, exc.position, 0, 0, "", 0)
+        problem = f"unacceptable character {chr(exc.character)!r} (U+{exc.character:04X}): {exc.reason}"
     context = getattr(exc, "context", None)
     message = f"{problem} ({context})" if context and context not in problem else problem
     message = " ".join(str(message).split())
@@ -394,22 +398,72 @@ def display_path(path: Path) -> str:
     return path.as_posix()
 
 
+class NotRegular(OSError):
+    """The path is a symbolic link, or not a regular file: nothing was read through it."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+def read_regular(path: Path | str, max_bytes: int | None = None) -> bytes:
+    """The bytes of a regular file, never through a symbolic link, never from a FIFO or device.
+
+    ``O_NOFOLLOW`` refuses a link at the last component and ``O_NONBLOCK`` keeps a FIFO from
+    blocking the open; the type is then checked on the open descriptor (``fstat``), so a file
+    swapped for a link or a FIFO after the walk is still refused. Raises :class:`NotRegular`
+    (``file-symlink``/``file-special``/``file-too-large``) or ``OSError``.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP and os.path.islink(path):
+            raise NotRegular("file-symlink", "a symbolic link: not followed (it could lead outside the tree)") from exc
+        raise
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise NotRegular("file-special", f"{_kind_of(info.st_mode)}, not a regular file: not read")
+        if max_bytes is not None and info.st_size > max_bytes:
+            raise NotRegular(
+                "file-too-large", f"file is {info.st_size} bytes; the limit is {max_bytes} (--max-file-size)"
+            )
+        chunks: list[bytes] = []
+        total = 0
+        while chunk := os.read(fd, 1 << 20):  # to the end (the file may have grown), never past the limit
+            total += len(chunk)
+            if max_bytes is not None and total > max_bytes:
+                raise NotRegular(
+                    "file-too-large", f"file is larger than the limit of {max_bytes} bytes (--max-file-size)"
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _kind_of(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    return "a special file"
+
+
 def load_file(path: Path, *, max_bytes: int = MAX_FILE_BYTES) -> t.Iterator[Document | Problem]:
     """Load every document of one file; refusals come back as problems, never exceptions."""
     file = display_path(path)
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            yield Problem(
-                file=file,
-                line=1,
-                column=1,
-                pointer="",
-                code="file-too-large",
-                message=f"file is {size} bytes; the limit is {max_bytes} (--max-file-size)",
-            )
-            return
-        raw = path.read_bytes()
+        raw = read_regular(path, max_bytes)
+    except NotRegular as exc:
+        line = 1 if exc.code == "file-too-large" else None
+        yield Problem(file=file, line=line, column=line, pointer="", code=exc.code, message=exc.message)
+        return
     except OSError as exc:
         yield Problem(
             file=file,
@@ -432,72 +486,119 @@ def load_bytes(raw: bytes, file: str) -> t.Iterator[Document | Problem]:
     yield from load_text(text, file)
 
 
+TEMP_PREFIX = ".toolkit-tmp-"
+"""Names the toolkit gives its own temporary files and staging directories: never records."""
+
+
+def _problem_at(path: Path | str, code: str, message: str) -> Problem:
+    return Problem(file=Path(path).as_posix(), line=None, column=None, pointer="", code=code, message=message)
+
+
 def iter_record_files(paths: t.Iterable[str | os.PathLike[str]]) -> t.Iterator[Path | Problem]:
     """Expand files and directories (recursively, ``*.yaml``/``*.yml``) in a stable order.
 
-    Nothing is skipped silently: a directory that cannot be read, or that holds no record
-    file, is a problem. A file reached twice (named twice, or inside two given directories)
-    is read once.
+    The tree is untrusted (pull requests): symbolic links inside it are never followed and
+    special files never read. A link named like a record, or leading to a directory, is a
+    ``file-symlink`` problem at the link; a FIFO, socket or device named like a record is
+    ``file-special``. A directory given on the command line may itself be a link (the user
+    chose it); a *file* given that is a link is refused like any other (pre-commit passes the
+    files of a pull request). The toolkit's own temporary files (``.toolkit-tmp-*``) are not
+    records. Nothing is skipped silently: a directory that cannot be read, or that holds no
+    record file, is a problem. A file reached twice is read once.
     """
     seen: set[tuple[int, int]] = set()
 
-    def first_time(path: Path) -> bool:
-        """A regular file not met before (one stat: device and inode name the file)."""
-        try:
-            info = path.stat()
-        except OSError:
-            return True  # let the reader report it
-        if not stat.S_ISREG(info.st_mode):
-            return False
+    def first_time(info: os.stat_result) -> bool:
         key = (info.st_dev, info.st_ino)
         if key in seen:
             return False
         seen.add(key)
         return True
 
-    def unreadable(path: Path | str, reason: str) -> Problem:
-        return Problem(
-            file=Path(path).as_posix(),
-            line=None,
-            column=None,
-            pointer="",
-            code="file-unreadable",
-            message=f"cannot read: {reason}",
-        )
-
     for given in paths:
         path = Path(given)
         if str(given) == "":
-            yield unreadable(".", "an empty path was given")
+            yield _problem_at(".", "file-unreadable", "cannot read: an empty path was given")
             continue
         try:
-            is_dir, is_file = path.is_dir(), path.is_file()
+            link = path.is_symlink()
+            info = path.stat() if not link or path.is_dir() else path.lstat()
         except OSError as exc:
-            yield unreadable(path, exc.strerror or str(exc))
+            reason = "no such file or directory" if isinstance(exc, FileNotFoundError) else exc.strerror or str(exc)
+            yield _problem_at(path, "file-unreadable", f"cannot read: {reason}")
             continue
-        if is_dir:
-            found: list[Path] = []
-            errors: list[OSError] = []
-            for folder, _dirs, names in os.walk(path, onerror=errors.append):
-                found.extend(Path(folder, n) for n in names if n.endswith(YAML_SUFFIXES))
-            for error in sorted(errors, key=lambda e: str(e.filename)):
-                yield unreadable(error.filename or path, error.strerror or str(error))
-            files = [p for p in sorted(found, key=lambda p: p.as_posix()) if first_time(p)]
-            if not files and not errors and not found:
-                yield Problem(
-                    file=path.as_posix(),
-                    line=None,
-                    column=None,
-                    pointer="",
-                    code="no-records",
-                    message="no *.yaml or *.yml file in this directory",
-                )
-            yield from files
-        elif is_file:
-            if first_time(path):
+        except ValueError:  # a NUL in the path
+            yield _problem_at(path, "file-unreadable", "cannot read: the path holds a NUL character")
+            continue
+        if stat.S_ISDIR(info.st_mode):
+            yield from _walk(path, first_time)
+        elif link:
+            yield _problem_at(path, "file-symlink", "a symbolic link: not followed (it could lead outside the tree)")
+        elif stat.S_ISREG(info.st_mode):
+            if first_time(info):
                 yield path
         else:
-            yield unreadable(path, "no such file or directory" if not path.exists() else "not a regular file")
+            yield _problem_at(path, "file-special", f"{_kind_of(info.st_mode)}, not a regular file: not read")
+
+
+def _walk(root: Path, first_time: t.Callable[[os.stat_result], bool]) -> t.Iterator[Path | Problem]:
+    """Every record file under ``root`` (sorted), and a problem for each link, special file or unreadable folder."""
+    files: list[tuple[str, Path]] = []
+    problems: list[Problem] = []
+    named_like_records = 0
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            with os.scandir(folder) as entries:
+                listed = sorted(entries, key=lambda e: e.name)
+        except OSError as exc:
+            problems.append(
+                _problem_at(exc.filename or folder, "file-unreadable", f"cannot read: {exc.strerror or exc}")
+            )
+            continue
+        subfolders: list[Path] = []
+        for entry in listed:
+            if entry.name.startswith(TEMP_PREFIX):
+                continue
+            record_like = entry.name.endswith(YAML_SUFFIXES)
+            try:
+                info = entry.stat(follow_symlinks=False)
+                if stat.S_ISLNK(info.st_mode):
+                    leads_to_folder = entry.is_dir(follow_symlinks=True)
+                    if record_like or leads_to_folder:
+                        named_like_records += 1
+                        what = "a directory" if leads_to_folder else "a file"
+                        problems.append(
+                            _problem_at(
+                                Path(entry.path),
+                                "file-symlink",
+                                f"a symbolic link to {what}: not followed (it could lead outside the tree)",
+                            )
+                        )
+                    continue
+            except OSError as exc:
+                problems.append(_problem_at(Path(entry.path), "file-unreadable", f"cannot read: {exc.strerror or exc}"))
+                continue
+            if stat.S_ISDIR(info.st_mode):
+                subfolders.append(Path(entry.path))
+            elif record_like:
+                named_like_records += 1
+                if stat.S_ISREG(info.st_mode):
+                    if first_time(info):
+                        files.append((Path(entry.path).as_posix(), Path(entry.path)))
+                else:
+                    problems.append(
+                        _problem_at(
+                            Path(entry.path), "file-special", f"{_kind_of(info.st_mode)}, not a regular file: not read"
+                        )
+                    )
+        stack.extend(reversed(subfolders))
+    yield from sorted(problems, key=lambda p: p.file)
+    if not named_like_records and not problems:
+        yield _problem_at(root, "no-records", "no *.yaml or *.yml file in this directory")
+    for _, path in sorted(files, key=lambda item: item[0]):
+        yield path
 
 
 def load_paths(
@@ -570,10 +671,13 @@ class Positions:
     def source_line(self, file: str, line: int) -> str | None:
         """The text of one line, for the caret display (each file read once)."""
         if file not in self._lines:
-            try:
-                with open(file, encoding="utf-8", errors="replace", newline="") as handle:
-                    self._lines[file] = [text.rstrip("\r\n") for text in handle]
-            except OSError:
+            import io
+
+            try:  # never through a link, never from a FIFO: what is echoed is the record's own text
+                raw = read_regular(file, MAX_FILE_BYTES * 4)
+                handle = io.StringIO(raw.decode("utf-8", errors="replace"), newline="")
+                self._lines[file] = [text.rstrip("\r\n") for text in handle]
+            except (OSError, ValueError):
                 self._lines[file] = []
             if self._lines[file]:
                 self._lines[file][0] = self._lines[file][0].removeprefix("\ufeff")

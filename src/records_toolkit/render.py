@@ -26,6 +26,44 @@ def summary(report: Report) -> str:
     return f"{_plural(errors, 'problem')} in {_plural(files_with, 'file')} ({checked} checked)"
 
 
+# C0 and C1 controls, DEL, line and paragraph separators, and the bidirectional controls that can
+# make a terminal show text in another order than it is ("Trojan Source", CVE-2021-42574).
+_HIDDEN = frozenset(
+    [
+        *range(0x00, 0x20),
+        0x7F,
+        *range(0x80, 0xA0),
+        0x061C,
+        0x200E,
+        0x200F,
+        0x2028,
+        0x2029,
+        *range(0x202A, 0x202F),
+        *range(0x2066, 0x206A),
+        0xFEFF,
+    ]
+)
+
+
+_LINE_BREAKS = "\n\r"
+
+
+def visible(text: str, keep: str = "") -> str:
+    """``text`` with every control or bidi character written as an escape (``\\x1b``, ``\\u202e``).
+
+    Everything the text renderer prints comes from untrusted files: an escape sequence in a
+    record or in a file name must show, not act on the terminal.
+    """
+    if not any(ord(char) in _HIDDEN for char in text):
+        return text
+    return "".join(
+        (f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
+        if ord(char) in _HIDDEN and char not in keep
+        else char
+        for char in text
+    )
+
+
 def _where(problem: Problem) -> str:
     """``FILE:LINE:COL``; with no line (a record held in memory), ``FILE#POINTER`` (RFC 6901 §6)."""
     if problem.line is not None:
@@ -40,8 +78,8 @@ def text(report: Report) -> str:
     positions = Positions()
     out: list[str] = []
     for problem in report.sorted():
-        where = _where(problem)
-        out.append(f"{where}: {problem.severity}: {problem.message} [{problem.code}]")
+        where = visible(_where(problem))
+        out.append(f"{where}: {problem.severity}: {visible(problem.message)} [{problem.code}]")
         if problem.line is not None:
             source = positions.source_line(problem.file, problem.line)
             if source is not None and source.strip():
@@ -53,8 +91,9 @@ def text(report: Report) -> str:
                         ("…" if start else "") + shown[start : start + 120] + ("…" if start + 120 < len(shown) else "")
                     )
                     column = column - start + (1 if start else 0)
-                out.append(f"    {shown}")
-                out.append(f"    {' ' * (column - 1)}^")
+                before = visible(shown[: column - 1])  # the caret moves with the escapes before it
+                out.append(f"    {visible(shown)}")
+                out.append(f"    {' ' * len(before)}^")
     out.append(summary(report))
     return "\n".join(out) + "\n"
 
@@ -77,13 +116,14 @@ def github(report: Report) -> str:
     """``::error file=F,line=L,col=C,title=CODE::MESSAGE`` workflow commands (PR annotations)."""
     out = []
     for problem in report.sorted():
-        props = [f"file={_gh_property(problem.file)}"]
+        props = [f"file={_gh_property(visible(problem.file))}"]
         if problem.line is not None:
             props.append(f"line={problem.line}")
             props.append(f"col={problem.column or 1}")
         props.append(f"title={_gh_property(problem.code)}")
         message = f"{problem.pointer}: {problem.message}" if problem.pointer else problem.message
-        out.append(f"::{problem.severity} {','.join(props)}::{_gh_data(message)}")
+        shown = visible(message, keep=_LINE_BREAKS)  # GitHub shows multi-line annotations (%0A)
+        out.append(f"::{problem.severity} {','.join(props)}::{_gh_data(shown)}")
     return "\n".join(out) + ("\n" if out else "")
 
 
@@ -131,5 +171,5 @@ RENDERERS: dict[str, Renderer] = {"text": text, "json": json_, "github": github,
 
 def problem_line(problem: Problem) -> str:
     """One problem as one line (for stderr notices of other commands)."""
-    where = _where(problem)
-    return f"{where}: {problem.severity}: {problem.message} [{problem.code}]"
+    where = visible(_where(problem))
+    return f"{where}: {problem.severity}: {visible(problem.message)} [{problem.code}]"
