@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 OUT    ?= out
 
-.PHONY: help install demo test test-fast typecheck lint bench clean golden
+.PHONY: help install demo test test-fast typecheck lint bench fuzz clean golden
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -49,6 +49,10 @@ golden: install ## rewrite the golden files from the shipped records (review the
 
 bench: install ## throughput of `toolkit validate` against check-jsonschema on the same files
 	$(BIN)/python bench/run.py
+
+FUZZ_SECONDS ?= 120
+fuzz: install ## mutation fuzzing of validate, fmt, every export and importer (FUZZ_SECONDS=120); 0 foreign exceptions
+	$(BIN)/python bench/fuzz.py --seconds $(FUZZ_SECONDS)
 
 clean: ## remove the venv and outputs
 	rm -rf $(VENV) $(OUT) dist build .pytest_cache .hypothesis

@@ -47,3 +47,18 @@ def test_make_golden_selects_every_golden_test() -> None:
     selected = [line for line in done.stdout.splitlines() if "::" in line]
     for fmt in ("csv", "ics", "jsonld", "markdown"):
         assert any(f"test_{fmt}.py::" in line and "golden" in line for line in selected), (fmt, selected)
+
+
+def test_the_fuzzer_runs_and_finds_no_foreign_exception() -> None:
+    """`make fuzz` in small: a fixed seed and number of inputs (the real run is time-bounded)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "fuzz.py"), "--seconds", "120", "--runs", "40", "--seed", "3"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "fuzz: seed 3, 40 inputs tried" in done.stdout and "0 foreign exceptions" in done.stdout
