@@ -15,6 +15,7 @@ The C parser (libyaml) is used when PyYAML was built with it; the pure-Python on
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import errno
 import os
@@ -32,6 +33,11 @@ JSON = t.Union[None, bool, int, float, str, list["JSON"], dict[str, "JSON"]]  # 
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
 MAX_DEPTH = 100
+#: Limits that keep the cost of any file under ``MAX_FILE_BYTES`` bounded (a record has dozens of
+#: keys, aliases and sources; an article's text is one value, of any length).
+MAX_ITEMS = 10_000  # items in one list, keys in one mapping
+MAX_VALUES = 100_000  # values in one document (each key, item and scalar counts)
+MAX_DOCUMENTS = 10_000  # documents in one file
 YAML_SUFFIXES = (".yaml", ".yml")
 
 _BaseLoader: type[yaml.SafeLoader] = (
@@ -77,8 +83,35 @@ def _no_path_resolvers(self: CoreLoader, *args: t.Any) -> None:
     """Path resolvers are not used; PyYAML would still walk them for every node."""
 
 
+def _count_node(self: CoreLoader, parent: Node | None, index: t.Any) -> None:
+    """The composer's hook before every node (libyaml's and PyYAML's): the size limits.
+
+    A list, a mapping or a whole document over its limit stops the composer at once, so a huge
+    flow list costs the limit, not a node object per item of a 16 MiB file. ``index`` is the
+    item's position in a list, None before a mapping key, the key node before its value.
+    """
+    if parent is None:  # the root of a new document
+        self.nodes_composed = 0
+        return
+    self.nodes_composed += 1
+    if self.nodes_composed > MAX_VALUES:
+        raise LoadProblem(
+            "yaml-too-many-values",
+            f"a record of more than {MAX_VALUES:,} values (keys, items and scalars); "
+            f"the limit is {MAX_VALUES:,} values per record",
+            parent.start_mark,
+        )
+    if (index is None or type(index) is int) and len(parent.value) >= MAX_ITEMS:
+        what = "a list of more than {:,} items" if index is not None else "a mapping of more than {:,} keys"
+        raise LoadProblem(
+            "yaml-too-many-items",
+            what.format(MAX_ITEMS) + f"; the limit is {MAX_ITEMS:,} items per list and keys per mapping",
+            parent.start_mark,
+        )
+
+
 CoreLoader.resolve = _resolve
-CoreLoader.descend_resolver = _no_path_resolvers
+CoreLoader.descend_resolver = _count_node
 CoreLoader.ascend_resolver = _no_path_resolvers
 
 
@@ -212,29 +245,101 @@ def construct(node: Node) -> JSON:
 
 
 def position(text: str, mark: yaml.Mark | None, fallback: yaml.Mark | None = None) -> tuple[int, int]:
-    """1-based (line, column) of a mark, counting only LF as a line break (YAML 1.2 §5.4).
+    """1-based (line, column) of a mark, counting only LF, CR and CRLF as line breaks (YAML 1.2 §5.4).
 
     libyaml also breaks lines at U+0085, U+2028 and U+2029 (YAML 1.1), which would put every
     later line off by one, so the position is recomputed from the mark's character index. A
     mark past the end of the text (an error found at end of stream) falls back to
     ``fallback`` (where the unclosed construct began) or to the last line.
+
+    The :class:`LineIndex` of the text is built once and kept for the next call on the same
+    text, so a file with a problem in each of its many documents is not re-counted each time.
     """
     if mark is None:
         return 1, 1
-    index = mark.index
-    if index >= len(text.rstrip()) and fallback is not None and fallback.index < index:
-        index = fallback.index
-    if index >= len(text) and text.endswith("\n"):
-        # the start of the last line that has text, not a line that does not exist
-        index = text.rfind("\n", 0, len(text.rstrip("\n"))) + 1
-    if "\r" in text:  # CR and CRLF end lines too (YAML 1.2 §5.4); LF alone is the fast case
-        breaks = list(_BREAK.finditer(text, 0, index))
-        return len(breaks) + 1, index - (breaks[-1].end() if breaks else 0) + 1
-    line_start = text.rfind("\n", 0, index) + 1
-    return text.count("\n", 0, index) + 1, index - line_start + 1
+    return line_index(text).position(mark, fallback)
 
 
-_BREAK = re.compile(r"\r\n|\r|\n")
+class LineIndex:
+    """Line and column of any character index of one text, without counting from its start.
+
+    One pass builds a checkpoint every :attr:`BLOCK` characters (line breaks before it, the start
+    of its line); a lookup bisects to its block and counts within it: O(log n + BLOCK), so n
+    lookups in a text of n lines cost n log n, not n².
+    """
+
+    BLOCK = 4096
+    __slots__ = ("_cr", "_line_starts", "_lines", "_starts", "last_line", "stripped", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._cr = "\r" in text  # CR and CRLF end lines too; LF alone is the fast case
+        starts, lines, line_starts = [0], [0], [0]  # per block: its first index, breaks before it, its line's start
+        size, begin, count, line_start = len(text), 0, 0, 0
+        while begin < size:
+            end = min(begin + self.BLOCK, size)
+            if self._cr and end < size and text[end - 1] == "\r" and text[end] == "\n":
+                end += 1  # never split a CRLF between two blocks
+            count += self._breaks(begin, end)
+            line_start = max(line_start, self._after_last_break(begin, end))
+            begin = end
+            starts.append(end)
+            lines.append(count)
+            line_starts.append(line_start)
+        self._starts, self._lines, self._line_starts = starts, lines, line_starts
+        self.stripped = len(text.rstrip())  # where trailing white space begins
+        # the start of the last line that has text (a mark at the very end goes there)
+        self.last_line = text.rfind("\n", 0, len(text.rstrip("\n"))) + 1
+
+    def _breaks(self, begin: int, end: int) -> int:
+        text = self.text
+        found = text.count("\n", begin, end)
+        if self._cr:
+            found += text.count("\r", begin, end) - text.count("\r\n", begin, end)
+        return found
+
+    def _after_last_break(self, begin: int, end: int) -> int:
+        """The index after the last line break in ``text[begin:end]``, or 0 when there is none."""
+        after = self.text.rfind("\n", begin, end) + 1
+        if self._cr:
+            after = max(after, self.text.rfind("\r", begin, end) + 1)
+        return after
+
+    def locate(self, index: int) -> tuple[int, int]:
+        """1-based (line, column) of the character at ``index``."""
+        block = bisect.bisect_right(self._starts, index) - 1
+        begin = self._starts[block]
+        line = self._lines[block] + self._breaks(begin, index) + 1
+        line_start = max(self._line_starts[block], self._after_last_break(begin, index))
+        return line, index - line_start + 1
+
+    def position(self, mark: yaml.Mark, fallback: yaml.Mark | None = None) -> tuple[int, int]:
+        """What :func:`position` says of ``mark`` in this text."""
+        index = mark.index
+        if index >= self.stripped and fallback is not None and fallback.index < index:
+            index = fallback.index
+        if index >= len(self.text) and self.text.endswith("\n"):
+            index = self.last_line  # the last line that has text, not a line that does not exist
+        return self.locate(index)
+
+
+_LAST_INDEX: LineIndex | None = None
+
+
+def line_index(text: str) -> LineIndex:
+    """The :class:`LineIndex` of ``text``; the last one built is kept for the next call on the same text."""
+    global _LAST_INDEX
+    last = _LAST_INDEX
+    if last is None or last.text is not text:
+        last = _LAST_INDEX = LineIndex(text)
+    return last
+
+
+def _forget_line_index(text: str) -> None:
+    """Drop the kept index (and so the text it holds) once its file is loaded."""
+    global _LAST_INDEX
+    if _LAST_INDEX is not None and _LAST_INDEX.text is text:
+        _LAST_INDEX = None
 
 
 def _problem(
@@ -317,8 +422,15 @@ def _load_documents(text: str, file: str) -> t.Iterator[Document | Problem]:
     index = 0
     try:
         while loader.check_node():
-            node = loader.get_node()
             try:
+                if index >= MAX_DOCUMENTS:
+                    raise LoadProblem(
+                        "yaml-too-many-documents",
+                        f"more than {MAX_DOCUMENTS:,} documents in one file; the limit is {MAX_DOCUMENTS:,} "
+                        "(split the file)",
+                        _next_document_mark(loader),
+                    )
+                node = loader.get_node()  # the size limits stop the composer early (_count_node)
                 data = construct(node)
             except LoadProblem as exc:
                 mark = (_first_alias_mark(text) or exc.mark) if exc.code == "yaml-alias" else exc.mark
@@ -352,8 +464,33 @@ def _load_documents(text: str, file: str) -> t.Iterator[Document | Problem]:
         yield _problem(
             text, file, "yaml-too-deep", f"values nested deeper than {MAX_DEPTH} levels", None, document=index
         )
+    except MemoryError:
+        yield out_of_memory(file, index)
     finally:
         loader.dispose()
+        _forget_line_index(text)
+
+
+def _next_document_mark(loader: CoreLoader) -> t.Any:
+    """Where the next document starts (composed only to say so; its size limits still hold)."""
+    try:
+        return loader.get_node().start_mark
+    except LoadProblem as exc:
+        return exc.mark
+
+
+def out_of_memory(file: str, document: int = 0) -> Problem:
+    """A ``MemoryError`` while checking one file: a problem of that file, never a traceback."""
+    return Problem(
+        file=file,
+        line=None,
+        column=None,
+        pointer="",
+        code="out-of-memory",
+        message="ran out of memory checking this file (the machine's or the process's memory limit); "
+        "split it into smaller files",
+        document=document,
+    )
 
 
 def _first_alias_mark(text: str) -> t.Any:
@@ -392,6 +529,26 @@ def _first_anchor_or_tag(text: str) -> tuple[str, str, t.Any, int] | None:
     except yaml.YAMLError:
         return None
     return None
+
+
+def _mark_at(node: Node, pointer: str, key: bool) -> t.Any:
+    """The mark of the value at ``pointer`` (of its key when ``key``), or of its deepest existing parent."""
+    mark = node.start_mark
+    for token in pointer_tokens(pointer):
+        if isinstance(node, MappingNode):
+            for key_node, value_node in node.value:
+                if isinstance(key_node, ScalarNode) and key_node.value == token:
+                    node = value_node
+                    mark = key_node.start_mark if key else value_node.start_mark
+                    break
+            else:
+                break
+        elif isinstance(node, SequenceNode) and token.isdigit() and int(token) < len(node.value):
+            node = node.value[int(token)]
+            mark = node.start_mark
+        else:
+            break
+    return mark
 
 
 def display_path(path: Path) -> str:
@@ -616,30 +773,43 @@ def load_paths(
 class Positions:
     """Line and column of any JSON pointer, computed on demand by re-composing the file.
 
-    Only files with problems are re-read, once each; valid records pay nothing.
+    Only files with problems are re-read, once each; valid records pay nothing. Re-composing
+    obeys the loader's size limits, and :meth:`locate_many` keeps one document's nodes at a time.
     """
 
     def __init__(self) -> None:
-        self._trees: dict[str, tuple[str, list[Node]]] = {}
+        self._trees: dict[str, tuple[LineIndex, list[Node]]] = {}
         self._lines: dict[str, list[str]] = {}
 
-    def _documents(self, file: str) -> tuple[str, list[Node]]:
-        """The text and the documents of a file, as far as they compose (all before a syntax error)."""
+    @staticmethod
+    def _text(file: str) -> str | None:
+        try:
+            text = decode(read_regular(file, MAX_FILE_BYTES * 4), file)  # never through a link, as source_line
+        except (OSError, MemoryError):
+            return None
+        return text if isinstance(text, str) else None
+
+    @staticmethod
+    def _compose(text: str) -> t.Generator[Node, None, None]:
+        """The documents of a text, as far as they compose (all before a syntax error or a limit)."""
+        loader = CoreLoader(text)
+        try:
+            count = 0
+            while count < MAX_DOCUMENTS and loader.check_node():
+                node = loader.get_node()
+                count += 1
+                yield node
+        except (yaml.YAMLError, RecursionError, LoadProblem, MemoryError):
+            return  # keep the documents composed so far
+        finally:
+            loader.dispose()
+
+    def _documents(self, file: str) -> tuple[LineIndex, list[Node]]:
+        """The line index and the documents of a file, kept for the next :meth:`locate`."""
         if file not in self._trees:
-            text: str | Problem = ""
-            nodes: list[Node] = []
-            try:
-                text = decode(Path(file).read_bytes(), file)
-                if isinstance(text, str):
-                    loader = CoreLoader(text)
-                    try:
-                        while loader.check_node():
-                            nodes.append(loader.get_node())
-                    finally:
-                        loader.dispose()
-            except (OSError, yaml.YAMLError, RecursionError):
-                pass  # keep the documents composed so far
-            self._trees[file] = (text if isinstance(text, str) else "", nodes)
+            text = self._text(file)
+            nodes = list(self._compose(text)) if text is not None else []
+            self._trees[file] = (LineIndex(text or ""), nodes)
         return self._trees[file]
 
     def locate(self, file: str, document: int, pointer: str, *, key: bool = False) -> tuple[int, int] | None:
@@ -647,26 +817,37 @@ class Positions:
 
         For a pointer that does not exist (a missing key), the deepest existing parent is used.
         """
-        text, docs = self._documents(file)
+        lines, docs = self._documents(file)
         if document >= len(docs):
             return None
-        node: Node = docs[document]
-        mark = node.start_mark
-        for token in pointer_tokens(pointer):
-            if isinstance(node, MappingNode):
-                for key_node, value_node in node.value:
-                    if isinstance(key_node, ScalarNode) and key_node.value == token:
-                        node = value_node
-                        mark = key_node.start_mark if key else value_node.start_mark
-                        break
-                else:
+        return lines.position(_mark_at(docs[document], pointer, key))
+
+    def locate_many(self, file: str, wanted: t.Sequence[tuple[int, str, bool]]) -> list[tuple[int, int] | None]:
+        """:meth:`locate` for each ``(document, pointer, key)`` of one file, in order.
+
+        The file is read and composed once, and only up to the last document asked for; each
+        document's nodes are dropped once its pointers are placed, so memory stays that of one
+        document however many the file holds.
+        """
+        found: list[tuple[int, int] | None] = [None] * len(wanted)
+        by_document: dict[int, list[int]] = {}
+        for number, (document, _pointer, _key) in enumerate(wanted):
+            by_document.setdefault(document, []).append(number)
+        text = self._text(file) if by_document else None
+        if text is None:
+            return found
+        lines, last = LineIndex(text), max(by_document)
+        documents = self._compose(text)
+        try:
+            for document, node in enumerate(documents):
+                for number in by_document.get(document, ()):
+                    _document, pointer, key = wanted[number]
+                    found[number] = lines.position(_mark_at(node, pointer, key))
+                if document >= last:
                     break
-            elif isinstance(node, SequenceNode) and token.isdigit() and int(token) < len(node.value):
-                node = node.value[int(token)]
-                mark = node.start_mark
-            else:
-                break
-        return position(text, mark)
+        finally:
+            documents.close()
+        return found
 
     def source_line(self, file: str, line: int) -> str | None:
         """The text of one line, for the caret display (each file read once)."""

@@ -218,12 +218,43 @@ def _range(f: Failure) -> list[Item]:
 
 
 def _unique(f: Failure) -> list[Item]:
-    seen: list[t.Any] = []
-    for index, item in enumerate(f.instance):
-        if item in seen:
-            return [(pointer_join(f.pointer, index), "schema-unique", f"{_shown(item)} is listed twice", False)]
-        seen.append(item)
+    index = first_repeat(f.instance) if isinstance(f.instance, list) else None
+    if index is not None:
+        item = f.instance[index]
+        return [(pointer_join(f.pointer, index), "schema-unique", f"{_shown(item)} is listed twice", False)]
     return f.item("schema-unique", "a list repeats an item")
+
+
+def first_repeat(items: t.Sequence[t.Any]) -> int | None:
+    """The index of the first item equal (as JSON values) to an earlier one, in linear time."""
+    seen: set[t.Any] = set()
+    for index, item in enumerate(items):
+        key = json_key(item)
+        if key in seen:
+            return index
+        seen.add(key)
+    return None
+
+
+def json_key(value: t.Any) -> t.Any:
+    """A hashable form of a JSON value, equal for values JSON Schema calls equal.
+
+    ``1`` and ``1.0`` are one number (their keys compare and hash alike); ``true`` is not ``1``;
+    mapping order does not count.
+    """
+    if isinstance(value, bool):
+        return (1, value)
+    if isinstance(value, (int, float)):
+        return (2, value)
+    if isinstance(value, str):
+        return (3, value)
+    if isinstance(value, list):
+        return (4, tuple(json_key(item) for item in value))
+    if isinstance(value, dict):
+        return (5, frozenset((key, json_key(item)) for key, item in value.items()))
+    if value is None:
+        return (0,)
+    return (6, repr(value))  # not a JSON value: equal only to its own kind
 
 
 def _branches(f: Failure) -> list[Item]:  # anyOf, oneOf

@@ -28,6 +28,10 @@ CODES: dict[str, str] = {
     "yaml-key-type": "a mapping key is not a string",
     "yaml-too-deep": "values are nested deeper than the limit",
     "yaml-number": "a number JSON cannot hold exactly (infinite, or hundreds of digits long)",
+    "yaml-too-many-items": "a list of more than 10,000 items or a mapping of more than 10,000 keys",
+    "yaml-too-many-values": "a record of more than 100,000 values (keys, items and scalars counted together)",
+    "yaml-too-many-documents": "a file of more than 10,000 documents (split it)",
+    "out-of-memory": "the file could not be checked in the memory available (reported, never a traceback)",
     # schema
     "unknown-type": "the record's `type` is missing or not a known record type",
     "schema-required": "a required key is missing",
@@ -48,6 +52,8 @@ CODES: dict[str, str] = {
     "unsourced-fact": "a fact-bearing field is not covered by any source's `supports`",
     "unknown-supported-field": "a source `supports` a field the record does not have",
     "date-order": "a date interval ends before it starts",
+    # reporting
+    "problems-truncated": "more than 1,000 problems in one file: the rest are counted, not reported",
     # formatting
     "not-canonical": "the file is not in canonical form (`toolkit fmt` rewrites it)",
 }

@@ -91,12 +91,15 @@ class Collection:
             elif record[2] not in allowed:
                 message = f"{target!r} is a {record[2]}; here it must be {_either(allowed)}"
                 found.append(Pending(file, index, pointer, "reference-type", message))
+        hints = 0
         for file, index, pointer, article, quote in self.quotes:
             text = self.articles.get(article)
             if text is None:
                 continue  # a dangling or mistyped article reference was reported above
             if quote not in text:
-                message = f"quote not found verbatim in article {article!r}{_near_miss(quote, text)}"
+                hints += 1
+                hint = _near_miss(quote, text) if hints <= NEAR_MISS_HINTS else ""
+                message = f"quote not found verbatim in article {article!r}{hint}"
                 found.append(Pending(file, index, pointer, "quote-not-found", message))
         return found
 
@@ -111,14 +114,56 @@ def _either(names: t.Sequence[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
 
 
+#: The near-miss hint compares at most this many characters of the quote (its start) ...
+NEAR_MISS_QUOTE = 200
+#: ... with at most this many character pairs (difflib's worst case is their product): a short
+#: article whole, a long one only in windows around pieces of the quote found verbatim in it.
+NEAR_MISS_PAIRS = 250_000
+NEAR_MISS_ANCHORS = 8  # pieces of the quote looked up in a long article
+NEAR_MISS_HINTS = 200  # quotes not found that get the hint (the rest are reported without it)
+_MIN_MATCH = 12
+
+
 def _near_miss(quote: str, text: str) -> str:
-    """Point at the closest passage, so a curly quote or a typo is easy to spot."""
+    """Point at the closest passage, so a curly quote or a typo is easy to spot.
+
+    The work is bounded whatever the sizes: the first :data:`NEAR_MISS_QUOTE` characters of the
+    quote are compared with the whole article when the pair count stays under
+    :data:`NEAR_MISS_PAIRS`, else with windows of the article around the places where pieces of
+    the quote are found verbatim (a few ``str.find``, linear).
+    """
     import difflib  # only when a quote is not found
 
-    matcher = difflib.SequenceMatcher(None, text, quote, autojunk=False)
-    match = matcher.find_longest_match(0, len(text), 0, len(quote))
-    if match.size >= 12:
-        start = max(0, match.a - match.b)
+    probe = quote[:NEAR_MISS_QUOTE]
+    best: tuple[int, int, int] | None = None  # (size, start in text, start in probe)
+    for begin, end in _near_miss_windows(probe, text):
+        matcher = difflib.SequenceMatcher(None, text[begin:end], probe, autojunk=False)
+        match = matcher.find_longest_match(0, end - begin, 0, len(probe))
+        if match.size >= _MIN_MATCH and (best is None or match.size > best[0]):
+            best = (match.size, begin + match.a, match.b)
+    if best is not None:
+        start = max(0, best[1] - best[2])
         excerpt = " ".join(text[start : start + min(len(quote), 80)].split())
         return f"; the closest passage reads {excerpt!r}"
     return ""
+
+
+def _near_miss_windows(probe: str, text: str) -> list[tuple[int, int]]:
+    """The spans of ``text`` the hint compares with ``probe``: each at most NEAR_MISS_PAIRS // len(probe) long."""
+    if len(probe) < _MIN_MATCH:
+        return []
+    span = NEAR_MISS_PAIRS // len(probe)
+    if len(text) <= span:
+        return [(0, len(text))]
+    margin = max(0, (span - len(probe)) // 2)
+    step = max(1, (len(probe) - _MIN_MATCH) // max(1, NEAR_MISS_ANCHORS - 1))
+    windows: list[tuple[int, int]] = []
+    for offset in range(0, len(probe) - _MIN_MATCH + 1, step)[:NEAR_MISS_ANCHORS]:
+        found = text.find(probe[offset : offset + _MIN_MATCH])
+        if found < 0:
+            continue
+        begin = max(0, found - offset - margin)
+        window = (begin, min(len(text), begin + span))
+        if window not in windows:
+            windows.append(window)
+    return windows
