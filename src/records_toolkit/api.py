@@ -325,7 +325,7 @@ def export(
     values = resolve_options(plugin, options)
     _whole(max_file_size, "max_file_size")
     if isinstance(to, (str, os.PathLike)):
-        to = _path(to, "to")
+        to = _output_path(to)
     if to is not None and not _is_writable(to):
         raise UsageError(f"to={to!r}: give a path or a binary file object")
     if plugin.directory and to is not None and not isinstance(to, (str, os.PathLike)):
@@ -342,6 +342,14 @@ def export(
     if to is not None:
         _write(plugin, exported, to)
     return exported
+
+
+def _output_path(to: t.Any) -> Path:
+    """``to`` as a path; an empty one is a usage error (``Path("")`` would be the current directory)."""
+    path = _path(to, "to")
+    if os.fspath(to) == "":
+        raise UsageError("to='' (-o ''): give a file or directory to write; an empty path is not the current directory")
+    return path
 
 
 def _is_writable(to: t.Any) -> bool:
@@ -386,7 +394,7 @@ def import_records(source: PathLike, format: str, *, to: PathLike | None = None,
     plugin = load(_format_name(format))
     values = resolve_options(plugin, options)
     path = _path(source, "source")
-    target = _path(to, "to") if to is not None else None
+    target = _output_path(to) if to is not None else None
     model = load_model()
     context = Context(schema=SchemaView.of(model), options=values)
     if not path.exists():

@@ -59,14 +59,21 @@ def _render_error(ctx: click.Context, exc: ToolkitError) -> None:
         if not quiet:
             _emit(exc.report, form, err=True)
             if form == "text":
-                click.echo(f"error: {exc.message}", err=True)
+                click.echo(f"error: {_visible(exc.message)}", err=True)
         return
     if exc.problems and form != "text" and not quiet:
         _emit(Report(problems=list(exc.problems)), form, err=True)
         return
-    click.echo(f"error: {exc.message}", err=True)
+    click.echo(f"error: {_visible(exc.message)}", err=True)
     if isinstance(exc, UsageError) and ctx.invoked_subcommand:
         click.echo(f"Try 'toolkit {ctx.invoked_subcommand} --help' for help.", err=True)
+
+
+def _visible(text: str) -> str:
+    """Untrusted text (file names, values in messages) with control and bidi characters escaped."""
+    from .render import visible
+
+    return visible(text)
 
 
 def _emit(report: Report, form: str, *, err: bool = False) -> None:
@@ -255,7 +262,7 @@ def fmt(
         return
     verb = "would reformat" if check else "reformatted"
     for name in result.changed:
-        click.echo(f"{verb} {name}", err=True)
+        click.echo(f"{verb} {_visible(name)}", err=True)
     click.echo(
         f"{len(result.changed)} of {report.files} files {verb}"
         if result.changed
@@ -278,7 +285,7 @@ Examples:
 @click.option(
     "--output",
     "-o",
-    type=click.Path(path_type=Path),
+    type=click.Path(path_type=str),  # text: `-o ''` must stay empty (a usage error), not become "."
     help="File (directory, for directory formats) to write; default: stdout.",
 )
 @_format_options
@@ -289,7 +296,7 @@ def export_(
     ctx: click.Context,
     format_name: str,
     paths: tuple[str, ...],
-    output: Path | None,
+    output: str | None,
     option_values: tuple[str, ...],
     output_format: str,
     quiet: bool,
@@ -311,7 +318,7 @@ def export_(
     )
     if not quiet:
         for notice in exported.notices:
-            click.echo(f"notice: {notice}", err=True)
+            click.echo(f"notice: {_visible(notice)}", err=True)
     if output is None:
         if sys.stdout is None or sys.stdout.closed:
             raise OutputError("cannot write the export to standard output: it is closed (give -o FILE)")
@@ -335,7 +342,7 @@ Examples:
 @click.option(
     "--output",
     "-o",
-    type=click.Path(path_type=Path),
+    type=click.Path(path_type=str),  # text: `-o ''` must stay empty (a usage error), not become "."
     required=True,
     help="Directory for the YAML records (one file each).",
 )
@@ -346,7 +353,7 @@ def import_(
     ctx: click.Context,
     format_name: str,
     source: Path,
-    output: Path,
+    output: str,
     option_values: tuple[str, ...],
     output_format: str,
     quiet: bool,
@@ -394,7 +401,7 @@ def formats() -> None:
     for line in details:
         click.echo(line)
     for error in found.broken[1:]:
-        click.echo(f"error: {error.message}", err=True)
+        click.echo(f"error: {_visible(error.message)}", err=True)
     if found.broken:  # the others were listed; the broken ones are named and the exit code says so
         raise found.broken[0]
 
@@ -415,8 +422,15 @@ def codes() -> None:
 
 def run() -> None:
     """The console entry: ``main``, plus a clean end when the output itself cannot be written."""
+    from .output import Terminated
+
     try:
         main(prog_name="toolkit")
+    except Terminated as exc:  # SIGTERM during a write or a parallel validate: undone, workers ended
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.write("terminated: nothing was changed\n")
+            sys.stderr.flush()
+        sys.exit(exc.exit_code)
     except OSError as exc:  # stdout or stderr full or closed (click handles a broken pipe itself)
         with contextlib.suppress(OSError):
             sys.stderr.write(f"toolkit: cannot write the output: {exc.strerror or exc}\n")

@@ -15,8 +15,8 @@ import typing as t
 from pathlib import Path
 
 from . import dates
-from .loader import MAX_FILE_BYTES, Document, Positions, iter_record_files, load_file
-from .messages import describe, describe_all, did_you_mean, pointer_of
+from .loader import MAX_FILE_BYTES, Document, Positions, iter_record_files, load_file, out_of_memory
+from .messages import describe, describe_all, did_you_mean, first_repeat, pointer_of
 from .problems import Problem, Report, pointer_join
 from .rules import Collection, Pending
 from .schemas import Model, load_model, values_at
@@ -25,6 +25,9 @@ __all__ = ["Checker", "Result", "check_paths", "describe"]
 
 #: Top-level fields that are bookkeeping or editorial, not facts, and so need no source.
 NOT_FACTS = frozenset({"id", "type", "sources", "notes", "description"})
+
+#: Problems reported per file at most; one last `problems-truncated` says how many more there were.
+MAX_PROBLEMS_PER_FILE = 1000
 
 
 @dataclasses.dataclass(slots=True)
@@ -48,6 +51,7 @@ class Checker:
         self.report = Report()
         self._pending: list[Pending] = []
         self._collection = Collection()
+        self._explaining: dict[str, t.Any] = {}
 
     # -- per record ------------------------------------------------------------------------------
 
@@ -73,8 +77,18 @@ class Checker:
                 self._flag(doc, "/type", "unknown-type", f"unknown record type {type_name!r}{hint} (one of: {known})")
             return
         if not self.model.fast_is_valid(info.name, data):  # None (no fast path) or False: look closely
-            errors = list(self.model.validator(info.name).iter_errors(data))
-            for pointer, code, message, at_key in describe_all(errors, data):
+            errors = 0
+
+            def counted(found: t.Iterable[t.Any]) -> t.Iterator[t.Any]:
+                """Each error is described and dropped: a record with 100,000 wrong values keeps no error object."""
+                nonlocal errors
+                for error in found:
+                    errors += 1
+                    yield error
+
+            for pointer, code, message, at_key in describe_all(
+                counted(self._explainer(info.name).iter_errors(data)), data
+            ):
                 self._flag(doc, pointer, code, message, at_key=at_key)
             fallback = [] if errors else self.model.fast_errors(info.name, data)
             for path, message in fallback:  # the validators disagree: never let a refusal pass unreported
@@ -94,13 +108,41 @@ class Checker:
             self.records.append(doc)
 
     def add_files(self, files: t.Iterable[Path], max_bytes: int) -> None:
-        """Load each file and add its records (or its loading problems)."""
+        """Load each file and add its records (or its loading problems).
+
+        Running out of memory on one file is a problem of that file (``out-of-memory``), never a
+        traceback; the records of the file checked before it keep their problems.
+        """
         for path in files:
-            for loaded in load_file(path, max_bytes=max_bytes):
-                if isinstance(loaded, Problem):
-                    self.add_problem(loaded)
-                else:
-                    self.add(loaded)
+            document = 0
+            try:
+                for loaded in load_file(path, max_bytes=max_bytes):
+                    document = loaded.document if isinstance(loaded, Problem) else loaded.index
+                    if isinstance(loaded, Problem):
+                        self.add_problem(loaded)
+                    else:
+                        self.add(loaded)
+            except MemoryError:
+                self.add_problem(out_of_memory(path.as_posix(), document))
+
+    def _explainer(self, type_name: str) -> t.Any:
+        """The model's explaining validator, with ``uniqueItems`` checked in linear time.
+
+        jsonschema compares every pair of items when they do not sort (mixed types, mappings):
+        quadratic in a list's length. The same class with that one keyword replaced is used.
+        """
+        if type_name not in self._explaining:
+            base = self.model.validator(type_name)
+            self._explaining[type_name] = base
+            if hasattr(type(base), "VALIDATORS"):
+                try:
+                    linear = _linear_unique_class(type(base))
+                    self._explaining[type_name] = linear(
+                        base.schema, registry=self.model.registry, format_checker=base.format_checker
+                    )
+                except TypeError:  # pragma: no cover - a validator class of another kind: keep it
+                    pass
+        return self._explaining[type_name]
 
     def _check_sources(self, doc: Document, data: dict[str, t.Any]) -> None:
         supported: set[str] = set()
@@ -147,15 +189,26 @@ class Checker:
     # -- across the collection -------------------------------------------------------------------
 
     def finish(self) -> Result:
-        """Run the collection rules, then place every problem at its line and column."""
+        """Run the collection rules, then place every problem at its line and column.
+
+        At most :data:`MAX_PROBLEMS_PER_FILE` problems are kept per file (see :meth:`_truncate`);
+        each file is then re-composed once for all its positions.
+        """
         self._pending.extend(self._collection.check())
-        positions = Positions()
-        for pending in self._pending:
-            where = (
-                positions.locate(pending.file, pending.document, pending.pointer, key=pending.at_key)
-                if self.in_files
-                else None
-            )
+        self._truncate()
+        places: dict[int, tuple[int, int] | None] = {}
+        if self.in_files:
+            by_file: dict[str, list[int]] = {}
+            for number, pending in enumerate(self._pending):
+                by_file.setdefault(pending.file, []).append(number)
+            positions = Positions()
+            for file, numbers in by_file.items():
+                wanted = [
+                    (self._pending[n].document, self._pending[n].pointer, self._pending[n].at_key) for n in numbers
+                ]
+                places.update(zip(numbers, positions.locate_many(file, wanted), strict=True))
+        for number, pending in enumerate(self._pending):
+            where = places.get(number)
             line, column = where if where else (None, None)
             self.report.problems.append(
                 Problem(
@@ -170,6 +223,71 @@ class Checker:
             )
         self._pending.clear()
         return Result(self.report, self.records)
+
+    def _truncate(self) -> None:
+        """Keep the first :data:`MAX_PROBLEMS_PER_FILE` problems of each file (by document, then as found).
+
+        The rest of a file's problems are dropped before any is placed (placing them is most of
+        their cost), and one ``problems-truncated`` problem, where the first dropped one is, says
+        how many there were.
+        """
+        counts: dict[str, int] = {}
+        for file in [p.file for p in self.report.problems] + [p.file for p in self._pending]:
+            counts[file] = counts.get(file, 0) + 1
+        over = {file for file, count in counts.items() if count > MAX_PROBLEMS_PER_FILE}
+        if not over:
+            return
+        # (file, rank, document, placed first, position in its list): a problem that ended the
+        # loading of the file (a syntax error, a size limit) is always kept; then by document.
+        ranked: list[tuple[str, int, int, int, int]] = [
+            (p.file, int(p.code == "yaml-not-mapping"), p.document, 0, n)
+            for n, p in enumerate(self.report.problems)
+            if p.file in over
+        ]
+        ranked += [(p.file, 1, p.document, 1, n) for n, p in enumerate(self._pending) if p.file in over]
+        ranked.sort()
+        dropped: tuple[set[int], set[int]] = (set(), set())
+        kept: dict[str, int] = {}
+        first_dropped: dict[str, tuple[int, int]] = {}
+        for file, _rank, _document, kind, number in ranked:
+            kept[file] = kept.get(file, 0) + 1
+            if kept[file] > MAX_PROBLEMS_PER_FILE:
+                dropped[kind].add(number)
+                first_dropped.setdefault(file, (kind, number))
+        notices = []
+        for file, (kind, number) in first_dropped.items():
+            more = counts[file] - MAX_PROBLEMS_PER_FILE
+            message = (
+                f"{more:,} more problem{'s' if more != 1 else ''} in this file not reported: at most "
+                f"{MAX_PROBLEMS_PER_FILE:,} are reported per file (fix these and run again); the first of them is here"
+            )
+            if kind == 0:
+                first = self.report.problems[number]
+                notices.append(dataclasses.replace(first, code="problems-truncated", message=message, severity="error"))
+            else:
+                pending = self._pending[number]
+                self._pending.append(
+                    Pending(file, pending.document, pending.pointer, "problems-truncated", message, pending.at_key)
+                )
+        self.report.problems = [p for n, p in enumerate(self.report.problems) if n not in dropped[0]] + notices
+        self._pending = [p for n, p in enumerate(self._pending) if n not in dropped[1]]
+
+
+def _linear_unique_class(base: type) -> t.Any:
+    """``base`` (a jsonschema validator class) with ``uniqueItems`` in linear time; one class per base."""
+    if base not in _LINEAR_UNIQUE:
+        from jsonschema import validators
+        from jsonschema.exceptions import ValidationError
+
+        def unique_items(validator: t.Any, unique: t.Any, instance: t.Any, schema: t.Any) -> t.Iterator[t.Any]:
+            if unique and validator.is_type(instance, "array") and first_repeat(instance) is not None:
+                yield ValidationError("the list has non-unique elements")
+
+        _LINEAR_UNIQUE[base] = validators.extend(base, {"uniqueItems": unique_items})
+    return _LINEAR_UNIQUE[base]
+
+
+_LINEAR_UNIQUE: dict[type, t.Any] = {}
 
 
 PARALLEL_FROM = 1000  # files; below this a second process costs more than it saves
@@ -207,10 +325,27 @@ def check_paths(
         load_model()  # read and check the schemas once; each worker compiles its own validators
         size = -(-len(files) // (workers * 4))
         chunks = [files[i : i + size] for i in range(0, len(files), size)]
+        from concurrent.futures.process import BrokenProcessPool
+
+        from .errors import CouldNotRun
+        from .output import SignalGuard
+
         context = multiprocessing.get_context("fork")
-        with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            for state in pool.map(_check_chunk, chunks, [keep] * len(chunks), [max_bytes] * len(chunks)):
-                checker.merge(state)
+        pool = concurrent.futures.ProcessPoolExecutor(
+            max_workers=workers, mp_context=context, initializer=_worker_start, initargs=(os.getpid(),)
+        )
+        try:
+            with SignalGuard(defer=False):  # SIGTERM too ends the wait here, and so the workers
+                # submit, not map: map's clean-up cancels futures the pool then fails (InvalidStateError)
+                futures = [pool.submit(_check_chunk, chunk, keep, max_bytes) for chunk in chunks]
+                for future in futures:
+                    checker.merge(future.result())
+        except BaseException as exc:
+            _stop_workers(pool)
+            if isinstance(exc, BrokenProcessPool):
+                raise CouldNotRun(f"validation could not run: a worker process ended unexpectedly ({exc})") from None
+            raise
+        pool.shutdown()
     else:
         checker.add_files(files, max_bytes)
     return checker.finish()
@@ -220,6 +355,59 @@ def _can_fork() -> bool:
     import multiprocessing
 
     return "fork" in multiprocessing.get_all_start_methods()
+
+
+def _worker_start(parent: int) -> None:
+    """In a new worker: end with the main process, whatever ends it (SIGKILL included).
+
+    Linux: the kernel sends SIGKILL to the worker when its parent dies (``PR_SET_PDEATHSIG``);
+    elsewhere a thread polls the parent. SIGINT is ignored: a Ctrl-C reaches the whole process
+    group, and the main process, which stops the workers itself, answers it. SIGTERM ends a worker.
+    """
+    import signal
+    import sys
+    import threading
+    import time
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the main process's handler, inherited by fork
+    watched = False
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            watched = libc.prctl(1, int(signal.SIGKILL), 0, 0, 0) == 0  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            watched = False
+    if os.getppid() != parent:  # it died before the watch began
+        os._exit(1)
+    if not watched:
+
+        def watch() -> None:
+            while os.getppid() == parent:
+                time.sleep(0.5)
+            os._exit(1)
+
+        threading.Thread(target=watch, name="records-toolkit-parent-watch", daemon=True).start()
+
+
+def _stop_workers(pool: t.Any) -> None:
+    """End the workers now (an interrupt, a signal, an error): running chunks are killed, queued ones dropped.
+
+    The pool sees its workers die and fails the futures left; no future is cancelled here, as
+    the pool would then fail on setting the exception of a cancelled one.
+    """
+    import contextlib
+
+    workers = list((getattr(pool, "_processes", None) or {}).values())
+    for process in workers:
+        with contextlib.suppress(Exception):
+            process.kill()
+    for process in workers:
+        with contextlib.suppress(Exception):
+            process.join(timeout=5)
+    pool.shutdown(wait=True)
 
 
 def _check_chunk(files: list[Path], keep: bool, max_bytes: int) -> dict[str, t.Any]:

@@ -1,0 +1,497 @@
+"""Interrupted and unusual writes: all or nothing under SIGINT, SIGTERM and SIGKILL; workers end with the main process.
+
+The signal tests run the real command in a subprocess. A small wrapper (``WRAPPER``) wraps one
+``os`` function (``write``: staging each new file; ``link``: keeping each old one; ``replace``: the
+journal, then the moves; ``fsync``: a single file) so that after its N-th call the process writes
+a marker and blocks on a FIFO. The test waits for the marker, sends a real signal from outside,
+then opens the FIFO to let the process go on: the signal arrives at a known point of the write,
+every time, with no sleep. A first run in ``count`` mode tells how many calls a whole write makes,
+so the points chosen cover the first move, the middle and the last (nothing in production code
+knows about tests).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import typing as t
+from pathlib import Path
+
+import pytest
+
+from records_toolkit.errors import OutputError
+from records_toolkit.output import TEMP_PREFIX, atomic_write, atomic_write_tree
+
+ROOT = Path(__file__).resolve().parents[1]
+RECORDS = ROOT / "records"
+TOOLKIT = Path(sys.executable).with_name("toolkit")
+
+WRAPPER = r"""
+import os, sys, time
+mode, name, n, marker, fifo = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
+real = getattr(os, name)
+calls = 0
+
+def wrapped(*args, **kwargs):
+    global calls
+    result = real(*args, **kwargs)
+    calls += 1
+    if mode == "count":
+        with open(marker, "w") as stream:
+            stream.write(str(calls))
+    elif calls == n:
+        with open(marker, "w") as stream:
+            stream.write(str(os.getpid()))
+        with open(fifo) as stream:  # blocks until the test opens the other end (after its signal)
+            stream.read()
+    return result
+
+setattr(os, name, wrapped)
+if mode == "block-workers":  # every worker of a parallel validate says who it is, then waits forever
+    import records_toolkit.validate as validate
+
+    def add_files(self, files, max_bytes):
+        with open(os.path.join(marker, str(os.getpid())), "w"):
+            pass
+        time.sleep(600)
+
+    validate.Checker.add_files = add_files
+sys.argv = ["toolkit", *sys.argv[6:]]
+from records_toolkit.cli import run
+
+run()
+"""
+
+
+def wrapped(mode: str, name: str, n: int, marker: Path, fifo: Path, *args: str | Path) -> list[str]:
+    return [sys.executable, "-c", WRAPPER, mode, name, str(n), str(marker), str(fifo), *map(str, args)]
+
+
+def snapshot(directory: Path) -> dict[str, bytes]:
+    """Every file under ``directory`` (relative name: bytes), the toolkit's own temporary names included."""
+    return {
+        p.relative_to(directory).as_posix(): p.read_bytes()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file() or p.is_symlink()
+    }
+
+
+def leftovers(directory: Path) -> list[str]:
+    return [p.as_posix() for p in directory.rglob("*") if p.name.startswith(TEMP_PREFIX)]
+
+
+def wait_for(condition: t.Callable[[], bool], what: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.01)
+
+
+def run_until(
+    tmp_path: Path, args: list[str | Path], name: str, n: int, signum: int
+) -> subprocess.CompletedProcess[str]:
+    """Run the command; after the n-th call of os.<name> send ``signum``, then let it go on."""
+    marker, fifo = tmp_path / "marker", tmp_path / "fifo"
+    marker.unlink(missing_ok=True)
+    fifo.unlink(missing_ok=True)
+    os.mkfifo(fifo)
+    process = subprocess.Popen(
+        wrapped("stop", name, n, marker, fifo, *args),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(lambda: (marker.exists() and marker.read_text() != "") or process.poll() is not None, "the marker")
+        assert process.poll() is None, process.communicate()
+        os.kill(process.pid, signum)
+        if signum != signal.SIGKILL:
+            with open(fifo, "w"):  # the process, blocked reading, goes on: it finds the signal noted
+                pass
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
+def count_calls(tmp_path: Path, args: list[str | Path], name: str) -> int:
+    marker = tmp_path / "count"
+    done = subprocess.run(
+        wrapped("count", name, 0, marker, tmp_path / "unused", *args), cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    return int(marker.read_text())
+
+
+@pytest.fixture(scope="module")
+def new_csv(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    """What `toolkit export -f csv records -o DIR` writes, undisturbed."""
+    out = tmp_path_factory.mktemp("reference") / "csv"
+    done = subprocess.run([TOOLKIT, "export", "-f", "csv", RECORDS, "-o", out], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return snapshot(out)
+
+
+def old_csv(directory: Path, new: dict[str, bytes]) -> dict[str, bytes]:
+    """A previous export in ``directory``: every file different, two missing, and a file of the user's."""
+    directory.mkdir(parents=True, exist_ok=True)
+    names = sorted(new)
+    for name in names[2:]:
+        (directory / name).write_bytes(b"old " + name.encode())
+    (directory / "notes.txt").write_bytes(b"the user's own file")
+    return snapshot(directory)
+
+
+def export_csv(directory: Path) -> list[str | Path]:
+    return ["export", "-f", "csv", RECORDS, "-o", directory]
+
+
+# -- SIGINT and SIGTERM: undone, temporary files removed, 130 / 143 --------------------------------
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_an_interrupted_directory_export_leaves_the_old_files(
+    tmp_path: Path, new_csv: dict[str, bytes], signum: int
+) -> None:
+    out = tmp_path / "csv"
+    old = old_csv(out, new_csv)
+    moves = count_calls(tmp_path, export_csv(tmp_path / "counted"), "replace")
+    writes = count_calls(tmp_path, export_csv(tmp_path / "counted-too"), "write")
+    assert moves >= len(new_csv) and writes >= len(new_csv)
+    points = [("write", 1), ("write", writes // 2), ("link", 1), ("link", 5)]  # staging the new, keeping the old
+    points += [("replace", 1), ("replace", 2), ("replace", moves // 2)]  # the journal in place, then the moves
+    points.append(("replace", moves - 1))  # the last move but one, and the last: all moved, not yet committed
+    points.append(("replace", moves))
+    for name, n in points:
+        done = run_until(tmp_path, export_csv(out), name, n, signum)
+        where = f"{signal.Signals(signum).name} after os.{name} #{n}"
+        assert done.returncode == 128 + signum, (where, done.stderr)
+        assert "nothing was changed" in done.stderr and "Traceback" not in done.stderr, where
+        assert snapshot(out) == old, where  # exactly the old files, byte for byte; nothing left behind
+        assert not leftovers(tmp_path), where
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_an_interrupted_import_into_a_new_directory_leaves_nothing(
+    tmp_path: Path, new_csv: dict[str, bytes], signum: int
+) -> None:
+    tables = tmp_path / "tables"
+    for name, data in new_csv.items():
+        (tables / name).parent.mkdir(parents=True, exist_ok=True)
+        (tables / name).write_bytes(data)
+    moves = count_calls(tmp_path, ["import", "-f", "csv", tables, "-o", tmp_path / "counted"], "replace")
+    out = tmp_path / "new" / "records"
+    done = run_until(tmp_path, ["import", "-f", "csv", tables, "-o", out], "replace", moves // 2, signum)
+    assert done.returncode == 128 + signum, done.stderr
+    assert not (tmp_path / "new").exists()  # the folders it made are gone too
+
+
+def test_an_interrupted_single_file_keeps_the_old_file(tmp_path: Path) -> None:
+    target = tmp_path / "article.ics"
+    target.write_bytes(b"old calendar")
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        done = run_until(tmp_path, ["export", "-f", "ics", RECORDS, "-o", target], "fsync", 1, signum)
+        assert done.returncode == 128 + signum, done.stderr
+        assert target.read_bytes() == b"old calendar"
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["article.ics", "fifo", "marker"]
+
+
+# -- SIGKILL: the next write finds the journal and undoes the swap ---------------------------------
+
+
+@pytest.mark.parametrize("at", ["first-move", "second-move", "middle"])
+def test_after_sigkill_the_next_write_restores_then_writes(tmp_path: Path, new_csv: dict[str, bytes], at: str) -> None:
+    out = tmp_path / "csv"
+    old = old_csv(out, new_csv)
+    moves = count_calls(tmp_path, export_csv(tmp_path / "counted"), "replace")
+    # call 1 puts the journal in place; then one call moves each new file in
+    n = {"first-move": 2, "second-move": 3, "middle": moves // 2}[at]
+    done = run_until(tmp_path, export_csv(out), "replace", n, signal.SIGKILL)
+    assert done.returncode == -signal.SIGKILL
+    left = leftovers(out)
+    assert len([p for p in left if Path(p).parent == out]) == 1  # the staging directory, journal inside
+    mixed = {k: v for k, v in snapshot(out).items() if not k.startswith(TEMP_PREFIX)}
+    assert mixed != old  # the kill really came half-way
+    assert mixed != {**new_csv, "notes.txt": old["notes.txt"]}
+
+    # Any write into the directory first puts the old files back: here a single file.
+    done = subprocess.run(
+        [TOOLKIT, "export", "-f", "ics", RECORDS, "-o", out / "calendar.ics"], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    after = snapshot(out)
+    assert after.pop("calendar.ics").startswith(b"BEGIN:VCALENDAR")
+    assert after == old and not leftovers(out)
+
+    # Killed again, then the same export: all new, the user's file kept, nothing left.
+    (out / "calendar.ics").unlink()
+    assert run_until(tmp_path, export_csv(out), "replace", n, signal.SIGKILL).returncode == -signal.SIGKILL
+    done = subprocess.run([TOOLKIT, *export_csv(out)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert snapshot(out) == {**new_csv, "notes.txt": b"the user's own file"} and not leftovers(out)
+
+
+def test_after_sigkill_of_an_import_validate_reads_no_leftover_and_the_next_import_recovers(
+    tmp_path: Path, new_csv: dict[str, bytes]
+) -> None:
+    tables = tmp_path / "tables"
+    tables.mkdir()
+    for name, data in new_csv.items():
+        (tables / name).write_bytes(data)
+    out = tmp_path / "records"
+    shutil.copytree(RECORDS, out)
+    for path in out.rglob("*.yaml"):
+        path.write_bytes(b"# the old version\n" + path.read_bytes())
+    old = snapshot(out)
+    moves = count_calls(tmp_path, ["import", "-f", "csv", tables, "-o", tmp_path / "counted"], "replace")
+    done = run_until(tmp_path, ["import", "-f", "csv", tables, "-o", out], "replace", moves // 2, signal.SIGKILL)
+    assert done.returncode == -signal.SIGKILL and leftovers(out)
+
+    checked = subprocess.run([TOOLKIT, "validate", out], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout  # the staging copy of every record is not read: no duplicate id
+    assert "duplicate-id" not in checked.stdout and "ok: 43 records in 43 files" in checked.stdout
+
+    done = subprocess.run([TOOLKIT, "import", "-f", "csv", tables, "-o", out], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert not leftovers(out)
+    now = snapshot(out)
+    assert sorted(now) == sorted(old) and all(not data.startswith(b"# the old version") for data in now.values())
+
+
+def test_a_leftover_of_a_live_writer_is_left_alone_and_the_directory_is_busy(
+    tmp_path: Path, new_csv: dict[str, bytes]
+) -> None:
+    out = tmp_path / "csv"
+    old = old_csv(out, new_csv)
+    marker, fifo = tmp_path / "marker", tmp_path / "fifo"
+    os.mkfifo(fifo)
+    writer = subprocess.Popen(wrapped("stop", "replace", 3, marker, fifo, *export_csv(out)), cwd=ROOT)
+    try:
+        wait_for(marker.exists, "the writer")
+        second = subprocess.run([TOOLKIT, *export_csv(out)], capture_output=True, text=True)
+        assert second.returncode == 3 and "another toolkit process is writing there now" in second.stderr
+        with open(fifo, "w"):
+            pass
+        assert writer.wait(timeout=60) == 0
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+            writer.wait()
+    assert snapshot(out) == {**new_csv, "notes.txt": old["notes.txt"]} and not leftovers(out)
+
+
+# -- the workers of a parallel validate end with the main process ----------------------------------
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stream:
+            return stream.read().rpartition(b")")[2].split()[0] != b"Z"  # a zombie is dead
+    except FileNotFoundError:
+        return False
+
+
+def _parent_of(pid: int) -> int:
+    with open(f"/proc/{pid}/stat", "rb") as stream:
+        return int(stream.read().rpartition(b")")[2].split()[1])
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+@pytest.mark.parametrize(
+    "signum", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT], ids=["SIGKILL", "SIGTERM", "SIGINT"]
+)
+def test_killing_a_parallel_validate_ends_its_workers(tmp_path: Path, signum: int) -> None:
+    tree = tmp_path / "tree"
+    shutil.copytree(RECORDS / "places", tree)  # enough files for two chunks each
+    ready = tmp_path / "ready"
+    ready.mkdir()
+    process = subprocess.Popen(
+        wrapped("block-workers", "getpid", 0, ready, tmp_path / "unused", "validate", "-j", "2", tree),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    workers: list[int] = []
+    try:
+        wait_for(lambda: len(list(ready.iterdir())) == 2 or process.poll() is not None, "two busy workers")
+        workers = [int(p.name) for p in ready.iterdir()]
+        assert all(_parent_of(pid) == process.pid for pid in workers)
+        os.kill(process.pid, signum)
+        _out, err = process.communicate(timeout=30)
+        assert process.returncode == (-signum if signum == signal.SIGKILL else 128 + signum), err
+        assert "Traceback" not in err
+        wait_for(lambda: not any(_alive(pid) for pid in workers), "the workers to end", seconds=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        for pid in workers:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_a_worker_killed_is_a_clean_exit_3_and_ends_the_other(tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    shutil.copytree(RECORDS / "places", tree)
+    ready = tmp_path / "ready"
+    ready.mkdir()
+    process = subprocess.Popen(
+        wrapped("block-workers", "getpid", 0, ready, tmp_path / "unused", "validate", "-j", "2", tree),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    workers: list[int] = []
+    try:
+        wait_for(lambda: len(list(ready.iterdir())) == 2 or process.poll() is not None, "two busy workers")
+        workers = [int(p.name) for p in ready.iterdir()]
+        os.kill(workers[0], signal.SIGKILL)  # the out-of-memory killer, say
+        _, err = process.communicate(timeout=30)
+        assert process.returncode == 3 and "a worker process ended unexpectedly" in err and "Traceback" not in err
+        wait_for(lambda: not any(_alive(pid) for pid in workers), "the other worker to end", seconds=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        for pid in workers:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+# -- unusual outputs: no traceback, the right exit code --------------------------------------------
+
+
+def toolkit(*args: str | Path, **kwargs: t.Any) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run([TOOLKIT, *map(str, args)], capture_output=True, text=True, **kwargs)
+    assert "Traceback" not in done.stderr, done.stderr
+    return done
+
+
+def test_an_empty_output_path_is_a_usage_error(tmp_path: Path) -> None:
+    for args in (["export", "-f", "csv", RECORDS], ["export", "-f", "ics", RECORDS], ["import", "-f", "csv", RECORDS]):
+        done = toolkit(*args, "-o", "", cwd=tmp_path)
+        assert done.returncode == 2 and "empty path" in done.stderr
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_symlink_loop_as_output(tmp_path: Path) -> None:
+    (tmp_path / "loop").symlink_to("loop")
+    for fmt in ("ics", "csv"):
+        done = toolkit("export", "-f", fmt, RECORDS, "-o", tmp_path / "loop")
+        assert done.returncode == 3 and "symbolic links" in done.stderr
+
+
+def test_dev_stdout_into_a_pipe_is_written_directly(tmp_path: Path) -> None:
+    plain = toolkit("export", "-f", "jsonld", RECORDS)
+    done = toolkit("export", "-f", "jsonld", RECORDS, "-o", "/dev/stdout")
+    assert done.returncode == 0 and done.stdout == plain.stdout and plain.stdout.startswith("{")
+
+
+def test_a_directory_given_for_a_single_file_format(tmp_path: Path) -> None:
+    done = toolkit("export", "-f", "ics", RECORDS, "-o", tmp_path)
+    assert done.returncode == 3 and "is a directory" in done.stderr and not list(tmp_path.iterdir())
+
+
+def test_a_link_inside_the_output_directory_is_never_written_through(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out = tmp_path / "records"
+    (out / "places").parent.mkdir()
+    (out / "places").symlink_to(elsewhere)
+    jsonld = tmp_path / "export.jsonld"
+    assert toolkit("export", "-f", "jsonld", RECORDS, "-o", jsonld).returncode == 0
+    done = toolkit("import", "-f", "jsonld", jsonld, "-o", out)
+    assert done.returncode == 3 and f"{out / 'places'} is a symbolic link" in done.stderr
+    assert not list(elsewhere.iterdir()) and sorted(p.name for p in out.iterdir()) == ["places"]
+    with pytest.raises(OutputError, match="is a symbolic link"):
+        (tmp_path / "csv").mkdir()
+        (tmp_path / "csv" / "a.csv").symlink_to(elsewhere / "a.csv")
+        atomic_write_tree(tmp_path / "csv", {"a.csv": b"a"})
+    assert not list(elsewhere.iterdir())
+
+
+def test_a_full_disk_during_a_directory_write_changes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from records_toolkit import output
+
+    out = tmp_path / "tables"
+    atomic_write_tree(out, {"a.csv": b"old a", "b.csv": b"old b"})
+    real = output._write_file
+    calls = 0
+
+    def fill(path: Path, data: bytes, **options: bool) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise OSError(28, "No space left on device")
+        real(path, data, **options)
+
+    monkeypatch.setattr(output, "_write_file", fill)
+    with pytest.raises(OutputError, match=r"b\.csv: No space left on device; nothing was changed"):
+        atomic_write_tree(out, {"a.csv": b"new a", "b.csv": b"new b", "c.csv": b"new c"})
+    assert snapshot(out) == {"a.csv": b"old a", "b.csv": b"old b"}
+    calls = 1
+    with pytest.raises(OutputError, match="No space left on device"):
+        atomic_write(out / "a.csv", b"new a")
+    assert snapshot(out) == {"a.csv": b"old a", "b.csv": b"old b"}
+
+
+def test_temporary_names_are_the_ones_the_walker_skips(tmp_path: Path) -> None:
+    from records_toolkit import loader
+
+    assert loader.TEMP_PREFIX == TEMP_PREFIX
+    (tmp_path / f"{TEMP_PREFIX}1-0123456789abcdef").write_text("id: x\n")  # what a killed run could leave
+    atomic_write(tmp_path / "a.yaml", b"new")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.yaml"]  # cleaned by the next write
+
+
+# -- other file systems, a full one, a read-only one (a tmpfs in a private mount namespace) --------
+
+
+def _unshare(script: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script], capture_output=True, text=True
+    )
+
+
+@pytest.fixture(scope="module")
+def can_mount(tmp_path_factory: pytest.TempPathFactory) -> None:
+    point = tmp_path_factory.mktemp("probe")
+    if shutil.which("unshare") is None or _unshare(f"mount -t tmpfs tmpfs {point}").returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (no unshare, or no user namespaces)")
+
+
+@pytest.mark.usefixtures("can_mount")
+def test_output_on_a_mount_point_a_full_disk_and_a_read_only_one(tmp_path: Path, new_csv: dict[str, bytes]) -> None:
+    for name in ("volume", "small", "readonly"):
+        (tmp_path / name).mkdir()
+    script = f"""
+    mount -t tmpfs tmpfs {tmp_path}/volume || exit 9
+    {TOOLKIT} export -f csv {RECORDS} -o {tmp_path}/volume; echo "volume $?"
+    cp -r {tmp_path}/volume {tmp_path}/volume-copy
+    mount -t tmpfs -o size=64k tmpfs {tmp_path}/small || exit 9
+    {TOOLKIT} export -f csv {RECORDS} -o {tmp_path}/small/csv || echo "small $?"
+    ls -A {tmp_path}/small | sed 's/^/small-left /'
+    mount -t tmpfs tmpfs {tmp_path}/readonly || exit 9
+    {TOOLKIT} export -f csv {RECORDS} -o {tmp_path}/readonly/csv 2>/dev/null
+    mount -o remount,ro {tmp_path}/readonly || exit 9
+    {TOOLKIT} export -f csv {RECORDS} -o {tmp_path}/readonly/csv || echo "readonly-dir $?"
+    {TOOLKIT} export -f ics {RECORDS} -o {tmp_path}/readonly/a.ics || echo "readonly-file $?"
+    """
+    done = _unshare(script)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    lines = done.stdout.split("\n")
+    assert "volume 0" in lines, done.stderr  # staged inside the target: no "Invalid cross-device link"
+    assert snapshot(tmp_path / "volume-copy") == new_csv
+    assert "small 3" in lines and not [line for line in lines if line.startswith("small-left")]
+    assert "No space left on device; nothing was changed" in done.stderr
+    assert "readonly-dir 3" in lines and "readonly-file 3" in lines
+    assert "Read-only file system" in done.stderr
