@@ -1,1 +1,221 @@
-"""Built-in formats: registered through the records_toolkit.formats entry points like any plugin."""
+"""Built-in formats: registered through the records_toolkit.formats entry points like any plugin.
+
+:func:`read_source` is what their importers read every file with (issue 7): a source is
+untrusted, so it is never read through a symbolic link, never from a FIFO, socket or device
+(which could block forever), and never past the size limit ``validate`` applies.
+:func:`parse_json` reads JSON that way too: nothing nested deeper than the YAML loader allows,
+no lone surrogate, each refused at its line and column before any reader walks the values.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import re
+import stat
+import typing as t
+from pathlib import Path
+
+from records_toolkit.errors import InvalidSource
+from records_toolkit.loader import MAX_DEPTH, MAX_FILE_BYTES
+from records_toolkit.plugins import invalid_source
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+_LINK = "a symbolic link: not read (it could lead outside the source directory)"
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
+
+
+def _limit(max_bytes: int) -> str:
+    same = " (16 MiB), as for validate" if max_bytes == MAX_FILE_BYTES else ""
+    return f"the limit for an import is {max_bytes} bytes{same}"
+
+
+def _open(name: str | Path, flags: int, dir_fd: int | None, shown: str) -> int:
+    """``os.open`` with every refusal an :class:`InvalidSource` at ``shown``."""
+    try:
+        return os.open(name, flags, dir_fd=dir_fd)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP or (exc.errno == errno.ENOTDIR and flags & os.O_DIRECTORY):
+            try:
+                link = stat.S_ISLNK(os.lstat(name, dir_fd=dir_fd).st_mode)
+            except OSError:
+                link = False
+            if link:
+                raise invalid_source(shown, _LINK) from exc
+        raise invalid_source(shown, f"cannot read: {exc.strerror or exc}") from exc
+    except (ValueError, UnicodeError) as exc:  # a NUL, or a lone surrogate that is no file name
+        raise invalid_source(
+            shown, "cannot read: the path is not a file name (it holds a NUL or a lone surrogate)"
+        ) from exc
+
+
+def read_source(
+    path: str | Path,
+    *,
+    shown: str | None = None,
+    directory: int | None = None,
+    max_bytes: int = MAX_FILE_BYTES,
+) -> bytes:
+    """The bytes of one regular file of an import source; anything else an :class:`InvalidSource`.
+
+    ``path`` is opened with ``O_NOFOLLOW | O_NONBLOCK`` (relative to the open directory
+    ``directory`` if given, each of its parts refused if it is a link), its type and size are
+    checked on the open descriptor, and it is read up to ``max_bytes`` (16 MiB by default, as
+    ``validate``): a symbolic link, a FIFO, socket, device or directory, or a file over the limit
+    is refused by name before its content is read. ``shown`` names the file in the refusal.
+    """
+    where = shown if shown is not None else Path(path).as_posix()
+    parts = Path(path).parts if directory is not None else ()
+    opened: list[int] = []
+    try:
+        if len(parts) > 1:  # a path inside the directory: no part of it may be a link either
+            for part in parts[:-1]:
+                flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+                directory = _open(part, flags, directory, where)
+                opened.append(directory)
+            path = parts[-1]
+        fd = _open(path, _FLAGS, directory, where)
+        opened.append(fd)
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise invalid_source(where, f"{_kind(info.st_mode)}, not a regular file: not read")
+        if info.st_size > max_bytes:
+            raise invalid_source(where, f"the file is {info.st_size} bytes; {_limit(max_bytes)}")
+        chunks: list[bytes] = []
+        total = 0
+        while chunk := os.read(fd, 1 << 20):  # never past the limit, even if the file grows meanwhile
+            total += len(chunk)
+            if total > max_bytes:
+                raise invalid_source(where, f"the file is larger than allowed; {_limit(max_bytes)}")
+            chunks.append(chunk)
+        return b"".join(chunks)
+    except InvalidSource:
+        raise
+    except OSError as exc:
+        raise invalid_source(where, f"cannot read: {exc.strerror or exc}") from exc
+    finally:
+        for fd in reversed(opened):
+            os.close(fd)
+
+
+def open_directory(path: str | Path, *, shown: str | None = None) -> int:
+    """An open descriptor of the source directory the user gave (it may itself be a link: their choice)."""
+    where = shown if shown is not None else Path(path).as_posix()
+    return _open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0), None, where)
+
+
+# -- JSON sources -----------------------------------------------------------------------------------
+
+
+class Unreadable(ValueError):
+    """A document that parses as JSON but holds what no record can, at ``line`` and ``column`` if found."""
+
+    def __init__(self, message: str, text: str, index: int | None) -> None:
+        super().__init__(message)
+        place: tuple[int | None, int | None] = _line_column(text, index) if index is not None else (None, None)
+        self.line, self.column = place
+
+
+_TOO_DEEP = f"values nested deeper than {MAX_DEPTH} levels"
+_SURROGATE = "a \\u escape gives a lone surrogate (half of a UTF-16 pair): not Unicode text"
+_HAS_SURROGATE = re.compile("[\ud800-\udfff]")
+_JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[{]|[\]}]', re.DOTALL)
+_JSON_ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|.)", re.DOTALL)
+
+
+def _too_deep_at(text: str) -> int | None:
+    """Where the first ``[`` or ``{`` deeper than :data:`MAX_DEPTH` opens (strings skipped); stops there."""
+    depth = 0
+    for match in _JSON_TOKEN.finditer(text):
+        char = match.group()
+        if char in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return match.start()
+        elif char in "]}":
+            depth -= 1
+    return None
+
+
+def _lone_surrogate_at(text: str) -> int | None:
+    """Where the first ``\\uD800``-``\\uDFFF`` escape that is not half of a pair stands."""
+    for token in _JSON_TOKEN.finditer(text):
+        if token.group()[0] != '"' or "\\" not in token.group():
+            continue
+        pending: int | None = None  # the index of a high surrogate waiting for its low half
+        for escape in _JSON_ESCAPE.finditer(token.group()):
+            code = int(escape.group(1), 16) if escape.group(1) else None
+            at = token.start() + escape.start()
+            if pending is not None:
+                if code is not None and 0xDC00 <= code <= 0xDFFF and at == pending + 6:
+                    pending = None
+                    continue
+                return pending
+            if code is not None and 0xD800 <= code <= 0xDBFF:
+                pending = at
+            elif code is not None and 0xDC00 <= code <= 0xDFFF:
+                return at
+        if pending is not None:
+            return pending
+    return None
+
+
+def _check_values(doc: object, text: str) -> None:
+    """Refuse what no record can hold before anything reads the values: deep nesting, lone surrogates.
+
+    Iterative (no recursion to exhaust); the place is looked up in the text only for a refusal.
+    """
+    stack: list[tuple[object, int]] = [(doc, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            if _HAS_SURROGATE.search(value):
+                raise Unreadable(_SURROGATE, text, _lone_surrogate_at(text))
+        elif isinstance(value, (dict, list)):
+            if depth >= MAX_DEPTH:
+                raise Unreadable(_TOO_DEEP, text, _too_deep_at(text))
+            items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+            stack.extend((item, depth + 1) for item in items)
+
+
+def parse_json(text: str) -> t.Any:
+    """``json.loads`` for an import source: NaN and Infinity refused, and never a value no record can
+    hold (nested deeper than the loader allows, a lone surrogate), each an :class:`Unreadable` at
+    its line and column. Raises ``ValueError`` (``json.JSONDecodeError`` for bad JSON)."""
+    try:
+        doc = json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:  # the C parser's own limit (about 1,000 levels)
+        raise Unreadable(_TOO_DEEP, text, _too_deep_at(text)) from None
+    _check_values(doc, text)
+    return doc
+
+
+def _reject_constant(name: str) -> t.NoReturn:
+    raise ValueError(f"{name} is not a JSON number (RFC 8259 §6)")
+
+
+def _line_column(text: str, index: int) -> tuple[int, int]:
+    """1-based line and column of ``text[index]`` (as json.JSONDecodeError counts them)."""
+    line_start = text.rfind("\n", 0, index) + 1
+    return text.count("\n", 0, index) + 1, index - line_start + 1
+
+
+_MESSAGE_LIMIT = 300
+
+
+def brief(message: str) -> str:
+    """A message quoting the input is cut: a 16 MiB value must not come back as a 16 MiB message."""
+    return message if len(message) <= _MESSAGE_LIMIT else message[: _MESSAGE_LIMIT - 1] + "…"

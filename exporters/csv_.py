@@ -19,9 +19,13 @@ schemas forbid empty strings and empty lists, so nothing is lost (Table Schema
 ``missingValues: [""]``).
 
 Formula injection (OWASP "CSV Injection"; formats.md §6): by default a text cell beginning with
-``= + - @`` TAB, CR or ``'`` is written with one extra leading ``'``. That is reversible (strip
-exactly one ``'`` from such a cell), so :meth:`CsvFormat.import_records` gives back the exact
-records; number cells are never touched. ``-O cells=raw`` writes cells as they are. The choice is
+``= + - @`` TAB, CR or ``'`` is written with one extra leading ``'``; so is a cell that a
+spreadsheet would still read as a formula once it normalises it: one whose first character after
+any leading white space, control or invisible format characters (Unicode Cf: zero-width space and
+joiners, BOM, ...) is ``= + - @`` under NFKC (full-width ``＝ ＋ － ＠``, small ``﹦ ﹢ ﹣ ﹫``), or
+U+2212 MINUS SIGN. That is reversible (strip exactly one ``'`` from a cell that starts with one:
+only a guarded cell does), so :meth:`CsvFormat.import_records` gives back the exact records;
+number cells are never touched. ``-O cells=raw`` writes cells as they are. The choice is
 declared per table in ``datapackage.json`` (``x-cells``, ``x-cell-guard``), where the importer
 reads it.
 """
@@ -33,11 +37,14 @@ import dataclasses
 import functools
 import io
 import json
+import os
 import re
 import typing as t
-from pathlib import Path
+import unicodedata
+from pathlib import Path, PurePosixPath
 
 from records_toolkit.errors import CouldNotRun
+from records_toolkit.exporters import Unreadable, brief, open_directory, parse_json, read_source
 from records_toolkit.plugins import Context, Exported, Option, Record, invalid_source
 
 if t.TYPE_CHECKING:
@@ -49,6 +56,16 @@ PACKAGE = "datapackage.json"
 #: the guard is a bijection: guard(s) = "'" + s when s starts with one of these.
 GUARD_PREFIX = "'"
 GUARD_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "'")
+#: What spreadsheets read as a formula's start after normalising the cell: the first character
+#: after leading white space, controls and format (Cf) characters, NFKC-normalised, is one of these.
+FORMULA_STARTS = ("=", "+", "-", "@")
+_ALSO_FORMULA_STARTS = frozenset("\u2212")  # MINUS SIGN: no NFKC decomposition, still read as a sign
+_SKIPPED_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
+GUARD_RULE = (
+    "a text cell is guarded when it begins with one of the triggers, or when its first character after "
+    "any leading white space, control or format (Unicode Cf) characters is, under Unicode NFKC, one of "
+    "= + - @ (full-width ＝ ＋ － ＠ included) or is U+2212"
+)
 
 #: The accepted EDTF subset of records_toolkit.dates as a Table Schema pattern (XML Schema
 #: regular expression, implicitly anchored; no non-capturing groups, so other tools read it too).
@@ -64,9 +81,20 @@ _INTEGER = re.compile(r"-?[0-9]+")
 _NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?")
 
 
+def needs_guard(text: str) -> bool:
+    """Whether a spreadsheet could read ``text`` as a formula (or it starts with the guard itself)."""
+    if text.startswith(GUARD_TRIGGERS):
+        return True
+    for char in text:  # only the leading invisible characters are looked at
+        if char.isspace() or unicodedata.category(char) in _SKIPPED_CATEGORIES:
+            continue
+        return char in _ALSO_FORMULA_STARTS or unicodedata.normalize("NFKC", char).startswith(FORMULA_STARTS)
+    return False
+
+
 def guard(text: str) -> str:
-    """The reversible formula guard (formats.md §6): one ``'`` before a risky first character."""
-    return GUARD_PREFIX + text if text.startswith(GUARD_TRIGGERS) else text
+    """The reversible formula guard (formats.md §6): one ``'`` before a cell :func:`needs_guard`."""
+    return GUARD_PREFIX + text if needs_guard(text) else text
 
 
 def unguard(cell: str) -> str:
@@ -412,7 +440,8 @@ def _resource(table: Table, guarded: bool) -> dict[str, t.Any]:
     guarded_fields = [c.name for c in table.columns if c.type == "string"]
     if guarded:
         cells = (
-            " Cells of text fields that begin with = + - @ TAB CR or ' carry one extra leading ' "
+            " Cells of text fields that begin with = + - @ TAB CR or ' (also after leading white space or "
+            "invisible characters, and in full-width forms) carry one extra leading ' "
             "(formula-injection guard, OWASP CSV Injection): remove exactly one leading ' from such a "
             "cell to get the value. Number cells are never changed."
         )
@@ -439,7 +468,12 @@ def _resource(table: Table, guarded: bool) -> dict[str, t.Any]:
         "x-cells": "guarded" if guarded else "raw",
     }
     if guarded:
-        resource["x-cell-guard"] = {"prefix": GUARD_PREFIX, "triggers": list(GUARD_TRIGGERS), "fields": guarded_fields}
+        resource["x-cell-guard"] = {
+            "prefix": GUARD_PREFIX,
+            "triggers": list(GUARD_TRIGGERS),
+            "rule": GUARD_RULE,
+            "fields": guarded_fields,
+        }
     return resource
 
 
@@ -464,7 +498,8 @@ def export(records: t.Sequence[Record], schema: SchemaView, *, guarded: bool = T
             "Records exported by records-toolkit: one table per record type and link tables for lists "
             "(keyed by the owner's id and a 1-based position). An empty cell means the key is absent. "
             + (
-                "Text cells beginning with = + - @ TAB CR or ' carry one extra leading ' (see x-cell-guard)."
+                "Text cells beginning with = + - @ TAB CR or ' (also after leading white space or invisible "
+                "characters, and in full-width forms) carry one extra leading ' (see x-cell-guard)."
                 if guarded
                 else "Cells are raw (no formula guard)."
             )
@@ -480,18 +515,20 @@ def export(records: t.Sequence[Record], schema: SchemaView, *, guarded: bool = T
 
 def _fail(where: str, message: str) -> t.NoReturn:
     """Bad input: an :class:`InvalidSource` at ``FILE`` or ``FILE:LINE`` (the contract's exit 1)."""
+    message = brief(message)  # a message quoting the input is cut (a cell may be 16 MiB)
     file, _, line = where.rpartition(":")
     if file and line.isdigit():
         raise invalid_source(file, message, line=int(line))
     raise invalid_source(where, message)
 
 
-def _read_rows(path: Path, name: str, header: list[str]) -> t.Iterator[tuple[int, list[str]]]:
-    """(line, cells) of each data row, the header checked; line is the row's first physical line."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        _fail(name, f"cannot read the file ({exc.strerror or exc})")
+def _read_rows(directory: int, relative: str, name: str, header: list[str]) -> t.Iterator[tuple[int, list[str]]]:
+    """(line, cells) of each data row, the header checked; line is the row's first physical line.
+
+    The table is read relative to the open source ``directory``, never through a link, never from
+    a FIFO or device, never past 16 MiB (:func:`records_toolkit.exporters.read_source`).
+    """
+    data = read_source(relative, directory=directory, shown=name)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -515,29 +552,51 @@ def _read_rows(path: Path, name: str, header: list[str]) -> t.Iterator[tuple[int
         _fail(f"{name}:{start}", f"not CSV (RFC 4180): {exc}")
 
 
+_MAX_DIGITS = 100  # as the loader: a number of hundreds of digits is not one JSON holds exactly
+
+
 def _parse_number(cell: str, column: Column, where: str) -> int | float:
     if column.type == "integer":
         if not _INTEGER.fullmatch(cell):
             _fail(where, f"{column.name}: {cell!r} is not a whole number")
-        return int(cell)
-    if not _NUMBER.fullmatch(cell):
+    elif not _NUMBER.fullmatch(cell):
         _fail(where, f"{column.name}: {cell!r} is not a number")
+    if len(cell) > _MAX_DIGITS:
+        _fail(where, f"{column.name}: a number of {len(cell)} characters is refused (the limit is {_MAX_DIGITS})")
     if _INTEGER.fullmatch(cell):
         return int(cell)  # a YAML integer stays an integer
     return float(cell)
 
 
-def _load_package(source: Path) -> tuple[Path, dict[str, t.Any]]:
-    directory, package_path = (source, source / PACKAGE) if source.is_dir() else (source.parent, source)
+def _load_package(source: Path, directory: int) -> dict[str, t.Any]:
+    """The data package, read from the open ``directory`` (or the file the user named)."""
+    shown = (source / PACKAGE).as_posix() if source.is_dir() else source.as_posix()
+    if source.is_dir():
+        data = read_source(PACKAGE, directory=directory, shown=shown)
+    else:
+        data = read_source(source, shown=shown)  # the user named it; still never a link or a FIFO
     try:
-        package = json.loads(package_path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        _fail(str(package_path), f"cannot read the data package ({exc.strerror or exc})")
+        package = parse_json(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        _fail(f"{shown}:{line}", f"not UTF-8 ({exc.reason})")
+    except Unreadable as exc:
+        raise invalid_source(shown, str(exc), line=exc.line, column=exc.column) from exc
     except ValueError as exc:
-        _fail(str(package_path), f"not JSON: {exc}")
+        _fail(shown, f"not JSON: {exc}")
     if not isinstance(package, dict) or not isinstance(package.get("resources"), list):
-        _fail(str(package_path), "not a data package (no resources list)")
-    return directory, package
+        _fail(shown, "not a data package (no resources list)")
+    return package
+
+
+def _resource_path(resource: dict[str, t.Any], table: Table, package_file: str) -> str:
+    """The resource's path as given: relative, inside the package directory (links are refused on reading)."""
+    relative = resource.get("path", table.path)
+    if not isinstance(relative, str) or not relative:
+        _fail(package_file, f"resource {table.name!r}: path {relative!r} must be one relative file path")
+    if PurePosixPath(relative).is_absolute() or ".." in PurePosixPath(relative).parts:
+        _fail(package_file, f"resource {table.name!r}: path {relative!r} must stay inside the package")
+    return relative
 
 
 def _guarded_fields(resource: dict[str, t.Any], table: Table, package_file: str) -> set[str]:
@@ -556,8 +615,18 @@ def _guarded_fields(resource: dict[str, t.Any], table: Table, package_file: str)
 
 def import_records(source: Path, schema: SchemaView) -> list[Record]:
     """Read an export back: ``import_records(export(c)) == c`` for every valid collection ``c``."""
-    directory, package = _load_package(Path(source))
-    package_file = (directory / PACKAGE).as_posix()
+    source = Path(source)
+    directory = source if source.is_dir() else source.parent
+    descriptor = open_directory(directory)
+    try:
+        return _import(source, directory, descriptor, schema)
+    finally:
+        os.close(descriptor)
+
+
+def _import(source: Path, directory: Path, descriptor: int, schema: SchemaView) -> list[Record]:
+    package = _load_package(source, descriptor)
+    package_file = (directory / PACKAGE).as_posix() if source.is_dir() else source.as_posix()
     resources = {r.get("name"): r for r in package["resources"] if isinstance(r, dict)}
     records: dict[str, dict[str, Record]] = {}
     nodes: dict[tuple[str, ...], dict[str, t.Any]] = {}  # (type, id, positions...) -> the item's object
@@ -572,14 +641,12 @@ def import_records(source: Path, schema: SchemaView) -> list[Record]:
         resource = resources.get(table.name)
         if resource is None:
             _fail(package_file, f"no resource {table.name!r} (expected {table.path})")
-        relative = str(resource.get("path", table.path))
-        if Path(relative).is_absolute() or ".." in Path(relative).parts:
-            _fail(package_file, f"resource {table.name!r}: path {relative!r} must stay inside the package")
+        relative = _resource_path(resource, table, package_file)
         guard_fields = _guarded_fields(resource, table, package_file)
         header = [c.name for c in table.columns]
         owners = records.setdefault(table.record_type, {})
         shown = (directory / relative).as_posix()  # problems name the file as the user can open it
-        for line, cells in _read_rows(directory / relative, shown, header):
+        for line, cells in _read_rows(descriptor, relative, shown, header):
             where = f"{shown}:{line}"
             values: dict[str, t.Any] = {}
             for column, cell in zip(table.columns, cells):
@@ -670,8 +737,9 @@ class CsvFormat:
     options = (
         Option(
             "cells",
-            "guarded: prefix ' to text cells starting with = + - @ TAB CR ' (formula injection, "
-            "reversible); raw: write cells as they are",
+            "guarded: prefix ' to text cells starting with = + - @ TAB CR ' (also full-width, or after "
+            "leading white space or invisible characters; formula injection, reversible); raw: write cells "
+            "as they are",
             "guarded",
             ("guarded", "raw"),
         ),

@@ -65,6 +65,7 @@ from pathlib import Path
 
 from records_toolkit import dates
 from records_toolkit.errors import OptionError
+from records_toolkit.exporters import Unreadable, brief, parse_json, read_source
 from records_toolkit.plugins import Context, Exported, Option, Record, invalid_source
 
 SCHEMA = "http://schema.org/"
@@ -575,13 +576,16 @@ def _properties(values: t.Any, where: str) -> dict[str, t.Any]:
     return out
 
 
-def _reject_constant(name: str) -> t.NoReturn:
-    raise ValueError(f"{name} is not a JSON number (RFC 8259 §6)")
-
-
 def read(data: bytes | str) -> list[Record]:
-    """Records from the bytes of a document this format wrote (either context form)."""
-    doc = json.loads(data, parse_constant=_reject_constant)
+    """Records from the bytes of a document this format wrote (either context form).
+
+    Input this format cannot read raises ``ValueError``: ``UnicodeDecodeError`` (bytes are
+    decoded strictly, in the UTF-8/16/32 that JSON allows), ``json.JSONDecodeError``, or
+    :class:`Unreadable` with the place of values nested deeper than the loader allows or of a
+    lone surrogate.
+    """
+    text = data if isinstance(data, str) else data.decode(json.detect_encoding(data))
+    doc = parse_json(text)
     if not isinstance(doc, dict) or not isinstance(doc.get("@graph"), list):
         raise ValueError("not a JSON-LD document with a @graph")
     context = doc.get("@context")
@@ -623,18 +627,20 @@ class JsonLdFormat:
     def import_records(self, source: Path, context: Context) -> list[Record]:
         """``source``: a document this format wrote; anything else is an :class:`InvalidSource` at its place."""
         path = Path(source)
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise invalid_source(path, f"cannot read: {exc.strerror or exc}") from exc
+        data = read_source(path)  # never through a link, never a FIFO or device, never past 16 MiB
         try:
             return read(data)
         except json.JSONDecodeError as exc:
             raise invalid_source(path, f"not JSON: {exc.msg}", line=exc.lineno, column=exc.colno) from exc
         except UnicodeDecodeError as exc:
-            raise invalid_source(path, f"not UTF-8 ({exc.reason})") from exc
+            line = data[: exc.start].count(b"\n") + 1
+            raise invalid_source(path, f"not UTF-8 ({exc.reason})", line=line) from exc
+        except Unreadable as exc:
+            raise invalid_source(path, str(exc), line=exc.line, column=exc.column) from exc
         except ValueError as exc:
-            raise invalid_source(path, str(exc)) from exc
+            raise invalid_source(path, brief(str(exc))) from exc
         except (TypeError, KeyError, AttributeError, IndexError) as exc:
             # The document is untrusted input; a shape the reader did not foresee is still the input's fault.
-            raise invalid_source(path, f"not a document this format writes ({type(exc).__name__}: {exc})") from exc
+            raise invalid_source(
+                path, brief(f"not a document this format writes ({type(exc).__name__}: {exc})")
+            ) from exc

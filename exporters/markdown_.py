@@ -11,7 +11,15 @@ emphasis, a link or raw HTML:
   never starts a block of its own);
 * every ASCII punctuation character is backslash-escaped (CommonMark §2.4, "Any ASCII punctuation
   character may be backslash-escaped"), which also disarms entities (§2.5), raw HTML (§6.6),
-  autolinks (§6.5), code spans (§6.1) and emphasis (§6.2);
+  autolinks (§6.5), code spans (§6.1) and emphasis (§6.2), and the GFM extended autolinks
+  (§6.9) that start at ``www.`` or ``http://`` (cmark-gfm matches them in the source, where the
+  ``.`` and ``:`` are escaped) as well as linkify-it's fuzzy links (markdown-it-py links each text
+  token on its own, and every escape ends one);
+* an e-mail address is not disarmed by escapes: cmark-gfm (GitHub) finds ``foo@evil.example``
+  in the *rendered* text of a paragraph (GFM §6.9, extended email autolink), escapes decoded. So an
+  ``@`` between two characters an address may hold gets an invisible U+2060 WORD JOINER after
+  it: the text reads the same, but no address (nor ``mailto:``/``xmpp:`` link, nor GitHub
+  ``@mention``) starts there;
 * in table cells the escaped ``\\|`` keeps a pipe inside its cell (GFM §4.10).
 
 Only http(s) URLs become links, always as ``[text](<destination>)`` (§6.3): characters that could
@@ -38,6 +46,10 @@ from records_toolkit.plugins import Context, Exported, Option, Record
 __all__ = ["MarkdownFormat", "cell", "clean", "describe_date", "escape", "render"]
 
 _PUNCTUATION = frozenset(string.punctuation)  # the ASCII punctuation characters of CommonMark §2.1
+# GFM §6.9 extended email autolink: the characters on either side of an ``@`` that cmark-gfm links.
+_ADDRESS_BEFORE = frozenset(string.ascii_letters + string.digits + ".+-_")
+_ADDRESS_AFTER = frozenset(string.ascii_letters + string.digits + ".-_")
+WORD_JOINER = "\u2060"
 # Line endings (CommonMark §2.1), tabs and the Unicode line/paragraph separators: one space each run.
 _BREAKS = re.compile("[\t\n\v\f\r \x85\u2028\u2029]+")
 _KEEP_CONTROLS = frozenset("\t\n\v\f\r\x85")
@@ -71,8 +83,15 @@ def clean(text: object) -> str:
 
 
 def escape(text: object) -> str:
-    """Inline Markdown that renders as exactly ``clean(text)``: all ASCII punctuation escaped (§2.4)."""
-    return "".join("\\" + c if c in _PUNCTUATION else c for c in clean(text))
+    """Inline Markdown that renders as exactly ``clean(text)``: all ASCII punctuation escaped (§2.4),
+    and an invisible :data:`WORD_JOINER` after an ``@`` that could join an e-mail autolink."""
+    value = clean(text)
+    out = ["\\" + c if c in _PUNCTUATION else c for c in value]
+    if "@" in value:
+        for i in range(len(value) - 2, 0, -1):  # backwards, so that inserting keeps the indexes
+            if value[i] == "@" and value[i - 1] in _ADDRESS_BEFORE and value[i + 1] in _ADDRESS_AFTER:
+                out.insert(i + 1, WORD_JOINER)
+    return "".join(out)
 
 
 def cell(text: str) -> str:
