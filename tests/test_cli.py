@@ -70,7 +70,8 @@ def test_text_output_points_at_each_problem_with_a_caret(runner: CliRunner, brok
     assert lines[1] == '    date: "2022-02-30"'
     assert lines[2] == "    " + " " * 6 + "^"
     assert f"{file}:9:1: error: unknown key 'nmae' (did you mean 'name'?)" in result.stdout
-    assert lines[-1] == "2 problems in 1 file (1 record in 1 file checked)"
+    assert f"{file}:8:5: error: 'nowhere' is not the id of any record [dangling-reference]" in result.stdout
+    assert lines[-1] == "3 problems in 1 file (1 record in 1 file checked)"
     assert "Traceback" not in result.output
 
 
@@ -80,16 +81,21 @@ def test_json_output_lists_every_problem(runner: CliRunner, broken: Path) -> Non
     problems = json.loads(result.stdout)
     assert [(p["line"], p["column"], p["pointer"], p["code"]) for p in problems] == [
         (5, 7, "/date", "schema-format"),
+        (8, 5, "/locations/0", "dangling-reference"),
         (9, 1, "/nmae", "schema-unknown-key"),
     ]
     assert set(problems[0]) == {"file", "line", "column", "pointer", "code", "severity", "message", "document"}
 
 
-def test_collection_rules_run_once_the_schema_passes(runner: CliRunner, broken: Path) -> None:
+def test_fixing_what_is_reported_gives_a_clean_run_with_no_second_wave(runner: CliRunner, broken: Path) -> None:
+    """The collection rules run beside the schema errors: fixing everything reported leaves nothing."""
     text = BROKEN.replace('date: "2022-02-30"', 'date: "2022-02-03"').replace('nmae: "typo"\n', "")
     (broken / "efes.yaml").write_text(text, encoding="utf-8")
     result = runner.invoke(main, ["validate", "--output-format", "json", str(broken)])
     assert [(p["line"], p["column"], p["code"]) for p in json.loads(result.stdout)] == [(8, 5, "dangling-reference")]
+    (broken / "efes.yaml").write_text(text.replace('  - "nowhere"\n', '  - "efes-2022"\n'), encoding="utf-8")
+    result = runner.invoke(main, ["validate", "--output-format", "json", str(broken)])
+    assert [p["code"] for p in json.loads(result.stdout)] == ["reference-type"]  # the one new finding: a real one
 
 
 def test_github_output_is_workflow_commands(runner: CliRunner, broken: Path) -> None:
@@ -116,9 +122,13 @@ def test_sarif_output(runner: CliRunner, broken: Path) -> None:
     doc = json.loads(result.stdout)
     assert doc["version"] == "2.1.0"
     run = doc["runs"][0]
-    assert [r["ruleId"] for r in run["results"]] == ["schema-format", "schema-unknown-key"]
+    assert [r["ruleId"] for r in run["results"]] == ["schema-format", "dangling-reference", "schema-unknown-key"]
     assert run["results"][0]["locations"][0]["physicalLocation"]["region"] == {"startLine": 5, "startColumn": 7}
-    assert {r["id"] for r in run["tool"]["driver"]["rules"]} == {"schema-format", "schema-unknown-key"}
+    assert {r["id"] for r in run["tool"]["driver"]["rules"]} == {
+        "schema-format",
+        "dangling-reference",
+        "schema-unknown-key",
+    }
 
 
 def test_quiet_prints_nothing_but_keeps_the_exit_code(runner: CliRunner, broken: Path) -> None:

@@ -36,44 +36,65 @@ class Collection:
     """What the collection rules need of each record, and the rules themselves."""
 
     def __init__(self) -> None:
-        self.ids: dict[str, tuple[str, int, str]] = {}  # id -> (file, document, type)
+        self.ids: dict[str, tuple[str, int, str]] = {}  # id -> (file, document, type) of its first record
+        self.repeats: list[tuple[str, str, int]] = []  # (id, file, document) of every later record with that id
         self.refs: list[tuple[str, int, str, str, tuple[str, ...]]] = []  # (file, doc, pointer, target, allowed)
         self.quotes: list[tuple[str, int, str, str, str]] = []  # (file, doc, pointer, article, quote)
         self.articles: dict[str, str] = {}  # article id -> its text
 
-    def index(self, doc: Document, info: TypeInfo) -> Pending | None:
-        """Note one schema-valid record; a repeated id is reported now (first come, first kept)."""
+    def index(self, doc: Document, info: TypeInfo, wrong: t.AbstractSet[str] = frozenset()) -> Pending | None:
+        """Note one record; a repeated id is reported now (first come, first kept).
+
+        ``wrong`` holds the JSON pointers of values the schema refused: those are left out, every
+        other value takes part (a record with one bad key still has its id, references and quotes).
+        """
         data = t.cast(dict[str, t.Any], doc.data)
-        record_id = t.cast(str, data["id"])
-        duplicate = None
-        previous = self.ids.get(record_id)
-        if previous is not None:
-            duplicate = _duplicate(record_id, doc.file, doc.index, previous)
-        else:
-            self.ids[record_id] = (doc.file, doc.index, info.name)
+
+        def usable(value: t.Any, pointer: str) -> t.TypeGuard[str]:
+            return isinstance(value, str) and pointer not in wrong
+
+        record_id = data.get("id")
+        if usable(record_id, "/id"):
+            if record_id in self.ids:
+                self.repeats.append((record_id, doc.file, doc.index))
+            else:
+                self.ids[record_id] = (doc.file, doc.index, info.name)
         for template, allowed in info.references:
             for pointer, target in values_at(data, template):
-                self.refs.append((doc.file, doc.index, pointer, t.cast(str, target), allowed))
-        for index, source in enumerate(t.cast(list[dict[str, t.Any]], data["sources"])):
-            if "article" in source:
-                self.quotes.append((doc.file, doc.index, f"/sources/{index}/quote", source["article"], source["quote"]))
-        if info.name == "article":
-            self.articles[record_id] = t.cast(str, data["text"])
-        return duplicate
+                if usable(target, pointer):
+                    self.refs.append((doc.file, doc.index, pointer, target, allowed))
+        sources = data.get("sources")
+        for index, source in enumerate(sources if isinstance(sources, list) else []):
+            if not isinstance(source, dict):
+                continue
+            article, quote = source.get("article"), source.get("quote")
+            at = f"/sources/{index}"
+            if usable(article, f"{at}/article") and usable(quote, f"{at}/quote"):
+                self.quotes.append((doc.file, doc.index, f"{at}/quote", article, quote))
+        if info.name == "article" and usable(record_id, "/id") and usable(data.get("text"), "/text"):
+            self.articles[record_id] = data["text"]
+        return None  # duplicates are found in check(), against the first record of the whole collection
 
     def state(self) -> dict[str, t.Any]:
         """The indexes as plain picklable values, for :meth:`merge` in another process."""
-        return {"ids": self.ids, "refs": self.refs, "quotes": self.quotes, "articles": self.articles}
+        return {
+            "ids": self.ids,
+            "repeats": self.repeats,
+            "refs": self.refs,
+            "quotes": self.quotes,
+            "articles": self.articles,
+        }
 
     def merge(self, state: dict[str, t.Any]) -> list[Pending]:
-        """Take in a later chunk's indexes; the ids it repeats are its duplicates."""
-        found = []
+        """Take in a later chunk's indexes, as if its records had been indexed here in order."""
+        found: list[Pending] = []
+        later: list[tuple[str, str, int]] = []
         for record_id, (file, index, type_name) in state["ids"].items():
-            previous = self.ids.get(record_id)
-            if previous is None:
-                self.ids[record_id] = (file, index, type_name)
+            if record_id in self.ids:
+                later.append((record_id, file, index))
             else:
-                found.append(_duplicate(record_id, file, index, previous))
+                self.ids[record_id] = (file, index, type_name)
+        self.repeats.extend(sorted([*later, *state["repeats"]], key=_in_chunk_order(state)))
         self.refs.extend(state["refs"])
         self.quotes.extend(state["quotes"])
         self.articles.update(state["articles"])
@@ -81,7 +102,7 @@ class Collection:
 
     def check(self) -> list[Pending]:
         """Every reference names a record of an allowed type; every quote is in its article."""
-        found = []
+        found = [_duplicate(record_id, file, index, self.ids[record_id]) for record_id, file, index in self.repeats]
         for file, index, pointer, target, allowed in self.refs:
             record = self.ids.get(target)
             if record is None:
@@ -102,6 +123,13 @@ class Collection:
                 message = f"quote not found verbatim in article {article!r}{hint}"
                 found.append(Pending(file, index, pointer, "quote-not-found", message))
         return found
+
+
+def _in_chunk_order(state: dict[str, t.Any]) -> t.Callable[[tuple[str, str, int]], tuple[int, int]]:
+    """Order a chunk's repeated ids as its records stood (files in walk order, which is sorted; then document)."""
+    files = sorted({file for file, _index, _type in state["ids"].values()} | {file for _, file, _ in state["repeats"]})
+    rank = {file: n for n, file in enumerate(files)}
+    return lambda item: (rank[item[1]], item[2])
 
 
 def _duplicate(record_id: str, file: str, index: int, first: tuple[str, int, str]) -> Pending:

@@ -76,6 +76,7 @@ class Checker:
                 hint = did_you_mean(str(type_name), self.model.types)
                 self._flag(doc, "/type", "unknown-type", f"unknown record type {type_name!r}{hint} (one of: {known})")
             return
+        wrong: set[str] = set()  # JSON pointers of the values the schema refused
         if not self.model.fast_is_valid(info.name, data):  # None (no fast path) or False: look closely
             errors = 0
 
@@ -90,21 +91,29 @@ class Checker:
                 counted(self._explainer(info.name).iter_errors(data)), data
             ):
                 self._flag(doc, pointer, code, message, at_key=at_key)
+                wrong.add(pointer)
             fallback = [] if errors else self.model.fast_errors(info.name, data)
             for path, message in fallback:  # the validators disagree: never let a refusal pass unreported
                 self._flag(doc, pointer_of(path), "schema-other", message)
-            if errors or fallback:
-                return  # collection rules assume schema-valid records
-        duplicate = self._collection.index(doc, info)
+                wrong.add(pointer_of(path))
+            if not (errors or fallback):
+                wrong.clear()
+        # Every problem at once, none invented: a record with schema errors still takes part in the
+        # collection rules with the values the schema accepted (its id is indexed, so references to
+        # it never dangle; its own valid references and quotes are checked).
+        duplicate = self._collection.index(doc, info, wrong)
         if duplicate is not None:
             self._pending.append(duplicate)
         for template in info.dates:
             for pointer, value in values_at(data, template):
-                parsed = dates.parse(t.cast(str, value))
+                if not isinstance(value, str) or pointer in wrong:
+                    continue
+                parsed = dates.parse(value)
                 if not parsed.ordered:
                     self._flag(doc, pointer, "date-order", f"interval {value!r} ends before it starts")
-        self._check_sources(doc, data)
-        if self.keep:
+        if not any(p == "/sources" or p.startswith("/sources/") for p in wrong):
+            self._check_sources(doc, data, wrong)  # (with its sources refused, every fact would look unsourced)
+        if self.keep and not wrong:
             self.records.append(doc)
 
     def add_files(self, files: t.Iterable[Path], max_bytes: int) -> None:
@@ -144,10 +153,16 @@ class Checker:
                     pass
         return self._explaining[type_name]
 
-    def _check_sources(self, doc: Document, data: dict[str, t.Any]) -> None:
+    def _check_sources(self, doc: Document, data: dict[str, t.Any], wrong: t.AbstractSet[str] = frozenset()) -> None:
         supported: set[str] = set()
-        for index, source in enumerate(data["sources"]):
-            for position, field in enumerate(source["supports"]):
+        sources = data.get("sources")
+        if not isinstance(sources, list):
+            return
+        for index, source in enumerate(sources):
+            supports = source.get("supports") if isinstance(source, dict) else None
+            for position, field in enumerate(supports if isinstance(supports, list) else []):
+                if not isinstance(field, str):
+                    continue
                 supported.add(field)
                 if field not in data:
                     self._flag(
@@ -157,7 +172,7 @@ class Checker:
                         f"this source supports {field!r}, but the record has no {field!r}",
                     )
         for field in data:
-            if field not in NOT_FACTS and field not in supported:
+            if field not in NOT_FACTS and field not in supported and pointer_join("", field) not in wrong:
                 self._flag(
                     doc,
                     pointer_join("", field),
