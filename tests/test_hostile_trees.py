@@ -159,3 +159,20 @@ def test_json_keeps_the_exact_names_for_machines(tmp_path: Path) -> None:
     (tmp_path / name).write_text('id: "a"\n', encoding="utf-8")
     result = CliRunner(catch_exceptions=False).invoke(main, ["validate", "--output-format", "json", str(tmp_path)])
     assert {Path(p["file"]).name for p in json.loads(result.stdout)} == {name}
+
+
+def test_a_linked_folder_on_the_way_to_a_named_file_is_refused(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`toolkit validate records/l/environ` with records/l -> /proc/self must not echo the environment."""
+    outside = tree.parent / "outside"
+    outside.mkdir()
+    (outside / "x.yaml").write_text("# keep this comment\n" + PLACE, encoding="utf-8")
+    (tree / "l").symlink_to(outside, target_is_directory=True)
+    (tree / "p").symlink_to("/proc/self", target_is_directory=True)
+    monkeypatch.chdir(tree.parent)
+    runner = CliRunner(catch_exceptions=False)
+    for named in ("records/p/environ", "records/l/x.yaml"):
+        result = runner.invoke(main, ["validate", named])
+        assert result.exit_code == 1 and "PATH=" not in result.output
+        assert result.stdout.startswith(f"{named.rsplit('/', 1)[0]}: error: a symbolic link on the way to {named}")
+    result = runner.invoke(main, ["fmt", "records/l/x.yaml"])
+    assert result.exit_code == 1 and (outside / "x.yaml").read_text(encoding="utf-8").startswith("# keep this")

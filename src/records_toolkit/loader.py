@@ -678,6 +678,11 @@ def iter_record_files(paths: t.Iterable[str | os.PathLike[str]]) -> t.Iterator[P
             yield _problem_at(".", "file-unreadable", "cannot read: an empty path was given")
             continue
         try:
+            through = _linked_parent(path)
+            if through is not None:
+                yield _problem_at(through, "file-symlink", f"a symbolic link on the way to {path.as_posix()}: not "
+                                  "followed (it could lead outside the tree)")
+                continue
             link = path.is_symlink()
             info = path.stat() if not link or path.is_dir() else path.lstat()
         except OSError as exc:
@@ -696,6 +701,27 @@ def iter_record_files(paths: t.Iterable[str | os.PathLike[str]]) -> t.Iterator[P
                 yield path
         else:
             yield _problem_at(path, "file-special", f"{_kind_of(info.st_mode)}, not a regular file: not read")
+
+
+def _linked_parent(path: Path) -> Path | None:
+    """The first folder on the way to ``path`` that is a symbolic link, or None.
+
+    A relative path is checked from its first part; an absolute one from the working directory
+    down, when it lies below it (links above the working directory, such as a system's /tmp, are
+    the machine's, not the tree's).
+    """
+    parts = path.parts[:-1]
+    start = 0
+    if path.is_absolute():
+        here = Path.cwd().parts
+        if path.parts[: len(here)] != here:
+            return None
+        start = len(here)
+    for depth in range(max(start, 1), len(parts) + 1):
+        prefix = Path(*path.parts[:depth])
+        if prefix.is_symlink():
+            return prefix
+    return None
 
 
 def _walk(root: Path, first_time: t.Callable[[os.stat_result], bool]) -> t.Iterator[Path | Problem]:
