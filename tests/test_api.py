@@ -413,3 +413,32 @@ def test_closed_stdout_is_an_output_error_not_a_traceback() -> None:
     toolkit = Path(sys.executable).with_name("toolkit")
     done = subprocess.run(f"'{toolkit}' export -f ics '{RECORDS}' >&-", shell=True, capture_output=True, text=True)
     assert done.returncode == 3 and "standard output" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_an_import_never_writes_what_validate_would_refuse(report: Report, tmp_path: Path) -> None:
+    """The limits of validate hold for imports: items per list, and the size of each written file."""
+    many = [dict(r, aliases=[f"alias {n}" for n in range(10_001)]) if r["id"] == "baku" else r for r in report.valid]
+    found = api.validate_records(many)
+    assert {(p.code, p.pointer) for p in found.errors} >= {("yaml-too-many-items", "/aliases")}
+    tables = tmp_path / "tables"
+    api.export(report, "csv", to=tables)
+    aliases = tables / "place_aliases.csv"
+    extra = "".join(f"baku,{n},alias {n}\r\n" for n in range(100, 10_101))
+    aliases.write_text(aliases.read_text(encoding="utf-8") + extra, encoding="utf-8")
+    with pytest.raises(errors.InvalidRecords) as caught:
+        api.import_records(tables, "csv", to=tmp_path / "out")
+    assert "yaml-too-many-items" in {p.code for p in caught.value.report.errors}
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_import_whose_yaml_would_be_too_large_writes_nothing(
+    report: Report, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import records_toolkit.loader as loader
+
+    api.export(report, "csv", to=tmp_path / "tables")
+    monkeypatch.setattr(loader, "MAX_FILE_BYTES", 2_000)  # the article's YAML is larger than this
+    with pytest.raises(errors.InvalidRecords) as caught:
+        api.import_records(tmp_path / "tables", "csv", to=tmp_path / "out")
+    assert "file-too-large" in {p.code for p in caught.value.report.errors}
+    assert not (tmp_path / "out").exists()

@@ -215,10 +215,20 @@ class _NotJson(Exception):
 _MAX_DEPTH = 100  # as the YAML loader's limit
 
 
-def _json_value(value: t.Any, pointer: str, depth: int) -> t.Any:
-    """A deep copy as plain JSON values (a caller's types and later edits do not leak in), or _NotJson."""
+def _json_value(value: t.Any, pointer: str, depth: int, count: list[int] | None = None) -> t.Any:
+    """A deep copy as plain JSON values (a caller's types and later edits do not leak in), or _NotJson.
+
+    The loader's limits hold here too: items per list, keys per mapping, values per record, depth.
+    """
+    from .loader import MAX_ITEMS, MAX_VALUES
     from .problems import pointer_join
 
+    count = [0] if count is None else count
+    count[0] += 1
+    if count[0] > MAX_VALUES:
+        raise _NotJson(pointer, "yaml-too-many-values", f"more than {MAX_VALUES:,} values in one record")
+    if isinstance(value, (t.Mapping, list, tuple)) and len(value) > MAX_ITEMS:
+        raise _NotJson(pointer, "yaml-too-many-items", f"more than {MAX_ITEMS:,} items in one list or mapping")
     if depth > _MAX_DEPTH:
         raise _NotJson(pointer, "yaml-too-deep", f"values nested deeper than {_MAX_DEPTH} levels")
     if value is None or value is True or value is False:
@@ -243,11 +253,11 @@ def _json_value(value: t.Any, pointer: str, depth: int) -> t.Any:
         for key, item in value.items():
             if not isinstance(key, str):
                 raise _NotJson(pointer, "yaml-key-type", f"mapping keys must be text, not {key!r}")
-            plain_key = _json_value(key, pointer, depth + 1)
-            out[plain_key] = _json_value(item, pointer_join(pointer, plain_key), depth + 1)
+            plain_key = _json_value(key, pointer, depth + 1, count)
+            out[plain_key] = _json_value(item, pointer_join(pointer, plain_key), depth + 1, count)
         return out
     if isinstance(value, (list, tuple)):
-        return [_json_value(item, pointer_join(pointer, i), depth + 1) for i, item in enumerate(value)]
+        return [_json_value(item, pointer_join(pointer, i), depth + 1, count) for i, item in enumerate(value)]
     kind = type(value).__name__
     hint = ' (write dates as EDTF text: "2022-01-21")' if kind in ("date", "datetime") else ""
     raise _NotJson(pointer, "schema-type", f"a {kind} is not a JSON value{hint}")
@@ -409,12 +419,41 @@ def import_records(source: PathLike, format: str, *, to: PathLike | None = None,
     shown = [f"<{name}>" for name in names]
     report = validate_records(records, names=shown)
     report.raise_for_problems()
+    files = {record_path(r): dumps([r], model).encode("utf-8") for r in report.valid}
+    _as_validate_reads_them(files)
     if target is not None:
         from .output import atomic_write_tree
 
-        files = {record_path(r): dumps([r], model).encode("utf-8") for r in report.valid}
         atomic_write_tree(target, files)
     return report.valid
+
+
+def _as_validate_reads_them(files: t.Mapping[str, bytes]) -> None:
+    """Every file an import would write loads as ``validate`` will load it: the same size, item,
+    value and depth limits (an import never writes a record that ``validate`` then refuses)."""
+    from .loader import MAX_FILE_BYTES, load_bytes
+
+    problems: list[Problem] = []
+    for name, data in files.items():
+        shown = f"<{name}>"
+        if len(data) > MAX_FILE_BYTES:
+            problems.append(
+                Problem(
+                    file=shown,
+                    line=None,
+                    column=None,
+                    pointer="",
+                    code="file-too-large",
+                    message=f"would be {len(data)} bytes as YAML; the limit is {MAX_FILE_BYTES}",
+                )
+            )
+            continue
+        problems.extend(p for p in load_bytes(data, shown) if isinstance(p, Problem))
+    if problems:
+        report = Report(problems=problems, files=len(files), records=len(files))
+        raise InvalidRecords(
+            report, f"{len(problems)} imported records are beyond the limits of validate (nothing written)"
+        )
 
 
 # -- canonical YAML --------------------------------------------------------------------------------
