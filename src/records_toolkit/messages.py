@@ -101,19 +101,25 @@ _ONE_ERROR_PER_KEY = frozenset({"required", "dependentRequired"})
 # -- one function per keyword -----------------------------------------------------------------------
 
 
+HINTED_KEYS = 100
+
+
 def _unknown_keys(f: Failure) -> list[Item]:  # additionalProperties, unevaluatedProperties
     if not isinstance(f.instance, dict):
         return []
     allowed = list(f.schema.get("properties", {}))
+    unknown = [key for key in f.instance if key not in allowed]
     return [
         (
             pointer_join(f.pointer, key),
             "schema-unknown-key",
-            f"unknown key {key!r}{did_you_mean(key, allowed)}; allowed here: {', '.join(allowed)}",
+            # "did you mean" (difflib) for the first keys only: a mapping of thousands of unknown keys
+            # is not a typo, and the hint would cost time per key
+            f"unknown key {key!r}{did_you_mean(key, allowed) if n < HINTED_KEYS else ''}; allowed here: "
+            f"{', '.join(allowed)}",
             True,
         )
-        for key in f.instance
-        if key not in allowed
+        for n, key in enumerate(unknown)
     ] or f.item("schema-unknown-key", f"a key here is not allowed; allowed here: {', '.join(allowed)}")
 
 

@@ -50,6 +50,8 @@ class Checker:
         self.records: list[Document] = []
         self.report = Report()
         self._pending: list[Pending] = []
+        self._stored: dict[str, int] = {}  # problems kept per file (see _flag)
+        self._overflow: dict[str, int] = {}  # problems past the cap, counted only
         self._collection = Collection()
         self._explaining: dict[str, t.Any] = {}
 
@@ -59,6 +61,13 @@ class Checker:
         self.report.problems.append(problem)
 
     def _flag(self, doc: Document, pointer: str, code: str, message: str, *, at_key: bool = False) -> None:
+        # Past the per-file cap a problem is only counted: a file of 400,000 wrong keys must not
+        # hold 400,000 problems in memory (_truncate reports how many were left out).
+        stored = self._stored.get(doc.file, 0)
+        if stored > MAX_PROBLEMS_PER_FILE:
+            self._overflow[doc.file] = self._overflow.get(doc.file, 0) + 1
+            return
+        self._stored[doc.file] = stored + 1
         self._pending.append(Pending(doc.file, doc.index, pointer, code, message, at_key))
 
     def add(self, doc: Document) -> None:
@@ -189,6 +198,7 @@ class Checker:
             "problems": self.report.problems,
             "records": self.report.records,
             "pending": self._pending,
+            "overflow": self._overflow,
             **self._collection.state(),
             "kept": self.records,
         }
@@ -198,6 +208,8 @@ class Checker:
         self.report.problems.extend(state["problems"])
         self.report.records += state["records"]
         self._pending.extend(state["pending"])
+        for file, count in state["overflow"].items():  # a file is in one chunk only
+            self._overflow[file] = self._overflow.get(file, 0) + count
         self._pending.extend(self._collection.merge(state))
         self.records.extend(state["kept"])
 
@@ -246,7 +258,7 @@ class Checker:
         their cost), and one ``problems-truncated`` problem, where the first dropped one is, says
         how many there were.
         """
-        counts: dict[str, int] = {}
+        counts: dict[str, int] = dict(self._overflow)
         for file in [p.file for p in self.report.problems] + [p.file for p in self._pending]:
             counts[file] = counts.get(file, 0) + 1
         over = {file for file, count in counts.items() if count > MAX_PROBLEMS_PER_FILE}
