@@ -12,6 +12,7 @@ knows about tests).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -23,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from records_toolkit import output
 from records_toolkit.errors import OutputError
 from records_toolkit.output import TEMP_PREFIX, atomic_write, atomic_write_tree
 
@@ -256,8 +258,10 @@ def test_after_sigkill_of_an_import_validate_reads_no_leftover_and_the_next_impo
     assert done.returncode == -signal.SIGKILL and leftovers(out)
 
     checked = subprocess.run([TOOLKIT, "validate", out], capture_output=True, text=True)
-    assert checked.returncode == 0, checked.stdout  # the staging copy of every record is not read: no duplicate id
-    assert "duplicate-id" not in checked.stdout and "ok: 43 records in 43 files" in checked.stdout
+    # the staging copy of every record is not read (no duplicate id), and the leftover is reported, not hidden
+    assert checked.returncode == 1, checked.stdout
+    assert "duplicate-id" not in checked.stdout and "43 records in 44 files checked" in checked.stdout
+    assert [line.rsplit(" [", 1)[1] for line in checked.stdout.splitlines() if " error: " in line] == ["leftover-temp]"]
 
     done = subprocess.run([TOOLKIT, "import", "-f", "csv", tables, "-o", out], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
@@ -495,3 +499,190 @@ def test_output_on_a_mount_point_a_full_disk_and_a_read_only_one(tmp_path: Path,
     assert "No space left on device; nothing was changed" in done.stderr
     assert "readonly-dir 3" in lines and "readonly-file 3" in lines
     assert "Read-only file system" in done.stderr
+
+
+# -- a planted or damaged leftover: never obeyed, never a way out of the directory -----------------
+
+PLANTED = f"{TEMP_PREFIX}1-0123456789abcdef"
+
+
+def everything(directory: Path) -> dict[str, bytes | str]:
+    """Every file under ``directory`` (bytes) and every link (its target), links never followed."""
+    found: dict[str, bytes | str] = {}
+    for folder, dirs, files in os.walk(directory):
+        for name in dirs + files:
+            path = Path(folder, name)
+            if path.is_symlink():
+                found[path.relative_to(directory).as_posix()] = f"-> {os.readlink(path)}"
+            elif path.is_file():
+                found[path.relative_to(directory).as_posix()] = path.read_bytes()
+    return found
+
+
+def plant(
+    directory: Path, names: list[str], kept: dict[str, bytes], *, name: str = PLANTED, origin: t.Any = None
+) -> Path:
+    """A staging directory as a killed write leaves it (or as someone forges one): old/, new/, a journal.
+
+    ``origin``: "genuine" records what this toolkit records when it makes a staging directory (as if
+    this machine had made it); a dict is written as given; None leaves it out.
+    """
+    staging = directory / name
+    (staging / "new").mkdir(parents=True)
+    for rel, data in kept.items():
+        (staging / "old" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (staging / "old" / rel).write_bytes(data)
+    journal: dict[str, t.Any] = {"names": names, "kept": list(kept), "created": []}
+    if origin == "genuine":
+        journal["origin"] = output._origin(staging)
+    elif origin is not None:
+        journal["origin"] = origin
+    (staging / "journal.json").write_text(json.dumps(journal))
+    return staging
+
+
+def test_a_planted_journal_is_left_alone_and_fmt_goes_on(tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "target.txt").write_text("original")
+    tree = tmp_path / "tree"
+    shutil.copytree(RECORDS, tree)
+    baku = (tree / "places" / "baku.yaml").read_text()
+    (tree / "z.yaml").write_text(baku.replace('"Baku"', "Baku").replace('id: "baku"', 'id: "baku-z"'))
+    (tree / "l").symlink_to(victim)
+    names = ["l/target.txt", "places/baku.yaml", "persons/ilham-aliyev.yaml"]
+    kept = {"l/target.txt": b"PWNED", "places/baku.yaml": baku.replace('"Baku"', '"Evil"').encode()}
+    plant(tree, names, kept)  # as a pull request can: no origin at all
+    forged = {"pid": 1, "token": "fedcba9876543210", "boot_id": output._boot_id()}  # even knowing the boot id,
+    forged.update(dev=tree.lstat().st_dev, ino=tree.lstat().st_ino)  # an inode is a guess
+    plant(tree, names, kept, name=f"{TEMP_PREFIX}1-fedcba9876543210", origin=forged)  # but not the inode
+    before = everything(tree)
+
+    done = toolkit("fmt", tree)
+    assert done.returncode in (0, 1), done.stderr  # 1: the link is a problem of the tree; not 3
+    assert (victim / "target.txt").read_text() == "original" and sorted(os.listdir(victim)) == ["target.txt"]
+    after = everything(tree)
+    assert after.pop("z.yaml") != before.pop("z.yaml")  # the write went on
+    assert after == before  # records, the link and both leftovers untouched
+    assert done.stderr.count("was left alone") == 2 and str(tree / PLANTED) in done.stderr
+    assert "remove it by hand" in done.stderr
+
+
+@pytest.mark.parametrize("bad", ["../outside.txt", "/ABS/outside.txt", "a/./b.txt", "a//b.txt", "a\nb.txt", ""])
+def test_a_journal_naming_anything_but_plain_relative_names_is_not_obeyed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], bad: str
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (tmp_path / "outside.txt").write_text("outside")
+    bad = bad.replace("/ABS", str(tmp_path))
+    staging = plant(out, [bad, "a.txt"], {"a.txt": b"evil a"}, origin="genuine")  # bad: to take out
+    (out / "a.txt").write_text("mine")
+    before = everything(out)
+    atomic_write(out / "b.txt", b"new b")
+    assert (tmp_path / "outside.txt").read_text() == "outside"
+    after = everything(out)
+    assert after.pop("b.txt") == b"new b" and after == before and staging.is_dir()
+    assert f"{staging} was left alone" in capsys.readouterr().err
+
+
+def test_a_staging_directory_that_is_a_link_is_not_followed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    staging = plant(elsewhere, ["a.txt"], {"a.txt": b"evil a"}, origin="genuine")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a.txt").write_text("mine")
+    (out / PLANTED).symlink_to(staging)
+    before, there = everything(out), everything(elsewhere)
+    atomic_write_tree(out, {"b.txt": b"new b"})
+    after = everything(out)
+    assert after.pop("b.txt") == b"new b" and after == before and everything(elsewhere) == there
+    assert "was left alone" in capsys.readouterr().err
+
+
+def test_a_trusted_journal_is_never_undone_through_a_link(tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "target.txt").write_text("original")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "l").symlink_to(victim)  # a folder on the way became a link
+    (out / "m.txt").symlink_to(victim / "target.txt")  # a target became a link
+    (out / "ok.txt").write_text("new ok")
+    staging = plant(
+        out,
+        ["l/target.txt", "m.txt", "ok.txt"],
+        {"l/target.txt": b"old through l", "m.txt": b"old m", "ok.txt": b"old ok"},
+        origin="genuine",  # a real leftover of this machine: undone, but not through the links
+    )
+    for _ in range(2):  # every write says what to do until someone does it
+        with pytest.raises(OutputError) as caught:
+            atomic_write_tree(out, {"b.txt": b"new b"})
+        message = str(caught.value)
+        assert f"left {staging}" in message and f"remove {staging} by hand" in message
+        assert f"{out / 'l'} is a symbolic link" in message and f"{out / 'm.txt'} is a symbolic link" in message
+        assert (victim / "target.txt").read_text() == "original" and sorted(os.listdir(victim)) == ["target.txt"]
+        assert (out / "ok.txt").read_text() == "old ok"  # what could be undone safely was
+        assert not (out / "b.txt").exists() and staging.is_dir()
+    shutil.rmtree(staging)  # resolved by hand
+    atomic_write_tree(out, {"b.txt": b"new b"})
+    assert (out / "b.txt").read_bytes() == b"new b"
+
+
+def test_after_sigkill_the_leftover_is_recovered_but_a_copy_of_it_is_not(
+    tmp_path: Path, new_csv: dict[str, bytes]
+) -> None:
+    out = tmp_path / "csv"
+    old = old_csv(out, new_csv)
+    moves = count_calls(tmp_path, export_csv(tmp_path / "counted"), "replace")
+    assert run_until(tmp_path, export_csv(out), "replace", moves // 2, signal.SIGKILL).returncode == -signal.SIGKILL
+    (staging,) = [Path(p) for p in leftovers(out) if Path(p).parent == out]
+    journal = json.loads((staging / "journal.json").read_text())
+    assert journal["origin"]["ino"] == staging.stat().st_ino
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy, symlinks=True)  # new inodes: as a tree from elsewhere
+    mixed = everything(copy)
+
+    done = toolkit("export", "-f", "ics", RECORDS, "-o", copy / "calendar.ics")
+    assert done.returncode == 0 and f"{copy / staging.name} was left alone" in done.stderr
+    after = everything(copy)
+    assert after.pop("calendar.ics").startswith(b"BEGIN:VCALENDAR") and after == mixed  # not undone
+
+    done = toolkit("export", "-f", "ics", RECORDS, "-o", out / "calendar.ics")
+    assert done.returncode == 0 and "left alone" not in done.stderr, done.stderr
+    after = snapshot(out)
+    assert after.pop("calendar.ics").startswith(b"BEGIN:VCALENDAR")
+    assert after == old and not leftovers(out)  # the genuine leftover: undone and removed
+
+
+def test_a_fifo_without_a_reader_is_an_error_at_once(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    started = time.monotonic()
+    done = toolkit("export", "-f", "ics", RECORDS, "-o", fifo, timeout=60)
+    assert done.returncode == 3 and "no process is reading FIFO" in done.stderr, done.stderr
+    assert time.monotonic() - started < 30
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # with a reader, it is written as usual
+    chunks: list[bytes] = []
+    try:
+        writer = subprocess.Popen(
+            [TOOLKIT, "export", "-f", "ics", RECORDS, "-o", fifo], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                chunk = os.read(reader, 1 << 16)
+            except BlockingIOError:
+                chunk = None
+            if chunk:
+                chunks.append(chunk)
+            elif writer.poll() is not None:
+                break  # end of file, and the writer has gone: all read
+            else:
+                time.sleep(0.01)
+        _, err = writer.communicate(timeout=60)
+    finally:
+        os.close(reader)
+    assert writer.returncode == 0, err
+    assert b"".join(chunks).startswith(b"BEGIN:VCALENDAR")

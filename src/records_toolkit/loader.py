@@ -680,8 +680,11 @@ def iter_record_files(paths: t.Iterable[str | os.PathLike[str]]) -> t.Iterator[P
         try:
             through = _linked_parent(path)
             if through is not None:
-                yield _problem_at(through, "file-symlink", f"a symbolic link on the way to {path.as_posix()}: not "
-                                  "followed (it could lead outside the tree)")
+                yield _problem_at(
+                    through,
+                    "file-symlink",
+                    f"a symbolic link on the way to {path.as_posix()}: not followed (it could lead outside the tree)",
+                )
                 continue
             link = path.is_symlink()
             info = path.stat() if not link or path.is_dir() else path.lstat()
@@ -742,7 +745,17 @@ def _walk(root: Path, first_time: t.Callable[[os.stat_result], bool]) -> t.Itera
             continue
         subfolders: list[Path] = []
         for entry in listed:
-            if entry.name.startswith(TEMP_PREFIX):
+            if entry.name.startswith(TEMP_PREFIX):  # never read as records; never silently either
+                named_like_records += 1
+                problems.append(
+                    _problem_at(
+                        Path(entry.path),
+                        "leftover-temp",
+                        "a temporary file or staging directory of an interrupted (or running) "
+                        "toolkit write: not read; the next write into this directory clears it, "
+                        "or check it and remove it",
+                    )
+                )
                 continue
             record_like = entry.name.endswith(YAML_SUFFIXES)
             try:

@@ -12,9 +12,11 @@ with ``.toolkit-tmp-``, never reads one as a record.
   is written before anything moves; then each new file is renamed over its old one, so every name
   always holds a whole file. Any failure, SIGINT or SIGTERM puts the old files back and removes
   the staging directory.
-- After SIGKILL (or a power cut) the journal stays: the next write into that directory (see
-  :func:`recover`) undoes the interrupted swap, so the tree is again all old, then removes what the
-  dead process left.
+- After SIGKILL the journal stays: the next write into that directory (see :func:`recover`)
+  undoes the interrupted swap, so the tree is again all old, then removes what the dead process
+  left. Only a staging directory this toolkit can show it made on this machine since it last
+  started is undone (a tree from someone else may hold a planted one, see :func:`recover`), and
+  the undo never renames, writes or deletes through a symbolic link.
 
 SIGINT and SIGTERM are held while files are in flux (:class:`SignalGuard`) and raised at the next
 point where the files are in a known state: SIGINT as :class:`KeyboardInterrupt` (the command
@@ -34,6 +36,7 @@ import secrets
 import shutil
 import signal
 import stat
+import sys
 import threading
 import types
 import typing as t
@@ -52,8 +55,11 @@ __all__ = [
 
 #: Every temporary name starts with this; the record walker skips such names.
 TEMP_PREFIX = ".toolkit-tmp-"
-_TEMP_NAME = re.compile(re.escape(TEMP_PREFIX) + r"(\d+)-[0-9a-f]{16}\Z")
+_TEMP_NAME = re.compile(re.escape(TEMP_PREFIX) + r"(\d+)-([0-9a-f]{16})\Z")
 _JOURNAL = "journal.json"
+_JOURNAL_MAX = 256 << 20  # bytes; a journal lists names only
+_BOOT_ID = "/proc/sys/kernel/random/boot_id"
+_WARNED: set[str] = set()  # leftovers this process has already said it leaves alone
 _OURS: set[str] = set()  # the temporary paths this process is using now (never "leftovers")
 _RECOVERED: set[str] = set()  # directories this process has cleaned of leftovers under their lock
 
@@ -154,8 +160,6 @@ def _write_file(path: Path, data: bytes, *, sync: bool = True) -> None:
 def _sync_all(directory: Path, paths: t.Iterable[Path]) -> None:
     """Flush ``paths`` to disk: one ``syncfs`` of their file system on Linux (thousands of ``fsync``
     calls cost seconds), else each file's ``fsync``."""
-    import sys
-
     if sys.platform.startswith("linux"):
         try:
             import ctypes
@@ -278,7 +282,32 @@ def recover(directory: Path) -> list[Path]:
     An interrupted directory write whose journal exists is undone (its old files put back, its
     new ones taken out), so the tree is all old again. Every write into a directory does this
     first. Raises :class:`OutputError` if another toolkit process is writing there now, or if an
-    interrupted write cannot be undone.
+    interrupted write cannot be undone (the message names the leftover, to check and remove by hand).
+
+    A staging directory is found by its name alone, and a name can be made by anyone: a pull
+    request, a tarball or a copied tree may hold a ``.toolkit-tmp-*`` directory with a journal, an
+    ``old/`` folder of the author's choosing and a link out of the tree, and the next ``fmt`` would
+    "put back" the author's files, delete others, or write through the link. So a journal is obeyed
+    only when its staging directory is plausibly this toolkit's own, made on this machine since it
+    last started:
+
+    - the journal carries the random token and the pid of the directory's name (it was written
+      for this name, not copied from another);
+    - it carries the machine's boot id (``/proc/sys/kernel/random/boot_id``, 128 random bits) as
+      it was when the directory was made: no one outside the machine knows it, and it changes
+      at every start;
+    - it carries the device and inode number the staging directory had when it was made, and the
+      directory still has them: a directory made by a checkout, an unpacked archive or a copy
+      gets an inode number nobody could have predicted when the journal was written.
+
+    A leftover that fails a check is left in place untouched (nothing in it is read as an
+    instruction, nothing is moved or removed) with a warning on standard error, and the write goes
+    on: it never needed the leftover. The price: a genuine leftover from before a restart (a power
+    cut) or copied elsewhere is not undone automatically; the warning says to check it and remove
+    it by hand. Even a trusted journal is undone only through plain directories: every name must be
+    a plain relative name, every folder on the way a real directory (not a link), every kept file a
+    plain file, and a target that has become a link (or anything else than a plain file) is left
+    alone and reported.
     """
     directory = Path(directory)
     with SignalGuard(), _Lock(directory) as lock:
@@ -291,73 +320,224 @@ def _recover(directory: Path, *, locked: bool) -> list[Path]:
     removed: list[Path] = []
     try:
         with os.scandir(directory) as entries:
-            found = [(entry.name, entry.is_dir(follow_symlinks=False)) for entry in entries]
+            found = [entry.name for entry in entries]
     except OSError:
         return removed
-    for name, is_dir in sorted(found):
+    for name in sorted(found):
         match = _TEMP_NAME.match(name)
         path = directory / name
         if match is None or str(path) in _OURS:
             continue
         if not locked and _owner_alive(int(match.group(1))):
             continue
-        if is_dir:
-            journal = _read_journal(path)
+        try:
+            info = os.lstat(path)
+        except OSError:
+            continue
+        if stat.S_ISDIR(info.st_mode):
+            try:
+                journal = _read_journal(path, info, int(match.group(1)), match.group(2))
+            except _Untrusted as exc:
+                _warn_left(path, str(exc))
+                continue
             if journal is not None:
                 try:
                     _undo(directory, path, journal)
                 except OSError as exc:
                     raise OutputError(
                         f"cannot write into {directory}: an interrupted write left {path}, and undoing it "
-                        f"failed: {_reason(exc)}; nothing was changed"
+                        f"failed: {_reason(exc)}; nothing was written. Check the files it names (the old "
+                        f"versions are in {path / 'old'}, the new ones in {path / 'new'}), put back what you "
+                        f"want to keep, then remove {path} by hand"
                     ) from exc
-            shutil.rmtree(path, ignore_errors=True)
-        else:
+            shutil.rmtree(path, ignore_errors=True)  # never follows a link
+        elif stat.S_ISREG(info.st_mode):  # a temporary file of atomic_write
             with contextlib.suppress(OSError):
                 os.unlink(path)
+        else:  # a link, a pipe...: nothing this toolkit makes
+            _warn_left(path, "it is not a file or directory this toolkit makes")
+            continue
         removed.append(path)
     return removed
 
 
-def _read_journal(staging: Path) -> dict[str, list[str]] | None:
+class _Untrusted(Exception):
+    """A staging directory this toolkit cannot show it made: it is left alone."""
+
+
+class _UnsafeUndo(OSError):
+    """A step of an undo refused: it would have gone through a link, or replaced something else than
+    a plain file. ``strerror`` says which."""
+
+
+class _Journal(t.NamedTuple):
+    names: list[str]
+    kept: list[str]
+    created: list[str]
+
+
+def _boot_id() -> str:
+    """The machine's boot id (random, new at every start); empty where there is none."""
     try:
-        data = json.loads((staging / _JOURNAL).read_text(encoding="utf-8"))
+        with open(_BOOT_ID, encoding="ascii") as stream:
+            return stream.read(200).strip()
     except (OSError, ValueError):
-        return None  # no journal: nothing had moved yet (or the write was committed)
-    if not isinstance(data, dict):
+        return ""
+
+
+def _origin(staging: Path) -> dict[str, t.Any]:
+    """What the journal records of its staging directory, just made: see :func:`recover`."""
+    match = _TEMP_NAME.match(staging.name)
+    assert match is not None
+    info = os.lstat(staging)
+    return {
+        "pid": int(match.group(1)),
+        "token": match.group(2),
+        "boot_id": _boot_id(),
+        "dev": info.st_dev,
+        "ino": info.st_ino,
+    }
+
+
+def _warn_left(path: Path, why: str) -> None:
+    if str(path) in _WARNED:
+        return
+    _WARNED.add(str(path))
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        sys.stderr.write(
+            f"toolkit: warning: {path} was left alone: {why}; nothing in it was used or changed. If an "
+            "interrupted write of yours left it, check the files it names (old versions in old/, new ones "
+            "in new/), put back what you want to keep, then remove it by hand\n"
+        )
+        sys.stderr.flush()
+
+
+def _read_journal(staging: Path, info: os.stat_result, pid: int, token: str) -> _Journal | None:
+    """The journal of the staging directory ``staging`` (``info``: its ``lstat``), checked.
+
+    None: there is no journal (nothing had moved yet, or the write was committed), so the directory
+    can simply be removed. Raises :class:`_Untrusted` if there is one, but it is not plausibly this
+    toolkit's own on this machine, or names anything else than plain relative names.
+    """
+    if not stat.S_ISDIR(info.st_mode):
+        raise _Untrusted("it is not a directory")
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(staging / _JOURNAL, flags)
+    except FileNotFoundError:
         return None
-    journal = {key: data.get(key) for key in ("names", "kept", "created")}
-    for values in journal.values():
+    except OSError as exc:
+        raise _Untrusted(f"its journal cannot be read ({_reason(exc)})") from exc
+    try:
+        held = os.fstat(fd)
+        if not stat.S_ISREG(held.st_mode) or held.st_size > _JOURNAL_MAX:
+            raise _Untrusted("its journal is not a plain file")
+        chunks: list[bytes] = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+            if sum(map(len, chunks)) > _JOURNAL_MAX:
+                raise _Untrusted("its journal is too large")
+    except OSError as exc:
+        raise _Untrusted(f"its journal cannot be read ({_reason(exc)})") from exc
+    finally:
+        os.close(fd)
+    try:
+        data = json.loads(b"".join(chunks).decode("utf-8"))
+    except ValueError as exc:
+        raise _Untrusted("its journal is not one this toolkit writes") from exc
+    origin = data.get("origin") if isinstance(data, dict) else None
+    if not isinstance(origin, dict) or origin.get("pid") != pid or origin.get("token") != token:
+        raise _Untrusted("its journal was not written for it by this toolkit")
+    if origin.get("boot_id") != _boot_id():
+        raise _Untrusted("it was not made on this machine since it last started")
+    if origin.get("dev") != info.st_dev or origin.get("ino") != info.st_ino:
+        raise _Untrusted("it is not the directory its journal was written in (copied, unpacked or checked out?)")
+    lists = [data.get(key) for key in _Journal._fields]
+    for values in lists:
         if not isinstance(values, list) or not all(isinstance(v, str) and _safe_name(v) for v in values):
-            return None
-    return t.cast("dict[str, list[str]]", journal)
+            raise _Untrusted("its journal names something else than plain relative names")
+    journal = _Journal(*t.cast("list[list[str]]", lists))
+    names = set(journal.names)
+    parents = {name.rsplit("/", 1)[0] for name in names if "/" in name}
+    folders = {"/".join(parent.split("/")[:depth]) for parent in parents for depth in range(1, parent.count("/") + 2)}
+    if (
+        len(names) != len(journal.names)
+        or not names.issuperset(journal.kept)
+        or not folders.issuperset(journal.created)
+    ):
+        raise _Untrusted("its journal does not hold together")
+    return journal
 
 
-def _write_journal(staging: Path, journal: dict[str, list[str]]) -> None:
+def _write_journal(staging: Path, journal: _Journal, origin: dict[str, t.Any]) -> None:
     temp = staging / f"{_JOURNAL}.tmp"
-    _write_file(temp, json.dumps(journal, ensure_ascii=True).encode("ascii"))
+    _write_file(temp, json.dumps({**journal._asdict(), "origin": origin}, ensure_ascii=True).encode("ascii"))
     os.replace(temp, staging / _JOURNAL)
     _fsync_dir(staging)
 
 
-def _undo(directory: Path, staging: Path, journal: dict[str, list[str]]) -> None:
+def _probe(root: Path, parts: t.Sequence[str]) -> os.stat_result | None:
+    """``lstat`` of ``root/parts...``, or None if it (or a folder on the way) is missing.
+
+    Raises :class:`_UnsafeUndo` if a folder on the way is a link or not a directory: nothing under it
+    may be touched.
+    """
+    here = root
+    info: os.stat_result | None = None
+    for depth, part in enumerate(parts, 1):
+        here = here / part
+        try:
+            info = os.lstat(here)
+        except FileNotFoundError:
+            return None
+        if depth < len(parts) and not stat.S_ISDIR(info.st_mode):  # lstat: a link is no directory
+            what = "a symbolic link" if stat.S_ISLNK(info.st_mode) else "not a directory"
+            raise _UnsafeUndo(errno.EPERM, f"{here} is {what}")
+    return info
+
+
+def _undo(directory: Path, staging: Path, journal: _Journal) -> None:
     """Put every old file back in place, and take out every new file that had no old one.
 
     Each step is one rename and leaves a state this function can start from again, so an undo
-    cut short (by another SIGKILL) is finished by the next one.
+    cut short (by another SIGKILL) is finished by the next one. Nothing is done through a link:
+    every folder on the way must be a real directory, every kept file and every target a plain
+    file; a step that would break this is left undone, and reported (:class:`_UnsafeUndo`) once the
+    others are done.
     """
-    kept = set(journal["kept"])
-    for name in reversed(journal["names"]):
+    if not stat.S_ISDIR(os.lstat(staging).st_mode):
+        raise _UnsafeUndo(errno.EPERM, f"{staging} is not a directory")
+    kept = set(journal.kept)
+    refused: list[str] = []
+    for name in reversed(journal.names):
+        parts = name.split("/")
         final, new, old = directory / name, staging / "new" / name, staging / "old" / name
-        if os.path.lexists(new):
-            continue  # never moved in: the old file (or none) is still in place
-        if name in kept:
-            if os.path.lexists(old):  # gone once put back
+        try:
+            if _probe(staging / "new", parts) is not None:
+                continue  # never moved in: the old file (or none) is still in place
+            now = _probe(directory, parts)
+            if now is not None and not stat.S_ISREG(now.st_mode):
+                what = "a symbolic link" if stat.S_ISLNK(now.st_mode) else "not a plain file"
+                raise _UnsafeUndo(errno.EPERM, f"{final} is {what} now; it was left alone")
+            if name in kept:
+                before = _probe(staging / "old", parts)
+                if before is None:
+                    continue  # gone once put back
+                if not stat.S_ISREG(before.st_mode):
+                    raise _UnsafeUndo(errno.EPERM, f"{old} is not a plain file")
                 os.replace(old, final)
-        elif os.path.lexists(final):
-            os.replace(final, new)
-    _remove_dirs([directory / folder for folder in journal["created"]])
+            elif now is not None:
+                os.replace(final, new)
+        except _UnsafeUndo as exc:
+            refused.append(str(exc.strerror))
+    for folder in reversed(journal.created):  # innermost first; only if empty
+        with contextlib.suppress(OSError):
+            there = _probe(directory, folder.split("/"))
+            if there is not None and stat.S_ISDIR(there.st_mode):
+                os.rmdir(directory / folder)
     _fsync_dir(directory)
+    if refused:
+        raise _UnsafeUndo(errno.EPERM, "; ".join(refused))
 
 
 # -- one file --------------------------------------------------------------------------------------
@@ -421,11 +601,29 @@ def atomic_write(path: Path, data: bytes) -> None:
 
 
 def _write_directly(path: Path, data: bytes) -> None:
+    """Write into a device, pipe or descriptor. The open does not block: a FIFO with no process
+    reading it is an error at once (ENXIO), not a wait forever; the write itself then blocks as usual."""
+    nonblock = getattr(os, "O_NONBLOCK", 0)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | nonblock | getattr(os, "O_CLOEXEC", 0)
     try:
-        with open(path, "wb") as stream:
-            stream.write(data)
+        fd = os.open(path, flags, 0o666)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            if exc.errno == errno.ENXIO and stat.S_ISFIFO(os.stat(path).st_mode):
+                raise OutputError(
+                    f"cannot write {path}: no process is reading FIFO {path} (start the reader first)"
+                ) from exc
+        raise OutputError(f"cannot write {path}: {_reason(exc)}") from exc
+    try:
+        if nonblock:
+            os.set_blocking(fd, True)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
     except OSError as exc:
         raise OutputError(f"cannot write {path}: {_reason(exc)}") from exc
+    finally:
+        os.close(fd)
 
 
 # -- a directory -----------------------------------------------------------------------------------
@@ -435,7 +633,7 @@ def _safe_name(name: str) -> bool:
     parts = name.split("/")
     return (
         bool(name)
-        and "\x00" not in name
+        and not any(ord(char) < 32 or ord(char) == 127 for char in name)  # NUL and control characters
         and not name.startswith("/")
         and not any(part in ("", ".", "..") for part in parts)
         and not parts[0].startswith(TEMP_PREFIX)
@@ -515,7 +713,8 @@ def _swap(directory: Path, files: t.Mapping[str, bytes], guard: SignalGuard) -> 
     staging = _temp_path(directory)
     try:
         os.mkdir(staging)
-        journal: dict[str, list[str]] | None = None
+        origin = _origin(staging)  # recorded before anything can move: see recover()
+        journal: _Journal | None = None
         try:
             for name, data in files.items():
                 guard.check()
@@ -536,8 +735,8 @@ def _swap(directory: Path, files: t.Mapping[str, bytes], guard: SignalGuard) -> 
             folders = sorted({str(Path(name).parent) for name in files} - {"."}, key=lambda f: f.count("/"))
             missing = [f for f in folders if not os.path.lexists(directory / f)]
             guard.check()
-            journal = {"names": list(files), "kept": kept, "created": missing}
-            _write_journal(staging, journal)  # from here on, a killed run is undone by the next write
+            journal = _Journal(list(files), kept, missing)
+            _write_journal(staging, journal, origin)  # from here on, a killed run is undone by the next write
             for folder in missing:
                 os.makedirs(directory / folder, exist_ok=True)
             for name in files:
@@ -558,7 +757,9 @@ def _swap(directory: Path, files: t.Mapping[str, bytes], guard: SignalGuard) -> 
                     raise OutputError(
                         f"cannot write into {directory}: the write failed, and undoing it failed too "
                         f"({_reason(undo_exc)}); the old files are kept in {staging}, and the next write into "
-                        f"{directory} puts them back"
+                        f"{directory} tries again to put them back (if it cannot either, check the files in "
+                        f"{staging / 'old'} and {staging / 'new'}, put back what you want to keep, then remove "
+                        f"{staging} by hand)"
                     ) from undo_exc
             raise
         shutil.rmtree(staging, ignore_errors=True)

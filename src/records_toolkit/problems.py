@@ -16,6 +16,7 @@ CODES: dict[str, str] = {
     # loading (YAML and files)
     "file-unreadable": "the file or directory cannot be read (missing, permission, not a file)",
     "file-symlink": "a symbolic link in the tree: never followed (it could lead outside the tree)",
+    "leftover-temp": "a .toolkit-tmp-* file or folder in the tree: left by an interrupted write (or planted); never read",
     "file-special": "a FIFO, socket or device named like a record file: never read",
     "no-records": "a directory given holds no *.yaml or *.yml file (a wrong path must not pass as valid)",
     "file-too-large": "the file is larger than the configured limit (default 16 MiB)",
