@@ -327,3 +327,28 @@ def test_no_command_body_exits_by_itself() -> None:
         ):
             calls = {ast.unparse(c.func) for c in ast.walk(node) if isinstance(c, ast.Call)}
             assert not calls & {"sys.exit", "ctx.exit", "exit"}, (node.name, calls)
+
+
+def test_import_into_a_directory_of_records_needs_force_and_leaves_no_stale_file(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    tables, out = tmp_path / "tables", tmp_path / "out"
+    assert runner.invoke(main, ["export", "-f", "csv", str(RECORDS), "-o", str(tables)]).exit_code == 0
+    assert runner.invoke(main, ["import", "-f", "csv", str(tables), "-o", str(out)]).exit_code == 0
+    stale = out / "places" / "atlantis.yaml"
+    stale.write_text(
+        (out / "places" / "baku.yaml").read_text(encoding="utf-8").replace('"baku"', '"atlantis"', 1), encoding="utf-8"
+    )
+    before = {p: p.read_bytes() for p in out.rglob("*.yaml")}
+    result = runner.invoke(main, ["import", "-f", "csv", str(tables), "-o", str(out)])
+    assert result.exit_code == 2 and "already holds 44 record files: give --force" in result.stderr
+    assert {p: p.read_bytes() for p in out.rglob("*.yaml")} == before
+    result = runner.invoke(main, ["import", "-f", "csv", str(tables), "-o", str(out), "--force"])
+    assert result.exit_code == 0, result.output
+    assert not stale.exists() and len(list(out.rglob("*.yaml"))) == 43
+    assert runner.invoke(main, ["validate", str(out)]).exit_code == 0
+
+
+def test_import_help_lists_only_the_formats_that_can_import(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["import", "--help"])
+    assert "can import: csv, jsonld." in " ".join(result.stdout.split())

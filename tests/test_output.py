@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import typing as t
 from pathlib import Path
 
 import pytest
@@ -88,3 +90,27 @@ def test_nothing_is_skipped_silently(tmp_path: Path) -> None:
     result = runner.invoke(main, ["validate", "--output-format", "json", str(tmp_path / "empty"), ""])
     assert result.exit_code == 1
     assert '"code": "no-records"' in result.stdout and '"code": "file-unreadable"' in result.stdout
+
+
+def test_a_removal_is_part_of_the_all_or_nothing_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from records_toolkit import output
+
+    target = tmp_path / "out"
+    target.mkdir()
+    (target / "a.txt").write_bytes(b"old a")
+    (target / "stale.txt").write_bytes(b"stale")
+    real_unlink = os.unlink
+
+    def failing_unlink(path: t.Any, *args: t.Any, **kwargs: t.Any) -> None:
+        if str(path) == str(target / "stale.txt"):  # the removal itself, not the clean-up of the staging copy
+            raise OSError(28, "No space left on device", str(path))
+        real_unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "unlink", failing_unlink)
+    with pytest.raises(OutputError):
+        output.atomic_write_tree(target, {"a.txt": b"new a"}, remove=["stale.txt"])
+    monkeypatch.setattr(os, "unlink", real_unlink)
+    assert sorted(p.name for p in target.iterdir()) == ["a.txt", "stale.txt"]
+    assert (target / "a.txt").read_bytes() == b"old a" and (target / "stale.txt").read_bytes() == b"stale"
+    output.atomic_write_tree(target, {"a.txt": b"new a"}, remove=["stale.txt"])
+    assert sorted(p.name for p in target.iterdir()) == ["a.txt"] and (target / "a.txt").read_bytes() == b"new a"

@@ -388,11 +388,15 @@ def _write(plugin: Format, exported: Exported, to: PathLike | t.BinaryIO) -> Non
 # -- import ----------------------------------------------------------------------------------------
 
 
-def import_records(source: PathLike, format: str, *, to: PathLike | None = None, **options: str) -> list[Record]:
+def import_records(
+    source: PathLike, format: str, *, to: PathLike | None = None, force: bool = False, **options: str
+) -> list[Record]:
     """Read records back from an export of ``format``; validated, sorted by ``(type, id)``.
 
     With ``to``, they are also written as canonical YAML, one file each
-    (``<to>/<type>s/<id>.yaml``), all or nothing. Input the format cannot read raises
+    (``<to>/<type>s/<id>.yaml``), all or nothing. A ``to`` that already holds records is refused
+    (:class:`~records_toolkit.errors.UsageError`) unless ``force``: then it becomes exactly the
+    import, the records not in it removed in the same all-or-nothing step. Input the format cannot read raises
     :class:`~records_toolkit.errors.InvalidSource`; records that are not valid raise
     :class:`~records_toolkit.errors.InvalidRecords` (problems name ``<type>s/<id>.yaml``).
     """
@@ -424,8 +428,29 @@ def import_records(source: PathLike, format: str, *, to: PathLike | None = None,
     if target is not None:
         from .output import atomic_write_tree
 
-        atomic_write_tree(target, files)
+        existing = _records_in(target)
+        if existing and not force:
+            raise UsageError(
+                f"{target.as_posix()} already holds {len(existing)} record files: give --force (force=True) to "
+                "replace them with the import (files not in it are removed), or choose an empty directory"
+            )
+        atomic_write_tree(target, files, remove=[name for name in existing if name not in files])
     return report.valid
+
+
+def _records_in(directory: Path) -> list[str]:
+    """The record files already under ``directory`` (relative POSIX names), as the walk finds them."""
+    from .loader import iter_record_files
+
+    if not directory.is_dir():
+        return []
+    found = []
+    for item in iter_record_files([directory]):
+        if isinstance(item, Path):
+            found.append(item.relative_to(directory).as_posix())
+        elif item.code in ("file-symlink", "file-special", "leftover-temp"):
+            raise UsageError(f"{item.file}: {item.message}; clear it before importing into {directory.as_posix()}")
+    return found
 
 
 def _as_validate_reads_them(files: t.Mapping[str, bytes]) -> None:

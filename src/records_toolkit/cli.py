@@ -173,8 +173,23 @@ def _no_data_format(func: F) -> F:
     )(func)
 
 
-def _format_option(help: str) -> t.Callable[[F], F]:
-    return click.option("--format", "-f", "-F", "format_name", type=_DataFormat(), required=True, help=help)
+class _ImporterOption(click.Option):
+    """``import --format``: its help lists the installed formats that can import (read when shown)."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        record = super().get_help_record(ctx)
+        if record is None:
+            return None
+        from . import api
+
+        names = [info.name for info in api.formats().available if info.can_import]
+        listed = ", ".join(names) or "none installed"
+        return record[0], record[1].replace("can import.", f"can import: {listed}.", 1)
+
+
+def _format_option(help: str, *, importers: bool = False) -> t.Callable[[F], F]:
+    return click.option("--format", "-f", "-F", "format_name", type=_DataFormat(), required=True, help=help,
+                        cls=_ImporterOption if importers else click.Option)
 
 
 def _format_options(func: F) -> F:
@@ -337,7 +352,7 @@ Examples:
   toolkit import -f csv tables/ -o records/            # CSV tables back to YAML records
   toolkit import -f jsonld article.jsonld -o records/""",
 )
-@_format_option("A format that can import (`toolkit formats`, column IMPORT).")
+@_format_option("A format that can import.", importers=True)
 @click.argument("source", type=click.Path(path_type=Path, readable=False))
 @click.option(
     "--output",
@@ -346,6 +361,7 @@ Examples:
     required=True,
     help="Directory for the YAML records (one file each).",
 )
+@click.option("--force", is_flag=True, help="Replace the records already in -o DIR (those not in the import are removed).")
 @_format_options
 @_report_options
 @click.pass_context
@@ -354,6 +370,7 @@ def import_(
     format_name: str,
     source: Path,
     output: str,
+    force: bool,
     option_values: tuple[str, ...],
     output_format: str,
     quiet: bool,
@@ -362,7 +379,7 @@ def import_(
     from . import api
 
     _settings(ctx, output_format, quiet)
-    records = api.import_records(source, format_name, to=output, **_parse_options(option_values))
+    records = api.import_records(source, format_name, to=output, force=force, **_parse_options(option_values))
     if not quiet:
         click.echo(f"wrote {len(records)} records to {output}", err=True)
 

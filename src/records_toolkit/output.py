@@ -662,8 +662,11 @@ def _check_target(directory: Path, name: str) -> None:
             raise OutputError(f"cannot write {directory / name}: {here} is not a directory; nothing was changed")
 
 
-def atomic_write_tree(directory: Path, files: t.Mapping[str, bytes]) -> None:
+def atomic_write_tree(directory: Path, files: t.Mapping[str, bytes], remove: t.Iterable[str] = ()) -> None:
     """Write several files (relative ``/`` names) into ``directory``, all or nothing.
+
+    ``remove`` names files to take out in the same step (a replaced tree leaves no stale file):
+    each is kept in the staging directory like a replaced file, so an undo puts it back.
 
     Every target is checked first (a link inside ``directory`` is refused, never written
     through); every file is written into a staging directory inside ``directory``, and each old
@@ -672,7 +675,8 @@ def atomic_write_tree(directory: Path, files: t.Mapping[str, bytes]) -> None:
     removed; after SIGKILL the journal lets the next write do it (:func:`recover`).
     """
     directory = Path(directory)
-    for name in files:
+    removed = sorted(set(remove) - set(files))
+    for name in [*files, *removed]:
         if not isinstance(name, str) or not _safe_name(name):
             raise OutputError(f"cannot write {name!r} into {directory}: not a plain relative file name")
     try:
@@ -692,9 +696,9 @@ def atomic_write_tree(directory: Path, files: t.Mapping[str, bytes]) -> None:
         try:
             with _Lock(directory) as lock:
                 _recover(directory, locked=lock.held)
-                for name in files:
+                for name in [*files, *removed]:
                     _check_target(directory, name)
-                _swap(directory, files, guard)
+                _swap(directory, files, guard, removed)
         except BaseException as exc:
             _remove_dirs(created)
             if isinstance(exc, OSError):
@@ -703,7 +707,7 @@ def atomic_write_tree(directory: Path, files: t.Mapping[str, bytes]) -> None:
             raise
 
 
-def _swap(directory: Path, files: t.Mapping[str, bytes], guard: SignalGuard) -> None:
+def _swap(directory: Path, files: t.Mapping[str, bytes], guard: SignalGuard, removed: t.Sequence[str] = ()) -> None:
     """Stage, keep, journal, move; undo on any exception. Raises OSError, OutputError or a signal's exception.
 
     The old files are kept by a hard link (a copy where links are not possible) in the staging
@@ -726,24 +730,28 @@ def _swap(directory: Path, files: t.Mapping[str, bytes], guard: SignalGuard) -> 
                     exc.filename = str(directory / name)
                     raise
             kept: list[str] = []
-            for name in files:
+            for name in [*files, *removed]:
                 guard.check()
                 if os.path.lexists(directory / name):
                     _keep(directory / name, staging / "old" / name)
                     kept.append(name)
+            removed = [name for name in removed if name in kept]
             _sync_all(staging, [staging / "new" / name for name in files])
             folders = sorted({str(Path(name).parent) for name in files} - {"."}, key=lambda f: f.count("/"))
             missing = [f for f in folders if not os.path.lexists(directory / f)]
             guard.check()
-            journal = _Journal(list(files), kept, missing)
+            journal = _Journal([*files, *removed], kept, missing)  # a removed name: kept, with no new file
             _write_journal(staging, journal, origin)  # from here on, a killed run is undone by the next write
             for folder in missing:
                 os.makedirs(directory / folder, exist_ok=True)
             for name in files:
                 guard.check()
                 os.replace(staging / "new" / name, directory / name)
+            for name in removed:
+                guard.check()
+                os.unlink(directory / name)
             guard.check()
-            for touched in {(directory / name).parent for name in files}:
+            for touched in {(directory / name).parent for name in [*files, *removed]}:
                 _fsync_dir(touched)
             os.unlink(staging / _JOURNAL)  # the commit: the new files stay
             journal = None
