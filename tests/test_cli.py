@@ -352,3 +352,35 @@ def test_import_into_a_directory_of_records_needs_force_and_leaves_no_stale_file
 def test_import_help_lists_only_the_formats_that_can_import(runner: CliRunner) -> None:
     result = runner.invoke(main, ["import", "--help"])
     assert "can import: csv, jsonld." in " ".join(result.stdout.split())
+
+
+def test_fmt_check_says_why_a_file_is_not_canonical(runner: CliRunner, tmp_path: Path) -> None:
+    source = (RECORDS / "places" / "baku.yaml").read_text(encoding="utf-8")
+    cases = [
+        (source.replace('id: "baku"', 'id: "baku"  ', 1), "1:11", "trailing white space: found 'id: \"baku\"··'"),
+        (source.replace('type: "place"', 'type:\t"place"', 1), "2:6", "a tab: found 'type:→\"place\"'"),
+        (source.replace('id: "baku"', "id: baku", 1), "1:5", "found 'id: baku', expected 'id: \"baku\"'"),
+    ]
+    for text, where, why in cases:
+        (tmp_path / "baku.yaml").write_text(text, encoding="utf-8")
+        result = runner.invoke(main, ["fmt", "--check", str(tmp_path)])
+        assert result.exit_code == 1
+        assert f"baku.yaml:{where}: error: not in canonical form from here on: {why}" in result.stdout, result.stdout
+
+
+def test_fmt_writes_emoji_as_themselves_and_says_when_a_text_cannot_be_a_block(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    text = (RECORDS / "places" / "baku.yaml").read_text(encoding="utf-8")
+    text = text.replace('name: "Baku"', 'name: "Baku \\U0001FA82 \\U0001F1E6\\U0001F1FF"', 1)
+    text = "\n".join(line for line in text.splitlines() if not line.startswith("notes:")) + "\n"
+    (tmp_path / "baku.yaml").write_text(text + 'notes: "line one \\nline two"\n', encoding="utf-8")
+    result = runner.invoke(main, ["fmt", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    written = (tmp_path / "baku.yaml").read_text(encoding="utf-8")
+    assert 'name: "Baku 🪂 🇦🇿"' in written and "\\U0001" not in written
+    assert (
+        "baku.yaml#/notes: warning: multi-line text written as one quoted line: its line 1 ends in white space"
+        in result.stderr
+    )
+    assert runner.invoke(main, ["fmt", "--check", str(tmp_path)]).exit_code == 0  # idempotent

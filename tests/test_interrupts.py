@@ -254,7 +254,9 @@ def test_after_sigkill_of_an_import_validate_reads_no_leftover_and_the_next_impo
         path.write_bytes(b"# the old version\n" + path.read_bytes())
     old = snapshot(out)
     moves = count_calls(tmp_path, ["import", "-f", "csv", tables, "-o", tmp_path / "counted"], "replace")
-    done = run_until(tmp_path, ["import", "-f", "csv", tables, "-o", out], "replace", moves // 2, signal.SIGKILL)
+    done = run_until(
+        tmp_path, ["import", "-f", "csv", tables, "-o", out, "--force"], "replace", moves // 2, signal.SIGKILL
+    )
     assert done.returncode == -signal.SIGKILL and leftovers(out)
 
     checked = subprocess.run([TOOLKIT, "validate", out], capture_output=True, text=True)
@@ -263,7 +265,9 @@ def test_after_sigkill_of_an_import_validate_reads_no_leftover_and_the_next_impo
     assert "duplicate-id" not in checked.stdout and "43 records in 44 files checked" in checked.stdout
     assert [line.rsplit(" [", 1)[1] for line in checked.stdout.splitlines() if " error: " in line] == ["leftover-temp]"]
 
-    done = subprocess.run([TOOLKIT, "import", "-f", "csv", tables, "-o", out], capture_output=True, text=True)
+    done = subprocess.run(
+        [TOOLKIT, "import", "-f", "csv", tables, "-o", out, "--force"], capture_output=True, text=True
+    )  # records are there (the old ones, put back): replacing them needs --force
     assert done.returncode == 0, done.stderr
     assert not leftovers(out)
     now = snapshot(out)

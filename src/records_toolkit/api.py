@@ -36,11 +36,16 @@ __all__ = [
     "FormatInfo",
     "Formats",
     "canonical_yaml",
+    "describe_schema",
     "export",
+    "find_quotes",
     "fmt",
     "formats",
     "import_records",
     "load",
+    "new_record",
+    "show",
+    "source_block",
     "validate",
     "validate_records",
 ]
@@ -136,6 +141,7 @@ def validate(
     max_file_size: int = MAX_FILE_BYTES,
     jobs: int | None = None,
     collect: bool = True,
+    collection: PathLike | bool = False,
 ) -> Report:
     """Check every record under ``paths`` against the schemas and the collection rules.
 
@@ -143,15 +149,32 @@ def validate(
     ``report.raise_for_problems()`` to turn them into an error) and, with ``collect``, the
     records in which no error was found as ``report.valid``, sorted by ``(type, id)``.
     Large trees are split over ``jobs`` processes (default: one per core).
+
+    ``collection`` (what ``toolkit validate`` does with ``True``): False checks the records under
+    ``paths`` on their own; True finds their collection (``records-toolkit.toml`` up to the
+    repository root, else ``records/`` here) and, when every path lies inside it, checks them
+    against all of its records, reporting only their own problems (and, in the one-record-per-file
+    layout, ``misplaced-record``); a path names the collection. See :mod:`records_toolkit.collection`.
     """
+    from .collection import resolve
     from .validate import check_paths
 
     given = _paths(paths)
     _whole(max_file_size, "max_file_size")
     if jobs is not None:
         _whole(jobs, "jobs")
+    if not isinstance(collection, bool):
+        collection = _path(collection, "collection")
+    scope = resolve(None if paths is None else given, collection)
     try:
-        result = check_paths(given, keep=bool(collect), max_bytes=max_file_size, jobs=jobs)
+        result = check_paths(
+            scope.named,
+            keep=bool(collect),
+            max_bytes=max_file_size,
+            jobs=jobs,
+            collection=scope.context,
+            layout=scope.layout,
+        )
     except OSError as exc:  # the worker pool or the machine, not the records
         raise CouldNotRun(f"validation could not run: {exc.strerror or exc}") from exc
     report = result.report
@@ -444,13 +467,9 @@ def _records_in(directory: Path) -> list[str]:
 
     if not directory.is_dir():
         return []
-    found = []
-    for item in iter_record_files([directory]):
-        if isinstance(item, Path):
-            found.append(item.relative_to(directory).as_posix())
-        elif item.code in ("file-symlink", "file-special", "leftover-temp"):
-            raise UsageError(f"{item.file}: {item.message}; clear it before importing into {directory.as_posix()}")
-    return found
+    # links, special files and leftovers are not records: the write itself refuses to go through a
+    # link (OutputError), and clears its own leftovers
+    return [item.relative_to(directory).as_posix() for item in iter_record_files([directory]) if isinstance(item, Path)]
 
 
 def _as_validate_reads_them(files: t.Mapping[str, bytes]) -> None:
@@ -570,3 +589,72 @@ def formats() -> Formats:
             )
         )
     return Formats(tuple(available), tuple(broken))
+
+
+# -- authoring -------------------------------------------------------------------------------------
+
+if t.TYPE_CHECKING:
+    from .authoring import Shown, TypeSchema
+
+
+def new_record(type: str, id: str, *, records: PathLike = "records") -> Path:
+    """Write a canonical skeleton of a ``type`` record at ``<records>/<type>s/<id>.yaml``; its path.
+
+    Every required field is there as an obvious placeholder (``"TODO: name"``; enumerations
+    get their first allowed value and dates today's date, both listed in ``notes`` for review),
+    with one outside source (``url`` and ``title`` to replace) supporting the fact fields: the
+    skeleton validates as written, so replace every ``TODO`` before committing. An id that is
+    not a valid slug, already used in the collection, or whose file exists raises
+    :class:`~records_toolkit.errors.InvalidData` and nothing is written; an unknown type is a
+    :class:`~records_toolkit.errors.UsageError`. Written atomically.
+    """
+    from .authoring import new_record as write
+
+    return write(type, id, records)
+
+
+def find_quotes(article: str, words: t.Sequence[str], *, records: PathLike = "records") -> list[str]:
+    """The sentences of article ``article``'s ``text`` holding every one of ``words`` (case-insensitive).
+
+    Each sentence is exactly as it stands in the text (a verbatim quote). Sentences end at
+    ``.``, ``!`` or ``?`` before white space (not before a lowercase word) and at blank lines.
+    No match, or no such article, raises :class:`~records_toolkit.errors.InvalidData`.
+    """
+    from .authoring import find_quotes as find
+
+    return find(article, words, records)
+
+
+def source_block(article: str, quotes: t.Sequence[str]) -> str:
+    """Sources citing ``article`` with each of ``quotes`` (``supports: []`` to fill in), as
+    canonical YAML indented as under ``sources:`` in a record."""
+    from .authoring import source_blocks
+
+    if not isinstance(article, str) or isinstance(quotes, str) or not all(isinstance(q, str) for q in quotes):
+        raise UsageError("source_block takes an article id and a list of quotes (text)")
+    return source_blocks(article, quotes)
+
+
+def show(id: str, *, records: PathLike = "records") -> Shown:
+    """What the record ``id`` says (``.record``, ``.yaml``), the records referring to it
+    (``.referrers``: id, type, JSON pointer) and the articles its sources cite (``.cites``).
+
+    Records are loaded, not validated. No record with that id raises
+    :class:`~records_toolkit.errors.InvalidData` (with a did-you-mean).
+    """
+    from .authoring import show as shown
+
+    return shown(id, records)
+
+
+@t.overload
+def describe_schema(type: None = None) -> tuple[TypeSchema, ...]: ...
+@t.overload
+def describe_schema(type: str) -> TypeSchema: ...
+def describe_schema(type: str | None = None) -> TypeSchema | tuple[TypeSchema, ...]:
+    """A record type's fields in canonical order (required or not, kind, description, allowed
+    values, reference targets); without ``type``, every type. An unknown type is a
+    :class:`~records_toolkit.errors.UsageError`."""
+    from .authoring import describe, describe_all
+
+    return describe_all() if type is None else describe(type)

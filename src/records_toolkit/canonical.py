@@ -81,8 +81,24 @@ def canonical_record(data: dict[str, t.Any], model: Model | None = None) -> dict
     return t.cast(dict[str, t.Any], _ordered(data, order, ()))
 
 
+# PyYAML escapes every character beyond U+FFFF (emoji, flags) in double quotes even with
+# allow_unicode; YAML 1.2 §5.1 lets them stand as themselves. An escape preceded by an even number
+# of backslashes is a real escape (``\\U...`` is a backslash and the letter U).
+_ASTRAL_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\U([0-9A-Fa-f]{8})")
+
+
+def _astral(match: re.Match[str]) -> str:
+    code = int(match.group(2), 16)
+    if code < 0x10000 or code > 0x10FFFF:
+        return match.group(0)
+    return match.group(1) + chr(code)
+
+
 def dumps(documents: t.Sequence[dict[str, t.Any]], model: Model | None = None) -> str:
-    """The canonical text of one file holding ``documents`` (``---`` between them)."""
+    """The canonical text of one file holding ``documents`` (``---`` between them).
+
+    Non-ASCII text is written as itself, emoji included (never as ``\\U...`` escapes).
+    """
     parts = []
     for data in documents:
         parts.append(
@@ -96,7 +112,7 @@ def dumps(documents: t.Sequence[dict[str, t.Any]], model: Model | None = None) -
                 indent=2,
             )
         )
-    return "---\n".join(parts)
+    return _ASTRAL_ESCAPE.sub(_astral, "---\n".join(parts))
 
 
 def record_path(record: dict[str, t.Any]) -> str:
@@ -152,6 +168,8 @@ def format_paths(
             report.problems.extend(problems)
             continue
         report.records += len(documents)
+        for index, document in enumerate(documents):
+            report.problems.extend(_quoted_texts(item.as_posix(), index, document))
         canonical = dumps(documents, model).encode("utf-8")
         if original == canonical:
             continue
@@ -174,17 +192,75 @@ def format_paths(
     return Formatted(report, changed, check)
 
 
+def _quoted_texts(file: str, document: int, data: t.Any, pointer: str = "") -> t.Iterator[Problem]:
+    """A warning for each multi-line text ``fmt`` cannot write as a literal block (it says so, rather
+    than silently turning an article into one escaped line)."""
+    from .problems import pointer_join
+
+    if isinstance(data, dict):
+        for key, value in data.items():
+            yield from _quoted_texts(file, document, value, pointer_join(pointer, key))
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            yield from _quoted_texts(file, document, value, pointer_join(pointer, index))
+    elif isinstance(data, str) and "\n" in data.strip("\n"):
+        shown = yaml.dump(data, Dumper=_CanonicalDumper, allow_unicode=True, width=1_000_000)
+        if shown.startswith("|"):
+            return
+        lines = data.split("\n")
+        where = next((n for n, line in enumerate(lines, 1) if line != line.rstrip(" \t")), None)
+        if where is not None:
+            why = f"its line {where} ends in white space"
+        elif _OTHER_BREAKS.intersection(data):
+            why = "it holds a CR, NEL, LS or PS line break"
+        else:
+            why = "YAML cannot hold this text in a block"
+        yield Problem(
+            file=file,
+            line=None,
+            column=None,
+            pointer=pointer,
+            code="text-not-block",
+            severity="warning",
+            document=document,
+            message=f"multi-line text written as one quoted line: {why}; remove that to keep it a readable block",
+        )
+
+
 def _first_difference(file: str, original: bytes, canonical: bytes) -> Problem:
     old_lines, new_lines = original.splitlines(), canonical.splitlines()
     line = next(
         (i for i, (a, b) in enumerate(zip(old_lines, new_lines), 1) if a != b), min(len(old_lines), len(new_lines)) + 1
     )
     line = min(line, max(len(old_lines), 1))
+    found = old_lines[line - 1].decode("utf-8", "replace") if line <= len(old_lines) else ""
+    expected = new_lines[line - 1].decode("utf-8", "replace") if line <= len(new_lines) else ""
+    column = next((i for i, (a, b) in enumerate(zip(found, expected), 1) if a != b), min(len(found), len(expected)) + 1)
     return Problem(
         file=file,
         line=line,
-        column=1,
+        column=column,
         pointer="",
         code="not-canonical",
-        message="not in canonical form from here on (run `toolkit fmt`)",
+        message=f"not in canonical form from here on: {_why(found, expected)} (`toolkit fmt` rewrites it)",
     )
+
+
+def _shown(line: str) -> str:
+    """A line with the white space that matters made visible: tabs as →, spaces at its ends as ·."""
+    core = line.strip(" ")
+    left = len(line) - len(line.lstrip(" "))
+    right = len(line) - len(line.rstrip(" ")) if core else 0
+    return repr("·" * left + core.replace("\t", "→") + "·" * right)
+
+
+def _why(found: str, expected: str) -> str:
+    if found.rstrip(" \t") == expected.rstrip(" \t") and found != expected:
+        return f"trailing white space: found {_shown(found)}, expected {_shown(expected)}"
+    if "\t" in found and found.replace("\t", "") != expected.replace("\t", ""):
+        return f"a tab: found {_shown(found)}, expected {_shown(expected)}"
+    if not expected:
+        return f"found {_shown(found)} past the end of the canonical text"
+    if not found:
+        return f"expected {_shown(expected)} here (missing, or no final newline)"
+    return f"found {_shown(found)}, expected {_shown(expected)}"

@@ -188,8 +188,16 @@ class _ImporterOption(click.Option):
 
 
 def _format_option(help: str, *, importers: bool = False) -> t.Callable[[F], F]:
-    return click.option("--format", "-f", "-F", "format_name", type=_DataFormat(), required=True, help=help,
-                        cls=_ImporterOption if importers else click.Option)
+    return click.option(
+        "--format",
+        "-f",
+        "-F",
+        "format_name",
+        type=_DataFormat(),
+        required=True,
+        help=help,
+        cls=_ImporterOption if importers else click.Option,
+    )
 
 
 def _format_options(func: F) -> F:
@@ -224,7 +232,8 @@ def main() -> None:
 Examples:
   toolkit validate                                 # the records/ tree
   toolkit validate records/events/efes-2022.yaml   # some files
-  toolkit validate --output-format github records  # pull-request annotations in CI"""
+  toolkit validate --output-format github records  # pull-request annotations in CI
+  toolkit validate --no-collection draft.yaml      # one file on its own"""
 )
 @_paths
 @_report_options
@@ -232,16 +241,38 @@ Examples:
 @click.option(
     "--jobs", "-j", type=click.IntRange(min=1), default=None, help="Processes for large trees (default: one per core)."
 )
+@click.option(
+    "--collection",
+    "collection_path",
+    type=click.Path(path_type=str, file_okay=False),
+    default=None,
+    help="The collection the PATHs belong to (default: from records-toolkit.toml, else records/): "
+    "references and ids resolve against all of it; only the PATHs' problems are reported.",
+)
+@click.option("--no-collection", is_flag=True, help="Check only the PATHs named, on their own.")
 @_no_data_format
 @click.pass_context
 def validate(
-    ctx: click.Context, paths: tuple[str, ...], output_format: str, quiet: bool, max_bytes: int, jobs: int | None
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    output_format: str,
+    quiet: bool,
+    max_bytes: int,
+    jobs: int | None,
+    collection_path: str | None,
+    no_collection: bool,
 ) -> None:
-    """Check records against the schemas and the collection rules (default PATH: records)."""
+    """Check records against the schemas and the collection rules (default PATH: the collection, else records).
+
+    Files named inside a collection are checked against the whole collection, and only their
+    own problems are reported."""
     from . import api
 
     _settings(ctx, output_format, quiet)
-    report = api.validate(paths or None, max_file_size=max_bytes, jobs=jobs, collect=False)
+    if no_collection and collection_path is not None:
+        raise UsageError("--collection and --no-collection: give one or the other")
+    collection: str | bool = False if no_collection else collection_path if collection_path is not None else True
+    report = api.validate(paths or None, max_file_size=max_bytes, jobs=jobs, collect=False, collection=collection)
     if not quiet:
         _emit(report, output_format)
     if not report.ok:
@@ -275,6 +306,8 @@ def fmt(
         raise _Reported(report)
     if quiet:
         return
+    if report.problems:  # warnings only (e.g. text-not-block)
+        _emit(report, output_format, err=True)
     verb = "would reformat" if check else "reformatted"
     for name in result.changed:
         click.echo(f"{verb} {_visible(name)}", err=True)
@@ -361,7 +394,9 @@ Examples:
     required=True,
     help="Directory for the YAML records (one file each).",
 )
-@click.option("--force", is_flag=True, help="Replace the records already in -o DIR (those not in the import are removed).")
+@click.option(
+    "--force", is_flag=True, help="Replace the records already in -o DIR (those not in the import are removed)."
+)
 @_format_options
 @_report_options
 @click.pass_context
@@ -382,6 +417,133 @@ def import_(
     records = api.import_records(source, format_name, to=output, force=force, **_parse_options(option_values))
     if not quiet:
         click.echo(f"wrote {len(records)} records to {output}", err=True)
+
+
+def _records_option(func: F) -> F:
+    return click.option(
+        "--records",
+        "records_dir",
+        type=click.Path(path_type=str),
+        default="records",
+        show_default=True,
+        help="The records directory of the collection.",
+    )(func)
+
+
+@main.command(
+    epilog="""\b
+Examples:
+  toolkit new event efes-2024           # writes records/events/efes-2024.yaml
+  toolkit new person jane-doe --records my-records
+  toolkit schema event                  # what each field of an event means"""
+)
+@click.argument("type_name", metavar="TYPE")
+@click.argument("record_id", metavar="ID")
+@_records_option
+def new(type_name: str, record_id: str, records_dir: str) -> None:
+    """Write a skeleton record with every required field, at RECORDS/<TYPE>s/<ID>.yaml.
+
+    Texts are "TODO: ..." placeholders; allowed values (a kind, a status) are set to the first
+    one and dates to today, both listed in `notes` for review; one outside source (url and title
+    to replace) supports the fact fields. The skeleton validates as written, so `toolkit
+    validate` cannot tell a placeholder from a fact: replace every TODO (grep -rn TODO records)
+    before committing. An id that is not a lowercase slug, is already used, or whose file
+    exists is refused (exit 1, nothing written).
+    """
+    from . import api
+
+    path = api.new_record(type_name, record_id, records=records_dir)
+    click.echo(f"wrote {_visible(path.as_posix())}: replace each TODO, then run `toolkit validate`", err=True)
+
+
+@main.command(
+    epilog="""\b
+Examples:
+  toolkit quote azernews-2022-01-21-servicemen-parachute-course Kayseri 113th
+  toolkit quote my-article "memorandum of alliance" --records my-records"""
+)
+@click.argument("article")
+@click.argument("words", nargs=-1, required=True)
+@_records_option
+def quote(article: str, words: tuple[str, ...], records_dir: str) -> None:
+    """Print a ready source block for each sentence of ARTICLE holding all WORDS.
+
+    Words match case-insensitively, anywhere in a sentence (quote a phrase to keep it whole).
+    Each quote is the sentence exactly as in the article's text, so the verbatim check passes;
+    the block is indented to paste under `sources:` in a record; fill in `supports`. No
+    matching sentence, or no such article: exit 1.
+    """
+    from . import api
+
+    quotes = api.find_quotes(article, list(words), records=records_dir)
+    click.echo(api.source_block(article, quotes), nl=False)
+
+
+@main.command(
+    epilog="""\b
+Examples:
+  toolkit show kayseri          # the record, what refers to it, what it cites
+  toolkit show efes-2022 --records my-records"""
+)
+@click.argument("record_id", metavar="ID")
+@_records_option
+def show(record_id: str, records_dir: str) -> None:
+    """Show a record: its canonical YAML, the records referring to it, the articles it cites."""
+    from . import api
+
+    shown = api.show(record_id, records=records_dir)
+    click.echo(_visible_block(shown.yaml), nl=False)
+    click.echo("")
+    if shown.referrers:
+        click.echo(f"referred to by {len(shown.referrers)}:")
+        width = max(len(r.id) for r in shown.referrers)
+        for ref in shown.referrers:
+            click.echo(f"  {_visible(ref.id).ljust(width)}  {ref.type:<12}  {_visible(ref.pointer)}")
+    else:
+        click.echo("referred to by no record")
+    if shown.cites:
+        click.echo("cites the articles:")
+        for article in shown.cites:
+            click.echo(f"  {_visible(article)}")
+    else:
+        click.echo("cites no article of the collection")
+
+
+def _visible_block(text: str) -> str:
+    """Multi-line text with control characters escaped line by line (line breaks kept)."""
+    return "".join(_visible(line) + "\n" for line in text.splitlines())
+
+
+@main.command(
+    epilog="""\b
+Examples:
+  toolkit schema            # the record types
+  toolkit schema event      # the fields of an event, with allowed values"""
+)
+@click.argument("type_name", metavar="[TYPE]", required=False)
+def schema(type_name: str | None) -> None:
+    """List the record types, or the fields of TYPE: required or not, kind, meaning, allowed values."""
+    from . import api
+
+    if type_name is None:
+        every = api.describe_schema()
+        width = max(len(info.name) for info in every)
+        for info in every:
+            click.echo(f"{info.name.ljust(width)}  {info.description}")
+        return
+    info = api.describe_schema(type_name)
+    click.echo(f"{info.name}: {info.description}" if info.description else info.name)
+    click.echo("")
+    width = max(len(field.name) for field in info.fields)
+    for field in info.fields:
+        click.echo(f"  {field.name.ljust(width)}  {'required' if field.required else 'optional'}  {field.kind}")
+        pad = " " * (width + 4)
+        if field.description:
+            click.echo(f"{pad}{field.description}")
+        if field.allowed:
+            click.echo(f"{pad}allowed: {', '.join(field.allowed)}")
+        if field.refers_to:
+            click.echo(f"{pad}refers to: {', '.join(field.refers_to)}")
 
 
 @main.command(

@@ -53,9 +53,11 @@ CODES: dict[str, str] = {
     "unsourced-fact": "a fact-bearing field is not covered by any source's `supports`",
     "unknown-supported-field": "a source `supports` a field the record does not have",
     "date-order": "a date interval ends before it starts",
+    "misplaced-record": "in a one-record-per-file collection, a record not at <type>s/<id>.yaml, or not alone in its file",
     # reporting
     "problems-truncated": "more than 1,000 problems in one file: the rest are counted, not reported",
     # formatting
+    "text-not-block": "a warning of fmt: a multi-line text it must write as one quoted line (a line ends in white space)",
     "not-canonical": "the file is not in canonical form (`toolkit fmt` rewrites it)",
 }
 

@@ -21,8 +21,9 @@ def summary(report: Report) -> str:
     errors = len(report.errors)
     files_with = len({p.file for p in report.errors})
     checked = f"{_plural(report.records, 'record')} in {_plural(report.files, 'file')}"
+    warnings = len(report.problems) - errors
     if not errors:
-        return f"ok: {checked}, no problems"
+        return f"ok: {checked}, no problems" + (f" ({_plural(warnings, 'warning')})" if warnings else "")
     return f"{_plural(errors, 'problem')} in {_plural(files_with, 'file')} ({checked} checked)"
 
 

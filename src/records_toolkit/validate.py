@@ -21,6 +21,9 @@ from .problems import Problem, Report, pointer_join
 from .rules import Collection, Pending
 from .schemas import Model, load_model, values_at
 
+if t.TYPE_CHECKING:
+    from .collection import Layout
+
 __all__ = ["Checker", "Result", "check_paths", "describe"]
 
 #: Top-level fields that are bookkeeping or editorial, not facts, and so need no source.
@@ -41,12 +44,16 @@ class Result:
 class Checker:
     """Feeds documents through schema checks and hands the valid ones to the collection rules."""
 
-    def __init__(self, model: Model | None = None, *, keep: bool = False, in_files: bool = True) -> None:
+    def __init__(
+        self, model: Model | None = None, *, keep: bool = False, in_files: bool = True, layout: Layout | None = None
+    ) -> None:
         """``in_files=False``: the documents were never read from files (records held in memory), so
-        no problem is looked up on disk; each keeps its JSON pointer and no line."""
+        no problem is looked up on disk; each keeps its JSON pointer and no line. ``layout``: the
+        collection's one-record-per-file layout, when it applies (``misplaced-record``)."""
         self.model = model or load_model()
         self.keep = keep
         self.in_files = in_files
+        self.layout = layout
         self.records: list[Document] = []
         self.report = Report()
         self._pending: list[Pending] = []
@@ -110,6 +117,12 @@ class Checker:
         # Every problem at once, none invented: a record with schema errors still takes part in the
         # collection rules with the values the schema accepted (its id is indexed, so references to
         # it never dangle; its own valid references and quotes are checked).
+        if self.layout is not None:
+            record_id = data.get("id")
+            usable_id = record_id if isinstance(record_id, str) and "/id" not in wrong else None
+            misplaced = self.layout.misplaced(doc.file, doc.index, info.name, usable_id)
+            if misplaced is not None:
+                self._flag(doc, misplaced[0], "misplaced-record", misplaced[1], at_key=bool(misplaced[0]))
         duplicate = self._collection.index(doc, info, wrong)
         if duplicate is not None:
             self._pending.append(duplicate)
@@ -327,14 +340,22 @@ def check_paths(
     model: Model | None = None,
     max_bytes: int = MAX_FILE_BYTES,
     jobs: int | None = None,
+    collection: t.Sequence[str | os.PathLike[str]] | None = None,
+    layout: Layout | None = None,
 ) -> Result:
     """Validate every record under ``paths``; with ``keep`` the valid records come back too.
 
     Large trees are loaded and schema-checked by ``jobs`` processes (default: one per core)
     in contiguous chunks; the collection rules then run once over the merged indexes, so the
     result is the same as with one process.
+
+    ``collection``: the rest of the collection ``paths`` belong to. Its records take part in the
+    collection rules (references, ids and quotes resolve against them) but only the problems of
+    the files under ``paths`` are reported and counted; a file both named and in the collection
+    is read once, as named. The rest of the collection is read first, so an id the named files
+    repeat is reported at the named file. ``layout``: the one-record-per-file layout to check.
     """
-    checker = Checker(model, keep=keep)
+    checker = Checker(model, keep=keep, layout=layout)
     files: list[Path] = []
     for item in iter_record_files(paths):
         if isinstance(item, Problem):
@@ -343,6 +364,59 @@ def check_paths(
         else:
             files.append(item)
     checker.report.files += len(files)
+    others = _others(collection, files) if collection is not None else []
+    if others:
+        _add_files(checker, others, keep, max_bytes, jobs, model, layout)
+        before = checker.report.records
+        _add_files(checker, files, keep, max_bytes, jobs, model, layout)
+        named_records = checker.report.records - before
+        result = checker.finish()
+        hidden = {path.as_posix() for path in others}
+        result.report.problems = [p for p in result.report.problems if p.file not in hidden]
+        result.report.records = named_records
+        result.records = [doc for doc in result.records if doc.file not in hidden]
+        return result
+    _add_files(checker, files, keep, max_bytes, jobs, model, layout)
+    return checker.finish()
+
+
+def _others(collection: t.Sequence[str | os.PathLike[str]], named: t.Sequence[Path]) -> list[Path]:
+    """The record files of ``collection`` that are not among the ``named`` ones (same file, any spelling).
+
+    The collection is walked as any tree is (links never followed, special files never read);
+    its own walk problems (a link, a leftover temporary file) are not the named files' and are
+    left out.
+    """
+    seen: set[tuple[int, int]] = set()
+    for path in named:
+        try:
+            info = os.stat(path, follow_symlinks=False)
+        except OSError:
+            continue
+        seen.add((info.st_dev, info.st_ino))
+    others: list[Path] = []
+    for item in iter_record_files(collection):
+        if isinstance(item, Problem):
+            continue
+        try:
+            info = os.stat(item, follow_symlinks=False)
+        except OSError:
+            continue  # gone since the walk: not the named files' problem
+        if (info.st_dev, info.st_ino) not in seen:
+            others.append(item)
+    return others
+
+
+def _add_files(
+    checker: Checker,
+    files: list[Path],
+    keep: bool,
+    max_bytes: int,
+    jobs: int | None,
+    model: Model | None,
+    layout: Layout | None,
+) -> None:
+    """Load and check ``files`` into ``checker``: in worker processes for a large tree, else here."""
     workers = jobs if jobs is not None else (os.cpu_count() or 1)
     # A caller's own `model` stays in this process; workers use the cached default model.
     if workers > 1 and len(files) >= (PARALLEL_FROM if jobs is None else 2) and model is None and _can_fork():
@@ -364,7 +438,7 @@ def check_paths(
         try:
             with SignalGuard(defer=False):  # SIGTERM too ends the wait here, and so the workers
                 # submit, not map: map's clean-up cancels futures the pool then fails (InvalidStateError)
-                futures = [pool.submit(_check_chunk, chunk, keep, max_bytes) for chunk in chunks]
+                futures = [pool.submit(_check_chunk, chunk, keep, max_bytes, layout) for chunk in chunks]
                 for future in futures:
                     checker.merge(future.result())
         except BaseException as exc:
@@ -375,7 +449,6 @@ def check_paths(
         pool.shutdown()
     else:
         checker.add_files(files, max_bytes)
-    return checker.finish()
 
 
 def _can_fork() -> bool:
@@ -437,8 +510,8 @@ def _stop_workers(pool: t.Any) -> None:
     pool.shutdown(wait=True)
 
 
-def _check_chunk(files: list[Path], keep: bool, max_bytes: int) -> dict[str, t.Any]:
+def _check_chunk(files: list[Path], keep: bool, max_bytes: int, layout: Layout | None = None) -> dict[str, t.Any]:
     """In a worker: load and check some files; hand back the indexes, not the checker."""
-    checker = Checker(keep=keep)
+    checker = Checker(keep=keep, layout=layout)
     checker.add_files(files, max_bytes)
     return checker.state()
