@@ -214,3 +214,20 @@ def test_merged_chunks_find_what_one_checker_finds() -> None:
         ("r4.yaml", "/sources/0/quote", "quote-not-found"),
         ("r5.yaml", "/id", "duplicate-id"),
     ]
+
+
+def test_the_closest_passage_shows_the_white_space_that_differs() -> None:
+    """A paragraph break or a no-break space in the article is shown as such, not as a space."""
+    text = "The servicemen will join the drills.\n\nThey trained in\u00a0Kayseri for weeks."
+    article = {**BASE[0], "text": text}
+    place = {
+        **BASE[1],
+        "sources": [
+            {"article": "a1", "quote": "join the drills. They trained in Kayseri", "supports": ["name", "kind"]}
+        ],
+    }
+    checker = Checker()
+    for index, record in enumerate([article, place]):
+        checker.add(Document(f"r{index}.yaml", 0, record))
+    found = [p.message for p in checker.finish().report.problems if p.code == "quote-not-found"]
+    assert len(found) == 1 and "\\n\\n" in found[0], found

@@ -171,7 +171,9 @@ def _near_miss(quote: str, text: str) -> str:
             best = (match.size, begin + match.a, match.b)
     if best is not None:
         start = max(0, best[1] - best[2])
-        excerpt = " ".join(text[start : start + min(len(quote), 80)].split())
+        # as it is, white space made visible (repr: a paragraph break shows as \n, a no-break space
+        # as \xa0): the difference is often exactly there
+        excerpt = text[start : start + min(len(quote), 80)]
         return f"; the closest passage reads {excerpt!r}"
     return ""
 
