@@ -384,3 +384,26 @@ def test_fmt_writes_emoji_as_themselves_and_says_when_a_text_cannot_be_a_block(
         in result.stderr
     )
     assert runner.invoke(main, ["fmt", "--check", str(tmp_path)]).exit_code == 0  # idempotent
+
+
+def test_fmt_leaves_the_repositorys_other_yaml_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hook passes every changed *.yml: a workflow or a pre-commit config is not a record, and is never
+    rewritten (fmt would strip its comments and quote `on:`)."""
+    shutil.copytree(RECORDS, tmp_path / "records")
+    workflow = tmp_path / ".github" / "workflows" / "ci.yml"
+    workflow.parent.mkdir(parents=True)
+    workflow.write_text("# CI\non:\n  push: {}\njobs: {}\n", encoding="utf-8")
+    config = tmp_path / ".pre-commit-config.yaml"
+    config.write_text("repos: []  # none yet\n", encoding="utf-8")
+    record = tmp_path / "records" / "places" / "baku.yaml"
+    record.write_text(record.read_text(encoding="utf-8").replace('id: "baku"', "id: baku", 1), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner(catch_exceptions=False).invoke(
+        main, ["fmt", ".github/workflows/ci.yml", ".pre-commit-config.yaml", "records/places/baku.yaml"]
+    )
+    assert result.exit_code == 0, result.output
+    assert workflow.read_text(encoding="utf-8") == "# CI\non:\n  push: {}\njobs: {}\n"
+    assert config.read_text(encoding="utf-8") == "repos: []  # none yet\n"
+    assert record.read_text(encoding="utf-8").startswith('id: "baku"')
+    assert "left alone .github/workflows/ci.yml: not a record of the collection" in result.stderr
+    assert "reformatted records/places/baku.yaml" in result.stderr

@@ -524,17 +524,51 @@ def canonical_yaml(records: t.Mapping[str, t.Any] | t.Sequence[t.Mapping[str, t.
     return dumps(plain)
 
 
-def fmt(paths: Paths | None = None, *, check: bool = False, max_file_size: int = MAX_FILE_BYTES) -> Formatted:
+def fmt(
+    paths: Paths | None = None, *, check: bool = False, max_file_size: int = MAX_FILE_BYTES, collection: bool = True
+) -> Formatted:
     """Rewrite the record files under ``paths`` into canonical form; with ``check``, only report.
 
     ``result.report`` holds the problems (files that do not load; with ``check``, each file
     not canonical as ``not-canonical``); ``result.changed`` the files rewritten (or to be).
+    With ``collection`` (the default) and a collection found (``records-toolkit.toml`` or
+    ``records/``), only paths inside it are touched: a GitHub workflow or a pre-commit config
+    handed over by a hook is not a record, and is listed in ``result.skipped``, never rewritten.
     """
     from .canonical import format_paths
 
     given = _paths(paths)
     _whole(max_file_size, "max_file_size")
-    return format_paths(given, check=bool(check), max_bytes=max_file_size)
+    skipped: list[str] = []
+    if collection and paths is not None:
+        from .collection import discover
+
+        found = discover()
+        if found is not None:
+            # the repository: the config's folder, or the working directory that holds records/
+            repository = os.path.dirname(os.path.abspath(found.config)) if found.config else os.getcwd()
+
+            def other_yaml(path: PathLike) -> bool:
+                """A file of the repository outside the collection: a workflow, a config, not a record."""
+                where = os.path.abspath(os.fspath(path))
+                return os.path.isfile(where) and _within(repository, where) and not _within(found.root, where)
+
+            skipped = [Path(os.fspath(p)).as_posix() for p in given if other_yaml(p)]
+            given = [p for p in given if not other_yaml(p)]
+            if not given:
+                result = format_paths([], check=bool(check), max_bytes=max_file_size)
+                result.skipped = skipped
+                return result
+    result = format_paths(given, check=bool(check), max_bytes=max_file_size)
+    result.skipped = skipped
+    return result
+
+
+def _within(root: str, path: str) -> bool:
+    try:
+        return os.path.commonpath([root, path]) == root
+    except ValueError:
+        return False
 
 
 # -- formats ---------------------------------------------------------------------------------------

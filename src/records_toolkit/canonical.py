@@ -130,6 +130,8 @@ class Formatted:
     report: Report
     changed: list[str]
     check: bool
+    skipped: list[str] = dataclasses.field(default_factory=list)
+    """Paths named that are not records of the collection (a workflow, a pre-commit config): left alone."""
 
 
 def format_paths(

@@ -308,6 +308,8 @@ def fmt(
         return
     if report.problems:  # warnings only (e.g. text-not-block)
         _emit(report, output_format, err=True)
+    for name in result.skipped:
+        click.echo(f"left alone {_visible(name)}: not a record of the collection", err=True)
     verb = "would reformat" if check else "reformatted"
     for name in result.changed:
         click.echo(f"{verb} {_visible(name)}", err=True)
