@@ -52,7 +52,9 @@ _ADDRESS_AFTER = frozenset(string.ascii_letters + string.digits + ".-_")
 WORD_JOINER = "\u2060"
 # Line endings (CommonMark §2.1), tabs and the Unicode line/paragraph separators: one space each run.
 _BREAKS = re.compile("[\t\n\v\f\r \x85\u2028\u2029]+")
-_KEEP_CONTROLS = frozenset("\t\n\v\f\r\x85")
+# The Unicode controls (category Cc: U+0000-001F, U+007F-009F) and lone surrogates (Cs) but the
+# line breaks and tabs above, which become spaces: one regular expression, not a call per character.
+_DROPPED = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff]")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")  # not locale-bound
 _QUALIFIERS = {"?": "uncertain", "~": "approximate", "%": "uncertain, approximate"}
 _STATUS = {"planned": "planned", "took-place": "took place", "cancelled": "cancelled"}
@@ -78,7 +80,7 @@ def clean(text: object) -> str:
     does), so the ends are stripped here too; white space inside (e.g. U+00A0) is kept.
     """
     value = str(text)
-    value = "".join(c for c in value if c in _KEEP_CONTROLS or unicodedata.category(c) not in ("Cc", "Cs"))
+    value = _DROPPED.sub("", value)
     return _BREAKS.sub(" ", value).strip()
 
 
@@ -86,11 +88,12 @@ def escape(text: object) -> str:
     """Inline Markdown that renders as exactly ``clean(text)``: all ASCII punctuation escaped (§2.4),
     and an invisible :data:`WORD_JOINER` after an ``@`` that could join an e-mail autolink."""
     value = clean(text)
-    out = ["\\" + c if c in _PUNCTUATION else c for c in value]
-    if "@" in value:
-        for i in range(len(value) - 2, 0, -1):  # backwards, so that inserting keeps the indexes
-            if value[i] == "@" and value[i - 1] in _ADDRESS_BEFORE and value[i + 1] in _ADDRESS_AFTER:
-                out.insert(i + 1, WORD_JOINER)
+    last = len(value) - 1
+    out: list[str] = []
+    for i, char in enumerate(value):  # one pass: no insertion into the list (that was quadratic)
+        out.append("\\" + char if char in _PUNCTUATION else char)
+        if char == "@" and 0 < i < last and value[i - 1] in _ADDRESS_BEFORE and value[i + 1] in _ADDRESS_AFTER:
+            out.append(WORD_JOINER)
     return "".join(out)
 
 
@@ -251,10 +254,18 @@ def _article_key(article: Record) -> tuple[dt.date, str]:
 
 @dataclasses.dataclass
 class _Collection:
-    """The records by type, and names for references."""
+    """The records by type, names for references, and every index the report needs, built once.
+
+    Each index is made in one pass over the records, so that the report takes time linear in the
+    collection: no section scans the whole collection again for each record it shows.
+    """
 
     by_type: dict[str, list[Record]]
     by_id: dict[str, Record]
+    # article id -> the other records whose sources cite it, in report order (by type, then sorted)
+    reports: dict[str, list[Record]] = dataclasses.field(default_factory=dict)
+    # agreement id -> its events, in timeline order
+    agreement_events: dict[str, list[Record]] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def of(cls, records: t.Sequence[Record]) -> _Collection:
@@ -270,7 +281,18 @@ class _Collection:
                 items.sort(key=_article_key)
             else:
                 items.sort(key=lambda r: (clean(r.get("name", "")).casefold(), str(r.get("id", ""))))
-        return cls(by_type, by_id)
+        collection = cls(by_type, by_id)
+        known = [*_PLURALS, *sorted(kind for kind in by_type if kind not in _PLURALS)]  # not the input's order
+        for kind in known:
+            for record in by_type[kind]:
+                own = record.get("id")
+                cited = {str(a) for s in _sources_of(record) if (a := s.get("article")) is not None and a != own}
+                for article_id in sorted(cited):
+                    collection.reports.setdefault(article_id, []).append(record)
+        for event in by_type["event"]:
+            if event.get("agreement") is not None:
+                collection.agreement_events.setdefault(str(event["agreement"]), []).append(event)
+        return collection
 
     def name(self, ref: object) -> str:
         """Escaped name of the record ``ref`` points to (headline for articles); the id if unknown."""
@@ -281,6 +303,12 @@ class _Collection:
 
     def names(self, refs: object) -> list[str]:
         return [self.name(ref) for ref in refs] if isinstance(refs, list) else []
+
+
+def _sources_of(record: Record) -> list[dict[str, t.Any]]:
+    """The record's sources that are objects (anything else is the validator's business)."""
+    sources = record.get("sources")
+    return [s for s in sources if isinstance(s, dict)] if isinstance(sources, list) else []
 
 
 def _title(record: Record) -> str:
@@ -325,15 +353,6 @@ def _count(number: int, kind: str) -> str:
     return f"{number} {_SINGULARS.get(kind, kind) if number == 1 else _PLURALS[kind]}"
 
 
-def _cited_by(collection: _Collection, article_id: str) -> int:
-    return sum(
-        1
-        for record in collection.by_id.values()
-        if record.get("id") != article_id
-        and any(isinstance(s, dict) and s.get("article") == article_id for s in record.get("sources") or [])
-    )
-
-
 def _article_block(collection: _Collection, article: Record, level: int) -> list[str]:
     out = [f"{'#' * level} {escape(_title(article))}", ""]
     facts = []
@@ -349,12 +368,26 @@ def _article_block(collection: _Collection, article: Record, level: int) -> list
         facts.append(f"**Language:** {escape(article['language'])}")
     if article.get("headline") and clean(article["headline"]) != clean(article.get("name", "")):
         facts.append(f"**Record name:** {escape(article.get('name', ''))}")
-    cited = _cited_by(collection, str(article.get("id")))
-    facts.append(f"**Cited by:** {cited} record{'' if cited == 1 else 's'} of this collection")
+    reported = collection.reports.get(str(article.get("id")), [])
+    facts.append(f"**Cited by:** {len(reported)} record{'' if len(reported) == 1 else 's'} of this collection")
     out += [f"- {fact}" for fact in facts] + [""]
     for paragraph in _paragraphs(article.get("description", "")):
         out += [paragraph, ""]
-    return out
+    return out + _reported(reported)
+
+
+def _reported(records: t.Sequence[Record]) -> list[str]:
+    """What an article reports: the records citing it, by type, each type in report order."""
+    if not records:
+        return ["This article is cited by no record of this collection.", ""]
+    by_type: dict[str, list[str]] = {}
+    for record in records:
+        by_type.setdefault(str(record.get("type")), []).append(escape(_title(record)))
+    out = ["What it reports:", ""]
+    for kind, names in by_type.items():
+        label = _PLURALS.get(kind, kind).capitalize()
+        out.append(f"- **{escape(label)} \\({len(names)}\\):** {'; '.join(names)}")
+    return out + [""]
 
 
 def _counts(collection: _Collection) -> list[str]:
@@ -383,17 +416,24 @@ def _counts(collection: _Collection) -> list[str]:
 
 
 def _source_cell(collection: _Collection, event: Record) -> str:
-    """The event's evidence in brief: one article quote (preferring one that dates it), source titles linked."""
-    sources = [s for s in event.get("sources") or [] if isinstance(s, dict)]
+    """The event's evidence in brief: one quote per citing article (preferring one that dates the
+    event), attributed to its article; then the outside sources, one link per URL."""
+    sources = _sources_of(event)
     quotes = [s for s in sources if s.get("quote")]
-    quotes.sort(key=lambda s: "date" not in (s.get("supports") or []))
+    quotes.sort(key=lambda s: "date" not in (s.get("supports") or []))  # stable: the record's order otherwise
     parts = []
-    if quotes:
-        parts.append(f"“{escape(_abbreviate(clean(quotes[0]['quote'])))}”")
+    quoted: set[str] = set()
+    for source in quotes:
+        article = str(source.get("article", ""))
+        if article in quoted:
+            continue
+        quoted.add(article)
+        said = f"“{escape(_abbreviate(clean(source['quote'])))}”"
+        parts.append(f"{said} \\({collection.name(article)}\\)" if source.get("article") is not None else said)
     seen = set()
     for source in sources:
-        if source.get("url") and (source["url"], source.get("title")) not in seen:
-            seen.add((source["url"], source.get("title")))
+        if source.get("url") and str(source["url"]) not in seen:
+            seen.add(str(source["url"]))
             parts.append(link(escape(source.get("title") or source["url"]), source["url"]))
     return "; ".join(parts)
 
@@ -425,7 +465,18 @@ def _timeline(collection: _Collection) -> list[str]:
         where = "; ".join(collection.names(event.get("locations")))
         status = escape(_STATUS.get(str(event.get("status")), str(event.get("status", ""))))
         rows.append([when, what, where, _who(collection, event), status, _source_cell(collection, event)])
-    return out + _table(["When", "What", "Where", "Who", "Status", "Source"], rows) + [""]
+    out += _table(["When", "What", "Where", "Who", "Status", "Source"], rows) + [""]
+    details = []
+    for event in events:
+        said = []
+        if event.get("part_of") is not None:
+            said.append(f"Part of {collection.name(event['part_of'])}\\.")
+        said += _paragraphs(event.get("description", ""))
+        if said:
+            details.append(f"- **{escape(_title(event))}:** {' '.join(said)}")
+    if details:
+        out += ["About the events:", ""] + details + [""]
+    return out
 
 
 def _people(collection: _Collection) -> list[str]:
@@ -498,12 +549,11 @@ def _agreements(collection: _Collection) -> list[str]:
             facts.append(f"**Parties:** {_join_words(collection.names(agreement['parties']))}")
         if agreement.get("signatories"):
             facts.append(f"**Signed by:** {_join_words(collection.names(agreement['signatories']))}")
-        for event in collection.by_type["event"]:
-            if event.get("agreement") == agreement.get("id"):
-                when = escape(describe_date(event["date"])) if isinstance(event.get("date"), str) else "undated"
-                facts.append(
-                    f"**{'Signing' if event.get('kind') == 'signing' else 'Event'}:** {escape(_title(event))}, {when}"
-                )
+        for event in collection.agreement_events.get(str(agreement.get("id")), []):
+            when = escape(describe_date(event["date"])) if isinstance(event.get("date"), str) else "undated"
+            facts.append(
+                f"**{'Signing' if event.get('kind') == 'signing' else 'Event'}:** {escape(_title(event))}, {when}"
+            )
         if agreement.get("aliases"):
             facts.append("**Also called:** " + "; ".join(f"“{escape(a)}”" for a in agreement["aliases"]))
         if agreement.get("text_url"):
@@ -519,8 +569,30 @@ def _agreements(collection: _Collection) -> list[str]:
 
 
 def _sources(collection: _Collection) -> list[str]:
+    """The articles, then every outside source once per URL: its titles, and how many records cite it.
+
+    A URL cited under several titles is one entry (the first title, the others after it); a URL
+    that is an article's own (a mirror cited as an outside source) is listed with that article.
+    """
+    titles: dict[str, set[str]] = {}
+    citing: dict[str, set[int]] = {}
+    for number, record in enumerate(collection.by_id.values()):
+        for source in _sources_of(record):
+            if source.get("url"):
+                url = str(source["url"])
+                titles.setdefault(url, set()).add(str(source.get("title") or url))
+                citing.setdefault(url, set()).add(number)
+
+    def by_reading(title: str) -> tuple[str, str]:
+        return (clean(title).casefold(), title)
+
+    def cited(url: str) -> str:
+        count = len(citing[url])
+        return f"cited by {count} record{'' if count == 1 else 's'}"
+
     out = ["## Sources", ""]
     articles = collection.by_type["article"]
+    own_urls: set[str] = set()
     if articles:
         out += [f"The {'article' if len(articles) == 1 else 'articles'}:", ""]
         for article in articles:
@@ -528,20 +600,25 @@ def _sources(collection: _Collection) -> list[str]:
             line = link(title, article["url"]) if article.get("url") else title
             if article.get("date_published"):
                 line += f", {escape(describe_date(article['date_published']))}"
+            own = str(article["url"]) if article.get("url") else None
+            if own is not None and own in titles and own not in own_urls:  # a mirror cited as an outside source
+                also = "; ".join(f"“{escape(x)}”" for x in sorted(titles[own], key=by_reading))
+                line += f" ({cited(own)} at this URL, as {also})"
+            if own is not None:
+                own_urls.add(own)
             out.append(f"- {line}")
         out.append("")
-    cited: Counter[tuple[str, str]] = Counter()
-    for record in collection.by_id.values():
-        pairs = {
-            (str(s["url"]), str(s.get("title") or s["url"]))
-            for s in record.get("sources") or []
-            if isinstance(s, dict) and s.get("url")
-        }
-        cited.update(pairs)
-    if cited:
+    outside = sorted(
+        ((sorted(names, key=by_reading), url) for url, names in titles.items() if url not in own_urls),
+        key=lambda item: (by_reading(item[0][0]), item[1]),
+    )
+    if outside:
         out += ["Outside sources:", ""]
-        for (url, title), count in sorted(cited.items(), key=lambda item: (clean(item[0][1]).casefold(), item[0])):
-            out.append(f"- {link(escape(title), url)} (cited by {count} record{'' if count == 1 else 's'})")
+        for names, url in outside:
+            line = link(escape(names[0]), url)
+            if len(names) > 1:
+                line += " (also titled " + "; ".join(f"“{escape(x)}”" for x in names[1:]) + ")"
+            out.append(f"- {line} ({cited(url)})")
         out.append("")
     return out
 
