@@ -134,6 +134,13 @@ def _span(value: dates.Edtf) -> tuple[dt.date, dt.date] | None:
     return lower, upper + dt.timedelta(days=1)
 
 
+def _in_words(text: str) -> str:
+    """The date as the README and the Markdown report say it ("on or before 21 Jan 2022", "2022 (year only)")."""
+    from records_toolkit.exporters.markdown_ import describe_date  # one wording for every format
+
+    return describe_date(text)
+
+
 class IcsFormat:
     """Events as an RFC 5545 calendar; only as precise as the records (see the module docstring)."""
 
@@ -194,15 +201,16 @@ class IcsFormat:
             return None
         tentative = False
         if not value.day_precise:
+            words = _in_words(text)
             if bounds is None:
                 notices.append(
-                    f"event {event_id}: date {text!r} has an open or unknown side; "
+                    f"event {event_id}: date {text!r} means {words}, with an open or unknown side; "
                     "left out (not even -O imprecise=span can show it)"
                 )
                 return None
             if not span:
                 notices.append(
-                    f"event {event_id}: date {text!r} is not known to the day ({value.precision}); "
+                    f"event {event_id}: date {text!r} means {words}, not a day; "
                     "left out (-O imprecise=span shows it as a tentative span)"
                 )
                 return None

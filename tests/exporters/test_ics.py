@@ -20,6 +20,7 @@ from strategies import collections
 from records_toolkit import dates
 from records_toolkit.cli import main
 from records_toolkit.exporters.ics import IcsFormat, escape_text, fold
+from records_toolkit.exporters.markdown_ import describe_date
 from records_toolkit.plugins import Context, Format, Importer, load
 from records_toolkit.schemas import load_model
 
@@ -218,7 +219,8 @@ def test_shipped_imprecise_events_as_spans() -> None:
         assert str(event["STATUS"]) == "TENTATIVE" and str(event["TRANSP"]) == "TRANSPARENT"
         assert str(event["X-EDTF"]) == "2022" and "Date (EDTF): 2022 " in str(event["DESCRIPTION"])
     assert [n for n in exported.notices if "open or unknown side" in n] == [
-        f"event {i}: date '[..2022-01-21]' has an open or unknown side; left out (not even -O imprecise=span can show it)"
+        f"event {i}: date '[..2022-01-21]' means on or before 21 Jan 2022, with an open or unknown side; left out "
+        "(not even -O imprecise=span can show it)"
         for i in sorted(SHIPPED_UNBOUNDED)
     ]
     assert len(exported.notices) == len(SHIPPED_UNBOUNDED)
@@ -236,7 +238,7 @@ def test_cli_writes_the_calendar_to_stdout_and_notices_to_stderr(runner: CliRunn
     assert len(cal.walk("VEVENT")) == len(SHIPPED_DAYS)
     notices = [line for line in result.stderr.splitlines() if line.startswith("notice: ")]
     assert len(notices) == 5
-    assert "notice: event eternity-2022: date '2022' is not known to the day (year); left out" in result.stderr
+    assert "notice: event eternity-2022: date '2022' means 2022 (year only), not a day; left out" in result.stderr
 
 
 def test_cli_writes_a_file_with_options_and_source_date_epoch(runner: CliRunner, tmp_path: Path) -> None:
@@ -293,7 +295,7 @@ def test_imprecise_date_is_skipped_by_default_and_spanned_on_request(date: str, 
     assert_valid(records)
     skipped = export(records)
     assert skipped.notices == [
-        f"event drill: date {date!r} is not known to the day ({dates.parse(date).precision}); "
+        f"event drill: date {date!r} means {describe_date(date)}, not a day; "
         "left out (-O imprecise=span shows it as a tentative span)"
     ]
     cal, _ = parse_both(calendar_bytes(records))
@@ -319,7 +321,8 @@ def test_unbounded_date_is_left_out_even_as_a_span(date: str, policy: str) -> No
     assert_valid(records)
     exported = export(records, imprecise=policy)
     assert exported.notices == [
-        f"event drill: date {date!r} has an open or unknown side; left out (not even -O imprecise=span can show it)"
+        f"event drill: date {date!r} means {describe_date(date)}, with an open or unknown side; left out "
+        "(not even -O imprecise=span can show it)"
     ]
     cal, _ = parse_both(calendar_bytes(records, imprecise=policy))
     assert set(events_of(cal)) == {"anchor"}
