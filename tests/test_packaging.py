@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+import pytest
 import yaml
 from click.testing import CliRunner
 
@@ -62,3 +64,42 @@ def test_the_fuzzer_runs_and_finds_no_foreign_exception() -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "fuzz: seed 3, 40 inputs tried" in done.stdout and "0 foreign exceptions" in done.stdout
+
+
+@pytest.mark.slow
+def test_the_hooks_touch_records_only(tmp_path: Path) -> None:
+    """`pre-commit try-repo` on a scratch repository holding records, a workflow and a pre-commit config:
+    toolkit-fmt rewrites the record that is not canonical and leaves the other YAML files as they are."""
+    import shutil
+    import subprocess
+    import sys
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        env = {
+            **os.environ,
+            "PRE_COMMIT_HOME": str(tmp_path / "cache"),
+            "GIT_AUTHOR_NAME": "t",
+            "GIT_AUTHOR_EMAIL": "t@example.org",
+            "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@example.org",
+        }
+        return subprocess.run(args, cwd=tmp_path / "repo", capture_output=True, text=True, env=env, timeout=900)
+
+    repo = tmp_path / "repo"
+    shutil.copytree(ROOT / "records", repo / "records")
+    workflow = repo / ".github" / "workflows" / "ci.yml"
+    workflow.parent.mkdir(parents=True)
+    workflow.write_text("# CI\non:\n  push: {}\njobs: {}\n", encoding="utf-8")
+    (repo / ".pre-commit-config.yaml").write_text("repos: []  # none yet\n", encoding="utf-8")
+    record = repo / "records" / "places" / "baku.yaml"
+    record.write_text(record.read_text(encoding="utf-8").replace('id: "baku"', "id: baku", 1), encoding="utf-8")
+    assert run("git", "init", "-q").returncode == 0
+    assert run("git", "add", "-A").returncode == 0 and run("git", "commit", "-qm", "scratch").returncode == 0
+    pre_commit = [sys.executable, "-m", "pre_commit", "try-repo", str(ROOT)]
+    fmt = run(*pre_commit, "toolkit-fmt", "--all-files")
+    assert fmt.returncode == 1 and "files were modified by this hook" in fmt.stdout, fmt.stdout + fmt.stderr
+    assert "left alone .github/workflows/ci.yml: not a record of the collection" in fmt.stdout
+    assert run("git", "status", "--short").stdout.strip() == "M records/places/baku.yaml"
+    assert workflow.read_text(encoding="utf-8") == "# CI\non:\n  push: {}\njobs: {}\n"
+    validate = run(*pre_commit, "toolkit-validate", "--all-files")
+    assert validate.returncode == 0, validate.stdout + validate.stderr
