@@ -40,7 +40,12 @@ PRODID = "-//records-toolkit//toolkit ics export//EN"
 UID_SUFFIX = "@records-toolkit"
 FILE_NAME = "calendar.ics"
 _LINE_OCTETS = 75  # §3.1: lines SHOULD NOT be longer than 75 octets, excluding the line break
-_STATUS = {"planned": "TENTATIVE", "took-place": "CONFIRMED", "cancelled": "CANCELLED"}  # §3.8.1.11
+_STATUS = {
+    "planned": "TENTATIVE",
+    "under-way": "CONFIRMED",
+    "took-place": "CONFIRMED",
+    "cancelled": "CANCELLED",
+}  # §3.8.1.11
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 

@@ -187,7 +187,12 @@ RECORD_TYPE = {  # schema.org @type -> record type: one record type each, so the
     **{name: "place" for name in ("Place", *_PLACE_TYPES.values())},
     **{name: "event" for name in ("Event", *_EVENT_TYPES.values())},
 }
-_EVENT_STATUS = {"planned": "EventScheduled", "took-place": "EventScheduled", "cancelled": "EventCancelled"}
+_EVENT_STATUS = {
+    "planned": "EventScheduled",
+    "under-way": "EventScheduled",
+    "took-place": "EventScheduled",
+    "cancelled": "EventCancelled",
+}
 
 # Plain fields: (record field, schema.org term, shape). "text": a string; "texts": a list of
 # strings; "ref"/"refs": one or a list of references to other records.

@@ -57,7 +57,7 @@ _BREAKS = re.compile("[\t\n\v\f\r \x85\u2028\u2029]+")
 _DROPPED = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff]")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")  # not locale-bound
 _QUALIFIERS = {"?": "uncertain", "~": "approximate", "%": "uncertain, approximate"}
-_STATUS = {"planned": "planned", "took-place": "took place", "cancelled": "cancelled"}
+_STATUS = {"planned": "planned", "under-way": "under way", "took-place": "took place", "cancelled": "cancelled"}
 _PLURALS = {
     "article": "articles",
     "event": "events",
@@ -400,6 +400,7 @@ def _counts(collection: _Collection) -> list[str]:
         verbs = {
             "took-place": ("took place", "took place"),
             "planned": ("is planned", "are planned"),
+            "under-way": ("was under way when reported", "were under way when reported"),
             "cancelled": ("was cancelled", "were cancelled"),
         }
         said = [f"{status[s]} {one if status[s] == 1 else many}" for s, (one, many) in verbs.items() if status[s]]

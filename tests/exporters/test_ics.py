@@ -346,6 +346,7 @@ def test_status_maps_and_a_cancelled_span_stays_cancelled() -> None:
         event_record("b", "2022-01-02", status="took-place"),
         event_record("c", "2022-01-03", status="cancelled"),
         event_record("d", "2022-02", status="cancelled"),
+        event_record("e", "2022-01-04", status="under-way"),
     ]
     assert_valid(records)
     _, strict = parse_both(calendar_bytes(records, imprecise="span"))
@@ -354,6 +355,7 @@ def test_status_maps_and_a_cancelled_span_stays_cancelled() -> None:
         "b": "CONFIRMED",
         "c": "CANCELLED",
         "d": "CANCELLED",
+        "e": "CONFIRMED",  # under way when reported: it is happening
     }
 
 

@@ -312,16 +312,23 @@ def test_dates_keep_their_precision_against_the_edtf_bounds() -> None:
 def test_event_status() -> None:
     events = [
         record("event", f"e{i}", name="E", kind="meeting", status=status)
-        for i, status in enumerate(("planned", "took-place", "cancelled"))
+        for i, status in enumerate(("planned", "took-place", "cancelled", "under-way"))
     ]
     data = export([ARTICLE, *events])
     graph = nodes(data)
-    assert [graph[f"e{i}"]["eventStatus"]["@id"] for i in range(3)] == [
+    assert [graph[f"e{i}"]["eventStatus"]["@id"] for i in range(4)] == [
         SCHEMA + "EventScheduled",
         SCHEMA + "EventScheduled",
         SCHEMA + "EventCancelled",
+        SCHEMA + "EventScheduled",
     ]
-    assert [properties(graph[f"e{i}"])["status"] for i in range(3)] == ["planned", "took-place", "cancelled"]
+    assert [properties(graph[f"e{i}"])["status"] for i in range(4)] == [
+        "planned",
+        "took-place",
+        "cancelled",
+        "under-way",
+    ]
+    assert import_(data)[1:] == events  # the exact status comes back
     statuses = {value for _, p, value in rdf(data) if p == rdflib.URIRef(SCHEMA + "eventStatus")}
     assert statuses == {rdflib.URIRef(SCHEMA + "EventScheduled"), rdflib.URIRef(SCHEMA + "EventCancelled")}  # IRIs
 

@@ -220,7 +220,12 @@ def check_document(records: list[dict], text: str) -> list[Token]:
         when, what, where = row[0], row[1], row[2]
         assert what == f"{normalise(event['name'])} ({event['kind'].replace('-', ' ')})"
         assert where == "; ".join(normalise(title(by_id[ref])) for ref in event.get("locations", []))
-        assert row[4] == {"planned": "planned", "took-place": "took place", "cancelled": "cancelled"}[event["status"]]
+        assert (
+            row[4]
+            == {"planned": "planned", "under-way": "under way", "took-place": "took place", "cancelled": "cancelled"}[
+                event["status"]
+            ]
+        )
         check_when(event.get("date"), when)
 
     for kind, header in (("person", PEOPLE), ("organization", ORGANISATIONS), ("place", PLACES)):

@@ -285,12 +285,15 @@ def collections(draw: st.DrawFn, max_per_type: int = 1) -> list[Record]:
                     "visit",
                     "war",
                     "meeting",
+                    "ceremony",
+                    "deployment",
+                    "award",
                     "other",
                 ]
             )
         )
         _maybe(draw, record, "date", edtf())
-        record["status"] = draw(st.sampled_from(["planned", "took-place", "cancelled"]))
+        record["status"] = draw(st.sampled_from(["planned", "under-way", "took-place", "cancelled"]))
         _some(draw, record, "locations", ids["place"])
         _some(draw, record, "organizers", ids["organization"] + ids["person"] + ids["place"])
         if agents and _coin(draw):
