@@ -103,3 +103,19 @@ def test_the_hooks_touch_records_only(tmp_path: Path) -> None:
     assert workflow.read_text(encoding="utf-8") == "# CI\non:\n  push: {}\njobs: {}\n"
     validate = run(*pre_commit, "toolkit-validate", "--all-files")
     assert validate.returncode == 0, validate.stdout + validate.stderr
+
+
+def test_the_modelling_guide_names_only_records_that_exist() -> None:
+    """The guide's examples are the shipped records: every file and id it names must be there."""
+    import re
+
+    guide = (ROOT / "docs" / "modelling.md").read_text(encoding="utf-8")
+    files = set(re.findall(r"`((?:articles|events|places|agreements|persons|organizations)/[a-z0-9-]+\.yaml)`", guide))
+    assert len(files) >= 8
+    for name in files:
+        assert (ROOT / "records" / name).is_file(), name
+    ids = {p.stem for p in (ROOT / "records").rglob("*.yaml")}
+    for record_id in re.findall(r"`([a-z0-9]+(?:-[a-z0-9]+)+)`", guide):
+        if record_id in {"training-course", "took-place", "under-way"} or record_id.startswith("toolkit"):
+            continue
+        assert record_id in ids, record_id
