@@ -18,24 +18,11 @@ import typing as t
 from pathlib import Path
 
 from records_toolkit.errors import InvalidSource
-from records_toolkit.loader import MAX_DEPTH, MAX_FILE_BYTES
+from records_toolkit.loader import MAX_DEPTH, MAX_FILE_BYTES, NotRegular, read_regular
 from records_toolkit.plugins import invalid_source
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 _LINK = "a symbolic link: not read (it could lead outside the source directory)"
-
-
-def _kind(mode: int) -> str:
-    if stat.S_ISDIR(mode):
-        return "a directory"
-    if stat.S_ISFIFO(mode):
-        return "a FIFO (named pipe)"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    return "not a regular file"
 
 
 def _limit(max_bytes: int) -> str:
@@ -87,21 +74,19 @@ def read_source(
                 directory = _open(part, flags, directory, where)
                 opened.append(directory)
             path = parts[-1]
-        fd = _open(path, _FLAGS, directory, where)
-        opened.append(fd)
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise invalid_source(where, f"{_kind(info.st_mode)}, not a regular file: not read")
-        if info.st_size > max_bytes:
-            raise invalid_source(where, f"the file is {info.st_size} bytes; {_limit(max_bytes)}")
-        chunks: list[bytes] = []
-        total = 0
-        while chunk := os.read(fd, 1 << 20):  # never past the limit, even if the file grows meanwhile
-            total += len(chunk)
-            if total > max_bytes:
-                raise invalid_source(where, f"the file is larger than allowed; {_limit(max_bytes)}")
-            chunks.append(chunk)
-        return b"".join(chunks)
+        try:
+            return read_regular(path, max_bytes, dir_fd=directory)
+        except NotRegular as exc:
+            if exc.code == "file-symlink":
+                raise invalid_source(where, _LINK) from exc
+            if exc.code == "file-too-large":
+                size = f"the file is {exc.size} bytes" if exc.size is not None else "the file is larger than allowed"
+                raise invalid_source(where, f"{size}; {_limit(max_bytes)}") from exc
+            raise invalid_source(where, exc.message) from exc
+        except (ValueError, UnicodeError) as exc:  # a NUL, or a lone surrogate that is no file name
+            raise invalid_source(
+                where, "cannot read: the path is not a file name (it holds a NUL or a lone surrogate)"
+            ) from exc
     except InvalidSource:
         raise
     except OSError as exc:

@@ -558,33 +558,39 @@ def display_path(path: Path) -> str:
 class NotRegular(OSError):
     """The path is a symbolic link, or not a regular file: nothing was read through it."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, *, size: int | None = None, limit: int | None = None) -> None:
         super().__init__(message)
         self.code, self.message = code, message
+        self.size, self.limit = size, limit  # for file-too-large: the size on fstat (None: it grew) and the limit
 
 
-def read_regular(path: Path | str, max_bytes: int | None = None) -> bytes:
+def read_regular(path: Path | str, max_bytes: int | None = None, *, dir_fd: int | None = None) -> bytes:
     """The bytes of a regular file, never through a symbolic link, never from a FIFO or device.
 
     ``O_NOFOLLOW`` refuses a link at the last component and ``O_NONBLOCK`` keeps a FIFO from
     blocking the open; the type is then checked on the open descriptor (``fstat``), so a file
-    swapped for a link or a FIFO after the walk is still refused. Raises :class:`NotRegular`
-    (``file-symlink``/``file-special``/``file-too-large``) or ``OSError``.
+    swapped for a link or a FIFO after the walk is still refused. ``path`` is relative to the
+    open directory ``dir_fd`` if given. Raises :class:`NotRegular`
+    (``file-symlink``/``file-special``/``file-too-large``) or ``OSError``. The one reader of
+    untrusted files: records, ``fmt``, the caret display and the importers all use it.
     """
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
-        fd = os.open(path, flags)
+        fd = os.open(path, flags, dir_fd=dir_fd)
     except OSError as exc:
-        if exc.errno == errno.ELOOP and os.path.islink(path):
+        if exc.errno == errno.ELOOP and _is_link(path, dir_fd):
             raise NotRegular("file-symlink", "a symbolic link: not followed (it could lead outside the tree)") from exc
         raise
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise NotRegular("file-special", f"{_kind_of(info.st_mode)}, not a regular file: not read")
+            raise NotRegular("file-special", f"{kind_of(info.st_mode)}, not a regular file: not read")
         if max_bytes is not None and info.st_size > max_bytes:
             raise NotRegular(
-                "file-too-large", f"file is {info.st_size} bytes; the limit is {max_bytes} (--max-file-size)"
+                "file-too-large",
+                f"file is {info.st_size} bytes; the limit is {max_bytes} (--max-file-size)",
+                size=info.st_size,
+                limit=max_bytes,
             )
         chunks: list[bytes] = []
         total = 0
@@ -592,7 +598,9 @@ def read_regular(path: Path | str, max_bytes: int | None = None) -> bytes:
             total += len(chunk)
             if max_bytes is not None and total > max_bytes:
                 raise NotRegular(
-                    "file-too-large", f"file is larger than the limit of {max_bytes} bytes (--max-file-size)"
+                    "file-too-large",
+                    f"file is larger than the limit of {max_bytes} bytes (--max-file-size)",
+                    limit=max_bytes,
                 )
             chunks.append(chunk)
         return b"".join(chunks)
@@ -600,7 +608,15 @@ def read_regular(path: Path | str, max_bytes: int | None = None) -> bytes:
         os.close(fd)
 
 
-def _kind_of(mode: int) -> str:
+def _is_link(path: Path | str, dir_fd: int | None) -> bool:
+    try:
+        return stat.S_ISLNK(os.lstat(path, dir_fd=dir_fd).st_mode)
+    except OSError:
+        return False
+
+
+def kind_of(mode: int) -> str:
+    """What a file of this mode is, in words ("a FIFO (named pipe)", "a device", ...)."""
     if stat.S_ISFIFO(mode):
         return "a FIFO (named pipe)"
     if stat.S_ISSOCK(mode):
@@ -703,7 +719,7 @@ def iter_record_files(paths: t.Iterable[str | os.PathLike[str]]) -> t.Iterator[P
             if first_time(info):
                 yield path
         else:
-            yield _problem_at(path, "file-special", f"{_kind_of(info.st_mode)}, not a regular file: not read")
+            yield _problem_at(path, "file-special", f"{kind_of(info.st_mode)}, not a regular file: not read")
 
 
 def _linked_parent(path: Path) -> Path | None:
@@ -786,7 +802,7 @@ def _walk(root: Path, first_time: t.Callable[[os.stat_result], bool]) -> t.Itera
                 else:
                     problems.append(
                         _problem_at(
-                            Path(entry.path), "file-special", f"{_kind_of(info.st_mode)}, not a regular file: not read"
+                            Path(entry.path), "file-special", f"{kind_of(info.st_mode)}, not a regular file: not read"
                         )
                     )
         stack.extend(reversed(subfolders))
