@@ -705,19 +705,8 @@ def _import(source: Path, directory: Path, descriptor: int, schema: SchemaView) 
     for type_name in sorted(records):
         info = schema.types[type_name]
         for record_id in sorted(records[type_name]):
-            result.append(_ordered(records[type_name][record_id], info.key_order, ()))
+            result.append(info.ordered(records[type_name][record_id]))
     return result
-
-
-def _ordered(value: t.Any, order: t.Mapping[tuple[str, ...], tuple[str, ...]], at: tuple[str, ...]) -> t.Any:
-    """Keys in the schema's order (as the YAML files have them), for readers of the dicts."""
-    if isinstance(value, dict):
-        rank = {key: i for i, key in enumerate(order.get(at, ()))}
-        keys = sorted(value, key=lambda k: (0, rank[k], "") if k in rank else (1, 0, k))
-        return {k: _ordered(value[k], order, (*at, k)) for k in keys}
-    if isinstance(value, list):
-        return [_ordered(item, order, (*at, "*")) for item in value]
-    return value
 
 
 # -- the plugin ------------------------------------------------------------------------------------

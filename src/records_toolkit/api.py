@@ -541,7 +541,7 @@ def fmt(
     _whole(max_file_size, "max_file_size")
     skipped: list[str] = []
     if collection and paths is not None:
-        from .collection import discover
+        from .collection import discover, relative_within
 
         found = discover()
         if found is not None:
@@ -551,7 +551,8 @@ def fmt(
             def other_yaml(path: PathLike) -> bool:
                 """A file of the repository outside the collection: a workflow, a config, not a record."""
                 where = os.path.abspath(os.fspath(path))
-                return os.path.isfile(where) and _within(repository, where) and not _within(found.root, where)
+                inside = relative_within(repository, where) is not None and relative_within(found.root, where) is None
+                return os.path.isfile(where) and inside
 
             skipped = [Path(os.fspath(p)).as_posix() for p in given if other_yaml(p)]
             given = [p for p in given if not other_yaml(p)]
@@ -562,13 +563,6 @@ def fmt(
     result = format_paths(given, check=bool(check), max_bytes=max_file_size)
     result.skipped = skipped
     return result
-
-
-def _within(root: str, path: str) -> bool:
-    try:
-        return os.path.commonpath([root, path]) == root
-    except ValueError:
-        return False
 
 
 # -- formats ---------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import yaml
 from .loader import MAX_FILE_BYTES, Document, implicit_tag, iter_record_files, load_bytes, load_file, read_regular
 from .output import atomic_write
 from .problems import Problem, Report
+from .schema_view import ordered
 from .schemas import Model, Template, load_model
 
 
@@ -62,23 +63,12 @@ _CanonicalDumper.add_representer(str, _represent_str)
 _CanonicalDumper.add_representer(dict, _represent_mapping)
 
 
-def _ordered(value: t.Any, order: dict[Template, tuple[str, ...]], at: Template) -> t.Any:
-    if isinstance(value, dict):
-        known = order.get(at, ())
-        rank = {key: i for i, key in enumerate(known)}
-        keys = sorted(value, key=lambda k: (0, rank[k], "") if k in rank else (1, 0, k))
-        return {k: _ordered(value[k], order, (*at, k)) for k in keys}
-    if isinstance(value, list):
-        return [_ordered(item, order, (*at, "*")) for item in value]
-    return value
-
-
 def canonical_record(data: dict[str, t.Any], model: Model | None = None) -> dict[str, t.Any]:
     """``data`` with keys in canonical order (values unchanged)."""
     model = model or load_model()
     info = model.types.get(data.get("type")) if isinstance(data.get("type"), str) else None  # type: ignore[arg-type]
     order: dict[Template, tuple[str, ...]] = dict(info.key_order) if info else {(): ("id", "type")}
-    return t.cast(dict[str, t.Any], _ordered(data, order, ()))
+    return t.cast(dict[str, t.Any], ordered(data, order))
 
 
 # PyYAML escapes every character beyond U+FFFF (emoji, flags) in double quotes even with

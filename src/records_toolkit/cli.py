@@ -357,7 +357,8 @@ def export_(
     from .plugins import load
 
     _settings(ctx, output_format, quiet)
-    if output is None and load(format_name).directory:
+    directory = load(format_name).directory  # (entry points are read once; api.export finds the module loaded)
+    if output is None and directory:
         raise UsageError(f"format {format_name!r} writes several files: give a directory with -o DIR")
     exported = api.export(
         list(paths or api.DEFAULT_PATHS),
@@ -376,7 +377,6 @@ def export_(
         sys.stdout.buffer.write(exported.data)
         sys.stdout.buffer.flush()
     elif not quiet:
-        directory = load(format_name).directory
         click.echo(f"wrote {len(exported.files)} files to {output}" if directory else f"wrote {output}", err=True)
 
 

@@ -64,7 +64,7 @@ class Layout:
         usable (missing or refused by the schema, reported as such): only the document count is
         checked then.
         """
-        relative = _relative(self.root, os.path.abspath(file))
+        relative = relative_within(self.root, os.path.abspath(file))
         if relative is None:
             return None
         folder = f"{type_name}s"
@@ -94,7 +94,7 @@ class Scope:
     layout: Layout | None = None
 
 
-def _relative(root: str, path: str) -> str | None:
+def relative_within(root: str, path: str) -> str | None:
     """``path`` relative to ``root`` (both absolute), with ``/``; ``""`` for the root; None when outside."""
     try:
         if os.path.commonpath([root, path]) != root:
@@ -193,7 +193,7 @@ def resolve(paths: t.Sequence[PathLike] | None, collection: PathLike | bool) -> 
         found = configured if configured is not None and configured.root == root else Config(root=root)
     shown = _shown(found.root)
     named: list[PathLike] = list(paths) if paths else [shown]
-    inside = [_relative(found.root, os.path.abspath(os.fspath(p))) for p in named]
+    inside = [relative_within(found.root, os.path.abspath(os.fspath(p))) for p in named]
     if collection is True and any(r is None for r in inside):
         return Scope(named)  # a path outside the collection: checked on its own, as named
     layout = Layout(found.root, shown) if found.layout == ONE_RECORD_PER_FILE else None

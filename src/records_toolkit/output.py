@@ -543,6 +543,17 @@ def _undo(directory: Path, staging: Path, journal: _Journal) -> None:
 # -- one file --------------------------------------------------------------------------------------
 
 
+def _stat_target(path: Path, cannot: str) -> os.stat_result | None:
+    """The target's stat (following a link given), None if it does not exist yet; else an OutputError."""
+    try:
+        return os.stat(path)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        reason = _reason(exc) if isinstance(exc, OSError) else "the path holds a NUL character"
+        raise OutputError(f"{cannot}: {reason}") from exc
+
+
 def atomic_write(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` in one step; on any error or signal the old file is untouched.
 
@@ -551,13 +562,7 @@ def atomic_write(path: Path, data: bytes) -> None:
     replace it; a directory, a link loop or an unwritable place is an :class:`OutputError`.
     """
     path = Path(path)
-    try:
-        info: os.stat_result | None = os.stat(path)
-    except FileNotFoundError:
-        info = None
-    except (OSError, ValueError) as exc:
-        reason = _reason(exc) if isinstance(exc, OSError) else "the path holds a NUL character"
-        raise OutputError(f"cannot write {path}: {reason}") from exc
+    info = _stat_target(path, f"cannot write {path}")
     if info is not None and stat.S_ISDIR(info.st_mode):
         raise OutputError(f"cannot write {path}: it is a directory (give a file name)")
     link = os.path.islink(path)
@@ -679,13 +684,7 @@ def atomic_write_tree(directory: Path, files: t.Mapping[str, bytes], remove: t.I
     for name in [*files, *removed]:
         if not isinstance(name, str) or not _safe_name(name):
             raise OutputError(f"cannot write {name!r} into {directory}: not a plain relative file name")
-    try:
-        info: os.stat_result | None = os.stat(directory)
-    except FileNotFoundError:
-        info = None
-    except (OSError, ValueError) as exc:
-        reason = _reason(exc) if isinstance(exc, OSError) else "the path holds a NUL character"
-        raise OutputError(f"cannot write into {directory}: {reason}") from exc
+    info = _stat_target(directory, f"cannot write into {directory}")
     if info is not None and not stat.S_ISDIR(info.st_mode):
         raise OutputError(f"cannot write into {directory}: it is a file, not a directory")
     with SignalGuard() as guard:

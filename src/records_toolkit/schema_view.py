@@ -49,7 +49,7 @@ class TypeView:
 
     def ordered(self, record: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
         """A copy of ``record`` with keys in canonical order at every level (unknown keys last, sorted)."""
-        return t.cast(dict[str, t.Any], _ordered(record, self.key_order, ()))
+        return t.cast(dict[str, t.Any], ordered(record, self.key_order, ()))
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -107,11 +107,12 @@ def _inline(model: Model, node: t.Any, base: str, depth: int) -> t.Any:
     return node
 
 
-def _ordered(value: t.Any, order: t.Mapping[Path, tuple[str, ...]], at: Path) -> t.Any:
+def ordered(value: t.Any, order: t.Mapping[Path, tuple[str, ...]], at: Path = ()) -> t.Any:
+    """``value`` with the keys of every mapping in ``order`` (by path; unknown keys last, sorted)."""
     if isinstance(value, t.Mapping):
         rank = {key: i for i, key in enumerate(order.get(at, ()))}
         keys = sorted(value, key=lambda k: (0, rank[k], "") if k in rank else (1, 0, str(k)))
-        return {k: _ordered(value[k], order, (*at, k)) for k in keys}
+        return {k: ordered(value[k], order, (*at, k)) for k in keys}
     if isinstance(value, list):
-        return [_ordered(item, order, (*at, "*")) for item in value]
+        return [ordered(item, order, (*at, "*")) for item in value]
     return value
