@@ -48,6 +48,7 @@ golden: install ## rewrite the golden files from the shipped records (review the
 	git diff --stat tests/golden
 
 bench: install ## throughput of `toolkit validate` against check-jsonschema on the same files
+	$(BIN)/python -m pip install --quiet check-jsonschema  # the peer measured against (not a test dependency)
 	$(BIN)/python bench/run.py
 
 FUZZ_SECONDS ?= 120

@@ -178,3 +178,13 @@ def test_a_linked_folder_on_the_way_to_a_named_file_is_refused(tree: Path, monke
         assert result.stdout.startswith(f"{named.rsplit('/', 1)[0]}: error: a symbolic link on the way to {named}")
     result = runner.invoke(main, ["fmt", "records/l/x.yaml"])
     assert result.exit_code == 1 and (outside / "x.yaml").read_text(encoding="utf-8").startswith("# keep this")
+
+
+def test_a_dangling_or_looping_link_is_named_for_what_it_is(tmp_path: Path) -> None:
+    (tmp_path / "d.yaml").symlink_to(tmp_path / "nowhere.yaml")
+    (tmp_path / "loop.yaml").symlink_to(tmp_path / "loop.yaml")
+    result = CliRunner(catch_exceptions=False).invoke(main, ["validate", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "d.yaml: error: a symbolic link to nothing (it dangles): not followed" in result.stdout
+    assert "loop.yaml: error: a symbolic link to itself (a loop): not followed" in result.stdout
+    assert "[file-unreadable]" not in result.stdout

@@ -454,7 +454,7 @@ def import_records(
         existing = _records_in(target)
         if existing and not force:
             raise UsageError(
-                f"{target.as_posix()} already holds {len(existing)} record files: give --force (force=True) to "
+                f"{target.as_posix()} already holds {len(existing)} record files: give --force (from Python: force=True) to "
                 "replace them with the import (files not in it are removed), or choose an empty directory"
             )
         atomic_write_tree(target, files, remove=[name for name in existing if name not in files])

@@ -608,6 +608,16 @@ def read_regular(path: Path | str, max_bytes: int | None = None, *, dir_fd: int 
         os.close(fd)
 
 
+def _link_target_kind(path: str) -> str:
+    """What a link points at, for the message (never read): a directory, a file, nothing, or itself."""
+    try:
+        return "a directory" if stat.S_ISDIR(os.stat(path).st_mode) else "a file"
+    except FileNotFoundError:
+        return "nothing (it dangles)"
+    except OSError:
+        return "itself (a loop)"
+
+
 def _is_link(path: Path | str, dir_fd: int | None) -> bool:
     try:
         return stat.S_ISLNK(os.lstat(path, dir_fd=dir_fd).st_mode)
@@ -777,10 +787,10 @@ def _walk(root: Path, first_time: t.Callable[[os.stat_result], bool]) -> t.Itera
             try:
                 info = entry.stat(follow_symlinks=False)
                 if stat.S_ISLNK(info.st_mode):
-                    leads_to_folder = entry.is_dir(follow_symlinks=True)
-                    if record_like or leads_to_folder:
+                    target = _link_target_kind(entry.path)
+                    if record_like or target == "a directory":
                         named_like_records += 1
-                        what = "a directory" if leads_to_folder else "a file"
+                        what = target
                         problems.append(
                             _problem_at(
                                 Path(entry.path),
