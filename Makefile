@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 OUT    ?= out
 
-.PHONY: help install demo test test-fast typecheck lint bench fuzz clean golden
+.PHONY: help install demo test test-fast typecheck lint bench fuzz clean golden release
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -57,3 +57,13 @@ fuzz: install ## mutation fuzzing of validate, fmt, every export and importer (F
 
 clean: ## remove the venv and outputs
 	rm -rf $(VENV) $(OUT) dist build .pytest_cache .hypothesis
+
+# The version of pyproject.toml (read when a target uses it).
+VERSION = $(shell $(PYTHON) -c 'import tomllib; print(tomllib.load(open("pyproject.toml", "rb"))["project"]["version"])')
+
+release: ## tag v<version> of pyproject.toml (the rev `toolkit init` pins); refuses a dirty tree or an existing tag
+	@test -n "$(VERSION)" || { echo "release: no version found in pyproject.toml" >&2; exit 1; }
+	@test -z "$$(git status --porcelain)" || { echo "release: the working tree has changes not committed (git status): commit or remove them first; nothing tagged" >&2; exit 1; }
+	@if git rev-parse -q --verify "refs/tags/v$(VERSION)" >/dev/null; then echo "release: the tag v$(VERSION) exists already: raise the version in pyproject.toml first; nothing tagged" >&2; exit 1; fi
+	git tag -a "v$(VERSION)" -m "records-toolkit $(VERSION)"
+	@echo "release: tagged v$(VERSION); publish it with: git push origin v$(VERSION)"

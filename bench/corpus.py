@@ -13,7 +13,8 @@ def make(target: Path, copies: int) -> int:
     sources = sorted((ROOT / "records").rglob("*.yaml"))
     texts = [(p.relative_to(ROOT / "records"), p.read_text(encoding="utf-8")) for p in sources]
     ids = sorted({re.search(r'^id: "([^"]+)"', text, re.M).group(1) for _, text in texts}, key=len, reverse=True)  # type: ignore[union-attr]
-    pattern = re.compile(r'(?<=")(' + "|".join(map(re.escape, ids)) + r')(?=")')
+    # a reference is a quoted id, or the id after "field: " in a `supports` entry ("locations: izmir")
+    pattern = re.compile(r'(?:(?<=")|(?<=[a-z_]: ))(' + "|".join(map(re.escape, ids)) + r')(?=")')
     count = 0
     for copy in range(copies):
         for rel, text in texts:

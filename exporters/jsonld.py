@@ -39,7 +39,8 @@ Choices (and why):
   ``[..D]``/``[D..]`` give none at all. Whenever the ISO values do not say exactly the EDTF, the
   EDTF string is kept in the PropertyValue ``edtf``.
 * Sources are ``citation``: a Quotation (``text``, ``isPartOf`` the article) for a quote, a
-  CreativeWork (``url``, ``name``) for an outside source; ``note`` is its ``description``;
+  CreativeWork (``url``, ``name``) for an outside source, and for an outside page's own words a
+  Quotation whose ``isPartOf`` is that CreativeWork; ``note`` is its ``description``;
   ``supports`` and ``confidence`` are PropertyValues. ``identifiers.wikidata`` is ``sameAs``
   ``https://www.wikidata.org/wiki/Q…``; ``identifiers.url`` is ``url``, or ``mainEntityOfPage`` for
   articles and agreements, whose ``url`` is their own. ``notes``, ``kind`` (but for agreements)
@@ -372,6 +373,8 @@ class _Writer:
             }
         else:
             node = {"@type": "CreativeWork", "url": source["url"], "name": source["title"]}
+            if "quote" in source:  # the page's own words: a Quotation that is part of the page
+                node = {"@type": "Quotation", "isPartOf": node, "text": source["quote"]}
         if "note" in source:
             node["description"] = source["note"]
         extra = [_property("supports", list(source["supports"]))]
@@ -532,7 +535,14 @@ class _Reader:
         node = dict(value)
         kind = node.pop("@type", None)
         source: Record = {}
-        if kind == "Quotation":
+        if kind == "Quotation" and isinstance(node.get("isPartOf"), dict):  # words of an outside page
+            page = dict(node.pop("isPartOf"))
+            if page.pop("@type", None) != "CreativeWork" or set(page) != {"url", "name"}:
+                raise ValueError(f"{where}: a quoted page must be a CreativeWork with exactly url and name")
+            source["url"] = _text(page["url"], where)
+            source["title"] = _text(page["name"], where)
+            source["quote"] = _text(node.pop("text", None), where)
+        elif kind == "Quotation":
             source["article"] = self.ref(node.pop("isPartOf", None), where)
             source["quote"] = _text(node.pop("text", None), where)
         elif kind == "CreativeWork":

@@ -420,7 +420,7 @@ def _source_cell(collection: _Collection, event: Record) -> str:
     """The event's evidence in brief: one quote per citing article (preferring one that dates the
     event), attributed to its article; then the outside sources, one link per URL."""
     sources = _sources_of(event)
-    quotes = [s for s in sources if s.get("quote")]
+    quotes = [s for s in sources if s.get("quote") and s.get("article") is not None]  # an outside page: its link
     quotes.sort(key=lambda s: "date" not in (s.get("supports") or []))  # stable: the record's order otherwise
     parts = []
     quoted: set[str] = set()
@@ -430,7 +430,7 @@ def _source_cell(collection: _Collection, event: Record) -> str:
             continue
         quoted.add(article)
         said = f"“{escape(_abbreviate(clean(source['quote'])))}”"
-        parts.append(f"{said} \\({collection.name(article)}\\)" if source.get("article") is not None else said)
+        parts.append(f"{said} \\({collection.name(article)}\\)")
     seen = set()
     for source in sources:
         if source.get("url") and str(source["url"]) not in seen:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
+from helpers import SHIPPED
 from hypothesis import given
 from strategies import collections
 
@@ -52,13 +53,13 @@ def broken(tmp_path: Path) -> Path:
 def test_shipped_records_are_valid(runner: CliRunner) -> None:
     result = runner.invoke(main, ["validate", str(RECORDS)])
     assert result.exit_code == 0, result.output
-    assert result.stdout == "ok: 43 records in 43 files, no problems\n"
+    assert result.stdout == f"ok: {SHIPPED} records in {SHIPPED} files, no problems\n"
 
 
 def test_default_path_is_records(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
     result = runner.invoke(main, ["validate"])
-    assert result.exit_code == 0 and "43 records" in result.stdout
+    assert result.exit_code == 0 and f"{SHIPPED} records" in result.stdout
 
 
 def test_text_output_points_at_each_problem_with_a_caret(runner: CliRunner, broken: Path) -> None:
@@ -245,7 +246,7 @@ def test_canonical_form_round_trips_and_is_idempotent(records: list[dict]) -> No
 
 def test_installed_command_in_a_subprocess(tmp_path: Path, broken: Path) -> None:
     done = subprocess.run([str(TOOLKIT), "validate", str(RECORDS)], capture_output=True, text=True, cwd=tmp_path)
-    assert (done.returncode, done.stdout) == (0, "ok: 43 records in 43 files, no problems\n")
+    assert (done.returncode, done.stdout) == (0, f"ok: {SHIPPED} records in {SHIPPED} files, no problems\n")
     done = subprocess.run(
         [str(TOOLKIT), "validate", "--output-format", "github", str(broken)], capture_output=True, text=True
     )
@@ -293,7 +294,7 @@ def test_the_data_format_is_f_everywhere(runner: CliRunner, tmp_path: Path) -> N
             main, ["import", flag, "csv", str(tmp_path / flag), "-o", str(tmp_path / f"{flag}-back")]
         )
         assert result.exit_code == 0, result.output
-    assert len(list((tmp_path / "-f-back").rglob("*.yaml"))) == 43
+    assert len(list((tmp_path / "-f-back").rglob("*.yaml"))) == SHIPPED
 
 
 @pytest.mark.parametrize("command", ["validate", "fmt", "export", "import", "formats", "codes"])
@@ -337,15 +338,15 @@ def test_import_into_a_directory_of_records_needs_force_and_leaves_no_stale_file
     assert runner.invoke(main, ["import", "-f", "csv", str(tables), "-o", str(out)]).exit_code == 0
     stale = out / "places" / "atlantis.yaml"
     stale.write_text(
-        (out / "places" / "baku.yaml").read_text(encoding="utf-8").replace('"baku"', '"atlantis"', 1), encoding="utf-8"
+        (out / "places" / "iran.yaml").read_text(encoding="utf-8").replace('"iran"', '"atlantis"', 1), encoding="utf-8"
     )
     before = {p: p.read_bytes() for p in out.rglob("*.yaml")}
     result = runner.invoke(main, ["import", "-f", "csv", str(tables), "-o", str(out)])
-    assert result.exit_code == 2 and "already holds 44 record files: give --force" in result.stderr
+    assert result.exit_code == 2 and f"already holds {SHIPPED + 1} record files: give --force" in result.stderr
     assert {p: p.read_bytes() for p in out.rglob("*.yaml")} == before
     result = runner.invoke(main, ["import", "-f", "csv", str(tables), "-o", str(out), "--force"])
     assert result.exit_code == 0, result.output
-    assert not stale.exists() and len(list(out.rglob("*.yaml"))) == 43
+    assert not stale.exists() and len(list(out.rglob("*.yaml"))) == SHIPPED
     assert runner.invoke(main, ["validate", str(out)]).exit_code == 0
 
 
@@ -355,32 +356,32 @@ def test_import_help_lists_only_the_formats_that_can_import(runner: CliRunner) -
 
 
 def test_fmt_check_says_why_a_file_is_not_canonical(runner: CliRunner, tmp_path: Path) -> None:
-    source = (RECORDS / "places" / "baku.yaml").read_text(encoding="utf-8")
+    source = (RECORDS / "places" / "iran.yaml").read_text(encoding="utf-8")
     cases = [
-        (source.replace('id: "baku"', 'id: "baku"  ', 1), "1:11", "trailing white space: found 'id: \"baku\"··'"),
+        (source.replace('id: "iran"', 'id: "iran"  ', 1), "1:11", "trailing white space: found 'id: \"iran\"··'"),
         (source.replace('type: "place"', 'type:\t"place"', 1), "2:6", "a tab: found 'type:→\"place\"'"),
-        (source.replace('id: "baku"', "id: baku", 1), "1:5", "found 'id: baku', expected 'id: \"baku\"'"),
+        (source.replace('id: "iran"', "id: iran", 1), "1:5", "found 'id: iran', expected 'id: \"iran\"'"),
     ]
     for text, where, why in cases:
-        (tmp_path / "baku.yaml").write_text(text, encoding="utf-8")
+        (tmp_path / "iran.yaml").write_text(text, encoding="utf-8")
         result = runner.invoke(main, ["fmt", "--check", str(tmp_path)])
         assert result.exit_code == 1
-        assert f"baku.yaml:{where}: error: not in canonical form from here on: {why}" in result.stdout, result.stdout
+        assert f"iran.yaml:{where}: error: not in canonical form from here on: {why}" in result.stdout, result.stdout
 
 
 def test_fmt_writes_emoji_as_themselves_and_says_when_a_text_cannot_be_a_block(
     runner: CliRunner, tmp_path: Path
 ) -> None:
-    text = (RECORDS / "places" / "baku.yaml").read_text(encoding="utf-8")
-    text = text.replace('name: "Baku"', 'name: "Baku \\U0001FA82 \\U0001F1E6\\U0001F1FF"', 1)
+    text = (RECORDS / "places" / "iran.yaml").read_text(encoding="utf-8")
+    text = text.replace('name: "Iran"', 'name: "Iran \\U0001FA82 \\U0001F1E6\\U0001F1FF"', 1)
     text = "\n".join(line for line in text.splitlines() if not line.startswith("notes:")) + "\n"
-    (tmp_path / "baku.yaml").write_text(text + 'notes: "line one \\nline two"\n', encoding="utf-8")
+    (tmp_path / "iran.yaml").write_text(text + 'notes: "line one \\nline two"\n', encoding="utf-8")
     result = runner.invoke(main, ["fmt", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    written = (tmp_path / "baku.yaml").read_text(encoding="utf-8")
-    assert 'name: "Baku 🪂 🇦🇿"' in written and "\\U0001" not in written
+    written = (tmp_path / "iran.yaml").read_text(encoding="utf-8")
+    assert 'name: "Iran 🪂 🇦🇿"' in written and "\\U0001" not in written
     assert (
-        "baku.yaml#/notes: warning: multi-line text written as one quoted line: its line 1 ends in white space"
+        "iran.yaml#/notes: warning: multi-line text written as one quoted line: its line 1 ends in white space"
         in result.stderr
     )
     assert runner.invoke(main, ["fmt", "--check", str(tmp_path)]).exit_code == 0  # idempotent
@@ -395,15 +396,15 @@ def test_fmt_leaves_the_repositorys_other_yaml_alone(tmp_path: Path, monkeypatch
     workflow.write_text("# CI\non:\n  push: {}\njobs: {}\n", encoding="utf-8")
     config = tmp_path / ".pre-commit-config.yaml"
     config.write_text("repos: []  # none yet\n", encoding="utf-8")
-    record = tmp_path / "records" / "places" / "baku.yaml"
-    record.write_text(record.read_text(encoding="utf-8").replace('id: "baku"', "id: baku", 1), encoding="utf-8")
+    record = tmp_path / "records" / "places" / "iran.yaml"
+    record.write_text(record.read_text(encoding="utf-8").replace('id: "iran"', "id: iran", 1), encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     result = CliRunner(catch_exceptions=False).invoke(
-        main, ["fmt", ".github/workflows/ci.yml", ".pre-commit-config.yaml", "records/places/baku.yaml"]
+        main, ["fmt", ".github/workflows/ci.yml", ".pre-commit-config.yaml", "records/places/iran.yaml"]
     )
     assert result.exit_code == 0, result.output
     assert workflow.read_text(encoding="utf-8") == "# CI\non:\n  push: {}\njobs: {}\n"
     assert config.read_text(encoding="utf-8") == "repos: []  # none yet\n"
-    assert record.read_text(encoding="utf-8").startswith('id: "baku"')
+    assert record.read_text(encoding="utf-8").startswith('id: "iran"')
     assert "left alone .github/workflows/ci.yml: not a record of the collection" in result.stderr
-    assert "reformatted records/places/baku.yaml" in result.stderr
+    assert "reformatted records/places/iran.yaml" in result.stderr

@@ -23,6 +23,7 @@ import typing as t
 from pathlib import Path
 
 import pytest
+from helpers import SHIPPED
 
 from records_toolkit import output
 from records_toolkit.errors import OutputError
@@ -262,7 +263,9 @@ def test_after_sigkill_of_an_import_validate_reads_no_leftover_and_the_next_impo
     checked = subprocess.run([TOOLKIT, "validate", out], capture_output=True, text=True)
     # the staging copy of every record is not read (no duplicate id), and the leftover is reported, not hidden
     assert checked.returncode == 1, checked.stdout
-    assert "duplicate-id" not in checked.stdout and "43 records in 44 files checked" in checked.stdout
+    assert (
+        "duplicate-id" not in checked.stdout and f"{SHIPPED} records in {SHIPPED + 1} files checked" in checked.stdout
+    )
     assert [line.rsplit(" [", 1)[1] for line in checked.stdout.splitlines() if " error: " in line] == ["leftover-temp]"]
 
     done = subprocess.run(
@@ -551,11 +554,11 @@ def test_a_planted_journal_is_left_alone_and_fmt_goes_on(tmp_path: Path) -> None
     (victim / "target.txt").write_text("original")
     tree = tmp_path / "tree"
     shutil.copytree(RECORDS, tree)
-    baku = (tree / "places" / "baku.yaml").read_text()
-    (tree / "z.yaml").write_text(baku.replace('"Baku"', "Baku").replace('id: "baku"', 'id: "baku-z"'))
+    iran = (tree / "places" / "iran.yaml").read_text()
+    (tree / "z.yaml").write_text(iran.replace('"Iran"', "Iran").replace('id: "iran"', 'id: "iran-z"'))
     (tree / "l").symlink_to(victim)
-    names = ["l/target.txt", "places/baku.yaml", "persons/ilham-aliyev.yaml"]
-    kept = {"l/target.txt": b"PWNED", "places/baku.yaml": baku.replace('"Baku"', '"Evil"').encode()}
+    names = ["l/target.txt", "places/iran.yaml", "persons/ilham-aliyev.yaml"]
+    kept = {"l/target.txt": b"PWNED", "places/iran.yaml": iran.replace('"Iran"', '"Evil"').encode()}
     plant(tree, names, kept)  # as a pull request can: no origin at all
     forged = {"pid": 1, "token": "fedcba9876543210", "boot_id": output._boot_id()}  # even knowing the boot id,
     forged.update(dev=tree.lstat().st_dev, ino=tree.lstat().st_ino)  # an inode is a guess

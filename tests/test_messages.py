@@ -140,5 +140,15 @@ def test_every_failing_keyword_of_the_shipped_schemas_has_words() -> None:
     for path in (ROOT / "schemas").glob("*.schema.json"):
         walk(json.loads(path.read_text(encoding="utf-8")))
     applicators = {"properties", "items", "$ref", "allOf", "if", "then", "else", "dependentSchemas", "$defs"}
-    annotations = {"$schema", "$id", "title", "description", "errorMessage", "x-refers-to", "$comment", "examples"}
+    annotations = {
+        "$schema",
+        "$id",
+        "title",
+        "description",
+        "errorMessage",
+        "x-refers-to",
+        "$comment",
+        "examples",
+        "x-attested",
+    }
     assert used - applicators - annotations <= set(MESSAGES), used - applicators - annotations - set(MESSAGES)

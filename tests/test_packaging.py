@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import yaml
 from click.testing import CliRunner
 
 from records_toolkit.cli import main
+from records_toolkit.problems import CODES
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,8 +28,6 @@ def test_pre_commit_hooks_name_real_commands() -> None:
 
 
 def test_readme_documents_every_problem_code() -> None:
-    from records_toolkit.problems import CODES
-
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     documented = {line.split("`")[1] for line in readme.splitlines() if line.startswith("| `")}
     assert set(CODES) <= documented, set(CODES) - documented
@@ -63,7 +63,8 @@ def test_the_fuzzer_runs_and_finds_no_foreign_exception() -> None:
         timeout=300,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "fuzz: seed 3, 40 inputs tried" in done.stdout and "0 foreign exceptions" in done.stdout
+    tried = re.search(r"fuzz: seed 3, (\d+) inputs tried", done.stdout)  # a step may try two inputs
+    assert tried and 40 <= int(tried.group(1)) <= 41 and "0 foreign exceptions" in done.stdout, done.stdout
 
 
 @pytest.mark.slow
@@ -91,15 +92,15 @@ def test_the_hooks_touch_records_only(tmp_path: Path) -> None:
     workflow.parent.mkdir(parents=True)
     workflow.write_text("# CI\non:\n  push: {}\njobs: {}\n", encoding="utf-8")
     (repo / ".pre-commit-config.yaml").write_text("repos: []  # none yet\n", encoding="utf-8")
-    record = repo / "records" / "places" / "baku.yaml"
-    record.write_text(record.read_text(encoding="utf-8").replace('id: "baku"', "id: baku", 1), encoding="utf-8")
+    record = repo / "records" / "places" / "iran.yaml"
+    record.write_text(record.read_text(encoding="utf-8").replace('id: "iran"', "id: iran", 1), encoding="utf-8")
     assert run("git", "init", "-q").returncode == 0
     assert run("git", "add", "-A").returncode == 0 and run("git", "commit", "-qm", "scratch").returncode == 0
     pre_commit = [sys.executable, "-m", "pre_commit", "try-repo", str(ROOT)]
     fmt = run(*pre_commit, "toolkit-fmt", "--all-files")
     assert fmt.returncode == 1 and "files were modified by this hook" in fmt.stdout, fmt.stdout + fmt.stderr
     assert "left alone .github/workflows/ci.yml: not a record of the collection" in fmt.stdout
-    assert run("git", "status", "--short").stdout.strip() == "M records/places/baku.yaml"
+    assert run("git", "status", "--short").stdout.strip() == "M records/places/iran.yaml"
     assert workflow.read_text(encoding="utf-8") == "# CI\non:\n  push: {}\njobs: {}\n"
     validate = run(*pre_commit, "toolkit-validate", "--all-files")
     assert validate.returncode == 0, validate.stdout + validate.stderr
@@ -116,6 +117,6 @@ def test_the_modelling_guide_names_only_records_that_exist() -> None:
         assert (ROOT / "records" / name).is_file(), name
     ids = {p.stem for p in (ROOT / "records").rglob("*.yaml")}
     for record_id in re.findall(r"`([a-z0-9]+(?:-[a-z0-9]+)+)`", guide):
-        if record_id in {"training-course", "took-place", "under-way"} or record_id.startswith("toolkit"):
+        if record_id in {"training-course", "took-place", "under-way", "x-attested"} or record_id in CODES:
             continue
         assert record_id in ids, record_id

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from helpers import SHIPPED
 
 from records_toolkit.cli import main
 from records_toolkit.plugins import GROUP, Format, Importer, discover, load
@@ -93,7 +94,7 @@ def test_an_outside_format_is_listed_and_used(
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert (
-        len(lines) == 43
+        len(lines) == SHIPPED
         and lines[0]
         == "agreement|military-education-cooperation-agreement-1992|Military Education Cooperation Agreement"
     )
@@ -113,7 +114,7 @@ def test_an_outside_format_in_a_real_subprocess(tmp_path: Path) -> None:
         env=env,
     )
     assert done.returncode == 0, done.stderr
-    assert (tmp_path / "x.txt").read_text().count("\n") == 43
+    assert (tmp_path / "x.txt").read_text().count("\n") == SHIPPED
 
 
 def test_a_broken_plugin_is_a_could_not_run_error(

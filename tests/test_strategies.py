@@ -60,6 +60,10 @@ def test_strategies_reach_the_hard_cases() -> None:
             seen.add("several supports")
         if any("article" in source for r in records for source in r["sources"] if r["type"] != "article"):
             seen.add("quote source")
+        if any(": " in entry for r in records for source in r["sources"] for entry in source["supports"]):
+            seen.add("per-value support")
+        if any("url" in source and "quote" in source for r in records for source in r["sources"]):
+            seen.add("quoted outside source")
 
     sample()
     expected = {
@@ -76,6 +80,8 @@ def test_strategies_reach_the_hard_cases() -> None:
         "five types at once",
         "several supports",
         "quote source",
+        "per-value support",
+        "quoted outside source",
         *(f"type {t}" for t in ("article", "person", "organization", "place", "agreement", "event")),
     }
     assert expected <= seen, expected - seen

@@ -42,6 +42,7 @@ __all__ = [
     "fmt",
     "formats",
     "import_records",
+    "init",
     "load",
     "new_record",
     "show",
@@ -686,3 +687,33 @@ def describe_schema(type: str | None = None) -> TypeSchema | tuple[TypeSchema, .
     from .authoring import describe, describe_all
 
     return describe_all() if type is None else describe(type)
+
+
+# -- a new repository ------------------------------------------------------------------------------
+
+if t.TYPE_CHECKING:
+    from .scaffold import Initialized
+
+
+def init(directory: PathLike, *, toolkit_source: str | None = None, force: bool = False) -> Initialized:
+    """Make a records repository in ``directory`` (``toolkit init``); what was done as ``Initialized``.
+
+    Writes ``records-toolkit.toml``, ``records/`` with two example records (an article and an event
+    quoting it, valid: ``validate`` and every export work at once), a ``.pre-commit-config.yaml``
+    with this toolkit's hooks, an example CI workflow (``.github/workflows/records.yml``) and a
+    ``README.md``, all or nothing. The install lines name the toolkit's git repository at the tag
+    ``v<version>``: ``toolkit_source`` (a git URL or a local clone), else the repository this
+    toolkit was installed from (its PEP 610 ``direct_url.json``); when neither tells one, a
+    :class:`~records_toolkit.errors.UsageError` and nothing written.
+
+    ``directory`` must not exist or be empty (a ``.git`` alone is allowed), else a
+    :class:`~records_toolkit.errors.UsageError`. With ``force`` it may hold other files: the
+    missing files are added, identical ones kept (``.kept``), and a file with other content is
+    never replaced (``UsageError``, nothing written). ``directory`` being a symbolic link, or a
+    link on the way to a file to write, is refused.
+    """
+    from .scaffold import init as make
+
+    if isinstance(directory, (str, os.PathLike)) and os.fspath(directory) == "":
+        raise UsageError("directory='': give a directory to make the repository in (`toolkit init .` for this one)")
+    return make(_path(directory, "directory"), toolkit_source=toolkit_source, force=bool(force))

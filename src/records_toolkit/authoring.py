@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .errors import InvalidData, UsageError
 from .messages import did_you_mean
-from .validate import NOT_FACTS  # the fields no source has to support (the ``unsourced-fact`` rule)
+from .provenance import NOT_FACTS  # the fields no source has to support (the ``unsourced-fact`` rule)
 
 if t.TYPE_CHECKING:
     from .problems import Problem

@@ -421,6 +421,53 @@ def import_(
         click.echo(f"wrote {len(records)} records to {output}", err=True)
 
 
+@main.command(
+    epilog="""\b
+Examples:
+  toolkit init my-records                # a new repository in ./my-records
+  cd my-records && git init && toolkit validate
+  toolkit init . --force                 # add what is missing here; never replaces a file
+  toolkit init my-records --toolkit-source https://github.com/OWNER/records-toolkit"""
+)
+@click.argument("directory", metavar="DIR", type=click.Path(path_type=str))
+@click.option(
+    "--toolkit-source",
+    metavar="URL",
+    default=None,
+    help="The toolkit's git repository for the install lines (a URL or a local clone; default: the one "
+    "this toolkit was installed from). The tag v<version> must exist there (`make release`).",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="DIR may hold other files: add the missing ones, keep identical ones; a file with other "
+    "content is never replaced (exit 2, nothing written).",
+)
+def init(directory: str, toolkit_source: str | None, force: bool) -> None:
+    """Start a records repository in DIR, ready to use.
+
+    Writes records-toolkit.toml, records/ with two example records to replace (an article and an
+    event quoting it), a .pre-commit-config.yaml with this toolkit's hooks, an example CI workflow
+    (.github/workflows/records.yml) and a README.md, all or nothing. `toolkit validate` and every
+    export work there at once. The install lines take the toolkit from its git repository at the
+    tag v<version>; when it cannot be told where this toolkit came from, give --toolkit-source
+    (exit 2 and nothing written otherwise). DIR must be new or empty (a .git alone is fine)
+    unless --force; a symbolic link at DIR or inside it is refused.
+    """
+    from . import api
+
+    done = api.init(directory, toolkit_source=toolkit_source, force=force)
+    shown = _visible(done.directory.as_posix())
+    for name in done.written:
+        click.echo(f"wrote {shown}/{_visible(name)}", err=True)
+    for name in done.kept:
+        click.echo(f"kept {shown}/{_visible(name)}: already there, the same", err=True)
+    for notice in done.notices:
+        click.echo(f"notice: {_visible(notice)}", err=True)
+    click.echo(f"toolkit {done.source.version} from {_visible(done.source.url)} at {done.source.rev}", err=True)
+    click.echo(f"next: cd {shown} && git init && toolkit validate; then replace the example records", err=True)
+
+
 def _records_option(func: F) -> F:
     return click.option(
         "--records",

@@ -171,6 +171,11 @@ def _type(f: Failure) -> list[Item]:
     message = f"expected {' or '.join(_SCHEMA_TYPE.get(w, str(w)) for w in wanted)}, got {got} {_shown(f.instance)}"
     if "string" in wanted and isinstance(f.instance, (bool, int, float)):
         message += " (put it in quotes to keep it as text)"
+    elif "string" in wanted and isinstance(f.instance, dict) and len(f.instance) == 1:
+        # `- aliases: EFES` is a mapping in YAML (": " makes a key); the text was meant
+        ((key, value),) = f.instance.items()
+        if isinstance(key, str) and isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            message += f' (": " makes a mapping in YAML: put the whole entry in quotes, "{key}: {value}")'
     return f.item("schema-type", message)
 
 

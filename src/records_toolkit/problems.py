@@ -52,6 +52,8 @@ CODES: dict[str, str] = {
     "quote-not-found": "a quote does not appear verbatim in the cited article's text",
     "unsourced-fact": "a fact-bearing field is not covered by any source's `supports`",
     "unknown-supported-field": "a source `supports` a field the record does not have",
+    "unknown-supported-value": "a source `supports` one value of a field (`aliases: X`) that the field does not hold",
+    "unattested-text": "an attested text value (an alias) whose every source has a quote, and no quote holds it",
     "date-order": "a date interval ends before it starts",
     "misplaced-record": "in a one-record-per-file collection, a record not at <type>s/<id>.yaml, or not alone in its file",
     # reporting

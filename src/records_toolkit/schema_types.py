@@ -1,7 +1,7 @@
 """What the core knows about a record type without knowing the type, read from its schema.
 
 Which values are references to other records (``x-refers-to``), which are EDTF dates
-(``format: edtf``), the canonical key order (``properties`` order), the required keys.
+(``format: edtf``), which text must be attested by a quote (``x-attested``), the canonical key order (``properties`` order), the required keys.
 A schema describes a record type when its ``type`` property is a ``const``; that is its name.
 """
 
@@ -24,6 +24,7 @@ class TypeInfo:
     schema: dict[str, t.Any]
     references: tuple[tuple[Template, tuple[str, ...]], ...]  # (where, allowed target types)
     dates: tuple[Template, ...]
+    attested: tuple[Template, ...]  # text values a quote supporting them must contain (``unattested-text``)
     key_order: dict[Template, tuple[str, ...]]
     required: tuple[str, ...]
     properties: tuple[str, ...]
@@ -40,6 +41,7 @@ def type_info(schemas: SchemaSet, name: str) -> TypeInfo:
     schema = schemas.documents[name]
     references: list[tuple[Template, tuple[str, ...]]] = []
     dates: list[Template] = []
+    attested: list[Template] = []
     order: dict[Template, tuple[str, ...]] = {}
 
     def walk(node: dict[str, t.Any], base: str, at: Template, depth: int) -> None:
@@ -50,6 +52,8 @@ def type_info(schemas: SchemaSet, name: str) -> TypeInfo:
             references.append((at, tuple(node["x-refers-to"])))
         if node.get("format") == "edtf":
             dates.append(at)
+        if node.get("x-attested") is True:
+            attested.append(at)
         props = node.get("properties")
         if isinstance(props, dict):
             order[at] = tuple(props)
@@ -66,6 +70,7 @@ def type_info(schemas: SchemaSet, name: str) -> TypeInfo:
         schema=schema,
         references=tuple(references),
         dates=tuple(dates),
+        attested=tuple(attested),
         key_order=order,
         required=tuple(schema.get("required", ())),
         properties=tuple(schema.get("properties", {})),

@@ -17,7 +17,8 @@ from pathlib import Path
 from . import dates
 from .loader import MAX_FILE_BYTES, Document, Positions, iter_record_files, load_file, out_of_memory
 from .messages import describe, describe_all, did_you_mean, first_repeat, pointer_of
-from .problems import Problem, Report, pointer_join
+from .problems import Problem, Report
+from .provenance import check_sources
 from .rules import Collection, Pending
 from .schemas import Model, load_model, values_at
 
@@ -25,9 +26,6 @@ if t.TYPE_CHECKING:
     from .collection import Layout
 
 __all__ = ["Checker", "Result", "check_paths", "describe"]
-
-#: Top-level fields that are bookkeeping or editorial, not facts, and so need no source.
-NOT_FACTS = frozenset({"id", "type", "sources", "notes", "description"})
 
 #: Problems reported per file at most; one last `problems-truncated` says how many more there were.
 MAX_PROBLEMS_PER_FILE = 1000
@@ -134,7 +132,9 @@ class Checker:
                 if not parsed.ordered:
                     self._flag(doc, pointer, "date-order", f"interval {value!r} ends before it starts")
         if not any(p == "/sources" or p.startswith("/sources/") for p in wrong):
-            self._check_sources(doc, data, wrong)  # (with its sources refused, every fact would look unsourced)
+            # (with its sources refused, every fact would look unsourced)
+            for pointer, code, message, at_key in check_sources(data, info.attested, wrong):
+                self._flag(doc, pointer, code, message, at_key=at_key)
         if self.keep and not wrong:
             self.records.append(doc)
 
@@ -174,34 +174,6 @@ class Checker:
                 except TypeError:  # pragma: no cover - a validator class of another kind: keep it
                     pass
         return self._explaining[type_name]
-
-    def _check_sources(self, doc: Document, data: dict[str, t.Any], wrong: t.AbstractSet[str] = frozenset()) -> None:
-        supported: set[str] = set()
-        sources = data.get("sources")
-        if not isinstance(sources, list):
-            return
-        for index, source in enumerate(sources):
-            supports = source.get("supports") if isinstance(source, dict) else None
-            for position, field in enumerate(supports if isinstance(supports, list) else []):
-                if not isinstance(field, str):
-                    continue
-                supported.add(field)
-                if field not in data:
-                    self._flag(
-                        doc,
-                        f"/sources/{index}/supports/{position}",
-                        "unknown-supported-field",
-                        f"this source supports {field!r}, but the record has no {field!r}",
-                    )
-        for field in data:
-            if field not in NOT_FACTS and field not in supported and pointer_join("", field) not in wrong:
-                self._flag(
-                    doc,
-                    pointer_join("", field),
-                    "unsourced-fact",
-                    f"{field!r} has no source: name it in the `supports` list of a source",
-                    at_key=True,
-                )
 
     # -- parallel chunks -------------------------------------------------------------------------
 

@@ -150,8 +150,10 @@ SHIPPED_IMPRECISE = {
     "eternity-2022": ("20220101", "20230101"),
     "indestructible-brotherhood-2022": ("20220101", "20230101"),
     "winter-training-2022": ("20220101", "20230101"),
+    "azerbaijani-servicemen-international-seminars-2022": ("20220101", "20230101"),
 }
 SHIPPED_UNBOUNDED = {"parachute-course-113-kayseri", "turkey-mond-reports-parachute-course"}  # [..2022-01-21]
+SHIPPED_UNDATED = {"azerbaijan-turkey-periodic-joint-drills"}  # "periodically": no date at all
 
 
 def test_golden_file_of_the_shipped_records(runner: CliRunner, update_golden: bool) -> None:
@@ -176,7 +178,9 @@ def test_shipped_day_precise_events_and_nothing_invented() -> None:
         assert events[event_id]["STATUS"] == "CONFIRMED"
     assert len(strict.events) == len(SHIPPED_DAYS)
     # the skipped ones are named, each with its date as written
-    assert len(exported.notices) == len(SHIPPED_IMPRECISE) + len(SHIPPED_UNBOUNDED)
+    assert len(exported.notices) == len(SHIPPED_IMPRECISE) + len(SHIPPED_UNBOUNDED) + len(SHIPPED_UNDATED)
+    for event_id in SHIPPED_UNDATED:
+        assert f"event {event_id}: no date; left out of the calendar" in exported.notices
     for event_id in SHIPPED_IMPRECISE:
         assert any(f"event {event_id}: date '2022'" in n for n in exported.notices)
     for event_id in SHIPPED_UNBOUNDED:
@@ -185,19 +189,28 @@ def test_shipped_day_precise_events_and_nothing_invented() -> None:
     assert all(str(e["DTSTAMP"].to_ical().decode()) == "20220121T000000Z" for e in events.values())
 
 
+DEFENCE_TURKEY = (
+    "https://www.defenceturkey.com/en/content/efes-2022-combined-joint-live-fire-exercise-successfully-completed-5190"
+)
+
+
 def test_shipped_event_properties() -> None:
     cal, strict = parse_both(calendar_bytes(shipped()))
     efes = events_of(cal)["efes-2022"]
     assert str(efes["SUMMARY"]) == "EFES-2022 Combined Joint Live-Fire Field Exercise"
     assert str(efes["LOCATION"]) == "İzmir, Seferihisar"
     assert (efes["GEO"].latitude, efes["GEO"].longitude) == (38.41885, 27.12872)  # İzmir, the first with coordinates
-    assert str(efes["URL"]) == "https://www.trtworld.com/article/12787850"
+    assert str(efes["URL"]) == DEFENCE_TURKEY  # the first outside source: the page that states the dates
     assert efes["CATEGORIES"].cats == ["exercise"]
     assert str(efes["TRANSP"]) == "TRANSPARENT" and str(efes["X-EDTF"]) == "2022-05-09/2022-06-09"
     description = str(efes["DESCRIPTION"])
     assert description.startswith("Hosted by Türkiye at the Doğanbey firing area (Seferihisar, İzmir).")
     assert "Date (EDTF): 2022-05-09/2022-06-09" in description
-    assert "TRT World: EFES-2022 exercise completed <https://www.trtworld.com/article/12787850>" in description
+    assert f"EFES-2022 Combined Joint Live-Fire Exercise Successfully Completed <{DEFENCE_TURKEY}>" in description
+    assert (
+        "TRT World, 2022-06-10: Türkiye successfully completes its largest military exercise in Aegean <https://www.trtworld.com/article/12787850>"
+        in description
+    )
     assert "EFES - 2022" in description  # the article's quote
     interview = next(e for e in strict.events if e.uid == "aliyev-anadolu-agency-interview-2021@records-toolkit")
     assert interview.url == "https://president.az/en/articles/view/53249/print"  # first url source, not the article
@@ -223,7 +236,7 @@ def test_shipped_imprecise_events_as_spans() -> None:
         "(not even -O imprecise=span can show it)"
         for i in sorted(SHIPPED_UNBOUNDED)
     ]
-    assert len(exported.notices) == len(SHIPPED_UNBOUNDED)
+    assert len(exported.notices) == len(SHIPPED_UNBOUNDED) + len(SHIPPED_UNDATED)
 
 
 # -- the CLI ---------------------------------------------------------------------------------------
@@ -237,7 +250,7 @@ def test_cli_writes_the_calendar_to_stdout_and_notices_to_stderr(runner: CliRunn
     cal, _ = parse_both(result.stdout_bytes)
     assert len(cal.walk("VEVENT")) == len(SHIPPED_DAYS)
     notices = [line for line in result.stderr.splitlines() if line.startswith("notice: ")]
-    assert len(notices) == 5
+    assert len(notices) == len(SHIPPED_IMPRECISE) + len(SHIPPED_UNBOUNDED) + len(SHIPPED_UNDATED)
     assert "notice: event eternity-2022: date '2022' means 2022 (year only), not a day; left out" in result.stderr
 
 

@@ -54,8 +54,24 @@ SECOND_EVENT: dict[str, t.Any] = {
 }
 
 
+BAKU: dict[str, t.Any] = {
+    "id": "baku",
+    "type": "place",
+    "name": "Baku",
+    "kind": "city",
+    "within": "azerbaijan",
+    "sources": [
+        {
+            "article": SECOND_ARTICLE["id"],
+            "quote": "The TurAz Qartalı 2022 exercise of the Azerbaijani and Turkish air forces began in Baku.",
+            "supports": ["name", "kind", "within"],
+        }
+    ],
+}
+
+
 def two_articles() -> list[dict[str, t.Any]]:
-    return [*copy.deepcopy(SHIPPED), copy.deepcopy(SECOND_ARTICLE), copy.deepcopy(SECOND_EVENT)]
+    return [*copy.deepcopy(SHIPPED), copy.deepcopy(SECOND_ARTICLE), copy.deepcopy(SECOND_EVENT), copy.deepcopy(BAKU)]
 
 
 def section(text: str, start: str, end: str) -> str:
@@ -76,7 +92,7 @@ def test_two_articles_give_a_section_each_with_what_it_reports() -> None:
     second = section(text, f"## {markdown_.escape(SECOND_TITLE)}", "## Timeline")
     cited_first = sum(1 for r in SHIPPED if any(s.get("article") == FIRST for s in r.get("sources", [])))
     assert f"**Cited by:** {cited_first} records of this collection" in first
-    assert "**Cited by:** 1 record of this collection" in second
+    assert "**Cited by:** 2 records of this collection" in second
     # what each article reports: the second names its event only, the first never names it
     assert "- **Events \\(1\\):** TurAz Qartalı 2022\n" in second
     assert "TurAz" not in first

@@ -156,15 +156,19 @@ _FACTLESS = {"id", "type", "sources", "notes", "description"}
 
 
 def _sources(draw: st.DrawFn, record: Record, articles: dict[str, list[str]]) -> None:
-    """Sources whose `supports` together cover every fact of ``record``."""
-    facts = [k for k in record if k not in _FACTLESS]
+    """Sources whose `supports` together cover every fact of ``record``, whole or value by value.
+
+    Aliases are attested text (``unattested-text``): they get an outside source of their own,
+    without a quote (taken at its word) or with a quote that holds them.
+    """
+    facts = [k for k in record if k not in _FACTLESS and k != "aliases"]
     sources = []
     count = draw(st.integers(min_value=1, max_value=2))
     for index in range(count):
         covered = (
             facts if index == 0 else draw(st.lists(st.sampled_from(facts), min_size=1, unique=True)) if facts else []
         )
-        supports = list(covered) or ["name"]
+        supports = _entries(draw, record, covered) or ["name"]
         if articles and _coin(draw):
             article = draw(st.sampled_from(sorted(articles)))
             source: Record = {"article": article, "quote": draw(st.sampled_from(articles[article]))}
@@ -174,7 +178,26 @@ def _sources(draw: st.DrawFn, record: Record, articles: dict[str, list[str]]) ->
         source["supports"] = supports
         _maybe(draw, source, "note", free_text)
         sources.append(source)
+    if "aliases" in record:
+        source = {"url": draw(url), "title": draw(line)}
+        if _coin(draw):
+            source["quote"] = " | ".join(record["aliases"])
+        source["supports"] = _entries(draw, record, ["aliases"])
+        sources.append(source)
     record["sources"] = sources
+
+
+def _entries(draw: st.DrawFn, record: Record, fields: list[str]) -> list[str]:
+    """``supports`` entries for ``fields``: each named whole, or (a list of texts or references) value by value."""
+    entries: list[str] = []
+    for field in fields:
+        value = record[field]
+        keys = [v.get("ref") if isinstance(v, dict) else v for v in value] if isinstance(value, list) else []
+        if keys and all(isinstance(k, str) for k in keys) and len(set(keys)) == len(keys) and _coin(draw):
+            entries.extend(f"{field}: {key}" for key in keys)
+        else:
+            entries.append(field)
+    return entries
 
 
 def _common(draw: st.DrawFn, record: Record) -> None:

@@ -1,0 +1,180 @@
+"""Where each fact of one record comes from: the rules on its ``sources`` and their ``supports``.
+
+A source supports a whole field (``"date"``) or one value of a field (``"aliases: EFES-2022"``;
+a reference by the id it names, ``"participants: azerbaijan"``). Every fact needs a source,
+field by field or value by value (``unsourced-fact``); a source may only name what the record
+holds (``unknown-supported-field``, ``unknown-supported-value``).
+
+Text the schema marks ``x-attested`` (aliases: names are where invention creeps in) is checked
+against the words its sources give: when every source supporting a value carries a quote, the
+value must appear in one of them, compared by :func:`attest_form` (``unattested-text``). A
+source without a quote (an outside page cited by URL and title) is taken at its word: there is
+nothing to compare with, and ``confidence`` says how far it is trusted.
+
+These rules need one record only, so they run in the checker, in any worker process.
+"""
+
+from __future__ import annotations
+
+import typing as t
+import unicodedata
+
+from .messages import did_you_mean
+from .problems import pointer_join
+from .schema_types import Template, values_at
+
+#: The fields no source has to support: identity, bookkeeping and free prose about the record.
+NOT_FACTS = frozenset({"id", "type", "sources", "notes", "description"})
+
+Item = tuple[str, str, str, bool]  # (pointer, code, message, at_key), as the schema messages
+
+#: Characters of quotes read to attest one record's values, at most. Each value is looked for in
+#: each quote supporting it, so 10,000 aliases and an 8 MB quote (one 16 MiB file) would read 80 GB:
+#: past this the rest is reported as not checked (``unattested-text``), never read.
+ATTEST_BUDGET = 50_000_000
+
+_DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"
+_QUOTE_MARKS = '\u2018\u2019\u201a\u201b\u2032\u00b4`\u201c\u201d\u201e\u201f\u2033\u00ab\u00bb\u2039\u203a"'
+_FOLD = str.maketrans({**dict.fromkeys(_DASHES, "-"), **dict.fromkeys(_QUOTE_MARKS, "'")})
+
+
+def attest_form(text: str) -> str:
+    """``text`` as attestation compares it: Unicode-compatible forms (NFKC), every dash a hyphen,
+    every quote mark an apostrophe, case folded, runs of white space one space."""
+    return " ".join(unicodedata.normalize("NFKC", text).translate(_FOLD).casefold().split())
+
+
+def parse_support(entry: str) -> tuple[str, str | None]:
+    """``"date"`` -> ``("date", None)``; ``"aliases: EFES-2022"`` -> ``("aliases", "EFES-2022")``.
+
+    Field names never hold ``:`` (the schema's pattern), so the first ``": "`` splits.
+    """
+    field, sep, value = entry.partition(": ")
+    return (field, value) if sep else (entry, None)
+
+
+def value_keys(value: t.Any) -> list[tuple[str, str | None]]:
+    """How each value of a field is named in ``supports``, with its pointer below the field.
+
+    A list gives one entry per item: a text item by itself, a mapping by its ``ref`` (a
+    participant by the record it names), anything else by nothing (``None``: only the whole
+    field can be supported). A text field is named by its text.
+    """
+    if isinstance(value, list):
+        out: list[tuple[str, str | None]] = []
+        for index, item in enumerate(value):
+            if isinstance(item, dict):
+                item = item.get("ref")
+            out.append((f"/{index}", item if isinstance(item, str) else None))
+        return out
+    return [("", value if isinstance(value, str) else None)]
+
+
+def check_sources(
+    data: dict[str, t.Any], attested: t.Sequence[Template], wrong: t.AbstractSet[str] = frozenset()
+) -> list[Item]:
+    """The problems of one record's provenance; ``wrong`` holds pointers the schema refused."""
+    sources = data.get("sources")
+    if not isinstance(sources, list):
+        return []
+    found: list[Item] = []
+    whole: dict[str, list[int]] = {}  # field -> the sources supporting all of it
+    by_value: dict[tuple[str, str], list[int]] = {}  # (field, value) -> the sources naming it
+    for index, source in enumerate(sources):
+        supports = source.get("supports") if isinstance(source, dict) else None
+        for position, entry in enumerate(supports if isinstance(supports, list) else []):
+            at = f"/sources/{index}/supports/{position}"
+            if not isinstance(entry, str) or at in wrong:
+                continue
+            field, value = parse_support(entry)
+            if field not in data:
+                found.append((at, "unknown-supported-field", _no_field(entry, field), False))
+            elif value is None:
+                whole.setdefault(field, []).append(index)
+            else:
+                keys = [key for _, key in value_keys(data[field]) if key is not None]
+                if value in keys:
+                    by_value.setdefault((field, value), []).append(index)
+                else:
+                    hint = did_you_mean(value, keys)
+                    message = f"this source supports {value!r} of {field!r}, but the record's {field!r} has no {value!r}{hint}"
+                    found.append((at, "unknown-supported-value", message, False))
+    valued = {field for field, _ in by_value}
+    for field, value in data.items():
+        where = pointer_join("", field)
+        if field in NOT_FACTS or field in whole or where in wrong:
+            continue
+        if field not in valued:
+            message = f"{field!r} has no source: name it in the `supports` list of a source"
+            found.append((where, "unsourced-fact", message, True))
+            continue
+        for below, key in value_keys(value):  # supported value by value: each one needs its source
+            if (where + below) in wrong or (key is not None and (field, key) in by_value):
+                continue
+            if key is None:
+                message = f"this value of {field!r} has no source, and only the whole field can be named: add {field!r} to the `supports` of a source"
+            else:
+                message = f"{key!r} of {field!r} has no source: name {field + ': ' + key!r} (or {field!r}) in the `supports` list of a source"
+            found.append((where + below, "unsourced-fact", message, False))
+    found.extend(_unattested(data, sources, attested, whole, by_value, wrong))
+    return found
+
+
+def _unattested(
+    data: dict[str, t.Any],
+    sources: list[t.Any],
+    attested: t.Sequence[Template],
+    whole: dict[str, list[int]],
+    by_value: dict[tuple[str, str], list[int]],
+    wrong: t.AbstractSet[str],
+) -> t.Iterator[Item]:
+    """Attested text whose every source has a quote, and no quote holds it."""
+    forms: dict[int, str] = {}  # each quote normalised once per record
+
+    def quote_form(index: int) -> str | None:
+        if index not in forms:
+            source = sources[index]
+            quote = source.get("quote") if isinstance(source, dict) else None
+            if not isinstance(quote, str) or f"/sources/{index}/quote" in wrong:
+                return None
+            forms[index] = attest_form(quote)
+        return forms[index]
+
+    budget = ATTEST_BUDGET
+    for template in attested:
+        if len(template) != 1:  # per-value support names top-level fields only
+            continue
+        field = template[0]
+        for pointer, value in values_at(data, template):
+            for below, key in value_keys(value):
+                if key is None or (pointer + below) in wrong:
+                    continue
+                supporters = sorted({*whole.get(field, ()), *by_value.get((field, key), ())})
+                quotes = [quote_form(i) for i in supporters]
+                if not supporters or None in quotes:
+                    continue  # unsourced (reported), or an unquoted source vouches for it
+                budget -= sum(len(q) for q in quotes if q is not None)
+                if budget < 0:
+                    message = (
+                        f"{key!r} and the values after it were not checked against their quotes: that would "
+                        f"read over {ATTEST_BUDGET:,} characters of quotes (shorten the quotes, or split the record)"
+                    )
+                    yield (pointer + below, "unattested-text", message, False)
+                    return
+                if not any(attest_form(key) in q for q in quotes if q is not None):
+                    cited = _either([f"/sources/{i}" for i in supporters])
+                    message = (
+                        f"{key!r} appears in no quote of the sources that support it ({cited}): "
+                        "cite a source whose words hold it, or remove it"
+                    )
+                    yield (pointer + below, "unattested-text", message, False)
+
+
+def _no_field(entry: str, field: str) -> str:
+    if entry == field:
+        return f"this source supports {field!r}, but the record has no {field!r}"
+    return f"this source supports {entry!r}, but the record has no {field!r}"
+
+
+def _either(names: t.Sequence[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
