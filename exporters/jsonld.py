@@ -535,7 +535,9 @@ class _Reader:
         node = dict(value)
         kind = node.pop("@type", None)
         source: Record = {}
-        if kind == "Quotation" and isinstance(node.get("isPartOf"), dict):  # words of an outside page
+        page_node = node.get("isPartOf")
+        if kind == "Quotation" and isinstance(page_node, dict) and page_node.get("@type") == "CreativeWork":
+            # the words of an outside page (an article is named by its IRI, or {"@id": IRI})
             page = dict(node.pop("isPartOf"))
             if page.pop("@type", None) != "CreativeWork" or set(page) != {"url", "name"}:
                 raise ValueError(f"{where}: a quoted page must be a CreativeWork with exactly url and name")

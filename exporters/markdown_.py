@@ -48,6 +48,7 @@ __all__ = ["MarkdownFormat", "cell", "clean", "describe_date", "escape", "render
 _PUNCTUATION = frozenset(string.punctuation)  # the ASCII punctuation characters of CommonMark §2.1
 # GFM §6.9 extended email autolink: the characters on either side of an ``@`` that cmark-gfm links.
 _ADDRESS_BEFORE = frozenset(string.ascii_letters + string.digits + ".+-_")
+_ADDRESS_BEFORE_OR_SCHEME = _ADDRESS_BEFORE | frozenset(":")
 _ADDRESS_AFTER = frozenset(string.ascii_letters + string.digits + ".-_")
 WORD_JOINER = "\u2060"
 # Line endings (CommonMark §2.1), tabs and the Unicode line/paragraph separators: one space each run.
@@ -92,7 +93,13 @@ def escape(text: object) -> str:
     out: list[str] = []
     for i, char in enumerate(value):  # one pass: no insertion into the list (that was quadratic)
         out.append("\\" + char if char in _PUNCTUATION else char)
-        if char == "@" and 0 < i < last and value[i - 1] in _ADDRESS_BEFORE and value[i + 1] in _ADDRESS_AFTER:
+        # (after a ":" too: cmark-gfm links "mailto:@www.example." with an empty local part)
+        if (
+            char == "@"
+            and 0 < i < last
+            and value[i - 1] in _ADDRESS_BEFORE_OR_SCHEME
+            and value[i + 1] in _ADDRESS_AFTER
+        ):
             out.append(WORD_JOINER)
     return "".join(out)
 

@@ -13,6 +13,10 @@ ROOT = Path(__file__).resolve().parents[1]
 RECORDS = ROOT / "records"
 GOLDEN = ROOT / "tests" / "golden"
 
+# The tests read the shipped records and copy trees around: no run writes a result cache into
+# them (tests/test_cache.py turns it back on, in trees of its own).
+os.environ["RECORDS_TOOLKIT_NO_CACHE"] = "1"
+
 settings.register_profile(
     "ci", max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
 )

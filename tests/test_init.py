@@ -151,7 +151,20 @@ def test_a_local_clone_given_as_the_source_becomes_a_file_url(runner: CliRunner,
     assert f"the tag v{VERSION} is not in {clone}" in result.stderr  # and it has no tag yet
 
 
-@pytest.mark.parametrize("given", ["ftp://example.org/toolkit", "https://example.org/a b", 'https://x/"', "nowhere/"])
+@pytest.mark.parametrize(
+    "given",
+    [
+        "ftp://example.org/toolkit",
+        "https://example.org/a b",
+        'https://x/"',
+        "nowhere/",
+        "https://x/$(id)",  # a command substitution inside the double-quoted pip line
+        "https://x/!event",  # history expansion when the README line is pasted
+        "https://",  # no host
+        "file:///nonexistent-toolkit-source",
+        "/",  # a directory, but not a git repository
+    ],
+)
 def test_a_toolkit_source_that_cannot_stand_in_an_install_line_is_refused(
     runner: CliRunner, tmp_path: Path, given: str
 ) -> None:

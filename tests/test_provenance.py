@@ -38,6 +38,11 @@ def _codes(record: dict[str, t.Any]) -> list[tuple[str, str]]:
         ("O'Neil", "said O’Neil"),  # typographic apostrophe
         ('"Eternity"', "the «Eternity» drills"),  # guillemets
         ("ＥＦＥＳ", "EFES-2022"),  # full-width letters (NFKC)
+        ("İzmir", "İZMİR’DE EFES-2022 TATBİKATI"),  # Turkish dotted capital I
+        ("ırmak", "IRMAK"),  # Turkish dotless i
+        ("EFES-2022", "EFES\u200b-2022"),  # a zero-width space pasted from a web page
+        ("Seferihisar", "Seferi\u00adhisar"),  # a soft hyphen
+        ("EFES - 2022", "EFES ⸺ 2022"),  # a two-em dash
     ],
 )
 def test_an_alias_is_attested_by_a_quote_that_holds_it_after_folding(value: str, quote: str) -> None:
@@ -167,3 +172,66 @@ def test_an_alias_found_in_its_quote_with_other_dashes_quotes_spacing_and_ascii_
     quote = "Before, " + "  ".join(vary(p) for p in parts) + " after."
     record = _event([alias.strip()], _quoted(quote, "aliases"))
     assert _codes(record) == []
+
+
+def test_per_value_entries_cost_one_pass_over_each_field(monkeypatch: pytest.MonkeyPatch) -> None:
+    """10,000 entries naming 10,000 aliases: each field's values are listed once, not once per entry."""
+    calls = []
+    real = provenance.value_keys
+    monkeypatch.setattr(provenance, "value_keys", lambda value: calls.append(1) or real(value))
+    aliases = [f"alias number {n:05d}" for n in range(10_000)]
+    outside = {"url": "https://example.org/a", "title": "A", "supports": ["name", *(f"aliases: {a}" for a in aliases)]}
+    assert _codes(_event(aliases, outside)) == []
+    assert len(calls) <= 3
+
+
+def test_only_the_first_unknown_values_get_a_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+    real = provenance.did_you_mean
+    monkeypatch.setattr(provenance, "did_you_mean", lambda *a: calls.append(1) or real(*a))
+    aliases = [f"alias number {n:05d}" for n in range(500)]
+    entries = [f"aliases: alias numbr {n:05d}" for n in range(500)]
+    outside = {"url": "https://example.org/a", "title": "A", "supports": ["name", "aliases", *entries]}
+    found = check_sources(_event(aliases, outside), ATTESTED)
+    assert [c for _, c, _, _ in found] == ["unknown-supported-value"] * 500
+    assert len(calls) == provenance.HINTS and "did you mean" in found[0][2] and "did you mean" not in found[-1][2]
+
+
+def test_a_message_names_a_few_sources_and_counts_the_rest() -> None:
+    sources = [_quoted(f"quote {n}", "aliases") for n in range(50)]
+    found = check_sources(_event(["zq"], *sources), ATTESTED)
+    assert [(p, c) for p, c, _, _ in found] == [("/aliases/0", "unattested-text")]
+    assert "(/sources/0, /sources/1, /sources/2 and 47 more)" in found[0][2]
+
+
+def test_many_quoted_sources_times_many_aliases_stay_within_the_budget() -> None:
+    """4,000 aliases x 5,000 quoted sources: the budget counts every comparison, so this stops early."""
+    sources = [
+        {"url": f"https://example.org/{n}", "title": "T", "quote": "x", "supports": ["aliases"]} for n in range(5000)
+    ]
+    sources.insert(0, {"url": "https://example.org/n", "title": "N", "supports": ["name"]})
+    found = check_sources(_event([f"zq{n:05d}" for n in range(4000)], *sources), ATTESTED)
+    assert 1 < len(found) < 4000 and "were not checked against their quotes" in found[-1][2]
+
+
+def test_a_value_the_schema_refused_is_not_also_an_unknown_value() -> None:
+    record = _event([5], _quoted("x", "aliases: 5"))  # type: ignore[list-item]
+    assert _codes(dict(record)) != [] and all(
+        code != "unknown-supported-value"
+        for _, code in [(p, c) for p, c, _, _ in check_sources(record, ATTESTED, {"/aliases/0"})]
+    )
+
+
+def test_a_mapping_field_is_supported_only_as_a_whole() -> None:
+    record = _event(["E"], _quoted("E", "aliases", "identifiers: wikidata"), identifiers={"wikidata": "Q1"})
+    found = check_sources(record, ATTESTED)
+    assert ("/sources/0/supports/2", "unknown-supported-value") in [(p, c) for p, c, _, _ in found]
+    assert "'identifiers' can only be supported as a whole" in found[0][2]
+
+
+def test_with_a_source_refused_only_entries_naming_nothing_are_reported() -> None:
+    """A `supports` entry written as a mapping is refused by the schema: what the sources support is
+    then not known in full, so no fact is called unsourced and no name unattested."""
+    record = _event(["Invented"], _quoted("x", "locations: nowhere"), locations=["izmir"])
+    found = check_sources(record, ATTESTED, {"/sources/0/supports/0"})
+    assert [(p, c) for p, c, _, _ in found] == [("/sources/0/supports/1", "unknown-supported-value")]

@@ -19,9 +19,10 @@ Names are imported on first use, so ``toolkit`` starts fast.
 
 from __future__ import annotations
 
-import typing as t
+TYPE_CHECKING = False  # (not typing.TYPE_CHECKING: `import records_toolkit` need not import typing)
+if TYPE_CHECKING:
+    import typing as t
 
-if t.TYPE_CHECKING:
     from . import api
     from .errors import (
         CouldNotRun,
@@ -37,7 +38,10 @@ if t.TYPE_CHECKING:
     )
     from .problems import Problem, Report
 
-    __version__: str
+__version__ = "0.2.0"
+"""The version of pyproject.toml, written here so that ``toolkit --version`` need not read the
+installed metadata (importlib.metadata costs more than the rest of that command); a test keeps the
+two equal."""
 
 _VALUES = ("Problem", "Report")
 
@@ -60,15 +64,7 @@ __all__ = [
 
 
 def __getattr__(name: str) -> t.Any:
-    """Names are imported when first asked for: importlib.metadata alone costs ~70 ms of start-up,
-    which every `toolkit validate` in a pre-commit hook would pay."""
-    if name == "__version__":
-        from importlib import metadata
-
-        try:
-            return metadata.version("records-toolkit")
-        except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
-            return "0+unknown"
+    """Names are imported when first asked for, so that ``toolkit`` starts fast."""
     if name == "api":
         import importlib
 

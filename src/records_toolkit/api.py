@@ -143,6 +143,8 @@ def validate(
     jobs: int | None = None,
     collect: bool = True,
     collection: PathLike | bool = False,
+    cache: bool = False,
+    progress: bool = False,
 ) -> Report:
     """Check every record under ``paths`` against the schemas and the collection rules.
 
@@ -156,6 +158,12 @@ def validate(
     repository root, else ``records/`` here) and, when every path lies inside it, checks them
     against all of its records, reporting only their own problems (and, in the one-record-per-file
     layout, ``misplaced-record``); a path names the collection. See :mod:`records_toolkit.collection`.
+
+    ``cache`` (what ``toolkit validate`` does unless ``--no-cache``): with a collection and without
+    ``collect``, reuse the results of unchanged files from the collection's signed cache and
+    update it; the report is the same as without it. See :mod:`records_toolkit.cache`.
+    ``progress``: on a terminal, a run longer than two seconds shows its progress on standard
+    error (see :mod:`records_toolkit.progress`).
     """
     from .collection import resolve
     from .validate import check_paths
@@ -167,6 +175,9 @@ def validate(
     if not isinstance(collection, bool):
         collection = _path(collection, "collection")
     scope = resolve(None if paths is None else given, collection)
+    from .progress import Progress
+
+    shown = Progress() if progress else None
     try:
         result = check_paths(
             scope.named,
@@ -175,9 +186,14 @@ def validate(
             jobs=jobs,
             collection=scope.context,
             layout=scope.layout,
+            cache_root=scope.root if cache else None,
+            progress=shown,
         )
     except OSError as exc:  # the worker pool or the machine, not the records
         raise CouldNotRun(f"validation could not run: {exc.strerror or exc}") from exc
+    finally:
+        if shown is not None:
+            shown.close()
     report = result.report
     if collect:
         report.valid = _valid_records(report, ((d.file, d.index, d.data) for d in result.records))

@@ -20,9 +20,11 @@ from pathlib import Path
 
 import click
 
+from . import __version__
 from .errors import InvalidRecords, OutputError, ToolkitError, UsageError
 
 if t.TYPE_CHECKING:
+    from .output import Terminated
     from .problems import Report
 
 OUTPUT_FORMATS = ("text", "json", "github", "sarif")
@@ -222,7 +224,7 @@ def _parse_options(given: tuple[str, ...]) -> dict[str, str]:
 
 
 @click.group(cls=ToolkitGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(version=None, package_name="records-toolkit", prog_name="toolkit", message="%(prog)s %(version)s")
+@click.version_option(version=__version__, prog_name="toolkit", message="%(prog)s %(version)s")
 def main() -> None:
     """Keep the facts of news articles as reviewed YAML records: validate, format, export, import."""
 
@@ -250,6 +252,13 @@ Examples:
     "references and ids resolve against all of it; only the PATHs' problems are reported.",
 )
 @click.option("--no-collection", is_flag=True, help="Check only the PATHs named, on their own.")
+@click.option(
+    "--no-cache",
+    is_flag=True,
+    envvar="RECORDS_TOOLKIT_NO_CACHE",
+    help="Neither read nor write the collection's result cache (.records-toolkit-cache/; the "
+    "report is the same either way, only slower or faster). Also RECORDS_TOOLKIT_NO_CACHE=1.",
+)
 @_no_data_format
 @click.pass_context
 def validate(
@@ -261,6 +270,7 @@ def validate(
     jobs: int | None,
     collection_path: str | None,
     no_collection: bool,
+    no_cache: bool,
 ) -> None:
     """Check records against the schemas and the collection rules (default PATH: the collection, else records).
 
@@ -272,7 +282,15 @@ def validate(
     if no_collection and collection_path is not None:
         raise UsageError("--collection and --no-collection: give one or the other")
     collection: str | bool = False if no_collection else collection_path if collection_path is not None else True
-    report = api.validate(paths or None, max_file_size=max_bytes, jobs=jobs, collect=False, collection=collection)
+    report = api.validate(
+        paths or None,
+        max_file_size=max_bytes,
+        jobs=jobs,
+        collect=False,
+        collection=collection,
+        cache=not no_cache,
+        progress=True,
+    )
     if not quiet:
         _emit(report, output_format)
     if not report.ok:
@@ -465,7 +483,10 @@ def init(directory: str, toolkit_source: str | None, force: bool) -> None:
     for notice in done.notices:
         click.echo(f"notice: {_visible(notice)}", err=True)
     click.echo(f"toolkit {done.source.version} from {_visible(done.source.url)} at {done.source.rev}", err=True)
-    click.echo(f"next: cd {shown} && git init && toolkit validate; then replace the example records", err=True)
+    import shlex
+
+    where = shlex.quote(_visible(done.directory.as_posix()))
+    click.echo(f"next: cd -- {where} && git init && toolkit validate; then replace the example records", err=True)
 
 
 def _records_option(func: F) -> F:
@@ -650,15 +671,8 @@ def codes() -> None:
 
 def run() -> None:
     """The console entry: ``main``, plus a clean end when the output itself cannot be written."""
-    from .output import Terminated
-
     try:
         main(prog_name="toolkit")
-    except Terminated as exc:  # SIGTERM during a write or a parallel validate: undone, workers ended
-        with contextlib.suppress(OSError, ValueError):
-            sys.stderr.write("terminated: nothing was changed\n")
-            sys.stderr.flush()
-        sys.exit(exc.exit_code)
     except OSError as exc:  # stdout or stderr full or closed (click handles a broken pipe itself)
         with contextlib.suppress(OSError):
             sys.stderr.write(f"toolkit: cannot write the output: {exc.strerror or exc}\n")
@@ -666,3 +680,24 @@ def run() -> None:
         with contextlib.suppress(OSError, ValueError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
         sys.exit(3)
+    except BaseException as exc:
+        terminated = _terminated(exc)
+        if terminated is None:
+            raise
+        # SIGTERM during a write or a parallel validate: undone, workers ended
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.write("terminated: nothing was changed\n")
+            sys.stderr.flush()
+        sys.exit(terminated.exit_code)
+
+
+def _terminated(exc: BaseException) -> Terminated | None:
+    """``exc`` if it is :class:`~records_toolkit.output.Terminated`, else None.
+
+    Only code of :mod:`.output` raises it, so it is looked up among the modules already imported,
+    never imported here: that module (signals, locks, hashing) would add ~10 ms to every start-up.
+    """
+    output = sys.modules.get(f"{__package__}.output")
+    if output is not None and isinstance(exc, output.Terminated):
+        return t.cast("Terminated", exc)
+    return None

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tomllib
 import typing as t
 from pathlib import Path
 
@@ -77,7 +76,8 @@ class Layout:
         parts = relative.split("/")
         if parts[:-1] != [folder]:
             under = f"{self.shown}/{'/'.join(parts[:-1])}/" if len(parts) > 1 else f"{self.shown}/"
-            return "/type", f"a {type_name} under {under}: it belongs at {target}"
+            article = "an" if type_name[:1] in "aeiou" else "a"
+            return "/type", f"{article} {type_name} under {under}: it belongs at {target}"
         if parts[-1] != f"{record_id}.yaml":
             return "/id", f"the file is not named after the record's id: it belongs at {target}"
         return None
@@ -92,6 +92,7 @@ class Scope:
     named: list[PathLike]
     context: list[str] | None = None
     layout: Layout | None = None
+    root: str | None = None  # the collection's folder (absolute), when the run is over a collection
 
 
 def relative_within(root: str, path: str) -> str | None:
@@ -132,6 +133,8 @@ def find_config(start: PathLike | None = None) -> Path | None:
 
 def read_config(path: PathLike) -> Config:
     """Read a config file; a config that cannot be read or says something unknown is a :class:`UsageError`."""
+    import tomllib  # only when there is a config to read
+
     file = Path(path)
     try:
         with open(file, "rb") as stream:
@@ -198,4 +201,4 @@ def resolve(paths: t.Sequence[PathLike] | None, collection: PathLike | bool) -> 
         return Scope(named)  # a path outside the collection: checked on its own, as named
     layout = Layout(found.root, shown) if found.layout == ONE_RECORD_PER_FILE else None
     context = None if "" in inside else [shown]  # the root itself named: nothing else to read
-    return Scope(named, context, layout)
+    return Scope(named, context, layout, found.root)

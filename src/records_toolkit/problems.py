@@ -50,7 +50,7 @@ CODES: dict[str, str] = {
     "dangling-reference": "a reference names no record",
     "reference-type": "a reference names a record of a type that is not allowed there",
     "quote-not-found": "a quote does not appear verbatim in the cited article's text",
-    "unsourced-fact": "a fact-bearing field is not covered by any source's `supports`",
+    "unsourced-fact": "a fact-bearing field (or, for a field supported value by value, one of its values) is not covered by any source's `supports`",
     "unknown-supported-field": "a source `supports` a field the record does not have",
     "unknown-supported-value": "a source `supports` one value of a field (`aliases: X`) that the field does not hold",
     "unattested-text": "an attested text value (an alias) whose every source has a quote, and no quote holds it",

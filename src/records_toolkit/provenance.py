@@ -28,20 +28,43 @@ NOT_FACTS = frozenset({"id", "type", "sources", "notes", "description"})
 
 Item = tuple[str, str, str, bool]  # (pointer, code, message, at_key), as the schema messages
 
-#: Characters of quotes read to attest one record's values, at most. Each value is looked for in
-#: each quote supporting it, so 10,000 aliases and an 8 MB quote (one 16 MiB file) would read 80 GB:
-#: past this the rest is reported as not checked (``unattested-text``), never read.
+#: Characters of quotes read to attest the values of one file, at most (each comparison counts
+#: at least :data:`_MIN_COST`). Each value is looked for in each quote supporting it, so 10,000
+#: aliases and an 8 MB quote (one 16 MiB file) would read 80 GB: past this the rest is reported
+#: as not checked (``unattested-text``), never read.
 ATTEST_BUDGET = 50_000_000
+_MIN_COST = 64
+HINTS = 20  # unknown values per record that get a did-you-mean (each compares with every value)
+SHOWN_SOURCES = 3  # sources named in one message
 
-_DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"
+_DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u2e17\u2e3a\u2e3b\u058a\u1806\u301c\ufe31\ufe32\ufe58\ufe63\uff0d"
 _QUOTE_MARKS = '\u2018\u2019\u201a\u201b\u2032\u00b4`\u201c\u201d\u201e\u201f\u2033\u00ab\u00bb\u2039\u203a"'
-_FOLD = str.maketrans({**dict.fromkeys(_DASHES, "-"), **dict.fromkeys(_QUOTE_MARKS, "'")})
+_INVISIBLE = "\u00ad\u200b\u200c\u200d\u2060\ufeff"  # soft hyphen, zero-width characters: pasted from web pages
+_FOLD = str.maketrans(
+    {
+        **dict.fromkeys(_DASHES, "-"),
+        **dict.fromkeys(_QUOTE_MARKS, "'"),
+        **dict.fromkeys(_INVISIBLE, None),
+        "\u0130": "i",  # İ: casefold would give i + a combining dot, and İZMİR would not hold İzmir
+        "\u0131": "i",  # ı: its capital is I (IRMAK, ırmak)
+    }
+)
 
 
 def attest_form(text: str) -> str:
     """``text`` as attestation compares it: Unicode-compatible forms (NFKC), every dash a hyphen,
-    every quote mark an apostrophe, case folded, runs of white space one space."""
+    every quote mark an apostrophe, invisible characters dropped, Turkish dotted and dotless i
+    as i, case folded, runs of white space one space."""
     return " ".join(unicodedata.normalize("NFKC", text).translate(_FOLD).casefold().split())
+
+
+class Budget:
+    """What is left of :data:`ATTEST_BUDGET` for one file (shared by its records)."""
+
+    __slots__ = ("left",)
+
+    def __init__(self) -> None:
+        self.left = ATTEST_BUDGET
 
 
 def parse_support(entry: str) -> tuple[str, str | None]:
@@ -71,15 +94,27 @@ def value_keys(value: t.Any) -> list[tuple[str, str | None]]:
 
 
 def check_sources(
-    data: dict[str, t.Any], attested: t.Sequence[Template], wrong: t.AbstractSet[str] = frozenset()
+    data: dict[str, t.Any],
+    attested: t.Sequence[Template],
+    wrong: t.AbstractSet[str] = frozenset(),
+    budget: Budget | None = None,
 ) -> list[Item]:
-    """The problems of one record's provenance; ``wrong`` holds pointers the schema refused."""
+    """The problems of one record's provenance; ``wrong`` holds pointers the schema refused.
+
+    With a source refused by the schema (a `supports` entry written as a mapping), what the
+    record's sources support is not known in full: then only the entries that name nothing the
+    record holds are reported, never a fact as unsourced or a name as unattested.
+    """
     sources = data.get("sources")
     if not isinstance(sources, list):
         return []
     found: list[Item] = []
+    wrong_fields = {pointer.split("/")[1] for pointer in wrong if pointer.count("/") >= 1}
     whole: dict[str, list[int]] = {}  # field -> the sources supporting all of it
     by_value: dict[tuple[str, str], list[int]] = {}  # (field, value) -> the sources naming it
+    keys_of: dict[str, list[str]] = {}  # field -> how its values are named (computed once per field)
+    key_sets: dict[str, set[str]] = {}
+    hints = 0
     for index, source in enumerate(sources):
         supports = source.get("supports") if isinstance(source, dict) else None
         for position, entry in enumerate(supports if isinstance(supports, list) else []):
@@ -92,13 +127,24 @@ def check_sources(
             elif value is None:
                 whole.setdefault(field, []).append(index)
             else:
-                keys = [key for _, key in value_keys(data[field]) if key is not None]
-                if value in keys:
+                if field not in keys_of:
+                    keys_of[field] = [key for _, key in value_keys(data[field]) if key is not None]
+                    key_sets[field] = set(keys_of[field])
+                keys = keys_of[field]
+                if value in key_sets[field]:
                     by_value.setdefault((field, value), []).append(index)
-                else:
-                    hint = did_you_mean(value, keys)
-                    message = f"this source supports {value!r} of {field!r}, but the record's {field!r} has no {value!r}{hint}"
-                    found.append((at, "unknown-supported-value", message, False))
+                elif field not in wrong_fields:  # a value the schema refused is reported once, there
+                    found.append(
+                        (
+                            at,
+                            "unknown-supported-value",
+                            _no_value(data[field], field, value, keys, hints < HINTS),
+                            False,
+                        )
+                    )
+                    hints += 1
+    if "sources" in wrong_fields:
+        return found
     valued = {field for field, _ in by_value}
     for field, value in data.items():
         where = pointer_join("", field)
@@ -116,7 +162,7 @@ def check_sources(
             else:
                 message = f"{key!r} of {field!r} has no source: name {field + ': ' + key!r} (or {field!r}) in the `supports` list of a source"
             found.append((where + below, "unsourced-fact", message, False))
-    found.extend(_unattested(data, sources, attested, whole, by_value, wrong))
+    found.extend(_unattested(data, sources, attested, whole, by_value, wrong, budget or Budget()))
     return found
 
 
@@ -127,42 +173,52 @@ def _unattested(
     whole: dict[str, list[int]],
     by_value: dict[tuple[str, str], list[int]],
     wrong: t.AbstractSet[str],
+    budget: Budget,
 ) -> t.Iterator[Item]:
-    """Attested text whose every source has a quote, and no quote holds it."""
-    forms: dict[int, str] = {}  # each quote normalised once per record
+    """Attested text whose every source has a quote, and no quote holds it.
+
+    The sources supporting a whole field are looked at once per field, not once per value: the
+    cost is the values times the quotes that hold them, bounded by ``budget``.
+    """
+    forms: dict[int, str | None] = {}  # each quote normalised once per record
 
     def quote_form(index: int) -> str | None:
         if index not in forms:
             source = sources[index]
             quote = source.get("quote") if isinstance(source, dict) else None
-            if not isinstance(quote, str) or f"/sources/{index}/quote" in wrong:
-                return None
-            forms[index] = attest_form(quote)
+            usable = isinstance(quote, str) and f"/sources/{index}/quote" not in wrong
+            forms[index] = attest_form(quote) if isinstance(quote, str) and usable else None
         return forms[index]
 
-    budget = ATTEST_BUDGET
     for template in attested:
         if len(template) != 1:  # per-value support names top-level fields only
             continue
         field = template[0]
+        common = whole.get(field, [])
+        common_quotes = [quote_form(i) for i in common]
+        if None in common_quotes:
+            continue  # an unquoted source vouches for the whole field
         for pointer, value in values_at(data, template):
             for below, key in value_keys(value):
                 if key is None or (pointer + below) in wrong:
                     continue
-                supporters = sorted({*whole.get(field, ()), *by_value.get((field, key), ())})
-                quotes = [quote_form(i) for i in supporters]
-                if not supporters or None in quotes:
+                own = [i for i in by_value.get((field, key), ()) if i not in common]
+                own_quotes = [quote_form(i) for i in own]
+                if not (common or own) or None in own_quotes:
                     continue  # unsourced (reported), or an unquoted source vouches for it
-                budget -= sum(len(q) for q in quotes if q is not None)
-                if budget < 0:
+                quotes = t.cast(list[str], common_quotes + own_quotes)
+                budget.left -= sum(max(len(q), _MIN_COST) for q in quotes)
+                if budget.left < 0:
                     message = (
                         f"{key!r} and the values after it were not checked against their quotes: that would "
-                        f"read over {ATTEST_BUDGET:,} characters of quotes (shorten the quotes, or split the record)"
+                        f"read over {ATTEST_BUDGET:,} characters of quotes in this file (shorten the quotes, "
+                        "or split the records)"
                     )
                     yield (pointer + below, "unattested-text", message, False)
                     return
-                if not any(attest_form(key) in q for q in quotes if q is not None):
-                    cited = _either([f"/sources/{i}" for i in supporters])
+                form = attest_form(key)
+                if not any(form in q for q in quotes):
+                    cited = _either([f"/sources/{i}" for i in sorted([*common, *own])])
                     message = (
                         f"{key!r} appears in no quote of the sources that support it ({cited}): "
                         "cite a source whose words hold it, or remove it"
@@ -176,5 +232,14 @@ def _no_field(entry: str, field: str) -> str:
     return f"this source supports {entry!r}, but the record has no {field!r}"
 
 
+def _no_value(held: t.Any, field: str, value: str, keys: list[str], hint: bool) -> str:
+    if not isinstance(held, (list, str)):
+        return f"this source supports {value!r} of {field!r}, but {field!r} can only be supported as a whole: name {field!r}"
+    close = did_you_mean(value, keys) if hint else ""
+    return f"this source supports {value!r} of {field!r}, but the record's {field!r} has no {value!r}{close}"
+
+
 def _either(names: t.Sequence[str]) -> str:
+    if len(names) > SHOWN_SOURCES:
+        return ", ".join(names[:SHOWN_SOURCES]) + f" and {len(names) - SHOWN_SOURCES:,} more"
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]

@@ -6,7 +6,6 @@ import json
 import typing as t
 import urllib.parse
 
-from .loader import Positions
 from .problems import CODES, Problem, Report
 
 Renderer = t.Callable[[Report], str]
@@ -76,6 +75,8 @@ def _where(problem: Problem) -> str:
 
 def text(report: Report) -> str:
     """``FILE:LINE:COL: error: MESSAGE [code]``, the source line, and a caret, as compilers do."""
+    from .loader import Positions  # (not at the top: an error message alone need not load the YAML stack)
+
     positions = Positions()
     out: list[str] = []
     for problem in report.sorted():

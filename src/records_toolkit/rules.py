@@ -134,7 +134,8 @@ def _in_chunk_order(state: dict[str, t.Any]) -> t.Callable[[tuple[str, str, int]
 
 def _duplicate(record_id: str, file: str, index: int, first: tuple[str, int, str]) -> Pending:
     where = first[0] + (f" (document {first[1] + 1})" if first[1] else "")
-    return Pending(file, index, "/id", "duplicate-id", f"id {record_id!r} is already used by a {first[2]} in {where}")
+    article = "an" if first[2][:1] in "aeiou" else "a"
+    return Pending(file, index, "/id", "duplicate-id", f"id {record_id!r} is already used by {article} {first[2]} in {where}")
 
 
 def _either(names: t.Sequence[str]) -> str:

@@ -58,7 +58,10 @@ EXAMPLE_EVENT = "example-festival-2024"
 EXAMPLE_IDS = (EXAMPLE_ARTICLE, EXAMPLE_EVENT)
 _SCHEMES = ("https", "http", "ssh", "git", "file")
 # what may stand in an install line unquoted inside "...": no white space, quotes, backslashes or `#`
-_URL_CHARS = re.compile(r"[A-Za-z0-9._~:/?@!$&()*+,;=%\[\]-]+\Z")
+# what may stand in `pip install "records-toolkit @ git+URL@tag"` and be pasted into a shell: no
+# `$` or backtick (substitution inside double quotes), no `!` (history expansion), no quotes,
+# white space, `;`, `&`, `(`, `)`, backslash or `#`
+_URL_CHARS = re.compile(r"[A-Za-z0-9._~:/?@+,=%\[\]-]+\Z")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -176,9 +179,18 @@ def _normalized(given: str) -> str:
         raise UsageError(f"--toolkit-source {given!r}: use a git URL with one of: {', '.join(_SCHEMES)}")
     if _URL_CHARS.match(text) is None:
         raise UsageError(
-            f"--toolkit-source {given!r}: white space, quotes, backslashes and '#' cannot stand in an "
-            "install line (percent-encode them)"
+            f"--toolkit-source {given!r}: white space, quotes, backslashes, '#', '$', '!', ';', '&' and "
+            "parentheses cannot stand in an install line pasted into a shell (percent-encode them)"
         )
+    parts = urllib.parse.urlsplit(text)
+    if scheme == "file":
+        folder = _file_path(text)
+        if folder is None or not os.path.isdir(folder):
+            raise UsageError(f"--toolkit-source {given!r}: no such directory on this machine")
+        if _has_tag(folder, "HEAD") is None and not os.path.lexists(os.path.join(folder, ".git")):
+            raise UsageError(f"--toolkit-source {given!r}: {folder} is not a git repository")
+    elif not parts.hostname:
+        raise UsageError(f"--toolkit-source {given!r}: the URL names no host")
     return _local(text.rstrip("/") if not text.endswith("://") else text)
 
 

@@ -40,6 +40,8 @@ class SchemaSet:
             documents[path.name.removesuffix(".schema.json")] = doc
         self.documents = documents
         self._by_id = {doc["$id"]: doc for doc in documents.values()}
+        # (base, $ref) -> URI: the same few pairs are asked for again and again (urljoin is not cheap)
+        self._joined: dict[tuple[str, str], str] = {}
         for name, doc in documents.items():
             self._check_refs(name, doc)
 
@@ -75,7 +77,9 @@ class SchemaSet:
         measured in process; ``-X importtime``: ~65-73 ms cumulative); resolving the 82 refs
         takes 0.6-0.8 ms here against 1.4-2.2 ms there.
         """
-        uri = urllib.parse.urljoin(base, ref)
+        uri = self._joined.get((base, ref))
+        if uri is None:
+            uri = self._joined[base, ref] = urllib.parse.urljoin(base, ref)
         address, _, fragment = uri.partition("#")
         node = self._by_id.get(address)
         if node is not None and (not fragment or fragment.startswith("/")):

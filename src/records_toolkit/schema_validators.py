@@ -68,15 +68,22 @@ class Validators:
             return None
         from . import dates
 
-        def refuse(uri: str) -> t.NoReturn:
-            raise ValueError(f"schemas are never fetched: {uri}")
-
-        documents = self.schemas.documents.values()
-        registry = jsonschema_rs.Registry([(doc["$id"], doc) for doc in documents], retriever=refuse)
         return jsonschema_rs.validator_for(
             self.roots[type_name],
-            registry=registry,
+            registry=self._fast_registry,
             validate_formats=True,
             formats={"edtf": dates.is_valid},
-            retriever=refuse,
+            retriever=_refuse,
         )
+
+    @functools.cached_property
+    def _fast_registry(self) -> t.Any:
+        """jsonschema-rs's registry of the schema documents: built once, shared by every type's validator."""
+        import jsonschema_rs
+
+        documents = self.schemas.documents.values()
+        return jsonschema_rs.Registry([(doc["$id"], doc) for doc in documents], retriever=_refuse)
+
+
+def _refuse(uri: str) -> t.NoReturn:
+    raise ValueError(f"schemas are never fetched: {uri}")

@@ -15,15 +15,26 @@ import typing as t
 from pathlib import Path
 
 from . import dates
-from .loader import MAX_FILE_BYTES, Document, Positions, iter_record_files, load_file, out_of_memory
+from .loader import (
+    MAX_FILE_BYTES,
+    Document,
+    Positions,
+    iter_record_files,
+    load_bytes,
+    load_file,
+    out_of_memory,
+    read_regular,
+)
 from .messages import describe, describe_all, did_you_mean, first_repeat, pointer_of
 from .problems import Problem, Report
-from .provenance import check_sources
+from .provenance import Budget, check_sources
 from .rules import Collection, Pending
 from .schemas import Model, load_model, values_at
 
 if t.TYPE_CHECKING:
+    from .cache import ResultCache
     from .collection import Layout
+    from .progress import Progress
 
 __all__ = ["Checker", "Result", "check_paths", "describe"]
 
@@ -59,6 +70,10 @@ class Checker:
         self._overflow: dict[str, int] = {}  # problems past the cap, counted only
         self._collection = Collection()
         self._explaining: dict[str, t.Any] = {}
+        self._budget: tuple[str, Budget] = ("", Budget())
+        self.cache: ResultCache | None = None  # per-file results of earlier runs (see check_paths)
+        self.progress: Progress | None = None  # shown on a terminal during a long run
+        self._files = 0  # files added here (for the progress of merged chunks)
 
     # -- per record ------------------------------------------------------------------------------
 
@@ -131,10 +146,10 @@ class Checker:
                 parsed = dates.parse(value)
                 if not parsed.ordered:
                     self._flag(doc, pointer, "date-order", f"interval {value!r} ends before it starts")
-        if not any(p == "/sources" or p.startswith("/sources/") for p in wrong):
-            # (with its sources refused, every fact would look unsourced)
-            for pointer, code, message, at_key in check_sources(data, info.attested, wrong):
-                self._flag(doc, pointer, code, message, at_key=at_key)
+        if self._budget[0] != doc.file:  # the attestation budget is per file
+            self._budget = (doc.file, Budget())
+        for pointer, code, message, at_key in check_sources(data, info.attested, wrong, self._budget[1]):
+            self._flag(doc, pointer, code, message, at_key=at_key)
         if self.keep and not wrong:
             self.records.append(doc)
 
@@ -145,16 +160,43 @@ class Checker:
         traceback; the records of the file checked before it keep their problems.
         """
         for path in files:
-            document = 0
-            try:
-                for loaded in load_file(path, max_bytes=max_bytes):
-                    document = loaded.document if isinstance(loaded, Problem) else loaded.index
-                    if isinstance(loaded, Problem):
-                        self.add_problem(loaded)
-                    else:
-                        self.add(loaded)
-            except MemoryError:
-                self.add_problem(out_of_memory(path.as_posix(), document))
+            self.add_loaded(path.as_posix(), load_file(path, max_bytes=max_bytes))
+
+    def add_loaded(self, file: str, loaded_items: t.Iterable[Document | Problem]) -> None:
+        """Add what the loader made of one file (see :meth:`add_files`)."""
+        self._files += 1
+        before = self.report.records
+        document = 0
+        try:
+            for loaded in loaded_items:
+                document = loaded.document if isinstance(loaded, Problem) else loaded.index
+                if isinstance(loaded, Problem):
+                    self.add_problem(loaded)
+                else:
+                    self.add(loaded)
+        except MemoryError:
+            self.add_problem(out_of_memory(file, document))
+        if self.progress is not None:
+            self.progress.add(1, self.report.records - before)
+
+    def file_state(self, path: Path, max_bytes: int) -> tuple[str | None, dict[str, t.Any]]:
+        """The result of one file alone (its :meth:`state`) and the SHA-256 of the bytes it was made
+        from (None when the file could not be read: such a result is not cached).
+
+        The file is read once: the hash and the records come from the same bytes.
+        """
+        from .cache import content_hash
+
+        one = Checker(self.model, keep=self.keep, in_files=self.in_files, layout=self.layout)
+        one._explaining = self._explaining  # the explaining validators are built once per run
+        file = path.as_posix()
+        try:
+            raw = read_regular(path, max_bytes)
+        except OSError:  # a refusal (too large, a link, unreadable): the loader words it
+            one.add_files([path], max_bytes)
+            return None, one.state()
+        one.add_loaded(file, load_bytes(raw, file))
+        return content_hash(raw), one.state()
 
     def _explainer(self, type_name: str) -> t.Any:
         """The model's explaining validator, with ``uniqueItems`` checked in linear time.
@@ -186,6 +228,7 @@ class Checker:
             "overflow": self._overflow,
             **self._collection.state(),
             "kept": self.records,
+            "files": self._files,
         }
 
     def merge(self, state: dict[str, t.Any]) -> None:
@@ -197,6 +240,8 @@ class Checker:
             self._overflow[file] = self._overflow.get(file, 0) + count
         self._pending.extend(self._collection.merge(state))
         self.records.extend(state["kept"])
+        if self.progress is not None:
+            self.progress.add(state.get("files", 1), state["records"])
 
     # -- across the collection -------------------------------------------------------------------
 
@@ -314,6 +359,8 @@ def check_paths(
     jobs: int | None = None,
     collection: t.Sequence[str | os.PathLike[str]] | None = None,
     layout: Layout | None = None,
+    cache_root: str | None = None,
+    progress: Progress | None = None,
 ) -> Result:
     """Validate every record under ``paths``; with ``keep`` the valid records come back too.
 
@@ -326,8 +373,14 @@ def check_paths(
     the files under ``paths`` are reported and counted; a file both named and in the collection
     is read once, as named. The rest of the collection is read first, so an id the named files
     repeat is reported at the named file. ``layout``: the one-record-per-file layout to check.
+
+    ``cache_root``: the collection folder whose result cache (:mod:`.cache`) this run reads and
+    writes (only without ``keep``: exports need the records themselves).
     """
     checker = Checker(model, keep=keep, layout=layout)
+    checker.progress = progress
+    if cache_root is not None and not keep:
+        checker.cache = _open_cache(cache_root, checker.model, max_bytes, layout)
     files: list[Path] = []
     for item in iter_record_files(paths):
         if isinstance(item, Problem):
@@ -342,6 +395,8 @@ def check_paths(
         before = checker.report.records
         _add_files(checker, files, keep, max_bytes, jobs, model, layout)
         named_records = checker.report.records - before
+        if checker.cache is not None:
+            checker.cache.save()
         result = checker.finish()
         hidden = {path.as_posix() for path in others}
         result.report.problems = [p for p in result.report.problems if p.file not in hidden]
@@ -349,7 +404,23 @@ def check_paths(
         result.records = [doc for doc in result.records if doc.file not in hidden]
         return result
     _add_files(checker, files, keep, max_bytes, jobs, model, layout)
+    if checker.cache is not None:
+        checker.cache.save()
     return checker.finish()
+
+
+def _open_cache(root: str, model: Model, max_bytes: int, layout: Layout | None) -> ResultCache | None:
+    import records_toolkit
+
+    from .cache import ResultCache, fingerprint
+
+    key = fingerprint(
+        version=str(records_toolkit.__version__),
+        schemas=model.schemas.documents,
+        max_bytes=max_bytes,
+        layout=layout,
+    )
+    return ResultCache.open(root, key)
 
 
 def _others(collection: t.Sequence[str | os.PathLike[str]], named: t.Sequence[Path]) -> list[Path]:
@@ -390,37 +461,108 @@ def _add_files(
 ) -> None:
     """Load and check ``files`` into ``checker``: in worker processes for a large tree, else here."""
     workers = jobs if jobs is not None else (os.cpu_count() or 1)
+    if checker.cache is not None:
+        _add_files_cached(checker, checker.cache, files, max_bytes, workers if model is None else 1, jobs is None)
+        return
     # A caller's own `model` stays in this process; workers use the cached default model.
     if workers > 1 and len(files) >= (PARALLEL_FROM if jobs is None else 2) and model is None and _can_fork():
-        import concurrent.futures
-        import multiprocessing
-
-        load_model()  # read and check the schemas once; each worker compiles its own validators
-        size = -(-len(files) // (workers * 4))
-        chunks = [files[i : i + size] for i in range(0, len(files), size)]
-        from concurrent.futures.process import BrokenProcessPool
-
-        from .errors import CouldNotRun
-        from .output import SignalGuard
-
-        context = multiprocessing.get_context("fork")
-        pool = concurrent.futures.ProcessPoolExecutor(
-            max_workers=workers, mp_context=context, initializer=_worker_start, initargs=(os.getpid(),)
-        )
-        try:
-            with SignalGuard(defer=False):  # SIGTERM too ends the wait here, and so the workers
-                # submit, not map: map's clean-up cancels futures the pool then fails (InvalidStateError)
-                futures = [pool.submit(_check_chunk, chunk, keep, max_bytes, layout) for chunk in chunks]
-                for future in futures:
-                    checker.merge(future.result())
-        except BaseException as exc:
-            _stop_workers(pool)
-            if isinstance(exc, BrokenProcessPool):
-                raise CouldNotRun(f"validation could not run: a worker process ended unexpectedly ({exc})") from None
-            raise
-        pool.shutdown()
+        for state in _in_workers(files, keep, max_bytes, layout, workers, _check_chunk):
+            checker.merge(state)
     else:
         checker.add_files(files, max_bytes)
+
+
+Chunked = t.TypeVar("Chunked")
+
+
+def _in_workers(
+    files: list[Path],
+    keep: bool,
+    max_bytes: int,
+    layout: Layout | None,
+    workers: int,
+    work: t.Callable[[list[Path], bool, int, Layout | None], Chunked],
+) -> t.Iterator[Chunked]:
+    """``work`` over contiguous chunks of ``files`` in ``workers`` processes; the results in order."""
+    import concurrent.futures
+    import multiprocessing
+    from concurrent.futures.process import BrokenProcessPool
+
+    from .errors import CouldNotRun
+    from .output import SignalGuard
+
+    load_model()  # read and check the schemas once; each worker compiles its own validators
+    size = -(-len(files) // (workers * 4))
+    chunks = [files[i : i + size] for i in range(0, len(files), size)]
+    context = multiprocessing.get_context("fork")
+    pool = concurrent.futures.ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_worker_start, initargs=(os.getpid(),)
+    )
+    try:
+        with SignalGuard(defer=False):  # SIGTERM too ends the wait here, and so the workers
+            # submit, not map: map's clean-up cancels futures the pool then fails (InvalidStateError)
+            futures = [pool.submit(work, chunk, keep, max_bytes, layout) for chunk in chunks]
+            for future in futures:
+                yield future.result()
+    except BaseException as exc:
+        _stop_workers(pool)
+        if isinstance(exc, BrokenProcessPool):
+            raise CouldNotRun(f"validation could not run: a worker process ended unexpectedly ({exc})") from None
+        raise
+    pool.shutdown()
+
+
+def _add_files_cached(
+    checker: Checker, cache: ResultCache, files: list[Path], max_bytes: int, workers: int, auto: bool
+) -> None:
+    """:func:`_add_files` through the cache: each file's result is its cached one when the file is
+    unchanged, else made now (in worker processes for many files) and cached; all are merged in
+    the walk's order, so the run reports exactly what a run without the cache reports."""
+    from .cache import content_hash, signature
+
+    states: list[dict[str, t.Any] | None] = [None] * len(files)
+    signatures: list[list[int] | None] = [None] * len(files)
+    misses: list[int] = []
+    for number, path in enumerate(files):
+        file = path.as_posix()
+        try:
+            sig = signature(os.stat(path, follow_symlinks=False))
+        except OSError:
+            misses.append(number)  # gone or unreadable: the loader says so
+            continue
+        signatures[number] = sig
+        state = cache.lookup(file, sig)
+        if state is None and cache.known(file):
+            try:  # unchanged content after a checkout or `touch`: read and hashed, not parsed
+                state = cache.lookup_content(file, sig, content_hash(read_regular(path, max_bytes)))
+            except OSError:
+                state = None
+        if state is None:
+            misses.append(number)
+        else:
+            states[number] = state
+    made: list[tuple[str | None, dict[str, t.Any]]]
+    if workers > 1 and len(misses) >= (PARALLEL_FROM if auto else 2) and _can_fork():
+        chunks = _in_workers([files[n] for n in misses], False, max_bytes, checker.layout, workers, _file_states)
+        made = [one for chunk in chunks for one in chunk]
+    else:
+        made = [checker.file_state(files[n], max_bytes) for n in misses]
+    for number, (sha, made_state) in zip(misses, made, strict=True):
+        states[number] = made_state
+        taken = signatures[number]
+        if sha is not None and taken is not None:
+            cache.put(files[number].as_posix(), taken, sha, made_state)
+    for state in states:
+        assert state is not None
+        checker.merge(state)
+
+
+def _file_states(
+    paths: list[Path], keep: bool, max_bytes: int, layout: Layout | None
+) -> list[tuple[str | None, dict[str, t.Any]]]:
+    """In a worker: the result of each file alone, for the cache (see :meth:`Checker.file_state`)."""
+    checker = Checker(keep=keep, layout=layout)
+    return [checker.file_state(path, max_bytes) for path in paths]
 
 
 def _can_fork() -> bool:

@@ -416,6 +416,20 @@ def test_import_gives_back_the_exported_records(records: list[Record]) -> None:
         assert import_(export(records, context=mode)) == by_key(records)
 
 
+def test_an_article_quote_part_of_a_node_with_only_an_id_is_read() -> None:
+    """rdflib and pyld re-serialise an IRI as {"@id": IRI}: that is still the article, not a quoted page."""
+    records = shipped()
+    document = json.loads(export(records))
+    changed = 0
+    for node in document["@graph"]:
+        for citation in node.get("citation", []):
+            if citation.get("@type") == "Quotation" and isinstance(citation.get("isPartOf"), str):
+                citation["isPartOf"] = {"@id": citation["isPartOf"]}
+                changed += 1
+    assert changed > 10
+    assert import_(json.dumps(document).encode()) == by_key(records)
+
+
 @given(collections(), st.randoms(use_true_random=False))
 def test_same_records_same_bytes(records: list[Record], rng: random.Random) -> None:
     data = export(records)

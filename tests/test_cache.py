@@ -1,0 +1,206 @@
+"""The result cache: a run after a change re-reads only what changed and reports what a full run reports."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import typing as t
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from records_toolkit import cache, validate
+from records_toolkit.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+HOUR_AGO = time.time() - 3600
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A collection (the shipped records plus a draft with problems), old enough to be cached."""
+    monkeypatch.delenv("RECORDS_TOOLKIT_NO_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
+    repo = tmp_path / "repo"
+    shutil.copytree(ROOT / "records", repo / "records")
+    (repo / "records-toolkit.toml").write_text('[collection]\npath = "records"\n', encoding="utf-8")
+    kayseri = (repo / "records" / "places" / "kayseri.yaml").read_text(encoding="utf-8")
+    (repo / "records" / "places" / "kayseri.yaml").write_text(
+        kayseri.replace('kind: "city"', 'kind: "planet"'), encoding="utf-8"
+    )
+    _age(repo)
+    monkeypatch.chdir(repo)
+    return repo
+
+
+def _age(repo: Path) -> None:
+    """Files changed a moment ago are not cached (a second change could hide in the same tick)."""
+    for path in (repo / "records").rglob("*.yaml"):
+        os.utime(path, (HOUR_AGO, HOUR_AGO))
+
+
+def _run(*args: str) -> tuple[int, list[dict[str, t.Any]]]:
+    result = CliRunner(catch_exceptions=False).invoke(main, ["validate", "--output-format", "json", *args])
+    return result.exit_code, json.loads(result.stdout)
+
+
+@pytest.fixture
+def parsed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The files parsed in this process (a cache hit parses nothing)."""
+    seen: list[str] = []
+    real = validate.Checker.file_state
+
+    def counting(self: validate.Checker, path: Path, max_bytes: int) -> t.Any:
+        seen.append(path.as_posix())
+        return real(self, path, max_bytes)
+
+    monkeypatch.setattr(validate.Checker, "file_state", counting)
+    return seen
+
+
+def _ctime_aged(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ctime cannot be set back: let the racy window end now, for the tests' fresh copies."""
+    monkeypatch.setattr(cache, "RACY_NS", -(10**12))
+
+
+def test_a_cached_run_reports_exactly_what_a_full_run_reports(
+    repo: Path, parsed: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _ctime_aged(monkeypatch)
+    full = _run("--no-cache")
+    assert not (repo / "records" / cache.CACHE_DIR).exists() and len(parsed) == 0
+    first = _run()
+    assert len(parsed) == 44 and (repo / "records" / cache.CACHE_DIR / cache.INDEX).is_file()
+    parsed.clear()
+    second = _run()
+    assert parsed == []  # every file unchanged: nothing parsed
+    assert full == first == second and full[0] == 1
+    assert [p["code"] for p in full[1]] == ["schema-enum"]
+    assert (repo / "records" / cache.CACHE_DIR / ".gitignore").read_text(encoding="utf-8").endswith("*\n")
+
+
+def test_after_one_change_only_that_file_is_parsed_and_the_collection_rules_still_run(
+    repo: Path, parsed: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _ctime_aged(monkeypatch)
+    _run()
+    parsed.clear()
+    # kayseri is referred to by cached files: removing its record makes their references dangle
+    place = repo / "records" / "places" / "kayseri.yaml"
+    place.write_text(place.read_text(encoding="utf-8").replace('id: "kayseri"', 'id: "kayseri-city"'), encoding="utf-8")
+    code, problems = _run()
+    assert parsed == ["records/places/kayseri.yaml"]
+    assert code == 1 and {p["code"] for p in problems} >= {"dangling-reference", "misplaced-record"}
+    assert any(p["file"] != "records/places/kayseri.yaml" for p in problems if p["code"] == "dangling-reference")
+    assert (code, problems) == _run("--no-cache")
+
+
+def test_an_unchanged_file_touched_is_hashed_not_parsed(
+    repo: Path, parsed: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _ctime_aged(monkeypatch)
+    _run()
+    parsed.clear()
+    os.utime(repo / "records" / "places" / "turkey.yaml", (HOUR_AGO + 60, HOUR_AGO + 60))
+    _run()
+    assert parsed == []
+
+
+def test_a_cache_signed_by_someone_else_is_never_trusted(
+    repo: Path, parsed: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A pull request can commit a cache saying its bad file is valid: another key, so ignored."""
+    _ctime_aged(monkeypatch)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "attacker"))
+    place = repo / "records" / "places" / "kayseri.yaml"
+    bad = place.read_bytes()
+    place.write_text(bad.decode().replace('"planet"', '"city"'), encoding="utf-8")
+    _age(repo)
+    assert _run()[0] == 0  # the attacker's cache: kayseri "valid"
+    place.write_bytes(bad)  # the same size, the same times: only the content differs
+    os.utime(place, (HOUR_AGO, HOUR_AGO))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "victim"))
+    parsed.clear()
+    code, problems = _run()
+    assert code == 1 and [p["code"] for p in problems] == ["schema-enum"] and len(parsed) == 44
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "flip"])
+def test_a_corrupt_cache_is_ignored_and_rewritten(
+    repo: Path, parsed: list[str], monkeypatch: pytest.MonkeyPatch, damage: str
+) -> None:
+    _ctime_aged(monkeypatch)
+    expected = _run()
+    index = repo / "records" / cache.CACHE_DIR / cache.INDEX
+    data = index.read_bytes()
+    index.write_bytes(
+        {"truncate": data[: len(data) // 2], "garbage": b"\x00\xff" * 10, "flip": data[:-10] + b"X" + data[-9:]}[damage]
+    )
+    parsed.clear()
+    assert _run() == expected and len(parsed) == 44
+    parsed.clear()
+    assert _run() == expected and parsed == []  # rewritten, trusted again
+
+
+def test_a_cache_folder_that_is_a_link_is_neither_read_nor_written(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _ctime_aged(monkeypatch)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (repo / "records" / cache.CACHE_DIR).symlink_to(elsewhere)
+    expected = _run("--no-cache")
+    assert _run() == expected and _run() == expected
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_a_changed_schema_or_version_empties_the_cache(
+    repo: Path, parsed: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _ctime_aged(monkeypatch)
+    _run()
+    parsed.clear()
+    monkeypatch.setattr(cache, "FORMAT", cache.FORMAT + 1)  # any part of the fingerprint
+    _run()
+    assert len(parsed) == 44
+
+
+def test_no_cache_writes_nothing_and_a_key_others_can_read_is_not_used(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _ctime_aged(monkeypatch)
+    _run("--no-cache")
+    assert not (repo / "records" / cache.CACHE_DIR).exists()
+    monkeypatch.setenv("RECORDS_TOOLKIT_NO_CACHE", "1")
+    _run()
+    assert not (repo / "records" / cache.CACHE_DIR).exists()
+    monkeypatch.delenv("RECORDS_TOOLKIT_NO_CACHE")
+    key = tmp_path / "user-cache" / "records-toolkit" / "key"
+    key.parent.mkdir(parents=True)
+    key.write_bytes(b"k" * 32)
+    key.chmod(0o644)  # readable by others: not a secret
+    assert cache.secret_key() is None
+    _run()
+    assert not (repo / "records" / cache.CACHE_DIR).exists()
+
+
+def test_files_changed_a_moment_ago_are_not_cached(repo: Path, parsed: list[str]) -> None:
+    (repo / "records" / "places" / "turkey.yaml").write_bytes(
+        (repo / "records" / "places" / "turkey.yaml").read_bytes()
+    )
+    _run()
+    parsed.clear()
+    _run()
+    assert "records/places/turkey.yaml" in parsed  # its ctime is now: parsed again, until it is older
+
+
+def test_worker_processes_give_the_same_report_and_fill_the_cache(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _ctime_aged(monkeypatch)
+    expected = _run("--no-cache", "--jobs", "1")
+    assert _run("--jobs", "2") == expected
+    assert _run("--jobs", "2") == expected
+    stored = (repo / "records" / cache.CACHE_DIR / cache.INDEX).read_bytes().split(b"\n", 1)[1]
+    assert len(json.loads(stored)["files"]) == 44

@@ -1,0 +1,126 @@
+"""Progress on a terminal during a long run; nothing in pipes, files and CI."""
+
+from __future__ import annotations
+
+import io
+import os
+import pty
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from records_toolkit.cli import main
+from records_toolkit.progress import Progress
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(autouse=True)
+def not_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("NO_PROGRESS", raising=False)
+
+
+def test_a_short_run_shows_nothing_a_long_one_a_line_rewritten_then_wiped() -> None:
+    stream, clock = Terminal(), Clock()
+    shown = Progress(stream, clock=clock)
+    shown.add(10, 10)
+    clock.now += 1.0
+    shown.add(10, 10)
+    assert stream.getvalue() == ""  # under two seconds: silent
+    clock.now += 1.5
+    shown.add(10, 30)
+    line = "validate: 30 files read, 50 records checked (20/s)"
+    assert stream.getvalue() == "\r" + line
+    clock.now += 0.1
+    shown.add(1, 1)
+    assert stream.getvalue() == "\r" + line  # at most every half second
+    clock.now += 1.0
+    shown.add(1, 1)
+    shown.close()
+    assert stream.getvalue().endswith("\r" + " " * len("validate: 32 files read, 52 records checked (15/s)") + "\r")
+
+
+@pytest.mark.parametrize("env", ["CI", "NO_PROGRESS"])
+def test_ci_or_no_progress_or_a_pipe_shows_nothing(monkeypatch: pytest.MonkeyPatch, env: str) -> None:
+    clock = Clock()
+    monkeypatch.setenv(env, "1")
+    quiet = [Progress(Terminal(), clock=clock), Progress(io.StringIO(), clock=clock)]
+    monkeypatch.delenv(env)
+    quiet.append(Progress(io.StringIO(), clock=clock))  # not a terminal
+    for shown in quiet:
+        clock.now += 5
+        shown.add(100, 100)
+        shown.close()
+        assert t_value(shown) == ""
+
+
+def t_value(shown: Progress) -> str:
+    stream = shown.stream
+    assert isinstance(stream, io.StringIO)
+    return stream.getvalue()
+
+
+def test_the_cli_counts_every_file_and_record(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through click's runner (not a terminal: nothing shown), the counts still add up."""
+    seen: list[Progress] = []
+    real_init = Progress.__init__
+
+    def keep(self: Progress, *args: object, **kwargs: object) -> None:
+        real_init(self, *args, **kwargs)  # type: ignore[arg-type]
+        seen.append(self)
+
+    monkeypatch.setattr(Progress, "__init__", keep)
+    result = CliRunner(catch_exceptions=False).invoke(main, ["validate", str(ROOT / "records")])
+    assert result.exit_code == 0 and "validate:" not in result.output
+    assert [(p.files, p.records) for p in seen] == [(44, 44)]
+
+
+@pytest.mark.slow
+def test_a_long_run_on_a_real_terminal_shows_progress_and_leaves_the_report_clean(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sys.path.insert(0, str(ROOT / "bench"))
+    from corpus import make
+
+    make(tmp_path / "tree", 20)
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "NO_PROGRESS")}
+    script = "import sys; from records_toolkit import progress; progress.DELAY = 0.0; from records_toolkit.cli import run; sys.argv = ['toolkit', 'validate', '--no-collection', '--jobs', '1', sys.argv[1]]; run()"
+    leader, follower = pty.openpty()
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "tree")],
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        env=env,
+        timeout=300,
+    )
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            data = os.read(leader, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(leader)
+    err = b"".join(chunks).decode()
+    assert done.returncode == 0 and done.stdout.decode().startswith("ok: 880 records"), done.stdout
+    assert "validate: " in err and "records checked" in err and err.endswith("\r")
