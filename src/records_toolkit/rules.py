@@ -135,7 +135,9 @@ def _in_chunk_order(state: dict[str, t.Any]) -> t.Callable[[tuple[str, str, int]
 def _duplicate(record_id: str, file: str, index: int, first: tuple[str, int, str]) -> Pending:
     where = first[0] + (f" (document {first[1] + 1})" if first[1] else "")
     article = "an" if first[2][:1] in "aeiou" else "a"
-    return Pending(file, index, "/id", "duplicate-id", f"id {record_id!r} is already used by {article} {first[2]} in {where}")
+    return Pending(
+        file, index, "/id", "duplicate-id", f"id {record_id!r} is already used by {article} {first[2]} in {where}"
+    )
 
 
 def _either(names: t.Sequence[str]) -> str:
