@@ -27,6 +27,7 @@ from pathlib import Path
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from . import fast_yaml
 from .problems import Problem, pointer_join, pointer_tokens
 
 JSON = t.Union[None, bool, int, float, str, list["JSON"], dict[str, "JSON"]]  # noqa: UP007 - a recursive alias needs Union at run time
@@ -401,7 +402,15 @@ def load_text(text: str, file: str) -> t.Iterator[Document | Problem]:
     A problem inside one document ends the file: after a syntax error nothing after it can
     be trusted, and a refused construct (alias, tag, duplicate key) is reported once. A file
     with no document at all is refused too: in a records tree it is a mistake, not a record.
+
+    A plain file (the common case) is loaded by :mod:`records_toolkit.fast_yaml` when that is on;
+    anything it does not answer for, every problem included, is loaded here strictly.
     """
+    if fast_yaml.enabled() and MAX_DOCUMENTS >= 1:
+        data = fast_yaml.load(text, max_depth=MAX_DEPTH, max_items=MAX_ITEMS, max_values=MAX_VALUES)
+        if data is not None:
+            yield Document(file, 0, data)
+            return
     if "&" not in text and "!" not in text:  # no anchor or tag can hide in this text: the fast case
         yield from _load_documents(text, file)
         return
@@ -755,7 +764,7 @@ def _linked_parent(path: Path) -> Path | None:
 
 def _walk(root: Path, first_time: t.Callable[[os.stat_result], bool]) -> t.Iterator[Path | Problem]:
     """Every record file under ``root`` (sorted), and a problem for each link, special file or unreadable folder."""
-    files: list[tuple[str, Path]] = []
+    files: list[str] = []  # as text: a Path object per file would cost several times its name
     problems: list[Problem] = []
     named_like_records = 0
     stack = [root]
@@ -808,7 +817,7 @@ def _walk(root: Path, first_time: t.Callable[[os.stat_result], bool]) -> t.Itera
                 named_like_records += 1
                 if stat.S_ISREG(info.st_mode):
                     if first_time(info):
-                        files.append((Path(entry.path).as_posix(), Path(entry.path)))
+                        files.append(Path(entry.path).as_posix())
                 else:
                     problems.append(
                         _problem_at(
@@ -819,8 +828,9 @@ def _walk(root: Path, first_time: t.Callable[[os.stat_result], bool]) -> t.Itera
     yield from sorted(problems, key=lambda p: p.file)
     if not named_like_records and not problems:
         yield _problem_at(root, "no-records", "no *.yaml or *.yml file in this directory")
-    for _, path in sorted(files, key=lambda item: item[0]):
-        yield path
+    files.sort()
+    for name in files:
+        yield Path(name)
 
 
 def load_paths(

@@ -11,6 +11,7 @@ the rules run once, in :meth:`Collection.check`, when all records are in.
 from __future__ import annotations
 
 import dataclasses
+import sys
 import typing as t
 
 from .messages import did_you_mean
@@ -61,8 +62,8 @@ class Collection:
                 self.ids[record_id] = (doc.file, doc.index, info.name)
         for template, allowed in info.references:
             for pointer, target in values_at(data, template):
-                if usable(target, pointer):
-                    self.refs.append((doc.file, doc.index, pointer, target, allowed))
+                if usable(target, pointer):  # interned: the same pointers and ids recur in every record
+                    self.refs.append((doc.file, doc.index, sys.intern(pointer), sys.intern(target), allowed))
         sources = data.get("sources")
         for index, source in enumerate(sources if isinstance(sources, list) else []):
             if not isinstance(source, dict):
@@ -70,7 +71,10 @@ class Collection:
             article, quote = source.get("article"), source.get("quote")
             at = f"/sources/{index}"
             if usable(article, f"{at}/article") and usable(quote, f"{at}/quote"):
-                self.quotes.append((doc.file, doc.index, f"{at}/quote", article, quote))
+                # interned: records citing one sentence share one copy of it
+                self.quotes.append(
+                    (doc.file, doc.index, sys.intern(f"{at}/quote"), sys.intern(article), sys.intern(quote))
+                )
         if info.name == "article" and usable(record_id, "/id") and usable(data.get("text"), "/text"):
             self.articles[record_id] = data["text"]
         return None  # duplicates are found in check(), against the first record of the whole collection

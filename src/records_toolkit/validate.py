@@ -381,13 +381,13 @@ def check_paths(
     checker.progress = progress
     if cache_root is not None and not keep:
         checker.cache = _open_cache(cache_root, checker.model, max_bytes, layout)
-    files: list[Path] = []
+    files: list[str] = []  # names, not Path objects: a 100,000-file tree would hold 100,000 of them
     for item in iter_record_files(paths):
         if isinstance(item, Problem):
             checker.add_problem(item)
             checker.report.files += 1
         else:
-            files.append(item)
+            files.append(item.as_posix())
     checker.report.files += len(files)
     others = _others(collection, files) if collection is not None else []
     if others:
@@ -398,7 +398,7 @@ def check_paths(
         if checker.cache is not None:
             checker.cache.save()
         result = checker.finish()
-        hidden = {path.as_posix() for path in others}
+        hidden = set(others)
         result.report.problems = [p for p in result.report.problems if p.file not in hidden]
         result.report.records = named_records
         result.records = [doc for doc in result.records if doc.file not in hidden]
@@ -423,7 +423,7 @@ def _open_cache(root: str, model: Model, max_bytes: int, layout: Layout | None) 
     return ResultCache.open(root, key)
 
 
-def _others(collection: t.Sequence[str | os.PathLike[str]], named: t.Sequence[Path]) -> list[Path]:
+def _others(collection: t.Sequence[str | os.PathLike[str]], named: t.Sequence[str]) -> list[str]:
     """The record files of ``collection`` that are not among the ``named`` ones (same file, any spelling).
 
     The collection is walked as any tree is (links never followed, special files never read);
@@ -437,7 +437,7 @@ def _others(collection: t.Sequence[str | os.PathLike[str]], named: t.Sequence[Pa
         except OSError:
             continue
         seen.add((info.st_dev, info.st_ino))
-    others: list[Path] = []
+    others: list[str] = []
     for item in iter_record_files(collection):
         if isinstance(item, Problem):
             continue
@@ -446,13 +446,13 @@ def _others(collection: t.Sequence[str | os.PathLike[str]], named: t.Sequence[Pa
         except OSError:
             continue  # gone since the walk: not the named files' problem
         if (info.st_dev, info.st_ino) not in seen:
-            others.append(item)
+            others.append(item.as_posix())
     return others
 
 
 def _add_files(
     checker: Checker,
-    files: list[Path],
+    files: list[str],
     keep: bool,
     max_bytes: int,
     jobs: int | None,
@@ -469,19 +469,19 @@ def _add_files(
         for state in _in_workers(files, keep, max_bytes, layout, workers, _check_chunk):
             checker.merge(state)
     else:
-        checker.add_files(files, max_bytes)
+        checker.add_files(map(Path, files), max_bytes)
 
 
 Chunked = t.TypeVar("Chunked")
 
 
 def _in_workers(
-    files: list[Path],
+    files: list[str],
     keep: bool,
     max_bytes: int,
     layout: Layout | None,
     workers: int,
-    work: t.Callable[[list[Path], bool, int, Layout | None], Chunked],
+    work: t.Callable[[list[str], bool, int, Layout | None], Chunked],
 ) -> t.Iterator[Chunked]:
     """``work`` over contiguous chunks of ``files`` in ``workers`` processes; the results in order."""
     import concurrent.futures
@@ -513,7 +513,7 @@ def _in_workers(
 
 
 def _add_files_cached(
-    checker: Checker, cache: ResultCache, files: list[Path], max_bytes: int, workers: int, auto: bool
+    checker: Checker, cache: ResultCache, files: list[str], max_bytes: int, workers: int, auto: bool
 ) -> None:
     """:func:`_add_files` through the cache: each file's result is its cached one when the file is
     unchanged, else made now (in worker processes for many files) and cached; all are merged in
@@ -523,8 +523,8 @@ def _add_files_cached(
     states: list[dict[str, t.Any] | None] = [None] * len(files)
     signatures: list[list[int] | None] = [None] * len(files)
     misses: list[int] = []
-    for number, path in enumerate(files):
-        file = path.as_posix()
+    for number, file in enumerate(files):
+        path = Path(file)
         try:
             sig = signature(os.stat(path, follow_symlinks=False))
         except OSError:
@@ -546,23 +546,23 @@ def _add_files_cached(
         chunks = _in_workers([files[n] for n in misses], False, max_bytes, checker.layout, workers, _file_states)
         made = [one for chunk in chunks for one in chunk]
     else:
-        made = [checker.file_state(files[n], max_bytes) for n in misses]
+        made = [checker.file_state(Path(files[n]), max_bytes) for n in misses]
     for number, (sha, made_state) in zip(misses, made, strict=True):
         states[number] = made_state
         taken = signatures[number]
         if sha is not None and taken is not None:
-            cache.put(files[number].as_posix(), taken, sha, made_state)
+            cache.put(files[number], taken, sha, made_state)
     for state in states:
         assert state is not None
         checker.merge(state)
 
 
 def _file_states(
-    paths: list[Path], keep: bool, max_bytes: int, layout: Layout | None
+    paths: list[str], keep: bool, max_bytes: int, layout: Layout | None
 ) -> list[tuple[str | None, dict[str, t.Any]]]:
     """In a worker: the result of each file alone, for the cache (see :meth:`Checker.file_state`)."""
     checker = Checker(keep=keep, layout=layout)
-    return [checker.file_state(path, max_bytes) for path in paths]
+    return [checker.file_state(Path(path), max_bytes) for path in paths]
 
 
 def _can_fork() -> bool:
@@ -624,8 +624,8 @@ def _stop_workers(pool: t.Any) -> None:
     pool.shutdown(wait=True)
 
 
-def _check_chunk(files: list[Path], keep: bool, max_bytes: int, layout: Layout | None = None) -> dict[str, t.Any]:
+def _check_chunk(files: list[str], keep: bool, max_bytes: int, layout: Layout | None = None) -> dict[str, t.Any]:
     """In a worker: load and check some files; hand back the indexes, not the checker."""
     checker = Checker(keep=keep, layout=layout)
-    checker.add_files(files, max_bytes)
+    checker.add_files(map(Path, files), max_bytes)
     return checker.state()
