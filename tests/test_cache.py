@@ -204,3 +204,62 @@ def test_worker_processes_give_the_same_report_and_fill_the_cache(repo: Path, mo
     assert _run("--jobs", "2") == expected
     stored = (repo / "records" / cache.CACHE_DIR / cache.INDEX).read_bytes().split(b"\n", 1)[1]
     assert len(json.loads(stored)["files"]) == 44
+
+
+def test_a_file_name_that_is_not_utf8_is_cached_like_any(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _ctime_aged(monkeypatch)
+    source = (repo / "records" / "places" / "iran.yaml").read_text(encoding="utf-8")
+    odd = os.path.join(os.fsencode(repo / "records" / "places"), b"caf\xe9.yaml")
+    with open(odd, "wb") as stream:
+        stream.write(source.replace('id: "iran"', 'id: "iran-2"').encode())
+    os.utime(odd, (HOUR_AGO, HOUR_AGO))
+    expected = _run("--no-cache")
+    assert _run() == expected and _run() == expected  # written (the name kept as an escape), then read
+
+
+def test_an_out_of_memory_result_is_not_cached(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Running out of memory says more about the machine than the file: the next run tries again."""
+    _ctime_aged(monkeypatch)
+    real = validate.load_bytes
+
+    def exhausted(raw: bytes, file: str) -> t.Iterator[t.Any]:
+        if file.endswith("turkey.yaml"):
+            raise MemoryError
+        yield from real(raw, file)
+
+    monkeypatch.setattr(validate, "load_bytes", exhausted)
+    assert "out-of-memory" in {p["code"] for p in _run()[1]}
+    monkeypatch.setattr(validate, "load_bytes", real)
+    assert _run() == _run("--no-cache")
+
+
+def test_a_changed_toolkit_module_empties_the_cache(
+    repo: Path, parsed: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An edited install (an editable one, a patch) keeps its version number: its code is in the key."""
+    _ctime_aged(monkeypatch)
+    _run()
+    parsed.clear()
+    monkeypatch.setattr(cache, "_code_hash", lambda: "another build")
+    _run()
+    assert len(parsed) == 44
+
+
+def test_an_index_larger_than_the_run_can_need_is_ignored_unread(
+    repo: Path, parsed: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _ctime_aged(monkeypatch)
+    _run()
+    parsed.clear()
+    monkeypatch.setattr(cache, "MAX_INDEX_BASE", 0)
+    monkeypatch.setattr(cache, "MAX_INDEX_PER_FILE", 10)  # 440 bytes for 44 files
+    _run()
+    assert len(parsed) == 44
+
+
+def test_a_relative_xdg_cache_home_is_ignored(repo: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", "records")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert cache.secret_key() is not None
+    assert not (repo / "records" / "records-toolkit").exists()
+    assert (tmp_path / "home" / ".cache" / "records-toolkit" / "key").is_file()

@@ -192,3 +192,28 @@ def test_a_dangling_or_looping_link_is_named_for_what_it_is(tmp_path: Path) -> N
     assert "d.yaml: error: a symbolic link to nothing (it dangles): not followed" in result.stdout
     assert "loop.yaml: error: a symbolic link to itself (a loop): not followed" in result.stdout
     assert "[file-unreadable]" not in result.stdout
+
+
+def test_a_file_name_that_is_not_utf8_is_reported_in_every_form(tmp_path: Path) -> None:
+    """Linux names are bytes: one that is not UTF-8 is shown with escapes (JSON, text) or its bytes
+    percent-encoded (the SARIF URI), never a traceback or output no UTF-8 reader can take."""
+    import json as json_module
+
+    folder = tmp_path / "records"
+    folder.mkdir()
+    with open(os.path.join(os.fsencode(folder), b"caf\xe9.yaml"), "wb") as stream:
+        stream.write(b'id: "x"\ntype: "place"\n')
+    for form in ("text", "json", "github", "sarif"):
+        done = subprocess.run(
+            [TOOLKIT, "validate", "--no-collection", "--output-format", form, str(folder)], capture_output=True
+        )
+        assert done.returncode == 1 and b"Traceback" not in done.stderr, done.stderr
+        shown = done.stdout.decode("utf-8")  # valid UTF-8 whatever the name
+        if form == "json":
+            assert {p["file"] for p in json_module.loads(shown)} == {f"{folder.as_posix()}/caf\\xe9.yaml"}
+        if form == "sarif":
+            uris = {
+                r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+                for r in json_module.loads(shown)["runs"][0]["results"]
+            }
+            assert all(u.endswith("/caf%E9.yaml") for u in uris)

@@ -33,7 +33,10 @@ from .loader import NotRegular, read_regular
 CACHE_DIR = ".records-toolkit-cache"
 INDEX = "results.json"
 FORMAT = 1
-MAX_INDEX_BYTES = 1 << 30
+#: The index read at most: 16 MiB plus 16 KiB per file of the run (a record's result is about
+#: 1 KB; article texts are kept too). A larger index, planted or not, is ignored unread.
+MAX_INDEX_BASE = 16 << 20
+MAX_INDEX_PER_FILE = 16 << 10
 RACY_NS = 2_000_000_000  # a file changed this recently (ns) is not cached
 _NO_FOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _DIRECTORY = getattr(os, "O_DIRECTORY", 0)
@@ -47,7 +50,10 @@ def signature(info: os.stat_result) -> Signature:
 
 def secret_key() -> bytes | None:
     """This user's signing key, made on first use; None when it cannot be had (then no cache)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    given = os.environ.get("XDG_CACHE_HOME", "")
+    # a relative XDG_CACHE_HOME is to be ignored (XDG Base Directory spec): it could put the key
+    # in the very tree the key is there to distrust
+    base = given if os.path.isabs(given) else os.path.join(os.path.expanduser("~"), ".cache")
     folder = os.path.join(base, "records-toolkit")
     path = os.path.join(folder, "key")
     try:
@@ -78,10 +84,14 @@ def secret_key() -> bytes | None:
 
 
 def fingerprint(*, version: str, schemas: t.Mapping[str, t.Any], max_bytes: int, layout: t.Any) -> str:
-    """What a cached result depends on besides the file itself."""
+    """What a cached result depends on besides the file itself: the toolkit (its version and the
+    bytes of its own modules, so an edited or patched install counts), the libraries that read
+    and judge a record, the schemas, the size limit and the layout."""
     parts = {
         "format": FORMAT,
         "version": version,
+        "code": _code_hash(),
+        "libraries": _library_versions(),
         "schemas": schemas,
         "max_bytes": max_bytes,
         "layout": None if layout is None else [layout.root, layout.shown],
@@ -103,7 +113,7 @@ class ResultCache:
         self.misses = 0
 
     @classmethod
-    def open(cls, root: str, fingerprint: str) -> ResultCache | None:
+    def open(cls, root: str, fingerprint: str, files: int = 0) -> ResultCache | None:
         """The cache of the collection at ``root``: empty when missing, foreign, stale or corrupt."""
         key = secret_key()
         if key is None:
@@ -116,8 +126,9 @@ class ResultCache:
             fd = None
         if fd is not None:
             try:
-                raw = read_regular(INDEX, MAX_INDEX_BYTES, dir_fd=fd)
+                raw = read_regular(INDEX, MAX_INDEX_BASE + MAX_INDEX_PER_FILE * files, dir_fd=fd)
                 mac, _, body = raw.partition(b"\n")
+                del raw
                 expected = hmac.new(key, body, hashlib.sha256).hexdigest().encode()
                 if hmac.compare_digest(mac, expected):
                     document = json.loads(body)
@@ -157,6 +168,8 @@ class ResultCache:
 
     def put(self, file: str, sig: Signature, sha: str, state: dict[str, t.Any]) -> None:
         self.misses += 1
+        if any(problem.code in _PASSING for problem in state["problems"]):
+            return  # the machine's state, not the file's: next time it may load
         self._store(file, sig, sha, freeze(state))
 
     def _store(self, file: str, sig: Signature, sha: str, frozen: t.Any) -> None:
@@ -168,9 +181,10 @@ class ResultCache:
         """Write the results of this run (only the files it read), all or nothing; errors are ignored."""
         if self._new == self._old:
             return
-        body = json.dumps(
-            {"fingerprint": self.fingerprint, "files": self._new}, ensure_ascii=False, separators=(",", ":")
-        ).encode()
+        try:  # ASCII: a file name that is not UTF-8 (a lone surrogate) is kept as an escape
+            body = json.dumps({"fingerprint": self.fingerprint, "files": self._new}, separators=(",", ":")).encode()
+        except (ValueError, TypeError, MemoryError):
+            return  # the cache is an optimisation: it never fails the run
         mac = hmac.new(self._key, body, hashlib.sha256).hexdigest().encode()
         try:
             try:
@@ -203,6 +217,33 @@ def _write_in(folder_fd: int, name: str, data: bytes) -> None:
         raise
     os.close(fd)
     os.replace(temp, name, src_dir_fd=folder_fd, dst_dir_fd=folder_fd)
+
+
+#: Problems that say more about the machine than the file: such a result is never cached.
+_PASSING = frozenset({"out-of-memory", "file-unreadable"})
+
+
+def _code_hash() -> str:
+    """The bytes of the toolkit's own modules (a few hundred KB, read once per cached run)."""
+    digest = hashlib.sha256()
+    package = os.path.dirname(os.path.abspath(__file__))
+    for name in sorted(os.listdir(package)):
+        if name.endswith(".py"):
+            with open(os.path.join(package, name), "rb") as stream:
+                digest.update(name.encode() + b"\0" + stream.read() + b"\0")
+    return digest.hexdigest()
+
+
+def _library_versions() -> dict[str, str]:
+    from importlib import metadata
+
+    versions = {}
+    for name in ("PyYAML", "yaml-rs", "jsonschema", "jsonschema-rs", "referencing", "rfc3986-validator"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = ""
+    return versions
 
 
 def content_hash(raw: bytes) -> str:

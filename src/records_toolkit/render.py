@@ -41,6 +41,7 @@ _HIDDEN = frozenset(
         *range(0x202A, 0x202F),
         *range(0x2066, 0x206A),
         0xFEFF,
+        *range(0xD800, 0xE000),  # lone surrogates: the bytes of a file name that is not UTF-8
     ]
 )
 
@@ -56,12 +57,14 @@ def visible(text: str, keep: str = "") -> str:
     """
     if not any(ord(char) in _HIDDEN for char in text):
         return text
-    return "".join(
-        (f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
-        if ord(char) in _HIDDEN and char not in keep
-        else char
-        for char in text
-    )
+    return "".join(_escaped(char) if ord(char) in _HIDDEN and char not in keep else char for char in text)
+
+
+def _escaped(char: str) -> str:
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8, kept by surrogateescape: show the byte
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def _where(problem: Problem) -> str:
@@ -100,9 +103,20 @@ def text(report: Report) -> str:
     return "\n".join(out) + "\n"
 
 
+def _utf8(value: str) -> str:
+    """``value`` as UTF-8 can carry it: a file name that is not UTF-8 (its bytes kept as lone
+    surrogates) shows those bytes as ``\\xe9`` escapes, never as text no UTF-8 output can hold."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return value
+
+
 def json_(report: Report) -> str:
     """A JSON list of problems (file, line, column, pointer, code, message, ...), stable keys."""
-    return json.dumps([p.to_json() for p in report.sorted()], indent=2, ensure_ascii=False) + "\n"
+    problems = [p.to_json() | {"file": _utf8(p.file), "message": _utf8(p.message)} for p in report.sorted()]
+    return json.dumps(problems, indent=2, ensure_ascii=False) + "\n"
 
 
 def _gh_data(value: str) -> str:
@@ -136,7 +150,8 @@ def sarif(report: Report) -> str:
     used = sorted({p.code for p in report.problems})
     results = []
     for problem in report.sorted():
-        uri = urllib.parse.quote(problem.file, safe="/:")  # SARIF §3.10: a URI reference, not a raw path
+        # SARIF §3.10: a URI reference, not a raw path; a name's bytes as they are (RFC 3986 §2.1)
+        uri = urllib.parse.quote(problem.file.encode("utf-8", "surrogateescape"), safe="/:")
         location: dict[str, t.Any] = {"physicalLocation": {"artifactLocation": {"uri": uri}}}
         if problem.line is not None:
             location["physicalLocation"]["region"] = {"startLine": problem.line, "startColumn": problem.column or 1}
@@ -144,7 +159,7 @@ def sarif(report: Report) -> str:
             {
                 "ruleId": problem.code,
                 "level": problem.severity,
-                "message": {"text": problem.message},
+                "message": {"text": _utf8(problem.message)},
                 "locations": [location],
                 "properties": {"pointer": problem.pointer},
             }

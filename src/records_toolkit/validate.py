@@ -379,8 +379,6 @@ def check_paths(
     """
     checker = Checker(model, keep=keep, layout=layout)
     checker.progress = progress
-    if cache_root is not None and not keep:
-        checker.cache = _open_cache(cache_root, checker.model, max_bytes, layout)
     files: list[str] = []  # names, not Path objects: a 100,000-file tree would hold 100,000 of them
     for item in iter_record_files(paths):
         if isinstance(item, Problem):
@@ -390,6 +388,8 @@ def check_paths(
             files.append(item.as_posix())
     checker.report.files += len(files)
     others = _others(collection, files) if collection is not None else []
+    if cache_root is not None and not keep:
+        checker.cache = _open_cache(cache_root, checker.model, max_bytes, layout, len(files) + len(others))
     if others:
         _add_files(checker, others, keep, max_bytes, jobs, model, layout)
         before = checker.report.records
@@ -409,7 +409,7 @@ def check_paths(
     return checker.finish()
 
 
-def _open_cache(root: str, model: Model, max_bytes: int, layout: Layout | None) -> ResultCache | None:
+def _open_cache(root: str, model: Model, max_bytes: int, layout: Layout | None, files: int) -> ResultCache | None:
     import records_toolkit
 
     from .cache import ResultCache, fingerprint
@@ -420,7 +420,7 @@ def _open_cache(root: str, model: Model, max_bytes: int, layout: Layout | None) 
         max_bytes=max_bytes,
         layout=layout,
     )
-    return ResultCache.open(root, key)
+    return ResultCache.open(root, key, files)
 
 
 def _others(collection: t.Sequence[str | os.PathLike[str]], named: t.Sequence[str]) -> list[str]:
