@@ -678,6 +678,8 @@ def load_bytes(raw: bytes, file: str) -> t.Iterator[Document | Problem]:
     yield from load_text(text, file)
 
 
+_POSIX = os.sep == "/" and os.altsep is None  # a scandir path is then already its posix name
+
 TEMP_PREFIX = ".toolkit-tmp-"
 """Names the toolkit gives its own temporary files and staging directories: never records."""
 
@@ -686,7 +688,17 @@ def _problem_at(path: Path | str, code: str, message: str) -> Problem:
     return Problem(file=Path(path).as_posix(), line=None, column=None, pointer="", code=code, message=message)
 
 
-def iter_record_files(paths: t.Iterable[str | os.PathLike[str]]) -> t.Iterator[Path | Problem]:
+def iter_record_files(
+    paths: t.Iterable[str | os.PathLike[str]], stats: dict[str, os.stat_result] | None = None
+) -> t.Iterator[Path | Problem]:
+    """:func:`iter_record_names`, each file as a :class:`~pathlib.Path`."""
+    for item in iter_record_names(paths, stats):
+        yield item if isinstance(item, Problem) else Path(item)
+
+
+def iter_record_names(
+    paths: t.Iterable[str | os.PathLike[str]], stats: dict[str, os.stat_result] | None = None
+) -> t.Iterator[str | Problem]:
     """Expand files and directories (recursively, ``*.yaml``/``*.yml``) in a stable order.
 
     The tree is untrusted (pull requests): symbolic links inside it are never followed and
@@ -697,6 +709,9 @@ def iter_record_files(paths: t.Iterable[str | os.PathLike[str]]) -> t.Iterator[P
     files of a pull request). The toolkit's own temporary files (``.toolkit-tmp-*``) are not
     records. Nothing is skipped silently: a directory that cannot be read, or that holds no
     record file, is a problem. A file reached twice is read once.
+
+    ``stats``: filled with each file's ``lstat`` as the walk took it, by its posix name (the
+    result cache needs no second ``stat`` per file).
     """
     seen: set[tuple[int, int]] = set()
 
@@ -731,12 +746,14 @@ def iter_record_files(paths: t.Iterable[str | os.PathLike[str]]) -> t.Iterator[P
             yield _problem_at(path, "file-unreadable", "cannot read: the path holds a NUL character")
             continue
         if stat.S_ISDIR(info.st_mode):
-            yield from _walk(path, first_time)
+            yield from _walk(path, first_time, stats)
         elif link:
             yield _problem_at(path, "file-symlink", "a symbolic link: not followed (it could lead outside the tree)")
         elif stat.S_ISREG(info.st_mode):
             if first_time(info):
-                yield path
+                if stats is not None:
+                    stats[path.as_posix()] = info
+                yield path.as_posix()
         else:
             yield _problem_at(path, "file-special", f"{kind_of(info.st_mode)}, not a regular file: not read")
 
@@ -762,7 +779,9 @@ def _linked_parent(path: Path) -> Path | None:
     return None
 
 
-def _walk(root: Path, first_time: t.Callable[[os.stat_result], bool]) -> t.Iterator[Path | Problem]:
+def _walk(
+    root: Path, first_time: t.Callable[[os.stat_result], bool], stats: dict[str, os.stat_result] | None = None
+) -> t.Iterator[str | Problem]:
     """Every record file under ``root`` (sorted), and a problem for each link, special file or unreadable folder."""
     files: list[str] = []  # as text: a Path object per file would cost several times its name
     problems: list[Problem] = []
@@ -817,7 +836,10 @@ def _walk(root: Path, first_time: t.Callable[[os.stat_result], bool]) -> t.Itera
                 named_like_records += 1
                 if stat.S_ISREG(info.st_mode):
                     if first_time(info):
-                        files.append(Path(entry.path).as_posix())
+                        name = entry.path if _POSIX else Path(entry.path).as_posix()
+                        files.append(name)
+                        if stats is not None:
+                            stats[name] = info
                 else:
                     problems.append(
                         _problem_at(
@@ -829,8 +851,7 @@ def _walk(root: Path, first_time: t.Callable[[os.stat_result], bool]) -> t.Itera
     if not named_like_records and not problems:
         yield _problem_at(root, "no-records", "no *.yaml or *.yml file in this directory")
     files.sort()
-    for name in files:
-        yield Path(name)
+    yield from files
 
 
 def load_paths(

@@ -19,7 +19,7 @@ from .loader import (
     MAX_FILE_BYTES,
     Document,
     Positions,
-    iter_record_files,
+    iter_record_names,
     load_bytes,
     load_file,
     out_of_memory,
@@ -74,6 +74,7 @@ class Checker:
         self.cache: ResultCache | None = None  # per-file results of earlier runs (see check_paths)
         self.progress: Progress | None = None  # shown on a terminal during a long run
         self._files = 0  # files added here (for the progress of merged chunks)
+        self.stats: dict[str, os.stat_result] = {}  # each file's lstat as the walk took it (for the cache)
 
     # -- per record ------------------------------------------------------------------------------
 
@@ -380,16 +381,18 @@ def check_paths(
     checker = Checker(model, keep=keep, layout=layout)
     checker.progress = progress
     files: list[str] = []  # names, not Path objects: a 100,000-file tree would hold 100,000 of them
-    for item in iter_record_files(paths):
+    stats: dict[str, os.stat_result] | None = {} if cache_root is not None and not keep else None
+    for item in iter_record_names(paths, stats):
         if isinstance(item, Problem):
             checker.add_problem(item)
             checker.report.files += 1
         else:
-            files.append(item.as_posix())
+            files.append(item)
     checker.report.files += len(files)
-    others = _others(collection, files) if collection is not None else []
+    others = _others(collection, files, stats) if collection is not None else []
     if cache_root is not None and not keep:
         checker.cache = _open_cache(cache_root, checker.model, max_bytes, layout, len(files) + len(others))
+        checker.stats = stats or {}
     if others:
         _add_files(checker, others, keep, max_bytes, jobs, model, layout)
         before = checker.report.records
@@ -423,7 +426,9 @@ def _open_cache(root: str, model: Model, max_bytes: int, layout: Layout | None, 
     return ResultCache.open(root, key, files)
 
 
-def _others(collection: t.Sequence[str | os.PathLike[str]], named: t.Sequence[str]) -> list[str]:
+def _others(
+    collection: t.Sequence[str | os.PathLike[str]], named: t.Sequence[str], stats: dict[str, os.stat_result] | None
+) -> list[str]:
     """The record files of ``collection`` that are not among the ``named`` ones (same file, any spelling).
 
     The collection is walked as any tree is (links never followed, special files never read);
@@ -438,15 +443,15 @@ def _others(collection: t.Sequence[str | os.PathLike[str]], named: t.Sequence[st
             continue
         seen.add((info.st_dev, info.st_ino))
     others: list[str] = []
-    for item in iter_record_files(collection):
+    walked: dict[str, os.stat_result] = {}
+    for item in iter_record_names(collection, walked):
         if isinstance(item, Problem):
             continue
-        try:
-            info = os.stat(item, follow_symlinks=False)
-        except OSError:
-            continue  # gone since the walk: not the named files' problem
+        info = walked[item]
         if (info.st_dev, info.st_ino) not in seen:
-            others.append(item.as_posix())
+            others.append(item)
+            if stats is not None:
+                stats[item] = info
     return others
 
 
@@ -524,9 +529,9 @@ def _add_files_cached(
     signatures: list[list[int] | None] = [None] * len(files)
     misses: list[int] = []
     for number, file in enumerate(files):
-        path = Path(file)
         try:
-            sig = signature(os.stat(path, follow_symlinks=False))
+            walked = checker.stats.get(file)
+            sig = signature(walked if walked is not None else os.stat(file, follow_symlinks=False))
         except OSError:
             misses.append(number)  # gone or unreadable: the loader says so
             continue
@@ -534,7 +539,7 @@ def _add_files_cached(
         state = cache.lookup(file, sig)
         if state is None and cache.known(file):
             try:  # unchanged content after a checkout or `touch`: read and hashed, not parsed
-                state = cache.lookup_content(file, sig, content_hash(read_regular(path, max_bytes)))
+                state = cache.lookup_content(file, sig, content_hash(read_regular(file, max_bytes)))
             except OSError:
                 state = None
         if state is None:
