@@ -449,6 +449,8 @@ def _scratch_clone(target: Path) -> None:
             shutil.copy2(source, copy)
     _git("add", "-A", cwd=target)
     _git("commit", "-q", "--allow-empty", "-m", "the working tree", cwd=target)
+    for tag in subprocess.run(["git", "tag", "-l"], cwd=target, capture_output=True, text=True).stdout.split():
+        _git("tag", "-d", tag, cwd=target)  # the release tags of the real repository: this clone makes its own
 
 
 @pytest.mark.slow
