@@ -111,3 +111,21 @@ def test_validating_one_file_of_a_collection_imports_no_explainer(tmp_path: Path
     done, modules = imports(["validate", "records/places/kayseri.yaml"], tmp_path)
     assert (done.returncode, done.stdout) == (0, "ok: 1 record in 1 file, no problems\n"), done.stderr
     assert not heavy(modules, NOT_FOR_VALIDATE)
+
+
+def test_ctrl_c_while_the_command_line_loads_is_a_clean_130() -> None:
+    """Ctrl-C in the first tens of milliseconds (click and the rest still importing): no traceback."""
+    script = (
+        "import builtins, sys\n"
+        "real = builtins.__import__\n"
+        "def interrupted(name, *args, **kwargs):\n"
+        "    if name == 'click':\n"
+        "        raise KeyboardInterrupt\n"
+        "    return real(name, *args, **kwargs)\n"
+        "builtins.__import__ = interrupted\n"
+        "sys.argv = ['toolkit', 'validate']\n"
+        "from records_toolkit.launcher import run\n"
+        "run()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stderr) == (130, "interrupted\n")

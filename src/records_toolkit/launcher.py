@@ -15,6 +15,9 @@ def run() -> None:
 
         sys.stdout.write(f"toolkit {__version__}\n")
         return
-    from .cli import run as cli_run
-
+    try:
+        from .cli import run as cli_run
+    except KeyboardInterrupt:  # Ctrl-C while the command line loads: nothing has run, nothing to undo
+        sys.stderr.write("interrupted\n")
+        sys.exit(130)
     cli_run()
