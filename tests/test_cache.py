@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import tempfile
 import time
 import typing as t
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from records_toolkit import cache, validate
 from records_toolkit.cli import main
@@ -25,7 +29,7 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("RECORDS_TOOLKIT_NO_CACHE", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
     repo = tmp_path / "repo"
-    shutil.copytree(ROOT / "records", repo / "records")
+    shutil.copytree(ROOT / "records", repo / "records", ignore=shutil.ignore_patterns(cache.CACHE_DIR))
     (repo / "records-toolkit.toml").write_text('[collection]\npath = "records"\n', encoding="utf-8")
     kayseri = (repo / "records" / "places" / "kayseri.yaml").read_text(encoding="utf-8")
     (repo / "records" / "places" / "kayseri.yaml").write_text(
@@ -51,13 +55,13 @@ def _run(*args: str) -> tuple[int, list[dict[str, t.Any]]]:
 def parsed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The files parsed in this process (a cache hit parses nothing)."""
     seen: list[str] = []
-    real = validate.Checker.file_state
+    real = validate.Checker.add_file
 
-    def counting(self: validate.Checker, path: Path, max_bytes: int) -> t.Any:
-        seen.append(path.as_posix())
-        return real(self, path, max_bytes)
+    def counting(self: validate.Checker, file: str, max_bytes: int) -> t.Any:
+        seen.append(file)
+        return real(self, file, max_bytes)
 
-    monkeypatch.setattr(validate.Checker, "file_state", counting)
+    monkeypatch.setattr(validate.Checker, "add_file", counting)
     return seen
 
 
@@ -71,7 +75,8 @@ def test_a_cached_run_reports_exactly_what_a_full_run_reports(
 ) -> None:
     _ctime_aged(monkeypatch)
     full = _run("--no-cache")
-    assert not (repo / "records" / cache.CACHE_DIR).exists() and len(parsed) == 0
+    assert not (repo / "records" / cache.CACHE_DIR).exists()
+    parsed.clear()
     first = _run()
     assert len(parsed) == 44 and (repo / "records" / cache.CACHE_DIR / cache.INDEX).is_file()
     parsed.clear()
@@ -136,13 +141,55 @@ def test_a_corrupt_cache_is_ignored_and_rewritten(
     expected = _run()
     index = repo / "records" / cache.CACHE_DIR / cache.INDEX
     data = index.read_bytes()
+    at = _section_at(data, "files") + 5
     index.write_bytes(
-        {"truncate": data[: len(data) // 2], "garbage": b"\x00\xff" * 10, "flip": data[:-10] + b"X" + data[-9:]}[damage]
+        {"truncate": data[: len(data) // 2], "garbage": b"\x00\xff" * 10, "flip": data[:at] + b"X" + data[at + 1 :]}[
+            damage
+        ]
     )
     parsed.clear()
-    assert _run() == expected and len(parsed) == 44
+    assert _run() == expected and len(set(parsed)) == 44
     parsed.clear()
     assert _run() == expected and parsed == []  # rewritten, trusted again
+
+
+def _stored_files(repo: Path) -> dict[str, t.Any]:
+    """The snapshot's table of files (read with this user's key)."""
+    header = (repo / "records" / cache.CACHE_DIR / cache.INDEX).read_bytes().split(b"\n", 2)[1]
+    store = cache.Store.open(str(repo / "records"), json.loads(header)["fingerprint"], 44)
+    assert store is not None and not store.empty
+    return t.cast(dict[str, t.Any], store.section("files"))
+
+
+def _section_at(data: bytes, name: str) -> int:
+    """Where a section of the snapshot begins in its file."""
+    mac, header, _ = data.split(b"\n", 2)
+    return len(mac) + len(header) + 2 + int(json.loads(header)["sections"][name][0])
+
+
+def test_a_damaged_index_shard_is_found_when_a_change_needs_it(
+    repo: Path, parsed: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run decodes only the shards a change reaches; each is checked against the signed header
+    when it is read, and a damaged one makes the run a full one, never a wrong one."""
+    _ctime_aged(monkeypatch)
+    _run()
+    index = repo / "records" / cache.CACHE_DIR / cache.INDEX
+    data = index.read_bytes()
+    for number in range(cache.SHARDS):
+        for prefix in "dfqrt":
+            at = _section_at(data, f"{prefix}{number}")
+            data = data[:at] + bytes([data[at] ^ 0x55]) + data[at + 1 :]
+    index.write_bytes(data)
+    expected = _run("--no-cache")
+    parsed.clear()
+    assert _run() == expected and parsed == []  # nothing changed: no shard is read
+    place = repo / "records" / "places" / "kayseri.yaml"
+    place.write_text(place.read_text(encoding="utf-8").replace('id: "kayseri"', 'id: "kayseri-city"'), encoding="utf-8")
+    _age(repo)
+    expected = _run("--no-cache")
+    parsed.clear()
+    assert _run() == expected and len(set(parsed)) == 44
 
 
 def test_a_cache_folder_that_is_a_link_is_neither_read_nor_written(
@@ -192,9 +239,12 @@ def test_files_changed_a_moment_ago_are_not_cached(repo: Path, parsed: list[str]
         (repo / "records" / "places" / "turkey.yaml").read_bytes()
     )
     _run()
+    files = _stored_files(repo)
+    sigs = dict(zip(files["names"], files["sigs"], strict=True))
+    assert sigs["records/places/turkey.yaml"] is None  # its ctime is now: compared by content next time
     parsed.clear()
     _run()
-    assert "records/places/turkey.yaml" in parsed  # its ctime is now: parsed again, until it is older
+    assert parsed == []  # compared by content: the same, so not parsed
 
 
 def test_worker_processes_give_the_same_report_and_fill_the_cache(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -202,8 +252,7 @@ def test_worker_processes_give_the_same_report_and_fill_the_cache(repo: Path, mo
     expected = _run("--no-cache", "--jobs", "1")
     assert _run("--jobs", "2") == expected
     assert _run("--jobs", "2") == expected
-    stored = (repo / "records" / cache.CACHE_DIR / cache.INDEX).read_bytes().split(b"\n", 1)[1]
-    assert len(json.loads(stored)["files"]) == 44
+    assert len(_stored_files(repo)["names"]) == 44
 
 
 def test_a_file_name_that_is_not_utf8_is_cached_like_any(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -263,3 +312,101 @@ def test_a_relative_xdg_cache_home_is_ignored(repo: Path, monkeypatch: pytest.Mo
     assert cache.secret_key() is not None
     assert not (repo / "records" / "records-toolkit").exists()
     assert (tmp_path / "home" / ".cache" / "records-toolkit" / "key").is_file()
+
+
+# -- the law: a cached run reports what a full run reports, whatever the edits ---------------------
+
+EDITS = (
+    "rename-id",
+    "copy",
+    "delete",
+    "restore",
+    "break-quote",
+    "edit-article",
+    "schema-error",
+    "syntax-error",
+    "touch",
+    "retype",
+    "rename-file",
+    "subset",
+)
+
+
+def _edit(records: Path, original: Path, edit: str, pick: int | str) -> list[str]:
+    """Apply one edit to the collection; the arguments of the runs to compare (a subset run names a file).
+
+    ``pick`` chooses the file: a number (among 16 spread over the folders), or a part of its name.
+    """
+    files = sorted(p for p in records.rglob("*.yaml"))
+    if isinstance(pick, str):
+        path = next((p for p in files if pick in p.name), files[0])
+    else:
+        path = files[(pick * 7) % len(files)]
+    text = path.read_text(encoding="utf-8")
+    if edit == "rename-id":
+        path.write_text(re.sub(r'^id: "([^"]+)"', r'id: "\1-x"', text, count=1, flags=re.M), encoding="utf-8")
+    elif edit == "copy":
+        shutil.copy(path, path.with_name(f"copy-{len(files)}-{path.name}"))
+    elif edit == "delete":
+        path.unlink()
+    elif edit == "restore":
+        shutil.rmtree(records)
+        shutil.copytree(original, records)
+    elif edit == "break-quote":
+        path.write_text(text.replace('quote: "', 'quote: "Not ', 1), encoding="utf-8")
+    elif edit == "edit-article":
+        articles = sorted((records / "articles").glob("*.yaml"))
+        if articles:
+            path = articles[0]
+            body = path.read_text(encoding="utf-8")
+            path.write_text(body.replace("Azerbaijan", "Changed"), encoding="utf-8")  # in most quotes
+    elif edit == "schema-error":
+        path.write_text(text + "bogus: 1\n", encoding="utf-8")
+    elif edit == "syntax-error":
+        path.write_text(text + "\n: : [\n", encoding="utf-8")
+    elif edit == "touch":
+        os.utime(path, (HOUR_AGO + len(files), HOUR_AGO + len(files)))
+    elif edit == "retype":
+        path.write_text(text.replace('type: "place"', 'type: "organization"', 1), encoding="utf-8")
+    elif edit == "rename-file":
+        path.rename(path.with_name(f"a-{path.name}"))
+    elif edit == "subset":
+        return [path.relative_to(records.parent).as_posix()]
+    return []
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    edits=st.lists(
+        st.tuples(st.sampled_from(EDITS), st.one_of(st.integers(0, 15), st.sampled_from(["kayseri", "turkey"]))),
+        min_size=1,
+        max_size=8,
+    ),
+    settled=st.booleans(),
+)
+@example(edits=[("copy", "kayseri"), ("restore", 0)], settled=True)  # a duplicate-id left at an unchanged file
+@example(edits=[("rename-id", "kayseri"), ("rename-id", "kayseri")], settled=True)  # hints of old dangling refs
+@example(edits=[("copy", "kayseri"), ("rename-file", "kayseri")], settled=True)  # which definition is first
+@example(edits=[("edit-article", 0), ("restore", 0)], settled=True)  # quotes of unchanged events
+@example(edits=[("copy", "azernews"), ("edit-article", 0), ("subset", "azernews"), ("touch", 0)], settled=True)
+@example(edits=[("retype", "kayseri")], settled=False)  # reference-type at unchanged events
+@example(edits=[("subset", "kayseri"), ("copy", "turkey"), ("subset", "turkey")], settled=True)  # run order
+def test_after_any_edits_a_cached_run_reports_what_a_full_run_reports(
+    edits: list[tuple[str, int | str]], settled: bool, repo: Path
+) -> None:
+    """Random edit sequences (ids renamed, records copied, deleted, retyped, quotes and articles
+    changed, syntax and schema errors, files touched and renamed, subset runs): after each, the
+    run through the snapshot and a run without it give the same exit code and the same problems."""
+    with tempfile.TemporaryDirectory() as scratch, pytest.MonkeyPatch.context() as patch:
+        work = Path(scratch)
+        shutil.copytree(repo, work / "repo", ignore=shutil.ignore_patterns(cache.CACHE_DIR))
+        patch.chdir(work / "repo")
+        if settled:  # signatures trusted at once (else every file is compared by content)
+            patch.setattr(cache, "RACY_NS", -(10**12))
+        records = work / "repo" / "records"
+        original = work / "original"
+        shutil.copytree(records, original)
+        _run()
+        for edit, pick in edits:
+            named = _edit(records, original, edit, pick)
+            assert _run(*named) == _run("--no-cache", *named), (edit, pick)

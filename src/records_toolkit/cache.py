@@ -1,22 +1,29 @@
-"""An incremental cache of per-file results, so a run after one change re-reads one file.
+"""The result cache: a signed snapshot of the last run, so a run after one change reads one file.
 
-What one file contributes to a run (its problems, the ids it defines, the references and quotes
-it needs checked, an article's text: :meth:`Checker.state` of that file alone) is a small value.
-The cache keeps it per file, keyed by the file's content (SHA-256), and the collection rules
-always run again on the merged whole, so a cached run reports exactly what a full run reports.
-A file whose size, times and inode are unchanged is not even read (git's index does the same);
-one whose content is unchanged after a checkout or ``touch`` is read and hashed, not parsed. A
-file changed in the last seconds is not cached (its time stamp could hide a second change).
+A full run over a collection ends by writing what it found (:func:`.incremental.snapshot`): per
+file its signature (size, times, inode), the SHA-256 of its content, its record count and its
+problems; and the collection's indexes keyed by what they are about (the definitions of each id,
+the references to it, the quotes and texts of each article, what each file contributed), split
+into shards. The next run walks the tree, compares signatures, hashes the files whose signature
+changed (content unchanged after a checkout or ``touch``: not parsed), parses only the files that
+really changed, and re-decides only what the change reaches (:mod:`.incremental`). A cached run
+reports exactly what a full run reports; when it cannot be sure (a cap reached, a damaged
+section) it is a full run. A file changed in the last seconds keeps no signature (a second change
+in the same clock tick could hide behind it): next time it is compared by content.
 
-Everything that could change a result is in the cache's fingerprint: the toolkit's version,
-the schema texts, the file size limit and the collection's layout; any change empties the cache.
+Everything that could change a result is in the cache's fingerprint: the toolkit's version and
+the bytes of its modules, the reading libraries, the Python version (the snapshot is
+:mod:`marshal` data), the schema texts, the file size limit and the collection's layout; any
+change empties the cache.
 
 The cache lives in the tree (``<collection>/.records-toolkit-cache/``, ignored by git through
 its own ``.gitignore``), and the tree is untrusted: a pull request can add a cache claiming a
-bad file is valid. So the index is signed (HMAC-SHA256) with a key that never leaves this
-user's own cache folder (``$XDG_CACHE_HOME/records-toolkit/key``, mode 0600): a cache written
-elsewhere, edited, truncated or corrupt is ignored, never trusted. Links are never followed, in
-reading or in writing. ``toolkit validate --no-cache`` neither reads nor writes it.
+bad file is valid. So the snapshot's header, which holds the SHA-256 of every section, is signed
+(HMAC-SHA256) with a key that never leaves this user's own cache folder
+(``$XDG_CACHE_HOME/records-toolkit/key``, mode 0600), and each section is checked against it
+before it is decoded: a cache written elsewhere, edited, truncated or corrupt is ignored, never
+trusted. Links are never followed, in reading or in writing. ``toolkit validate --no-cache``
+neither reads nor writes it.
 """
 
 from __future__ import annotations
@@ -24,15 +31,19 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import marshal
 import os
+import sys
 import time
 import typing as t
+import zlib
 
 from .loader import NotRegular, read_regular
 
 CACHE_DIR = ".records-toolkit-cache"
-INDEX = "results.json"
-FORMAT = 1
+INDEX = "snapshot"
+FORMAT = 2
+SHARDS = 256  # index shards: a run after one change decodes a few of them
 #: The index read at most: 16 MiB plus 16 KiB per file of the run (a record's result is about
 #: 1 KB; article texts are kept too). A larger index, planted or not, is ignored unread.
 MAX_INDEX_BASE = 16 << 20
@@ -41,11 +52,11 @@ RACY_NS = 2_000_000_000  # a file changed this recently (ns) is not cached
 _NO_FOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 
-Signature = list[int]  # size, mtime_ns, ctime_ns, inode, device
+Signature = tuple[int, int, int, int, int]  # size, mtime_ns, ctime_ns, inode, device
 
 
 def signature(info: os.stat_result) -> Signature:
-    return [info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, info.st_dev]
+    return (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, info.st_dev)
 
 
 def secret_key() -> bytes | None:
@@ -89,6 +100,7 @@ def fingerprint(*, version: str, schemas: t.Mapping[str, t.Any], max_bytes: int,
     and judge a record, the schemas, the size limit and the layout."""
     parts = {
         "format": FORMAT,
+        "python": [list(sys.version_info), marshal.version],  # the snapshot's encoding
         "version": version,
         "code": _code_hash(),
         "libraries": _library_files(),
@@ -99,93 +111,94 @@ def fingerprint(*, version: str, schemas: t.Mapping[str, t.Any], max_bytes: int,
     return hashlib.sha256(json.dumps(parts, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
-class ResultCache:
-    """The per-file results of the last run over one collection, read once and written once."""
+class Store:
+    """The signed snapshot of the last run over one collection: sections read on demand.
 
-    def __init__(self, folder: str, fingerprint: str, key: bytes, entries: dict[str, t.Any]) -> None:
+    The file is a header (one line of JSON: the fingerprint, and each section's offset, length
+    and SHA-256) signed with HMAC-SHA256, then the sections, each a :mod:`marshal` value. A
+    section is decoded only when asked for, after its digest is checked: a run after one change
+    reads a few of the hundreds of index shards. :mod:`marshal` is never given bytes this user's
+    key has not vouched for (it is not made for untrusted input).
+    """
+
+    def __init__(self, folder: str, fingerprint: str, key: bytes) -> None:
         self.folder = folder
         self.fingerprint = fingerprint
         self._key = key
-        self._old = entries  # file -> [signature, sha256, state]
-        self._new: dict[str, t.Any] = {}
-        self._started = time.time_ns()
-        self.hits = 0
-        self.misses = 0
+        self._raw = b""
+        self._base = 0
+        self._sections: dict[str, list[t.Any]] = {}  # name -> [offset, length, sha256 hex]
+        self.started = time.time_ns()
 
     @classmethod
-    def open(cls, root: str, fingerprint: str, files: int = 0) -> ResultCache | None:
-        """The cache of the collection at ``root``: empty when missing, foreign, stale or corrupt."""
+    def open(cls, root: str, fingerprint: str, files: int = 0) -> Store | None:
+        """The snapshot of the collection at ``root`` (empty when missing, foreign, stale or
+        corrupt); None when this user has no signing key (then nothing is cached)."""
         key = secret_key()
         if key is None:
             return None
-        folder = os.path.join(root, CACHE_DIR)
-        entries: dict[str, t.Any] = {}
+        store = cls(os.path.join(root, CACHE_DIR), fingerprint, key)
         try:
-            fd = os.open(folder, os.O_RDONLY | _DIRECTORY | _NO_FOLLOW)
+            fd = os.open(store.folder, os.O_RDONLY | _DIRECTORY | _NO_FOLLOW)
         except OSError:
-            fd = None
-        if fd is not None:
-            try:
-                raw = read_regular(INDEX, MAX_INDEX_BASE + MAX_INDEX_PER_FILE * files, dir_fd=fd)
-                mac, _, body = raw.partition(b"\n")
-                del raw
-                expected = hmac.new(key, body, hashlib.sha256).hexdigest().encode()
-                if hmac.compare_digest(mac, expected):
-                    document = json.loads(body)
-                    if document.get("fingerprint") == fingerprint and isinstance(document.get("files"), dict):
-                        entries = document["files"]
-            except (OSError, NotRegular, ValueError, MemoryError, AttributeError):
-                entries = {}
-            finally:
-                os.close(fd)
-        return cls(folder, fingerprint, key, entries)
+            return store
+        try:
+            raw = read_regular(INDEX, MAX_INDEX_BASE + MAX_INDEX_PER_FILE * files, dir_fd=fd)
+            first = raw.find(b"\n")
+            second = raw.find(b"\n", first + 1)
+            header = raw[first + 1 : second]  # slices of the header only: the sections are not copied
+            expected = hmac.new(key, header, hashlib.sha256).hexdigest().encode()
+            if first > 0 and second > 0 and hmac.compare_digest(raw[:first], expected):
+                document = json.loads(header)
+                if document.get("fingerprint") == fingerprint and isinstance(document.get("sections"), dict):
+                    store._raw = raw
+                    store._base = second + 1
+                    store._sections = document["sections"]
+        except (OSError, NotRegular, ValueError, MemoryError, AttributeError):
+            pass
+        finally:
+            os.close(fd)
+        return store
 
-    def lookup(self, file: str, sig: Signature) -> dict[str, t.Any] | None:
-        """The cached state of ``file`` when its signature is unchanged (no read at all)."""
-        entry = self._old.get(file)
-        if isinstance(entry, list) and len(entry) == 3 and entry[0] == sig:
-            state = _thaw_or_none(entry[2])
-            if state is not None:
-                self._new[file] = entry
-                self.hits += 1
-            return state
-        return None
+    @property
+    def empty(self) -> bool:
+        return not self._sections
 
-    def known(self, file: str) -> bool:
-        """Whether the last run cached ``file`` (then its content is worth hashing)."""
-        return file in self._old
+    def section(self, name: str) -> t.Any:
+        """One section's value; :class:`Unusable` when it is missing or its bytes are not the signed ones."""
+        try:
+            offset, length, digest = self._sections[name]
+            start = self._base + int(offset)
+            data = memoryview(self._raw)[start : start + int(length)]
+            if len(data) != length or not hmac.compare_digest(hashlib.sha256(data).hexdigest(), str(digest)):
+                raise Unusable(name)
+            return marshal.loads(data)
+        except (KeyError, TypeError, ValueError, EOFError) as exc:
+            raise Unusable(name) from exc
 
-    def lookup_content(self, file: str, sig: Signature, sha: str) -> dict[str, t.Any] | None:
-        """The cached state of ``file`` when its content is unchanged (read and hashed, not parsed)."""
-        entry = self._old.get(file)
-        if isinstance(entry, list) and len(entry) == 3 and entry[1] == sha:
-            state = _thaw_or_none(entry[2])
-            if state is not None:
-                self._store(file, sig, sha, entry[2])
-                self.hits += 1
-            return state
-        return None
-
-    def put(self, file: str, sig: Signature, sha: str, state: dict[str, t.Any]) -> None:
-        self.misses += 1
-        if any(problem.code in _PASSING for problem in state["problems"]):
-            return  # the machine's state, not the file's: next time it may load
-        self._store(file, sig, sha, freeze(state))
-
-    def _store(self, file: str, sig: Signature, sha: str, frozen: t.Any) -> None:
-        if sig[1] >= self._started - RACY_NS or sig[2] >= self._started - RACY_NS:
-            return  # changed a moment ago: a second change in the same tick would go unseen
-        self._new[file] = [sig, sha, frozen]
-
-    def save(self) -> None:
-        """Write the results of this run (only the files it read), all or nothing; errors are ignored."""
-        if self._new == self._old:
-            return
-        try:  # ASCII: a file name that is not UTF-8 (a lone surrogate) is kept as an escape
-            body = json.dumps({"fingerprint": self.fingerprint, "files": self._new}, separators=(",", ":")).encode()
+    def save(self, changed: t.Mapping[str, t.Any], *, whole: bool) -> None:
+        """Write the sections ``changed`` (and, unless ``whole``, keep the others as they are),
+        all or nothing; failing to write never fails the run."""
+        parts: list[bytes | memoryview] = []
+        table: dict[str, list[t.Any]] = {}
+        offset = 0
+        try:
+            names = set(changed) if whole else set(changed) | set(self._sections)
+            for name in sorted(names):
+                if name in changed:
+                    data: bytes | memoryview = marshal.dumps(changed[name])
+                    digest = hashlib.sha256(data).hexdigest()
+                else:
+                    old, length, digest = self._sections[name]
+                    start = self._base + int(old)
+                    data = memoryview(self._raw)[start : start + int(length)]
+                table[name] = [offset, len(data), digest]
+                parts.append(data)
+                offset += len(data)
+            header = json.dumps({"format": FORMAT, "fingerprint": self.fingerprint, "sections": table}).encode()
         except (ValueError, TypeError, MemoryError):
             return  # the cache is an optimisation: it never fails the run
-        mac = hmac.new(self._key, body, hashlib.sha256).hexdigest().encode()
+        mac = hmac.new(self._key, header, hashlib.sha256).hexdigest().encode()
         try:
             try:
                 os.mkdir(self.folder, 0o700)
@@ -195,22 +208,32 @@ class ResultCache:
         except OSError:
             return
         try:
-            _write_in(fd, ".gitignore", b"# the toolkit's cache of validation results: never commit it\n*\n")
-            _write_in(fd, INDEX, mac + b"\n" + body)
+            _write_in(fd, ".gitignore", [b"# the toolkit's cache of validation results: never commit it\n*\n"])
+            _write_in(fd, INDEX, [mac, b"\n", header, b"\n", *parts])
         except OSError:
             pass
         finally:
             os.close(fd)
 
 
-def _write_in(folder_fd: int, name: str, data: bytes) -> None:
+class Unusable(Exception):
+    """A section of the snapshot that cannot be trusted or read: the run is made in full."""
+
+
+def shard(key: str) -> int:
+    """The index shard of ``key`` (stable across runs and machines, unlike ``hash``)."""
+    return zlib.crc32(key.encode("utf-8", "surrogatepass")) % SHARDS
+
+
+def _write_in(folder_fd: int, name: str, parts: t.Sequence[bytes | memoryview]) -> None:
     """Write ``name`` in the folder ``folder_fd`` through a new temporary file and a rename."""
     temp = f".tmp-{os.getpid()}-{name}"
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _NO_FOLLOW, 0o600, dir_fd=folder_fd)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        for part in parts:
+            view = memoryview(part)
+            while view:
+                view = view[os.write(fd, view) :]
     except BaseException:
         os.close(fd)
         os.unlink(temp, dir_fd=folder_fd)
@@ -252,57 +275,5 @@ def _library_files() -> dict[str, list[t.Any]]:
     return found
 
 
-def content_hash(raw: bytes) -> str:
-    return hashlib.sha256(raw).hexdigest()
-
-
-# -- a file's state as JSON, and back -----------------------------------------------------------
-
-_PROBLEM_FIELDS = ("file", "line", "column", "pointer", "code", "message", "severity", "document")
-
-
-def freeze(state: dict[str, t.Any]) -> dict[str, t.Any]:
-    """A per-file :meth:`Checker.state` (without kept records) as JSON values."""
-    return {
-        "problems": [[getattr(p, name) for name in _PROBLEM_FIELDS] for p in state["problems"]],
-        "records": state["records"],
-        "pending": [[p.file, p.document, p.pointer, p.code, p.message, p.at_key] for p in state["pending"]],
-        "overflow": state["overflow"],
-        "ids": state["ids"],
-        "repeats": state["repeats"],
-        "refs": state["refs"],
-        "quotes": state["quotes"],
-        "articles": state["articles"],
-    }
-
-
-def _thaw_or_none(frozen: t.Any) -> dict[str, t.Any] | None:
-    """A cached state, or None when it does not read back (then the file is checked again)."""
-    try:
-        return thaw(frozen)
-    except (TypeError, ValueError, KeyError, AttributeError):
-        return None
-
-
-def thaw(frozen: dict[str, t.Any]) -> dict[str, t.Any]:
-    """:func:`freeze` undone: the state :meth:`Checker.merge` takes."""
-    from .problems import Problem
-    from .rules import Pending
-
-    # The indexes stay as JSON gave them (lists for tuples: the rules only unpack and compare
-    # them); the signature vouches that this toolkit wrote them, so only the shape is checked.
-    refs, quotes, ids = frozen["refs"], frozen["quotes"], frozen["ids"]
-    if not (isinstance(refs, list) and isinstance(quotes, list) and isinstance(ids, dict)):
-        raise TypeError("not a cached state")
-    return {
-        "problems": [Problem(**dict(zip(_PROBLEM_FIELDS, p, strict=True))) for p in frozen["problems"]],
-        "records": int(frozen["records"]),
-        "pending": [Pending(*p) for p in frozen["pending"]],
-        "overflow": dict(frozen["overflow"]),
-        "ids": ids,
-        "repeats": frozen["repeats"],
-        "refs": refs,
-        "quotes": quotes,
-        "articles": dict(frozen["articles"]),
-        "kept": [],
-    }
+def content_hash(raw: bytes) -> bytes:
+    return hashlib.sha256(raw).digest()

@@ -38,10 +38,13 @@ class Collection:
 
     def __init__(self) -> None:
         self.ids: dict[str, tuple[str, int, str]] = {}  # id -> (file, document, type) of its first record
-        self.repeats: list[tuple[str, str, int]] = []  # (id, file, document) of every later record with that id
+        self.repeats: list[
+            tuple[str, str, int, str]
+        ] = []  # (id, file, document, type) of every later record with that id
         self.refs: list[tuple[str, int, str, str, tuple[str, ...]]] = []  # (file, doc, pointer, target, allowed)
         self.quotes: list[tuple[str, int, str, str, str]] = []  # (file, doc, pointer, article, quote)
-        self.articles: dict[str, str] = {}  # article id -> its text
+        self.articles: dict[str, str] = {}  # article id -> its text (of the last article with that id)
+        self.texts: list[tuple[str, str, int, str]] = []  # (article id, file, document, text) of every article
 
     def index(self, doc: Document, info: TypeInfo, wrong: t.AbstractSet[str] = frozenset()) -> Pending | None:
         """Note one record; a repeated id is reported now (first come, first kept).
@@ -57,7 +60,7 @@ class Collection:
         record_id = data.get("id")
         if usable(record_id, "/id"):
             if record_id in self.ids:
-                self.repeats.append((record_id, doc.file, doc.index))
+                self.repeats.append((record_id, doc.file, doc.index, info.name))
             else:
                 self.ids[record_id] = (doc.file, doc.index, info.name)
         for template, allowed in info.references:
@@ -77,6 +80,7 @@ class Collection:
                 )
         if info.name == "article" and usable(record_id, "/id") and usable(data.get("text"), "/text"):
             self.articles[record_id] = data["text"]
+            self.texts.append((record_id, doc.file, doc.index, data["text"]))
         return None  # duplicates are found in check(), against the first record of the whole collection
 
     def state(self) -> dict[str, t.Any]:
@@ -87,26 +91,28 @@ class Collection:
             "refs": self.refs,
             "quotes": self.quotes,
             "articles": self.articles,
+            "texts": self.texts,
         }
 
     def merge(self, state: dict[str, t.Any]) -> list[Pending]:
         """Take in a later chunk's indexes, as if its records had been indexed here in order."""
         found: list[Pending] = []
-        later: list[tuple[str, str, int]] = []
+        later: list[tuple[str, str, int, str]] = []
         for record_id, (file, index, type_name) in state["ids"].items():
             if record_id in self.ids:
-                later.append((record_id, file, index))
+                later.append((record_id, file, index, type_name))
             else:
                 self.ids[record_id] = (file, index, type_name)
         self.repeats.extend(sorted([*later, *state["repeats"]], key=_in_chunk_order(state)))
         self.refs.extend(state["refs"])
         self.quotes.extend(state["quotes"])
         self.articles.update(state["articles"])
+        self.texts.extend(state["texts"])
         return found
 
     def check(self) -> list[Pending]:
         """Every reference names a record of an allowed type; every quote is in its article."""
-        found = [_duplicate(record_id, file, index, self.ids[record_id]) for record_id, file, index in self.repeats]
+        found = [_duplicate(record_id, file, index, self.ids[record_id]) for record_id, file, index, _ in self.repeats]
         for file, index, pointer, target, allowed in self.refs:
             record = self.ids.get(target)
             if record is None:
@@ -129,9 +135,9 @@ class Collection:
         return found
 
 
-def _in_chunk_order(state: dict[str, t.Any]) -> t.Callable[[tuple[str, str, int]], tuple[int, int]]:
+def _in_chunk_order(state: dict[str, t.Any]) -> t.Callable[[tuple[str, str, int, str]], tuple[int, int]]:
     """Order a chunk's repeated ids as its records stood (files in walk order, which is sorted; then document)."""
-    files = sorted({file for file, _index, _type in state["ids"].values()} | {file for _, file, _ in state["repeats"]})
+    files = sorted({file for file, _index, _type in state["ids"].values()} | {r[1] for r in state["repeats"]})
     rank = {file: n for n, file in enumerate(files)}
     return lambda item: (rank[item[1]], item[2])
 

@@ -32,7 +32,7 @@ from .rules import Collection, Pending
 from .schemas import Model, load_model, values_at
 
 if t.TYPE_CHECKING:
-    from .cache import ResultCache
+    from .cache import Store
     from .collection import Layout
     from .progress import Progress
 
@@ -71,10 +71,11 @@ class Checker:
         self._collection = Collection()
         self._explaining: dict[str, t.Any] = {}
         self._budget: tuple[str, Budget] = ("", Budget())
-        self.cache: ResultCache | None = None  # per-file results of earlier runs (see check_paths)
         self.progress: Progress | None = None  # shown on a terminal during a long run
         self._files = 0  # files added here (for the progress of merged chunks)
-        self.stats: dict[str, os.stat_result] = {}  # each file's lstat as the walk took it (for the cache)
+        # for the result cache: each file's SHA-256 (of the very bytes checked) and record count
+        self.hashes: dict[str, bytes] | None = None
+        self.file_records: dict[str, int] = {}
 
     # -- per record ------------------------------------------------------------------------------
 
@@ -161,7 +162,25 @@ class Checker:
         traceback; the records of the file checked before it keep their problems.
         """
         for path in files:
-            self.add_loaded(path.as_posix(), load_file(path, max_bytes=max_bytes))
+            self.add_file(path.as_posix(), max_bytes)
+
+    def add_file(self, file: str, max_bytes: int) -> None:
+        """Load one file and add its records; with :attr:`hashes` on, the file is read once and its
+        hash is of the bytes checked."""
+        if self.hashes is None:
+            self.add_loaded(file, load_file(Path(file), max_bytes=max_bytes))
+            return
+        from .cache import content_hash
+
+        try:
+            raw = read_regular(file, max_bytes)
+        except OSError:  # a refusal (too large, a link, unreadable): the loader words it; no hash
+            self.add_loaded(file, load_file(Path(file), max_bytes=max_bytes))
+            return
+        before = self.report.records
+        self.add_loaded(file, load_bytes(raw, file))
+        self.hashes[file] = content_hash(raw)
+        self.file_records[file] = self.report.records - before
 
     def add_loaded(self, file: str, loaded_items: t.Iterable[Document | Problem]) -> None:
         """Add what the loader made of one file (see :meth:`add_files`)."""
@@ -179,25 +198,6 @@ class Checker:
             self.add_problem(out_of_memory(file, document))
         if self.progress is not None:
             self.progress.add(1, self.report.records - before)
-
-    def file_state(self, path: Path, max_bytes: int) -> tuple[str | None, dict[str, t.Any]]:
-        """The result of one file alone (its :meth:`state`) and the SHA-256 of the bytes it was made
-        from (None when the file could not be read: such a result is not cached).
-
-        The file is read once: the hash and the records come from the same bytes.
-        """
-        from .cache import content_hash
-
-        one = Checker(self.model, keep=self.keep, in_files=self.in_files, layout=self.layout)
-        one._explaining = self._explaining  # the explaining validators are built once per run
-        file = path.as_posix()
-        try:
-            raw = read_regular(path, max_bytes)
-        except OSError:  # a refusal (too large, a link, unreadable): the loader words it
-            one.add_files([path], max_bytes)
-            return None, one.state()
-        one.add_loaded(file, load_bytes(raw, file))
-        return content_hash(raw), one.state()
 
     def _explainer(self, type_name: str) -> t.Any:
         """The model's explaining validator, with ``uniqueItems`` checked in linear time.
@@ -230,6 +230,8 @@ class Checker:
             **self._collection.state(),
             "kept": self.records,
             "files": self._files,
+            "hashes": self.hashes,
+            "file_records": self.file_records,
         }
 
     def merge(self, state: dict[str, t.Any]) -> None:
@@ -241,6 +243,9 @@ class Checker:
             self._overflow[file] = self._overflow.get(file, 0) + count
         self._pending.extend(self._collection.merge(state))
         self.records.extend(state["kept"])
+        if self.hashes is not None:
+            self.hashes.update(state["hashes"] or {})
+            self.file_records.update(state["file_records"])
         if self.progress is not None:
             self.progress.add(state.get("files", 1), state["records"])
 
@@ -254,31 +259,7 @@ class Checker:
         """
         self._pending.extend(self._collection.check())
         self._truncate()
-        places: dict[int, tuple[int, int] | None] = {}
-        if self.in_files:
-            by_file: dict[str, list[int]] = {}
-            for number, pending in enumerate(self._pending):
-                by_file.setdefault(pending.file, []).append(number)
-            positions = Positions()
-            for file, numbers in by_file.items():
-                wanted = [
-                    (self._pending[n].document, self._pending[n].pointer, self._pending[n].at_key) for n in numbers
-                ]
-                places.update(zip(numbers, positions.locate_many(file, wanted), strict=True))
-        for number, pending in enumerate(self._pending):
-            where = places.get(number)
-            line, column = where if where else (None, None)
-            self.report.problems.append(
-                Problem(
-                    file=pending.file,
-                    line=line,
-                    column=column,
-                    pointer=pending.pointer,
-                    code=pending.code,
-                    message=pending.message,
-                    document=pending.document,
-                )
-            )
+        self.report.problems.extend(place(self._pending, in_files=self.in_files))
         self._pending.clear()
         return Result(self.report, self.records)
 
@@ -331,6 +312,36 @@ class Checker:
         self._pending = [p for n, p in enumerate(self._pending) if n not in dropped[1]]
 
 
+def place(pending: t.Sequence[Pending], *, in_files: bool = True) -> list[Problem]:
+    """Problems at their lines and columns, each file re-composed once for all its positions
+    (``in_files=False``: records held in memory, which keep their pointers and no line)."""
+    places: list[tuple[int, int] | None] = [None] * len(pending)
+    if in_files:
+        by_file: dict[str, list[int]] = {}
+        for number, item in enumerate(pending):
+            by_file.setdefault(item.file, []).append(number)
+        positions = Positions()
+        for file, numbers in by_file.items():
+            wanted = [(pending[n].document, pending[n].pointer, pending[n].at_key) for n in numbers]
+            for number, where in zip(numbers, positions.locate_many(file, wanted), strict=True):
+                places[number] = where
+    placed = []
+    for item, where in zip(pending, places, strict=True):
+        line, column = where if where else (None, None)
+        placed.append(
+            Problem(
+                file=item.file,
+                line=line,
+                column=column,
+                pointer=item.pointer,
+                code=item.code,
+                message=item.message,
+                document=item.document,
+            )
+        )
+    return placed
+
+
 def _linear_unique_class(base: type) -> t.Any:
     """``base`` (a jsonschema validator class) with ``uniqueItems`` in linear time; one class per base."""
     if base not in _LINEAR_UNIQUE:
@@ -381,7 +392,8 @@ def check_paths(
     checker = Checker(model, keep=keep, layout=layout)
     checker.progress = progress
     files: list[str] = []  # names, not Path objects: a 100,000-file tree would hold 100,000 of them
-    stats: dict[str, os.stat_result] | None = {} if cache_root is not None and not keep else None
+    cached = cache_root is not None and not keep
+    stats: dict[str, os.stat_result] | None = {} if cached else None
     for item in iter_record_names(paths, stats):
         if isinstance(item, Problem):
             checker.add_problem(item)
@@ -390,32 +402,65 @@ def check_paths(
             files.append(item)
     checker.report.files += len(files)
     others = _others(collection, files, stats) if collection is not None else []
-    if cache_root is not None and not keep:
-        checker.cache = _open_cache(cache_root, checker.model, max_bytes, layout, len(files) + len(others))
-        checker.stats = stats or {}
-    if others:
-        _add_files(checker, others, keep, max_bytes, jobs, model, layout)
+    if cached:
+        assert cache_root is not None and stats is not None
+        counts = _cached_run(checker, others + files, stats, cache_root, max_bytes, jobs, model, layout)
+        result = Result(checker.report, [])
+        result.report.records = sum(counts[file] for file in files)
+    else:
+        if others:
+            _add_files(checker, others, keep, max_bytes, jobs, model, layout)
         before = checker.report.records
         _add_files(checker, files, keep, max_bytes, jobs, model, layout)
         named_records = checker.report.records - before
-        if checker.cache is not None:
-            checker.cache.save()
         result = checker.finish()
+        result.report.records = named_records
+    if others:
         hidden = set(others)
         result.report.problems = [p for p in result.report.problems if p.file not in hidden]
-        result.report.records = named_records
         result.records = [doc for doc in result.records if doc.file not in hidden]
-        return result
-    _add_files(checker, files, keep, max_bytes, jobs, model, layout)
-    if checker.cache is not None:
-        checker.cache.save()
-    return checker.finish()
+    return result
 
 
-def _open_cache(root: str, model: Model, max_bytes: int, layout: Layout | None, files: int) -> ResultCache | None:
+def _cached_run(
+    checker: Checker,
+    order: list[str],
+    stats: dict[str, os.stat_result],
+    root: str,
+    max_bytes: int,
+    jobs: int | None,
+    model: Model | None,
+    layout: Layout | None,
+) -> dict[str, int]:
+    """Check the files of ``order`` (the rest of the collection first, then the named ones)
+    through the collection's snapshot (:mod:`.incremental`): after a change only the changed
+    files are parsed. The problems go to ``checker``'s report; the records per file come back."""
+    from . import incremental
+
+    store = _open_cache(root, checker.model, max_bytes, layout, len(order))
+    if store is not None and not store.empty:
+        try:
+            outcome = incremental.update(store, order, stats, checker, max_bytes)
+        except incremental.Fallback:
+            pass
+        else:
+            checker.report.problems.extend(outcome.problems)
+            return outcome.records
+    checker.hashes = {}
+    walked = checker.report.problems  # the walk's own problems are not the snapshot's
+    checker.report.problems = []
+    _add_files(checker, order, False, max_bytes, jobs, model, layout)
+    found = checker.finish().report.problems
+    checker.report.problems = walked + found
+    if store is not None:
+        store.save(incremental.snapshot(order, stats, checker, found, store.started), whole=True)
+    return {file: checker.file_records.get(file, 0) for file in order}
+
+
+def _open_cache(root: str, model: Model, max_bytes: int, layout: Layout | None, files: int) -> Store | None:
     import records_toolkit
 
-    from .cache import ResultCache, fingerprint
+    from .cache import Store, fingerprint
 
     key = fingerprint(
         version=str(records_toolkit.__version__),
@@ -423,7 +468,7 @@ def _open_cache(root: str, model: Model, max_bytes: int, layout: Layout | None, 
         max_bytes=max_bytes,
         layout=layout,
     )
-    return ResultCache.open(root, key, files)
+    return Store.open(root, key, files)
 
 
 def _others(
@@ -466,12 +511,10 @@ def _add_files(
 ) -> None:
     """Load and check ``files`` into ``checker``: in worker processes for a large tree, else here."""
     workers = jobs if jobs is not None else (os.cpu_count() or 1)
-    if checker.cache is not None:
-        _add_files_cached(checker, checker.cache, files, max_bytes, workers if model is None else 1, jobs is None)
-        return
     # A caller's own `model` stays in this process; workers use the cached default model.
     if workers > 1 and len(files) >= (PARALLEL_FROM if jobs is None else 2) and model is None and _can_fork():
-        for state in _in_workers(files, keep, max_bytes, layout, workers, _check_chunk):
+        work = _check_chunk_hashed if checker.hashes is not None else _check_chunk
+        for state in _in_workers(files, keep, max_bytes, layout, workers, work):
             checker.merge(state)
     else:
         checker.add_files(map(Path, files), max_bytes)
@@ -515,59 +558,6 @@ def _in_workers(
             raise CouldNotRun(f"validation could not run: a worker process ended unexpectedly ({exc})") from None
         raise
     pool.shutdown()
-
-
-def _add_files_cached(
-    checker: Checker, cache: ResultCache, files: list[str], max_bytes: int, workers: int, auto: bool
-) -> None:
-    """:func:`_add_files` through the cache: each file's result is its cached one when the file is
-    unchanged, else made now (in worker processes for many files) and cached; all are merged in
-    the walk's order, so the run reports exactly what a run without the cache reports."""
-    from .cache import content_hash, signature
-
-    states: list[dict[str, t.Any] | None] = [None] * len(files)
-    signatures: list[list[int] | None] = [None] * len(files)
-    misses: list[int] = []
-    for number, file in enumerate(files):
-        try:
-            walked = checker.stats.get(file)
-            sig = signature(walked if walked is not None else os.stat(file, follow_symlinks=False))
-        except OSError:
-            misses.append(number)  # gone or unreadable: the loader says so
-            continue
-        signatures[number] = sig
-        state = cache.lookup(file, sig)
-        if state is None and cache.known(file):
-            try:  # unchanged content after a checkout or `touch`: read and hashed, not parsed
-                state = cache.lookup_content(file, sig, content_hash(read_regular(file, max_bytes)))
-            except OSError:
-                state = None
-        if state is None:
-            misses.append(number)
-        else:
-            states[number] = state
-    made: list[tuple[str | None, dict[str, t.Any]]]
-    if workers > 1 and len(misses) >= (PARALLEL_FROM if auto else 2) and _can_fork():
-        chunks = _in_workers([files[n] for n in misses], False, max_bytes, checker.layout, workers, _file_states)
-        made = [one for chunk in chunks for one in chunk]
-    else:
-        made = [checker.file_state(Path(files[n]), max_bytes) for n in misses]
-    for number, (sha, made_state) in zip(misses, made, strict=True):
-        states[number] = made_state
-        taken = signatures[number]
-        if sha is not None and taken is not None:
-            cache.put(files[number], taken, sha, made_state)
-    for state in states:
-        assert state is not None
-        checker.merge(state)
-
-
-def _file_states(
-    paths: list[str], keep: bool, max_bytes: int, layout: Layout | None
-) -> list[tuple[str | None, dict[str, t.Any]]]:
-    """In a worker: the result of each file alone, for the cache (see :meth:`Checker.file_state`)."""
-    checker = Checker(keep=keep, layout=layout)
-    return [checker.file_state(Path(path), max_bytes) for path in paths]
 
 
 def _can_fork() -> bool:
@@ -632,5 +622,13 @@ def _stop_workers(pool: t.Any) -> None:
 def _check_chunk(files: list[str], keep: bool, max_bytes: int, layout: Layout | None = None) -> dict[str, t.Any]:
     """In a worker: load and check some files; hand back the indexes, not the checker."""
     checker = Checker(keep=keep, layout=layout)
+    checker.add_files(map(Path, files), max_bytes)
+    return checker.state()
+
+
+def _check_chunk_hashed(files: list[str], keep: bool, max_bytes: int, layout: Layout | None = None) -> dict[str, t.Any]:
+    """:func:`_check_chunk`, noting each file's hash and record count for the result cache."""
+    checker = Checker(keep=keep, layout=layout)
+    checker.hashes = {}
     checker.add_files(map(Path, files), max_bytes)
     return checker.state()
