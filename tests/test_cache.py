@@ -155,16 +155,22 @@ def test_a_corrupt_cache_is_ignored_and_rewritten(
 
 def _stored_files(repo: Path) -> dict[str, t.Any]:
     """The snapshot's table of files (read with this user's key)."""
-    header = (repo / "records" / cache.CACHE_DIR / cache.INDEX).read_bytes().split(b"\n", 2)[1]
-    store = cache.Store.open(str(repo / "records"), json.loads(header)["fingerprint"], 44)
+    header = _header((repo / "records" / cache.CACHE_DIR / cache.INDEX).read_bytes())
+    store = cache.Store.open(str(repo / "records"), header["fingerprint"], 44)
     assert store is not None and not store.empty
     return t.cast(dict[str, t.Any], store.section("files"))
 
 
+def _header(data: bytes) -> dict[str, t.Any]:
+    """The snapshot's header: it ends the file, before its HMAC and its length."""
+    size = int(data[-13:-1])
+    end = len(data) - cache._TRAILER - 1
+    return t.cast(dict[str, t.Any], json.loads(data[end - size : end]))
+
+
 def _section_at(data: bytes, name: str) -> int:
     """Where a section of the snapshot begins in its file."""
-    mac, header, _ = data.split(b"\n", 2)
-    return len(mac) + len(header) + 2 + int(json.loads(header)["sections"][name][0])
+    return int(_header(data)["sections"][name][0])
 
 
 def test_a_damaged_index_shard_is_found_when_a_change_needs_it(

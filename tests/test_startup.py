@@ -8,13 +8,18 @@ included, and the tests assert that the heavy ones stay out. A module-level impo
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
+import time
 import tomllib
 from pathlib import Path
 
+import pytest
+
 import records_toolkit
+from records_toolkit import launcher
 
 ROOT = Path(__file__).resolve().parents[1]
 TOOLKIT = Path(sys.executable).with_name("toolkit")
@@ -44,24 +49,34 @@ NOT_FOR_VERSION = {
 }
 
 # Never needed to validate a valid file: jsonschema (with referencing and rpds) explains only a
-# record that fails; importlib.metadata is for the formats (export, import) and `toolkit init`.
+# record that fails; importlib.metadata is for the formats (export, import) and `toolkit init`;
+# PyYAML only for a file the fast path does not take (every shipped record is plain) or to place
+# a problem; click only for the options the launcher leaves to it (help, errors, --collection).
 # (email and decimal are imported by jsonschema-rs itself, at its own import: not listed.)
 NOT_FOR_VALIDATE = {
     "importlib.metadata",
     "jsonschema",
     "referencing",
     "rpds",
+    "yaml",
+    "click",
+    "records_toolkit.cli",
     "records_toolkit.plugins",
     "records_toolkit.exporters",
     "concurrent",  # the worker pool: only for large trees
     "multiprocessing",
 }
 
+# Never needed when the result cache answers for every file: nothing is parsed or validated.
+NOT_FOR_A_CACHED_RUN = NOT_FOR_VALIDATE | {"jsonschema_rs", "email", "decimal", "yaml_rs"}
 
-def imports(args: list[str], cwd: Path) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+
+def imports(
+    args: list[str], cwd: Path, env: dict[str, str] | None = None
+) -> tuple[subprocess.CompletedProcess[str], set[str]]:
     """Run the console script; what it printed, and every module it imported."""
     done = subprocess.run(
-        [sys.executable, "-X", "importtime", str(TOOLKIT), *args], capture_output=True, text=True, cwd=cwd
+        [sys.executable, "-X", "importtime", str(TOOLKIT), *args], capture_output=True, text=True, cwd=cwd, env=env
     )
     modules = {line.rsplit("|", 1)[1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
     assert "records_toolkit.launcher" in modules, done.stderr  # (the listing works)
@@ -113,19 +128,205 @@ def test_validating_one_file_of_a_collection_imports_no_explainer(tmp_path: Path
     assert not heavy(modules, NOT_FOR_VALIDATE)
 
 
-def test_ctrl_c_while_the_command_line_loads_is_a_clean_130() -> None:
-    """Ctrl-C in the first tens of milliseconds (click and the rest still importing): no traceback."""
+def interrupted_at(module: str, args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The console script run with ``args``, Ctrl-C arriving as it imports ``module``."""
     script = (
         "import builtins, sys\n"
         "real = builtins.__import__\n"
         "def interrupted(name, *args, **kwargs):\n"
-        "    if name == 'click':\n"
+        f"    if name == {module!r}:\n"
         "        raise KeyboardInterrupt\n"
         "    return real(name, *args, **kwargs)\n"
         "builtins.__import__ = interrupted\n"
-        "sys.argv = ['toolkit', 'validate']\n"
+        f"sys.argv = ['toolkit', *{args!r}]\n"
         "from records_toolkit.launcher import run\n"
         "run()\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=cwd)
+
+
+def test_ctrl_c_while_the_command_line_loads_is_a_clean_130(tmp_path: Path) -> None:
+    """Ctrl-C in the first tens of milliseconds (click and the rest still importing): no traceback."""
+    done = interrupted_at("click", ["fmt", "--check"], tmp_path)
     assert (done.returncode, done.stderr) == (130, "interrupted\n")
+
+
+def test_ctrl_c_while_validate_starts_without_click_is_a_clean_130() -> None:
+    """The launcher's own `validate` (no click): Ctrl-C as the validator loads, the command's message."""
+    done = interrupted_at("jsonschema_rs", ["validate", "--no-collection", "records/places/algeria.yaml"], ROOT)
+    assert (done.returncode, done.stdout, done.stderr) == (130, "", "interrupted: nothing was changed\n")
+
+
+def test_a_file_the_fast_path_does_not_take_imports_pyyaml_then(tmp_path: Path) -> None:
+    """PyYAML is imported when a file needs the strict loader, and the result is the same."""
+    text = (ROOT / "records" / "places" / "algeria.yaml").read_text(encoding="utf-8")
+    flow = text.replace('supports:\n      - "name"\n      - "kind"\n', 'supports: ["name", "kind"]\n')
+    assert flow != text
+    (tmp_path / "algeria.yaml").write_text(flow, encoding="utf-8")  # a flow list: the strict loader's
+    done, modules = imports(["validate", "--no-collection", "algeria.yaml"], tmp_path)
+    assert (done.returncode, done.stdout) == (0, "ok: 1 record in 1 file, no problems\n"), done.stderr
+    assert "yaml" in modules
+    assert not heavy(modules, NOT_FOR_VALIDATE - {"yaml"})
+
+
+def test_a_run_the_cache_answers_imports_neither_yaml_nor_the_validators(tmp_path: Path) -> None:
+    """`toolkit validate FILE` in a collection whose result cache holds every file: no parser, no
+    jsonschema-rs (with email and decimal), no schema check against the metaschema."""
+    shutil.copytree(ROOT / "records", tmp_path / "records", ignore=shutil.ignore_patterns(".records-toolkit-cache"))
+    env = {k: v for k, v in os.environ.items() if k != "RECORDS_TOOLKIT_NO_CACHE"}
+    env["XDG_CACHE_HOME"] = str(tmp_path / "user-cache")  # (the cache's signing key)
+    time.sleep(2.1)  # files changed in the last 2 s are not cached (cache.RACY_NS)
+    args = ["validate", "records/places/kayseri.yaml"]
+    first, modules = imports(args, tmp_path, env)
+    assert (first.returncode, first.stdout) == (0, "ok: 1 record in 1 file, no problems\n"), first.stderr
+    assert "jsonschema_rs" in modules  # (the first run fills the cache)
+    done, modules = imports(args, tmp_path, env)
+    assert (done.returncode, done.stdout) == (first.returncode, first.stdout)
+    assert not heavy(modules, NOT_FOR_A_CACHED_RUN)
+
+
+def test_a_cached_run_with_broken_schemas_still_exits_3(tmp_path: Path) -> None:
+    """The schemas' check against the metaschema waits for a record to validate; a run that meets
+    none (here: the named file is not YAML) checks them at its end, cache or not."""
+    schemas = tmp_path / "schemas"
+    shutil.copytree(ROOT / "schemas", schemas)
+    place = schemas / "place.schema.json"
+    place.write_text(place.read_text(encoding="utf-8").replace('"type": "object"', '"type": 5', 1), encoding="utf-8")
+    shutil.copytree(ROOT / "records", tmp_path / "records", ignore=shutil.ignore_patterns(".records-toolkit-cache"))
+    (tmp_path / "records" / "places" / "broken.yaml").write_text("a: [\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k != "RECORDS_TOOLKIT_NO_CACHE"}
+    env |= {"XDG_CACHE_HOME": str(tmp_path / "user-cache"), "TOOLKIT_SCHEMAS": str(schemas)}
+    time.sleep(2.1)
+    for args in (["records/places/kayseri.yaml"], ["records/places/broken.yaml"], ["records/places/broken.yaml"]):
+        for cache in ([], ["--no-cache"]):
+            for command in ([str(TOOLKIT)], ["-m", "records_toolkit"]):
+                done = subprocess.run(
+                    [sys.executable, *command, "validate", *cache, *args],
+                    capture_output=True,
+                    text=True,
+                    cwd=tmp_path,
+                    env=env,
+                )
+                assert done.returncode == 3, (command, cache, args, done.stdout, done.stderr)
+                assert "place.schema.json: not a valid draft 2020-12 schema" in done.stderr
+
+
+# -- the launcher's `validate` and click's: the same for every argument list the launcher takes
+
+
+CLI = [sys.executable, "-m", "records_toolkit"]  # (records_toolkit.__main__: always through click)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["validate", "records/places/kayseri.yaml"],
+        ["validate", "records/events/efes-2022.yaml", "records/places/kayseri.yaml"],
+        ["validate", "--no-collection", "records/events/efes-2022.yaml"],
+        ["validate", "-q", "--no-collection", "records/events/efes-2022.yaml"],
+        ["validate", "--quiet", "records/places/kayseri.yaml"],
+        ["validate", "--output-format", "json", "--no-collection", "records/events/efes-2022.yaml"],
+        ["validate", "--output-format=github", "--no-collection", "records/events/efes-2022.yaml"],
+        ["validate", "--no-collection", "--output-format", "sarif", "records/places/algeria.yaml"],
+        ["validate", "--output-format", "text", "records/places/missing.yaml"],
+        ["validate", "--output-format", "json", "records/places/missing.yaml"],
+        ["validate", "--max-file-size", "10", "--no-collection", "records/places/algeria.yaml"],
+        ["validate", "--max-file-size=0010", "-j", "1", "records/places/algeria.yaml"],
+        ["validate", "--jobs=2", "--no-cache", "records/places"],
+        ["validate", "--", "records/places/algeria.yaml"],
+        ["validate", "--no-collection", "--", "-q"],
+        ["validate", "/nowhere/kayseri.yaml"],
+        ["validate", "records/places/kayseri.yaml", "outside.yaml"],
+        ["validate", "records/places/kayseri.yaml", "--no-cache", "--no-collection"],
+        ["validate"],
+        ["validate", "--output-format", "json"],
+        # left to click: the same, whatever click says
+        ["validate", "--output-format", "yaml", "records"],
+        ["validate", "--output-format", "csv", "records"],
+        ["validate", "--output-format"],
+        ["validate", "--jobs", "0", "records"],
+        ["validate", "-j2", "records"],
+        ["validate", "-qj", "1", "records"],
+        ["validate", "--quiet=yes", "records"],
+        ["validate", "--format", "csv", "records"],
+        ["validate", "--collection", "records", "records/places/kayseri.yaml"],
+        ["validate", "--collection", "records", "--no-collection", "x.yaml"],
+        ["validate", "--no-such-option"],
+        ["validate", "-"],
+        ["validate", "--help"],
+    ],
+)
+def test_the_launchers_validate_is_clicks(tmp_path: Path, args: list[str]) -> None:
+    """Output, messages and exit code of `toolkit validate` are what the click command gives."""
+    shutil.copytree(ROOT / "records", tmp_path / "records", ignore=shutil.ignore_patterns(".records-toolkit-cache"))
+    (tmp_path / "outside.yaml").write_text("id: x\n", encoding="utf-8")
+    ours = subprocess.run([str(TOOLKIT), *args], capture_output=True, text=True, cwd=tmp_path)
+    clicks = subprocess.run([*CLI, *args], capture_output=True, text=True, cwd=tmp_path)
+    assert (ours.returncode, ours.stdout, ours.stderr) == (clicks.returncode, clicks.stdout, clicks.stderr)
+
+
+@pytest.mark.parametrize(
+    ("variable", "taken"),
+    [(None, False), ("", False), ("1", True), (" TRUE ", True), ("off", False), ("n", False), ("2", None)],
+)
+def test_the_no_cache_variable_is_read_as_click_reads_it(
+    monkeypatch: pytest.MonkeyPatch, variable: str | None, taken: bool | None
+) -> None:
+    if variable is None:
+        monkeypatch.delenv("RECORDS_TOOLKIT_NO_CACHE", raising=False)
+    else:
+        monkeypatch.setenv("RECORDS_TOOLKIT_NO_CACHE", variable)
+    options = launcher.validate_options(["records"])
+    assert (None if options is None else options["no_cache"]) == taken
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ([], {"paths": []}),
+        (["a.yaml", "-q", "b.yaml"], {"paths": ["a.yaml", "b.yaml"], "quiet": True}),
+        (["--output-format", "json", "--output-format=sarif"], {"output_format": "sarif"}),
+        (["-j", "3", "--max-file-size=007"], {"jobs": 3, "max_bytes": 7}),
+        (["--", "--no-cache", "-"], {"paths": ["--no-cache", "-"]}),
+        (["--no-collection", "--no-cache", "x"], {"no_collection": True, "no_cache": True, "paths": ["x"]}),
+    ],
+)
+def test_the_launcher_reads_the_plain_forms(
+    monkeypatch: pytest.MonkeyPatch, args: list[str], expected: dict[str, object]
+) -> None:
+    monkeypatch.delenv("RECORDS_TOOLKIT_NO_CACHE", raising=False)
+    defaults = {"paths": [], "output_format": "text", "quiet": False, "max_bytes": 16 * 1024 * 1024}
+    defaults |= {"jobs": None, "no_collection": False, "no_cache": False}
+    assert launcher.validate_options(args) == defaults | expected
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["-h"],
+        ["--help"],
+        ["-"],
+        ["-qq"],
+        ["-j"],
+        ["-j", "0"],
+        ["-j", "+1"],
+        ["--jobs", "١"],  # (a digit to str.isdigit, not to click)
+        ["--max-file-size", " 5"],
+        ["--output-format", "JSON"],
+        ["--output-format="],
+        ["--no-cache=1"],
+        ["--collection", "records"],
+        ["--collection=records"],
+        ["-f", "csv"],
+        ["--format=csv"],
+    ],
+)
+def test_the_launcher_leaves_the_rest_to_click(monkeypatch: pytest.MonkeyPatch, args: list[str]) -> None:
+    monkeypatch.delenv("RECORDS_TOOLKIT_NO_CACHE", raising=False)
+    assert launcher.validate_options(["x.yaml", *args]) is None
+
+
+def test_the_launchers_output_formats_are_the_renderers() -> None:
+    from records_toolkit import cli, render
+
+    assert cli.OUTPUT_FORMATS == launcher.OUTPUT_FORMATS == tuple(render.RENDERERS)

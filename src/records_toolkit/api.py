@@ -25,7 +25,8 @@ from .problems import Problem, Report
 
 if t.TYPE_CHECKING:
     from .canonical import Formatted
-    from .plugins import Exported, Format, Option, Record
+    from .plugins import Context, Exported, Format, Option, Record
+    from .streaming import Records
 
 PathLike = t.Union[str, "os.PathLike[str]"]
 Paths = t.Union[PathLike, t.Sequence[PathLike]]  # noqa: UP007
@@ -166,6 +167,7 @@ def validate(
     error (see :mod:`records_toolkit.progress`).
     """
     from .collection import resolve
+    from .schemas import deferred_check, load_model
     from .validate import check_paths
 
     given = _paths(paths)
@@ -178,17 +180,21 @@ def validate(
     from .progress import Progress
 
     shown = Progress() if progress else None
+    cached = bool(cache) and scope.root is not None and not collect
     try:
-        result = check_paths(
-            scope.named,
-            keep=bool(collect),
-            max_bytes=max_file_size,
-            jobs=jobs,
-            collection=scope.context,
-            layout=scope.layout,
-            cache_root=scope.root if cache else None,
-            progress=shown,
-        )
+        with deferred_check(cached):  # a run answered from the cache need not import jsonschema-rs
+            result = check_paths(
+                scope.named,
+                keep=bool(collect),
+                max_bytes=max_file_size,
+                jobs=jobs,
+                collection=scope.context,
+                layout=scope.layout,
+                cache_root=scope.root if cache else None,
+                progress=shown,
+            )
+            if cached and not result.report.records:  # no record vouches for the schemas: check them now
+                load_model().check()
     except OSError as exc:  # the worker pool or the machine, not the records
         raise CouldNotRun(f"validation could not run: {exc.strerror or exc}") from exc
     finally:
@@ -322,12 +328,15 @@ def _is_paths(source: t.Any) -> bool:
     return isinstance(source, (list, tuple)) and bool(source) and all(isinstance(s, (str, os.PathLike)) for s in source)
 
 
-def _collection(source: Source, max_file_size: int) -> list[Record]:
+def _collection(source: Source, max_file_size: int) -> Records:
     """Validated records sorted by ``(type, id)``, from a report, records or paths; else InvalidRecords.
 
     A report's records are validated again (in memory): they are the caller's dicts, and may
-    have been edited since.
+    have been edited since. Records read from paths are validated and spooled in one pass
+    (:mod:`records_toolkit.streaming`): they are never all held in memory.
     """
+    from .streaming import collect, of_records
+
     if isinstance(source, Report):
         source.raise_for_problems()
         if source.records and not source.valid:
@@ -340,13 +349,17 @@ def _collection(source: Source, max_file_size: int) -> list[Record]:
                 f"{len(report.errors)} problems (nothing written)",
             )
     elif _is_paths(source):
-        report = validate(t.cast(Paths, source), max_file_size=max_file_size)
+        given = _paths(t.cast(Paths, source))
+        try:
+            return collect(given, max_bytes=max_file_size)
+        except OSError as exc:
+            raise CouldNotRun(f"validation could not run: {exc.strerror or exc}") from exc
     elif _iterable_not_text(source):
         report = validate_records(t.cast(t.Iterable[t.Mapping[str, t.Any]], source))
     else:
         raise UsageError(f"source: give a Report, records or paths, not {type(source).__name__}")
     report.raise_for_problems()
-    return report.valid
+    return of_records(report.valid)
 
 
 def export(
@@ -366,8 +379,12 @@ def export(
     binary file object (single-file formats), or a path: the file, or for directory formats
     the directory, replaced all or nothing. ``source_date_epoch`` defaults to the environment's
     ``SOURCE_DATE_EPOCH``.
+
+    Written to a path, a format that streams (every built-in one) writes as it reads the
+    records, and the returned ``files`` are read back from disk when asked for: an export of a
+    large collection holds neither all its records nor all its output in memory.
     """
-    from .plugins import Context, load, resolve_options, run_export
+    from .plugins import Context, load, resolve_options
     from .schema_view import SchemaView
     from .schemas import load_model
 
@@ -381,14 +398,82 @@ def export(
     if plugin.directory and to is not None and not isinstance(to, (str, os.PathLike)):
         raise UsageError(f"format {plugin.name!r} writes several files: give a directory path, not a file object")
     records = _collection(source, max_file_size)
-    epoch = source_date_epoch if source_date_epoch is not None else os.environ.get("SOURCE_DATE_EPOCH")
-    from .plugins import parse_source_date_epoch
+    try:
+        epoch = source_date_epoch if source_date_epoch is not None else os.environ.get("SOURCE_DATE_EPOCH")
+        from .plugins import parse_source_date_epoch
 
-    seconds, problem = parse_source_date_epoch(epoch)
-    context = Context(
-        schema=SchemaView.of(load_model()), options=values, source_date_epoch=seconds, source_date_epoch_error=problem
-    )
-    exported = run_export(plugin, records, context)
+        seconds, problem = parse_source_date_epoch(epoch)
+        context = Context(
+            schema=SchemaView.of(load_model()),
+            options=values,
+            source_date_epoch=seconds,
+            source_date_epoch_error=problem,
+        )
+        return _export(plugin, records, context, to)
+    finally:
+        records.close()
+
+
+class _Written(t.Mapping[str, bytes]):
+    """The files an export wrote, by name; each read from disk when asked for."""
+
+    def __init__(self, root: Path, names: t.Sequence[str], directory: bool) -> None:
+        self._root, self._names, self._directory = root, list(names), directory
+
+    def __getitem__(self, name: str) -> bytes:
+        if name not in self._names:
+            raise KeyError(name)
+        return (self._root / name if self._directory else self._root).read_bytes()
+
+    def __iter__(self) -> t.Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
+class _Buffer:
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.parts.append(data)
+
+
+def _export(plugin: Format, records: Records, context: Context, to: PathLike | t.BinaryIO | None) -> Exported:
+    from .plugins import Exported, Streaming, run_export, run_stream
+
+    if not isinstance(plugin, Streaming):
+        exported = run_export(plugin, records, context)
+        if to is not None:
+            _write(plugin, exported, to)
+        return exported
+    if isinstance(to, (str, os.PathLike)):
+        from .output import Producer, Sink, atomic_write, atomic_write_tree
+
+        path = Path(to)
+        notices: list[str] = []
+        names: list[str] = []
+
+        def produce(open_file: t.Callable[[str], Sink]) -> None:
+            said, opened = run_stream(plugin, records, context, open_file)
+            notices.extend(said)
+            names.extend(opened)
+
+        writer: Producer = produce
+        if plugin.directory:
+            atomic_write_tree(path, {}, produce=writer)
+        else:
+            atomic_write(path, writer)
+        return Exported(files=_Written(path, names, plugin.directory), notices=notices)
+    buffers: dict[str, _Buffer] = {}
+
+    def open_buffer(name: str) -> _Buffer:
+        buffers[name] = _Buffer()
+        return buffers[name]
+
+    said, _ = run_stream(plugin, records, context, open_buffer)
+    exported = Exported(files={name: b"".join(b.parts) for name, b in buffers.items()}, notices=said)
     if to is not None:
         _write(plugin, exported, to)
     return exported

@@ -33,6 +33,7 @@ import hmac
 import json
 import marshal
 import os
+import stat
 import sys
 import time
 import typing as t
@@ -42,7 +43,7 @@ from .loader import NotRegular, read_regular
 
 CACHE_DIR = ".records-toolkit-cache"
 INDEX = "snapshot"
-FORMAT = 2
+FORMAT = 3
 SHARDS = 256  # index shards: a run after one change decodes a few of them
 #: The index read at most: 16 MiB plus 16 KiB per file of the run (a record's result is about
 #: 1 KB; article texts are kept too). A larger index, planted or not, is ignored unread.
@@ -51,12 +52,6 @@ MAX_INDEX_PER_FILE = 16 << 10
 RACY_NS = 2_000_000_000  # a file changed this recently (ns) is not cached
 _NO_FOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _DIRECTORY = getattr(os, "O_DIRECTORY", 0)
-
-Signature = tuple[int, int, int, int, int]  # size, mtime_ns, ctime_ns, inode, device
-
-
-def signature(info: os.stat_result) -> Signature:
-    return (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, info.st_dev)
 
 
 def secret_key() -> bytes | None:
@@ -114,19 +109,20 @@ def fingerprint(*, version: str, schemas: t.Mapping[str, t.Any], max_bytes: int,
 class Store:
     """The signed snapshot of the last run over one collection: sections read on demand.
 
-    The file is a header (one line of JSON: the fingerprint, and each section's offset, length
-    and SHA-256) signed with HMAC-SHA256, then the sections, each a :mod:`marshal` value. A
-    section is decoded only when asked for, after its digest is checked: a run after one change
-    reads a few of the hundreds of index shards. :mod:`marshal` is never given bytes this user's
-    key has not vouched for (it is not made for untrusted input).
+    The file is the sections, each a :mod:`marshal` value, then a header (one line of JSON: the
+    fingerprint, and each section's offset, length and SHA-256), the header's HMAC-SHA256 and the
+    header's length. The header comes last so that a run can write the sections one by one as it
+    makes them (a 100,000-record snapshot is never whole in memory). A section is decoded only
+    when asked for, after its digest is checked: a run after one change reads a few of the
+    hundreds of index shards. :mod:`marshal` is never given bytes this user's key has not
+    vouched for (it is not made for untrusted input).
     """
 
     def __init__(self, folder: str, fingerprint: str, key: bytes) -> None:
         self.folder = folder
         self.fingerprint = fingerprint
         self._key = key
-        self._raw = b""
-        self._base = 0
+        self._raw: bytes | bytearray = b""
         self._sections: dict[str, list[t.Any]] = {}  # name -> [offset, length, sha256 hex]
         self.started = time.time_ns()
 
@@ -143,17 +139,17 @@ class Store:
         except OSError:
             return store
         try:
-            raw = read_regular(INDEX, MAX_INDEX_BASE + MAX_INDEX_PER_FILE * files, dir_fd=fd)
-            first = raw.find(b"\n")
-            second = raw.find(b"\n", first + 1)
-            header = raw[first + 1 : second]  # slices of the header only: the sections are not copied
-            expected = hmac.new(key, header, hashlib.sha256).hexdigest().encode()
-            if first > 0 and second > 0 and hmac.compare_digest(raw[:first], expected):
-                document = json.loads(header)
-                if document.get("fingerprint") == fingerprint and isinstance(document.get("sections"), dict):
-                    store._raw = raw
-                    store._base = second + 1
-                    store._sections = document["sections"]
+            raw = _read_whole(INDEX, MAX_INDEX_BASE + MAX_INDEX_PER_FILE * files, fd)
+            end = len(raw) - _TRAILER
+            if end > 0 and raw[end - 1 : end] == b"\n" and raw[-1:] == b"\n":
+                size = int(raw[-13:-1])
+                header = raw[end - 1 - size : end - 1]  # a slice of the header only
+                expected = hmac.new(key, header, hashlib.sha256).hexdigest().encode()
+                if size < end and hmac.compare_digest(raw[end : end + 64], expected):
+                    document = json.loads(header)
+                    if document.get("fingerprint") == fingerprint and isinstance(document.get("sections"), dict):
+                        store._raw = raw
+                        store._sections = document["sections"]
         except (OSError, NotRegular, ValueError, MemoryError, AttributeError):
             pass
         finally:
@@ -168,52 +164,80 @@ class Store:
         """One section's value; :class:`Unusable` when it is missing or its bytes are not the signed ones."""
         try:
             offset, length, digest = self._sections[name]
-            start = self._base + int(offset)
-            data = memoryview(self._raw)[start : start + int(length)]
+            data = memoryview(self._raw)[int(offset) : int(offset) + int(length)]
             if len(data) != length or not hmac.compare_digest(hashlib.sha256(data).hexdigest(), str(digest)):
                 raise Unusable(name)
             return marshal.loads(data)
         except (KeyError, TypeError, ValueError, EOFError) as exc:
             raise Unusable(name) from exc
 
-    def save(self, changed: t.Mapping[str, t.Any], *, whole: bool) -> None:
-        """Write the sections ``changed`` (and, unless ``whole``, keep the others as they are),
-        all or nothing; failing to write never fails the run."""
-        parts: list[bytes | memoryview] = []
-        table: dict[str, list[t.Any]] = {}
-        offset = 0
-        try:
-            names = set(changed) if whole else set(changed) | set(self._sections)
-            for name in sorted(names):
-                if name in changed:
-                    data: bytes | memoryview = marshal.dumps(changed[name])
-                    digest = hashlib.sha256(data).hexdigest()
-                else:
-                    old, length, digest = self._sections[name]
-                    start = self._base + int(old)
-                    data = memoryview(self._raw)[start : start + int(length)]
-                table[name] = [offset, len(data), digest]
-                parts.append(data)
-                offset += len(data)
-            header = json.dumps({"format": FORMAT, "fingerprint": self.fingerprint, "sections": table}).encode()
-        except (ValueError, TypeError, MemoryError):
-            return  # the cache is an optimisation: it never fails the run
-        mac = hmac.new(self._key, header, hashlib.sha256).hexdigest().encode()
+    def save(self, fresh: t.Iterable[tuple[str, t.Any]], *, keep_rest: bool) -> None:
+        """Write the sections ``fresh`` yields (each encoded and written as it comes) and, with
+        ``keep_rest``, every other section of the snapshot as it was; all or nothing (a new file
+        renamed over the old). Failing to write never fails the run."""
         try:
             try:
                 os.mkdir(self.folder, 0o700)
             except FileExistsError:
                 pass
-            fd = os.open(self.folder, os.O_RDONLY | _DIRECTORY | _NO_FOLLOW)  # a planted link is refused
+            folder = os.open(self.folder, os.O_RDONLY | _DIRECTORY | _NO_FOLLOW)  # a planted link is refused
         except OSError:
             return
         try:
-            _write_in(fd, ".gitignore", [b"# the toolkit's cache of validation results: never commit it\n*\n"])
-            _write_in(fd, INDEX, [mac, b"\n", header, b"\n", *parts])
-        except OSError:
-            pass
+            _write_in(folder, ".gitignore", lambda write: write(GITIGNORE))
+            _write_in(folder, INDEX, lambda write: self._write(write, fresh, keep_rest))
+        except (OSError, ValueError, TypeError, MemoryError):
+            pass  # the cache is an optimisation
         finally:
-            os.close(fd)
+            os.close(folder)
+
+    def _write(
+        self, write: t.Callable[[bytes | memoryview], None], fresh: t.Iterable[tuple[str, t.Any]], keep: bool
+    ) -> None:
+        table: dict[str, list[t.Any]] = {}
+        offset = 0
+        for name, value in fresh:
+            data = marshal.dumps(value)
+            write(data)
+            table[name] = [offset, len(data), hashlib.sha256(data).hexdigest()]
+            offset += len(data)
+            del data
+        if keep:
+            view = memoryview(self._raw)
+            for name, (old, length, digest) in self._sections.items():
+                if name not in table:
+                    write(view[int(old) : int(old) + int(length)])
+                    table[name] = [offset, length, digest]
+                    offset += int(length)
+        header = json.dumps({"format": FORMAT, "fingerprint": self.fingerprint, "sections": table}).encode()
+        mac = hmac.new(self._key, header, hashlib.sha256).hexdigest().encode()
+        write(header + b"\n" + mac + b"\n" + b"%012d\n" % len(header))
+
+
+def _read_whole(name: str, limit: int, folder: int) -> bytearray:
+    """The snapshot's bytes, read into one buffer (tens of MB: no list of chunks joined, which
+    would hold it twice); never through a link, never from a special file, never past ``limit``."""
+    flags = os.O_RDONLY | _NO_FOLLOW | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(name, flags, dir_fd=folder)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+            raise NotRegular("file-special", "not a regular file of a size a snapshot can have")
+        buffer = bytearray(info.st_size)
+        view = memoryview(buffer)
+        done = 0
+        while done < len(buffer):
+            got = os.readv(fd, [view[done:]])
+            if not got:
+                raise NotRegular("file-special", "the file shrank while it was read")
+            done += got
+        return buffer
+    finally:
+        os.close(fd)
+
+
+_TRAILER = 64 + 1 + 12 + 1  # the header's HMAC (hex), its length (12 digits), two newlines
+GITIGNORE = b"# the toolkit's cache of validation results: never commit it\n*\n"
 
 
 class Unusable(Exception):
@@ -225,16 +249,20 @@ def shard(key: str) -> int:
     return zlib.crc32(key.encode("utf-8", "surrogatepass")) % SHARDS
 
 
-def _write_in(folder_fd: int, name: str, parts: t.Sequence[bytes | memoryview]) -> None:
-    """Write ``name`` in the folder ``folder_fd`` through a new temporary file and a rename."""
+def _write_in(folder_fd: int, name: str, produce: t.Callable[[t.Callable[[bytes | memoryview], None]], None]) -> None:
+    """Write ``name`` in the folder ``folder_fd`` through a new temporary file and a rename;
+    ``produce`` is given the function that writes each piece."""
     temp = f".tmp-{os.getpid()}-{name}"
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _NO_FOLLOW, 0o600, dir_fd=folder_fd)
+
+    def write(part: bytes | memoryview) -> None:
+        view = memoryview(part)
+        while view:
+            view = view[os.write(fd, view) :]
+
     try:
-        for part in parts:
-            view = memoryview(part)
-            while view:
-                view = view[os.write(fd, view) :]
-    except BaseException:
+        produce(write)
+    except BaseException:  # an error or an interrupt: no half-written file is left behind
         os.close(fd)
         os.unlink(temp, dir_fd=folder_fd)
         raise

@@ -22,12 +22,12 @@ import click
 
 from . import __version__
 from .errors import InvalidRecords, OutputError, ToolkitError, UsageError
+from .launcher import OUTPUT_FORMATS, render_error
 
 if t.TYPE_CHECKING:
     from .output import Terminated
     from .problems import Report
 
-OUTPUT_FORMATS = ("text", "json", "github", "sarif")
 _META_FORM = "records_toolkit.output_format"
 _META_QUIET = "records_toolkit.quiet"
 
@@ -51,24 +51,11 @@ class _Reported(InvalidRecords):
 
 
 def _render_error(ctx: click.Context, exc: ToolkitError) -> None:
-    from .problems import Report
-
-    form = ctx.meta.get(_META_FORM, "text")
-    quiet = ctx.meta.get(_META_QUIET, False)
     if isinstance(exc, _Reported):
         return
-    if isinstance(exc, InvalidRecords):
-        if not quiet:
-            _emit(exc.report, form, err=True)
-            if form == "text":
-                click.echo(f"error: {_visible(exc.message)}", err=True)
-        return
-    if exc.problems and form != "text" and not quiet:
-        _emit(Report(problems=list(exc.problems)), form, err=True)
-        return
-    click.echo(f"error: {_visible(exc.message)}", err=True)
-    if isinstance(exc, UsageError) and ctx.invoked_subcommand:
-        click.echo(f"Try 'toolkit {ctx.invoked_subcommand} --help' for help.", err=True)
+    form = ctx.meta.get(_META_FORM, "text")
+    quiet = ctx.meta.get(_META_QUIET, False)
+    render_error(exc, form, quiet, ctx.invoked_subcommand, click.echo)  # (shared with the launcher's validate)
 
 
 def _visible(text: str) -> str:

@@ -27,8 +27,8 @@ import os
 import typing as t
 
 from . import cache
-from .cache import _PASSING, SHARDS, Signature, Store, Unusable, content_hash, shard, signature
-from .loader import read_regular
+from .cache import _PASSING, SHARDS, Store, Unusable, content_hash, shard
+from .loader import Signature, read_regular, signature
 from .problems import Problem
 from .rules import NEAR_MISS_HINTS, Pending, _duplicate, _either, _near_miss
 
@@ -48,7 +48,7 @@ class Fallback(Exception):
 
 class Outcome(t.NamedTuple):
     problems: list[Problem]  # of the files in the run (not the walk's own problems)
-    records: dict[str, int]  # records per file
+    records: list[int]  # records per file, in the run's order
 
 
 # -- the snapshot of a full run -------------------------------------------------------------------
@@ -56,69 +56,90 @@ class Outcome(t.NamedTuple):
 
 def snapshot(
     order: t.Sequence[str],
-    stats: t.Mapping[str, os.stat_result],
+    stats: t.Mapping[str, Signature],
     checker: Checker,
     problems: t.Iterable[Problem],
     started: int,
-) -> dict[str, t.Any]:
-    """Every section of the snapshot of a full run over ``order`` (its files in run order)."""
+) -> t.Iterator[tuple[str, t.Any]]:
+    """Every section of the snapshot of a full run over ``order`` (its files in run order), one
+    index at a time: each is built, handed to the writer and let go before the next (memory)."""
     fid_of = {name: number for number, name in enumerate(order)}
     stored = [_stored(fid_of[p.file], p) for p in problems if p.file in fid_of]
     unstable = {p[0] for p in stored if p[4] in _PASSING}
     hashes = checker.hashes or {}
     counts = checker.file_records
-    shas = [None if n in unstable else hashes.get(name) for n, name in enumerate(order)]
     coll = checker._collection
+    yield (
+        "files",
+        {
+            "names": list(order),
+            "fids": list(range(len(order))),
+            "sigs": [_settled(stats.get(name), started) for name in order],
+            "shas": [None if n in unstable else hashes.get(name) for n, name in enumerate(order)],
+            "records": [counts.get(name, 0) for name in order],
+            "next": len(order),
+            "exact": _exact(stored, checker),
+        },
+    )
+    yield "problems", stored
+    del stored
+    yield "dangling", [(fid_of[f], d, p, target, a) for f, d, p, target, a in coll.each_ref() if target not in coll.ids]
+    # what each file contributed (its ids, the ids it refers to, the articles it quotes, the
+    # article texts it holds): a tuple per kind, the empty one shared
+    forward: dict[int, list[tuple[str, ...]]] = {}
+
+    def note(fid: int, kind: int, keys: tuple[str, ...]) -> None:
+        entry = forward.get(fid)
+        if entry is None:
+            entry = forward[fid] = [(), (), (), ()]
+        entry[kind] = entry[kind] + keys
+
     defs: dict[str, list[tuple[int, int, str]]] = {}
     for record_id, (file, document, type_name) in coll.ids.items():
         defs[record_id] = [(fid_of[file], document, type_name)]
     for record_id, file, document, type_name in coll.repeats:
         defs[record_id].append((fid_of[file], document, type_name))
+    for record_id, found in defs.items():
+        for fid, _document, _type in found:
+            note(fid, 0, (record_id,))
+    yield "multi", sorted(record_id for record_id, found in defs.items() if len(found) > 1)
+    yield from _sharded("d", defs)
+    del defs
     refs: dict[str, list[tuple[int, int, str, tuple[str, ...]]]] = {}
-    dangling = []
-    for file, document, pointer, target, allowed in coll.refs:
+    for entry in coll.refs:
+        note(fid_of[entry[0]], 1, entry[3::3])
+    for file, document, pointer, target, allowed in coll.each_ref():
         refs.setdefault(target, []).append((fid_of[file], document, pointer, allowed))
-        if target not in coll.ids:
-            dangling.append((fid_of[file], document, pointer, target, allowed))
+    yield from _sharded("r", refs)
+    del refs
     quotes: dict[str, list[tuple[int, int, str, str]]] = {}
-    for file, document, pointer, article, quote in coll.quotes:
+    for entry in coll.quotes:
+        note(fid_of[entry[0]], 2, entry[3::3])
+    for file, document, pointer, article, quote in coll.each_quote():
         quotes.setdefault(article, []).append((fid_of[file], document, pointer, quote))
+    yield from _sharded("q", quotes)
+    del quotes
     texts: dict[str, list[tuple[int, int, str]]] = {}
     for article, file, document, text in coll.texts:
         texts.setdefault(article, []).append((fid_of[file], document, text))
-    sections: dict[str, t.Any] = {
-        "files": {
-            "names": list(order),
-            "fids": list(range(len(order))),
-            "sigs": [_settled(stats.get(name), started) for name in order],
-            "shas": shas,
-            "records": [counts.get(name, 0) for name in order],
-            "next": len(order),
-            "exact": _exact(stored, checker),
-        },
-        "problems": stored,
-        "dangling": dangling,
-        "multi": sorted(record_id for record_id, found in defs.items() if len(found) > 1),
-    }
-    forward: list[dict[int, tuple[list[str], list[str], list[str], list[str]]]] = [{} for _ in range(SHARDS)]
-    contributed = _contributions(
-        ((f, rid) for rid, found in defs.items() for f, _d, _t in found),
-        ((f, target) for target, found in refs.items() for f, *_ in found),
-        ((f, article) for article, found in quotes.items() for f, *_ in found),
-        ((f, article) for article, found in texts.items() for f, *_ in found),
-    )
-    for fid, entry in contributed.items():
-        forward[fid % SHARDS][fid] = entry
-    indexes: tuple[tuple[str, dict[str, t.Any]], ...] = (("d", defs), ("r", refs), ("q", quotes), ("t", texts))
-    for prefix, index in indexes:
-        shards: list[dict[str, t.Any]] = [{} for _ in range(SHARDS)]
-        for key, value in index.items():
-            shards[shard(key)][key] = value
-        for number, keyed in enumerate(shards):
-            sections[f"{prefix}{number}"] = keyed
-    for number, by_file in enumerate(forward):
-        sections[f"f{number}"] = by_file
-    return sections
+        note(fid_of[file], 3, (article,))
+    yield from _sharded("t", texts)
+    del texts
+    by_file: list[dict[int, list[tuple[str, ...]]]] = [{} for _ in range(SHARDS)]
+    for fid, contributed in forward.items():
+        by_file[fid % SHARDS][fid] = contributed
+    forward.clear()
+    for number, part in enumerate(by_file):
+        yield f"f{number}", part
+
+
+def _sharded(prefix: str, index: dict[str, t.Any]) -> t.Iterator[tuple[str, t.Any]]:
+    """The sections of one index keyed by text: its entries split by :func:`~.cache.shard`."""
+    shards: list[dict[str, t.Any]] = [{} for _ in range(SHARDS)]
+    for key, value in index.items():
+        shards[shard(key)][key] = value
+    for number, part in enumerate(shards):
+        yield f"{prefix}{number}", part
 
 
 def _stored(fid: int, p: Problem) -> StoredProblem:
@@ -131,14 +152,11 @@ def _problem(name: str, p: t.Sequence[t.Any]) -> Problem:
     )
 
 
-def _settled(info: os.stat_result | None, started: int) -> Signature | None:
+def _settled(sig: Signature | None, started: int) -> Signature | None:
     """The signature to keep, or None for a file changed a moment ago (a second change in the
     same clock tick would go unseen: it is hashed again next time)."""
-    if info is None:
-        return None
-    sig = signature(info)
     racy = started - cache.RACY_NS
-    return None if sig[1] >= racy or sig[2] >= racy else sig
+    return None if sig is None or sig[1] >= racy or sig[2] >= racy else sig
 
 
 def _exact(stored: list[StoredProblem], checker: Checker) -> bool:
@@ -205,7 +223,7 @@ class _Shards:
 def update(
     store: Store,
     order: t.Sequence[str],
-    stats: t.Mapping[str, os.stat_result],
+    stats: t.Mapping[str, Signature],
     checker: Checker,
     max_bytes: int,
 ) -> Outcome:
@@ -220,7 +238,7 @@ def update(
 
 
 def _update(
-    store: Store, order: t.Sequence[str], stats: t.Mapping[str, os.stat_result], checker: Checker, max_bytes: int
+    store: Store, order: t.Sequence[str], stats: t.Mapping[str, Signature], checker: Checker, max_bytes: int
 ) -> Outcome:
     files = store.section("files")
     if not files["exact"]:
@@ -241,15 +259,11 @@ def _update(
         info = stats.get(name)
         if info is None:
             try:
-                info = os.stat(name, follow_symlinks=False)
+                info = signature(os.stat(name, follow_symlinks=False))
             except OSError:
                 info = None
-        # the signature (see _settled), inline: this loop runs once per file of the collection
-        sig = (
-            None
-            if info is None or info.st_mtime_ns >= racy or info.st_ctime_ns >= racy
-            else (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, info.st_dev)
-        )
+        # _settled, inline: this loop runs once per file of the collection
+        sig = None if info is None or info[1] >= racy or info[2] >= racy else info
         if number is None:
             new_fids.append(next_fid)
             next_fid += 1
@@ -279,9 +293,9 @@ def _update(
     if not changed and not gone and not reordered:
         stored = store.section("problems")
         name_of = dict(zip(new_fids, order, strict=True)) if stored else {}
-        outcome = Outcome([_problem(name_of[p[0]], p) for p in stored], dict(zip(order, new_records, strict=True)))
+        outcome = Outcome([_problem(name_of[p[0]], p) for p in stored], new_records)
         if touched:
-            store.save({"files": {**files, "sigs": new_sigs}}, whole=False)
+            store.save([("files", {**files, "sigs": new_sigs})], keep_rest=True)
         return outcome
     return _Update(store, files, order, new_fids, checker, max_bytes).run(
         changed, gone, reordered, new_sigs, new_shas, new_records, next_fid
@@ -306,8 +320,8 @@ class _Update:
         self.fids = fids
         self.checker = checker
         self.max_bytes = max_bytes
-        self.name_of = dict(zip(fids, order, strict=True))
-        self.rank = {fid: number for number, fid in enumerate(fids)}
+        self._name_of: dict[int, str] | None = None
+        self._rank: dict[int, int] | None = None
         self._all_ids: list[str] | None = None
 
     def run(
@@ -338,8 +352,8 @@ class _Update:
             new_defs.setdefault(record_id, []).append((fid_of[file], document, type_name))
         for record_id, file, document, type_name in coll.repeats:
             new_defs.setdefault(record_id, []).append((fid_of[file], document, type_name))
-        new_refs = [(fid_of[f], d, p, target, allowed) for f, d, p, target, allowed in coll.refs]
-        new_quotes = [(fid_of[f], d, p, article, quote) for f, d, p, article, quote in coll.quotes]
+        new_refs = [(fid_of[f], d, p, target, allowed) for f, d, p, target, allowed in coll.each_ref()]
+        new_quotes = [(fid_of[f], d, p, article, quote) for f, d, p, article, quote in coll.each_quote()]
         new_texts = [(article, fid_of[f], d, text) for article, f, d, text in coll.texts]
         # what the changed and removed files contributed before
         forward = _Shards(store, "f")
@@ -436,7 +450,7 @@ class _Update:
         from .validate import place
 
         fresh = list(sub.report.problems) + place(pending)
-        fid_by_name = dict(zip(self.order, self.fids, strict=True))
+        fid_by_name = {name: fid for fid, name in self.name_of.items()} if fresh else {}
         result = kept + [_stored(fid_by_name[p.file], p) for p in fresh]
         per_file = collections.Counter(p[0] for p in result)
         if per_file and max(per_file.values()) > _cap():
@@ -464,12 +478,24 @@ class _Update:
         }
         for sharded in (forward, defs, refs, quotes, texts):
             sections.update(sharded.changed())
-        store.save(sections, whole=False)
-        return Outcome([_problem(self.name_of[p[0]], p) for p in result], dict(zip(self.order, records, strict=True)))
+        store.save(sections.items(), keep_rest=True)
+        return Outcome([_problem(self.name_of[p[0]], p) for p in result], records)
 
     def _ordered(self, found: list[t.Any]) -> list[t.Any]:
         """Entries ``(fid, document, ...)`` in the order of this run."""
-        return sorted(found, key=lambda e: (self.rank[e[0]], e[1])) if len(found) > 1 else found
+        if len(found) < 2:
+            return found
+        if self._rank is None:
+            self._rank = {fid: number for number, fid in enumerate(self.fids)}
+        rank = self._rank
+        return sorted(found, key=lambda e: (rank[e[0]], e[1]))
+
+    @property
+    def name_of(self) -> dict[int, str]:
+        """File names by number (made when a problem needs one: 100,000 entries otherwise unneeded)."""
+        if self._name_of is None:
+            self._name_of = dict(zip(self.fids, self.order, strict=True))
+        return self._name_of
 
     def _rekey(
         self,

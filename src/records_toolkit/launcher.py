@@ -1,23 +1,232 @@
-"""The `toolkit` console script: ``toolkit --version`` answers without importing the command line.
+"""The `toolkit` console script: ``toolkit --version`` and a plain ``toolkit validate`` without click.
 
 Importing click alone costs several times Python's own start-up; a version check (a pre-commit
-hook, a CI step, a shell prompt) should not pay it. Every other call goes to :func:`cli.run`.
+hook, a CI step, a shell prompt) should not pay it, nor should validating the files of a commit.
+``toolkit validate`` with options of the plain forms read here (:func:`validate_options`) runs
+directly, with the same output, messages and exit codes as through click; anything else (help,
+an unknown or misspelled option, a value click would refuse, ``--collection``, shell completion,
+``RECORDS_TOOLKIT_NO_CACHE`` set to what is not a boolean) goes to :func:`cli.run`, which says
+what is wrong.
 """
 
 from __future__ import annotations
 
 import sys
 
+TYPE_CHECKING = False  # (not typing.TYPE_CHECKING: the launcher need not import typing)
+if TYPE_CHECKING:
+    import typing as t
+
+    from .errors import ToolkitError
+    from .problems import Report
+
+    Echo = t.Callable[..., None]
+
+OUTPUT_FORMATS = ("text", "json", "github", "sarif")
+"""The forms of the problem report (``--output-format``); :mod:`.cli` uses this same tuple."""
+
+_FLAGS = {"-q": "quiet", "--quiet": "quiet", "--no-collection": "no_collection", "--no-cache": "no_cache"}
+_VALUED = {"--output-format": "output_format", "--max-file-size": "max_bytes", "--jobs": "jobs", "-j": "jobs"}
+_MAX_FILE_BYTES = 16 * 1024 * 1024  # records_toolkit.loader.MAX_FILE_BYTES, the option's default
+_NO_CACHE = "RECORDS_TOOLKIT_NO_CACHE"  # --no-cache's variable, read as click reads a boolean
+_BOOLEAN = {"1": True, "yes": True, "true": True, "on": True, "t": True, "y": True, "": False}
+_BOOLEAN.update({"0": False, "no": False, "false": False, "off": False, "f": False, "n": False})
+
 
 def run() -> None:
-    if sys.argv[1:] == ["--version"]:
+    args = sys.argv[1:]
+    if args == ["--version"]:
         from . import __version__
 
         sys.stdout.write(f"toolkit {__version__}\n")
         return
+    if args[:1] == ["validate"]:
+        options = validate_options(args[1:])
+        if options is not None:
+            _validate(options)  # exits
     try:
         from .cli import run as cli_run
     except KeyboardInterrupt:  # Ctrl-C while the command line loads: nothing has run, nothing to undo
         sys.stderr.write("interrupted\n")
         sys.exit(130)
     cli_run()
+
+
+def validate_options(args: list[str]) -> dict[str, t.Any] | None:
+    """The options of ``toolkit validate ARGS`` as the command receives them, when every argument is
+    of a plain form (``-q``, ``--quiet``, ``--no-collection``, ``--no-cache``, ``--output-format F``
+    with F one of :data:`OUTPUT_FORMATS`, ``--jobs N``/``-j N``/``--max-file-size N`` with N digits
+    from 1, each ``--name=value`` too, paths, ``--``); None for anything else: click then reads them.
+    """
+    import os
+
+    if os.name == "nt" or os.environ.get("_TOOLKIT_COMPLETE"):
+        return None  # (click expands Windows wildcards; shell completion)
+    no_cache = _BOOLEAN.get(os.environ.get(_NO_CACHE, "").strip().lower())
+    if no_cache is None:
+        return None  # click says it is not a boolean
+    if not (_plain_text_stream(sys.stdout) and _plain_text_stream(sys.stderr)):
+        return None  # click re-wraps a stream it finds misconfigured
+    values: dict[str, t.Any] = {
+        "paths": [],
+        "output_format": "text",
+        "quiet": False,
+        "max_bytes": _MAX_FILE_BYTES,
+        "jobs": None,
+        "no_collection": False,
+        "no_cache": no_cache,
+    }
+    rest = iter(args)
+    for arg in rest:
+        if arg == "--":
+            values["paths"].extend(rest)
+            break
+        if not arg.startswith("-"):
+            values["paths"].append(arg)
+            continue
+        name, equals, value = arg.partition("=") if arg.startswith("--") else (arg, "", "")
+        if not equals and name in _FLAGS:
+            values[_FLAGS[name]] = True
+            continue
+        if name not in _VALUED:
+            return None
+        if not equals:
+            given = next(rest, None)
+            if given is None:
+                return None
+            value = given
+        key = _VALUED[name]
+        if key == "output_format":
+            if value not in OUTPUT_FORMATS:
+                return None
+            values[key] = value
+        elif value.isascii() and value.isdigit() and int(value) >= 1:
+            values[key] = int(value)
+        else:
+            return None
+    return values
+
+
+def _plain_text_stream(stream: t.Any) -> bool:
+    """A text stream click writes to as it is: an encoding (not ASCII) and an error handler."""
+    encoding = getattr(stream, "encoding", None)
+    if stream is None or not encoding or getattr(stream, "errors", None) is None:
+        return False
+    import codecs
+
+    try:
+        return codecs.lookup(encoding).name != "ascii"
+    except LookupError:
+        return True
+
+
+def _validate(options: dict[str, t.Any]) -> t.NoReturn:
+    """``toolkit validate`` with ``options`` (see :func:`validate_options`): what click would do with them."""
+    form, quiet = options["output_format"], options["quiet"]
+    code = 0
+    try:
+        from .errors import ToolkitError
+
+        try:
+            from . import api
+
+            report = api.validate(
+                tuple(options["paths"]) or None,
+                max_file_size=options["max_bytes"],
+                jobs=options["jobs"],
+                collect=False,
+                collection=not options["no_collection"],
+                cache=not options["no_cache"],
+                progress=True,
+            )
+            if not quiet:
+                emit(report, form, echo)
+            if not report.ok:
+                code = 1
+        except KeyboardInterrupt:  # every write is all or nothing, so nothing was half-written
+            echo("interrupted: nothing was changed", err=True)
+            code = 130
+        except ToolkitError as exc:
+            render_error(exc, form, quiet, "validate", echo)
+            code = exc.exit_code
+    except OSError as exc:
+        import errno
+
+        if exc.errno != errno.EPIPE:
+            _cannot_write(exc)
+        from click.utils import _PacifyFlushWrapper  # (click's own answer to a closed pipe)
+
+        sys.stdout = _PacifyFlushWrapper(sys.stdout)
+        sys.stderr = _PacifyFlushWrapper(sys.stderr)
+        code = 1
+    except BaseException as exc:
+        output = sys.modules.get(f"{__package__}.output")
+        if output is None or not isinstance(exc, output.Terminated):
+            raise
+        try:  # SIGTERM during a parallel validate: workers ended
+            sys.stderr.write("terminated: nothing was changed\n")
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+        sys.exit(exc.exit_code)
+    sys.exit(code)
+
+
+def _cannot_write(exc: OSError) -> t.NoReturn:
+    """stdout or stderr full or closed: said once, exit 3 (as :func:`cli.run`)."""
+    import contextlib
+    import os
+
+    with contextlib.suppress(OSError):
+        sys.stderr.write(f"toolkit: cannot write the output: {exc.strerror or exc}\n")
+        sys.stderr.flush()
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
+    sys.exit(3)
+
+
+def echo(text: str, *, nl: bool = True, err: bool = False) -> None:
+    """``click.echo`` of text on a plain stream (:func:`_plain_text_stream`): written and flushed.
+
+    Text holding an escape character goes to click itself, which strips styles off a non-terminal.
+    """
+    if nl:
+        text += "\n"
+    if "\x1b" in text:
+        import click
+
+        click.echo(text, nl=False, err=err)
+        return
+    stream = sys.stderr if err else sys.stdout
+    if text:
+        stream.write(text)
+    stream.flush()
+
+
+def emit(report: Report, form: str, echo: Echo, *, err: bool = False) -> None:
+    """The report in ``form`` (one of :data:`OUTPUT_FORMATS`), written with ``echo``."""
+    from .render import RENDERERS
+
+    text = RENDERERS[form](report)
+    if text:
+        echo(text, nl=False, err=err)
+
+
+def render_error(exc: ToolkitError, form: str, quiet: bool, command: str | None, echo: Echo) -> None:
+    """How every command shows the :class:`ToolkitError` it ended with (the exit code is the error's)."""
+    from .errors import InvalidRecords, UsageError
+    from .problems import Report
+    from .render import visible
+
+    if isinstance(exc, InvalidRecords):
+        if not quiet:
+            emit(exc.report, form, echo, err=True)
+            if form == "text":
+                echo(f"error: {visible(exc.message)}", err=True)
+        return
+    if exc.problems and form != "text" and not quiet:
+        emit(Report(problems=list(exc.problems)), form, echo, err=True)
+        return
+    echo(f"error: {visible(exc.message)}", err=True)
+    if isinstance(exc, UsageError) and command:
+        echo(f"Try 'toolkit {command} --help' for help.", err=True)

@@ -11,6 +11,8 @@ Why our own construction instead of ``yaml.safe_load``:
   :class:`Positions` re-composes a file only when a problem in it needs a line and column.
 
 The C parser (libyaml) is used when PyYAML was built with it; the pure-Python one otherwise.
+PyYAML is imported only when a file needs the strict loader (see :func:`_yaml`): a plain file
+taken by the fast path (:mod:`.fast_yaml`) never imports it, nor does an unchanged cached one.
 """
 
 from __future__ import annotations
@@ -24,11 +26,13 @@ import stat
 import typing as t
 from pathlib import Path
 
-import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-
-from . import fast_yaml
 from .problems import Problem, pointer_join, pointer_tokens
+
+if t.TYPE_CHECKING:  # bound at run time by _yaml(), when a file first needs the strict loader
+    import yaml
+    from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+    CoreLoader = t.Any  # (a SafeLoader, or libyaml's CSafeLoader: its base is chosen at run time)
 
 JSON = t.Union[None, bool, int, float, str, list["JSON"], dict[str, "JSON"]]  # noqa: UP007 - a recursive alias needs Union at run time
 
@@ -41,10 +45,6 @@ MAX_VALUES = 100_000  # values in one document (each key, item and scalar counts
 MAX_DOCUMENTS = 10_000  # documents in one file
 YAML_SUFFIXES = (".yaml", ".yml")
 
-_BaseLoader: type[yaml.SafeLoader] = (
-    yaml.CSafeLoader if getattr(yaml, "__with_libyaml__", False) else yaml.SafeLoader  # type: ignore[assignment]
-)
-
 _TAG = "tag:yaml.org,2002:"
 _STR, _INT, _FLOAT, _BOOL, _NULL = (_TAG + n for n in ("str", "int", "float", "bool", "null"))
 _SEQ, _MAP = _TAG + "seq", _TAG + "map"
@@ -56,21 +56,10 @@ _INT_RE = re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$")
 _FLOAT_RE = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
 
 
-class CoreLoader(_BaseLoader):  # type: ignore[misc,valid-type]
-    """A SafeLoader whose implicit types are the YAML 1.2 Core schema's (no timestamps)."""
-
-    yaml_implicit_resolvers: t.ClassVar[dict[str | None, list[tuple[str, re.Pattern[str]]]]] = {}
-
-
-CoreLoader.add_implicit_resolver(_NULL, _NULL_RE, ["~", "n", "N", ""])
-CoreLoader.add_implicit_resolver(_BOOL, _BOOL_RE, list("tTfF"))
-CoreLoader.add_implicit_resolver(_INT, _INT_RE, list("-+0123456789"))
-CoreLoader.add_implicit_resolver(_FLOAT, _FLOAT_RE, list("-+.0123456789"))
-
 _TYPED_FIRST = frozenset("~nNtTfF-+.0123456789")
 
 
-def _resolve(self: CoreLoader, kind: type, value: str, implicit: tuple[bool, bool]) -> str:
+def _resolve(self: t.Any, kind: type, value: str, implicit: tuple[bool, bool]) -> str:
     """The same answers as the resolvers registered above, without PyYAML's path-resolver walk.
 
     libyaml calls this for every node; it is on the hot path of every valid record.
@@ -80,11 +69,11 @@ def _resolve(self: CoreLoader, kind: type, value: str, implicit: tuple[bool, boo
     return _SEQ if kind is SequenceNode else _MAP
 
 
-def _no_path_resolvers(self: CoreLoader, *args: t.Any) -> None:
+def _no_path_resolvers(self: t.Any, *args: t.Any) -> None:
     """Path resolvers are not used; PyYAML would still walk them for every node."""
 
 
-def _count_node(self: CoreLoader, parent: Node | None, index: t.Any) -> None:
+def _count_node(self: t.Any, parent: Node | None, index: t.Any) -> None:
     """The composer's hook before every node (libyaml's and PyYAML's): the size limits.
 
     A list, a mapping or a whole document over its limit stops the composer at once, so a huge
@@ -111,9 +100,58 @@ def _count_node(self: CoreLoader, parent: Node | None, index: t.Any) -> None:
         )
 
 
-CoreLoader.resolve = _resolve
-CoreLoader.descend_resolver = _count_node
-CoreLoader.ascend_resolver = _no_path_resolvers
+_STRICT_READY = False  # set by the first _yaml()
+
+
+def _yaml() -> None:
+    """PyYAML, imported on first need, and :class:`CoreLoader` made (once) with it.
+
+    Importing PyYAML and its C loader costs about as much as the rest of validating one file, and
+    a plain file taken by the fast path never needs it. The first call also binds this module's
+    ``yaml``, ``Node``, ``ScalarNode``, ``SequenceNode`` and ``MappingNode``, which the functions
+    that read nodes (all reached only through this one) use.
+    """
+    global _STRICT_READY
+    if _STRICT_READY:
+        return
+    import yaml
+    import yaml.reader
+    from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+    base: type[yaml.SafeLoader] = (
+        yaml.CSafeLoader if getattr(yaml, "__with_libyaml__", False) else yaml.SafeLoader  # type: ignore[assignment]
+    )
+
+    class CoreLoader(base):  # type: ignore[misc,valid-type]
+        """A SafeLoader whose implicit types are the YAML 1.2 Core schema's (no timestamps)."""
+
+        yaml_implicit_resolvers: t.ClassVar[dict[str | None, list[tuple[str, re.Pattern[str]]]]] = {}
+
+    CoreLoader.__qualname__ = "CoreLoader"
+    CoreLoader.add_implicit_resolver(_NULL, _NULL_RE, ["~", "n", "N", ""])
+    CoreLoader.add_implicit_resolver(_BOOL, _BOOL_RE, list("tTfF"))
+    CoreLoader.add_implicit_resolver(_INT, _INT_RE, list("-+0123456789"))
+    CoreLoader.add_implicit_resolver(_FLOAT, _FLOAT_RE, list("-+.0123456789"))
+    CoreLoader.resolve = _resolve
+    CoreLoader.descend_resolver = _count_node
+    CoreLoader.ascend_resolver = _no_path_resolvers
+    globals().update(
+        yaml=yaml,
+        Node=Node,
+        ScalarNode=ScalarNode,
+        SequenceNode=SequenceNode,
+        MappingNode=MappingNode,
+        CoreLoader=CoreLoader,
+    )
+    _STRICT_READY = True
+
+
+def __getattr__(name: str) -> t.Any:
+    """``CoreLoader`` (and PyYAML's node classes) made on first use: see :func:`_yaml`."""
+    if name in ("CoreLoader", "yaml", "Node", "ScalarNode", "SequenceNode", "MappingNode"):
+        _yaml()
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def implicit_tag(value: str) -> str:
@@ -197,6 +235,7 @@ def construct(node: Node) -> JSON:
     The path to a refused node is collected only as the refusal travels up (each level adds
     its key), so valid documents pay nothing for JSON pointers.
     """
+    _yaml()
     seen: set[int] = set()
 
     def build(node: Node, depth: int) -> JSON:
@@ -406,6 +445,7 @@ def load_text(text: str, file: str) -> t.Iterator[Document | Problem]:
     A plain file (the common case) is loaded by :mod:`records_toolkit.fast_yaml` when that is on;
     anything it does not answer for, every problem included, is loaded here strictly.
     """
+    fast_yaml = _FAST_YAML or _import_fast_yaml()
     if fast_yaml.enabled() and MAX_DOCUMENTS >= 1:
         data = fast_yaml.load(text, max_depth=MAX_DEPTH, max_items=MAX_ITEMS, max_values=MAX_VALUES)
         if data is not None:
@@ -426,7 +466,21 @@ def load_text(text: str, file: str) -> t.Iterator[Document | Problem]:
     yield from results
 
 
+_FAST_YAML: t.Any = None  # records_toolkit.fast_yaml, once the first text is loaded
+
+
+def _import_fast_yaml() -> t.Any:
+    """:mod:`.fast_yaml`, imported by the first text loaded (its expressions take a millisecond to
+    compile, and a run the result cache answers loads no text)."""
+    global _FAST_YAML
+    from . import fast_yaml
+
+    _FAST_YAML = fast_yaml
+    return fast_yaml
+
+
 def _load_documents(text: str, file: str) -> t.Iterator[Document | Problem]:
+    _yaml()
     loader = CoreLoader(text)
     index = 0
     try:
@@ -504,6 +558,7 @@ def out_of_memory(file: str, document: int = 0) -> Problem:
 
 def _first_alias_mark(text: str) -> t.Any:
     """Where the first alias is written (only computed when construction found one)."""
+    _yaml()
     try:
         for event in yaml.parse(text, Loader=CoreLoader):
             if isinstance(event, yaml.AliasEvent):
@@ -516,6 +571,7 @@ def _first_alias_mark(text: str) -> t.Any:
 def _first_anchor_or_tag(text: str) -> tuple[str, str, t.Any, int] | None:
     """The first anchor or explicit tag, as (code, message, mark, document); syntax errors are left to the composer."""
     document = -1
+    _yaml()
     try:
         for event in yaml.parse(text, Loader=CoreLoader):
             if isinstance(event, yaml.DocumentStartEvent):
@@ -688,8 +744,17 @@ def _problem_at(path: Path | str, code: str, message: str) -> Problem:
     return Problem(file=Path(path).as_posix(), line=None, column=None, pointer="", code=code, message=message)
 
 
+#: What the walk keeps of a file's ``lstat`` for the result cache: (size, mtime_ns, ctime_ns,
+#: inode, device). A whole ``os.stat_result`` costs about 650 bytes (every field an object).
+Signature = tuple[int, int, int, int, int]
+
+
+def signature(info: os.stat_result) -> Signature:
+    return (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, info.st_dev)
+
+
 def iter_record_files(
-    paths: t.Iterable[str | os.PathLike[str]], stats: dict[str, os.stat_result] | None = None
+    paths: t.Iterable[str | os.PathLike[str]], stats: dict[str, Signature] | None = None
 ) -> t.Iterator[Path | Problem]:
     """:func:`iter_record_names`, each file as a :class:`~pathlib.Path`."""
     for item in iter_record_names(paths, stats):
@@ -697,7 +762,7 @@ def iter_record_files(
 
 
 def iter_record_names(
-    paths: t.Iterable[str | os.PathLike[str]], stats: dict[str, os.stat_result] | None = None
+    paths: t.Iterable[str | os.PathLike[str]], stats: dict[str, Signature] | None = None
 ) -> t.Iterator[str | Problem]:
     """Expand files and directories (recursively, ``*.yaml``/``*.yml``) in a stable order.
 
@@ -713,13 +778,15 @@ def iter_record_names(
     ``stats``: filled with each file's ``lstat`` as the walk took it, by its posix name (the
     result cache needs no second ``stat`` per file).
     """
-    seen: set[tuple[int, int]] = set()
+    seen: dict[int, set[int]] = {}  # device -> inodes (not a (device, inode) tuple per file: memory)
 
     def first_time(info: os.stat_result) -> bool:
-        key = (info.st_dev, info.st_ino)
-        if key in seen:
+        inodes = seen.get(info.st_dev)
+        if inodes is None:
+            inodes = seen[info.st_dev] = set()
+        if info.st_ino in inodes:
             return False
-        seen.add(key)
+        inodes.add(info.st_ino)
         return True
 
     for given in paths:
@@ -752,7 +819,7 @@ def iter_record_names(
         elif stat.S_ISREG(info.st_mode):
             if first_time(info):
                 if stats is not None:
-                    stats[path.as_posix()] = info
+                    stats[path.as_posix()] = signature(info)
                 yield path.as_posix()
         else:
             yield _problem_at(path, "file-special", f"{kind_of(info.st_mode)}, not a regular file: not read")
@@ -780,7 +847,7 @@ def _linked_parent(path: Path) -> Path | None:
 
 
 def _walk(
-    root: Path, first_time: t.Callable[[os.stat_result], bool], stats: dict[str, os.stat_result] | None = None
+    root: Path, first_time: t.Callable[[os.stat_result], bool], stats: dict[str, Signature] | None = None
 ) -> t.Iterator[str | Problem]:
     """Every record file under ``root`` (sorted), and a problem for each link, special file or unreadable folder."""
     files: list[str] = []  # as text: a Path object per file would cost several times its name
@@ -812,6 +879,15 @@ def _walk(
                 )
                 continue
             record_like = entry.name.endswith(YAML_SUFFIXES)
+            if not record_like:  # the entry's type from the directory listing: no stat (d_type)
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        subfolders.append(Path(entry.path))
+                        continue
+                    if not entry.is_symlink():
+                        continue  # a file that is no record (a README): nothing to say about it
+                except OSError:
+                    pass  # the stat below says what is wrong
             try:
                 info = entry.stat(follow_symlinks=False)
                 if stat.S_ISLNK(info.st_mode):
@@ -836,10 +912,21 @@ def _walk(
                 named_like_records += 1
                 if stat.S_ISREG(info.st_mode):
                     if first_time(info):
-                        name = entry.path if _POSIX else Path(entry.path).as_posix()
+                        # as Path would spell it ("a.yaml", not "./a.yaml", for the folder ".")
+                        name = (
+                            (entry.path if str(folder) != "." else entry.name)
+                            if _POSIX
+                            else Path(entry.path).as_posix()
+                        )
                         files.append(name)
                         if stats is not None:
-                            stats[name] = info
+                            stats[name] = (
+                                info.st_size,
+                                info.st_mtime_ns,
+                                info.st_ctime_ns,
+                                info.st_ino,
+                                info.st_dev,
+                            )
                 else:
                     problems.append(
                         _problem_at(
@@ -888,6 +975,7 @@ class Positions:
     @staticmethod
     def _compose(text: str) -> t.Generator[Node, None, None]:
         """The documents of a text, as far as they compose (all before a syntax error or a limit)."""
+        _yaml()
         loader = CoreLoader(text)
         try:
             count = 0

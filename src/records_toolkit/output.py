@@ -7,6 +7,8 @@ point or a container volume works) and so that the record walker, which skips ev
 with ``.toolkit-tmp-``, never reads one as a record.
 
 - :func:`atomic_write` (one file): a temporary file, flushed to disk, renamed over the target.
+  The content is bytes, or a :data:`Producer` that writes it in pieces as it is made (a streaming
+  export never holds a whole file in memory); the same for :func:`atomic_write_tree`.
 - :func:`atomic_write_tree` (several files in a directory): every file is first written into a
   staging directory, and each old file kept there too (a hard link); a journal listing the files
   is written before anything moves; then each new file is renamed over its old one, so every name
@@ -46,7 +48,9 @@ from .errors import OutputError
 
 __all__ = [
     "TEMP_PREFIX",
+    "Producer",
     "SignalGuard",
+    "Sink",
     "Terminated",
     "atomic_write",
     "atomic_write_tree",
@@ -151,6 +155,72 @@ def _write_file(path: Path, data: bytes, *, sync: bool = True) -> None:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view) :]
+        if sync:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+_PIECE = 1 << 20  # bytes gathered before one os.write
+
+
+class Sink:
+    """One file being written in pieces: gathered up to about 1 MiB, then one ``os.write``.
+
+    A signal held by the write's :class:`SignalGuard` is raised at the next piece, so a long
+    streaming export stops at once on Ctrl-C (the staging is then removed, nothing changed).
+    """
+
+    def __init__(self, fd: int, guard: SignalGuard | None) -> None:
+        self._fd = fd
+        self._guard = guard
+        self._parts: list[bytes] = []
+        self._size = 0
+        self.written = 0
+
+    def write(self, data: bytes) -> None:
+        if self._guard is not None and self._guard.pending is not None:
+            self._guard.check()
+        self._parts.append(data)
+        self._size += len(data)
+        if self._size >= _PIECE:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._size:
+            data = b"".join(self._parts)
+            self._parts.clear()
+            self._size = 0
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view) :]
+            self.written += len(data)
+        elif self._parts:
+            self._parts.clear()
+        if self._guard is not None:
+            self._guard.check()
+
+
+Producer = t.Callable[[t.Callable[[str], Sink]], None]
+"""Writes the content of a write: called with ``open(name)``, which gives the :class:`Sink` of the
+file ``name`` (relative, ``/``-separated; for :func:`atomic_write` the one file, whatever its name)."""
+
+
+def _produce_file(path: Path, produce: Producer, guard: SignalGuard | None, *, sync: bool = True) -> None:
+    """Create ``path`` (it must not exist) and let ``produce`` write it; flushed to disk."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
+    try:
+        sink = Sink(fd, guard)
+        opened: list[str] = []
+
+        def open_one(name: str) -> Sink:
+            if opened:
+                raise OutputError(f"cannot write {path}: a second file ({name!r}) for a one-file output")
+            opened.append(name)
+            return sink
+
+        produce(open_one)
+        sink.flush()
         if sync:
             os.fsync(fd)
     finally:
@@ -554,8 +624,10 @@ def _stat_target(path: Path, cannot: str) -> os.stat_result | None:
         raise OutputError(f"{cannot}: {reason}") from exc
 
 
-def atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes | Producer) -> None:
     """Replace ``path`` with ``data`` in one step; on any error or signal the old file is untouched.
+
+    ``data``: the bytes, or a :data:`Producer` writing them in pieces into the temporary file.
 
     A symbolic link given is written through (its target is replaced, the link stays); a device
     or pipe (``/dev/stdout``, ``/dev/null``) is written to directly, since renaming over it would
@@ -586,7 +658,10 @@ def atomic_write(path: Path, data: bytes) -> None:
                     if lock.held:
                         _RECOVERED.add(str(directory))
                 temp = _temp_path(directory)
-                _write_file(temp, data)
+                if isinstance(data, bytes):
+                    _write_file(temp, data)
+                else:
+                    _produce_file(temp, data, guard)
                 if info is not None:
                     with contextlib.suppress(OSError):
                         shutil.copymode(target, temp)
@@ -605,7 +680,7 @@ def atomic_write(path: Path, data: bytes) -> None:
                 _OURS.discard(str(temp))
 
 
-def _write_directly(path: Path, data: bytes) -> None:
+def _write_directly(path: Path, data: bytes | Producer) -> None:
     """Write into a device, pipe or descriptor. The open does not block: a FIFO with no process
     reading it is an error at once (ENXIO), not a wait forever; the write itself then blocks as usual."""
     nonblock = getattr(os, "O_NONBLOCK", 0)
@@ -622,9 +697,14 @@ def _write_directly(path: Path, data: bytes) -> None:
     try:
         if nonblock:
             os.set_blocking(fd, True)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        if isinstance(data, bytes):
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        else:
+            sink = Sink(fd, None)
+            data(lambda name: sink)
+            sink.flush()
     except OSError as exc:
         raise OutputError(f"cannot write {path}: {_reason(exc)}") from exc
     finally:
@@ -667,8 +747,13 @@ def _check_target(directory: Path, name: str) -> None:
             raise OutputError(f"cannot write {directory / name}: {here} is not a directory; nothing was changed")
 
 
-def atomic_write_tree(directory: Path, files: t.Mapping[str, bytes], remove: t.Iterable[str] = ()) -> None:
-    """Write several files (relative ``/`` names) into ``directory``, all or nothing.
+def atomic_write_tree(
+    directory: Path, files: t.Mapping[str, bytes], remove: t.Iterable[str] = (), *, produce: Producer | None = None
+) -> list[str]:
+    """Write several files (relative ``/`` names) into ``directory``, all or nothing; their names.
+
+    ``produce``: a :data:`Producer` writing more files in pieces, each opened by name (checked as
+    the names of ``files`` are, when it is opened), all open at once if it likes.
 
     ``remove`` names files to take out in the same step (a replaced tree leaves no stale file):
     each is kept in the staging directory like a replaced file, so an undo puts it back.
@@ -697,7 +782,7 @@ def atomic_write_tree(directory: Path, files: t.Mapping[str, bytes], remove: t.I
                 _recover(directory, locked=lock.held)
                 for name in [*files, *removed]:
                     _check_target(directory, name)
-                _swap(directory, files, guard, removed)
+                return _swap(directory, files, guard, removed, produce)
         except BaseException as exc:
             _remove_dirs(created)
             if isinstance(exc, OSError):
@@ -706,7 +791,13 @@ def atomic_write_tree(directory: Path, files: t.Mapping[str, bytes], remove: t.I
             raise
 
 
-def _swap(directory: Path, files: t.Mapping[str, bytes], guard: SignalGuard, removed: t.Sequence[str] = ()) -> None:
+def _swap(
+    directory: Path,
+    given: t.Mapping[str, bytes],
+    guard: SignalGuard,
+    removed: t.Sequence[str] = (),
+    produce: Producer | None = None,
+) -> list[str]:
     """Stage, keep, journal, move; undo on any exception. Raises OSError, OutputError or a signal's exception.
 
     The old files are kept by a hard link (a copy where links are not possible) in the staging
@@ -719,7 +810,8 @@ def _swap(directory: Path, files: t.Mapping[str, bytes], guard: SignalGuard, rem
         origin = _origin(staging)  # recorded before anything can move: see recover()
         journal: _Journal | None = None
         try:
-            for name, data in files.items():
+            files: list[str] = list(given)
+            for name, data in given.items():
                 guard.check()
                 target = staging / "new" / name
                 target.parent.mkdir(parents=True, exist_ok=True)
@@ -728,6 +820,9 @@ def _swap(directory: Path, files: t.Mapping[str, bytes], guard: SignalGuard, rem
                 except OSError as exc:
                     exc.filename = str(directory / name)
                     raise
+            if produce is not None:
+                _stage(directory, staging, files, produce, guard)
+            removed = [name for name in removed if name not in files]
             kept: list[str] = []
             for name in [*files, *removed]:
                 guard.check()
@@ -776,6 +871,43 @@ def _swap(directory: Path, files: t.Mapping[str, bytes], guard: SignalGuard, rem
         raise
     finally:
         _OURS.discard(str(staging))
+    return files
+
+
+def _stage(directory: Path, staging: Path, files: list[str], produce: Producer, guard: SignalGuard) -> None:
+    """Let ``produce`` write its files into ``staging/new``; each name checked as it is opened, added to ``files``."""
+    open_fds: list[tuple[int, Sink, str]] = []
+
+    def open_file(name: str) -> Sink:
+        if not isinstance(name, str) or not _safe_name(name):
+            raise OutputError(f"cannot write {name!r} into {directory}: not a plain relative file name")
+        if name in files:
+            raise OutputError(f"cannot write {directory / name}: the file is written twice")
+        _check_target(directory, name)
+        target = staging / "new" / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+        try:
+            fd = os.open(target, flags, 0o666)
+        except OSError as exc:
+            exc.filename = str(directory / name)
+            raise
+        sink = Sink(fd, guard)
+        files.append(name)
+        open_fds.append((fd, sink, name))
+        return sink
+
+    try:
+        produce(open_file)
+        for _fd, sink, name in open_fds:
+            try:
+                sink.flush()
+            except OSError as exc:
+                exc.filename = str(directory / name)
+                raise
+    finally:
+        for fd, _sink, _name in open_fds:
+            os.close(fd)
 
 
 def _keep(final: Path, kept: Path) -> None:

@@ -123,7 +123,8 @@ def parse_source_date_epoch(value: int | str | None) -> tuple[int | None, str | 
 class Exported:
     """What an export produced: files by relative POSIX name, and notices for the user (stderr)."""
 
-    files: dict[str, bytes]
+    files: t.Mapping[str, bytes]
+    """By name; after a write to a path, the files as written (read from disk when asked for)."""
     notices: list[str] = dataclasses.field(default_factory=list)
 
     @property
@@ -150,6 +151,27 @@ class Format(t.Protocol):
     def export(self, records: t.Sequence[Record], context: Context) -> Exported:
         """Validated records sorted by ``(type, id)`` in; the files (exactly one unless ``directory``) out."""
         ...
+
+
+class Writable(t.Protocol):
+    """Where a streaming format writes one file: ``write(bytes)`` as often as it likes."""
+
+    def write(self, data: bytes) -> None: ...
+
+
+@t.runtime_checkable
+class Streaming(t.Protocol):
+    """A format that writes its files in pieces as it reads the records (the built-in ones do).
+
+    ``stream(records, context, open)``: ``records`` as for ``export`` (each read of an item gives a
+    fresh dict; the built-in ``toolkit export`` hands a :class:`~records_toolkit.streaming.Records`,
+    decoded from disk as read, with ``of_type``); ``open(name)`` starts the file ``name`` and gives
+    its :class:`Writable`. Returns the notices. The same rules as ``export``: exactly one file
+    unless ``directory``, the same bytes for the same records. The toolkit uses ``stream`` when a
+    format has it, so neither the records nor the output need to fit in memory.
+    """
+
+    def stream(self, records: t.Sequence[Record], context: Context, open: t.Callable[[str], Writable]) -> list[str]: ...
 
 
 @t.runtime_checkable
@@ -333,6 +355,73 @@ def run_export(plugin: Format, records: t.Sequence[Record], context: Context) ->
     return exported
 
 
+def run_stream(
+    plugin: Format, records: t.Sequence[Record], context: Context, open: t.Callable[[str], Writable]
+) -> tuple[list[str], list[str]]:
+    """``plugin.stream`` with its exceptions mapped as :func:`run_export` does; ``(notices, names)``.
+
+    The names are checked as each file is opened (a bad name or a second file of a single-file
+    format is the plugin's failure, raised before anything is committed). Errors of the writing
+    itself (a full disk, a signal) are not the plugin's: they pass through as they are.
+    """
+    names: list[str] = []
+    ours: list[BaseException] = []
+
+    def broke(why: str) -> t.NoReturn:
+        raise PluginError(plugin.name, _origin(plugin), f"broke the format contract: {why}")
+
+    class _Checked:
+        def __init__(self, sink: Writable) -> None:
+            self._sink = sink
+
+        def write(self, data: bytes) -> None:
+            if not isinstance(data, (bytes, bytearray, memoryview)):
+                broke(f"wrote {type(data).__name__}, not bytes")
+            try:
+                self._sink.write(bytes(data))
+            except BaseException as exc:  # the disk's or a signal's, never the plugin's
+                ours.append(exc)
+                raise
+
+    def checked_open(name: str) -> _Checked:
+        if not isinstance(name, str):
+            broke(f"file name {name!r} is not text")
+        why = _bad_file_name(name)
+        if why:
+            broke(f"file name {name!r} {why}")
+        if name in names:
+            broke(f"file {name!r} opened twice")
+        if names and not plugin.directory:
+            broke(f"a single-file format must write exactly one file, not {len(names) + 1}")
+        for other in names:
+            if other.startswith(name + "/") or name.startswith(other + "/"):
+                broke(f"file name {name!r} and {other!r}: one would have to be a directory")
+        try:
+            sink = open(name)
+        except BaseException as exc:
+            ours.append(exc)
+            raise
+        names.append(name)
+        return _Checked(sink)
+
+    streaming = t.cast(Streaming, plugin)
+    try:
+        notices = streaming.stream(records, context, checked_open)
+    except ToolkitError:
+        raise
+    except (KeyboardInterrupt, GeneratorExit):
+        raise
+    except BaseException as exc:
+        if any(exc is mine for mine in ours):
+            raise
+        raise PluginError(plugin.name, _origin(plugin), f"failed during export: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(notices, list) or not all(isinstance(n, str) for n in notices):
+        broke("stream must return the notices, a list of text")
+    if not plugin.directory and len(names) != 1:
+        broke(f"a single-file format must write exactly one file, not {len(names)}")
+    return notices, names
+
+
 def _check_exported(plugin: Format, exported: t.Any) -> None:
     def broke(why: str) -> t.NoReturn:
         raise PluginError(plugin.name, _origin(plugin), f"broke the format contract: {why}")
@@ -406,6 +495,8 @@ __all__ = [
     "Option",
     "Problem",
     "Record",
+    "Streaming",
+    "Writable",
     "discover",
     "invalid_source",
     "load",
@@ -413,4 +504,5 @@ __all__ = [
     "resolve_options",
     "run_export",
     "run_import",
+    "run_stream",
 ]

@@ -14,7 +14,6 @@ import dataclasses
 import sys
 import typing as t
 
-from .messages import did_you_mean
 from .schemas import TypeInfo, values_at
 
 if t.TYPE_CHECKING:
@@ -41,8 +40,11 @@ class Collection:
         self.repeats: list[
             tuple[str, str, int, str]
         ] = []  # (id, file, document, type) of every later record with that id
-        self.refs: list[tuple[str, int, str, str, tuple[str, ...]]] = []  # (file, doc, pointer, target, allowed)
-        self.quotes: list[tuple[str, int, str, str, str]] = []  # (file, doc, pointer, article, quote)
+        # One flat tuple per record, (file, doc, then pointer, target, allowed for each reference)
+        # and (file, doc, then pointer, article, quote for each quote): a third of the memory of a
+        # tuple per reference. Read them through each_ref() and each_quote().
+        self.refs: list[tuple[t.Any, ...]] = []
+        self.quotes: list[tuple[t.Any, ...]] = []
         self.articles: dict[str, str] = {}  # article id -> its text (of the last article with that id)
         self.texts: list[tuple[str, str, int, str]] = []  # (article id, file, document, text) of every article
 
@@ -59,14 +61,19 @@ class Collection:
 
         record_id = data.get("id")
         if usable(record_id, "/id"):
+            record_id = sys.intern(record_id)  # the same object as the references to it
             if record_id in self.ids:
                 self.repeats.append((record_id, doc.file, doc.index, info.name))
             else:
                 self.ids[record_id] = (doc.file, doc.index, info.name)
+        refs: list[t.Any] = [doc.file, doc.index]
         for template, allowed in info.references:
             for pointer, target in values_at(data, template):
                 if usable(target, pointer):  # interned: the same pointers and ids recur in every record
-                    self.refs.append((doc.file, doc.index, sys.intern(pointer), sys.intern(target), allowed))
+                    refs += (sys.intern(pointer), sys.intern(target), allowed)
+        if len(refs) > 2:
+            self.refs.append(tuple(refs))
+        quotes: list[t.Any] = [doc.file, doc.index]
         sources = data.get("sources")
         for index, source in enumerate(sources if isinstance(sources, list) else []):
             if not isinstance(source, dict):
@@ -75,13 +82,25 @@ class Collection:
             at = f"/sources/{index}"
             if usable(article, f"{at}/article") and usable(quote, f"{at}/quote"):
                 # interned: records citing one sentence share one copy of it
-                self.quotes.append(
-                    (doc.file, doc.index, sys.intern(f"{at}/quote"), sys.intern(article), sys.intern(quote))
-                )
+                quotes += (sys.intern(f"{at}/quote"), sys.intern(article), sys.intern(quote))
+        if len(quotes) > 2:
+            self.quotes.append(tuple(quotes))
         if info.name == "article" and usable(record_id, "/id") and usable(data.get("text"), "/text"):
             self.articles[record_id] = data["text"]
             self.texts.append((record_id, doc.file, doc.index, data["text"]))
         return None  # duplicates are found in check(), against the first record of the whole collection
+
+    def each_ref(self) -> t.Iterator[tuple[str, int, str, str, tuple[str, ...]]]:
+        """Every reference: (file, document, pointer, target id, the types allowed there)."""
+        for entry in self.refs:
+            for n in range(2, len(entry), 3):
+                yield entry[0], entry[1], entry[n], entry[n + 1], entry[n + 2]
+
+    def each_quote(self) -> t.Iterator[tuple[str, int, str, str, str]]:
+        """Every quote: (file, document, pointer, article id, quote)."""
+        for entry in self.quotes:
+            for n in range(2, len(entry), 3):
+                yield entry[0], entry[1], entry[n], entry[n + 1], entry[n + 2]
 
     def state(self) -> dict[str, t.Any]:
         """The indexes as plain picklable values, for :meth:`merge` in another process."""
@@ -113,9 +132,11 @@ class Collection:
     def check(self) -> list[Pending]:
         """Every reference names a record of an allowed type; every quote is in its article."""
         found = [_duplicate(record_id, file, index, self.ids[record_id]) for record_id, file, index, _ in self.repeats]
-        for file, index, pointer, target, allowed in self.refs:
+        for file, index, pointer, target, allowed in self.each_ref():
             record = self.ids.get(target)
             if record is None:
+                from .messages import did_you_mean  # only when a reference dangles
+
                 hint = did_you_mean(target, self.ids)
                 message = f"{target!r} is not the id of any record{hint}"
                 found.append(Pending(file, index, pointer, "dangling-reference", message))
@@ -123,7 +144,7 @@ class Collection:
                 message = f"{target!r} is a {record[2]}; here it must be {_either(allowed)}"
                 found.append(Pending(file, index, pointer, "reference-type", message))
         hints = 0
-        for file, index, pointer, article, quote in self.quotes:
+        for file, index, pointer, article, quote in self.each_quote():
             text = self.articles.get(article)
             if text is None:
                 continue  # a dangling or mistyped article reference was reported above

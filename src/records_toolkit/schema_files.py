@@ -3,6 +3,12 @@
 Each ``<name>.schema.json`` needs an absolute ``$id``; ``$ref`` between files resolves by it
 (JSON Schema Core §8.2.3.1), locally and never over the network, and every ``$ref`` is resolved
 once at load time so a broken one stops the run (exit 3) instead of failing a record.
+
+The check against the metaschema (jsonschema-rs: importing it costs more than the rest of
+loading) and of the ``$ref`` s may be left to the first use of the schemas (``check=False``, then
+:meth:`SchemaSet.check`): a run that answers from the result cache never needs them. A fault
+found while loading (a file that is not JSON, no ``$id``) checks the documents before it first,
+so the error is the one the full check would give.
 """
 
 from __future__ import annotations
@@ -20,8 +26,10 @@ from .problems import pointer_tokens
 class SchemaSet:
     """The documents of one schema directory, by name (file name without ``.schema.json``)."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, check: bool = True) -> None:
         self.directory = directory
+        self._unchecked: list[tuple[Path, t.Any]] = []  # against the metaschema, in file order
+        self._refs_checked = False
         documents: dict[str, dict[str, t.Any]] = {}
         try:
             paths = sorted(directory.glob("*.schema.json"))
@@ -33,8 +41,11 @@ class SchemaSet:
             try:
                 doc = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, ValueError) as exc:
+                self._check_metaschema()  # (the files before it were checked first)
                 raise SchemaBroken(f"{path}: {exc}") from exc
-            _check_schema(path, doc)
+            self._unchecked.append((path, doc))
+            if check or not isinstance(doc, dict) or "$id" not in doc:
+                self._check_metaschema()
             if "$id" not in doc:
                 raise SchemaBroken(f"{path}: a schema needs an absolute $id")
             documents[path.name.removesuffix(".schema.json")] = doc
@@ -42,8 +53,28 @@ class SchemaSet:
         self._by_id = {doc["$id"]: doc for doc in documents.values()}
         # (base, $ref) -> URI: the same few pairs are asked for again and again (urljoin is not cheap)
         self._joined: dict[tuple[str, str], str] = {}
-        for name, doc in documents.items():
-            self._check_refs(name, doc)
+        if check:
+            self.check()
+
+    def check(self) -> None:
+        """Check each document not checked yet against the 2020-12 metaschema, in file order, then
+        resolve every ``$ref``.
+
+        The first fault raises :class:`SchemaBroken` (again at the next call); once all pass, this
+        costs nothing.
+        """
+        self._check_metaschema()
+        if not self._refs_checked:
+            for name, doc in self.documents.items():
+                self._check_refs(name, doc)
+            self._refs_checked = True
+
+    def _check_metaschema(self) -> None:
+        """The documents not checked yet, against the metaschema, in file order; the first that fails raises."""
+        while self._unchecked:
+            path, doc = self._unchecked[0]
+            _check_schema(path, doc)
+            del self._unchecked[0]
 
     @functools.cached_property
     def registry(self) -> t.Any:

@@ -14,29 +14,61 @@ import os
 import typing as t
 from pathlib import Path
 
-from . import dates
 from .loader import (
     MAX_FILE_BYTES,
     Document,
     Positions,
+    Signature,
     iter_record_names,
     load_bytes,
     load_file,
     out_of_memory,
     read_regular,
 )
-from .messages import describe, describe_all, did_you_mean, first_repeat, pointer_of
 from .problems import Problem, Report
-from .provenance import Budget, check_sources
 from .rules import Collection, Pending
 from .schemas import Model, load_model, values_at
 
 if t.TYPE_CHECKING:
+    from . import dates
     from .cache import Store
     from .collection import Layout
     from .progress import Progress
 
 __all__ = ["Checker", "Result", "check_paths", "describe"]
+
+if t.TYPE_CHECKING:
+    from .messages import describe, describe_all, did_you_mean, first_repeat, pointer_of
+    from .provenance import Budget, check_sources
+_RECORD_CHECKS = False
+
+
+def _load_record_checks() -> None:
+    """Import what checking a record needs, once, when the first record is checked: a run the
+    result cache answers checks none and so never imports dates, messages or provenance (and
+    calendar, datetime, unicodedata with them): start-up."""
+    global _RECORD_CHECKS
+    from . import dates, messages, provenance
+
+    globals().update(
+        dates=dates,
+        describe=messages.describe,
+        describe_all=messages.describe_all,
+        did_you_mean=messages.did_you_mean,
+        first_repeat=messages.first_repeat,
+        pointer_of=messages.pointer_of,
+        Budget=provenance.Budget,
+        check_sources=provenance.check_sources,
+    )
+    _RECORD_CHECKS = True
+
+
+def __getattr__(name: str) -> t.Any:  # `validate.describe` (PEP 562), for callers of the old import
+    if name == "describe":
+        _load_record_checks()
+        return globals()[name]
+    raise AttributeError(name)
+
 
 #: Problems reported per file at most; one last `problems-truncated` says how many more there were.
 MAX_PROBLEMS_PER_FILE = 1000
@@ -70,7 +102,7 @@ class Checker:
         self._overflow: dict[str, int] = {}  # problems past the cap, counted only
         self._collection = Collection()
         self._explaining: dict[str, t.Any] = {}
-        self._budget: tuple[str, Budget] = ("", Budget())
+        self._budget: tuple[str, Budget | None] = ("", None)
         self.progress: Progress | None = None  # shown on a terminal during a long run
         self._files = 0  # files added here (for the progress of merged chunks)
         # for the result cache: each file's SHA-256 (of the very bytes checked) and record count
@@ -94,6 +126,8 @@ class Checker:
 
     def add(self, doc: Document) -> None:
         """Check one record on its own and index it for the collection rules."""
+        if not _RECORD_CHECKS:
+            _load_record_checks()
         self.report.records += 1
         data = doc.data
         assert isinstance(data, dict)
@@ -148,30 +182,28 @@ class Checker:
                 parsed = dates.parse(value)
                 if not parsed.ordered:
                     self._flag(doc, pointer, "date-order", f"interval {value!r} ends before it starts")
-        if self._budget[0] != doc.file:  # the attestation budget is per file
-            self._budget = (doc.file, Budget())
-        for pointer, code, message, at_key in check_sources(data, info.attested, wrong, self._budget[1]):
+        budget = self._budget[1]
+        if budget is None or self._budget[0] != doc.file:  # the attestation budget is per file
+            budget = Budget()
+            self._budget = (doc.file, budget)
+        for pointer, code, message, at_key in check_sources(data, info.attested, wrong, budget):
             self._flag(doc, pointer, code, message, at_key=at_key)
         if self.keep and not wrong:
             self.records.append(doc)
 
-    def add_files(self, files: t.Iterable[Path], max_bytes: int) -> None:
+    def add_files(self, files: t.Iterable[str | Path], max_bytes: int) -> None:
         """Load each file and add its records (or its loading problems).
 
         Running out of memory on one file is a problem of that file (``out-of-memory``), never a
         traceback; the records of the file checked before it keep their problems.
         """
-        for path in files:
-            self.add_file(path.as_posix(), max_bytes)
+        for path in files:  # a name as the walk gave it is kept as it is (one string per file)
+            self.add_file(path if isinstance(path, str) else path.as_posix(), max_bytes)
 
     def add_file(self, file: str, max_bytes: int) -> None:
-        """Load one file and add its records; with :attr:`hashes` on, the file is read once and its
-        hash is of the bytes checked."""
-        if self.hashes is None:
-            self.add_loaded(file, load_file(Path(file), max_bytes=max_bytes))
-            return
-        from .cache import content_hash
-
+        """Load one file and add its records. The file is read once; with :attr:`hashes` on, the
+        hash is of the very bytes checked. No Path object is made (pathlib interns every part of
+        every name it parses: memory that grows with the tree)."""
         try:
             raw = read_regular(file, max_bytes)
         except OSError:  # a refusal (too large, a link, unreadable): the loader words it; no hash
@@ -179,8 +211,11 @@ class Checker:
             return
         before = self.report.records
         self.add_loaded(file, load_bytes(raw, file))
-        self.hashes[file] = content_hash(raw)
-        self.file_records[file] = self.report.records - before
+        if self.hashes is not None:
+            from .cache import content_hash
+
+            self.hashes[file] = content_hash(raw)
+            self.file_records[file] = self.report.records - before
 
     def add_loaded(self, file: str, loaded_items: t.Iterable[Document | Problem]) -> None:
         """Add what the loader made of one file (see :meth:`add_files`)."""
@@ -393,7 +428,7 @@ def check_paths(
     checker.progress = progress
     files: list[str] = []  # names, not Path objects: a 100,000-file tree would hold 100,000 of them
     cached = cache_root is not None and not keep
-    stats: dict[str, os.stat_result] | None = {} if cached else None
+    stats: dict[str, Signature] | None = {} if cached else None
     for item in iter_record_names(paths, stats):
         if isinstance(item, Problem):
             checker.add_problem(item)
@@ -406,7 +441,7 @@ def check_paths(
         assert cache_root is not None and stats is not None
         counts = _cached_run(checker, others + files, stats, cache_root, max_bytes, jobs, model, layout)
         result = Result(checker.report, [])
-        result.report.records = sum(counts[file] for file in files)
+        result.report.records = sum(counts[len(others) :])  # the named files come last
     else:
         if others:
             _add_files(checker, others, keep, max_bytes, jobs, model, layout)
@@ -425,16 +460,16 @@ def check_paths(
 def _cached_run(
     checker: Checker,
     order: list[str],
-    stats: dict[str, os.stat_result],
+    stats: dict[str, Signature],
     root: str,
     max_bytes: int,
     jobs: int | None,
     model: Model | None,
     layout: Layout | None,
-) -> dict[str, int]:
+) -> list[int]:
     """Check the files of ``order`` (the rest of the collection first, then the named ones)
     through the collection's snapshot (:mod:`.incremental`): after a change only the changed
-    files are parsed. The problems go to ``checker``'s report; the records per file come back."""
+    files are parsed. The problems go to ``checker``'s report; the records per file come back (in order)."""
     from . import incremental
 
     store = _open_cache(root, checker.model, max_bytes, layout, len(order))
@@ -453,8 +488,8 @@ def _cached_run(
     found = checker.finish().report.problems
     checker.report.problems = walked + found
     if store is not None:
-        store.save(incremental.snapshot(order, stats, checker, found, store.started), whole=True)
-    return {file: checker.file_records.get(file, 0) for file in order}
+        store.save(incremental.snapshot(order, stats, checker, found, store.started), keep_rest=False)
+    return [checker.file_records.get(file, 0) for file in order]
 
 
 def _open_cache(root: str, model: Model, max_bytes: int, layout: Layout | None, files: int) -> Store | None:
@@ -472,7 +507,7 @@ def _open_cache(root: str, model: Model, max_bytes: int, layout: Layout | None, 
 
 
 def _others(
-    collection: t.Sequence[str | os.PathLike[str]], named: t.Sequence[str], stats: dict[str, os.stat_result] | None
+    collection: t.Sequence[str | os.PathLike[str]], named: t.Sequence[str], stats: dict[str, Signature] | None
 ) -> list[str]:
     """The record files of ``collection`` that are not among the ``named`` ones (same file, any spelling).
 
@@ -488,15 +523,15 @@ def _others(
             continue
         seen.add((info.st_dev, info.st_ino))
     others: list[str] = []
-    walked: dict[str, os.stat_result] = {}
+    walked: dict[str, Signature] = {}
     for item in iter_record_names(collection, walked):
         if isinstance(item, Problem):
             continue
-        info = walked[item]
-        if (info.st_dev, info.st_ino) not in seen:
+        sig = walked[item]
+        if (sig[4], sig[3]) not in seen:  # (device, inode)
             others.append(item)
             if stats is not None:
-                stats[item] = info
+                stats[item] = sig
     return others
 
 
@@ -517,7 +552,7 @@ def _add_files(
         for state in _in_workers(files, keep, max_bytes, layout, workers, work):
             checker.merge(state)
     else:
-        checker.add_files(map(Path, files), max_bytes)
+        checker.add_files(files, max_bytes)
 
 
 Chunked = t.TypeVar("Chunked")
@@ -622,7 +657,7 @@ def _stop_workers(pool: t.Any) -> None:
 def _check_chunk(files: list[str], keep: bool, max_bytes: int, layout: Layout | None = None) -> dict[str, t.Any]:
     """In a worker: load and check some files; hand back the indexes, not the checker."""
     checker = Checker(keep=keep, layout=layout)
-    checker.add_files(map(Path, files), max_bytes)
+    checker.add_files(files, max_bytes)
     return checker.state()
 
 
@@ -630,5 +665,5 @@ def _check_chunk_hashed(files: list[str], keep: bool, max_bytes: int, layout: La
     """:func:`_check_chunk`, noting each file's hash and record count for the result cache."""
     checker = Checker(keep=keep, layout=layout)
     checker.hashes = {}
-    checker.add_files(map(Path, files), max_bytes)
+    checker.add_files(files, max_bytes)
     return checker.state()

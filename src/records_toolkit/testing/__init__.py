@@ -128,7 +128,7 @@ def _same_bytes_in_other_processes(
     )
 
 
-def _round_trip(plugin: Format, files: dict[str, bytes], context: Context) -> list[Record]:
+def _round_trip(plugin: Format, files: t.Mapping[str, bytes], context: Context) -> list[Record]:
     from ..api import validate_records
 
     with tempfile.TemporaryDirectory(prefix="records-toolkit-laws-") as temp:
