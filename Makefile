@@ -5,10 +5,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 OUT    ?= out
 
-.PHONY: help install demo test test-fast typecheck lint bench fuzz clean golden release
+.PHONY: help install demo test test-fast typecheck lint bench bench-peers bench-100k fuzz clean golden release
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,9 +47,19 @@ golden: install ## rewrite the golden files from the shipped records (review the
 	$(BIN)/python -m pytest -q tests/exporters -k golden --update-golden
 	git diff --stat tests/golden
 
-bench: install ## throughput of `toolkit validate` against check-jsonschema on the same files
+LINKML_VENV ?= bench/.linkml-venv
+LINKML_VERSION ?= 1.12.1
+bench-peers: install ## install the peers `make bench` measures: check-jsonschema, and linkml in its own venv (skipped if it fails)
 	$(BIN)/python -m pip install --quiet check-jsonschema  # the peer measured against (not a test dependency)
+	@test -f $(LINKML_VENV)/.linkml-$(LINKML_VERSION) || { rm -rf $(LINKML_VENV) && $(PYTHON) -m venv $(LINKML_VENV) \
+	  && $(LINKML_VENV)/bin/python -m pip install --quiet 'linkml==$(LINKML_VERSION)' && touch $(LINKML_VENV)/.linkml-$(LINKML_VERSION); } \
+	  || echo "bench: linkml $(LINKML_VERSION) did not install in $(LINKML_VENV); the bench skips its row" >&2
+
+bench: bench-peers ## throughput, peak memory, start-up and exports of the toolkit against its peers, 10k records
 	$(BIN)/python bench/run.py
+
+bench-100k: bench-peers ## the same at 100k records, fewer rounds (long); writes bench/RESULTS-100k.md
+	$(BIN)/python bench/run.py --records 100000 --repeat 2 --startup-repeat 5 --results bench/RESULTS-100k.md
 
 FUZZ_SECONDS ?= 120
 fuzz: install ## mutation fuzzing of validate, fmt, every export and importer (FUZZ_SECONDS=120); 0 foreign exceptions

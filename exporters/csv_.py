@@ -39,13 +39,14 @@ import io
 import json
 import os
 import re
+import string
 import typing as t
 import unicodedata
 from pathlib import Path, PurePosixPath
 
 from records_toolkit.errors import CouldNotRun
 from records_toolkit.exporters import Unreadable, brief, open_directory, parse_json, read_source
-from records_toolkit.plugins import Context, Exported, Option, Record, invalid_source
+from records_toolkit.plugins import Context, Exported, Option, Record, Writable, invalid_source
 
 if t.TYPE_CHECKING:
     from records_toolkit.schema_view import SchemaView, TypeView
@@ -77,12 +78,15 @@ EDTF_DESCRIPTION = (
     "(empty) ends; [..D] on or before D, [D..] on or after D. Not a calendar date: a year stays a year."
 )
 
+_PLAIN_FIRST = frozenset(string.ascii_letters + string.digits)
 _INTEGER = re.compile(r"-?[0-9]+")
 _NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?")
 
 
 def needs_guard(text: str) -> bool:
     """Whether a spreadsheet could read ``text`` as a formula (or it starts with the guard itself)."""
+    if text[:1] in _PLAIN_FIRST:  # an ASCII letter or digit first: no trigger, nothing skipped (most cells)
+        return False
     if text.startswith(GUARD_TRIGGERS):
         return True
     for char in text:  # only the leading invisible characters are looked at
@@ -479,18 +483,64 @@ def _resource(table: Table, guarded: bool) -> dict[str, t.Any]:
 
 def export(records: t.Sequence[Record], schema: SchemaView, *, guarded: bool = True) -> dict[str, bytes]:
     """All files of the export by name; same records in, same bytes out."""
+    files: dict[str, list[bytes]] = {}
+
+    def open_file(name: str) -> _Parts:
+        files[name] = []
+        return _Parts(files[name])
+
+    write(records, schema, open_file, guarded=guarded)
+    return {name: b"".join(parts) for name, parts in files.items()}
+
+
+class _Parts:
+    def __init__(self, parts: list[bytes]) -> None:
+        self.write = parts.append
+
+
+_FLUSH = 1 << 16  # characters of a table gathered before they are written
+
+
+def _of_type(records: t.Sequence[Record], type_name: str) -> t.Iterable[Record]:
+    of_type = getattr(records, "of_type", None)
+    if callable(of_type):  # streaming.Records: sorted by (type, id), one contiguous run per type
+        return t.cast(t.Iterable[Record], of_type(type_name))
+    return sorted((r for r in records if r["type"] == type_name), key=lambda r: r["id"])
+
+
+def write(
+    records: t.Sequence[Record], schema: SchemaView, open: t.Callable[[str], Writable], *, guarded: bool = True
+) -> None:
+    """The files of :func:`export`, written as the records pass: each type's records once, every
+    table of that type filled from the same pass; at most about 64 KiB of a table held."""
     tables = layout(schema)
-    by_type: dict[str, list[Record]] = {}
-    for record in sorted(records, key=lambda r: (r["type"], r["id"])):
-        by_type.setdefault(record["type"], []).append(record)
-    files: dict[str, bytes] = {}
-    for table in tables:
-        rows: list[list[str]] = []
-        for record in by_type.get(table.record_type, ()):
-            for positions, item in _walk(record, table.lists):
-                values = [_cell(c, _get(item, c.path), guarded) for c in table.values]
-                rows.append([_cell(table.keys[0], record["id"], guarded), *map(str, positions), *values])
-        files[table.path] = _csv_bytes([c.name for c in table.columns], rows)
+    sinks = [open(table.path) for table in tables]
+    buffers = [io.StringIO(newline="") for _ in tables]
+    writers = [csv.writer(b, dialect="excel", lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL) for b in buffers]
+    for table, writer in zip(tables, writers, strict=True):
+        writer.writerow([c.name for c in table.columns])
+
+    def flush(number: int) -> None:
+        sinks[number].write(buffers[number].getvalue().encode("utf-8"))
+        buffers[number].seek(0)
+        buffers[number].truncate()
+
+    by_type: dict[str, list[int]] = {}
+    for number, table in enumerate(tables):
+        by_type.setdefault(table.record_type, []).append(number)
+    for type_name, numbers in by_type.items():
+        for record in _of_type(records, type_name):
+            key = _cell(tables[numbers[0]].keys[0], record["id"], guarded)
+            for number in numbers:
+                table = tables[number]
+                writers[number].writerows(
+                    [key, *map(str, positions), *[_cell(c, _get(item, c.path), guarded) for c in table.values]]
+                    for positions, item in _walk(record, table.lists)
+                )
+                if buffers[number].tell() >= _FLUSH:
+                    flush(number)
+        for number in numbers:
+            flush(number)
     package = {
         "name": "records",
         "title": "Records of the records toolkit",
@@ -506,8 +556,7 @@ def export(records: t.Sequence[Record], schema: SchemaView, *, guarded: bool = T
         ),
         "resources": [_resource(table, guarded) for table in tables],
     }
-    files[PACKAGE] = (json.dumps(package, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
-    return files
+    open(PACKAGE).write((json.dumps(package, ensure_ascii=False, indent=2) + "\n").encode("utf-8"))
 
 
 # -- import ----------------------------------------------------------------------------------------
@@ -737,6 +786,11 @@ class CsvFormat:
     def export(self, records: t.Sequence[Record], context: Context) -> Exported:
         guarded = context.options.get("cells", "guarded") != "raw"
         return Exported(files=export(records, context.schema, guarded=guarded))
+
+    def stream(self, records: t.Sequence[Record], context: Context, open: t.Callable[[str], Writable]) -> list[str]:
+        """As :meth:`export`, each table written as the records pass."""
+        write(records, context.schema, open, guarded=context.options.get("cells", "guarded") != "raw")
+        return []
 
     def import_records(self, source: Path, context: Context) -> list[Record]:
         """``source``: the export directory or its datapackage.json; the guard is read from there."""

@@ -1,21 +1,45 @@
-"""iCalendar (RFC 5545, with the calendar NAME of RFC 7986): one VEVENT per dated event record.
+"""iCalendar (RFC 5545, with RFC 7986's calendar properties): one VEVENT per dated event record.
 
 The writer is our own, a few exact rules each citing its section, rather than ``icalendar``'s:
 ``icalendar`` writes NUL/VT raw into TEXT and rewrites ``\\r`` silently, and its property order and
 line folding are its own to change between releases. Here every byte is decided in this file, so
 the same records give the same bytes (golden-file tested) and the tests check the result with
-``icalendar`` and ``ical``, parsers we did not write.
+``icalendar``, ``ical`` and a CalDAV server (Radicale), none of them ours.
 
-Choices (and why):
+Choices (and why; the long form, with the clients' quirks, is in the research notes on formats):
 
-* Calendars have no imprecise dates. An event whose EDTF date is not day-precise (year, month,
-  qualified ``?~%``, open/unknown intervals, ``[..D]``/``[D..]``) is never put on the 1st of a
-  month or year: by default it is left out with a notice; ``-O imprecise=span`` writes it as an
-  all-day span over its EDTF bounds, TENTATIVE (CANCELLED stays CANCELLED), with the EDTF in
-  DESCRIPTION. Values without a lower or upper bound cannot be spanned and stay out.
-* DTSTAMP (§3.8.7.2: without METHOD, when the information was last revised) comes from the data,
-  never the clock: SOURCE_DATE_EPOCH when set, else 00:00:00Z of the latest ``date_published`` of the
-  collection's articles (its upper bound if imprecise), else the Unix epoch.
+* Revisions reach calendars (§3.8.7.4 SEQUENCE, §3.8.7.3 LAST-MODIFIED, §3.8.7.2 DTSTAMP). A client
+  that already holds an event (imported, or subscribed) replaces it only by a copy with the same
+  UID and a higher SEQUENCE (Outlook and Google ignore a changed copy with the same SEQUENCE).
+  The revision state is the previous export itself, named with ``-O previous=FILE`` (usually the
+  ``-o`` file being replaced; a missing file is a first export): each of its VEVENTs gives
+  (UID -> content, SEQUENCE, LAST-MODIFIED). An event whose content lines (every line but
+  SEQUENCE, DTSTAMP and LAST-MODIFIED) are unchanged keeps its SEQUENCE and times, byte for
+  byte; a changed one gets SEQUENCE + 1 and a new LAST-MODIFIED = DTSTAMP. No clock is read:
+  the new time is the revision time of the data (SOURCE_DATE_EPOCH, else 00:00:00Z of the
+  latest ``date_published`` of the collection's articles, else the Unix epoch), raised to one
+  second after the previous LAST-MODIFIED when it would not be later. Without a previous export
+  every event is SEQUENCE 0 at that time. Same records and same previous file: same bytes.
+  DTSTAMP equals LAST-MODIFIED: without METHOD, §3.8.7.2 gives them the same meaning.
+* Imprecise dates (calendars have none) are never put on the 1st of a month or year:
+
+  - an uncertain or approximate day (``2022-05-09?``, ``~``, ``%``) is shown on that day, its
+    SUMMARY marked ``[date uncertain]`` / ``[date approximate]`` / ``[date uncertain, approximate]``;
+  - a known start day and no day-precise end (``2022-06-21/..``, ``2022-06-21/``,
+    ``2022-06-21/2022-07``) is shown on its start day as ``Start: NAME``; a known end day and no
+    day-precise start, on its end day as ``End: NAME``;
+  - anything else not known to the day (a year, a month, ``[..2022-01-21]``) is left out with a
+    notice by default; ``-O imprecise=span`` writes a bounded one as an all-day span over its EDTF
+    bounds, its SUMMARY saying so (``Winter Training-2022 [sometime in 2022]``): a year is never a
+    silent 365-day banner. ``[..D]``/``[D..]`` and open or unknown values with no day-known side
+    stay out even then.
+
+  STATUS says what the record's ``status`` says (planned: TENTATIVE; under way or took place:
+  CONFIRMED; cancelled: CANCELLED), never the precision of the date: an exercise that took place
+  in 2022 is not tentative. The EDTF is in DESCRIPTION and in X-EDTF.
+* Subscriptions: REFRESH-INTERVAL (RFC 7986 §5.7) and X-PUBLISHED-TTL (Outlook's) from
+  ``-O refresh`` (default one day); the calendar's NAME (RFC 7986 §5.1) and X-WR-CALNAME from
+  ``-O calname``, by default from the collection (the article's name, or how many articles).
 * No METHOD: this is a published file, not an iTIP message. METHOD:PUBLISH (RFC 5546 §3.2.1) would
   require an ORGANIZER we do not have, and change DTSTAMP's meaning to "when the message was sent".
 * UID = ``<record id>@records-toolkit``: stable across exports (§3.8.4.7; a changing UID duplicates
@@ -29,12 +53,18 @@ Choices (and why):
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import hashlib
+import itertools
+import os
+import re
+import stat
 import typing as t
 
 from records_toolkit import dates
 from records_toolkit.errors import OptionError
-from records_toolkit.plugins import Context, Exported, Option, Record
+from records_toolkit.plugins import Context, Exported, Option, Record, Writable
 
 PRODID = "-//records-toolkit//toolkit ics export//EN"
 UID_SUFFIX = "@records-toolkit"
@@ -146,53 +176,400 @@ def _in_words(text: str) -> str:
     return describe_date(text)
 
 
+# -- where an event goes, and what its SUMMARY says about its date ----------------------------------
+
+_QUALIFIED = {"?": "uncertain", "~": "approximate", "%": "uncertain, approximate"}
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _point(value: dates.EdtfDate) -> str:
+    """``2022``, ``Jun 2022``, ``9 Jun 2022`` (the Markdown report's words)."""
+    if value.month is None:
+        return f"{value.year:04d}"
+    month = f"{_MONTHS[value.month - 1]} {value.year:04d}"
+    return month if value.day is None else f"{value.day} {month}"
+
+
+def _vague(value: dates.EdtfDate) -> str:
+    """One end in words, never more precise than it is: "sometime in Jun 2022", "on 9 Jun 2022 (uncertain)"."""
+    words = ("on " if value.day is not None else "sometime in ") + _point(value)
+    return words + (f" ({_QUALIFIED[value.qualifier]})" if value.qualifier else "")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Placement:
+    """Where an event is shown: all-day from ``start`` to the exclusive ``end``, and what it says about it."""
+
+    start: dt.date
+    end: dt.date
+    prefix: str = ""  # of the SUMMARY: "Start: ", "End: "
+    suffix: str = ""  # of the SUMMARY: " [date uncertain]", " [sometime in 2022]"
+    how: str = ""  # for DESCRIPTION: how the date was turned into days ("" when it is days)
+
+
+Placed = Placement | t.Literal["imprecise", "open", "unwritable"]
+"""A placement, or why there is none: not known to the day (``span`` would show it), no bounded
+side a calendar can hold (nothing can show it), or days beyond 9999-12-31."""
+
+
+def _days(first: dt.date, last: dt.date, **said: str) -> Placed:
+    if last < first or last == dt.date.max:
+        return "unwritable"
+    return Placement(first, last + dt.timedelta(days=1), **said)
+
+
+def place(value: dates.Edtf, span: bool) -> Placed:
+    """Where ``value`` goes in a calendar (see the module docstring); ``span``: ``-O imprecise=span``."""
+    if value.day_precise:
+        bounds = _span(value)
+        return "unwritable" if bounds is None else Placement(*bounds)
+    first, last = value.start, value.end
+    if value.kind in ("before", "after"):  # one day, somewhere in an unbounded set: no day to show
+        return "open"
+    if value.kind == "date":
+        assert first is not None
+        if first.precision == "day":  # qualified: shown on that day, marked
+            words = _QUALIFIED[first.qualifier]
+            return _days(first.lower, first.upper, suffix=f" [date {words}]", how=f"{words}: shown on that day")
+        if not span:
+            return "imprecise"
+        return _days(first.lower, first.upper, suffix=f" [{_vague(first)}]", how=_SPANNED)
+    # an interval: one end may be missing (open or unknown), imprecise or qualified
+    first_day = first is not None and first.precision == "day"
+    last_day = last is not None and last.precision == "day"
+    if first_day and last_day:  # days, one or both qualified
+        assert first is not None and last is not None
+        marks = [f"{side} {_QUALIFIED[d.qualifier]}" for side, d in (("start", first), ("end", last)) if d.qualifier]
+        return _days(
+            first.lower, last.upper, suffix=f" [{', '.join(marks)}]", how=f"{'; '.join(marks)}: shown over those days"
+        )
+    if span and first is not None and last is not None:  # bounded: the whole possible span, said in words
+        marks = [
+            f"{verb} {_vague(d)}"
+            for verb, d in (("starts", first), ("ends", last))
+            if d.precision != "day" or d.qualifier
+        ]
+        return _days(first.lower, last.upper, suffix=f" [{', '.join(marks)}]", how=_SPANNED)
+    if first_day:
+        assert first is not None
+        suffix = f" [date {_QUALIFIED[first.qualifier]}]" if first.qualifier else ""
+        how = "the end is not known to the day: shown on its first day only"
+        return _days(first.lower, first.upper, prefix="Start: ", suffix=suffix, how=how)
+    if last_day:
+        assert last is not None
+        suffix = f" [date {_QUALIFIED[last.qualifier]}]" if last.qualifier else ""
+        how = "the start is not known to the day: shown on its last day only"
+        return _days(last.lower, last.upper, prefix="End: ", suffix=suffix, how=how)
+    return "imprecise" if first is not None and last is not None else "open"
+
+
+_SPANNED = "not known to the day: shown over its whole possible span"
+
+
+# -- revisions: the previous export as the manifest --------------------------------------------------
+
+_REVISION = frozenset({b"SEQUENCE", b"DTSTAMP", b"LAST-MODIFIED"})  # not content: what a revision sets
+_MAX_SEQUENCE = 2**31 - 1  # §3.3.8: INTEGER is 32-bit signed
+_PROPERTY_NAME = re.compile(rb"[A-Za-z0-9-]+")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Revision:
+    """One VEVENT of a previous export: a digest of its content, its SEQUENCE and its LAST-MODIFIED."""
+
+    digest: bytes
+    sequence: int
+    modified: dt.datetime | None
+
+
+def _name_of(line: bytes) -> bytes:
+    match = _PROPERTY_NAME.match(line)
+    return match.group(0).upper() if match else b""
+
+
+def content_digest(lines: t.Iterable[bytes]) -> bytes:
+    """SHA-256 of the content lines of one VEVENT, unfolded, without SEQUENCE/DTSTAMP/LAST-MODIFIED.
+
+    Sorted first: the order of properties carries no meaning (§3.6), so a previous export that
+    another tool wrote back in its own order is not taken for a change.
+    """
+    digest = hashlib.sha256()
+    for line in sorted(line for line in lines if _name_of(line) not in _REVISION):
+        digest.update(line)
+        digest.update(b"\n")
+    return digest.digest()
+
+
+def parse_utc(value: str) -> dt.datetime | None:
+    """A DATE-TIME in UTC (§3.3.5 form #2, ``YYYYMMDDTHHMMSSZ``); None for anything else."""
+    try:
+        return dt.datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC) if len(value) == 16 else None
+    except ValueError:
+        return None
+
+
+def _logical_lines(stream: t.BinaryIO) -> t.Iterator[bytes]:
+    """Unfolded content lines (§3.1), read piece by piece; CRLF or a bare LF ends a line."""
+    current: bytes | None = None
+    for raw in stream:
+        line = raw.rstrip(b"\r\n")
+        if line[:1] in (b" ", b"\t") and current is not None:
+            current += line[1:]
+            continue
+        if current is not None:
+            yield current
+        current = line
+    if current is not None:
+        yield current
+
+
+def read_previous(path: str) -> dict[str, Revision] | None:
+    """The revisions of the VEVENTs of a previous export, by UID; None when there is no such file.
+
+    Only what a revision needs is kept (a digest and two numbers per event, never the events).
+    A file that is not an iCalendar object is an :class:`OptionError`: sequences are never
+    restarted from a wrong file without saying so.
+    """
+    shown = f"-O previous={path}"
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a directory, or a FIFO that would block the open
+            raise OptionError(f"{shown}: not a regular file")
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        raise OptionError(
+            f"{shown}: cannot read the previous export: {getattr(exc, 'strerror', None) or exc}"
+        ) from None
+    revisions: dict[str, Revision] = {}
+    try:
+        with open(path, "rb") as stream:
+            lines = _logical_lines(stream)
+            first = next((line for line in lines if line.strip()), b"")
+            if first.strip().upper() != b"BEGIN:VCALENDAR":
+                raise OptionError(f"{shown}: not an iCalendar file (it does not begin with BEGIN:VCALENDAR)")
+            event: list[bytes] | None = None
+            for line in lines:
+                upper = line.strip().upper()
+                if event is None:
+                    if upper == b"BEGIN:VEVENT":
+                        event = []
+                    continue
+                if upper == b"END:VEVENT":
+                    _remember(revisions, event, shown)
+                    event = None
+                else:
+                    event.append(line)
+    except OSError as exc:
+        raise OptionError(f"{shown}: cannot read the previous export: {exc.strerror or exc}") from None
+    return revisions
+
+
+def _remember(revisions: dict[str, Revision], lines: list[bytes], shown: str) -> None:
+    values: dict[bytes, str] = {}
+    for line in lines:
+        name = _name_of(line)
+        if name in (b"UID", b"SEQUENCE", b"DTSTAMP", b"LAST-MODIFIED") and name not in values:
+            values[name] = line.partition(b":")[2].decode("utf-8", "replace").strip()
+    uid = values.get(b"UID")
+    if not uid:
+        return  # not one of ours, nor anyone's: nothing to continue
+    text = values.get(b"SEQUENCE", "0")
+    if not text.isascii() or not text.isdigit() or int(text) > _MAX_SEQUENCE:
+        raise OptionError(f"{shown}: event {uid}: SEQUENCE {text!r} is not a whole number from 0 to {_MAX_SEQUENCE}")
+    modified = parse_utc(values.get(b"LAST-MODIFIED", "")) or parse_utc(values.get(b"DTSTAMP", ""))
+    revision = Revision(content_digest(lines), int(text), modified)
+    known = revisions.get(uid)
+    if known is None or (revision.sequence, revision.modified or _EPOCH) > (known.sequence, known.modified or _EPOCH):
+        revisions[uid] = revision
+
+
+def revise(lines: list[str], previous: Revision | None, now: dt.datetime) -> tuple[int, dt.datetime]:
+    """SEQUENCE and LAST-MODIFIED of an event with these content lines, after ``previous`` (§3.8.7.3-4)."""
+    digest = content_digest(line.encode("utf-8") for line in lines)
+    if previous is None:
+        return 0, now
+    if previous.digest == digest:
+        return previous.sequence, previous.modified or now
+    if previous.sequence >= _MAX_SEQUENCE:
+        raise OptionError(f"SEQUENCE {previous.sequence} of the previous export cannot grow (§3.3.8: 32-bit INTEGER)")
+    modified = now
+    if previous.modified is not None and modified <= previous.modified:
+        modified = previous.modified + dt.timedelta(seconds=1)  # later than what calendars hold, whatever the data says
+    return previous.sequence + 1, modified
+
+
+# -- the calendar ------------------------------------------------------------------------------------
+
+_DURATION = re.compile(
+    r"P(?:[0-9]+W|[0-9]+D(?:T(?:[0-9]+H(?:[0-9]+M(?:[0-9]+S)?)?|[0-9]+M(?:[0-9]+S)?|[0-9]+S))?"
+    r"|T(?:[0-9]+H(?:[0-9]+M(?:[0-9]+S)?)?|[0-9]+M(?:[0-9]+S)?|[0-9]+S))\Z"
+)  # §3.3.6 dur-value, positive
+
+
+def refresh_interval(text: str) -> str | None:
+    """The ``refresh`` option as a §3.3.6 duration (RFC 7986 §5.7 wants one of more than zero); "" for none."""
+    if text == "":
+        return None
+    if not _DURATION.match(text) or not any(c in "123456789" for c in text):
+        raise OptionError(
+            f"-O refresh={text!r}: give a positive iCalendar duration (RFC 5545 §3.3.6) such as P1D, PT12H or P1W, "
+            "or nothing for none"
+        )
+    return text
+
+
+def calendar_name(articles: t.Sequence[Record]) -> str:
+    """The calendar's name from the collection: its article's name, or how many articles and when."""
+    named = [a for a in articles if isinstance(a.get("name"), str) and a["name"].strip()]
+    if len(named) == 1:
+        return f"Events from {named[0]['name']}"
+    if not articles:
+        return "Events of the records"
+    published = sorted(str(a["date_published"]) for a in articles if isinstance(a.get("date_published"), str))
+    when = (
+        ""
+        if not published
+        else f", {published[0]}"
+        if published[0] == published[-1]
+        else f", {published[0]} to {published[-1]}"
+    )
+    return f"Events from {len(articles)} articles{when}"
+
+
+_KEPT = ("id", "type", "name", "url", "coordinates")  # what an event's lines show of another record
+
+
 class IcsFormat:
     """Events as an RFC 5545 calendar; only as precise as the records (see the module docstring)."""
 
     name = "ics"
     suffix = ".ics"
     media_type = "text/calendar"
-    summary = "iCalendar (RFC 5545): one all-day VEVENT per day-precise event; imprecise dates skipped or spanned"
+    summary = (
+        "iCalendar (RFC 5545): one all-day VEVENT per dated event, revised (SEQUENCE) against the previous "
+        "export; days marked when uncertain or only a start; other imprecise dates skipped or spanned"
+    )
     directory = False
     options: t.Sequence[Option] = (
         Option(
             "imprecise",
-            "events not known to the day: leave out with a notice (skip), "
-            "or show as a tentative all-day span over the EDTF bounds (span)",
+            "events not known to the day (a year, a month; an uncertain day or a known start is always shown): "
+            "leave out with a notice (skip), or show as an all-day span over the EDTF bounds, "
+            "its summary saying so (span)",
             "skip",
             ("skip", "span"),
         ),
-        Option("calname", "calendar name (RFC 7986 NAME and X-WR-CALNAME); empty: none", "toolkit records"),
+        Option(
+            "calname",
+            "calendar name (RFC 7986 NAME and X-WR-CALNAME); empty: from the collection (its article's name)",
+            "",
+        ),
+        Option(
+            "previous",
+            "the previous export (by default the -o file, when it exists): events that changed since get "
+            "a higher SEQUENCE and a new LAST-MODIFIED, unchanged ones keep theirs, so calendars see "
+            "corrections; a missing file is a first export",
+            "",
+            from_output=True,
+        ),
+        Option(
+            "refresh",
+            "how often subscribers should fetch the calendar again (REFRESH-INTERVAL, X-PUBLISHED-TTL), "
+            "an iCalendar duration such as P1D or PT6H; empty: not said",
+            "P1D",
+        ),
     )
 
     def export(self, records: t.Sequence[Record], context: Context) -> Exported:
+        parts: list[bytes] = []
+
+        class _Parts:
+            write = parts.append
+
+        notices = self.stream(records, context, lambda name: _Parts())
+        return Exported(files={FILE_NAME: b"".join(parts)}, notices=notices)
+
+    def stream(self, records: t.Sequence[Record], context: Context, open: t.Callable[[str], Writable]) -> list[str]:
+        """The calendar written event by event; of the other records only what events show is kept
+        (name, url, coordinates of the articles and places), in a first pass over those types."""
         imprecise = context.options.get("imprecise", "skip")
-        calname = context.options.get("calname", "toolkit records")
-        by_id = {r.get("id"): r for r in records}
+        refresh = refresh_interval(context.options.get("refresh", "P1D"))
         if context.source_date_epoch_error:
             raise OptionError(context.source_date_epoch_error)
-        stamp = format_utc(dtstamp(records, context.source_date_epoch))
         notices: list[str] = []
-        events: list[list[str]] = []
-        for record in sorted((r for r in records if r.get("type") == "event"), key=lambda r: str(r["id"])):
-            lines = self._event(record, by_id, stamp, imprecise == "span", notices)
-            if lines:
-                events.append(lines)
+        previous_path = context.options.get("previous", "")
+        previous: dict[str, Revision] = {}
+        if previous_path:
+            try:
+                found = read_previous(previous_path)
+            except OptionError as exc:
+                if "previous" not in context.implied:
+                    raise
+                # the file -o replaces is no export of ours (or unreadable): a first export, said so
+                reason = str(exc).removeprefix(f"-O previous={previous_path}: ")
+                notices.append(
+                    f"{previous_path}, the file being replaced, is no earlier export ({reason}): every event starts at SEQUENCE 0"
+                )
+                found = {}
+            if found is None:
+                notices.append(f"no previous export at {previous_path}: every event starts at SEQUENCE 0")
+            else:
+                previous = found
+        of_type = getattr(records, "of_type", None)
+        if callable(of_type):  # streaming.Records, sorted by (type, id): read only what is needed
+            referable: t.Iterable[Record] = itertools.chain(of_type("article"), of_type("place"))
+            events: t.Iterable[Record] = of_type("event")
+        else:
+            referable = records
+            events = sorted((r for r in records if r.get("type") == "event"), key=lambda r: str(r["id"]))
+        by_id: dict[t.Any, Record] = {}
+        articles: list[Record] = []
+        for record in referable:
+            by_id[record.get("id")] = {key: record[key] for key in _KEPT if key in record}
+            if record.get("type") == "article":
+                articles.append(
+                    {"type": "article", "date_published": record.get("date_published"), "name": record.get("name")}
+                )
+        now = dtstamp(articles, context.source_date_epoch)
+        calname = context.options.get("calname", "") or calendar_name(articles)
+        del articles
+        out = open(FILE_NAME)
         head = ["BEGIN:VCALENDAR", "VERSION:2.0", f"PRODID:{PRODID}", "CALSCALE:GREGORIAN"]  # §3.7
-        if calname:
-            head += [f"NAME:{escape_text(calname)}", f"X-WR-CALNAME:{escape_text(calname)}"]  # RFC 7986 §5.1
-        if not events:
+        head += [f"NAME:{escape_text(calname)}", f"X-WR-CALNAME:{escape_text(calname)}"]  # RFC 7986 §5.1
+        if refresh:  # RFC 7986 §5.7; X-PUBLISHED-TTL: Outlook's ([MS-OXCICAL] 2.1.3.1.1.15)
+            head += [f"REFRESH-INTERVAL;VALUE=DURATION:{refresh}", f"X-PUBLISHED-TTL:{refresh}"]
+        out.write(b"".join(fold(line) for line in head))
+        written: set[str] = set()
+        pending: list[bytes] = []
+        for record in events:
+            lines = self._event(record, by_id, imprecise == "span", notices)
+            if lines:
+                uid = lines[0].removeprefix("UID:")
+                sequence, modified = revise(lines, previous.get(uid), now)
+                stamp = format_utc(modified)
+                revision = [f"DTSTAMP:{stamp}", f"LAST-MODIFIED:{stamp}", f"SEQUENCE:{sequence}"]  # §3.8.7
+                written.add(uid)
+                pending.extend(fold(line) for line in ["BEGIN:VEVENT", lines[0], *revision, *lines[1:], "END:VEVENT"])
+                if len(pending) >= 2048:
+                    out.write(b"".join(pending))
+                    pending.clear()
+        if not written:
             notices.append(
                 "no event could be written: the calendar has no VEVENT "
                 "(RFC 5545 §3.6 wants at least one component; most clients accept an empty one)"
             )
-        lines = head + [line for event in events for line in event] + ["END:VCALENDAR"]
-        return Exported(files={FILE_NAME: b"".join(fold(line) for line in lines)}, notices=notices)
+        out.write(b"".join(pending) + fold("END:VCALENDAR"))
+        for uid in sorted(set(previous) - written):
+            if uid.endswith(UID_SUFFIX):
+                notices.append(
+                    f"event {uid.removesuffix(UID_SUFFIX)}: in the previous export, not in this one: subscribers "
+                    "lose it at their next refresh; a copy imported from the old file stays until removed by hand"
+                )
+        return notices
 
-    def _event(
-        self, record: Record, by_id: dict[t.Any, Record], stamp: str, span: bool, notices: list[str]
-    ) -> list[str] | None:
-        """The content lines of one VEVENT (§3.6.1), or None with a notice when it is left out."""
+    def _event(self, record: Record, by_id: dict[t.Any, Record], span: bool, notices: list[str]) -> list[str] | None:
+        """The content lines of one VEVENT (§3.6.1), UID first, without BEGIN/END and the revision
+        (DTSTAMP, LAST-MODIFIED, SEQUENCE); or None with a notice when it is left out."""
         event_id = record["id"]
         text = record.get("date")
         if not isinstance(text, str):
@@ -200,42 +577,33 @@ class IcsFormat:
             return None
         try:
             value = dates.parse(text)
-            bounds = _span(value)
+            placed = place(value, span)
         except ValueError as exc:  # EdtfError, or a year the calendar cannot hold (0000)
             notices.append(f"event {event_id}: date {text!r} cannot be written ({exc}); left out")
             return None
-        tentative = False
-        if not value.day_precise:
-            words = _in_words(text)
-            if bounds is None:
-                notices.append(
-                    f"event {event_id}: date {text!r} means {words}, with an open or unknown side; "
-                    "left out (not even -O imprecise=span can show it)"
-                )
-                return None
-            if not span:
-                notices.append(
-                    f"event {event_id}: date {text!r} means {words}, not a day; "
-                    "left out (-O imprecise=span shows it as a tentative span)"
-                )
-                return None
-            tentative = True
-        elif bounds is None:  # day-precise but not writable: ends on 9999-12-31, or out of order
+        if placed == "open":
+            notices.append(
+                f"event {event_id}: date {text!r} means {_in_words(text)}, with an open or unknown side; "
+                "left out (not even -O imprecise=span can show it)"
+            )
+            return None
+        if placed == "imprecise":
+            notices.append(
+                f"event {event_id}: date {text!r} means {_in_words(text)}, not a day; "
+                "left out (-O imprecise=span shows it as a span over the days it may fall on)"
+            )
+            return None
+        if placed == "unwritable":  # ends on 9999-12-31, or out of order
             notices.append(f"event {event_id}: date {text!r} has no exclusive end a calendar can hold; left out")
             return None
-        start, end = bounds
-        status = _STATUS.get(record.get("status", ""), "TENTATIVE")
-        if tentative and status != "CANCELLED":
-            status = "TENTATIVE"
-
+        status = _STATUS.get(record.get("status", ""), "TENTATIVE")  # the record's status, never the date's precision
+        summary = f"{placed.prefix}{record['name']}{placed.suffix}"
         lines = [
-            "BEGIN:VEVENT",
             f"UID:{event_id}{UID_SUFFIX}",  # §3.8.4.7
-            f"DTSTAMP:{stamp}",  # §3.8.7.2
-            f"DTSTART;VALUE=DATE:{format_date(start)}",  # §3.8.2.4
-            f"DTEND;VALUE=DATE:{format_date(end)}",  # §3.8.2.2: exclusive
-            f"SUMMARY:{escape_text(str(record['name']))}",  # §3.8.1.12
-            f"DESCRIPTION:{escape_text(self._description(record, by_id, value, tentative))}",  # §3.8.1.5
+            f"DTSTART;VALUE=DATE:{format_date(placed.start)}",  # §3.8.2.4
+            f"DTEND;VALUE=DATE:{format_date(placed.end)}",  # §3.8.2.2: exclusive
+            f"SUMMARY:{escape_text(summary)}",  # §3.8.1.12
+            f"DESCRIPTION:{escape_text(self._description(record, by_id, value, placed.how))}",  # §3.8.1.5
         ]
         places = [by_id.get(ref) or {"id": ref} for ref in record.get("locations", [])]
         if places:  # §3.8.1.7: one TEXT; the names joined (their commas escaped)
@@ -251,20 +619,19 @@ class IcsFormat:
             f"STATUS:{status}",  # §3.8.1.11
             "TRANSP:TRANSPARENT",  # §3.8.2.7
             f"X-EDTF:{escape_text(text)}",  # §3.8.8.2
-            "END:VEVENT",
         ]
         return lines
 
     @staticmethod
-    def _description(record: Record, by_id: dict[t.Any, Record], value: dates.Edtf, tentative: bool) -> str:
+    def _description(record: Record, by_id: dict[t.Any, Record], value: dates.Edtf, how: str) -> str:
         """What happened, the date as the sources give it, and where each fact comes from."""
         parts: list[str] = []
         for key in ("description", "notes"):
             if isinstance(record.get(key), str):
                 parts.append(record[key])
         when = f"Date (EDTF): {value.text}"
-        if tentative:
-            when += " (not known to the day: shown over its whole possible span)"
+        if how:
+            when += f" ({how})"
         parts.append(when)
         cited: list[str] = []
         for source in record.get("sources", []):

@@ -2,8 +2,9 @@
 
 The document is written for two readers: search engines and other schema.org consumers (Google's
 NewsArticle and Event profiles), and our own importer, which reads it back into the very same
-records (``import(export(c)) == c``). So every record field is carried, in a schema.org term where
-one says it honestly, else in an ``additionalProperty`` PropertyValue named after the field.
+records (``import(export(c)) == c``). So every record field is carried, each in a schema.org term
+used within its ``domainIncludes`` and ``rangeIncludes`` (the tests check every triple against the
+published vocabulary, release 30.0, with subclass inference: no violation in the shipped records).
 
 Choices (and why):
 
@@ -30,28 +31,45 @@ Choices (and why):
   text. The signing event is ``about`` the agreement (first item) and names it in ``workFeatured``.
 * Event status: planned and took-place are both ``EventScheduled`` (schema.org has no "happened";
   EventScheduled is the usual value for an event that was not cancelled or moved), cancelled is
-  ``EventCancelled``; the exact status is kept in the PropertyValue ``status``. The enumeration is
+  ``EventCancelled``; the exact status is kept as a coded keyword (below). The enumeration is
   written as an IRI ``{"@id": "http://schema.org/EventScheduled"}``, not as a string literal.
+* Coded values schema.org has no property for (``kind`` but for agreements, an event's exact
+  ``status``, the exact EDTF date) are ``keywords`` (domain CreativeWork, Event, Organization,
+  Place; range DefinedTerm): a DefinedTerm whose ``termCode`` is the value and whose
+  ``inDefinedTermSet`` is the JSON Schema property that defines the codes, e.g.
+  ``https://records-toolkit.example/schemas/event.schema.json#/properties/status`` (the schemas'
+  own ``$id``). ``additionalProperty`` is not used: its domain is Place, Product and a few more.
 * Dates keep their precision (formats.md §3, §5): ``2022``, ``2022-01``, ``2022-01-21`` are
   ISO 8601 reduced precision and go to ``datePublished``/``startDate`` as they are; an interval
   gives ``startDate``/``endDate`` for the ends it has. EDTF-only parts never become dates: a
   qualifier (``?~%``) is dropped from the ISO value, open/unknown ends give no value, and
   ``[..D]``/``[D..]`` give none at all. Whenever the ISO values do not say exactly the EDTF, the
-  EDTF string is kept in the PropertyValue ``edtf``.
-* Sources are ``citation``: a Quotation (``text``, ``isPartOf`` the article) for a quote, a
-  CreativeWork (``url``, ``name``) for an outside source, and for an outside page's own words a
-  Quotation whose ``isPartOf`` is that CreativeWork; ``note`` is its ``description``;
-  ``supports`` and ``confidence`` are PropertyValues. ``identifiers.wikidata`` is ``sameAs``
-  ``https://www.wikidata.org/wiki/Q…``; ``identifiers.url`` is ``url``, or ``mainEntityOfPage`` for
-  articles and agreements, whose ``url`` is their own. ``notes``, ``kind`` (but for agreements)
-  and the fields above are PropertyValues. schema.org lists ``additionalProperty`` for Place,
-  Product and a few more only; its domains are advisory, and this is the property it offers for
-  "a characteristic for which there is no matching property in schema.org".
+  EDTF string is kept as a keyword in the set of the record's date property.
+* Sources are works about the record: ``subjectOf`` (domain Thing; the inverse of ``about``, so
+  in RDF each source is ``about`` the record it supports). A Quotation (``text``, ``isPartOf``
+  the article) for a quote, a CreativeWork (``url``, ``name``) for an outside source, and for an
+  outside page's own words a Quotation whose ``isPartOf`` is that CreativeWork; ``note`` is its
+  ``description``; each ``supports`` entry, then the ``confidence``, is a DefinedTerm keyword
+  (sets ``defs.schema.json#/$defs/source/properties/supports`` and ``.../confidence``). The
+  editors' ``notes`` are a Comment (``text``) about the record, after the sources. (``citation``
+  is not used: its domain is CreativeWork, and a mirror page is not cited by the article.)
+  ``identifiers.wikidata`` is ``sameAs`` ``https://www.wikidata.org/wiki/Q…``; ``identifiers.url``
+  is ``url``, or ``mainEntityOfPage`` for articles and agreements, whose ``url`` is their own.
 * Participants are ``attendee``: a Role with ``roleName`` when the record gives a role, else the
-  node reference itself. The other references are in ``_FIELDS`` below (organizers ``organizer``,
+  value itself. The other references are in ``_FIELDS`` below (organizers ``organizer``,
   part_of ``superEvent``, within ``containedInPlace``, ...). Where a record names a state by its
-  place record (a country as organizer, attendee or party), the value is a Place where schema.org
-  expects an Organization or Person: the data says no more, and we do not invent a government node.
+  place record as an actor (a country as organizer, attendee or party: ranges Person or
+  Organization), the value is the state's government: ``{"@type": "GovernmentOrganization",
+  "areaServed": <the place>, "name": <the place's name>}``, a blank node that names nothing the
+  records do not (a country as a location stays the Place).
+* A place has the ``address`` its records give: a PostalAddress whose ``addressLocality`` is the
+  first city or district up the ``within`` chain (the place itself first), ``addressRegion`` the
+  first region, ``addressCountry`` the first country (its name); none when the chain names none.
+  It is derived, so the importer checks its shape and does not read it (nor the name of a
+  state as an actor): an export of the imported records derives them again.
+* Google's profiles: a NewsArticle has ``headline`` only when the record carries its published
+  ``headline`` (``name`` is a label, never sent as a headline); an Event has ``name``, a
+  ``startDate`` as precise as the record, and ``location`` Places with their address.
 * Lists stay JSON arrays in record order (the importer reads the JSON); RDF consumers see sets.
 * Bytes: UTF-8, keys sorted, two-space indent, graph sorted by ``@id``, a final newline; ``<`` is
   written ``\\u003c`` so the document can be pasted into an HTML ``<script>`` (JSON-LD 1.1 §7.2).
@@ -67,7 +85,7 @@ from pathlib import Path
 from records_toolkit import dates
 from records_toolkit.errors import OptionError
 from records_toolkit.exporters import Unreadable, brief, parse_json, read_source
-from records_toolkit.plugins import Context, Exported, Option, Record, invalid_source
+from records_toolkit.plugins import Context, Exported, Option, Record, Writable, invalid_source
 
 SCHEMA = "http://schema.org/"
 DEFAULT_BASE = "https://records-toolkit.example/records/"
@@ -81,6 +99,7 @@ SCHEMA_ORG_CONTEXTS = frozenset(
 
 # Terms the export uses, each defined exactly as in the official context (release 29.0).
 _COERCED = {
+    "inDefinedTermSet": "@id",
     "datePublished": "Date",
     "startDate": "Date",
     "endDate": "Date",
@@ -92,13 +111,16 @@ _COERCED = {
 _PROPERTIES = (
     "about",
     "accountablePerson",
-    "additionalProperty",
+    "address",
+    "addressCountry",
+    "addressLocality",
+    "addressRegion",
     "affiliation",
     "alternateName",
+    "areaServed",
     "articleBody",
     "attendee",
     "author",
-    "citation",
     "containedInPlace",
     "datePublished",
     "description",
@@ -109,9 +131,11 @@ _PROPERTIES = (
     "hasPart",
     "headline",
     "identifier",
+    "inDefinedTermSet",
     "inLanguage",
     "isPartOf",
     "jobTitle",
+    "keywords",
     "latitude",
     "location",
     "longitude",
@@ -125,18 +149,21 @@ _PROPERTIES = (
     "sameAs",
     "sourceOrganization",
     "startDate",
+    "subjectOf",
     "superEvent",
+    "termCode",
     "text",
     "url",
-    "value",
     "workFeatured",
 )
 _TYPES = (
     "AdministrativeArea",
     "City",
+    "Comment",
     "Country",
     "CreativeWork",
     "Date",
+    "DefinedTerm",
     "EducationEvent",
     "Event",
     "GeoCoordinates",
@@ -146,7 +173,7 @@ _TYPES = (
     "Organization",
     "Person",
     "Place",
-    "PropertyValue",
+    "PostalAddress",
     "Quotation",
     "Role",
 )
@@ -196,8 +223,9 @@ _EVENT_STATUS = {
 }
 
 # Plain fields: (record field, schema.org term, shape). "text": a string; "texts": a list of
-# strings; "ref"/"refs": one or a list of references to other records.
-Shape = t.Literal["text", "texts", "ref", "refs"]
+# strings; "ref"/"refs": one or a list of references to other records; "agents": references where
+# schema.org expects a Person or Organization (a place there is written as its government, see agent).
+Shape = t.Literal["text", "texts", "ref", "refs", "agents"]
 _COMMON: tuple[tuple[str, str, Shape], ...] = (
     ("name", "name", "text"),
     ("aliases", "alternateName", "texts"),
@@ -221,15 +249,28 @@ _FIELDS: dict[str, tuple[tuple[str, str, Shape], ...]] = {
     "place": (("within", "containedInPlace", "ref"),),
     "agreement": (
         ("kind", "genre", "text"),
-        ("parties", "sourceOrganization", "refs"),
+        ("parties", "sourceOrganization", "agents"),
         ("signatories", "accountablePerson", "refs"),
         ("text_url", "url", "text"),
     ),
-    "event": (("locations", "location", "refs"), ("organizers", "organizer", "refs"), ("part_of", "superEvent", "ref")),
+    "event": (
+        ("locations", "location", "refs"),
+        ("organizers", "organizer", "agents"),
+        ("part_of", "superEvent", "ref"),
+    ),
 }
 _OWN_URL = frozenset({"article", "agreement"})  # their `url` is their own; identifiers.url -> mainEntityOfPage
-_KIND_PROPERTY = frozenset({"organization", "place", "event"})  # kind as a PropertyValue (agreement: genre)
-_PROPERTY_ORDER = ("kind", "status", "edtf", "notes")
+_KIND_CODE = frozenset({"organization", "place", "event"})  # kind as a DefinedTerm keyword (agreement: genre)
+_CODE_ORDER = ("kind", "status", "edtf")
+_SOURCE_CODES = ("supports", "confidence")
+SCHEMAS = "https://records-toolkit.example/schemas/"  # the JSON Schemas' own $id base: defines the codes
+_ADDRESS_PART = {
+    "city": "addressLocality",
+    "district": "addressLocality",
+    "region": "addressRegion",
+    "country": "addressCountry",
+}
+_ADDRESS_RANK = {"addressLocality": 0, "addressRegion": 1, "addressCountry": 2}
 _WIKIDATA_RE = re.compile(r"^https://www\.wikidata\.org/wiki/(Q[1-9][0-9]*)$")
 _BASE_RE = re.compile(r"^https?://[^\s\"<>\\^`{|}]+[/#]$")
 
@@ -273,16 +314,29 @@ def _date_from_iso(node: dict[str, t.Any], *, interval: bool) -> str | None:
 # -- export -----------------------------------------------------------------------------------------
 
 
-def _property(name: str, value: t.Any) -> dict[str, t.Any]:
-    return {"@type": "PropertyValue", "name": name, "value": value}
+def _term(term_set: str, code: t.Any) -> dict[str, t.Any]:
+    return {"@type": "DefinedTerm", "inDefinedTermSet": term_set, "termCode": code}
+
+
+def term_set(type_name: str, code: str) -> str:
+    """Where the toolkit defines the coded values of ``code`` (the JSON Schema of the field)."""
+    if code in _SOURCE_CODES:
+        return f"{SCHEMAS}defs.schema.json#/$defs/source/properties/{code}"
+    field = ("date_published" if type_name == "article" else "date") if code == "edtf" else code
+    return f"{SCHEMAS}{type_name}.schema.json#/properties/{field}"
+
+
+Place = tuple[str, str, "str | None"]  # name, kind, within: what the writer keeps of a place record
 
 
 class _Writer:
-    """Builds the nodes of one collection; knows every record's type to write references."""
+    """Builds the nodes of one collection; knows every record's type to write references, and the
+    name, kind and ``within`` of every place to write addresses and countries as agents."""
 
-    def __init__(self, records: t.Sequence[Record], base: str) -> None:
+    def __init__(self, types: t.Mapping[str, str], base: str, places: t.Mapping[str, Place] | None = None) -> None:
         self.base = base
-        self.types = {record["id"]: record["type"] for record in records}
+        self.types = types  # record id -> type
+        self.places = places or {}  # place id -> (name, kind, within)
 
     def iri(self, record_id: str) -> str:
         if record_id not in self.types:
@@ -292,6 +346,31 @@ class _Writer:
     def ref(self, record_id: str) -> dict[str, str]:
         return {"@id": self.iri(record_id)}
 
+    def agent(self, record_id: str) -> dict[str, t.Any]:
+        """A reference where schema.org expects a Person or Organization: a place (a country
+        named as an actor) is the government organization of that place, named as the place."""
+        if self.types.get(record_id) != "place":
+            return self.ref(record_id)
+        return {"@type": "GovernmentOrganization", "areaServed": self.ref(record_id), "name": self.places[record_id][0]}
+
+    def address(self, place_id: str) -> dict[str, t.Any] | None:
+        """The PostalAddress the place records say: the first city or district up the ``within``
+        chain (the place itself first) is the locality, the first region the region, the first
+        country the country. None when the chain names none of them."""
+        parts: dict[str, str] = {}
+        seen: set[str] = set()
+        current: str | None = place_id
+        while current is not None and current in self.places and current not in seen:
+            seen.add(current)
+            name, kind, within = self.places[current]
+            term = _ADDRESS_PART.get(kind)
+            if term is not None and not any(_ADDRESS_RANK[k] >= _ADDRESS_RANK[term] for k in parts):
+                parts[term] = name
+            if kind == "country":
+                break
+            current = within
+        return {"@type": "PostalAddress", **parts} if parts else None
+
     def node(self, record: Record) -> dict[str, t.Any]:
         kind = record["type"]
         node: dict[str, t.Any] = {
@@ -299,7 +378,7 @@ class _Writer:
             "@type": self.type_of(record),
             "identifier": record["id"],
         }
-        extra: dict[str, t.Any] = {}
+        codes: dict[str, t.Any] = {}
         for field, term, shape in (*_COMMON, *_FIELDS.get(kind, ())):
             if field in record:
                 value = record[field]
@@ -308,19 +387,21 @@ class _Writer:
                     if shape == "ref"
                     else [self.ref(v) for v in value]
                     if shape == "refs"
+                    else [self.agent(v) for v in value]
+                    if shape == "agents"
                     else list(value)
                     if shape == "texts"
                     else value
                 )
-        if kind in _KIND_PROPERTY:
-            extra["kind"] = record["kind"]
+        if kind in _KIND_CODE:
+            codes["kind"] = record["kind"]
         if kind == "article":
-            self._date(node, extra, record["date_published"], interval=False)
+            self._date(node, codes, record["date_published"], interval=False)
         if kind == "event":
             if "date" in record:
-                self._date(node, extra, record["date"], interval=True)
+                self._date(node, codes, record["date"], interval=True)
             node["eventStatus"] = {"@id": SCHEMA + _EVENT_STATUS[record["status"]]}
-            extra["status"] = record["status"]
+            codes["status"] = record["status"]
             if "participants" in record:
                 node["attendee"] = [self._participant(p) for p in record["participants"]]
             about = ([record["agreement"]] if "agreement" in record else []) + list(record.get("about", []))
@@ -328,8 +409,12 @@ class _Writer:
                 node["about"] = [self.ref(v) for v in about]
             if "agreement" in record:
                 node["workFeatured"] = self.ref(record["agreement"])
-        if kind == "place" and "coordinates" in record:
-            node["geo"] = {"@type": "GeoCoordinates", **record["coordinates"]}
+        if kind == "place":
+            if "coordinates" in record:
+                node["geo"] = {"@type": "GeoCoordinates", **record["coordinates"]}
+            address = self.address(record["id"])
+            if address is not None:
+                node["address"] = address
         if kind == "agreement" and "provisions" in record:
             node["hasPart"] = [{"@type": "CreativeWork", "description": p} for p in record["provisions"]]
         identifiers = record.get("identifiers", {})
@@ -337,11 +422,13 @@ class _Writer:
             node["sameAs"] = WIKIDATA + identifiers["wikidata"]
         if "url" in identifiers:
             node["mainEntityOfPage" if kind in _OWN_URL else "url"] = identifiers["url"]
+        if codes:
+            node["keywords"] = [_term(term_set(kind, code), codes[code]) for code in _CODE_ORDER if code in codes]
+        # The sources are works about the record (schema:subjectOf, the inverse of schema:about);
+        # the editors' notes a Comment about it.
+        node["subjectOf"] = [self._source(s) for s in record["sources"]]
         if "notes" in record:
-            extra["notes"] = record["notes"]
-        node["citation"] = [self._source(s) for s in record["sources"]]
-        if extra:
-            node["additionalProperty"] = [_property(name, extra[name]) for name in _PROPERTY_ORDER if name in extra]
+            node["subjectOf"].append({"@type": "Comment", "text": record["notes"]})
         return node
 
     @staticmethod
@@ -352,17 +439,17 @@ class _Writer:
         return table.get(record.get("kind", ""), _GENERIC_TYPE[kind])
 
     @staticmethod
-    def _date(node: dict[str, t.Any], extra: dict[str, t.Any], text: str, *, interval: bool) -> None:
+    def _date(node: dict[str, t.Any], codes: dict[str, t.Any], text: str, *, interval: bool) -> None:
         iso = iso_dates(text, interval=interval)
         node.update(iso)
         if _date_from_iso(iso, interval=interval) != text:
-            extra["edtf"] = text  # ISO 8601 cannot say it all: keep the exact EDTF
+            codes["edtf"] = text  # ISO 8601 cannot say it all: keep the exact EDTF
 
     def _participant(self, participant: Record) -> dict[str, t.Any]:
         if "role" not in participant:
-            return self.ref(participant["ref"])
+            return self.agent(participant["ref"])
         # schema.org Role: the role node carries the property it qualifies (schema.org/Role).
-        return {"@type": "Role", "attendee": self.ref(participant["ref"]), "roleName": participant["role"]}
+        return {"@type": "Role", "attendee": self.agent(participant["ref"]), "roleName": participant["role"]}
 
     def _source(self, source: Record) -> dict[str, t.Any]:
         if "article" in source:
@@ -377,10 +464,10 @@ class _Writer:
                 node = {"@type": "Quotation", "isPartOf": node, "text": source["quote"]}
         if "note" in source:
             node["description"] = source["note"]
-        extra = [_property("supports", list(source["supports"]))]
+        supports = term_set("source", "supports")
+        node["keywords"] = [_term(supports, entry) for entry in source["supports"]]
         if "confidence" in source:
-            extra.append(_property("confidence", source["confidence"]))
-        node["additionalProperty"] = extra
+            node["keywords"].append(_term(term_set("source", "confidence"), source["confidence"]))
         return node
 
 
@@ -391,9 +478,27 @@ def check_base(base: str) -> str:
     return base
 
 
+def _types_of(records: t.Sequence[Record]) -> dict[str, str]:
+    keys = getattr(records, "keys", None)
+    if callable(keys):  # streaming.Records: no record decoded
+        return {record_id: type_name for type_name, record_id in keys()}
+    return {record["id"]: record["type"] for record in records}
+
+
+def _places_of(records: t.Iterable[Record]) -> dict[str, Place]:
+    of_type = getattr(records, "of_type", None)
+    if callable(of_type):  # streaming.Records: only the place records are decoded
+        records = of_type("place")
+    return {r["id"]: (r["name"], r["kind"], r.get("within")) for r in records if r["type"] == "place"}
+
+
+def _writer(records: t.Sequence[Record], base: str) -> _Writer:
+    return _Writer(_types_of(records), check_base(base), _places_of(records))
+
+
 def document(records: t.Sequence[Record], *, base: str = DEFAULT_BASE, context: str = "embedded") -> dict[str, t.Any]:
     """The JSON-LD document of ``records`` (any order: the graph is sorted by ``@id``)."""
-    writer = _Writer(records, check_base(base))
+    writer = _writer(records, base)
     graph = sorted((writer.node(record) for record in records), key=lambda node: node["@id"])
     return {"@context": CONTEXT if context == "embedded" else REMOTE_CONTEXT, "@graph": graph}
 
@@ -411,9 +516,107 @@ def _no_negative_zero(value: t.Any) -> t.Any:
 
 
 def dumps(doc: dict[str, t.Any]) -> bytes:
-    """Deterministic bytes: sorted keys, UTF-8, newline at the end, ``<`` escaped (JSON-LD 1.1 §7.2)."""
+    """Deterministic bytes: sorted keys, UTF-8, newline at the end, ``<`` escaped (JSON-LD 1.1 §7.2).
+
+    The reference spelling: :func:`write` gives the same bytes, node by node and much faster.
+    """
     text = json.dumps(_no_negative_zero(doc), sort_keys=True, ensure_ascii=False, indent=2, allow_nan=False)
     return (text.replace("<", "\\u003c") + "\n").encode("utf-8")
+
+
+def _reference(value: t.Any) -> bytes:
+    """``json.dumps(value, sort_keys=True, ensure_ascii=False, indent=2)`` as UTF-8, ``-0.0`` as ``0.0``."""
+    return json.dumps(_no_negative_zero(value), sort_keys=True, ensure_ascii=False, indent=2, allow_nan=False).encode()
+
+
+def encode(value: t.Any) -> bytes:
+    """The bytes :func:`_reference` gives, by orjson where it spells them the same.
+
+    orjson writes sorted keys, two-space indents, UTF-8 and escapes exactly as ``json.dumps``
+    does; it differs only on floats below 1e-4 (``0.00001`` or ``1.5e-7``, not ``1e-05``/``1.5e-07``), on ``-0.0`` (which
+    the export writes ``0.0``), writes NaN and infinities as ``null`` (``json`` refuses them) and
+    refuses integers beyond 64 bits. Output holding ``0.0000``, ``-0.0``, ``null`` or a digit, ``e`` and a digit anywhere (in a
+    string too: then only time is lost) and any refusal take the reference path.
+    """
+    if _orjson is not None:
+        try:
+            data: bytes = _orjson.dumps(value, option=_ORJSON_OPTIONS)
+        except (TypeError, ValueError):
+            return _reference(value)
+        if b"0.0000" not in data and b"-0.0" not in data and b"null" not in data and not _EXPONENT.search(data):
+            return data
+    return _reference(value)
+
+
+_EXPONENT = re.compile(rb"[0-9][eE][-+]?[0-9]")  # a number in exponent form (or such text in a string)
+
+_orjson: t.Any
+try:  # a fast encoder, byte-identical where used (see encode); json alone gives the same bytes
+    import orjson as _orjson
+
+    _ORJSON_OPTIONS = _orjson.OPT_INDENT_2 | _orjson.OPT_SORT_KEYS
+except ImportError:  # pragma: no cover - orjson is a dependency; the reference path still works
+    _orjson = None
+    _ORJSON_OPTIONS = 0
+
+
+def _graph_order(records: t.Sequence[Record], base: str) -> t.Sequence[Record] | None:
+    """``records`` in ``@id`` order without building the nodes first, or None when that needs them.
+
+    A :class:`~records_toolkit.streaming.Records` is sorted by ``(type, id)``, which is ``@id``
+    order for every type name not followed in sort order by a longer one it starts (checked).
+    """
+    keys = getattr(records, "keys", None)
+    if not callable(keys):
+        return None
+    previous: str | None = None
+    in_order = True
+    for type_name, record_id in keys():
+        iri = f"{base}{type_name}/{record_id}"
+        if previous is not None and iri <= previous:
+            in_order = False
+            break
+        previous = iri
+    if in_order:
+        return records
+    order = sorted(range(len(records)), key=lambda i: f"{base}{records.types[i]}/{records.ids[i]}")  # type: ignore[attr-defined]
+    return _Picked(records, order)
+
+
+class _Picked(t.Sequence[Record]):
+    def __init__(self, records: t.Sequence[Record], order: list[int]) -> None:
+        self._records, self._order = records, order
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def __getitem__(self, index: t.Any) -> t.Any:
+        return self._records[self._order[index]]
+
+
+def write(
+    records: t.Sequence[Record], out: t.Callable[[bytes], None], *, base: str = DEFAULT_BASE, context: str = "embedded"
+) -> None:
+    """The bytes of ``dumps(document(records, ...))``, written node by node: the records pass once."""
+    base = check_base(base)
+    writer = _writer(records, base)
+    ordered = _graph_order(records, base)
+    nodes: t.Iterable[dict[str, t.Any]]
+    if ordered is None:
+        nodes = sorted((writer.node(record) for record in records), key=lambda node: node["@id"])
+    else:
+        nodes = (writer.node(record) for record in ordered)
+    head = encode(CONTEXT if context == "embedded" else REMOTE_CONTEXT).replace(b"\n", b"\n  ")
+    out(b'{\n  "@context": ' + head.replace(b"<", b"\\u003c") + b',\n  "@graph": [')
+    separator = b"\n    "
+    pending: list[bytes] = []
+    for node in nodes:
+        pending.append(separator + encode(node).replace(b"\n", b"\n    ").replace(b"<", b"\\u003c"))
+        separator = b",\n    "
+        if len(pending) >= 256:
+            out(b"".join(pending))
+            pending.clear()
+    out(b"".join(pending) + (b"]\n}\n" if separator == b"\n    " else b"\n  ]\n}\n"))
 
 
 # -- import -----------------------------------------------------------------------------------------
@@ -432,12 +635,24 @@ class _Reader:
             if node["@id"] in self.ids:
                 raise ValueError(f"two nodes have the @id {node['@id']}")
             self.ids[node["@id"]] = node["identifier"]
+        # What the export derives from other records, checked once every record is read:
+        self.addresses: dict[str, t.Any] = {}  # place id -> its address as written (None: none)
+        self.agents: list[tuple[str, str, t.Any]] = []  # (where, place id, name written)
 
     def ref(self, value: t.Any, where: str) -> str:
         iri = value.get("@id") if isinstance(value, dict) and set(value) == {"@id"} else value
         if not isinstance(iri, str) or iri not in self.ids:
             raise ValueError(f"{where}: {value!r} is not a reference to a node of the graph")
         return self.ids[iri]
+
+    def agent(self, value: t.Any, where: str) -> str:
+        if isinstance(value, dict) and value.get("@type") == "GovernmentOrganization":
+            if set(value) != {"@type", "areaServed", "name"}:
+                raise ValueError(f"{where}: a place as an agent is a GovernmentOrganization with areaServed and name")
+            place = self.ref(value["areaServed"], where)
+            self.agents.append((where, place, value["name"]))
+            return place
+        return self.ref(value, where)
 
     def record(self, node: dict[str, t.Any]) -> Record:
         where = f"node {node['@id']}"
@@ -448,7 +663,7 @@ class _Reader:
             raise ValueError(f"{where}: @type {type_name!r} is not one the export writes")
         kind = RECORD_TYPE[type_name]
         record: Record = {"id": node.pop("identifier"), "type": kind}
-        extra = _properties(node.pop("additionalProperty", []), where)
+        codes = _codes(node.pop("keywords", []), kind, _CODE_ORDER, where)
         for field, term, shape in (*_COMMON, *_FIELDS.get(kind, ())):
             if term in node:
                 value = node.pop(term)
@@ -457,17 +672,19 @@ class _Reader:
                     if shape == "ref"
                     else [self.ref(v, where) for v in _list(value)]
                     if shape == "refs"
+                    else [self.agent(v, where) for v in _list(value)]
+                    if shape == "agents"
                     else list(_list(value))
                     if shape == "texts"
                     else _text(value, where)
                 )
-        if kind in _KIND_PROPERTY:
-            record["kind"] = extra.pop("kind", None)
+        if kind in _KIND_CODE:
+            record["kind"] = codes.pop("kind", None)
         if kind == "article":
-            self._date(record, "date_published", node, extra, interval=False, where=where)
+            self._date(record, "date_published", node, codes, interval=False, where=where)
         if kind == "event":
-            self._date(record, "date", node, extra, interval=True, where=where)
-            record["status"] = extra.pop("status", None)
+            self._date(record, "date", node, codes, interval=True, where=where)
+            record["status"] = codes.pop("status", None)
             if node.pop("eventStatus", None) != {"@id": SCHEMA + _EVENT_STATUS.get(record["status"], "?")}:
                 raise ValueError(f"{where}: eventStatus does not agree with the status {record['status']!r}")
             if "attendee" in node:
@@ -480,11 +697,13 @@ class _Reader:
                 about = about[1:]
             if about:
                 record["about"] = about
-        if kind == "place" and "geo" in node:
-            geo = dict(node.pop("geo"))
-            if geo.pop("@type", None) != "GeoCoordinates":
-                raise ValueError(f"{where}: geo must be GeoCoordinates")
-            record["coordinates"] = geo
+        if kind == "place":
+            if "geo" in node:
+                geo = dict(node.pop("geo"))
+                if geo.pop("@type", None) != "GeoCoordinates":
+                    raise ValueError(f"{where}: geo must be GeoCoordinates")
+                record["coordinates"] = geo
+            self.addresses[record["id"]] = node.pop("address", None)
         if kind == "agreement" and "hasPart" in node:
             record["provisions"] = [_part(p, where) for p in _list(node.pop("hasPart"))]
         identifiers: Record = {}
@@ -499,22 +718,43 @@ class _Reader:
             identifiers["url"] = _text(node.pop(url_term), where)
         if identifiers:
             record["identifiers"] = identifiers
-        if "notes" in extra:
-            record["notes"] = extra.pop("notes")
-        record["sources"] = [self._source(s, where) for s in _list(node.pop("citation", []))]
-        if node or extra:
-            raise ValueError(f"{where}: cannot read {', '.join(sorted([*node, *extra]))}")
+        works = list(_list(node.pop("subjectOf", [])))
+        if works and isinstance(works[-1], dict) and works[-1].get("@type") == "Comment":
+            comment = works.pop()
+            if set(comment) != {"@type", "text"}:
+                raise ValueError(f"{where}: the notes are a Comment with exactly a text")
+            record["notes"] = _text(comment["text"], where)
+        record["sources"] = [self._source(s, where) for s in works]
+        if node or codes:
+            raise ValueError(f"{where}: cannot read {', '.join(sorted([*node, *codes]))}")
         record = {key: value for key, value in record.items() if value is not None}
         if _Writer.type_of(record) != type_name:
             raise ValueError(f"{where}: @type {type_name} does not agree with the kind {record.get('kind')!r}")
         return record
 
+    def check_derived(self, records: list[Record]) -> None:
+        """Addresses and the names of places as actors are derived from the place records: their
+        shape is checked, their values are not read (an edited name need not be edited twice)."""
+        places = {r["id"] for r in records if r["type"] == "place"}
+        for place, written in self.addresses.items():
+            if written is not None and (
+                not isinstance(written, dict)
+                or written.get("@type") != "PostalAddress"
+                or not set(written) - {"@type"}
+                or not set(written) <= {"@type", *_ADDRESS_RANK}
+                or not all(isinstance(v, str) for v in written.values())
+            ):
+                raise ValueError(f"place {place}: {written!r} is not a PostalAddress this format writes")
+        for where, place, name in self.agents:
+            if place not in places or not isinstance(name, str):
+                raise ValueError(f"{where}: a GovernmentOrganization stands for a place, named as it is")
+
     @staticmethod
     def _date(
-        record: Record, field: str, node: dict[str, t.Any], extra: dict[str, t.Any], *, interval: bool, where: str
+        record: Record, field: str, node: dict[str, t.Any], codes: dict[str, t.Any], *, interval: bool, where: str
     ) -> None:
         iso: dict[str, t.Any] = {key: node.pop(key) for key in ("datePublished", "startDate", "endDate") if key in node}
-        text = extra.pop("edtf", None) or _date_from_iso(iso, interval=interval)
+        text = codes.pop("edtf", None) or _date_from_iso(iso, interval=interval)
         if text is not None:
             if iso_dates(text, interval=interval) != iso:
                 raise ValueError(f"{where}: {iso} does not agree with the EDTF date {text!r}")
@@ -526,12 +766,12 @@ class _Reader:
         if isinstance(value, dict) and value.get("@type") == "Role":
             if set(value) != {"@type", "attendee", "roleName"}:
                 raise ValueError(f"{where}: a Role needs exactly attendee and roleName")
-            return {"ref": self.ref(value["attendee"], where), "role": _text(value["roleName"], where)}
-        return {"ref": self.ref(value, where)}
+            return {"ref": self.agent(value["attendee"], where), "role": _text(value["roleName"], where)}
+        return {"ref": self.agent(value, where)}
 
     def _source(self, value: t.Any, where: str) -> Record:
         if not isinstance(value, dict):
-            raise ValueError(f"{where}: a citation must be a node, not {value!r}")
+            raise ValueError(f"{where}: a source must be a node, not {value!r}")
         node = dict(value)
         kind = node.pop("@type", None)
         source: Record = {}
@@ -551,15 +791,15 @@ class _Reader:
             source["url"] = _text(node.pop("url", None), where)
             source["title"] = _text(node.pop("name", None), where)
         else:
-            raise ValueError(f"{where}: a citation must be a Quotation or a CreativeWork, not {kind!r}")
+            raise ValueError(f"{where}: a source must be a Quotation or a CreativeWork, not {kind!r}")
         if "description" in node:
             source["note"] = _text(node.pop("description"), where)
-        extra = _properties(node.pop("additionalProperty", []), where)
-        if "confidence" in extra:
-            source["confidence"] = extra.pop("confidence")
-        source["supports"] = list(_list(extra.pop("supports", [])))
-        if node or extra:
-            raise ValueError(f"{where}: cannot read {', '.join(sorted([*node, *extra]))} in a citation")
+        codes = _codes(node.pop("keywords", []), "source", _SOURCE_CODES, where, repeated="supports")
+        if "confidence" in codes:
+            source["confidence"] = codes.pop("confidence")
+        source["supports"] = codes.pop("supports", [])
+        if node or codes:
+            raise ValueError(f"{where}: cannot read {', '.join(sorted([*node, *codes]))} in a source")
         return source
 
 
@@ -579,17 +819,32 @@ def _part(value: t.Any, where: str) -> str:
     return t.cast(str, value["description"])
 
 
-def _properties(values: t.Any, where: str) -> dict[str, t.Any]:
+def _codes(
+    values: t.Any, type_name: str, names: t.Sequence[str], where: str, *, repeated: str | None = None
+) -> dict[str, t.Any]:
+    """The coded values among the DefinedTerm keywords, by name (``repeated``: a list, in order),
+    each name once and in the order the writer gives them."""
+    sets = {term_set(type_name, name): name for name in names}
     out: dict[str, t.Any] = {}
+    last = -1
     for value in _list(values):
         if (
             not isinstance(value, dict)
-            or set(value) != {"@type", "name", "value"}
-            or value["@type"] != "PropertyValue"
-            or value["name"] in out
+            or set(value) != {"@type", "inDefinedTermSet", "termCode"}
+            or value["@type"] != "DefinedTerm"
+            or value["inDefinedTermSet"] not in sets
         ):
-            raise ValueError(f"{where}: {value!r} is not a PropertyValue with a name and a value")
-        out[value["name"]] = value["value"]
+            raise ValueError(f"{where}: {value!r} is not a DefinedTerm of a set this format writes")
+        name = sets[value["inDefinedTermSet"]]
+        position = names.index(name)
+        if position < last or (position == last and name != repeated):
+            raise ValueError(f"{where}: the keyword {name} is repeated or out of order")
+        last = position
+        code = _text(value["termCode"], where)
+        if name == repeated:
+            out.setdefault(name, []).append(code)
+        else:
+            out[name] = code
     return out
 
 
@@ -614,7 +869,9 @@ def read(data: bytes | str) -> list[Record]:
     if set(doc) != {"@context", "@graph"}:
         raise ValueError(f"unexpected keys at the top: {', '.join(sorted(set(doc) - {'@context', '@graph'}))}")
     reader = _Reader(doc["@graph"])
-    return [reader.record(node) for node in doc["@graph"]]
+    records = [reader.record(node) for node in doc["@graph"]]
+    reader.check_derived(records)
+    return records
 
 
 class JsonLdFormat:
@@ -636,10 +893,21 @@ class JsonLdFormat:
     )
 
     def export(self, records: t.Sequence[Record], context: Context) -> Exported:
-        doc = document(
-            records, base=context.options.get("base", DEFAULT_BASE), context=context.options.get("context", "embedded")
+        parts: list[bytes] = []
+        write(
+            records,
+            parts.append,
+            base=context.options.get("base", DEFAULT_BASE),
+            context=context.options.get("context", "embedded"),
         )
-        return Exported(files={FILE_NAME: dumps(doc)})
+        return Exported(files={FILE_NAME: b"".join(parts)})
+
+    def stream(self, records: t.Sequence[Record], context: Context, open: t.Callable[[str], Writable]) -> list[str]:
+        """As :meth:`export`, written node by node into ``open(FILE_NAME)``."""
+        base = check_base(context.options.get("base", DEFAULT_BASE))  # refused before the file is started
+        out = open(FILE_NAME)
+        write(records, out.write, base=base, context=context.options.get("context", "embedded"))
+        return []
 
     def import_records(self, source: Path, context: Context) -> list[Record]:
         """``source``: a document this format wrote; anything else is an :class:`InvalidSource` at its place."""

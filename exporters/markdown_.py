@@ -1,33 +1,53 @@
 """Markdown: a report people read, one document for the whole export.
 
 The document is CommonMark 0.31.2 with GFM tables (GitHub Flavored Markdown spec §4.10). It is a
-view, not a carrier: there is no importer and no front matter.
+view, not a carrier: there is no importer and no front matter. It renders the same visible text
+in cmark-gfm (GitHub), markdown-it-py (with or without linkify) and Python-Markdown (MkDocs,
+Pelican: ``tables``, ``extra``), and it reads like prose before it is rendered.
 
-Every piece of text that comes from a record goes through :func:`escape` (or :func:`cell` in a
-table), so that a headline like ``*Sea* | [x](y) <script>`` shows literally and never becomes
-emphasis, a link or raw HTML:
+Every piece of text that comes from a record goes through :func:`escape` (and, in a table, through
+:func:`cell`), so that a headline like ``*Sea* | [x](y) <script>`` shows literally and never becomes
+emphasis, a link or raw HTML. Only what is active *where it stands* is escaped, and only with the
+escapes every one of those renderers decodes:
 
-* control characters are dropped, and line breaks/tabs collapse to one space (a record's text
-  never starts a block of its own);
-* every ASCII punctuation character is backslash-escaped (CommonMark §2.4, "Any ASCII punctuation
-  character may be backslash-escaped"), which also disarms entities (§2.5), raw HTML (§6.6),
-  autolinks (§6.5), code spans (§6.1) and emphasis (§6.2), and the GFM extended autolinks
-  (§6.9) that start at ``www.`` or ``http://`` (cmark-gfm matches them in the source, where the
-  ``.`` and ``:`` are escaped) as well as linkify-it's fuzzy links (markdown-it-py links each text
-  token on its own, and every escape ends one);
-* an e-mail address is not disarmed by escapes: cmark-gfm (GitHub) finds ``foo@evil.example``
-  in the *rendered* text of a paragraph (GFM §6.9, extended email autolink), escapes decoded. So an
-  ``@`` between two characters an address may hold gets an invisible U+2060 WORD JOINER after
-  it: the text reads the same, but no address (nor ``mailto:``/``xmpp:`` link, nor GitHub
-  ``@mention``) starts there;
-* in table cells the escaped ``\\|`` keeps a pipe inside its cell (GFM §4.10).
+* controls are dropped, and line breaks/tabs collapse to one space (a record's text never starts
+  a block of its own);
+* backslash escapes (CommonMark §2.4) only for the characters Python-Markdown can escape too
+  (``\\ ` * _ { } [ ] ( ) > # + - . ! |``): ``\\`` before punctuation or at the end, ``` ` ```,
+  ``[``, ``]``, ``{`` (Python-Markdown's ``attr_list``) always, ``*`` and ``_`` unless they cannot
+  open or close emphasis (``*`` between spaces, ``_`` inside a word: ``snake_case``);
+* the others by a character reference (§2.5), which every renderer decodes: ``<`` before anything
+  but white space is ``&lt;`` (raw HTML, autolinks), an ``&`` that would start an entity is
+  ``&amp;``, a ``~`` that could open or close GFM strikethrough is ``&#126;``;
+* at the start of a block (a description's paragraph, a list item): ``#``, ``>``, a list marker
+  (``-``, ``+``, ``1.``, ``1)``), and ``:`` + space (a definition in Python-Markdown's
+  ``def_list``); in a heading, a closing run of ``#``;
+* what cmark-gfm's autolink extension and linkify-it would link (GFM §6.9): the ``.`` of ``www.`` and
+  the ``.`` before a top-level domain (``Report\\.az``: an escape ends linkify's text token and
+  cmark-gfm's match), the second ``/`` of ``//`` (``&#47;``), the ``:`` of ``mailto:``
+  (``&#58;``). An e-mail address is not disarmed by escapes: cmark-gfm finds
+  ``foo@evil.example`` in the *rendered* text of a paragraph. So an ``@`` between two characters
+  an address may hold gets an invisible U+2060 WORD JOINER after it: the text reads the same, but
+  no address (nor ``mailto:``/``xmpp:`` link, nor GitHub ``@mention``) starts there. Inside a
+  link's text nothing is autolinked, so nothing of this is done there;
+* in table cells an unescaped ``|`` is ``\\|`` (GFM §4.10; Python-Markdown's ``tables`` escapes it
+  the same way).
+
+Python-Markdown differs from CommonMark where the report never goes: it decodes backslash escapes
+of only the characters above (``\\,`` shows a backslash; hence the references), links ``<a@b>``
+(so ``<`` is a reference before any non-space), and strips any closing ``#`` run of a heading
+(escaped here); nested lists take four spaces of indentation (used for the provisions).
 
 Only http(s) URLs become links, always as ``[text](<destination>)`` (§6.3): characters that could
-end or bend the destination are percent-encoded (RFC 3986 §2.1) and ``&`` is backslash-escaped so
-that an entity-like ``&amp;`` in a query is not decoded.
+end or bend the destination are percent-encoded (RFC 3986 §2.1), and an ``&`` that would start an
+entity is written ``&amp;`` (decoded in destinations, §6.3, and by a browser in Python-Markdown's
+``href``), so that ``&amp;`` in a query stays itself.
 
 Dates are shown as precisely as the record has them (:mod:`records_toolkit.dates`): a year stays
 "2022 (year only)", never "1 Jan 2022".
+
+An article's section opens with the article's own lead, its first paragraph, quoted (news writing
+puts the summary there); the record's ``description`` follows its facts.
 """
 
 from __future__ import annotations
@@ -41,11 +61,16 @@ import unicodedata
 from collections import Counter
 
 from records_toolkit import dates
-from records_toolkit.plugins import Context, Exported, Option, Record
+from records_toolkit.plugins import Context, Exported, Option, Record, Writable
 
 __all__ = ["MarkdownFormat", "cell", "clean", "describe_date", "escape", "render"]
 
 _PUNCTUATION = frozenset(string.punctuation)  # the ASCII punctuation characters of CommonMark §2.1
+# Text with none of these characters needs no escape anywhere (one regular-expression pass).
+_MAYBE_ACTIVE = re.compile(r"[\\`*_\[\]{}<&~./@]|(?i:mailto:)")
+_ENTITY_LIKE = re.compile(r"#?[A-Za-z0-9]+;")  # what CommonMark (§2.5) or Python-Markdown takes for an entity
+_ORDERED = re.compile(r"\d+(?=[.)](?:[ \t]|$))")  # an ordered list marker (§5.2; Python-Markdown: any digits)
+Where = t.Literal["inline", "block", "heading", "link"]
 # GFM §6.9 extended email autolink: the characters on either side of an ``@`` that cmark-gfm links.
 _ADDRESS_BEFORE = frozenset(string.ascii_letters + string.digits + ".+-_")
 _ADDRESS_BEFORE_OR_SCHEME = _ADDRESS_BEFORE | frozenset(":")
@@ -53,6 +78,7 @@ _ADDRESS_AFTER = frozenset(string.ascii_letters + string.digits + ".-_")
 WORD_JOINER = "\u2060"
 # Line endings (CommonMark §2.1), tabs and the Unicode line/paragraph separators: one space each run.
 _BREAKS = re.compile("[\t\n\v\f\r \x85\u2028\u2029]+")
+_PARAGRAPH_BREAK = re.compile(r"(?:\r\n?|\n)[ \t]*(?:\r\n?|\n)\s*")  # a blank line: paragraphs of free text
 # The Unicode controls (category Cc: U+0000-001F, U+007F-009F) and lone surrogates (Cs) but the
 # line breaks and tabs above, which become spaces: one regular expression, not a call per character.
 _DROPPED = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff]")
@@ -69,6 +95,7 @@ _PLURALS = {
 }
 _SINGULARS = {"organization": "organisation"}
 _QUOTE_LENGTH = 90  # characters of an article quote shown in the timeline
+_LEAD_LENGTH = 600  # characters of an article's first paragraph shown under its title
 
 
 # -- text ----------------------------------------------------------------------------------------
@@ -85,41 +112,131 @@ def clean(text: object) -> str:
     return _BREAKS.sub(" ", value).strip()
 
 
-def escape(text: object) -> str:
-    """Inline Markdown that renders as exactly ``clean(text)``: all ASCII punctuation escaped (§2.4),
-    and an invisible :data:`WORD_JOINER` after an ``@`` that could join an e-mail autolink."""
+def _escape(text: object, context: Where) -> str:
+    """Inline Markdown that renders as exactly ``clean(text)`` in every renderer named in the module
+    docstring, with only what is active where it stands escaped (and an invisible
+    :data:`WORD_JOINER` after an ``@`` that could join an e-mail autolink).
+
+    ``context``: ``"inline"`` after other text on its line; ``"block"`` at the start of a block
+    (a paragraph, a list item's text); ``"heading"`` the text of an ATX heading; ``"link"`` the text
+    of a link, where nothing is autolinked.
+    """
     value = clean(text)
+    if _MAYBE_ACTIVE.search(value) is None and not (
+        (context == "heading" and "#" in value) or (context == "block" and value and value[0] in "#>-+:|0123456789")
+    ):
+        return value
+    autolinks = context != "link"
     last = len(value) - 1
     out: list[str] = []
     for i, char in enumerate(value):  # one pass: no insertion into the list (that was quadratic)
-        out.append("\\" + char if char in _PUNCTUATION else char)
+        before = value[i - 1] if i else ""
+        after = value[i + 1] if i < last else ""
+        if char == "\\":
+            out.append("\\\\" if not after or after in _PUNCTUATION else "\\")
+        elif char == "]" and context == "link" and after == ":":
+            out.append("&#93;")  # ``[x]:`` at a line's start is a reference definition to Python-Markdown
+        elif char in "`[]{":
+            out.append("\\" + char)
+        elif char == "*":  # between two spaces it can neither open nor close (§6.2; Python-Markdown too)
+            out.append("*" if before.isspace() and after.isspace() else "\\*")
+        elif char == "_":  # inside a word it can neither open nor close (§6.2; Python-Markdown's smart emphasis)
+            out.append("_" if before.isalnum() and after.isalnum() else "\\_")
+        elif char == "<":  # a tag, a comment or an autolink starts with a non-space (§6.5, §6.6)
+            out.append("<" if after.isspace() else "&lt;")
+        elif char == "&":
+            out.append("&amp;" if _ENTITY_LIKE.match(value, i + 1) else "&")
+        elif char == "~":  # GFM strikethrough; Python-Markdown cannot backslash-escape a tilde
+            out.append("~" if before.isspace() and after.isspace() else "&#126;")
+        elif char == "." and autolinks and _domain_dot(value, i):
+            out.append("\\.")
+        elif char == "/" and autolinks and before == "/":
+            out.append("&#47;")  # ``//``: linkify's protocol-relative links, and ``http://``
+        elif char == ":" and autolinks and value[max(0, i - 6) : i].lower() == "mailto":
+            out.append("&#58;")  # linkify's ``mailto:`` link needs no domain
+        elif char == "#" and context == "heading" and (i == 0 or not value[i:].strip("#")):
+            out.append("\\#")  # a closing sequence (§4.2; Python-Markdown strips any trailing run)
+        else:
+            out.append(char)
         # (after a ":" too: cmark-gfm links "mailto:@www.example." with an empty local part)
         if (
             char == "@"
+            and autolinks
             and 0 < i < last
-            and value[i - 1] in _ADDRESS_BEFORE_OR_SCHEME
-            and value[i + 1] in _ADDRESS_AFTER
+            and before in _ADDRESS_BEFORE_OR_SCHEME
+            and after in _ADDRESS_AFTER
         ):
             out.append(WORD_JOINER)
+    if context == "block":
+        _block_start(value, out)
     return "".join(out)
 
 
+def escape(text: object, context: Where = "inline") -> str:
+    """Record text as Markdown that shows it literally, at ``context`` (see :func:`_escape`)."""
+    return _escape(text, context)
+
+
+def _domain_dot(value: str, i: int) -> bool:
+    """Whether the ``.`` at ``i`` could join a domain name that cmark-gfm or linkify-it links: the dot
+    of ``www.``, or a dot inside a word before two letters (a top-level domain: ``Report.az``)."""
+    if value[max(0, i - 3) : i].lower() == "www":
+        return True
+    return i > 0 and not value[i - 1].isspace() and value[i + 1 : i + 2].isalpha() and value[i + 2 : i + 3].isalpha()
+
+
+def _block_start(value: str, out: list[str]) -> None:
+    """Escape the marker a block's first characters would make (``out`` holds one item per character up
+    to the first ``@``, the only character that adds one)."""
+    first = value[0]
+    if first in "#>":  # an ATX heading (Python-Markdown needs no space after ``#``), a block quote
+        out[0] = "\\" + first
+    elif first in "-+" and (len(value) == 1 or value[1] in " \t-"):  # a bullet list item, a thematic break
+        out[0] = "\\" + first
+    elif first == ":" and (len(value) == 1 or value[1] in " \t"):  # Python-Markdown's def_list
+        out[0] = "&#58;"
+    elif (number := _ORDERED.match(value)) is not None:  # an ordered list item: escape its ``.`` or ``)``
+        out[number.end()] = "\\" + value[number.end()]
+    if "|" in value and not value.strip("|:- \t\\"):  # Python-Markdown's tables: a delimiter row
+        out[:] = ["&#124;" if char == "|" else char for char in out]
+
+
 def cell(text: str) -> str:
-    """A GFM table cell of already-built inline Markdown: it must stay on one line (§4.10)."""
-    return text.replace("\n", " ").strip()
+    """A GFM table cell of already-built inline Markdown: one line (§4.10), and every ``|`` that is
+    not escaped yet escaped, so that it stays inside its cell (cmark-gfm, markdown-it-py,
+    Python-Markdown's ``tables``). The other escapes are kept as they are."""
+    text = text.replace("\n", " ").strip()
+    if "|" not in text:
+        return text
+    out: list[str] = []
+    escaped = False
+    for char in text:
+        if escaped:
+            out.append(char)
+            escaped = False
+        elif char == "\\":
+            out.append(char)
+            escaped = True
+        else:
+            out.append("\\|" if char == "|" else char)
+    return "".join(out)
 
 
-_URL_UNSAFE = frozenset(' <>()\\"`')
+_URL_UNSAFE = frozenset(' <>()\\"`|')
+_URL_PLAIN = re.compile(r"[!#-%'*-;=?-\[\]-_a-{}~]*")  # printable ASCII but for " & ( ) < > \ ` |
 
 
 def url_destination(url: str) -> str:
     """A link destination for ``<...>`` (§6.3) that reads back as ``url`` (percent-encoded where needed)."""
+    if _URL_PLAIN.fullmatch(url):  # printable ASCII, nothing to encode or escape: the loop keeps it as it is
+        return "<" + url + ">"
     out: list[str] = []
-    for char in url:
+    for i, char in enumerate(url):
         if char in _URL_UNSAFE or char.isspace() or unicodedata.category(char) in ("Cc", "Cs"):
             out.extend(f"%{byte:02X}" for byte in char.encode("utf-8", "replace"))
-        elif char == "&":
-            out.append("\\&")  # entity references are decoded in destinations (§6.3); escape, not encode
+        elif char == "&" and _ENTITY_LIKE.match(url, i + 1):
+            # an entity is decoded in a destination (§6.3), and by the browser in Python-Markdown's href
+            out.append("&amp;")
         else:
             out.append(char)
     return "<" + "".join(out) + ">"
@@ -137,9 +254,14 @@ def link(label_markdown: str, url: object) -> str:
     return f"[{label_markdown}]({url_destination(t.cast(str, url))})"
 
 
+def labelled(text: object, url: object) -> str:
+    """``text`` as the link's text (where nothing autolinks) when ``url`` becomes a link; else as text."""
+    return link(_escape(text, "link" if is_web_url(url) else "inline"), url)
+
+
 def url_link(url: object) -> str:
     """The URL itself as the link's text."""
-    return link(escape(url), url)
+    return labelled(url, url)
 
 
 def _join_words(parts: t.Sequence[str]) -> str:
@@ -335,10 +457,12 @@ def _table(header: t.Sequence[str], rows: t.Sequence[t.Sequence[str]]) -> list[s
     return lines
 
 
-def _paragraphs(text: object) -> list[str]:
-    """Free text as paragraphs: blank lines separate them, other line breaks become spaces."""
-    parts = re.split(r"(?:\r\n?|\n)[ \t]*(?:\r\n?|\n)\s*", str(text))
-    return [escaped for escaped in (escape(p) for p in parts) if escaped]
+def _paragraphs(text: object, context: Where = "block") -> list[str]:
+    """Free text as paragraphs: blank lines separate them, other line breaks become spaces.
+    ``context``: ``"block"`` when each starts a paragraph of its own, ``"inline"`` when they are joined
+    after other text."""
+    parts = _PARAGRAPH_BREAK.split(str(text))
+    return [escaped for escaped in (_escape(p, context) for p in parts) if escaped]
 
 
 def _links(record: Record) -> list[str]:
@@ -360,8 +484,23 @@ def _count(number: int, kind: str) -> str:
     return f"{number} {_SINGULARS.get(kind, kind) if number == 1 else _PLURALS[kind]}"
 
 
+def lead(article: Record) -> str | None:
+    """The article's own first paragraph (its lead: the summary news writing puts first), as one
+    line cut at :data:`_LEAD_LENGTH` characters; None if the article has no text."""
+    text = article.get("text")
+    if not isinstance(text, str):
+        return None
+    for part in _PARAGRAPH_BREAK.split(text):
+        if clean(part):
+            return _abbreviate(clean(part), _LEAD_LENGTH)
+    return None
+
+
 def _article_block(collection: _Collection, article: Record, level: int) -> list[str]:
-    out = [f"{'#' * level} {escape(_title(article))}", ""]
+    out = [f"{'#' * level} {_escape(_title(article), 'heading')}", ""]
+    opening = lead(article)
+    if opening is not None:  # the article's words, quoted: never a summary written here
+        out += ["The article opens:", "", f"> {_escape(opening, 'block')}", ""]
     facts = []
     if article.get("authors"):
         facts.append(f"**By:** {_join_words(collection.names(article['authors']))}")
@@ -393,7 +532,7 @@ def _reported(records: t.Sequence[Record]) -> list[str]:
     out = ["What it reports:", ""]
     for kind, names in by_type.items():
         label = _PLURALS.get(kind, kind).capitalize()
-        out.append(f"- **{escape(label)} \\({len(names)}\\):** {'; '.join(names)}")
+        out.append(f"- **{escape(label)} ({len(names)}):** {'; '.join(names)}")
     return out + [""]
 
 
@@ -437,12 +576,12 @@ def _source_cell(collection: _Collection, event: Record) -> str:
             continue
         quoted.add(article)
         said = f"“{escape(_abbreviate(clean(source['quote'])))}”"
-        parts.append(f"{said} \\({collection.name(article)}\\)")
+        parts.append(f"{said} ({collection.name(article)})")
     seen = set()
     for source in sources:
         if source.get("url") and str(source["url"]) not in seen:
             seen.add(str(source["url"]))
-            parts.append(link(escape(source.get("title") or source["url"]), source["url"]))
+            parts.append(labelled(source.get("title") or source["url"], source["url"]))
     return "; ".join(parts)
 
 
@@ -469,7 +608,7 @@ def _timeline(collection: _Collection) -> list[str]:
     rows = []
     for event in events:
         when = escape(describe_date(event["date"])) if isinstance(event.get("date"), str) else "undated"
-        what = f"{escape(_title(event))} \\({escape(str(event.get('kind', 'event')).replace('-', ' '))}\\)"
+        what = f"{escape(_title(event))} ({escape(str(event.get('kind', 'event')).replace('-', ' '))})"
         where = "; ".join(collection.names(event.get("locations")))
         status = escape(_STATUS.get(str(event.get("status")), str(event.get("status", ""))))
         rows.append([when, what, where, _who(collection, event), status, _source_cell(collection, event)])
@@ -478,8 +617,8 @@ def _timeline(collection: _Collection) -> list[str]:
     for event in events:
         said = []
         if event.get("part_of") is not None:
-            said.append(f"Part of {collection.name(event['part_of'])}\\.")
-        said += _paragraphs(event.get("description", ""))
+            said.append(f"Part of {collection.name(event['part_of'])}.")
+        said += _paragraphs(event.get("description", ""), "inline")
         if said:
             details.append(f"- **{escape(_title(event))}:** {' '.join(said)}")
     if details:
@@ -530,7 +669,7 @@ def _coordinates(place: Record) -> str:
     lat, lon = _degrees(coordinates["latitude"]), _degrees(coordinates["longitude"])
     text = f"{_number(abs(lat))}° {'S' if lat < 0 else 'N'}, {_number(abs(lon))}° {'W' if lon < 0 else 'E'}"
     url = f"https://www.openstreetmap.org/?mlat={_number(lat)}&mlon={_number(lon)}#map=10/{_number(lat)}/{_number(lon)}"
-    return link(escape(text), url)
+    return labelled(text, url)
 
 
 def _places(collection: _Collection) -> list[str]:
@@ -551,7 +690,7 @@ def _places(collection: _Collection) -> list[str]:
 def _agreements(collection: _Collection) -> list[str]:
     out = ["## Agreements", ""]
     for agreement in collection.by_type["agreement"]:
-        out += [f"### {escape(_title(agreement))}", ""]
+        out += [f"### {_escape(_title(agreement), 'heading')}", ""]
         facts = [f"**Kind:** {escape(agreement.get('kind', 'agreement'))}"]
         if agreement.get("parties"):
             facts.append(f"**Parties:** {_join_words(collection.names(agreement['parties']))}")
@@ -569,7 +708,8 @@ def _agreements(collection: _Collection) -> list[str]:
         facts += [f"**Links:** {' · '.join(_links(agreement))}"] if _links(agreement) else []
         out += [f"- {fact}" for fact in facts]
         if agreement.get("provisions"):
-            out += ["- **Provisions:**"] + [f"  - {escape(p)}" for p in agreement["provisions"]]
+            # four spaces: Python-Markdown nests a list only at four (CommonMark at two or more)
+            out += ["- **Provisions:**"] + [f"    - {_escape(p, 'block')}" for p in agreement["provisions"]]
         out.append("")
         for paragraph in _paragraphs(agreement.get("description", "")):
             out += [paragraph, ""]
@@ -604,8 +744,8 @@ def _sources(collection: _Collection) -> list[str]:
     if articles:
         out += [f"The {'article' if len(articles) == 1 else 'articles'}:", ""]
         for article in articles:
-            title = escape(_title(article))
-            line = link(title, article["url"]) if article.get("url") else title
+            title = _escape(_title(article), "block")  # a list item starts with it
+            line = labelled(_title(article), article["url"]) if article.get("url") else title
             if article.get("date_published"):
                 line += f", {escape(describe_date(article['date_published']))}"
             own = str(article["url"]) if article.get("url") else None
@@ -623,7 +763,7 @@ def _sources(collection: _Collection) -> list[str]:
     if outside:
         out += ["Outside sources:", ""]
         for names, url in outside:
-            line = link(escape(names[0]), url)
+            line = labelled(names[0], url)
             if len(names) > 1:
                 line += " (also titled " + "; ".join(f"“{escape(x)}”" for x in names[1:]) + ")"
             out.append(f"- {line} ({cited(url)})")
@@ -655,6 +795,15 @@ def render(records: t.Sequence[Record]) -> str:
     return "\n".join(out).rstrip("\n") + "\n"
 
 
+def _without_text(article: Record) -> Record:
+    """The article as the report needs it: its ``text`` cut to the lead the report quotes."""
+    kept = {k: v for k, v in article.items() if k != "text"}
+    opening = lead(article)
+    if opening is not None:
+        kept["text"] = opening
+    return kept
+
+
 class MarkdownFormat:
     """A readable report of the collection (CommonMark + GFM tables); every record text escaped."""
 
@@ -668,3 +817,14 @@ class MarkdownFormat:
     def export(self, records: t.Sequence[Record], context: Context) -> Exported:
         """One UTF-8 document with LF line ends and one final newline; same records, same bytes."""
         return Exported(files={"records.md": render(records).encode("utf-8")})
+
+    def stream(self, records: t.Sequence[Record], context: Context, open: t.Callable[[str], Writable]) -> list[str]:
+        """As :meth:`export`. The report still holds the records it shows (an article's ``text``,
+        of which it shows only the first paragraph, is cut to that as they are read)."""
+        lean = [_without_text(r) if r.get("type") == "article" else r for r in records]
+        out = open("records.md")
+        text = render(lean)
+        del lean
+        for start in range(0, len(text), 1 << 20):
+            out.write(text[start : start + (1 << 20)].encode("utf-8"))
+        return []

@@ -115,7 +115,9 @@ def test_github_escapes_newlines_and_percent() -> None:
     from records_toolkit.render import github
 
     report = Report([Problem(file="a,b:c.yaml", line=1, column=2, pointer="", code="x", message="50%\nnext")])
-    assert github(report) == "::error file=a%2Cb%3Ac.yaml,line=1,col=2,title=x::50%25%0Anext\n"
+    first, notice = github(report).splitlines()  # then the summary notice (tests/test_render.py)
+    assert first == "::error file=a%2Cb%3Ac.yaml,line=1,col=2,title=x::50%25%0Anext"
+    assert notice.startswith("::notice title=records-toolkit::1 problem in 1 file")
 
 
 def test_sarif_output(runner: CliRunner, broken: Path) -> None:

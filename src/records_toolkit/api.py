@@ -397,6 +397,12 @@ def export(
         raise UsageError(f"to={to!r}: give a path or a binary file object")
     if plugin.directory and to is not None and not isinstance(to, (str, os.PathLike)):
         raise UsageError(f"format {plugin.name!r} writes several files: give a directory path, not a file object")
+    implied: set[str] = set()
+    if isinstance(to, Path) and not os.path.islink(to) and os.path.isfile(to):
+        for option in plugin.options:  # what the format reads of the file it replaces
+            if option.from_output and values.get(option.name, option.default) == option.default:
+                values = {**values, option.name: os.fspath(to)}
+                implied.add(option.name)
     records = _collection(source, max_file_size)
     try:
         epoch = source_date_epoch if source_date_epoch is not None else os.environ.get("SOURCE_DATE_EPOCH")
@@ -408,6 +414,7 @@ def export(
             options=values,
             source_date_epoch=seconds,
             source_date_epoch_error=problem,
+            implied=frozenset(implied),
         )
         return _export(plugin, records, context, to)
     finally:

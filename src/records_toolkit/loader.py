@@ -20,6 +20,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import errno
+import operator
 import os
 import re
 import stat
@@ -781,9 +782,7 @@ def iter_record_names(
     seen: dict[int, set[int]] = {}  # device -> inodes (not a (device, inode) tuple per file: memory)
 
     def first_time(info: os.stat_result) -> bool:
-        inodes = seen.get(info.st_dev)
-        if inodes is None:
-            inodes = seen[info.st_dev] = set()
+        inodes = seen.setdefault(info.st_dev, set())
         if info.st_ino in inodes:
             return False
         inodes.add(info.st_ino)
@@ -813,7 +812,7 @@ def iter_record_names(
             yield _problem_at(path, "file-unreadable", "cannot read: the path holds a NUL character")
             continue
         if stat.S_ISDIR(info.st_mode):
-            yield from _walk(path, first_time, stats)
+            yield from _walk(path, seen, stats)
         elif link:
             yield _problem_at(path, "file-symlink", "a symbolic link: not followed (it could lead outside the tree)")
         elif stat.S_ISREG(info.st_mode):
@@ -846,25 +845,33 @@ def _linked_parent(path: Path) -> Path | None:
     return None
 
 
+_BY_NAME = operator.attrgetter("name")
+
+
 def _walk(
-    root: Path, first_time: t.Callable[[os.stat_result], bool], stats: dict[str, Signature] | None = None
+    root: Path, seen: dict[int, set[int]], stats: dict[str, Signature] | None = None
 ) -> t.Iterator[str | Problem]:
-    """Every record file under ``root`` (sorted), and a problem for each link, special file or unreadable folder."""
+    """Every record file under ``root`` (sorted), and a problem for each link, special file or
+    unreadable folder. ``seen``: the inodes already walked, by device (a file reached twice is
+    read once). The loop runs once per entry of the tree: the common case (a regular record
+    file) comes first and costs one ``lstat``; other entries are told apart by the listing's
+    file type where it can."""
     files: list[str] = []  # as text: a Path object per file would cost several times its name
     problems: list[Problem] = []
     named_like_records = 0
-    stack = [root]
+    stack = [str(root)]  # folders as text too (a Path each costs a parse: 16,000 folders at 100k files)
     while stack:
         folder = stack.pop()
         try:
             with os.scandir(folder) as entries:
-                listed = sorted(entries, key=lambda e: e.name)
+                listed = sorted(entries, key=_BY_NAME)
         except OSError as exc:
             problems.append(
                 _problem_at(exc.filename or folder, "file-unreadable", f"cannot read: {exc.strerror or exc}")
             )
             continue
-        subfolders: list[Path] = []
+        here = folder == "."  # then a name is spelled as Path spells it: "a.yaml", not "./a.yaml"
+        subfolders: list[str] = []
         for entry in listed:
             if entry.name.startswith(TEMP_PREFIX):  # never read as records; never silently either
                 named_like_records += 1
@@ -882,7 +889,7 @@ def _walk(
             if not record_like:  # the entry's type from the directory listing: no stat (d_type)
                 try:
                     if entry.is_dir(follow_symlinks=False):
-                        subfolders.append(Path(entry.path))
+                        subfolders.append(entry.name if here else entry.path)
                         continue
                     if not entry.is_symlink():
                         continue  # a file that is no record (a README): nothing to say about it
@@ -890,49 +897,40 @@ def _walk(
                     pass  # the stat below says what is wrong
             try:
                 info = entry.stat(follow_symlinks=False)
-                if stat.S_ISLNK(info.st_mode):
-                    target = _link_target_kind(entry.path)
-                    if record_like or target == "a directory":
-                        named_like_records += 1
-                        what = target
-                        problems.append(
-                            _problem_at(
-                                Path(entry.path),
-                                "file-symlink",
-                                f"a symbolic link to {what}: not followed (it could lead outside the tree)",
-                            )
-                        )
-                    continue
             except OSError as exc:
                 problems.append(_problem_at(Path(entry.path), "file-unreadable", f"cannot read: {exc.strerror or exc}"))
                 continue
-            if stat.S_ISDIR(info.st_mode):
-                subfolders.append(Path(entry.path))
-            elif record_like:
+            mode = info.st_mode
+            if record_like and stat.S_ISREG(mode):  # the common case
                 named_like_records += 1
-                if stat.S_ISREG(info.st_mode):
-                    if first_time(info):
-                        # as Path would spell it ("a.yaml", not "./a.yaml", for the folder ".")
-                        name = (
-                            (entry.path if str(folder) != "." else entry.name)
-                            if _POSIX
-                            else Path(entry.path).as_posix()
-                        )
-                        files.append(name)
-                        if stats is not None:
-                            stats[name] = (
-                                info.st_size,
-                                info.st_mtime_ns,
-                                info.st_ctime_ns,
-                                info.st_ino,
-                                info.st_dev,
-                            )
-                else:
+                inodes = seen.get(info.st_dev)
+                if inodes is None:
+                    inodes = seen[info.st_dev] = set()
+                if info.st_ino in inodes:
+                    continue
+                inodes.add(info.st_ino)
+                name = (entry.name if here else entry.path) if _POSIX else Path(entry.path).as_posix()
+                files.append(name)
+                if stats is not None:
+                    stats[name] = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, info.st_dev)
+            elif stat.S_ISLNK(mode):
+                target = _link_target_kind(entry.path)
+                if record_like or target == "a directory":
+                    named_like_records += 1
                     problems.append(
                         _problem_at(
-                            Path(entry.path), "file-special", f"{kind_of(info.st_mode)}, not a regular file: not read"
+                            Path(entry.path),
+                            "file-symlink",
+                            f"a symbolic link to {target}: not followed (it could lead outside the tree)",
                         )
                     )
+            elif stat.S_ISDIR(mode):
+                subfolders.append(entry.name if here else entry.path)
+            elif record_like:
+                named_like_records += 1
+                problems.append(
+                    _problem_at(Path(entry.path), "file-special", f"{kind_of(mode)}, not a regular file: not read")
+                )
         stack.extend(reversed(subfolders))
     yield from sorted(problems, key=lambda p: p.file)
     if not named_like_records and not problems:

@@ -68,6 +68,9 @@ class Option:
     help: str
     default: str
     choices: tuple[str, ...] | None = None  # None: free text
+    from_output: bool = False
+    """Left at its default, the option takes the export's own output file when that file exists
+    (``-o FILE``): for a format that reads what it replaces (a calendar's earlier revisions)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,6 +84,9 @@ class Context:
     source_date_epoch_error: str | None = None
     """Why ``SOURCE_DATE_EPOCH`` could not be read, if it was set but malformed. Only a format
     that uses the timestamp should fail on it (raise :class:`~records_toolkit.errors.OptionError`)."""
+    implied: frozenset[str] = frozenset()
+    """The options the toolkit filled in from the output file (``Option.from_output``), not the
+    user: a format may take a file it cannot use there as a first export, with a notice."""
 
     @classmethod
     def create(

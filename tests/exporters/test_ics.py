@@ -39,7 +39,7 @@ ESCAPED_TEXT = re.compile(r"(?:[^\\;,]|\\[\\;,nN])*")  # §3.3.11 ESCAPED-CHAR /
 
 
 def export(records: list[Record], *, epoch: int | None = None, **options: str):
-    values = {"imprecise": "skip", "calname": "toolkit records"} | options
+    values = {"imprecise": "skip", "calname": "", "previous": "", "refresh": "P1D"} | options
     return IcsFormat().export(records, Context.create(values, source_date_epoch=epoch))
 
 
@@ -81,14 +81,19 @@ def check_structure(lines: list[str]) -> None:
         elif events and line != "END:VEVENT":
             events[-1].append(name)
     for props in events:
-        for required in ("UID", "DTSTAMP", "DTSTART", "DTEND", "SUMMARY", "STATUS"):
+        for required in ("UID", "DTSTAMP", "LAST-MODIFIED", "SEQUENCE", "DTSTART", "DTEND", "SUMMARY", "STATUS"):
             assert props.count(required) == 1, (required, props)
         assert "DURATION" not in props
     for line in lines:
-        if line.startswith("DTSTAMP:"):
-            assert len(line) == len("DTSTAMP:20220121T000000Z") and line.endswith("Z")
+        if line.startswith(("DTSTAMP:", "LAST-MODIFIED:")):  # §3.8.7.2-3: UTC
+            assert re.fullmatch(r"[0-9]{8}T[0-9]{6}Z", line.split(":")[1]), line
+        if line.startswith("SEQUENCE:"):  # §3.8.7.4, §3.3.8
+            assert re.fullmatch(r"0|[1-9][0-9]{0,9}", line[9:]) and int(line[9:]) < 2**31, line
         if line.startswith("STATUS:"):
             assert line[7:] in ("TENTATIVE", "CONFIRMED", "CANCELLED")
+    # without METHOD, DTSTAMP means what LAST-MODIFIED means (§3.8.7.2): one time, written twice
+    stamps = [line.split(":")[1] for line in lines if line.startswith("DTSTAMP:")]
+    assert stamps == [line.split(":")[1] for line in lines if line.startswith("LAST-MODIFIED:")]
 
 
 def parse_both(data: bytes) -> tuple[icalendar.Calendar, t.Any]:
@@ -131,7 +136,9 @@ def test_registered_as_a_format_without_importer() -> None:
     assert (plugin.name, plugin.suffix, plugin.media_type, plugin.directory) == ("ics", ".ics", "text/calendar", False)
     assert {o.name: (o.default, o.choices) for o in plugin.options} == {
         "imprecise": ("skip", ("skip", "span")),
-        "calname": ("toolkit records", None),
+        "calname": ("", None),
+        "previous": ("", None),
+        "refresh": ("P1D", None),
     }
 
 
@@ -185,8 +192,9 @@ def test_shipped_day_precise_events_and_nothing_invented() -> None:
         assert any(f"event {event_id}: date '2022'" in n for n in exported.notices)
     for event_id in SHIPPED_UNBOUNDED:
         assert any(f"event {event_id}: date '[..2022-01-21]'" in n for n in exported.notices)
-    # DTSTAMP from the data: the article's date_published, at midnight UTC
+    # DTSTAMP from the data: the article's date_published, at midnight UTC; a first export: SEQUENCE 0
     assert all(str(e["DTSTAMP"].to_ical().decode()) == "20220121T000000Z" for e in events.values())
+    assert all(e["LAST-MODIFIED"].dt == e["DTSTAMP"].dt and e["SEQUENCE"] == 0 for e in events.values())
 
 
 DEFENCE_TURKEY = (
@@ -215,8 +223,10 @@ def test_shipped_event_properties() -> None:
     interview = next(e for e in strict.events if e.uid == "aliyev-anadolu-agency-interview-2021@records-toolkit")
     assert interview.url == "https://president.az/en/articles/view/53249/print"  # first url source, not the article
     assert interview.location is None and interview.geo is None
-    assert strict.name == ["toolkit records"]
-    assert [(x.name, x.value) for x in strict.extras] == [("x-wr-calname", "toolkit records")]
+    name = "Events from Azernews, 2022-01-21: Azerbaijani servicemen at a parachute course in Kayseri"
+    assert strict.name == [name]  # from the collection (icalendar 7.3 leaves NAME's TEXT escapes in: not checked)
+    assert (strict.extras[0].name, strict.extras[0].value) == ("x-wr-calname", name.replace(",", "\\,"))
+    assert strict.refresh_interval == dt.timedelta(days=1) and cal["X-PUBLISHED-TTL"] == "P1D"  # subscribers
 
 
 def test_shipped_imprecise_events_as_spans() -> None:
@@ -226,11 +236,16 @@ def test_shipped_imprecise_events_as_spans() -> None:
     cal, _strict = parse_both(data)
     events = events_of(cal)
     assert set(events) == set(SHIPPED_DAYS) | set(SHIPPED_IMPRECISE)
+    statuses = {r["id"]: r["status"] for r in shipped() if r["type"] == "event"}
     for event_id, (start, end) in SHIPPED_IMPRECISE.items():
         event = events[event_id]
         assert (event["DTSTART"].to_ical().decode(), event["DTEND"].to_ical().decode()) == (start, end)
-        assert str(event["STATUS"]) == "TENTATIVE" and str(event["TRANSP"]) == "TRANSPARENT"
+        assert str(event["SUMMARY"]).endswith(" [sometime in 2022]")  # a 365-day banner says so
+        # TENTATIVE only when planned: Eternity-2022 took place, known to the year
+        expected = {"planned": "TENTATIVE", "took-place": "CONFIRMED"}[statuses[event_id]]
+        assert str(event["STATUS"]) == expected and str(event["TRANSP"]) == "TRANSPARENT"
         assert str(event["X-EDTF"]) == "2022" and "Date (EDTF): 2022 " in str(event["DESCRIPTION"])
+    assert str(events["eternity-2022"]["STATUS"]) == "CONFIRMED"
     assert [n for n in exported.notices if "open or unknown side" in n] == [
         f"event {i}: date '[..2022-01-21]' means on or before 21 Jan 2022, with an open or unknown side; left out "
         "(not even -O imprecise=span can show it)"
@@ -288,28 +303,39 @@ def test_cli_refuses_an_unknown_imprecise_policy(runner: CliRunner) -> None:
 
 # -- precision, one level at a time ----------------------------------------------------------------
 
-SPANS = [  # (EDTF, DTSTART, DTEND) for what is bounded but not day-precise
-    ("2022", "20220101", "20230101"),
-    ("2024-02", "20240201", "20240301"),
-    ("2022-12", "20221201", "20230101"),
-    ("2022-01-21?", "20220121", "20220122"),
-    ("2022~", "20220101", "20230101"),
-    ("2022-06%", "20220601", "20220701"),
-    ("2022-01/2022-03", "20220101", "20220401"),
-    ("2022-05-09/2022-06", "20220509", "20220701"),
-    ("2022-01-21~/2022-02-02", "20220121", "20220203"),
+SPANS = [  # (EDTF, DTSTART, DTEND, what the SUMMARY adds) for what is bounded but not known to the day
+    ("2022", "20220101", "20230101", " [sometime in 2022]"),
+    ("2024-02", "20240201", "20240301", " [sometime in Feb 2024]"),
+    ("2022-12", "20221201", "20230101", " [sometime in Dec 2022]"),
+    ("2022~", "20220101", "20230101", " [sometime in 2022 (approximate)]"),
+    ("2022-06%", "20220601", "20220701", " [sometime in Jun 2022 (uncertain, approximate)]"),
+    ("2022-01/2022-03", "20220101", "20220401", " [starts sometime in Jan 2022, ends sometime in Mar 2022]"),
 ]
-UNBOUNDED = ["2022-01-21/..", "../2022-01-21", "2022/", "/2022-03", "[..2022-01-21]", "[2022..]"]
+SHOWN = [  # (EDTF, DTSTART, DTEND, SUMMARY of "Event drill") shown whatever the policy: a day is known
+    ("2022-05-09?", "20220509", "20220510", "Event drill [date uncertain]"),
+    ("2022-05-09~", "20220509", "20220510", "Event drill [date approximate]"),
+    ("2022-05-09%", "20220509", "20220510", "Event drill [date uncertain, approximate]"),
+    ("2022-01-21~/2022-02-02", "20220121", "20220203", "Event drill [start approximate]"),
+    ("2022-01-21/2022-02-02?", "20220121", "20220203", "Event drill [end uncertain]"),
+    ("2022-06-21/..", "20220621", "20220622", "Start: Event drill"),  # "starts June 21"
+    ("2022-06-21/", "20220621", "20220622", "Start: Event drill"),
+    ("2022-06-21?/..", "20220621", "20220622", "Start: Event drill [date uncertain]"),
+    ("../2022-01-21", "20220121", "20220122", "End: Event drill"),
+    ("/2022-01-21~", "20220121", "20220122", "End: Event drill [date approximate]"),
+]
+UNBOUNDED = ["2022/", "/2022-03", "2022-01/..", "../2022", "[..2022-01-21]", "[2022..]"]
 
 
-@pytest.mark.parametrize(("date", "start", "end"), SPANS)
-def test_imprecise_date_is_skipped_by_default_and_spanned_on_request(date: str, start: str, end: str) -> None:
+@pytest.mark.parametrize(("date", "start", "end", "marks"), SPANS)
+def test_imprecise_date_is_skipped_by_default_and_spanned_on_request(
+    date: str, start: str, end: str, marks: str
+) -> None:
     records = [event_record("drill", date), event_record("anchor", "2022-03-04")]
     assert_valid(records)
     skipped = export(records)
     assert skipped.notices == [
         f"event drill: date {date!r} means {describe_date(date)}, not a day; "
-        "left out (-O imprecise=span shows it as a tentative span)"
+        "left out (-O imprecise=span shows it as a span over the days it may fall on)"
     ]
     cal, _ = parse_both(calendar_bytes(records))
     assert set(events_of(cal)) == {"anchor"}  # never put on the 1st of the month or year
@@ -321,10 +347,45 @@ def test_imprecise_date_is_skipped_by_default_and_spanned_on_request(date: str, 
     cal, strict = parse_both(data)
     event = events_of(cal)["drill"]
     assert (event["DTSTART"].to_ical().decode(), event["DTEND"].to_ical().decode()) == (start, end)
-    assert str(event["STATUS"]) == "TENTATIVE" and str(event["TRANSP"]) == "TRANSPARENT"
+    assert str(event["SUMMARY"]) == "Event drill" + marks  # the banner says it is not known to the day
+    assert str(event["STATUS"]) == "CONFIRMED" and str(event["TRANSP"]) == "TRANSPARENT"  # it took place
     assert str(event["X-EDTF"]) == date and f"Date (EDTF): {date} (not known to the day" in str(event["DESCRIPTION"])
     drill = next(e for e in strict.events if e.uid == "drill@records-toolkit")
-    assert drill.status.value == "TENTATIVE" and [(x.name, x.value) for x in drill.extras] == [("x-edtf", date)]
+    assert drill.summary == "Event drill" + marks and [(x.name, x.value) for x in drill.extras] == [("x-edtf", date)]
+
+
+@pytest.mark.parametrize(("date", "start", "end", "summary"), SHOWN)
+@pytest.mark.parametrize("policy", ["skip", "span"])
+def test_a_known_day_is_shown_on_that_day_and_marked(
+    date: str, start: str, end: str, summary: str, policy: str
+) -> None:
+    records = [event_record("drill", date, status="planned"), event_record("anchor", "2022-03-04")]
+    assert_valid(records)
+    exported = export(records, imprecise=policy)
+    assert exported.notices == []  # shown, not left out
+    (data,) = exported.files.values()
+    check_structure(check_bytes(data))
+    cal, strict = parse_both(data)
+    event = events_of(cal)["drill"]
+    assert (event["DTSTART"].to_ical().decode(), event["DTEND"].to_ical().decode()) == (start, end)
+    drill = next(e for e in strict.events if e.uid == "drill@records-toolkit")
+    assert str(event["SUMMARY"]) == drill.summary == summary
+    assert str(event["STATUS"]) == "TENTATIVE"  # planned
+    assert f"Date (EDTF): {date} (" in str(event["DESCRIPTION"])  # how the date became a day, in words
+    assert str(event["X-EDTF"]) == date
+
+
+def test_a_known_start_with_an_imprecise_end_is_a_start_or_a_span() -> None:
+    records = [event_record("drill", "2022-05-09/2022-06")]
+    assert_valid(records)
+    cal, _ = parse_both(calendar_bytes(records))
+    event = events_of(cal)["drill"]
+    assert (event["DTSTART"].dt, event["DTEND"].dt) == (dt.date(2022, 5, 9), dt.date(2022, 5, 10))
+    assert str(event["SUMMARY"]) == "Start: Event drill"
+    cal, _ = parse_both(calendar_bytes(records, imprecise="span"))
+    event = events_of(cal)["drill"]
+    assert (event["DTSTART"].dt, event["DTEND"].dt) == (dt.date(2022, 5, 9), dt.date(2022, 7, 1))
+    assert str(event["SUMMARY"]) == "Event drill [ends sometime in Jun 2022]"
 
 
 @pytest.mark.parametrize("date", UNBOUNDED)
@@ -353,13 +414,15 @@ def test_undated_event_is_left_out_with_a_notice_and_an_empty_calendar_still_par
     assert cal.walk("VEVENT") == [] and strict.events == []
 
 
-def test_status_maps_and_a_cancelled_span_stays_cancelled() -> None:
+def test_status_is_the_records_never_the_dates_precision() -> None:
     records = [
         event_record("a", "2022-01-01", status="planned"),
         event_record("b", "2022-01-02", status="took-place"),
         event_record("c", "2022-01-03", status="cancelled"),
         event_record("d", "2022-02", status="cancelled"),
         event_record("e", "2022-01-04", status="under-way"),
+        event_record("f", "2022", status="took-place"),  # known to the year, spanned: still not tentative
+        event_record("g", "2022-05-09?", status="took-place"),  # an uncertain day: the date is marked, not the status
     ]
     assert_valid(records)
     _, strict = parse_both(calendar_bytes(records, imprecise="span"))
@@ -369,6 +432,8 @@ def test_status_maps_and_a_cancelled_span_stays_cancelled() -> None:
         "c": "CANCELLED",
         "d": "CANCELLED",
         "e": "CONFIRMED",  # under way when reported: it is happening
+        "f": "CONFIRMED",
+        "g": "CONFIRMED",
     }
 
 
@@ -453,10 +518,25 @@ def test_fold_never_splits_a_character_and_unfolds_to_the_line(text: str) -> Non
 
 
 def expected_bounds(date: str, span: bool) -> tuple[dt.date, dt.date] | None:
+    """The first and last day shown, from the rules as the docs state them (not from the exporter)."""
     value = dates.parse(date)
-    if value.lower is None or value.upper is None or not (value.day_precise or span):
+    first, last = value.start, value.end
+    is_day = [d is not None and d.precision == "day" for d in (first, last)]
+    if value.kind == "date":
+        assert first is not None
+        return (first.lower, first.upper) if is_day[0] or span else None
+    if value.kind != "interval":  # [..D], [D..]: one day, somewhere unbounded
         return None
-    return value.lower, value.upper
+    if all(is_day) or (span and first is not None and last is not None):
+        assert first is not None and last is not None
+        return first.lower, last.upper
+    if is_day[0]:  # a known start: its day
+        assert first is not None
+        return first.lower, first.lower
+    if is_day[1]:  # a known end: its day
+        assert last is not None
+        return last.upper, last.upper
+    return None
 
 
 _days = st.dates(min_value=dt.date(1000, 1, 1), max_value=dt.date(2999, 12, 31))
@@ -504,7 +584,12 @@ def test_any_collection_round_trips_through_both_parsers(records: list[Record], 
         lower, upper = bounds
         assert event["DTSTART"].dt == strict_event.dtstart == lower
         assert event["DTEND"].dt - dt.timedelta(days=1) == strict_event.dtend - dt.timedelta(days=1) == upper
-        assert str(event["SUMMARY"]) == strict_event.summary == record["name"]
+        summary = str(event["SUMMARY"])
+        assert summary == strict_event.summary
+        if dates.parse(record["date"]).day_precise:
+            assert summary == record["name"]
+        else:  # marked: "Start: NAME", "NAME [date uncertain]", "NAME [sometime in 2022]"
+            assert record["name"] in summary and summary != record["name"]
         assert str(event["X-EDTF"]) == record["date"]
         assert f"Date (EDTF): {record['date']}" in strict_event.description
         description = str(event["DESCRIPTION"])

@@ -53,7 +53,7 @@ def normalise(text: str) -> str:
     and an invisible WORD JOINER after an ``@`` inside what GFM would autolink as an e-mail address."""
     kept = "".join(c for c in text if c in "\t\n\v\f\r\x85" or unicodedata.category(c) not in ("Cc", "Cs"))
     one_line = re.sub("[\t\n\v\f\r \x85\u2028\u2029]+", " ", kept).strip()
-    return re.sub(r"(?<=[A-Za-z0-9.+_-])@(?=[A-Za-z0-9._-])", "@\u2060", one_line)
+    return re.sub(r"(?<=[A-Za-z0-9.+_:-])@(?=[A-Za-z0-9._-])", "@\u2060", one_line)  # (":": "mailto:@x")
 
 
 def plain(inline: Token) -> str:

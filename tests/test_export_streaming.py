@@ -1,0 +1,171 @@
+"""Exports stream (issue 11): the records pass once, memory does not grow with the collection, bytes stay the same.
+
+Memory is measured with tracemalloc in this process (allocations, not RSS: robust on a busy
+machine); speed is for ``bench/exports.py``, never for a unit test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tracemalloc
+import typing as t
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from records_toolkit import api
+from records_toolkit.canonical import canonical_record
+from records_toolkit.exporters import jsonld
+from records_toolkit.streaming import _orderer, collect, of_records
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+from corpus import make  # noqa: E402
+
+GOLDEN = ROOT / "tests" / "golden"
+
+
+@pytest.fixture(scope="module")
+def corpora(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The shipped records copied 3 and 12 times (132 and 528 records, one per file)."""
+    base = tmp_path_factory.mktemp("corpora")
+    make(base / "small", 3)
+    make(base / "large", 12)
+    return base / "small", base / "large"
+
+
+def _peak(corpus: Path, fmt: str, out: Path) -> int:
+    """tracemalloc's peak of one in-process export to disk, after the export's modules are loaded."""
+    api.export([corpus], fmt, to=out / f"warm-{fmt}")  # imports, schemas and caches loaded outside the measure
+    tracemalloc.start()
+    try:
+        api.export([corpus], fmt, to=out / fmt)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonld", "ics"])
+def test_an_export_to_disk_keeps_memory_bounded(corpora: tuple[Path, Path], tmp_path: Path, fmt: str) -> None:
+    """Four times the records: the peak grows far less than fourfold. What still grows is compact
+    (the validation's indexes, a key per record: about 2.3x at this small size, where they weigh
+    most); the whole collection or the whole output held in memory grew it fourfold and more."""
+    small, large = corpora
+    one = _peak(small, fmt, tmp_path / "small")
+    four = _peak(large, fmt, tmp_path / "large")
+    assert four < 3.0 * one, (fmt, one, four)
+
+
+def test_exports_stream_byte_identical_to_the_golden_files(tmp_path: Path) -> None:
+    records = ROOT / "records"
+    api.export([records], "jsonld", to=tmp_path / "a.jsonld")
+    assert (tmp_path / "a.jsonld").read_bytes() == (GOLDEN / "article.jsonld").read_bytes()
+    api.export([records], "markdown", to=tmp_path / "a.md")
+    assert (tmp_path / "a.md").read_bytes() == (GOLDEN / "article.md").read_bytes()
+    os.environ.pop("SOURCE_DATE_EPOCH", None)
+    api.export([records], "ics", to=tmp_path / "a.ics")
+    assert (tmp_path / "a.ics").read_bytes() == (GOLDEN / "article.ics").read_bytes()
+    written = api.export([records], "csv", to=tmp_path / "csv")
+    for name in written.files:
+        assert written.files[name] == (GOLDEN / "csv" / name).read_bytes(), name
+    assert sorted(written.files) == sorted(p.name for p in (GOLDEN / "csv").iterdir())
+
+
+def test_streamed_and_in_memory_exports_agree(corpora: tuple[Path, Path], tmp_path: Path) -> None:
+    small, _ = corpora
+    for fmt in ("csv", "jsonld", "ics", "markdown"):
+        in_memory = api.export([small], fmt, source_date_epoch=0)
+        on_disk = api.export([small], fmt, to=tmp_path / fmt, source_date_epoch=0)
+        assert dict(in_memory.files) == {name: on_disk.files[name] for name in on_disk.files}, fmt
+
+
+def test_the_spooled_collection_is_the_validated_one(corpora: tuple[Path, Path]) -> None:
+    small, _ = corpora
+    records = collect([small], max_bytes=1 << 24)
+    try:
+        valid = api.validate([small]).valid
+        assert len(records) == len(valid)
+        assert list(records) == valid
+        assert [list(r) for r in records] == [list(r) for r in valid]  # canonical key order too
+        assert [r["id"] for r in records.of_type("place")] == [r["id"] for r in valid if r["type"] == "place"]
+        first = records[0]
+        first["id"] = "changed"
+        assert records[0]["id"] != "changed"  # each read is a fresh record
+    finally:
+        records.close()
+
+
+def test_the_fast_key_order_is_the_canonical_one() -> None:
+    from records_toolkit.schemas import load_model
+
+    order = _orderer(load_model())
+    for record in api.validate(["records"]).valid:
+        shuffled = {k: record[k] for k in reversed(list(record))}
+        shuffled["zz-unknown"] = {"b": 1, "a": [{"y": 1, "x": 2}]}
+        assert list(order(shuffled)) == list(canonical_record(shuffled))
+        assert json.dumps(order(shuffled)) == json.dumps(canonical_record(shuffled))
+
+
+def test_a_records_view_decodes_nothing_for_keys_and_types() -> None:
+    records = of_records([{"id": "b", "type": "place"}, {"id": "a", "type": "event"}, {"id": "c", "type": "place"}])
+    try:
+        assert list(records.keys()) == [("event", "a"), ("place", "b"), ("place", "c")]
+        assert [r["id"] for r in records.of_type("place")] == ["b", "c"]
+        assert len(records.of_type("person")) == 0
+        assert [r["id"] for r in records[1:]] == ["b", "c"]
+    finally:
+        records.close()
+
+
+def test_the_markdown_report_grows_linearly(tmp_path: Path) -> None:
+    """The work of the report, counted in calls to escape() (the text of every cell goes through
+    it): four times the records, four times the calls, give or take (a quadratic report: 16 times)."""
+    from records_toolkit.exporters import markdown_
+
+    counts = []
+    for copies in (2, 8):
+        make(tmp_path / f"c{copies}", copies)
+        valid = api.validate([tmp_path / f"c{copies}"]).valid
+        calls = 0
+        real = markdown_.escape
+
+        def counted(text: object, real: t.Callable[[object], str] = real) -> str:
+            nonlocal calls
+            calls += 1
+            return real(text)
+
+        markdown_.escape = counted  # type: ignore[assignment]
+        try:
+            markdown_.render(valid)
+        finally:
+            markdown_.escape = real  # type: ignore[assignment]
+        counts.append(calls)
+    assert counts[1] <= 4.5 * counts[0], counts
+
+
+_floats = st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from([1e-05, -0.0, 0.0, 1e16, 1.5e-7, 2.5e300])
+_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=8)
+_values = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70) | _floats | _text,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_text, inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_values)
+def test_the_fast_json_encoder_spells_everything_as_json_dumps(value: t.Any) -> None:
+    try:
+        expected: bytes | None = jsonld._reference(value)
+    except ValueError:
+        expected = None
+    if expected is None:
+        with pytest.raises(ValueError):
+            jsonld.encode(value)
+    else:
+        assert jsonld.encode(value) == expected
