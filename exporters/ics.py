@@ -394,7 +394,13 @@ def revise(lines: list[str], previous: Revision | None, now: dt.datetime) -> tup
         raise OptionError(f"SEQUENCE {previous.sequence} of the previous export cannot grow (§3.3.8: 32-bit INTEGER)")
     modified = now
     if previous.modified is not None and modified <= previous.modified:
-        modified = previous.modified + dt.timedelta(seconds=1)  # later than what calendars hold, whatever the data says
+        try:  # later than what calendars hold, whatever the data says
+            modified = previous.modified + dt.timedelta(seconds=1)
+        except OverflowError:
+            raise OptionError(
+                f"LAST-MODIFIED {previous.modified:%Y-%m-%dT%H:%M:%SZ} of the previous export cannot grow "
+                "(the last second of year 9999): a revision would not be later than it"
+            ) from None
     return previous.sequence + 1, modified
 
 

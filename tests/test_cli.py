@@ -410,3 +410,15 @@ def test_fmt_leaves_the_repositorys_other_yaml_alone(tmp_path: Path, monkeypatch
     assert record.read_text(encoding="utf-8").startswith('id: "iran"')
     assert "left alone .github/workflows/ci.yml: not a record of the collection" in result.stderr
     assert "reformatted records/places/iran.yaml" in result.stderr
+
+
+@pytest.mark.parametrize("entry", [["toolkit"], [sys.executable, "-m", "records_toolkit"]], ids=["launcher", "click"])
+def test_a_name_the_terminal_cannot_encode_is_escaped_not_a_traceback(tmp_path: Path, entry: list[str]) -> None:
+    folder = tmp_path / "d"
+    folder.mkdir()
+    (folder / "çığ€.yaml").write_text("id: x\n", encoding="utf-8")
+    command = [str(Path(sys.executable).parent / "toolkit"), *entry[1:]] if entry == ["toolkit"] else entry
+    env = {**os.environ, "PYTHONIOENCODING": "latin-1"}
+    done = subprocess.run([*command, "validate", str(folder)], capture_output=True, env=env, cwd=tmp_path)
+    assert done.returncode == 1 and b"Traceback" not in done.stderr
+    assert b"\\u011f" in done.stdout + done.stderr  # ğ, escaped

@@ -169,3 +169,17 @@ def test_the_fast_json_encoder_spells_everything_as_json_dumps(value: t.Any) -> 
             jsonld.encode(value)
     else:
         assert jsonld.encode(value) == expected
+
+
+def test_with_standard_output_closed_the_spool_is_never_the_output() -> None:
+    """``-o /dev/stdout`` with standard output closed must not reopen the export's own spool (which
+    would take the lowest free descriptor, 1): a clean exit 3 naming the output."""
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "-m", "records_toolkit", "export", "-f", "jsonld", str(ROOT / "records"), "-o", "/dev/stdout"],
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: os.close(1),
+    )
+    assert done.returncode == 3 and "cannot write /dev/stdout" in done.stderr and "plugin" not in done.stderr

@@ -65,6 +65,12 @@ NOT_FOR_VALIDATE = {
     "records_toolkit.exporters",
     "concurrent",  # the worker pool: only for large trees
     "multiprocessing",
+    "dask",  # a Dask cluster: only with --scheduler (or RECORDS_TOOLKIT_SCHEDULER)
+    "distributed",
+    "tornado",
+    "cloudpickle",
+    "msgpack",
+    "fsspec",
 }
 
 # Never needed when the result cache answers for every file: nothing is parsed or validated.
@@ -126,6 +132,16 @@ def test_validating_one_file_of_a_collection_imports_no_explainer(tmp_path: Path
     done, modules = imports(["validate", "records/places/kayseri.yaml"], tmp_path)
     assert (done.returncode, done.stdout) == (0, "ok: 1 record in 1 file, no problems\n"), done.stderr
     assert not heavy(modules, NOT_FOR_VALIDATE)
+
+
+def test_validate_through_click_imports_no_dask(tmp_path: Path) -> None:
+    """click's `validate` (an option the launcher leaves to it), with the --scheduler option: no Dask unless used."""
+    shutil.copytree(ROOT / "records", tmp_path / "records")
+    env = {k: v for k, v in os.environ.items() if k != "RECORDS_TOOLKIT_SCHEDULER"}
+    done, modules = imports(["validate", "--collection", "records", "records/places/kayseri.yaml"], tmp_path, env)
+    assert (done.returncode, done.stdout) == (0, "ok: 1 record in 1 file, no problems\n"), done.stderr
+    assert "click" in modules
+    assert not heavy(modules, {"dask", "distributed", "tornado", "cloudpickle"})
 
 
 def interrupted_at(module: str, args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -251,6 +267,7 @@ CLI = [sys.executable, "-m", "records_toolkit"]  # (records_toolkit.__main__: al
         ["validate", "--format", "csv", "records"],
         ["validate", "--collection", "records", "records/places/kayseri.yaml"],
         ["validate", "--collection", "records", "--no-collection", "x.yaml"],
+        ["validate", "--scheduler", "no address", "records"],
         ["validate", "--no-such-option"],
         ["validate", "-"],
         ["validate", "--help"],
@@ -317,6 +334,8 @@ def test_the_launcher_reads_the_plain_forms(
         ["--no-cache=1"],
         ["--collection", "records"],
         ["--collection=records"],
+        ["--scheduler", "local"],
+        ["--scheduler=tcp://127.0.0.1:8786"],
         ["-f", "csv"],
         ["--format=csv"],
     ],
@@ -324,6 +343,19 @@ def test_the_launcher_reads_the_plain_forms(
 def test_the_launcher_leaves_the_rest_to_click(monkeypatch: pytest.MonkeyPatch, args: list[str]) -> None:
     monkeypatch.delenv("RECORDS_TOOLKIT_NO_CACHE", raising=False)
     assert launcher.validate_options(["x.yaml", *args]) is None
+
+
+@pytest.mark.parametrize(("variable", "taken"), [(None, True), ("", True), ("local", False), ("tcp://h:8786", False)])
+def test_the_scheduler_variable_leaves_the_run_to_click(
+    monkeypatch: pytest.MonkeyPatch, variable: str | None, taken: bool
+) -> None:
+    """RECORDS_TOOLKIT_SCHEDULER set: click reads it (as --scheduler) and the run goes to the Dask cluster."""
+    monkeypatch.delenv("RECORDS_TOOLKIT_NO_CACHE", raising=False)
+    if variable is None:
+        monkeypatch.delenv("RECORDS_TOOLKIT_SCHEDULER", raising=False)
+    else:
+        monkeypatch.setenv("RECORDS_TOOLKIT_SCHEDULER", variable)
+    assert (launcher.validate_options(["records"]) is not None) == taken
 
 
 def test_the_launchers_output_formats_are_the_renderers() -> None:

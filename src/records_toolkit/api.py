@@ -146,6 +146,7 @@ def validate(
     collection: PathLike | bool = False,
     cache: bool = False,
     progress: bool = False,
+    scheduler: str | t.Any = None,
 ) -> Report:
     """Check every record under ``paths`` against the schemas and the collection rules.
 
@@ -165,6 +166,15 @@ def validate(
     update it; the report is the same as without it. See :mod:`records_toolkit.cache`.
     ``progress``: on a terminal, a run longer than two seconds shows its progress on standard
     error (see :mod:`records_toolkit.progress`).
+
+    ``scheduler`` (``toolkit validate --scheduler``): load and check the files on a Dask cluster,
+    then run the collection rules here, once, on the merged result: the same report as a local
+    run. A scheduler's address (``"tcp://HOST:8786"``), ``"local"`` (a local cluster of ``jobs``
+    worker processes, default 2, ended when the run ends) or a ``distributed.Client``. Needs the
+    ``dask`` extra (``pip install 'records-toolkit[dask]'``, else :class:`UsageError`); the workers
+    need the same records-toolkit and schemas, and the files under the same names (a shared file
+    system); a scheduler that cannot be reached is :class:`CouldNotRun`. Only the checks' results
+    travel back, and with ``collect`` the valid records (``collect=False`` for a report alone).
     """
     from .collection import resolve
     from .schemas import deferred_check, load_model
@@ -181,6 +191,11 @@ def validate(
 
     shown = Progress() if progress else None
     cached = bool(cache) and scope.root is not None and not collect
+    dask = None
+    if scheduler is not None:
+        from .validate import DaskRun
+
+        dask = DaskRun(scheduler, jobs)  # a missing Dask or a malformed address: said before any work
     try:
         with deferred_check(cached):  # a run answered from the cache need not import jsonschema-rs
             result = check_paths(
@@ -192,12 +207,15 @@ def validate(
                 layout=scope.layout,
                 cache_root=scope.root if cache else None,
                 progress=shown,
+                dask=dask,
             )
             if cached and not result.report.records:  # no record vouches for the schemas: check them now
                 load_model().check()
     except OSError as exc:  # the worker pool or the machine, not the records
         raise CouldNotRun(f"validation could not run: {exc.strerror or exc}") from exc
     finally:
+        if dask is not None:
+            dask.close()
         if shown is not None:
             shown.close()
     report = result.report
@@ -398,10 +416,10 @@ def export(
     if plugin.directory and to is not None and not isinstance(to, (str, os.PathLike)):
         raise UsageError(f"format {plugin.name!r} writes several files: give a directory path, not a file object")
     implied: set[str] = set()
-    if isinstance(to, Path) and not os.path.islink(to) and os.path.isfile(to):
+    if isinstance(to, Path) and os.path.isfile(to):  # (a link -o writes through: its target is replaced)
         for option in plugin.options:  # what the format reads of the file it replaces
             if option.from_output and values.get(option.name, option.default) == option.default:
-                values = {**values, option.name: os.fspath(to)}
+                values = {**values, option.name: os.path.realpath(to)}
                 implied.add(option.name)
     records = _collection(source, max_file_size)
     try:

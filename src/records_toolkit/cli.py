@@ -228,7 +228,11 @@ Examples:
 @_report_options
 @_max_size
 @click.option(
-    "--jobs", "-j", type=click.IntRange(min=1), default=None, help="Processes for large trees (default: one per core)."
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes for large trees (default: one per core); with --scheduler local, the cluster's workers (default 2).",
 )
 @click.option(
     "--collection",
@@ -246,6 +250,15 @@ Examples:
     help="Neither read nor write the collection's result cache (.records-toolkit-cache/; the "
     "report is the same either way, only slower or faster). Also RECORDS_TOOLKIT_NO_CACHE=1.",
 )
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    envvar="RECORDS_TOOLKIT_SCHEDULER",
+    default=None,
+    help="Check the files on a Dask cluster: tcp://HOST:8786, or local for a local cluster of --jobs "
+    "(default 2) worker processes; the report is the same as a local run's. Needs "
+    "records-toolkit[dask]. Also RECORDS_TOOLKIT_SCHEDULER.",
+)
 @_no_data_format
 @click.pass_context
 def validate(
@@ -258,6 +271,7 @@ def validate(
     collection_path: str | None,
     no_collection: bool,
     no_cache: bool,
+    scheduler: str | None,
 ) -> None:
     """Check records against the schemas and the collection rules (default PATH: the collection, else records).
 
@@ -277,6 +291,7 @@ def validate(
         collection=collection,
         cache=not no_cache,
         progress=True,
+        scheduler=scheduler,
     )
     if not quiet:
         _emit(report, output_format)
@@ -658,6 +673,9 @@ def codes() -> None:
 
 def run() -> None:
     """The console entry: ``main``, plus a clean end when the output itself cannot be written."""
+    from .launcher import tolerant_streams
+
+    tolerant_streams()
     try:
         main(prog_name="toolkit")
     except OSError as exc:  # stdout or stderr full or closed (click handles a broken pipe itself)

@@ -5,7 +5,8 @@ hook, a CI step, a shell prompt) should not pay it, nor should validating the fi
 ``toolkit validate`` with options of the plain forms read here (:func:`validate_options`) runs
 directly, with the same output, messages and exit codes as through click; anything else (help,
 an unknown or misspelled option, a value click would refuse, ``--collection``, shell completion,
-``RECORDS_TOOLKIT_NO_CACHE`` set to what is not a boolean) goes to :func:`cli.run`, which says
+``RECORDS_TOOLKIT_NO_CACHE`` set to what is not a boolean, ``--scheduler`` or
+``RECORDS_TOOLKIT_SCHEDULER``: a Dask cluster) goes to :func:`cli.run`, which says
 what is wrong.
 """
 
@@ -29,11 +30,25 @@ _FLAGS = {"-q": "quiet", "--quiet": "quiet", "--no-collection": "no_collection",
 _VALUED = {"--output-format": "output_format", "--max-file-size": "max_bytes", "--jobs": "jobs", "-j": "jobs"}
 _MAX_FILE_BYTES = 16 * 1024 * 1024  # records_toolkit.loader.MAX_FILE_BYTES, the option's default
 _NO_CACHE = "RECORDS_TOOLKIT_NO_CACHE"  # --no-cache's variable, read as click reads a boolean
+_SCHEDULER = "RECORDS_TOOLKIT_SCHEDULER"  # --scheduler's variable: set, click reads the options
 _BOOLEAN = {"1": True, "yes": True, "true": True, "on": True, "t": True, "y": True, "": False}
 _BOOLEAN.update({"0": False, "no": False, "false": False, "off": False, "f": False, "n": False})
 
 
+def tolerant_streams() -> None:
+    """Characters the terminal's encoding cannot show (a file name in `PYTHONIOENCODING=latin-1`)
+    come out as backslash escapes, never as a UnicodeEncodeError traceback."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):
+                pass
+
+
 def run() -> None:
+    tolerant_streams()
     args = sys.argv[1:]
     if args == ["--version"]:
         from . import __version__
@@ -62,6 +77,8 @@ def validate_options(args: list[str]) -> dict[str, t.Any] | None:
 
     if os.name == "nt" or os.environ.get("_TOOLKIT_COMPLETE"):
         return None  # (click expands Windows wildcards; shell completion)
+    if os.environ.get(_SCHEDULER):
+        return None  # a Dask cluster: click's --scheduler (and Dask) only when asked for
     no_cache = _BOOLEAN.get(os.environ.get(_NO_CACHE, "").strip().lower())
     if no_cache is None:
         return None  # click says it is not a boolean

@@ -67,6 +67,11 @@ class Spool:
         if self.fd < 0:  # no O_TMPFILE here: a named file, removed at once
             self._file = tempfile.TemporaryFile(prefix=".toolkit-spool-")
             self.fd = self._file.fileno()
+        elif self.fd < 3:  # a standard stream was closed: never let -o /dev/stdout reopen the spool
+            import fcntl
+
+            low, self.fd = self.fd, fcntl.fcntl(self.fd, fcntl.F_DUPFD_CLOEXEC, 3)
+            os.close(low)
 
     def append(self, blob: bytes) -> int:
         """Write ``blob`` at the end of the file; its offset."""

@@ -408,6 +408,7 @@ def check_paths(
     layout: Layout | None = None,
     cache_root: str | None = None,
     progress: Progress | None = None,
+    dask: DaskRun | None = None,
 ) -> Result:
     """Validate every record under ``paths``; with ``keep`` the valid records come back too.
 
@@ -423,6 +424,9 @@ def check_paths(
 
     ``cache_root``: the collection folder whose result cache (:mod:`.cache`) this run reads and
     writes (only without ``keep``: exports need the records themselves).
+
+    ``dask``: check the files on a Dask cluster (:class:`DaskRun`) instead of local processes;
+    the collection rules still run here, once, on the merged result (the same report).
     """
     checker = Checker(model, keep=keep, layout=layout)
     checker.progress = progress
@@ -439,14 +443,14 @@ def check_paths(
     others = _others(collection, files, stats) if collection is not None else []
     if cached:
         assert cache_root is not None and stats is not None
-        counts = _cached_run(checker, others + files, stats, cache_root, max_bytes, jobs, model, layout)
+        counts = _cached_run(checker, others + files, stats, cache_root, max_bytes, jobs, model, layout, dask)
         result = Result(checker.report, [])
         result.report.records = sum(counts[len(others) :])  # the named files come last
     else:
         if others:
-            _add_files(checker, others, keep, max_bytes, jobs, model, layout)
+            _add_files(checker, others, keep, max_bytes, jobs, model, layout, dask)
         before = checker.report.records
-        _add_files(checker, files, keep, max_bytes, jobs, model, layout)
+        _add_files(checker, files, keep, max_bytes, jobs, model, layout, dask)
         named_records = checker.report.records - before
         result = checker.finish()
         result.report.records = named_records
@@ -466,6 +470,7 @@ def _cached_run(
     jobs: int | None,
     model: Model | None,
     layout: Layout | None,
+    dask: DaskRun | None = None,
 ) -> list[int]:
     """Check the files of ``order`` (the rest of the collection first, then the named ones)
     through the collection's snapshot (:mod:`.incremental`): after a change only the changed
@@ -484,7 +489,7 @@ def _cached_run(
     checker.hashes = {}
     walked = checker.report.problems  # the walk's own problems are not the snapshot's
     checker.report.problems = []
-    _add_files(checker, order, False, max_bytes, jobs, model, layout)
+    _add_files(checker, order, False, max_bytes, jobs, model, layout, dask)
     found = checker.finish().report.problems
     checker.report.problems = walked + found
     if store is not None:
@@ -543,11 +548,17 @@ def _add_files(
     jobs: int | None,
     model: Model | None,
     layout: Layout | None,
+    dask: DaskRun | None = None,
 ) -> None:
-    """Load and check ``files`` into ``checker``: in worker processes for a large tree, else here."""
+    """Load and check ``files`` into ``checker``: on the Dask cluster when one is given, in worker
+    processes for a large tree, else here."""
     workers = jobs if jobs is not None else (os.cpu_count() or 1)
     # A caller's own `model` stays in this process; workers use the cached default model.
-    if workers > 1 and len(files) >= (PARALLEL_FROM if jobs is None else 2) and model is None and _can_fork():
+    if dask is not None and files and model is None:
+        work = _check_chunk_hashed if checker.hashes is not None else _check_chunk
+        for state in _in_dask(files, keep, max_bytes, layout, dask, work):
+            checker.merge(state)
+    elif workers > 1 and len(files) >= (PARALLEL_FROM if jobs is None else 2) and model is None and _can_fork():
         work = _check_chunk_hashed if checker.hashes is not None else _check_chunk
         for state in _in_workers(files, keep, max_bytes, layout, workers, work):
             checker.merge(state)
@@ -593,6 +604,186 @@ def _in_workers(
             raise CouldNotRun(f"validation could not run: a worker process ended unexpectedly ({exc})") from None
         raise
     pool.shutdown()
+
+
+#: Files per task on a Dask cluster at most: a task of a few seconds, cheap to retry elsewhere.
+DASK_CHUNK = 1000
+
+_ADDRESS = r"local|[A-Za-z][A-Za-z0-9+.-]*://\S+|[^\s/:]+:\d+"
+
+
+class DaskRun:
+    """A Dask (``dask.distributed``) cluster to check files on: a scheduler's address
+    (``tcp://HOST:8786``, any address Dask takes), ``local`` (a ``LocalCluster`` of ``workers``
+    processes, default 2, started when first needed and ended by :meth:`close`) or a
+    ``distributed.Client`` of the caller's (used as it is, never closed here).
+
+    Made before the run, so that a missing Dask or a malformed address is a
+    :class:`~records_toolkit.errors.UsageError` at once; it connects when files are first sent
+    (a run the result cache answers sends none). The workers must run the same toolkit (version
+    and code) with the same schemas, and see the files under the names given (a shared file
+    system; the same working directory for relative names): checked on connecting, else
+    :class:`~records_toolkit.errors.CouldNotRun`.
+    """
+
+    def __init__(self, scheduler: t.Any, workers: int | None = None) -> None:
+        import re
+
+        from .errors import UsageError
+
+        try:
+            import distributed
+        except ImportError:
+            raise UsageError(
+                "the scheduler needs Dask (dask.distributed), which is not installed: "
+                "pip install 'records-toolkit[dask]'"
+            ) from None
+        self._client: t.Any = None
+        self._cluster: t.Any = None
+        self._own = True
+        self.workers = workers
+        self.facts: dict[str, dict[str, str]] = {}
+        if isinstance(scheduler, distributed.Client):
+            self._client, self._own, self.address = scheduler, False, str(t.cast(t.Any, scheduler).scheduler.address)
+        elif isinstance(scheduler, str) and re.fullmatch(_ADDRESS, scheduler):
+            self.address = scheduler
+        else:
+            raise UsageError(
+                f"scheduler: {scheduler!r} is not a Dask scheduler's address: give tcp://HOST:PORT, "
+                "or local for a local cluster"
+            )
+
+    def client(self) -> t.Any:
+        """The connected client, the workers' environment checked."""
+        if self.facts:
+            return self._client
+        import distributed as typed
+
+        from .errors import CouldNotRun
+
+        distributed: t.Any = typed  # (its constructors are untyped)
+
+        try:
+            if self._client is None and self.address == "local":
+                self._cluster = distributed.LocalCluster(
+                    n_workers=self.workers or 2,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,  # no dashboard; the scheduler's HTTP server (health) on any free port:
+                    scheduler_kwargs={"dashboard_address": ":0"},  # not 8787, which another cluster may hold
+                )
+                self._client = distributed.Client(self._cluster)
+            elif self._client is None:
+                self._client = distributed.Client(self.address)
+        except (OSError, ValueError) as exc:  # (TimeoutError is an OSError)
+            self.close()
+            raise CouldNotRun(f"cannot reach the Dask scheduler at {self.address}: {exc}") from None
+        try:
+            facts = self._client.run(_worker_facts)
+        except Exception as exc:
+            raise CouldNotRun(
+                f"the Dask workers at {self.address} cannot run the toolkit (install records-toolkit "
+                f"{_worker_facts()['version']} there): {type(exc).__name__}: {exc}"
+            ) from None
+        if not facts:
+            raise CouldNotRun(f"the Dask scheduler at {self.address} has no workers")
+        ours = _worker_facts()
+        for worker, theirs in sorted(facts.items()):
+            differ = [key for key in ("version", "code", "schemas") if theirs.get(key) != ours[key]]
+            if differ:
+                raise CouldNotRun(
+                    f"the Dask worker {worker} runs another toolkit or schemas ({', '.join(differ)} differ: "
+                    f"records-toolkit {theirs.get('version')} there, {ours['version']} here): the report "
+                    "could differ from a local run; install the same records-toolkit and schemas on the workers"
+                )
+        self.facts = facts
+        return self._client
+
+    def check_names(self, files: list[str]) -> None:
+        """Relative names are read in each worker's working directory: it must be this one."""
+        from .errors import CouldNotRun
+
+        here = os.getcwd()
+        elsewhere = sorted(w for w, facts in self.facts.items() if facts.get("cwd") != here)
+        if elsewhere and not all(os.path.isabs(file) for file in files):
+            raise CouldNotRun(
+                f"the Dask worker {elsewhere[0]} runs in {self.facts[elsewhere[0]].get('cwd')}, not in {here}: "
+                "give the paths as absolute names on a file system the workers share"
+            )
+
+    def close(self) -> None:
+        """End the client and the local cluster this started (a caller's client is left open)."""
+        import contextlib
+
+        if self._own:
+            for part in (self._client, self._cluster):
+                if part is not None:
+                    with contextlib.suppress(Exception):
+                        part.close()
+            self._client = self._cluster = None
+        self.facts = {}
+
+
+def _worker_facts() -> dict[str, str]:
+    """What a worker's results depend on besides the files: the toolkit's version and code, the schemas."""
+    import hashlib
+
+    import records_toolkit
+
+    from .cache import _code_hash
+    from .schemas import schema_dir
+
+    digest = hashlib.sha256()
+    for path in sorted(schema_dir().glob("*.schema.json")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return {
+        "version": records_toolkit.__version__,
+        "code": _code_hash(),
+        "schemas": digest.hexdigest(),
+        "cwd": os.getcwd(),
+    }
+
+
+def _in_dask(
+    files: list[str],
+    keep: bool,
+    max_bytes: int,
+    layout: Layout | None,
+    dask: DaskRun,
+    work: t.Callable[[list[str], bool, int, Layout | None], Chunked],
+) -> t.Iterator[Chunked]:
+    """``work`` over contiguous chunks of ``files`` on the Dask cluster; the results in order
+    (only the chunks' states travel back, with the records only when ``keep`` asks for them)."""
+    from concurrent.futures import CancelledError
+
+    from .errors import CouldNotRun
+    from .output import SignalGuard
+
+    client = dask.client()
+    dask.check_names(files)
+    threads = sum(client.nthreads().values()) or 1
+    size = max(1, min(-(-len(files) // (threads * 4)), DASK_CHUNK))
+    chunks = [files[i : i + size] for i in range(0, len(files), size)]
+    futures = client.map(work, chunks, keep=keep, max_bytes=max_bytes, layout=layout, pure=False)
+    try:
+        with SignalGuard(defer=False):  # SIGTERM too ends the wait; the caller closes the client
+            for number, future in enumerate(futures):
+                state = future.result()
+                futures[number] = None  # its result is released on the cluster
+                yield state
+    except (OSError, CancelledError) as exc:  # the scheduler lost, the run cancelled
+        raise CouldNotRun(f"validation could not run on the Dask cluster at {dask.address}: {exc}") from None
+    except Exception as exc:
+        from distributed import KilledWorker
+
+        if isinstance(exc, KilledWorker):
+            raise CouldNotRun(
+                f"validation could not run on the Dask cluster at {dask.address}: workers ended "
+                f"unexpectedly on the same files, more times than Dask retries ({exc})"
+            ) from None
+        raise
+    finally:
+        client.cancel([future for future in futures if future is not None])
 
 
 def _can_fork() -> bool:

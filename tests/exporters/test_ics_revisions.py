@@ -347,3 +347,28 @@ def test_the_calendar_is_named_after_the_collection() -> None:
         assert strict.name == [name]
     _, strict = parse_both(calendar_bytes(two, calname="Newsroom: drills 2022"))
     assert strict.name == ["Newsroom: drills 2022"]
+
+
+def test_through_a_link_the_file_replaced_is_still_the_previous_export(runner: CliRunner, tmp_path: Path) -> None:
+    """``-o`` may be a symbolic link (a site's `calendar.ics -> releases/…`): the file written is its
+    target, so the target is what is read as the previous export."""
+    records = tmp_path / "records"
+    shutil.copytree(RECORDS, records)
+    (tmp_path / "site").mkdir()
+    real = tmp_path / "site" / "real.ics"
+    link = tmp_path / "calendar.ics"
+    link.symlink_to(real)
+    args = ["export", "-f", "ics", str(records), "-o", str(link)]
+    assert runner.invoke(main, args, env={"SOURCE_DATE_EPOCH": None}).exit_code == 0
+    efes = records / "events" / "efes-2022.yaml"
+    efes.write_text(efes.read_text("utf-8").replace('date: "2022-05-09/2022-06-09"', 'date: "2022-05-10/2022-06-09"'))
+    assert runner.invoke(main, args, env={"SOURCE_DATE_EPOCH": None}).exit_code == 0
+    assert link.is_symlink() and parsed(real.read_bytes())[EFES]["SEQUENCE"] == 1
+
+
+def test_a_previous_revision_at_the_end_of_time_is_refused_not_a_crash(tmp_path: Path) -> None:
+    records = shipped()
+    first = calendar_bytes(records).replace(b"LAST-MODIFIED:20220121T000000Z", b"LAST-MODIFIED:99991231T235959Z")
+    previous = write(tmp_path / "c.ics", first)
+    with pytest.raises(errors.OptionError, match="cannot grow"):
+        calendar_bytes(changed_efes(records), previous=previous)
