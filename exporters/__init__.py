@@ -4,7 +4,9 @@
 untrusted, so it is never read through a symbolic link, never from a FIFO, socket or device
 (which could block forever), and never past the size limit ``validate`` applies.
 :func:`parse_json` reads JSON that way too: nothing nested deeper than the YAML loader allows,
-no lone surrogate, each refused at its line and column before any reader walks the values.
+no lone surrogate, no object that repeats a key, each refused at its line and column before
+any reader walks the values; :func:`json_position` finds where a value of a parsed document
+stands, so an importer refuses a value it cannot read at its line and column too.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 from records_toolkit.errors import InvalidSource
 from records_toolkit.loader import MAX_DEPTH, MAX_FILE_BYTES, NotRegular, read_regular
 from records_toolkit.plugins import invalid_source
+from records_toolkit.problems import pointer_join
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _LINK = "a symbolic link: not read (it could lead outside the source directory)"
@@ -108,10 +111,11 @@ def open_directory(path: str | Path, *, shown: str | None = None) -> int:
 class Unreadable(ValueError):
     """A document that parses as JSON but holds what no record can, at ``line`` and ``column`` if found."""
 
-    def __init__(self, message: str, text: str, index: int | None) -> None:
+    def __init__(self, message: str, text: str, index: int | None, *, pointer: str = "") -> None:
         super().__init__(message)
         place: tuple[int | None, int | None] = _line_column(text, index) if index is not None else (None, None)
         self.line, self.column = place
+        self.pointer = pointer  # RFC 6901, of the value in the document ("" : the whole document)
 
 
 _TOO_DEEP = f"values nested deeper than {MAX_DEPTH} levels"
@@ -176,16 +180,121 @@ def _check_values(doc: object, text: str) -> None:
             stack.extend((item, depth + 1) for item in items)
 
 
+class _Repeated(Exception):
+    """An object repeats a key (raised inside ``json.loads``; placed afterwards by :func:`_repeated_key_at`)."""
+
+
+def _unique_keys(pairs: list[tuple[str, t.Any]]) -> dict[str, t.Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise _Repeated
+    return obj
+
+
 def parse_json(text: str) -> t.Any:
-    """``json.loads`` for an import source: NaN and Infinity refused, and never a value no record can
-    hold (nested deeper than the loader allows, a lone surrogate), each an :class:`Unreadable` at
-    its line and column. Raises ``ValueError`` (``json.JSONDecodeError`` for bad JSON)."""
+    """``json.loads`` for an import source: NaN and Infinity refused, an object that repeats a key
+    refused (RFC 8259 §4 leaves the meaning open; the YAML loader refuses repeats too), and never a
+    value no record can hold (nested deeper than the loader allows, a lone surrogate), each an
+    :class:`Unreadable` at its line and column. Raises ``ValueError`` (``json.JSONDecodeError``
+    for bad JSON)."""
     try:
-        doc = json.loads(text, parse_constant=_reject_constant)
+        doc = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
     except RecursionError:  # the C parser's own limit (about 1,000 levels)
         raise Unreadable(_TOO_DEEP, text, _too_deep_at(text)) from None
+    except _Repeated:
+        index, key, at = _repeated_key_at(text)
+        message = (
+            f"a JSON object repeats the key {key!r} (RFC 8259 §4: names should be unique; this import refuses repeats)"
+        )
+        raise Unreadable(brief(message), text, index, pointer=json_pointer(at)) from None
     _check_values(doc, text)
     return doc
+
+
+# -- where a value stands -----------------------------------------------------------------------------
+
+Path_ = tuple[str | int, ...]
+_SCAN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}:,]|[^\s\[\]{}:,"]+', re.DOTALL)
+
+
+def _key_of(token: str) -> str:
+    if "\\" not in token:
+        return token[1:-1]
+    try:
+        return t.cast(str, json.loads(token))
+    except ValueError:
+        return token[1:-1]
+
+
+def _scan(text: str) -> t.Iterator[tuple[int, Path_, bool, set[str] | None]]:
+    """Every key and value of JSON ``text`` in text order, as ``(index, path, is_key, keys)``:
+    ``path`` the JSON path of the value (of the value the key names, for a key), ``keys`` (for a
+    key) the keys its object had before it. One pass, linear; for text that parsed (stops quietly
+    on anything else)."""
+    path: list[str | int] = []  # the path of the innermost open container
+    frames: list[list[t.Any]] = []  # per open container: [is_object, key or index, expecting a key, keys seen]
+    for match in _SCAN.finditer(text):
+        token = match.group()
+        char = token[0]
+        if char == ",":
+            if frames:
+                frame = frames[-1]
+                if frame[0]:
+                    frame[2] = True
+                else:
+                    frame[1] += 1
+            continue
+        if char == ":":
+            continue
+        if char in "]}":
+            if not frames:
+                return
+            frames.pop()
+            if frames:
+                path.pop()
+            continue
+        if frames and frames[-1][0] and frames[-1][2]:  # a key
+            frame = frames[-1]
+            key = _key_of(token)
+            yield match.start(), (*path, key), True, frame[3]
+            frame[3].add(key)
+            frame[1], frame[2] = key, False
+            continue
+        if frames:
+            path.append(frames[-1][1])
+        yield match.start(), tuple(path), False, None
+        if char == "{":
+            frames.append([True, None, True, set()])
+        elif char == "[":
+            frames.append([False, 0, False, None])
+        elif frames:
+            path.pop()
+
+
+def json_position(text: str, at: Path_, *, key: bool = False) -> int | None:
+    """Where the value at path ``at`` of JSON ``text`` starts (``key``: where the key that names it
+    stands); None if the text has no such value. One linear pass, stopping there: for refusals."""
+    target = tuple(at)
+    for index, path, is_key, _keys in _scan(text):
+        if path == target and (is_key == key or not target):
+            return index
+    return None
+
+
+def json_pointer(at: Path_) -> str:
+    """The RFC 6901 JSON Pointer of path ``at``."""
+    pointer = ""
+    for token in at:
+        pointer = pointer_join(pointer, token)
+    return pointer
+
+
+def _repeated_key_at(text: str) -> tuple[int | None, str, Path_]:
+    """The first key in ``text`` its object already has: (index, key, path of the object)."""
+    for index, path, is_key, keys in _scan(text):
+        if is_key and keys is not None and path[-1] in keys:
+            return index, str(path[-1]), path[:-1]
+    return None, "?", ()
 
 
 def _reject_constant(name: str) -> t.NoReturn:

@@ -65,8 +65,9 @@ Choices (and why):
 * A place has the ``address`` its records give: a PostalAddress whose ``addressLocality`` is the
   first city or district up the ``within`` chain (the place itself first), ``addressRegion`` the
   first region, ``addressCountry`` the first country (its name); none when the chain names none.
-  It is derived, so the importer checks its shape and does not read it (nor the name of a
-  state as an actor): an export of the imported records derives them again.
+  It is derived, so the importer derives it again from the records it read and refuses a
+  written one that differs (and so the name of a state as an actor): an edit there would be lost.
+  A place is renamed in its node and wherever the export repeats its name, or in the records.
 * Google's profiles: a NewsArticle has ``headline`` only when the record carries its published
   ``headline`` (``name`` is a label, never sent as a headline); an Event has ``name``, a
   ``startDate`` as precise as the record, and ``location`` Places with their address.
@@ -84,7 +85,7 @@ from pathlib import Path
 
 from records_toolkit import dates
 from records_toolkit.errors import OptionError
-from records_toolkit.exporters import Unreadable, brief, parse_json, read_source
+from records_toolkit.exporters import Unreadable, brief, json_pointer, json_position, parse_json, read_source
 from records_toolkit.plugins import Context, Exported, Option, Record, Writable, invalid_source
 
 SCHEMA = "http://schema.org/"
@@ -621,226 +622,375 @@ def write(
 
 # -- import -----------------------------------------------------------------------------------------
 
+At = tuple[str | int, ...]  # the path of a value in the document: keys and list indices
+
+
+class _Refused(ValueError):
+    """What the reader cannot carry exactly, at ``at`` (``key``: at the key that names the value)."""
+
+    def __init__(self, message: str, at: At = (), *, key: bool = False) -> None:
+        super().__init__(message)
+        self.at, self.key = at, key
+
+
+def _items(value: t.Any, at: At) -> list[tuple[t.Any, At]]:
+    """The items of a value the export writes as a list or alone, each with its path."""
+    if isinstance(value, list):
+        return [(item, (*at, index)) for index, item in enumerate(value)]
+    return [(value, at)]
+
+
+def _pop(node: dict[str, t.Any], key: str, at: At) -> tuple[t.Any, At]:
+    """``node.pop(key, None)`` and the path of that value (of the node, when it has none)."""
+    return (node.pop(key), (*at, key)) if key in node else (None, at)
+
+
+def _said(value: t.Any) -> str:
+    """A JSON value in plain words for a message: no Python repr of a dict or a list."""
+    if isinstance(value, dict):
+        kind = value.get("@type")
+        named = f"a {kind} " if isinstance(kind, str) else "an "
+        keys = ", ".join(sorted(str(key) for key in value if key != "@type"))
+        return f"{named}object with {keys}" if keys else f"{named}object with no properties"
+    if isinstance(value, list):
+        return f"a list of {len(value)} value{'s' if len(value) != 1 else ''}"
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    return repr(value)
+
+
+_PART_NAMES = {"addressLocality": "city or district", "addressRegion": "region", "addressCountry": "country"}
+_DERIVED = "the export writes it from the place records: edit the place records, not the address"
+
 
 class _Reader:
     """Reads the nodes of one document back into records; refuses what it cannot carry exactly."""
 
     def __init__(self, graph: list[t.Any]) -> None:
         self.ids: dict[str, str] = {}
-        for node in graph:
+        self.current: At = ("@graph",)  # the node being read: the place of a fault no check foresaw
+        for index, node in enumerate(graph):
+            at: At = ("@graph", index)
+            self.current = at
             if not isinstance(node, dict) or not isinstance(node.get("@id"), str):
-                raise ValueError("every node of @graph needs an @id")
+                raise _Refused(
+                    "every node of @graph needs an @id",
+                    _pop(dict(node), "@id", at)[1] if isinstance(node, dict) else at,
+                )
             if not isinstance(node.get("identifier"), str):
-                raise ValueError(f"node {node['@id']}: no record id in `identifier`")
+                raise _Refused(
+                    f"node {node['@id']}: no record id in `identifier`", _pop(dict(node), "identifier", at)[1]
+                )
             if node["@id"] in self.ids:
-                raise ValueError(f"two nodes have the @id {node['@id']}")
+                raise _Refused(f"two nodes have the @id {node['@id']}", (*at, "@id"))
             self.ids[node["@id"]] = node["identifier"]
         # What the export derives from other records, checked once every record is read:
-        self.addresses: dict[str, t.Any] = {}  # place id -> its address as written (None: none)
-        self.agents: list[tuple[str, str, t.Any]] = []  # (where, place id, name written)
+        self.addresses: dict[str, tuple[t.Any, At]] = {}  # place id -> (its address as written or None, its node)
+        self.agents: list[
+            tuple[str, At, str, t.Any]
+        ] = []  # (where, the GovernmentOrganization, place id, name written)
 
-    def ref(self, value: t.Any, where: str) -> str:
+    def ref(self, value: t.Any, where: str, at: At) -> str:
         iri = value.get("@id") if isinstance(value, dict) and set(value) == {"@id"} else value
         if not isinstance(iri, str) or iri not in self.ids:
-            raise ValueError(f"{where}: {value!r} is not a reference to a node of the graph")
+            raise _Refused(f"{where}: {_said(value)} is not a reference to a node of the graph", at)
         return self.ids[iri]
 
-    def agent(self, value: t.Any, where: str) -> str:
+    def agent(self, value: t.Any, where: str, at: At) -> str:
         if isinstance(value, dict) and value.get("@type") == "GovernmentOrganization":
             if set(value) != {"@type", "areaServed", "name"}:
-                raise ValueError(f"{where}: a place as an agent is a GovernmentOrganization with areaServed and name")
-            place = self.ref(value["areaServed"], where)
-            self.agents.append((where, place, value["name"]))
+                raise _Refused(f"{where}: a place as an agent is a GovernmentOrganization with areaServed and name", at)
+            place = self.ref(value["areaServed"], where, (*at, "areaServed"))
+            self.agents.append((where, at, place, value["name"]))
             return place
-        return self.ref(value, where)
+        return self.ref(value, where, at)
 
-    def record(self, node: dict[str, t.Any]) -> Record:
+    def record(self, node: dict[str, t.Any], at: At) -> Record:
+        self.current = at
         where = f"node {node['@id']}"
         node = dict(node)
         node.pop("@id")
-        type_name = node.pop("@type", None)
-        if type_name not in RECORD_TYPE:
-            raise ValueError(f"{where}: @type {type_name!r} is not one the export writes")
+        type_name, type_at = _pop(node, "@type", at)
+        if not isinstance(type_name, str) or type_name not in RECORD_TYPE:
+            raise _Refused(f"{where}: @type {_said(type_name)} is not one the export writes", type_at)
         kind = RECORD_TYPE[type_name]
         record: Record = {"id": node.pop("identifier"), "type": kind}
-        codes = _codes(node.pop("keywords", []), kind, _CODE_ORDER, where)
+        keywords, keywords_at = _pop(node, "keywords", at)
+        codes = _codes(keywords if keywords is not None else [], kind, _CODE_ORDER, where, keywords_at)
         for field, term, shape in (*_COMMON, *_FIELDS.get(kind, ())):
             if term in node:
-                value = node.pop(term)
+                value, here = node.pop(term), (*at, term)
                 record[field] = (
-                    self.ref(value, where)
+                    self.ref(value, where, here)
                     if shape == "ref"
-                    else [self.ref(v, where) for v in _list(value)]
+                    else [self.ref(v, where, a) for v, a in _items(value, here)]
                     if shape == "refs"
-                    else [self.agent(v, where) for v in _list(value)]
+                    else [self.agent(v, where, a) for v, a in _items(value, here)]
                     if shape == "agents"
                     else list(_list(value))
                     if shape == "texts"
-                    else _text(value, where)
+                    else _text(value, where, here)
                 )
         if kind in _KIND_CODE:
             record["kind"] = codes.pop("kind", None)
         if kind == "article":
-            self._date(record, "date_published", node, codes, interval=False, where=where)
+            self._date(record, "date_published", node, codes, interval=False, where=where, at=at, keywords=keywords_at)
         if kind == "event":
-            self._date(record, "date", node, codes, interval=True, where=where)
+            self._date(record, "date", node, codes, interval=True, where=where, at=at, keywords=keywords_at)
             record["status"] = codes.pop("status", None)
-            if node.pop("eventStatus", None) != {"@id": SCHEMA + _EVENT_STATUS.get(record["status"], "?")}:
-                raise ValueError(f"{where}: eventStatus does not agree with the status {record['status']!r}")
+            status, status_at = _pop(node, "eventStatus", at)
+            if status != {"@id": SCHEMA + _EVENT_STATUS.get(record["status"], "?")}:
+                raise _Refused(f"{where}: eventStatus does not agree with the status {record['status']!r}", status_at)
             if "attendee" in node:
-                record["participants"] = [self._participant(p, where) for p in _list(node.pop("attendee"))]
-            about = [self.ref(v, where) for v in _list(node.pop("about", []))]
+                record["participants"] = [
+                    self._participant(p, where, a) for p, a in _items(node.pop("attendee"), (*at, "attendee"))
+                ]
+            about = [self.ref(v, where, a) for v, a in _items(node.pop("about", []), (*at, "about"))]
             if "workFeatured" in node:
-                record["agreement"] = self.ref(node.pop("workFeatured"), where)
+                record["agreement"] = self.ref(node.pop("workFeatured"), where, (*at, "workFeatured"))
                 if not about or about[0] != record["agreement"]:
-                    raise ValueError(f"{where}: the agreement in workFeatured must come first in about")
+                    raise _Refused(
+                        f"{where}: the agreement in workFeatured must come first in about", (*at, "workFeatured")
+                    )
                 about = about[1:]
             if about:
                 record["about"] = about
         if kind == "place":
             if "geo" in node:
-                geo = dict(node.pop("geo"))
-                if geo.pop("@type", None) != "GeoCoordinates":
-                    raise ValueError(f"{where}: geo must be GeoCoordinates")
-                record["coordinates"] = geo
-            self.addresses[record["id"]] = node.pop("address", None)
+                geo = node.pop("geo")
+                if not isinstance(geo, dict) or geo.get("@type") != "GeoCoordinates":
+                    raise _Refused(f"{where}: geo must be GeoCoordinates, not {_said(geo)}", (*at, "geo"))
+                record["coordinates"] = {key: value for key, value in geo.items() if key != "@type"}
+            self.addresses[record["id"]] = (node.pop("address", None), at)
         if kind == "agreement" and "hasPart" in node:
-            record["provisions"] = [_part(p, where) for p in _list(node.pop("hasPart"))]
+            record["provisions"] = [_part(p, where, a) for p, a in _items(node.pop("hasPart"), (*at, "hasPart"))]
         identifiers: Record = {}
         if "sameAs" in node:
-            for value in _list(node.pop("sameAs")):
+            for value, value_at in _items(node.pop("sameAs"), (*at, "sameAs")):
                 match = _WIKIDATA_RE.match(value) if isinstance(value, str) else None
                 if not match:
-                    raise ValueError(f"{where}: sameAs {value!r} is not a Wikidata item page")
+                    raise _Refused(f"{where}: sameAs {_said(value)} is not a Wikidata item page", value_at)
                 identifiers["wikidata"] = match.group(1)
         url_term = "mainEntityOfPage" if kind in _OWN_URL else "url"
         if url_term in node:
-            identifiers["url"] = _text(node.pop(url_term), where)
+            identifiers["url"] = _text(node.pop(url_term), where, (*at, url_term))
         if identifiers:
             record["identifiers"] = identifiers
-        works = list(_list(node.pop("subjectOf", [])))
-        if works and isinstance(works[-1], dict) and works[-1].get("@type") == "Comment":
-            comment = works.pop()
+        works = _items(node.pop("subjectOf", []), (*at, "subjectOf"))
+        if works and isinstance(works[-1][0], dict) and works[-1][0].get("@type") == "Comment":
+            comment, comment_at = works.pop()
             if set(comment) != {"@type", "text"}:
-                raise ValueError(f"{where}: the notes are a Comment with exactly a text")
-            record["notes"] = _text(comment["text"], where)
-        record["sources"] = [self._source(s, where) for s in works]
+                raise _Refused(f"{where}: the notes are a Comment with exactly a text", comment_at)
+            record["notes"] = _text(comment["text"], where, (*comment_at, "text"))
+        record["sources"] = [self._source(s, where, a) for s, a in works]
         if node or codes:
-            raise ValueError(f"{where}: cannot read {', '.join(sorted([*node, *codes]))}")
+            unread = sorted(node)
+            raise _Refused(
+                f"{where}: cannot read {', '.join(sorted([*node, *codes]))}",
+                (*at, unread[0]) if unread else keywords_at,
+                key=bool(unread),
+            )
         record = {key: value for key, value in record.items() if value is not None}
         if _Writer.type_of(record) != type_name:
-            raise ValueError(f"{where}: @type {type_name} does not agree with the kind {record.get('kind')!r}")
+            raise _Refused(f"{where}: @type {type_name} does not agree with the kind {record.get('kind')!r}", type_at)
         return record
 
     def check_derived(self, records: list[Record]) -> None:
-        """Addresses and the names of places as actors are derived from the place records: their
-        shape is checked, their values are not read (an edited name need not be edited twice)."""
-        places = {r["id"] for r in records if r["type"] == "place"}
-        for place, written in self.addresses.items():
-            if written is not None and (
-                not isinstance(written, dict)
-                or written.get("@type") != "PostalAddress"
-                or not set(written) - {"@type"}
-                or not set(written) <= {"@type", *_ADDRESS_RANK}
-                or not all(isinstance(v, str) for v in written.values())
-            ):
-                raise ValueError(f"place {place}: {written!r} is not a PostalAddress this format writes")
-        for where, place, name in self.agents:
-            if place not in places or not isinstance(name, str):
-                raise ValueError(f"{where}: a GovernmentOrganization stands for a place, named as it is")
+        """Addresses and the names of places as actors are derived from the place records: each is
+        what the export of the records read writes, or the import is refused (an edit of a derived
+        value would be lost: the export derives them again)."""
+        places = {r["id"]: (r.get("name"), r.get("kind"), r.get("within")) for r in records if r["type"] == "place"}
+        derive = _Writer({}, DEFAULT_BASE, t.cast(t.Mapping[str, Place], places))
+        for place, (written, node_at) in self.addresses.items():
+            self._check_address(place, written, node_at, derive.address(place))
+        for where, at, place, name in self.agents:
+            if place not in places:
+                raise _Refused(
+                    f"{where}: a GovernmentOrganization stands for a place, named as it is", (*at, "areaServed")
+                )
+            if not isinstance(name, str):
+                raise _Refused(
+                    f"{where}: a GovernmentOrganization stands for a place, named as it is; its name is {_said(name)}",
+                    (*at, "name"),
+                )
+            if name != places[place][0]:
+                raise _Refused(
+                    f"{where}: the GovernmentOrganization's name {name!r} does not agree with the name of the place "
+                    f"{place} it stands for (areaServed), {places[place][0]!r}: the export writes it from the place "
+                    "record: edit the place records, not the name",
+                    (*at, "name"),
+                )
+
+    @staticmethod
+    def _check_address(place: str, written: t.Any, node_at: At, derived: dict[str, t.Any] | None) -> None:
+        where, at = f"place {place}", (*node_at, "address")
+        if written is None:
+            if derived is not None:
+                parts = ", ".join(f"{key} {value!r}" for key, value in derived.items() if key != "@type")
+                raise _Refused(f"{where}: no address, but the place's within chain gives {parts}: {_DERIVED}", node_at)
+            return
+        if not isinstance(written, dict):
+            raise _Refused(f"{where}: the address is {_said(written)}, not a PostalAddress this format writes", at)
+        if written.get("@type") != "PostalAddress":
+            raise _Refused(
+                f"{where}: the address has @type {_said(written.get('@type'))}: not a PostalAddress this format writes",
+                (*at, "@type") if "@type" in written else at,
+            )
+        for key, value in written.items():
+            if key != "@type" and key not in _ADDRESS_RANK:
+                raise _Refused(
+                    f"{where}: the address has {key}, which no PostalAddress this format writes has "
+                    "(addressLocality, addressRegion and addressCountry only)",
+                    (*at, key),
+                    key=True,
+                )
+            if not isinstance(value, str):
+                raise _Refused(
+                    f"{where}: {key} is {_said(value)}, not a name: not a PostalAddress this format writes", (*at, key)
+                )
+        if set(written) == {"@type"}:
+            raise _Refused(f"{where}: the address names no place: not a PostalAddress this format writes", at)
+        for key in _ADDRESS_RANK:
+            value, should = written.get(key), (derived or {}).get(key)
+            if value == should:
+                continue
+            if value is None:
+                message = f"the address has no {key}, but the place's within chain gives {should!r}"
+            elif should is None:
+                message = f"{key} {value!r} is not in the place's within chain, which names no {_PART_NAMES[key]}"
+            else:
+                message = f"{key} {value!r} does not agree with the place's within chain, which gives {should!r}"
+            raise _Refused(f"{where}: {message}: {_DERIVED}", (*at, key) if value is not None else at)
 
     @staticmethod
     def _date(
-        record: Record, field: str, node: dict[str, t.Any], codes: dict[str, t.Any], *, interval: bool, where: str
+        record: Record,
+        field: str,
+        node: dict[str, t.Any],
+        codes: dict[str, t.Any],
+        *,
+        interval: bool,
+        where: str,
+        at: At,
+        keywords: At,
     ) -> None:
         iso: dict[str, t.Any] = {key: node.pop(key) for key in ("datePublished", "startDate", "endDate") if key in node}
+        said = ", ".join(f"{key} {_said(value)}" for key, value in iso.items())
         text = codes.pop("edtf", None) or _date_from_iso(iso, interval=interval)
         if text is not None:
-            if iso_dates(text, interval=interval) != iso:
-                raise ValueError(f"{where}: {iso} does not agree with the EDTF date {text!r}")
+            should = iso_dates(text, interval=interval) if isinstance(text, str) else {}
+            if should != iso:
+                wrong = [key for key in iso if iso[key] != should.get(key)]
+                place = (*at, wrong[0]) if wrong else keywords
+                raise _Refused(f"{where}: {said or 'no date'} does not agree with the EDTF date {text!r}", place)
             record[field] = text
         elif iso:
-            raise ValueError(f"{where}: {iso} is not a date the export writes")
+            raise _Refused(f"{where}: {said} is not a date the export writes", (*at, next(iter(iso))))
 
-    def _participant(self, value: t.Any, where: str) -> Record:
+    def _participant(self, value: t.Any, where: str, at: At) -> Record:
         if isinstance(value, dict) and value.get("@type") == "Role":
             if set(value) != {"@type", "attendee", "roleName"}:
-                raise ValueError(f"{where}: a Role needs exactly attendee and roleName")
-            return {"ref": self.agent(value["attendee"], where), "role": _text(value["roleName"], where)}
-        return {"ref": self.agent(value, where)}
+                raise _Refused(f"{where}: a Role needs exactly attendee and roleName", at)
+            return {
+                "ref": self.agent(value["attendee"], where, (*at, "attendee")),
+                "role": _text(value["roleName"], where, (*at, "roleName")),
+            }
+        return {"ref": self.agent(value, where, at)}
 
-    def _source(self, value: t.Any, where: str) -> Record:
+    def _source(self, value: t.Any, where: str, at: At) -> Record:
         if not isinstance(value, dict):
-            raise ValueError(f"{where}: a source must be a node, not {value!r}")
+            raise _Refused(f"{where}: a source must be a node, not {_said(value)}", at)
         node = dict(value)
         kind = node.pop("@type", None)
         source: Record = {}
         page_node = node.get("isPartOf")
         if kind == "Quotation" and isinstance(page_node, dict) and page_node.get("@type") == "CreativeWork":
             # the words of an outside page (an article is named by its IRI, or {"@id": IRI})
+            page_at = (*at, "isPartOf")
             page = dict(node.pop("isPartOf"))
             if page.pop("@type", None) != "CreativeWork" or set(page) != {"url", "name"}:
-                raise ValueError(f"{where}: a quoted page must be a CreativeWork with exactly url and name")
-            source["url"] = _text(page["url"], where)
-            source["title"] = _text(page["name"], where)
-            source["quote"] = _text(node.pop("text", None), where)
+                raise _Refused(f"{where}: a quoted page must be a CreativeWork with exactly url and name", page_at)
+            source["url"] = _text(page["url"], where, (*page_at, "url"))
+            source["title"] = _text(page["name"], where, (*page_at, "name"))
+            source["quote"] = _pop_text(node, "text", where, at)
         elif kind == "Quotation":
-            source["article"] = self.ref(node.pop("isPartOf", None), where)
-            source["quote"] = _text(node.pop("text", None), where)
+            source["article"] = self._ref_at(node, "isPartOf", where, at)
+            source["quote"] = _pop_text(node, "text", where, at)
         elif kind == "CreativeWork":
-            source["url"] = _text(node.pop("url", None), where)
-            source["title"] = _text(node.pop("name", None), where)
+            source["url"] = _pop_text(node, "url", where, at)
+            source["title"] = _pop_text(node, "name", where, at)
         else:
-            raise ValueError(f"{where}: a source must be a Quotation or a CreativeWork, not {kind!r}")
+            raise _Refused(
+                f"{where}: a source must be a Quotation or a CreativeWork, not {_said(kind)}",
+                _pop(dict(value), "@type", at)[1],
+            )
         if "description" in node:
-            source["note"] = _text(node.pop("description"), where)
-        codes = _codes(node.pop("keywords", []), "source", _SOURCE_CODES, where, repeated="supports")
+            source["note"] = _text(node.pop("description"), where, (*at, "description"))
+        keywords, keywords_at = _pop(node, "keywords", at)
+        codes = _codes(
+            keywords if keywords is not None else [], "source", _SOURCE_CODES, where, keywords_at, repeated="supports"
+        )
         if "confidence" in codes:
             source["confidence"] = codes.pop("confidence")
         source["supports"] = codes.pop("supports", [])
         if node or codes:
-            raise ValueError(f"{where}: cannot read {', '.join(sorted([*node, *codes]))} in a source")
+            unread = sorted(node)
+            raise _Refused(
+                f"{where}: cannot read {', '.join(sorted([*node, *codes]))} in a source",
+                (*at, unread[0]) if unread else keywords_at,
+                key=bool(unread),
+            )
         return source
+
+    def _ref_at(self, node: dict[str, t.Any], key: str, where: str, at: At) -> str:
+        value, value_at = _pop(node, key, at)
+        return self.ref(value, where, value_at)
 
 
 def _list(value: t.Any) -> list[t.Any]:
     return value if isinstance(value, list) else [value]
 
 
-def _text(value: t.Any, where: str) -> t.Any:
+def _text(value: t.Any, where: str, at: At) -> t.Any:
     if isinstance(value, (dict, list)) or value is None:
-        raise ValueError(f"{where}: expected a plain value, not {value!r}")
+        raise _Refused(f"{where}: expected a plain value, not {_said(value)}", at)
     return value
 
 
-def _part(value: t.Any, where: str) -> str:
+def _pop_text(node: dict[str, t.Any], key: str, where: str, at: At) -> t.Any:
+    if key not in node:
+        raise _Refused(f"{where}: no {key}", at)
+    return _text(node.pop(key), where, (*at, key))
+
+
+def _part(value: t.Any, where: str, at: At) -> str:
     if not isinstance(value, dict) or set(value) != {"@type", "description"} or value["@type"] != "CreativeWork":
-        raise ValueError(f"{where}: a provision is a CreativeWork with a description, not {value!r}")
+        raise _Refused(f"{where}: a provision is a CreativeWork with a description, not {_said(value)}", at)
     return t.cast(str, value["description"])
 
 
 def _codes(
-    values: t.Any, type_name: str, names: t.Sequence[str], where: str, *, repeated: str | None = None
+    values: t.Any, type_name: str, names: t.Sequence[str], where: str, at: At, *, repeated: str | None = None
 ) -> dict[str, t.Any]:
     """The coded values among the DefinedTerm keywords, by name (``repeated``: a list, in order),
     each name once and in the order the writer gives them."""
     sets = {term_set(type_name, name): name for name in names}
     out: dict[str, t.Any] = {}
     last = -1
-    for value in _list(values):
+    for value, value_at in _items(values, at):
         if (
             not isinstance(value, dict)
             or set(value) != {"@type", "inDefinedTermSet", "termCode"}
             or value["@type"] != "DefinedTerm"
             or value["inDefinedTermSet"] not in sets
         ):
-            raise ValueError(f"{where}: {value!r} is not a DefinedTerm of a set this format writes")
+            raise _Refused(f"{where}: {_said(value)} is not a DefinedTerm of a set this format writes", value_at)
         name = sets[value["inDefinedTermSet"]]
         position = names.index(name)
         if position < last or (position == last and name != repeated):
-            raise ValueError(f"{where}: the keyword {name} is repeated or out of order")
+            raise _Refused(f"{where}: the keyword {name} is repeated or out of order", value_at)
         last = position
-        code = _text(value["termCode"], where)
+        code = _text(value["termCode"], where, (*value_at, "termCode"))
         if name == repeated:
             out.setdefault(name, []).append(code)
         else:
@@ -853,25 +1003,46 @@ def read(data: bytes | str) -> list[Record]:
 
     Input this format cannot read raises ``ValueError``: ``UnicodeDecodeError`` (bytes are
     decoded strictly, in the UTF-8/16/32 that JSON allows), ``json.JSONDecodeError``, or
-    :class:`Unreadable` with the place of values nested deeper than the loader allows or of a
-    lone surrogate.
+    :class:`Unreadable` at the line and column (and JSON Pointer) of what it cannot read: values
+    nested deeper than the loader allows, a lone surrogate, a repeated key, a node or value this
+    format does not write, a derived value (an address, a state's name as an actor) that is not
+    what the records read give.
     """
     text = data if isinstance(data, str) else data.decode(json.detect_encoding(data))
     doc = parse_json(text)
-    if not isinstance(doc, dict) or not isinstance(doc.get("@graph"), list):
-        raise ValueError("not a JSON-LD document with a @graph")
-    context = doc.get("@context")
-    if isinstance(context, str):
-        if context not in SCHEMA_ORG_CONTEXTS:
-            raise ValueError(f"@context {context!r} is not the schema.org context (it is never fetched)")
-    elif context != CONTEXT:
-        raise ValueError("@context is neither the schema.org URL nor the context this format embeds")
-    if set(doc) != {"@context", "@graph"}:
-        raise ValueError(f"unexpected keys at the top: {', '.join(sorted(set(doc) - {'@context', '@graph'}))}")
-    reader = _Reader(doc["@graph"])
-    records = [reader.record(node) for node in doc["@graph"]]
-    reader.check_derived(records)
-    return records
+    reader: _Reader | None = None
+    try:
+        if not isinstance(doc, dict) or not isinstance(doc.get("@graph"), list):
+            raise _Refused(
+                "not a JSON-LD document with a @graph", ("@graph",) if isinstance(doc, dict) and "@graph" in doc else ()
+            )
+        context = doc.get("@context")
+        if isinstance(context, str):
+            if context not in SCHEMA_ORG_CONTEXTS:
+                raise _Refused(
+                    f"@context {context!r} is not the schema.org context (it is never fetched)", ("@context",)
+                )
+        elif context != CONTEXT:
+            raise _Refused(
+                "@context is neither the schema.org URL nor the context this format embeds",
+                ("@context",) if "@context" in doc else (),
+            )
+        if set(doc) != {"@context", "@graph"}:
+            unexpected = sorted(set(doc) - {"@context", "@graph"})
+            raise _Refused(f"unexpected keys at the top: {', '.join(unexpected)}", (unexpected[0],), key=True)
+        reader = _Reader(doc["@graph"])
+        records = [reader.record(node, ("@graph", index)) for index, node in enumerate(doc["@graph"])]
+        reader.current = ("@graph",)
+        reader.check_derived(records)
+        return records
+    except _Refused as exc:
+        index = json_position(text, exc.at, key=exc.key)
+        raise Unreadable(brief(str(exc)), text, index, pointer=json_pointer(exc.at)) from None
+    except (TypeError, KeyError, AttributeError, IndexError) as exc:
+        # The document is untrusted input; a shape the reader did not foresee is still the input's fault.
+        at = reader.current if reader is not None else ()
+        message = brief(f"not a document this format writes ({type(exc).__name__}: {exc})")
+        raise Unreadable(message, text, json_position(text, at), pointer=json_pointer(at)) from exc
 
 
 class JsonLdFormat:
@@ -921,7 +1092,7 @@ class JsonLdFormat:
             line = data[: exc.start].count(b"\n") + 1
             raise invalid_source(path, f"not UTF-8 ({exc.reason})", line=line) from exc
         except Unreadable as exc:
-            raise invalid_source(path, str(exc), line=exc.line, column=exc.column) from exc
+            raise invalid_source(path, str(exc), line=exc.line, column=exc.column, pointer=exc.pointer) from exc
         except ValueError as exc:
             raise invalid_source(path, brief(str(exc))) from exc
         except (TypeError, KeyError, AttributeError, IndexError) as exc:
