@@ -210,6 +210,60 @@ def test_a_cache_folder_that_is_a_link_is_neither_read_nor_written(
     assert list(elsewhere.iterdir()) == []
 
 
+def test_reordered_schema_keys_empty_the_cache(
+    repo: Path, parsed: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The order of a schema's properties shows in messages (the keys allowed, in order): a schema
+    that differs only in its key order is another schema to the cache."""
+    from records_toolkit.schemas import load_model
+
+    _ctime_aged(monkeypatch)
+    schemas = tmp_path / "schemas"
+    shutil.copytree(ROOT / "schemas", schemas)
+    monkeypatch.setenv("TOOLKIT_SCHEMAS", str(schemas))
+    load_model.cache_clear()
+    try:
+        _run()
+        event = schemas / "event.schema.json"
+        document = json.loads(event.read_text(encoding="utf-8"))
+        document["properties"] = dict(reversed(list(document["properties"].items())))
+        event.write_text(json.dumps(document, indent=2), encoding="utf-8")
+        load_model.cache_clear()
+        parsed.clear()
+        _run()
+        assert len(parsed) == 44
+    finally:
+        load_model.cache_clear()
+
+
+def test_a_fifo_or_a_leftover_in_the_cache_folder_neither_blocks_nor_stays(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cache folder is in the untrusted tree: its temporary names are not guessable and are
+    created exclusively (a FIFO waiting there would block an open for writing forever), and what a
+    killed run left is removed by the next one that writes."""
+    _ctime_aged(monkeypatch)
+    expected = _run("--no-cache")
+    folder = repo / "records" / cache.CACHE_DIR
+    folder.mkdir()
+    real_token = cache.secrets.token_hex
+    monkeypatch.setattr(cache.secrets, "token_hex", lambda n: "guessed")
+    for name in (".gitignore", "snapshot"):
+        os.mkfifo(folder / f".tmp-{os.getpid()}-guessed-{name}")
+    assert _run() == expected  # no hang, nothing written (the names are taken), the run itself unharmed
+    assert not (folder / cache.INDEX).exists()
+    monkeypatch.setattr(cache.secrets, "token_hex", real_token)
+    for fifo in folder.iterdir():
+        fifo.unlink()
+    stale = folder / ".tmp-12345-0123456789abcdef-snapshot"
+    stale.write_bytes(b"half a snapshot")
+    os.utime(stale, (HOUR_AGO, HOUR_AGO))
+    fresh = folder / ".tmp-12346-0123456789abcdef-snapshot"
+    fresh.write_bytes(b"a run writing now")
+    assert _run() == expected
+    assert (folder / cache.INDEX).is_file() and not stale.exists() and fresh.exists()
+
+
 def test_a_changed_schema_or_version_empties_the_cache(
     repo: Path, parsed: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

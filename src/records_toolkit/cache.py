@@ -33,6 +33,7 @@ import hmac
 import json
 import marshal
 import os
+import secrets
 import stat
 import sys
 import time
@@ -103,7 +104,8 @@ def fingerprint(*, version: str, schemas: t.Mapping[str, t.Any], max_bytes: int,
         "max_bytes": max_bytes,
         "layout": None if layout is None else [layout.root, layout.shown],
     }
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    # not sort_keys: the order of a schema's keys shows in messages (the keys allowed, in order)
+    return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class Store:
@@ -184,6 +186,7 @@ class Store:
         except OSError:
             return
         try:
+            _sweep(folder)
             _write_in(folder, ".gitignore", lambda write: write(GITIGNORE))
             _write_in(folder, INDEX, lambda write: self._write(write, fresh, keep_rest))
         except (OSError, ValueError, TypeError, MemoryError):
@@ -251,9 +254,12 @@ def shard(key: str) -> int:
 
 def _write_in(folder_fd: int, name: str, produce: t.Callable[[t.Callable[[bytes | memoryview], None]], None]) -> None:
     """Write ``name`` in the folder ``folder_fd`` through a new temporary file and a rename;
-    ``produce`` is given the function that writes each piece."""
-    temp = f".tmp-{os.getpid()}-{name}"
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _NO_FOLLOW, 0o600, dir_fd=folder_fd)
+    ``produce`` is given the function that writes each piece. The temporary name is not
+    guessable and created exclusively, never through a link, never blocking: the folder is in an
+    untrusted tree, where a FIFO or a link could be waiting at a name known in advance."""
+    temp = f"{_TEMP}{os.getpid()}-{secrets.token_hex(8)}-{name}"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NO_FOLLOW | getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(temp, flags, 0o600, dir_fd=folder_fd)
 
     def write(part: bytes | memoryview) -> None:
         view = memoryview(part)
@@ -268,6 +274,24 @@ def _write_in(folder_fd: int, name: str, produce: t.Callable[[t.Callable[[bytes 
         raise
     os.close(fd)
     os.replace(temp, name, src_dir_fd=folder_fd, dst_dir_fd=folder_fd)
+
+
+_TEMP = ".tmp-"
+STALE_SECONDS = 600  # a temporary file this old is a leftover of a killed run (SIGKILL): removed
+
+
+def _sweep(folder_fd: int) -> None:
+    """Remove what killed runs left (``.tmp-*`` files older than :data:`STALE_SECONDS`): a run
+    killed while writing cannot clean up after itself, and each would leave a snapshot's size."""
+    now = time.time()
+    for entry in os.scandir(folder_fd):
+        if entry.name.startswith(_TEMP):
+            try:
+                info = entry.stat(follow_symlinks=False)
+                if now - info.st_mtime > STALE_SECONDS:
+                    os.unlink(entry.name, dir_fd=folder_fd)
+            except OSError:
+                pass
 
 
 #: Problems that say more about the machine than the file: such a result is never cached.
