@@ -56,6 +56,7 @@ import dataclasses
 import datetime as dt
 import re
 import string
+import sys
 import typing as t
 import unicodedata
 from collections import Counter
@@ -383,52 +384,107 @@ def _article_key(article: Record) -> tuple[dt.date, str]:
 
 @dataclasses.dataclass
 class _Collection:
-    """The records by type, names for references, and every index the report needs, built once.
+    """Compact indexes of the records (never the records themselves), built in one pass over them.
 
-    Each index is made in one pass over the records, so that the report takes time linear in the
-    collection: no section scans the whole collection again for each record it shows.
+    A record is known by its *position* in the sequence given to the report; it is read again
+    (``records[position]``: decoded anew from the export's spool when streaming) when its part of
+    the report is written. What is kept: each record's type and escaped title, the first position
+    of each id (for names), the positions of each type in report order, which records cite each
+    article, the agreements' events, and the counts and outside sources the report sums up.
+    Each index is made in one pass, so that the report takes time linear in the collection.
     """
 
-    by_type: dict[str, list[Record]]
-    by_id: dict[str, Record]
-    # article id -> the other records whose sources cite it, in report order (by type, then sorted)
-    reports: dict[str, list[Record]] = dataclasses.field(default_factory=dict)
-    # agreement id -> its events, in timeline order
-    agreement_events: dict[str, list[Record]] = dataclasses.field(default_factory=dict)
+    records: t.Sequence[Record]
+    kinds: list[str]  # position -> str(type)
+    titles: list[str]  # position -> escape(_title(record))
+    first: dict[str, int]  # id -> position of the first record with it
+    by_type: dict[str, list[int]]  # type -> positions, in report order
+    # article id -> positions of the other records whose sources cite it, in report order
+    reports: dict[str, list[int]] = dataclasses.field(default_factory=dict)
+    # agreement id -> positions of its events, in timeline order
+    agreement_events: dict[str, list[int]] = dataclasses.field(default_factory=dict)
+    status: Counter[str] = dataclasses.field(default_factory=Counter)  # the events' statuses
+    precise: int = 0  # events dated to the day
+    undated: int = 0  # events without a date
+    url_titles: dict[str, set[str]] = dataclasses.field(default_factory=dict)  # outside source URL -> titles
+    url_citing: Counter[str] = dataclasses.field(default_factory=Counter)  # URL -> records citing it
 
     @classmethod
     def of(cls, records: t.Sequence[Record]) -> _Collection:
-        by_type: dict[str, list[Record]] = {kind: [] for kind in _PLURALS}
-        by_id: dict[str, Record] = {}
-        for record in records:
-            by_type.setdefault(str(record.get("type")), []).append(record)
-            by_id.setdefault(str(record.get("id")), record)
-        for kind, items in by_type.items():
+        keys: dict[str, list[tuple[t.Any, int]]] = {kind: [] for kind in _PLURALS}
+        collection = cls(records, [], [], {}, {})
+        cites: dict[str, list[int]] = {}
+        agreement_of: dict[int, str] = {}
+        for position, record in enumerate(records):
+            kind = sys.intern(str(record.get("type")))
+            collection.kinds.append(kind)
+            collection.titles.append(escape(_title(record)))
+            record_id = str(record.get("id"))
+            if record_id not in collection.first:  # the record a reference to this id names
+                collection.first[record_id] = position
+                urls: set[str] = set()
+                for source in _sources_of(record):
+                    if source.get("url"):
+                        url = str(source["url"])
+                        collection.url_titles.setdefault(url, set()).add(str(source.get("title") or url))
+                        urls.add(url)
+                collection.url_citing.update(urls)
+            key: t.Any
             if kind == "event":
-                items.sort(key=timeline_key)
+                key = timeline_key(record)
+                collection.status[str(record.get("status"))] += 1
+                if not isinstance(record.get("date"), str):
+                    collection.undated += 1
+                elif dates.parse(record["date"]).day_precise:
+                    collection.precise += 1
+                if record.get("agreement") is not None:
+                    agreement_of[position] = str(record["agreement"])
             elif kind == "article":
-                items.sort(key=_article_key)
+                key = _article_key(record)
             else:
-                items.sort(key=lambda r: (clean(r.get("name", "")).casefold(), str(r.get("id", ""))))
-        collection = cls(by_type, by_id)
-        known = [*_PLURALS, *sorted(kind for kind in by_type if kind not in _PLURALS)]  # not the input's order
+                key = (clean(record.get("name", "")).casefold(), str(record.get("id", "")))
+            keys.setdefault(kind, []).append((key, position))  # the position: stable among equal keys
+            own = record.get("id")
+            for article_id in {str(a) for s in _sources_of(record) if (a := s.get("article")) is not None and a != own}:
+                cites.setdefault(article_id, []).append(position)
+        for kind, items in keys.items():
+            items.sort()
+            collection.by_type[kind] = [position for _, position in items]
+            items.clear()
+        del keys
+        rank = [0] * len(collection.kinds)
+        known = [
+            *_PLURALS,
+            *sorted(kind for kind in collection.by_type if kind not in _PLURALS),
+        ]  # not the input's order
+        number = 0
         for kind in known:
-            for record in by_type[kind]:
-                own = record.get("id")
-                cited = {str(a) for s in _sources_of(record) if (a := s.get("article")) is not None and a != own}
-                for article_id in sorted(cited):
-                    collection.reports.setdefault(article_id, []).append(record)
-        for event in by_type["event"]:
-            if event.get("agreement") is not None:
-                collection.agreement_events.setdefault(str(event["agreement"]), []).append(event)
+            for position in collection.by_type[kind]:
+                rank[position] = number
+                number += 1
+        for article_id, citing in cites.items():
+            citing.sort(key=rank.__getitem__)
+            collection.reports[article_id] = citing
+        del rank
+        for position in collection.by_type["event"]:
+            if position in agreement_of:
+                collection.agreement_events.setdefault(agreement_of[position], []).append(position)
         return collection
+
+    def each(self, kind: str) -> t.Iterator[Record]:
+        """The records of ``kind`` in report order, each read again as it is needed."""
+        for position in self.by_type.get(kind, ()):
+            yield self.records[position]
+
+    def count(self, kind: str) -> int:
+        return len(self.by_type.get(kind, ()))
 
     def name(self, ref: object) -> str:
         """Escaped name of the record ``ref`` points to (headline for articles); the id if unknown."""
-        record = self.by_id.get(str(ref))
-        if record is None:
+        position = self.first.get(str(ref))
+        if position is None:
             return escape(ref)
-        return escape(_title(record))
+        return self.titles[position]
 
     def names(self, refs: object) -> list[str]:
         return [self.name(ref) for ref in refs] if isinstance(refs, list) else []
@@ -448,13 +504,13 @@ def _title(record: Record) -> str:
     return "(untitled)"
 
 
-def _table(header: t.Sequence[str], rows: t.Sequence[t.Sequence[str]]) -> list[str]:
+def _table(header: t.Sequence[str], rows: t.Iterable[t.Sequence[str]]) -> t.Iterator[str]:
     """A GFM table (§4.10): header, delimiter row, one line per row, same column count everywhere."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+    yield "| " + " | ".join(header) + " |"
+    yield "|" + "|".join(" --- " for _ in header) + "|"
     for row in rows:
         assert len(row) == len(header)
-        lines.append("| " + " | ".join(cell(c) for c in row) + " |")
-    return lines
+        yield "| " + " | ".join(cell(c) for c in row) + " |"
 
 
 def _paragraphs(text: object, context: Where = "block") -> list[str]:
@@ -519,16 +575,16 @@ def _article_block(collection: _Collection, article: Record, level: int) -> list
     out += [f"- {fact}" for fact in facts] + [""]
     for paragraph in _paragraphs(article.get("description", "")):
         out += [paragraph, ""]
-    return out + _reported(reported)
+    return out + _reported(collection, reported)
 
 
-def _reported(records: t.Sequence[Record]) -> list[str]:
+def _reported(collection: _Collection, positions: t.Sequence[int]) -> list[str]:
     """What an article reports: the records citing it, by type, each type in report order."""
-    if not records:
+    if not positions:
         return ["This article is cited by no record of this collection.", ""]
     by_type: dict[str, list[str]] = {}
-    for record in records:
-        by_type.setdefault(str(record.get("type")), []).append(escape(_title(record)))
+    for position in positions:
+        by_type.setdefault(collection.kinds[position], []).append(collection.titles[position])
     out = ["What it reports:", ""]
     for kind, names in by_type.items():
         label = _PLURALS.get(kind, kind).capitalize()
@@ -538,11 +594,11 @@ def _reported(records: t.Sequence[Record]) -> list[str]:
 
 def _counts(collection: _Collection) -> list[str]:
     """One sentence of counts: what the collection holds, and how well its events are dated."""
-    present = [_count(len(collection.by_type[k]), k) for k in _PLURALS if collection.by_type.get(k)]
+    present = [_count(collection.count(k), k) for k in _PLURALS if collection.count(k)]
     sentence = f"This collection holds {_join_words(present)}." if present else "This collection is empty."
-    events = collection.by_type["event"]
+    events = collection.count("event")
     if events:
-        status = Counter(str(e.get("status")) for e in events)
+        status = collection.status
         verbs = {
             "took-place": ("took place", "took place"),
             "planned": ("is planned", "are planned"),
@@ -550,15 +606,14 @@ def _counts(collection: _Collection) -> list[str]:
             "cancelled": ("was cancelled", "were cancelled"),
         }
         said = [f"{status[s]} {one if status[s] == 1 else many}" for s, (one, many) in verbs.items() if status[s]]
-        precise = sum(1 for e in events if isinstance(e.get("date"), str) and dates.parse(e["date"]).day_precise)
-        undated = sum(1 for e in events if not isinstance(e.get("date"), str))
-        vague = len(events) - precise - undated
+        precise, undated = collection.precise, collection.undated
+        vague = events - precise - undated
         when = [
             f"{label}: {n}"
             for label, n in (("dated to the day", precise), ("dated less precisely", vague), ("undated", undated))
             if n
         ]
-        sentence += f" Of the {_count(len(events), 'event')}, {_join_words(said)}; {', '.join(when)}."
+        sentence += f" Of the {_count(events, 'event')}, {_join_words(said)}; {', '.join(when)}."
     return [sentence, ""]
 
 
@@ -599,35 +654,42 @@ def _who(collection: _Collection, event: Record) -> str:
     return "; ".join(parts)
 
 
-def _timeline(collection: _Collection) -> list[str]:
-    events = collection.by_type["event"]
-    out = ["## Timeline", ""]
-    if not events:
-        return out + ["No events are recorded.", ""]
-    out += ["Events by date; imprecise dates are shown as precisely as the sources give them.", ""]
-    rows = []
-    for event in events:
-        when = escape(describe_date(event["date"])) if isinstance(event.get("date"), str) else "undated"
-        what = f"{escape(_title(event))} ({escape(str(event.get('kind', 'event')).replace('-', ' '))})"
-        where = "; ".join(collection.names(event.get("locations")))
-        status = escape(_STATUS.get(str(event.get("status")), str(event.get("status", ""))))
-        rows.append([when, what, where, _who(collection, event), status, _source_cell(collection, event)])
-    out += _table(["When", "What", "Where", "Who", "Status", "Source"], rows) + [""]
-    details = []
-    for event in events:
+def _timeline(collection: _Collection) -> t.Iterator[str]:
+    yield from ["## Timeline", ""]
+    if not collection.count("event"):
+        yield from ["No events are recorded.", ""]
+        return
+    yield from ["Events by date; imprecise dates are shown as precisely as the sources give them.", ""]
+    rows = (
+        [
+            escape(describe_date(event["date"])) if isinstance(event.get("date"), str) else "undated",
+            f"{escape(_title(event))} ({escape(str(event.get('kind', 'event')).replace('-', ' '))})",
+            "; ".join(collection.names(event.get("locations"))),
+            _who(collection, event),
+            escape(_STATUS.get(str(event.get("status")), str(event.get("status", "")))),
+            _source_cell(collection, event),
+        ]
+        for event in collection.each("event")
+    )
+    yield from _table(["When", "What", "Where", "Who", "Status", "Source"], rows)
+    yield ""
+    details = False
+    for event in collection.each("event"):  # read again: the details follow the whole table
         said = []
         if event.get("part_of") is not None:
             said.append(f"Part of {collection.name(event['part_of'])}.")
         said += _paragraphs(event.get("description", ""), "inline")
         if said:
-            details.append(f"- **{escape(_title(event))}:** {' '.join(said)}")
+            if not details:
+                yield from ["About the events:", ""]
+                details = True
+            yield f"- **{escape(_title(event))}:** {' '.join(said)}"
     if details:
-        out += ["About the events:", ""] + details + [""]
-    return out
+        yield ""
 
 
-def _people(collection: _Collection) -> list[str]:
-    rows = [
+def _people(collection: _Collection) -> t.Iterator[str]:
+    rows = (
         [
             escape(_title(p)),
             "; ".join(escape(r) for r in p.get("roles") or []),
@@ -636,17 +698,15 @@ def _people(collection: _Collection) -> list[str]:
             _aliases(p),
             " · ".join(_links(p)),
         ]
-        for p in collection.by_type["person"]
-    ]
-    return (
-        ["## People", ""]
-        + _table(["Name", "Roles", "Nationality", "Affiliations", "Also called", "Links"], rows)
-        + [""]
+        for p in collection.each("person")
     )
+    yield from ["## People", ""]
+    yield from _table(["Name", "Roles", "Nationality", "Affiliations", "Also called", "Links"], rows)
+    yield ""
 
 
-def _organisations(collection: _Collection) -> list[str]:
-    rows = [
+def _organisations(collection: _Collection) -> t.Iterator[str]:
+    rows = (
         [
             escape(_title(o)),
             escape(str(o.get("kind", "")).replace("-", " ")),
@@ -655,10 +715,12 @@ def _organisations(collection: _Collection) -> list[str]:
             _aliases(o),
             " · ".join(_links(o)),
         ]
-        for o in collection.by_type["organization"]
-    ]
+        for o in collection.each("organization")
+    )
     header = ["Name", "Kind", "Country", "Part of", "Also called", "Links"]
-    return ["## Organisations", ""] + _table(header, rows) + [""]
+    yield from ["## Organisations", ""]
+    yield from _table(header, rows)
+    yield ""
 
 
 def _coordinates(place: Record) -> str:
@@ -672,8 +734,8 @@ def _coordinates(place: Record) -> str:
     return labelled(text, url)
 
 
-def _places(collection: _Collection) -> list[str]:
-    rows = [
+def _places(collection: _Collection) -> t.Iterator[str]:
+    rows = (
         [
             escape(_title(p)),
             escape(str(p.get("kind", ""))),
@@ -682,21 +744,24 @@ def _places(collection: _Collection) -> list[str]:
             _aliases(p),
             " · ".join(_links(p)),
         ]
-        for p in collection.by_type["place"]
-    ]
-    return ["## Places", ""] + _table(["Name", "Kind", "Within", "Coordinates", "Also called", "Links"], rows) + [""]
+        for p in collection.each("place")
+    )
+    yield from ["## Places", ""]
+    yield from _table(["Name", "Kind", "Within", "Coordinates", "Also called", "Links"], rows)
+    yield ""
 
 
-def _agreements(collection: _Collection) -> list[str]:
-    out = ["## Agreements", ""]
-    for agreement in collection.by_type["agreement"]:
-        out += [f"### {_escape(_title(agreement), 'heading')}", ""]
+def _agreements(collection: _Collection) -> t.Iterator[str]:
+    yield from ["## Agreements", ""]
+    for agreement in collection.each("agreement"):
+        out = [f"### {_escape(_title(agreement), 'heading')}", ""]
         facts = [f"**Kind:** {escape(agreement.get('kind', 'agreement'))}"]
         if agreement.get("parties"):
             facts.append(f"**Parties:** {_join_words(collection.names(agreement['parties']))}")
         if agreement.get("signatories"):
             facts.append(f"**Signed by:** {_join_words(collection.names(agreement['signatories']))}")
-        for event in collection.agreement_events.get(str(agreement.get("id")), []):
+        for position in collection.agreement_events.get(str(agreement.get("id")), []):
+            event = collection.records[position]
             when = escape(describe_date(event["date"])) if isinstance(event.get("date"), str) else "undated"
             facts.append(
                 f"**{'Signing' if event.get('kind') == 'signing' else 'Event'}:** {escape(_title(event))}, {when}"
@@ -713,37 +778,31 @@ def _agreements(collection: _Collection) -> list[str]:
         out.append("")
         for paragraph in _paragraphs(agreement.get("description", "")):
             out += [paragraph, ""]
-    return out
+        yield from out
 
 
-def _sources(collection: _Collection) -> list[str]:
+def _sources(collection: _Collection) -> t.Iterator[str]:
     """The articles, then every outside source once per URL: its titles, and how many records cite it.
 
     A URL cited under several titles is one entry (the first title, the others after it); a URL
     that is an article's own (a mirror cited as an outside source) is listed with that article.
     """
-    titles: dict[str, set[str]] = {}
-    citing: dict[str, set[int]] = {}
-    for number, record in enumerate(collection.by_id.values()):
-        for source in _sources_of(record):
-            if source.get("url"):
-                url = str(source["url"])
-                titles.setdefault(url, set()).add(str(source.get("title") or url))
-                citing.setdefault(url, set()).add(number)
+    titles = collection.url_titles
+    citing = collection.url_citing
 
     def by_reading(title: str) -> tuple[str, str]:
         return (clean(title).casefold(), title)
 
     def cited(url: str) -> str:
-        count = len(citing[url])
+        count = citing[url]
         return f"cited by {count} record{'' if count == 1 else 's'}"
 
-    out = ["## Sources", ""]
-    articles = collection.by_type["article"]
+    yield from ["## Sources", ""]
+    articles = collection.count("article")
     own_urls: set[str] = set()
     if articles:
-        out += [f"The {'article' if len(articles) == 1 else 'articles'}:", ""]
-        for article in articles:
+        yield from [f"The {'article' if articles == 1 else 'articles'}:", ""]
+        for article in collection.each("article"):
             title = _escape(_title(article), "block")  # a list item starts with it
             line = labelled(_title(article), article["url"]) if article.get("url") else title
             if article.get("date_published"):
@@ -754,54 +813,81 @@ def _sources(collection: _Collection) -> list[str]:
                 line += f" ({cited(own)} at this URL, as {also})"
             if own is not None:
                 own_urls.add(own)
-            out.append(f"- {line}")
-        out.append("")
+            yield f"- {line}"
+        yield ""
     outside = sorted(
         ((sorted(names, key=by_reading), url) for url, names in titles.items() if url not in own_urls),
         key=lambda item: (by_reading(item[0][0]), item[1]),
     )
     if outside:
-        out += ["Outside sources:", ""]
+        yield from ["Outside sources:", ""]
         for names, url in outside:
             line = labelled(names[0], url)
             if len(names) > 1:
                 line += " (also titled " + "; ".join(f"“{escape(x)}”" for x in names[1:]) + ")"
-            out.append(f"- {line} ({cited(url)})")
-        out.append("")
-    return out
+            yield f"- {line} ({cited(url)})"
+        yield ""
+
+
+def _lines(records: t.Sequence[Record]) -> t.Iterator[str]:
+    """The report's lines, made as they are written (joined by ``\\n``)."""
+    collection = _Collection.of(records)
+    articles = collection.count("article")
+    if articles == 1:
+        yield from _article_block(collection, next(collection.each("article")), 1) + _counts(collection)
+    else:
+        yield from [f"# Facts from {_count(articles, 'article')}", ""] + _counts(collection)
+        for article in collection.each("article"):
+            yield from _article_block(collection, article, 2)
+    yield from _timeline(collection)
+    if collection.count("person"):
+        yield from _people(collection)
+    if collection.count("organization"):
+        yield from _organisations(collection)
+    if collection.count("place"):
+        yield from _places(collection)
+    if collection.count("agreement"):
+        yield from _agreements(collection)
+    yield from _sources(collection)
+
+
+_PIECE = 1 << 16  # characters of the report written at once
+
+
+def _write(records: t.Sequence[Record], write: t.Callable[[str], object]) -> None:
+    """The report in pieces of about :data:`_PIECE` characters: ``"\\n".join(lines)`` with its trailing
+    line breaks cut to one (a run of them at the end of a piece waits for what follows)."""
+    parts: list[str] = []
+    size = 0
+    held = ""  # the line breaks that ended the text written so far
+    first = True
+    for line in _lines(records):
+        if not first:
+            parts.append("\n")
+        first = False
+        parts.append(line)
+        size += len(line) + 1
+        if size >= _PIECE:
+            text = "".join(parts)
+            parts.clear()
+            size = 0
+            body = text.rstrip("\n")
+            if body:
+                write(held + body)
+                held = text[len(body) :]
+            else:
+                held += text
+    body = "".join(parts).rstrip("\n")
+    if body:
+        write(held + body)
+    write("\n")
 
 
 def render(records: t.Sequence[Record]) -> str:
     """The whole report as text: one article -> its headline is the title; several -> one section each."""
-    collection = _Collection.of(records)
-    articles = collection.by_type["article"]
-    out: list[str] = []
-    if len(articles) == 1:
-        out += _article_block(collection, articles[0], 1) + _counts(collection)
-    else:
-        out += [f"# Facts from {_count(len(articles), 'article')}", ""] + _counts(collection)
-        for article in articles:
-            out += _article_block(collection, article, 2)
-    out += _timeline(collection)
-    if collection.by_type["person"]:
-        out += _people(collection)
-    if collection.by_type["organization"]:
-        out += _organisations(collection)
-    if collection.by_type["place"]:
-        out += _places(collection)
-    if collection.by_type["agreement"]:
-        out += _agreements(collection)
-    out += _sources(collection)
-    return "\n".join(out).rstrip("\n") + "\n"
-
-
-def _without_text(article: Record) -> Record:
-    """The article as the report needs it: its ``text`` cut to the lead the report quotes."""
-    kept = {k: v for k, v in article.items() if k != "text"}
-    opening = lead(article)
-    if opening is not None:
-        kept["text"] = opening
-    return kept
+    parts: list[str] = []
+    _write(records, parts.append)
+    return "".join(parts)
 
 
 class MarkdownFormat:
@@ -819,12 +905,9 @@ class MarkdownFormat:
         return Exported(files={"records.md": render(records).encode("utf-8")})
 
     def stream(self, records: t.Sequence[Record], context: Context, open: t.Callable[[str], Writable]) -> list[str]:
-        """As :meth:`export`. The report still holds the records it shows (an article's ``text``,
-        of which it shows only the first paragraph, is cut to that as they are read)."""
-        lean = [_without_text(r) if r.get("type") == "article" else r for r in records]
+        """As :meth:`export`, written in pieces. The report keeps compact indexes of the collection
+        (names by id, which records cite each article, the order of each type), never its records:
+        each is read again from ``records`` (decoded from the export's spool) when it is written."""
         out = open("records.md")
-        text = render(lean)
-        del lean
-        for start in range(0, len(text), 1 << 20):
-            out.write(text[start : start + (1 << 20)].encode("utf-8"))
+        _write(records, lambda text: out.write(text.encode("utf-8")))
         return []

@@ -50,7 +50,7 @@ def _peak(corpus: Path, fmt: str, out: Path) -> int:
         tracemalloc.stop()
 
 
-@pytest.mark.parametrize("fmt", ["csv", "jsonld", "ics"])
+@pytest.mark.parametrize("fmt", ["csv", "jsonld", "ics", "markdown"])
 def test_an_export_to_disk_keeps_memory_bounded(corpora: tuple[Path, Path], tmp_path: Path, fmt: str) -> None:
     """Four times the records: the peak grows far less than fourfold. What still grows is compact
     (the validation's indexes, a key per record: about 2.3x at this small size, where they weigh
