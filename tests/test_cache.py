@@ -470,3 +470,24 @@ def test_after_any_edits_a_cached_run_reports_what_a_full_run_reports(
         for edit, pick in edits:
             named = _edit(records, original, edit, pick)
             assert _run(*named) == _run("--no-cache", *named), (edit, pick)
+
+
+def test_a_snapshot_cut_short_while_a_run_reads_it_is_never_trusted(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sections are read from the open snapshot when asked for (it is never read whole): one cut
+    short meanwhile (truncated in place) reads as unusable, and a save that would copy it gives up
+    instead of failing the run or writing what it could not check."""
+    _ctime_aged(monkeypatch)
+    expected = _run()
+    index = repo / "records" / cache.CACHE_DIR / cache.INDEX
+    store = cache.Store.open(str(repo / "records"), _header(index.read_bytes())["fingerprint"], 44)
+    assert store is not None and not store.empty
+    os.truncate(index, 100)
+    with pytest.raises(cache.Unusable):
+        store.section("files")
+    store.save([("problems", [])], keep_rest=True)  # no exception; nothing half-checked written
+    assert index.stat().st_size == 100
+    store.close()
+    assert _run() == expected  # the cut snapshot is ignored: a full run, rewritten
+    assert index.stat().st_size > 100

@@ -124,7 +124,7 @@ class Store:
         self.folder = folder
         self.fingerprint = fingerprint
         self._key = key
-        self._raw: bytes | bytearray = b""
+        self._fd = -1  # the snapshot read (its sections are read from it when asked for)
         self._sections: dict[str, list[t.Any]] = {}  # name -> [offset, length, sha256 hex]
         self.started = time.time_ns()
 
@@ -140,23 +140,36 @@ class Store:
             fd = os.open(store.folder, os.O_RDONLY | _DIRECTORY | _NO_FOLLOW)
         except OSError:
             return store
+        snapshot = -1
         try:
-            raw = _read_whole(INDEX, MAX_INDEX_BASE + MAX_INDEX_PER_FILE * files, fd)
-            end = len(raw) - _TRAILER
-            if end > 0 and raw[end - 1 : end] == b"\n" and raw[-1:] == b"\n":
-                size = int(raw[-13:-1])
-                header = raw[end - 1 - size : end - 1]  # a slice of the header only
-                expected = hmac.new(key, header, hashlib.sha256).hexdigest().encode()
-                if size < end and hmac.compare_digest(raw[end : end + 64], expected):
-                    document = json.loads(header)
-                    if document.get("fingerprint") == fingerprint and isinstance(document.get("sections"), dict):
-                        store._raw = raw
-                        store._sections = document["sections"]
+            snapshot, total = _open_regular(INDEX, MAX_INDEX_BASE + MAX_INDEX_PER_FILE * files, fd)
+            end = total - _TRAILER
+            tail = _pread(snapshot, _TRAILER + 1, end - 1) if end > 0 else b""
+            if tail[:1] == b"\n" and tail[-1:] == b"\n":
+                size = int(tail[-13:-1])
+                if 0 < size < end:
+                    header = _pread(snapshot, size, end - 1 - size)  # the header only: sections when asked
+                    expected = hmac.new(key, header, hashlib.sha256).hexdigest().encode()
+                    if hmac.compare_digest(tail[1:65], expected):
+                        document = json.loads(header)
+                        if document.get("fingerprint") == fingerprint and isinstance(document.get("sections"), dict):
+                            store._fd, snapshot = snapshot, -1
+                            store._sections = document["sections"]
         except (OSError, NotRegular, ValueError, MemoryError, AttributeError):
             pass
         finally:
             os.close(fd)
+            if snapshot >= 0:
+                os.close(snapshot)
         return store
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __del__(self) -> None:
+        self.close()
 
     @property
     def empty(self) -> bool:
@@ -166,11 +179,11 @@ class Store:
         """One section's value; :class:`Unusable` when it is missing or its bytes are not the signed ones."""
         try:
             offset, length, digest = self._sections[name]
-            data = memoryview(self._raw)[int(offset) : int(offset) + int(length)]
-            if len(data) != length or not hmac.compare_digest(hashlib.sha256(data).hexdigest(), str(digest)):
+            data = _pread(self._fd, int(length), int(offset))
+            if not hmac.compare_digest(hashlib.sha256(data).hexdigest(), str(digest)):
                 raise Unusable(name)
             return marshal.loads(data)
-        except (KeyError, TypeError, ValueError, EOFError) as exc:
+        except (KeyError, TypeError, ValueError, EOFError, OSError) as exc:
             raise Unusable(name) from exc
 
     def save(self, fresh: t.Iterable[tuple[str, t.Any]], *, keep_rest: bool) -> None:
@@ -189,7 +202,7 @@ class Store:
             _sweep(folder)
             _write_in(folder, ".gitignore", lambda write: write(GITIGNORE))
             _write_in(folder, INDEX, lambda write: self._write(write, fresh, keep_rest))
-        except (OSError, ValueError, TypeError, MemoryError):
+        except (OSError, ValueError, TypeError, MemoryError, Unusable):
             pass  # the cache is an optimisation
         finally:
             os.close(folder)
@@ -205,11 +218,13 @@ class Store:
             table[name] = [offset, len(data), hashlib.sha256(data).hexdigest()]
             offset += len(data)
             del data
-        if keep:
-            view = memoryview(self._raw)
+        if keep:  # copied from the old file as they are (checked: a section that changed meanwhile is refused)
             for name, (old, length, digest) in self._sections.items():
                 if name not in table:
-                    write(view[int(old) : int(old) + int(length)])
+                    data = _pread(self._fd, int(length), int(old))
+                    if hashlib.sha256(data).hexdigest() != digest:
+                        raise ValueError(f"section {name} does not read back")
+                    write(data)
                     table[name] = [offset, length, digest]
                     offset += int(length)
         header = json.dumps({"format": FORMAT, "fingerprint": self.fingerprint, "sections": table}).encode()
@@ -217,26 +232,30 @@ class Store:
         write(header + b"\n" + mac + b"\n" + b"%012d\n" % len(header))
 
 
-def _read_whole(name: str, limit: int, folder: int) -> bytearray:
-    """The snapshot's bytes, read into one buffer (tens of MB: no list of chunks joined, which
-    would hold it twice); never through a link, never from a special file, never past ``limit``."""
+def _open_regular(name: str, limit: int, folder: int) -> tuple[int, int]:
+    """The snapshot opened for reading, and its size: never through a link, never a special file
+    (a FIFO would block), never past ``limit``."""
     flags = os.O_RDONLY | _NO_FOLLOW | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     fd = os.open(name, flags, dir_fd=folder)
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
-            raise NotRegular("file-special", "not a regular file of a size a snapshot can have")
-        buffer = bytearray(info.st_size)
-        view = memoryview(buffer)
-        done = 0
-        while done < len(buffer):
-            got = os.readv(fd, [view[done:]])
-            if not got:
-                raise NotRegular("file-special", "the file shrank while it was read")
-            done += got
-        return buffer
-    finally:
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
         os.close(fd)
+        raise NotRegular("file-special", "not a regular file of a size a snapshot can have")
+    return fd, info.st_size
+
+
+def _pread(fd: int, length: int, offset: int) -> bytes:
+    """Exactly ``length`` bytes at ``offset``; :class:`Unusable` when the file is shorter (it was
+    truncated or replaced in place: never trusted)."""
+    if fd < 0 or length < 0 or offset < 0:
+        raise Unusable("no snapshot")
+    data = os.pread(fd, length, offset)
+    while len(data) < length:
+        more = os.pread(fd, length - len(data), offset + len(data))
+        if not more:
+            raise Unusable("the snapshot is shorter than its header says")
+        data += more
+    return data
 
 
 _TRAILER = 64 + 1 + 12 + 1  # the header's HMAC (hex), its length (12 digits), two newlines
