@@ -13,7 +13,6 @@ format option, ``-q`` quiet.
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 import typing as t
 from pathlib import Path
@@ -673,18 +672,13 @@ def codes() -> None:
 
 def run() -> None:
     """The console entry: ``main``, plus a clean end when the output itself cannot be written."""
-    from .launcher import tolerant_streams
+    from .launcher import cannot_write, tolerant_streams
 
     tolerant_streams()
     try:
         main(prog_name="toolkit")
     except OSError as exc:  # stdout or stderr full or closed (click handles a broken pipe itself)
-        with contextlib.suppress(OSError):
-            sys.stderr.write(f"toolkit: cannot write the output: {exc.strerror or exc}\n")
-            sys.stderr.flush()
-        with contextlib.suppress(OSError, ValueError):
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
-        sys.exit(3)
+        cannot_write(exc)
     except BaseException as exc:
         terminated = _terminated(exc)
         if terminated is None:

@@ -105,20 +105,20 @@ def snapshot(
     yield "multi", sorted(record_id for record_id, found in defs.items() if len(found) > 1)
     yield from _sharded("d", defs)
     del defs
-    refs: dict[str, list[tuple[int, int, str, tuple[str, ...]]]] = {}
-    for entry in coll.refs:
-        note(fid_of[entry[0]], 1, entry[3::3])
-    for file, document, pointer, target, allowed in coll.each_ref():
-        refs.setdefault(target, []).append((fid_of[file], document, pointer, allowed))
-    yield from _sharded("r", refs)
-    del refs
-    quotes: dict[str, list[tuple[int, int, str, str]]] = {}
-    for entry in coll.quotes:
-        note(fid_of[entry[0]], 2, entry[3::3])
-    for file, document, pointer, article, quote in coll.each_quote():
-        quotes.setdefault(article, []).append((fid_of[file], document, pointer, quote))
-    yield from _sharded("q", quotes)
-    del quotes
+
+    def keyed(flat: list[tuple[t.Any, ...]], kind: int) -> dict[str, list[tuple[t.Any, ...]]]:
+        """References (or quotes) by the id they name: (file, doc, pointer, its third value) each;
+        ``flat`` holds a tuple per record (see :class:`~.rules.Collection`)."""
+        grouped: dict[str, list[tuple[t.Any, ...]]] = {}
+        for entry in flat:
+            fid, document = fid_of[entry[0]], entry[1]
+            note(fid, kind, entry[3::3])
+            for n in range(2, len(entry), 3):
+                grouped.setdefault(entry[n + 1], []).append((fid, document, entry[n], entry[n + 2]))
+        return grouped
+
+    yield from _sharded("r", keyed(coll.refs, 1))  # (fid, doc, pointer, types allowed) by target
+    yield from _sharded("q", keyed(coll.quotes, 2))  # (fid, doc, pointer, quote) by article
     texts: dict[str, list[tuple[int, int, str]]] = {}
     for article, file, document, text in coll.texts:
         texts.setdefault(article, []).append((fid_of[file], document, text))

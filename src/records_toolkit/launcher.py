@@ -170,7 +170,7 @@ def _validate(options: dict[str, t.Any]) -> t.NoReturn:
         import errno
 
         if exc.errno != errno.EPIPE:
-            _cannot_write(exc)
+            cannot_write(exc)
         from click.utils import _PacifyFlushWrapper  # (click's own answer to a closed pipe)
 
         sys.stdout = _PacifyFlushWrapper(sys.stdout)
@@ -189,7 +189,7 @@ def _validate(options: dict[str, t.Any]) -> t.NoReturn:
     sys.exit(code)
 
 
-def _cannot_write(exc: OSError) -> t.NoReturn:
+def cannot_write(exc: OSError) -> t.NoReturn:
     """stdout or stderr full or closed: said once, exit 3 (as :func:`cli.run`)."""
     import contextlib
     import os

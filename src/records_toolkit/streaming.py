@@ -29,7 +29,7 @@ import tempfile
 import typing as t
 from pathlib import Path
 
-from .problems import Problem, Report
+from .problems import Report
 
 if t.TYPE_CHECKING:
     from .collection import Layout
@@ -261,21 +261,13 @@ def collect(paths: t.Sequence[str | os.PathLike[str]], *, max_bytes: int, jobs: 
     spool them; the report's problems raise :class:`~.errors.InvalidRecords`, nothing kept."""
     from . import validate
     from .errors import CouldNotRun
-    from .loader import iter_record_names
 
     global _SPOOL
     spool = Spool()
     keys: list[Key] = []
     try:
         checker = validate.Checker(keep=False)
-        files: list[str] = []
-        for item in iter_record_names(paths):
-            if isinstance(item, Problem):
-                checker.add_problem(item)
-                checker.report.files += 1
-            else:
-                files.append(item)
-        checker.report.files += len(files)
+        files = validate.walk_into(checker, paths)
         workers = jobs if jobs is not None else (os.cpu_count() or 1)
         _SPOOL = spool
         try:

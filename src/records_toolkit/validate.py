@@ -430,16 +430,9 @@ def check_paths(
     """
     checker = Checker(model, keep=keep, layout=layout)
     checker.progress = progress
-    files: list[str] = []  # names, not Path objects: a 100,000-file tree would hold 100,000 of them
     cached = cache_root is not None and not keep
     stats: dict[str, Signature] | None = {} if cached else None
-    for item in iter_record_names(paths, stats):
-        if isinstance(item, Problem):
-            checker.add_problem(item)
-            checker.report.files += 1
-        else:
-            files.append(item)
-    checker.report.files += len(files)
+    files = walk_into(checker, paths, stats)
     others = _others(collection, files, stats) if collection is not None else []
     if cached:
         assert cache_root is not None and stats is not None
@@ -459,6 +452,22 @@ def check_paths(
         result.report.problems = [p for p in result.report.problems if p.file not in hidden]
         result.records = [doc for doc in result.records if doc.file not in hidden]
     return result
+
+
+def walk_into(
+    checker: Checker, paths: t.Sequence[str | os.PathLike[str]], stats: dict[str, Signature] | None = None
+) -> list[str]:
+    """The record files under ``paths`` (names, not Path objects: a 100,000-file tree would hold
+    100,000 of them); the walk's own problems go to ``checker``'s report, and every file counts."""
+    files: list[str] = []
+    for item in iter_record_names(paths, stats):
+        if isinstance(item, Problem):
+            checker.add_problem(item)
+            checker.report.files += 1
+        else:
+            files.append(item)
+    checker.report.files += len(files)
+    return files
 
 
 def _cached_run(
@@ -553,17 +562,18 @@ def _add_files(
     """Load and check ``files`` into ``checker``: on the Dask cluster when one is given, in worker
     processes for a large tree, else here."""
     workers = jobs if jobs is not None else (os.cpu_count() or 1)
+    work = _check_chunk_hashed if checker.hashes is not None else _check_chunk
+    chunks: t.Iterable[dict[str, t.Any]]
     # A caller's own `model` stays in this process; workers use the cached default model.
     if dask is not None and files and model is None:
-        work = _check_chunk_hashed if checker.hashes is not None else _check_chunk
-        for state in _in_dask(files, keep, max_bytes, layout, dask, work):
-            checker.merge(state)
+        chunks = _in_dask(files, keep, max_bytes, layout, dask, work)
     elif workers > 1 and len(files) >= (PARALLEL_FROM if jobs is None else 2) and model is None and _can_fork():
-        work = _check_chunk_hashed if checker.hashes is not None else _check_chunk
-        for state in _in_workers(files, keep, max_bytes, layout, workers, work):
-            checker.merge(state)
+        chunks = _in_workers(files, keep, max_bytes, layout, workers, work)
     else:
         checker.add_files(files, max_bytes)
+        return
+    for state in chunks:
+        checker.merge(state)
 
 
 Chunked = t.TypeVar("Chunked")
@@ -845,16 +855,17 @@ def _stop_workers(pool: t.Any) -> None:
     pool.shutdown(wait=True)
 
 
-def _check_chunk(files: list[str], keep: bool, max_bytes: int, layout: Layout | None = None) -> dict[str, t.Any]:
-    """In a worker: load and check some files; hand back the indexes, not the checker."""
+def _check_chunk(
+    files: list[str], keep: bool, max_bytes: int, layout: Layout | None = None, *, hashed: bool = False
+) -> dict[str, t.Any]:
+    """In a worker: load and check some files; hand back the indexes, not the checker (``hashed``:
+    with each file's hash and record count, for the result cache)."""
     checker = Checker(keep=keep, layout=layout)
+    if hashed:
+        checker.hashes = {}
     checker.add_files(files, max_bytes)
     return checker.state()
 
 
 def _check_chunk_hashed(files: list[str], keep: bool, max_bytes: int, layout: Layout | None = None) -> dict[str, t.Any]:
-    """:func:`_check_chunk`, noting each file's hash and record count for the result cache."""
-    checker = Checker(keep=keep, layout=layout)
-    checker.hashes = {}
-    checker.add_files(files, max_bytes)
-    return checker.state()
+    return _check_chunk(files, keep, max_bytes, layout, hashed=True)
