@@ -46,7 +46,7 @@ from pathlib import Path, PurePosixPath
 
 from records_toolkit.errors import CouldNotRun
 from records_toolkit.exporters import Unreadable, brief, open_directory, parse_json, read_source
-from records_toolkit.plugins import Context, Exported, Option, Record, Writable, invalid_source
+from records_toolkit.plugins import Context, Exported, Option, Part, Record, Writable, invalid_source
 
 if t.TYPE_CHECKING:
     from records_toolkit.schema_view import SchemaView, TypeView
@@ -514,7 +514,49 @@ def write(
     """The files of :func:`export`, written as the records pass: each type's records once, every
     table of that type filled from the same pass; at most about 64 KiB of a table held."""
     tables = layout(schema)
-    sinks = [open(table.path) for table in tables]
+    _write_tables(records, tables, [open(table.path) for table in tables], guarded)
+    open(PACKAGE).write(_package(tables, guarded))
+
+
+def write_part(
+    records: t.Sequence[Record],
+    schema: SchemaView,
+    part: Part,
+    open: t.Callable[[str], Writable],
+    *,
+    guarded: bool = True,
+) -> dict[str, str]:
+    """One part of a partitioned export: ``<table>/part-<label>.csv`` for every table of the types
+    in the part (header only where the part has no rows for it); part 1, which holds every type
+    with records, also the tables of the types without any. Each part file has the header row
+    (Frictionless multipart resources skip it after the first file). The file of each table, by name."""
+    tables = layout(schema)
+    present = _types_in(records)
+    mine = [table for table in tables if table.record_type in present or part.number == 1]
+    names = {table.name: f"{table.name}/part-{part.label}.csv" for table in mine}
+    _write_tables(records, mine, [open(names[table.name]) for table in mine], guarded)
+    return names
+
+
+def write_package(
+    schema: SchemaView, parts: t.Sequence[t.Mapping[str, str]], open: t.Callable[[str], Writable], *, guarded: bool
+) -> None:
+    """The data package of a partitioned export: each table a multipart resource (``path``: its part files in order)."""
+    tables = layout(schema)
+    paths = {table.name: [names[table.name] for names in parts if table.name in names] for table in tables}
+    open(PACKAGE).write(_package(tables, guarded, paths))
+
+
+def _types_in(records: t.Sequence[Record]) -> set[str]:
+    keys = getattr(records, "keys", None)
+    if callable(keys):  # streaming.Records: nothing decoded
+        return {type_name for type_name, _ in keys()}
+    return {record["type"] for record in records}
+
+
+def _write_tables(
+    records: t.Sequence[Record], tables: t.Sequence[Table], sinks: t.Sequence[Writable], guarded: bool
+) -> None:
     buffers = [io.StringIO(newline="") for _ in tables]
     writers = [csv.writer(b, dialect="excel", lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL) for b in buffers]
     for table, writer in zip(tables, writers, strict=True):
@@ -541,6 +583,13 @@ def write(
                     flush(number)
         for number in numbers:
             flush(number)
+
+
+def _package(tables: t.Sequence[Table], guarded: bool, paths: t.Mapping[str, list[str]] | None = None) -> bytes:
+    resources = [_resource(table, guarded) for table in tables]
+    if paths is not None:
+        for resource in resources:
+            resource["path"] = paths[resource["name"]]
     package = {
         "name": "records",
         "title": "Records of the records toolkit",
@@ -553,10 +602,15 @@ def write(
                 if guarded
                 else "Cells are raw (no formula guard)."
             )
+            + (
+                " Each table is in parts (a multipart resource: its files in order, each with the header row)."
+                if paths is not None
+                else ""
+            )
         ),
-        "resources": [_resource(table, guarded) for table in tables],
+        "resources": resources,
     }
-    open(PACKAGE).write((json.dumps(package, ensure_ascii=False, indent=2) + "\n").encode("utf-8"))
+    return (json.dumps(package, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
 # -- import ----------------------------------------------------------------------------------------
@@ -604,6 +658,16 @@ def _read_rows(directory: int, relative: str, name: str, header: list[str]) -> t
 _MAX_DIGITS = 100  # as the loader: a number of hundreds of digits is not one JSON holds exactly
 
 
+def _rows_of(
+    descriptor: int, directory: Path, relatives: list[str], header: list[str]
+) -> t.Iterator[tuple[str, int, list[str]]]:
+    """The rows of a table's files in order (every part of a multipart resource has the header row)."""
+    for relative in relatives:
+        shown = (directory / relative).as_posix()
+        for line, cells in _read_rows(descriptor, relative, shown, header):
+            yield relative, line, cells
+
+
 def _parse_number(cell: str, column: Column, where: str) -> int | float:
     if column.type == "integer":
         if not _INTEGER.fullmatch(cell):
@@ -638,14 +702,22 @@ def _load_package(source: Path, directory: int) -> dict[str, t.Any]:
     return package
 
 
-def _resource_path(resource: dict[str, t.Any], table: Table, package_file: str) -> str:
-    """The resource's path as given: relative, inside the package directory (links are refused on reading)."""
-    relative = resource.get("path", table.path)
-    if not isinstance(relative, str) or not relative:
-        _fail(package_file, f"resource {table.name!r}: path {relative!r} must be one relative file path")
-    if PurePosixPath(relative).is_absolute() or ".." in PurePosixPath(relative).parts:
-        _fail(package_file, f"resource {table.name!r}: path {relative!r} must stay inside the package")
-    return relative
+def _resource_paths(resource: dict[str, t.Any], table: Table, package_file: str) -> list[str]:
+    """The resource's path as given, one file or the parts of a multipart resource in order:
+    relative, inside the package directory (links are refused on reading)."""
+    given = resource.get("path", table.path)
+    paths = given if isinstance(given, list) and given else [given]
+    for relative in paths:
+        if not isinstance(relative, str) or not relative:
+            _fail(
+                package_file,
+                f"resource {table.name!r}: path {relative!r} must be a relative file path (or a list of them)",
+            )
+        if PurePosixPath(relative).is_absolute() or ".." in PurePosixPath(relative).parts:
+            _fail(package_file, f"resource {table.name!r}: path {relative!r} must stay inside the package")
+    if len(set(paths)) != len(paths):
+        _fail(package_file, f"resource {table.name!r}: a part is listed twice in its path")
+    return t.cast(list[str], paths)
 
 
 def _guarded_fields(resource: dict[str, t.Any], table: Table, package_file: str) -> set[str]:
@@ -690,12 +762,13 @@ def _import(source: Path, directory: Path, descriptor: int, schema: SchemaView) 
         resource = resources.get(table.name)
         if resource is None:
             _fail(package_file, f"no resource {table.name!r} (expected {table.path})")
-        relative = _resource_path(resource, table, package_file)
         guard_fields = _guarded_fields(resource, table, package_file)
         header = [c.name for c in table.columns]
         owners = records.setdefault(table.record_type, {})
-        shown = (directory / relative).as_posix()  # problems name the file as the user can open it
-        for line, cells in _read_rows(descriptor, relative, shown, header):
+        for relative, line, cells in _rows_of(
+            descriptor, directory, _resource_paths(resource, table, package_file), header
+        ):
+            shown = (directory / relative).as_posix()  # problems name the file as the user can open it
             where = f"{shown}:{line}"
             values: dict[str, t.Any] = {}
             for column, cell in zip(table.columns, cells):
@@ -790,6 +863,23 @@ class CsvFormat:
     def stream(self, records: t.Sequence[Record], context: Context, open: t.Callable[[str], Writable]) -> list[str]:
         """As :meth:`export`, each table written as the records pass."""
         write(records, context.schema, open, guarded=context.options.get("cells", "guarded") != "raw")
+        return []
+
+    def plan(self, records: t.Sequence[Record], context: Context) -> None:
+        """A part's rows need nothing of the other records."""
+        return None
+
+    def stream_part(
+        self, records: t.Sequence[Record], context: Context, plan: None, part: Part, open: t.Callable[[str], Writable]
+    ) -> dict[str, str]:
+        """The tables of one part (:class:`~records_toolkit.plugins.Partitioned`), in ``<table>/part-<n>.csv``."""
+        return write_part(records, context.schema, part, open, guarded=context.options.get("cells", "guarded") != "raw")
+
+    def stream_index(
+        self, context: Context, plan: None, summaries: list[t.Any], open: t.Callable[[str], Writable]
+    ) -> list[str]:
+        """``datapackage.json``, each table a multipart resource listing its part files in order."""
+        write_package(context.schema, summaries, open, guarded=context.options.get("cells", "guarded") != "raw")
         return []
 
     def import_records(self, source: Path, context: Context) -> list[Record]:

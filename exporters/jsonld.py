@@ -78,15 +78,25 @@ Choices (and why):
 
 from __future__ import annotations
 
+import bisect
 import json
+import os
 import re
 import typing as t
 from pathlib import Path
 
 from records_toolkit import dates
 from records_toolkit.errors import OptionError
-from records_toolkit.exporters import Unreadable, brief, json_pointer, json_position, parse_json, read_source
-from records_toolkit.plugins import Context, Exported, Option, Record, Writable, invalid_source
+from records_toolkit.exporters import (
+    Unreadable,
+    brief,
+    json_pointer,
+    json_position,
+    open_directory,
+    parse_json,
+    read_source,
+)
+from records_toolkit.plugins import Context, Exported, Option, Part, Record, Writable, invalid_source
 
 SCHEMA = "http://schema.org/"
 DEFAULT_BASE = "https://records-toolkit.example/records/"
@@ -561,6 +571,47 @@ except ImportError:  # pragma: no cover - orjson is a dependency; the reference 
     _ORJSON_OPTIONS = 0
 
 
+Plan = tuple[dict[str, str], dict[str, Place]]
+"""What every part of a partitioned export needs of the whole collection: the type of each id
+(references are ``<base><type>/<id>``) and the places (addresses derive from their chains)."""
+
+INDEX_NAME = "index.jsonld"
+
+
+def plan(records: t.Sequence[Record]) -> Plan:
+    """The :data:`Plan` of ``records``: only the places are decoded from a streaming collection."""
+    return _types_of(records), _places_of(records)
+
+
+def part_name(part: Part) -> str:
+    return f"part-{part.label}.jsonld"
+
+
+def index(parts: t.Sequence[tuple[str, int]], *, base: str = DEFAULT_BASE, context: str = "embedded") -> bytes:
+    """The index of a partitioned export: a schema.org Dataset whose ``distribution`` lists the
+    parts in order (``contentUrl``: the file's name beside the index; ``description``: its nodes)."""
+    doc = {
+        "@context": CONTEXT if context == "embedded" else REMOTE_CONTEXT,
+        "@id": check_base(base),
+        "@type": "Dataset",
+        "name": "Records of the records toolkit",
+        "description": (
+            "The records in parts: each part a JSON-LD document of its own; the nodes of all parts "
+            "together are the graph (a reference may name a node of another part)."
+        ),
+        "distribution": [
+            {
+                "@type": "DataDownload",
+                "contentUrl": name,
+                "encodingFormat": "application/ld+json",
+                "description": f"{nodes} node{'s' if nodes != 1 else ''}",
+            }
+            for name, nodes in parts
+        ],
+    }
+    return dumps(doc)
+
+
 def _graph_order(records: t.Sequence[Record], base: str) -> t.Sequence[Record] | None:
     """``records`` in ``@id`` order without building the nodes first, or None when that needs them.
 
@@ -596,11 +647,18 @@ class _Picked(t.Sequence[Record]):
 
 
 def write(
-    records: t.Sequence[Record], out: t.Callable[[bytes], None], *, base: str = DEFAULT_BASE, context: str = "embedded"
+    records: t.Sequence[Record],
+    out: t.Callable[[bytes], None],
+    *,
+    base: str = DEFAULT_BASE,
+    context: str = "embedded",
+    plan: Plan | None = None,
 ) -> None:
-    """The bytes of ``dumps(document(records, ...))``, written node by node: the records pass once."""
+    """The bytes of ``dumps(document(records, ...))``, written node by node: the records pass once.
+
+    ``plan``: the :func:`plan` of the whole collection when ``records`` are one part of it."""
     base = check_base(base)
-    writer = _writer(records, base)
+    writer = _writer(records, base) if plan is None else _Writer(plan[0], base, plan[1])
     ordered = _graph_order(records, base)
     nodes: t.Iterable[dict[str, t.Any]]
     if ordered is None:
@@ -1008,41 +1066,138 @@ def read(data: bytes | str) -> list[Record]:
     format does not write, a derived value (an address, a state's name as an actor) that is not
     what the records read give.
     """
-    text = data if isinstance(data, str) else data.decode(json.detect_encoding(data))
-    doc = parse_json(text)
+    return read_parts([("", data)])
+
+
+class UnreadablePart(Unreadable):
+    """:class:`Unreadable` in one of the documents of a partitioned export, named by ``file``."""
+
+    def __init__(self, file: str, message: str, text: str, index: int | None, *, pointer: str = "") -> None:
+        super().__init__(message, text, index, pointer=pointer)
+        self.file = file
+
+
+def _decoded(data: bytes | str) -> str:
+    return data if isinstance(data, str) else data.decode(json.detect_encoding(data))
+
+
+def read_parts(documents: t.Sequence[tuple[str, bytes | str]]) -> list[Record]:
+    """Records from the documents of a partitioned export, in order (``(name, bytes)`` each; one
+    document alone is :func:`read`): their graphs together are one graph, where a reference may
+    name a node of another part. Errors as :func:`read`, an :class:`UnreadablePart` naming the document."""
+    texts: list[str] = []
+    graph: list[t.Any] = []
+    starts: list[int] = []  # where each document's nodes begin in the graph
     reader: _Reader | None = None
     try:
-        if not isinstance(doc, dict) or not isinstance(doc.get("@graph"), list):
-            raise _Refused(
-                "not a JSON-LD document with a @graph", ("@graph",) if isinstance(doc, dict) and "@graph" in doc else ()
-            )
-        context = doc.get("@context")
-        if isinstance(context, str):
-            if context not in SCHEMA_ORG_CONTEXTS:
-                raise _Refused(
-                    f"@context {context!r} is not the schema.org context (it is never fetched)", ("@context",)
-                )
-        elif context != CONTEXT:
-            raise _Refused(
-                "@context is neither the schema.org URL nor the context this format embeds",
-                ("@context",) if "@context" in doc else (),
-            )
-        if set(doc) != {"@context", "@graph"}:
-            unexpected = sorted(set(doc) - {"@context", "@graph"})
-            raise _Refused(f"unexpected keys at the top: {', '.join(unexpected)}", (unexpected[0],), key=True)
-        reader = _Reader(doc["@graph"])
-        records = [reader.record(node, ("@graph", index)) for index, node in enumerate(doc["@graph"])]
+        for _name, data in documents:  # a document's own faults: placed in it (the last text read)
+            texts.append(_decoded(data))
+            doc = parse_json(texts[-1])
+            _check_top(doc)
+            starts.append(len(graph))
+            graph += doc["@graph"]
+        reader = _Reader(graph)
+        records = [reader.record(node, ("@graph", index)) for index, node in enumerate(graph)]
         reader.current = ("@graph",)
         reader.check_derived(records)
         return records
     except _Refused as exc:
-        index = json_position(text, exc.at, key=exc.key)
-        raise Unreadable(brief(str(exc)), text, index, pointer=json_pointer(exc.at)) from None
+        name, text, at = _in_part(documents, texts, starts, exc.at)
+        raise _unreadable(name, brief(str(exc)), text, json_position(text, at, key=exc.key), json_pointer(at)) from None
     except (TypeError, KeyError, AttributeError, IndexError) as exc:
         # The document is untrusted input; a shape the reader did not foresee is still the input's fault.
-        at = reader.current if reader is not None else ()
+        name, text, at = _in_part(documents, texts, starts, reader.current if reader is not None else ())
         message = brief(f"not a document this format writes ({type(exc).__name__}: {exc})")
-        raise Unreadable(message, text, json_position(text, at), pointer=json_pointer(at)) from exc
+        raise _unreadable(name, message, text, json_position(text, at), json_pointer(at)) from exc
+    except Unreadable as exc:
+        name = documents[len(texts) - 1][0] if texts else ""
+        if name and not isinstance(exc, UnreadablePart):
+            part = UnreadablePart(name, str(exc), "", None, pointer=exc.pointer)
+            part.line, part.column = exc.line, exc.column
+            raise part from None
+        raise
+
+
+def _unreadable(name: str, message: str, text: str, index: int | None, pointer: str) -> Unreadable:
+    if name:
+        return UnreadablePart(name, message, text, index, pointer=pointer)
+    return Unreadable(message, text, index, pointer=pointer)
+
+
+def _in_part(
+    documents: t.Sequence[tuple[str, bytes | str]], texts: list[str], starts: list[int], at: At
+) -> tuple[str, str, At]:
+    """The document a path into the joined graph falls in, and the path in that document (while
+    the documents are still read: the last one read, whose top is at fault)."""
+    if len(starts) < len(texts):
+        return documents[len(texts) - 1][0], texts[-1], at
+    number = 0
+    if len(at) >= 2 and at[0] == "@graph" and isinstance(at[1], int):
+        number = bisect.bisect_right(starts, at[1]) - 1
+        at = ("@graph", at[1] - starts[number], *at[2:])
+    return documents[number][0], texts[number], at
+
+
+def _check_top(doc: t.Any) -> None:
+    """A document this format writes: the schema.org context, a @graph, nothing else."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("@graph"), list):
+        raise _Refused(
+            "not a JSON-LD document with a @graph", ("@graph",) if isinstance(doc, dict) and "@graph" in doc else ()
+        )
+    context = doc.get("@context")
+    if isinstance(context, str):
+        if context not in SCHEMA_ORG_CONTEXTS:
+            raise _Refused(f"@context {context!r} is not the schema.org context (it is never fetched)", ("@context",))
+    elif context != CONTEXT:
+        raise _Refused(
+            "@context is neither the schema.org URL nor the context this format embeds",
+            ("@context",) if "@context" in doc else (),
+        )
+    if set(doc) != {"@context", "@graph"}:
+        unexpected = sorted(set(doc) - {"@context", "@graph"})
+        raise _Refused(f"unexpected keys at the top: {', '.join(unexpected)}", (unexpected[0],), key=True)
+
+
+_INDEX_KEYS = {"@context", "@id", "@type", "name", "description", "distribution"}
+_PART_RE = re.compile(r"part-[0-9]{5,}\.jsonld")
+
+
+def index_parts(data: bytes | str) -> list[str] | None:
+    """The part files an index (:func:`index`) lists, in order; None when ``data`` is no index
+    (a document of records). An index this format would not write raises :class:`Unreadable`."""
+    if (b'"Dataset"' if isinstance(data, bytes) else '"Dataset"') not in data:  # type: ignore[operator]
+        return None  # a document of records (parsed once, by read); UTF-8 is what the export writes
+    text = _decoded(data)
+    doc = parse_json(text)
+    if not isinstance(doc, dict) or doc.get("@type") != "Dataset" or "@graph" in doc:
+        return None
+    try:
+        if set(doc) != _INDEX_KEYS:
+            odd = sorted(set(doc) ^ _INDEX_KEYS)
+            raise _Refused(f"an index has exactly {', '.join(sorted(_INDEX_KEYS))} (not so: {', '.join(odd)})")
+        if doc["@context"] != CONTEXT and doc["@context"] not in SCHEMA_ORG_CONTEXTS:
+            raise _Refused("@context is neither the schema.org URL nor the context this format embeds", ("@context",))
+        parts = doc["distribution"]
+        if not isinstance(parts, list) or not parts:
+            raise _Refused("distribution must list the parts", ("distribution",))
+        names: list[str] = []
+        for number, part in enumerate(parts):
+            at: At = ("distribution", number)
+            if not isinstance(part, dict) or part.get("@type") != "DataDownload":
+                raise _Refused("each part is a DataDownload", at)
+            name = part.get("contentUrl")
+            if not isinstance(name, str) or not _PART_RE.fullmatch(name):
+                raise _Refused(
+                    f"contentUrl {_said(name)} is not the name of a part file beside the index", (*at, "contentUrl")
+                )
+            if name in names:
+                raise _Refused(f"the part {name} is listed twice", (*at, "contentUrl"))
+            names.append(name)
+        return names
+    except _Refused as exc:
+        raise Unreadable(
+            brief(str(exc)), text, json_position(text, exc.at, key=exc.key), pointer=json_pointer(exc.at)
+        ) from None
 
 
 class JsonLdFormat:
@@ -1080,23 +1235,75 @@ class JsonLdFormat:
         write(records, out.write, base=base, context=context.options.get("context", "embedded"))
         return []
 
+    def plan(self, records: t.Sequence[Record], context: Context) -> Plan:
+        """The ids' types and the places: what a part's nodes need of the rest (see :data:`Plan`)."""
+        check_base(context.options.get("base", DEFAULT_BASE))
+        return plan(records)
+
+    def stream_part(
+        self, records: t.Sequence[Record], context: Context, plan: Plan, part: Part, open: t.Callable[[str], Writable]
+    ) -> tuple[str, int]:
+        """One part: a document of its own (``part-<n>.jsonld``), its nodes in ``@id`` order."""
+        name = part_name(part)
+        out = open(name)
+        options = context.options
+        write(
+            records,
+            out.write,
+            base=options.get("base", DEFAULT_BASE),
+            context=options.get("context", "embedded"),
+            plan=plan,
+        )
+        return name, len(records)
+
+    def stream_index(
+        self, context: Context, plan: Plan, summaries: list[t.Any], open: t.Callable[[str], Writable]
+    ) -> list[str]:
+        """``index.jsonld``: the Dataset listing the parts in order."""
+        options = context.options
+        data = index(summaries, base=options.get("base", DEFAULT_BASE), context=options.get("context", "embedded"))
+        open(INDEX_NAME).write(data)
+        return []
+
     def import_records(self, source: Path, context: Context) -> list[Record]:
-        """``source``: a document this format wrote; anything else is an :class:`InvalidSource` at its place."""
+        """``source``: a document this format wrote, or a partitioned export (its directory or its
+        ``index.jsonld``); anything else is an :class:`InvalidSource` at its place."""
         path = Path(source)
-        data = read_source(path)  # never through a link, never a FIFO or device, never past 16 MiB
+        whole = path.is_dir()
+        index_file = path / INDEX_NAME if whole else path
+        directory = open_directory(index_file.parent)
+        shown = index_file
+        data = b""
         try:
-            return read(data)
+            data = read_source(index_file.name, directory=directory, shown=index_file.as_posix())
+            names = index_parts(data)
+            if names is None:
+                if whole:
+                    raise invalid_source(
+                        index_file, "not the index of a partitioned export (a schema.org Dataset listing the parts)"
+                    )
+                return read(data)
+            documents: list[tuple[str, bytes | str]] = []
+            for name in names:
+                shown = index_file.parent / name
+                documents.append((shown.as_posix(), read_source(name, directory=directory, shown=shown.as_posix())))
+            shown = index_file
+            return read_parts(documents)
+        except UnreadablePart as exc:
+            raise invalid_source(exc.file, str(exc), line=exc.line, column=exc.column, pointer=exc.pointer) from exc
         except json.JSONDecodeError as exc:
-            raise invalid_source(path, f"not JSON: {exc.msg}", line=exc.lineno, column=exc.colno) from exc
+            raise invalid_source(shown, f"not JSON: {exc.msg}", line=exc.lineno, column=exc.colno) from exc
         except UnicodeDecodeError as exc:
             line = data[: exc.start].count(b"\n") + 1
-            raise invalid_source(path, f"not UTF-8 ({exc.reason})", line=line) from exc
+            raise invalid_source(shown, f"not UTF-8 ({exc.reason})", line=line) from exc
         except Unreadable as exc:
-            raise invalid_source(path, str(exc), line=exc.line, column=exc.column, pointer=exc.pointer) from exc
+            raise invalid_source(shown, str(exc), line=exc.line, column=exc.column, pointer=exc.pointer) from exc
         except ValueError as exc:
-            raise invalid_source(path, brief(str(exc))) from exc
+            raise invalid_source(shown, brief(str(exc))) from exc
         except (TypeError, KeyError, AttributeError, IndexError) as exc:
             # The document is untrusted input; a shape the reader did not foresee is still the input's fault.
             raise invalid_source(
-                path, brief(f"not a document this format writes ({type(exc).__name__}: {exc})")
+                shown, brief(f"not a document this format writes ({type(exc).__name__}: {exc})")
             ) from exc
+        finally:
+            os.close(directory)

@@ -346,7 +346,7 @@ def _is_paths(source: t.Any) -> bool:
     return isinstance(source, (list, tuple)) and bool(source) and all(isinstance(s, (str, os.PathLike)) for s in source)
 
 
-def _collection(source: Source, max_file_size: int) -> Records:
+def _collection(source: Source, max_file_size: int, dask: t.Any = None, beside: str = ".") -> Records:
     """Validated records sorted by ``(type, id)``, from a report, records or paths; else InvalidRecords.
 
     A report's records are validated again (in memory): they are the caller's dicts, and may
@@ -369,6 +369,10 @@ def _collection(source: Source, max_file_size: int) -> Records:
     elif _is_paths(source):
         given = _paths(t.cast(Paths, source))
         try:
+            if dask is not None:
+                from .parts import collect_on_cluster
+
+                return collect_on_cluster(given, max_bytes=max_file_size, dask=dask, beside=beside)
             return collect(given, max_bytes=max_file_size)
         except OSError as exc:
             raise CouldNotRun(f"validation could not run: {exc.strerror or exc}") from exc
@@ -387,6 +391,9 @@ def export(
     to: PathLike | t.BinaryIO | None = None,
     source_date_epoch: int | str | None = None,
     max_file_size: int = MAX_FILE_BYTES,
+    parts: int | None = None,
+    scheduler: str | t.Any = None,
+    jobs: int | None = None,
     **options: str,
 ) -> Exported:
     """Validate, then export in ``format`` with the format's ``options`` as keyword arguments.
@@ -401,6 +408,15 @@ def export(
     Written to a path, a format that streams (every built-in one) writes as it reads the
     records, and the returned ``files`` are read back from disk when asked for: an export of a
     large collection holds neither all its records nor all its output in memory.
+
+    ``parts``: a format that can (:class:`~records_toolkit.plugins.Partitioned`: CSV, JSON-LD)
+    writes its export in this many parts plus an index, into the directory ``to`` (byte-identical
+    files for the same records and ``parts``); the part files of an earlier export there that are
+    not written again are removed. Another format is written whole, with a notice.
+    ``scheduler`` (as for :func:`validate`; ``jobs``: the workers of ``"local"``): the files are
+    checked on a Dask cluster, and with ``parts`` each part is written by a worker; the workers
+    must see the directory of ``to`` (else the current one) under the same name, where the valid
+    records are spooled meanwhile. The files are the same as a local export's.
     """
     from .plugins import Context, load, resolve_options
     from .schema_view import SchemaView
@@ -413,15 +429,30 @@ def export(
         to = _output_path(to)
     if to is not None and not _is_writable(to):
         raise UsageError(f"to={to!r}: give a path or a binary file object")
-    if plugin.directory and to is not None and not isinstance(to, (str, os.PathLike)):
+    from .plugins import Partitioned
+
+    if parts is not None:
+        _whole(parts, "parts")
+    partitioned = parts is not None and isinstance(plugin, Partitioned)
+    if (plugin.directory or partitioned) and to is not None and not isinstance(to, (str, os.PathLike)):
         raise UsageError(f"format {plugin.name!r} writes several files: give a directory path, not a file object")
+    dask = None
+    if scheduler is not None:
+        from .validate import DaskRun
+
+        dask = DaskRun(scheduler, jobs)  # a missing Dask or a malformed address: said before any work
     implied: set[str] = set()
     if isinstance(to, Path) and os.path.isfile(to):  # (a link -o writes through: its target is replaced)
         for option in plugin.options:  # what the format reads of the file it replaces
             if option.from_output and values.get(option.name, option.default) == option.default:
                 values = {**values, option.name: os.path.realpath(to)}
                 implied.add(option.name)
-    records = _collection(source, max_file_size)
+    try:
+        records = _collection(source, max_file_size, dask, _beside(to))
+    except BaseException:
+        if dask is not None:
+            dask.close()
+        raise
     try:
         epoch = source_date_epoch if source_date_epoch is not None else os.environ.get("SOURCE_DATE_EPOCH")
         from .plugins import parse_source_date_epoch
@@ -434,9 +465,60 @@ def export(
             source_date_epoch_error=problem,
             implied=frozenset(implied),
         )
+        if parts is not None and not partitioned:
+            exported = _export(plugin, records, context, to)
+            exported.notices.insert(
+                0, f"format {plugin.name!r} is not written in parts: written whole, as without parts={parts}"
+            )
+            return exported
+        if partitioned:
+            assert parts is not None
+            return _export_parts(plugin, records, context, t.cast("PathLike | None", to), parts, dask)
         return _export(plugin, records, context, to)
     finally:
         records.close()
+        if dask is not None:
+            dask.close()
+
+
+def _beside(to: t.Any) -> str:
+    """Where an export on a cluster spools its records: the directory of its output when that exists."""
+    if isinstance(to, (str, os.PathLike)):
+        parent = os.path.dirname(os.path.abspath(to))
+        if os.path.isdir(parent):
+            return parent
+    return os.getcwd()
+
+
+def _export_parts(
+    plugin: Format, records: Records, context: Context, to: PathLike | None, parts: int, dask: t.Any
+) -> Exported:
+    """A partitioned export (:mod:`records_toolkit.parts`): into the directory ``to``, all or nothing, or in memory."""
+    from .parts import earlier_parts, write_parts
+    from .plugins import Exported
+
+    notices: list[str] = []
+    names: list[str] = []
+    if isinstance(to, (str, os.PathLike)):
+        from .output import Sink, atomic_write_tree
+
+        path = Path(to)
+
+        def produce(open_file: t.Callable[[str], Sink]) -> None:
+            said, opened = write_parts(plugin, records, context, parts, open_file, dask)
+            notices.extend(said)
+            names.extend(opened)
+
+        atomic_write_tree(path, {}, remove=earlier_parts(path), produce=produce)
+        return Exported(files=_Written(path, names, True), notices=notices)
+    buffers: dict[str, _Buffer] = {}
+
+    def open_buffer(name: str) -> _Buffer:
+        buffers[name] = _Buffer()
+        return buffers[name]
+
+    said, _ = write_parts(plugin, records, context, parts, open_buffer)
+    return Exported(files={name: b"".join(b.parts) for name, b in buffers.items()}, notices=said)
 
 
 class _Written(t.Mapping[str, bytes]):

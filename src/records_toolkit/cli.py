@@ -358,6 +358,31 @@ Examples:
     help="File (directory, for directory formats) to write; default: stdout.",
 )
 @_format_options
+@click.option(
+    "--parts",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="Write the export in N parts plus an index, into the directory -o DIR (csv: each table in "
+    "parts listed in datapackage.json; jsonld: part-*.jsonld listed in index.jsonld); the same "
+    "files whatever writes them. Other formats are written whole.",
+)
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    envvar="RECORDS_TOOLKIT_SCHEDULER",
+    default=None,
+    help="Check the files on a Dask cluster (tcp://HOST:8786, or local), and with --parts write each "
+    "part there; the workers must see -o's directory under the same name. The files are the same "
+    "as a local export's. Needs records-toolkit[dask]. Also RECORDS_TOOLKIT_SCHEDULER.",
+)
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    default=None,
+    help="With --scheduler local, the cluster's worker processes (default 2).",
+)
 @_report_options
 @_max_size
 @click.pass_context
@@ -367,23 +392,31 @@ def export_(
     paths: tuple[str, ...],
     output: str | None,
     option_values: tuple[str, ...],
+    parts: int | None,
+    scheduler: str | None,
+    jobs: int | None,
     output_format: str,
     quiet: bool,
     max_bytes: int,
 ) -> None:
     """Validate, then write the records in a format. Invalid records write nothing."""
     from . import api
-    from .plugins import load
+    from .plugins import Partitioned, load
 
     _settings(ctx, output_format, quiet)
-    directory = load(format_name).directory  # (entry points are read once; api.export finds the module loaded)
+    plugin = load(format_name)  # (entry points are read once; api.export finds the module loaded)
+    directory = plugin.directory or (parts is not None and isinstance(plugin, Partitioned))
     if output is None and directory:
-        raise UsageError(f"format {format_name!r} writes several files: give a directory with -o DIR")
+        what = "in parts" if parts is not None and not plugin.directory else "several files"
+        raise UsageError(f"format {format_name!r} writes {what}: give a directory with -o DIR")
     exported = api.export(
         list(paths or api.DEFAULT_PATHS),
         format_name,
         to=output,
         max_file_size=max_bytes,
+        parts=parts,
+        scheduler=scheduler,
+        jobs=jobs,
         **_parse_options(option_values),
     )
     if not quiet:

@@ -874,39 +874,66 @@ def _swap(
     return files
 
 
-def _stage(directory: Path, staging: Path, files: list[str], produce: Producer, guard: SignalGuard) -> None:
-    """Let ``produce`` write its files into ``staging/new``; each name checked as it is opened, added to ``files``."""
-    open_fds: list[tuple[int, Sink, str]] = []
+class Opener:
+    """``open(name)`` of a tree write's producer (see :func:`atomic_write_tree`): each name checked
+    as it is opened, its :class:`Sink` in the staging directory.
 
-    def open_file(name: str) -> Sink:
+    Files another process writes (a worker of a cluster, on a file system both see) go straight
+    into :attr:`staging` under their name, and are then taken into the write by :meth:`adopt`:
+    no copy, and still all or nothing.
+    """
+
+    def __init__(self, directory: Path, staging: Path, files: list[str], guard: SignalGuard) -> None:
+        self._directory, self._files, self._guard = directory, files, guard
+        self.staging = str(staging / "new")
+        """Where the new files are staged; a file ``name`` written there is taken in by :meth:`adopt`."""
+        self.open_fds: list[tuple[int, Sink, str]] = []
+
+    def _check(self, name: str) -> Path:
         if not isinstance(name, str) or not _safe_name(name):
-            raise OutputError(f"cannot write {name!r} into {directory}: not a plain relative file name")
-        if name in files:
-            raise OutputError(f"cannot write {directory / name}: the file is written twice")
-        _check_target(directory, name)
-        target = staging / "new" / name
+            raise OutputError(f"cannot write {name!r} into {self._directory}: not a plain relative file name")
+        if name in self._files:
+            raise OutputError(f"cannot write {self._directory / name}: the file is written twice")
+        _check_target(self._directory, name)
+        return Path(self.staging) / name
+
+    def __call__(self, name: str) -> Sink:
+        target = self._check(name)
         target.parent.mkdir(parents=True, exist_ok=True)
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
         try:
             fd = os.open(target, flags, 0o666)
         except OSError as exc:
-            exc.filename = str(directory / name)
+            exc.filename = str(self._directory / name)
             raise
-        sink = Sink(fd, guard)
-        files.append(name)
-        open_fds.append((fd, sink, name))
+        sink = Sink(fd, self._guard)
+        self._files.append(name)
+        self.open_fds.append((fd, sink, name))
         return sink
 
+    def adopt(self, name: str) -> None:
+        """Take into the write the file ``name`` that another process wrote in :attr:`staging`."""
+        self._guard.check()
+        target = self._check(name)
+        info = os.lstat(target)
+        if not stat.S_ISREG(info.st_mode):
+            raise OutputError(f"cannot write {self._directory / name}: what was staged for it is not a file")
+        self._files.append(name)
+
+
+def _stage(directory: Path, staging: Path, files: list[str], produce: Producer, guard: SignalGuard) -> None:
+    """Let ``produce`` write its files into ``staging/new``; each name checked as it is opened, added to ``files``."""
+    opener = Opener(directory, staging, files, guard)
     try:
-        produce(open_file)
-        for _fd, sink, name in open_fds:
+        produce(opener)
+        for _fd, sink, name in opener.open_fds:
             try:
                 sink.flush()
             except OSError as exc:
                 exc.filename = str(directory / name)
                 raise
     finally:
-        for fd, _sink, _name in open_fds:
+        for fd, _sink, _name in opener.open_fds:
             os.close(fd)
 
 

@@ -180,6 +180,53 @@ class Streaming(t.Protocol):
     def stream(self, records: t.Sequence[Record], context: Context, open: t.Callable[[str], Writable]) -> list[str]: ...
 
 
+@dataclasses.dataclass(frozen=True)
+class Part:
+    """One part of a partitioned export (``toolkit export --parts N``): number ``number`` of ``of``."""
+
+    number: int
+    of: int
+
+    @property
+    def label(self) -> str:
+        """The number zero-padded to one width for every part of the export (``00003``), so that
+        the parts' files sort in order by name."""
+        return f"{self.number:0{max(5, len(str(self.of)))}d}"
+
+
+@t.runtime_checkable
+class Partitioned(t.Protocol):
+    """A format whose export splits into parts written independently: ``toolkit export --parts N``,
+    each part written by a worker of a Dask cluster with ``--scheduler``.
+
+    The toolkit splits the records: part *k* of *N* holds, of each record type with *n* records,
+    the *k*-th of ``min(N, n)`` near-equal runs of them (sorted by id), so no part is empty of
+    every type and the parts of one type, in order, are its records in order. Then:
+
+    ``plan(records, context)``
+        Once, over all the records: what every part needs of the whole collection (names of
+        the records a part refers to, ...). Small and picklable: it travels to every worker.
+    ``stream_part(records, context, plan, part, open)``
+        The files of one :class:`Part` (its records, sorted by ``(type, id)``), each started
+        with ``open(name)`` as in :class:`Streaming`; returns a picklable summary of them.
+    ``stream_index(context, plan, summaries, open)``
+        The files that list the parts (a data package, an index), from the summaries in part
+        order; returns the notices.
+
+    The same records, options and *N* give byte-identical files, whoever writes which part.
+    """
+
+    def plan(self, records: t.Sequence[Record], context: Context) -> t.Any: ...
+
+    def stream_part(
+        self, records: t.Sequence[Record], context: Context, plan: t.Any, part: Part, open: t.Callable[[str], Writable]
+    ) -> t.Any: ...
+
+    def stream_index(
+        self, context: Context, plan: t.Any, summaries: list[t.Any], open: t.Callable[[str], Writable]
+    ) -> list[str]: ...
+
+
 @t.runtime_checkable
 class Importer(t.Protocol):
     """A format that can carry records back implements this too."""
@@ -370,11 +417,81 @@ def run_stream(
     format is the plugin's failure, raised before anything is committed). Errors of the writing
     itself (a full disk, a signal) are not the plugin's: they pass through as they are.
     """
+    streaming = t.cast(Streaming, plugin)
+    notices, names = run_writing(
+        plugin, lambda checked: streaming.stream(records, context, checked), open, one_file=not plugin.directory
+    )
+    _check_notices(plugin, notices)
+    if not plugin.directory and len(names) != 1:
+        _broke(plugin, f"a single-file format must write exactly one file, not {len(names)}")
+    return notices, names
+
+
+def run_part(
+    plugin: Format,
+    records: t.Sequence[Record],
+    context: Context,
+    plan: t.Any,
+    part: Part,
+    open: t.Callable[[str], Writable],
+) -> tuple[t.Any, list[str]]:
+    """``plugin.stream_part`` (see :class:`Partitioned`), checked as :func:`run_stream`; ``(summary, names)``."""
+    partitioned = t.cast(Partitioned, plugin)
+    return run_writing(
+        plugin, lambda checked: partitioned.stream_part(records, context, plan, part, checked), open, one_file=False
+    )
+
+
+def run_index(
+    plugin: Format, context: Context, plan: t.Any, summaries: list[t.Any], open: t.Callable[[str], Writable]
+) -> tuple[list[str], list[str]]:
+    """``plugin.stream_index`` (see :class:`Partitioned`), checked as :func:`run_stream`; ``(notices, names)``."""
+    partitioned = t.cast(Partitioned, plugin)
+    notices, names = run_writing(
+        plugin, lambda checked: partitioned.stream_index(context, plan, summaries, checked), open, one_file=False
+    )
+    _check_notices(plugin, notices)
+    return notices, names
+
+
+def run_plan(plugin: Format, records: t.Sequence[Record], context: Context) -> t.Any:
+    """``plugin.plan`` (see :class:`Partitioned`) with its exceptions mapped as :func:`run_export` does."""
+
+    def no_file(name: str) -> Writable:
+        _broke(plugin, f"plan writes no file, but it opened {name!r}")
+
+    return run_writing(
+        plugin, lambda _open: t.cast(Partitioned, plugin).plan(records, context), no_file, one_file=True
+    )[0]
+
+
+def _broke(plugin: Format, why: str) -> t.NoReturn:
+    raise PluginError(plugin.name, _origin(plugin), f"broke the format contract: {why}")
+
+
+def _check_notices(plugin: Format, notices: t.Any) -> None:
+    if not isinstance(notices, list) or not all(isinstance(n, str) for n in notices):
+        _broke(plugin, "stream must return the notices, a list of text")
+
+
+Called = t.TypeVar("Called")
+
+
+def run_writing(
+    plugin: Format,
+    call: t.Callable[[t.Callable[[str], Writable]], Called],
+    open: t.Callable[[str], Writable],
+    *,
+    one_file: bool,
+) -> tuple[Called, list[str]]:
+    """``call(checked_open)``: a plugin writing files through ``open``, each name checked as it is
+    opened, its exceptions mapped (a bug is a :class:`PluginError`; the disk's or a signal's pass
+    through as they are); ``(what it returned, the names it opened)``."""
     names: list[str] = []
     ours: list[BaseException] = []
 
     def broke(why: str) -> t.NoReturn:
-        raise PluginError(plugin.name, _origin(plugin), f"broke the format contract: {why}")
+        _broke(plugin, why)
 
     class _Checked:
         def __init__(self, sink: Writable) -> None:
@@ -397,7 +514,7 @@ def run_stream(
             broke(f"file name {name!r} {why}")
         if name in names:
             broke(f"file {name!r} opened twice")
-        if names and not plugin.directory:
+        if names and one_file:
             broke(f"a single-file format must write exactly one file, not {len(names) + 1}")
         for other in names:
             if other.startswith(name + "/") or name.startswith(other + "/"):
@@ -410,9 +527,8 @@ def run_stream(
         names.append(name)
         return _Checked(sink)
 
-    streaming = t.cast(Streaming, plugin)
     try:
-        notices = streaming.stream(records, context, checked_open)
+        result = call(checked_open)
     except ToolkitError:
         raise
     except (KeyboardInterrupt, GeneratorExit):
@@ -421,11 +537,7 @@ def run_stream(
         if any(exc is mine for mine in ours):
             raise
         raise PluginError(plugin.name, _origin(plugin), f"failed during export: {type(exc).__name__}: {exc}") from exc
-    if not isinstance(notices, list) or not all(isinstance(n, str) for n in notices):
-        broke("stream must return the notices, a list of text")
-    if not plugin.directory and len(names) != 1:
-        broke(f"a single-file format must write exactly one file, not {len(names)}")
-    return notices, names
+    return result, names
 
 
 def _check_exported(plugin: Format, exported: t.Any) -> None:
@@ -499,6 +611,8 @@ __all__ = [
     "Format",
     "Importer",
     "Option",
+    "Part",
+    "Partitioned",
     "Problem",
     "Record",
     "Streaming",
@@ -510,5 +624,9 @@ __all__ = [
     "resolve_options",
     "run_export",
     "run_import",
+    "run_index",
+    "run_part",
+    "run_plan",
     "run_stream",
+    "run_writing",
 ]

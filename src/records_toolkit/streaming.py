@@ -36,7 +36,7 @@ if t.TYPE_CHECKING:
     from .plugins import Record
     from .schemas import Model, Template
 
-__all__ = ["Records", "Spool", "collect", "of_records"]
+__all__ = ["Records", "Spool", "SpoolFiles", "collect", "of_records"]
 
 Key = tuple[str, str, int, int]
 """``(type, id, offset, length)`` of one spooled record."""
@@ -89,13 +89,7 @@ class Spool:
         return offset
 
     def read(self, offset: int, length: int) -> bytes:
-        data = os.pread(self.fd, length, offset)
-        while len(data) < length:  # a short read (a signal): go on
-            more = os.pread(self.fd, length - len(data), offset + len(data))
-            if not more:
-                raise OSError(f"the export's temporary file ended at {offset + len(data)} (expected {offset + length})")
-            data += more
-        return data
+        return _read_all(self.fd, offset, length)
 
     def store(self, records: t.Iterable[tuple[str, str, dict[str, t.Any]]]) -> list[Key]:
         """Append ``(type, id, record)`` items in one write; their keys."""
@@ -120,6 +114,51 @@ class Spool:
         self.fd = -1
 
 
+def _read_all(fd: int, offset: int, length: int) -> bytes:
+    data = os.pread(fd, length, offset)
+    while len(data) < length:  # a short read (a signal): go on
+        more = os.pread(fd, length - len(data), offset + len(data))
+        if not more:
+            raise OSError(f"the export's temporary file ended at {offset + len(data)} (expected {offset + length})")
+        data += more
+    return data
+
+
+class SpoolFiles:
+    """Spools that other processes wrote (the workers of a Dask cluster), files in one directory,
+    read by offset as one :class:`Spool`: the bits of an offset above :data:`SHIFT` number the file."""
+
+    SHIFT = 40
+    """Each spool file holds less than 1 TiB (a chunk of at most a few thousand files does)."""
+
+    def __init__(self, directory: str, names: t.Sequence[str], *, owned: bool = False) -> None:
+        self.directory, self.names, self.owned = directory, list(names), owned
+        self._fds: dict[int, int] = {}
+
+    def offset(self, name: str, offset: int) -> int:
+        """The offset in this set of ``offset`` in the file ``name`` (one of :attr:`names`)."""
+        return (self.names.index(name) << self.SHIFT) | offset
+
+    def read(self, offset: int, length: int) -> bytes:
+        number = offset >> self.SHIFT
+        fd = self._fds.get(number)
+        if fd is None:
+            flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+            fd = self._fds[number] = os.open(os.path.join(self.directory, self.names[number]), flags)
+        return _read_all(fd, offset & ((1 << self.SHIFT) - 1), length)
+
+    def close(self) -> None:
+        """Close the files; the directory is removed too when this process made it (``owned``)."""
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds.clear()
+        if self.owned:
+            import shutil
+
+            shutil.rmtree(self.directory, ignore_errors=True)
+            self.owned = False
+
+
 class Records(t.Sequence["Record"]):
     """The records of an export sorted by ``(type, id)``, decoded from a :class:`Spool` when read.
 
@@ -127,7 +166,7 @@ class Records(t.Sequence["Record"]):
     ``ids`` and ``of_type`` need no decoding.
     """
 
-    def __init__(self, spool: Spool, keys: list[Key]) -> None:
+    def __init__(self, spool: Spool | SpoolFiles, keys: list[Key]) -> None:
         import array
         import sys
 
@@ -148,6 +187,11 @@ class Records(t.Sequence["Record"]):
         view._offsets, view._lengths = parent._offsets, parent._lengths
         view._start, view._stop = start, stop
         return view
+
+    @property
+    def spool(self) -> Spool | SpoolFiles:
+        """Where the records are read from."""
+        return self._spool
 
     def __len__(self) -> int:
         return self._stop - self._start
@@ -188,6 +232,49 @@ class Records(t.Sequence["Record"]):
 
     def close(self) -> None:
         self._spool.close()
+
+    # -- parts (toolkit export --parts N, plugins.Partitioned) -------------------------------------
+
+    def partition(self, parts: int) -> list[Records]:
+        """The records in at most ``parts`` parts: part *k* holds, of each type with *n* records,
+        the *k*-th of ``min(parts, n)`` near-equal runs (so no part is empty; at least one part)."""
+        ranges: list[list[tuple[int, int]]] = [[] for _ in range(parts)]
+        start = self._start
+        while start < self._stop:
+            stop = bisect.bisect_right(self.types, self.types[start], start, self._stop)
+            count = stop - start
+            split = min(parts, count)
+            for number in range(split):
+                ranges[number].append((start + number * count // split, start + (number + 1) * count // split))
+            start = stop
+        return [self._picked(part) for part in ranges if part] or [self[0:0]]
+
+    def _picked(self, ranges: t.Sequence[tuple[int, int]]) -> Records:
+        import array
+
+        types: list[str] = []
+        ids: list[str] = []
+        offsets, lengths = array.array("q"), array.array("q")
+        for start, stop in ranges:
+            types += self.types[start:stop]
+            ids += self.ids[start:stop]
+            offsets += self._offsets[start:stop]
+            lengths += self._lengths[start:stop]
+        return Records.of_keys(self._spool, (types, ids, offsets, lengths))
+
+    def key_arrays(self) -> tuple[list[str], list[str], t.Any, t.Any]:
+        """``(types, ids, offsets, lengths)`` of these records: picklable, for :meth:`of_keys` elsewhere."""
+        a, b = self._start, self._stop
+        return self.types[a:b], self.ids[a:b], self._offsets[a:b], self._lengths[a:b]
+
+    @classmethod
+    def of_keys(cls, spool: Spool | SpoolFiles, arrays: tuple[list[str], list[str], t.Any, t.Any]) -> Records:
+        """The records of :meth:`key_arrays` (already sorted) over ``spool``."""
+        view = cls.__new__(cls)
+        view._spool = spool
+        view.types, view.ids, view._offsets, view._lengths = arrays
+        view._start, view._stop = 0, len(view.ids)
+        return view
 
 
 def of_records(records: t.Iterable[t.Mapping[str, t.Any]]) -> Records:

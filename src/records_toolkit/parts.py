@@ -1,0 +1,302 @@
+"""Partitioned exports (``toolkit export --parts N``) and exports on a Dask cluster (``--scheduler``).
+
+A format that is :class:`~.plugins.Partitioned` (CSV, JSON-LD) writes its export in parts: the
+records are split by :meth:`~.streaming.Records.partition` (a rule that depends on the records
+and ``N`` only), each part is written on its own, then an index lists them (a Frictionless data
+package, a JSON-LD Dataset). The same records and ``N`` give byte-identical files whoever writes
+which part: this process (:func:`write_parts` without a cluster) or the cluster's workers.
+
+On a cluster (:func:`collect_on_cluster`), the workers check the files chunk by chunk as
+``validate --scheduler`` does and each writes the valid records of its chunk to a spool file in a
+directory the workers and this process share (beside the output); only their keys come back.
+Then each part is written by a worker straight into the staging directory of the all-or-nothing
+write (:class:`~.output.Opener`), read from those spools; this process writes the index and
+commits. A format that is not partitioned (ICS, Markdown) is gathered: this process writes it
+from the spools, in order, as a local export does.
+"""
+
+from __future__ import annotations
+
+import os
+import typing as t
+
+from .errors import CouldNotRun, OptionError, OutputError, PluginError, ToolkitError
+from .plugins import Context, Format, Part, Writable, run_index, run_part, run_plan
+from .streaming import Records, SpoolFiles
+
+if t.TYPE_CHECKING:
+    from .validate import DaskRun
+
+__all__ = ["PART_PATTERN", "collect_on_cluster", "write_parts"]
+
+PART_PATTERN = r"(?:.+/)?part-[0-9]{5,}\.[A-Za-z0-9]+"
+"""The names of part files (``part-00001.csv``, in a folder or not): a partitioned export removes
+those of an earlier one that it does not write again (a stale part would be read as data)."""
+
+
+def write_parts(
+    plugin: Format,
+    records: Records,
+    context: Context,
+    parts: int,
+    open: t.Callable[[str], Writable],
+    dask: DaskRun | None = None,
+) -> tuple[list[str], list[str]]:
+    """Write ``records`` in ``parts`` parts through ``open``; ``(notices, names)``.
+
+    With ``dask`` (and records spooled by :func:`collect_on_cluster`, and an ``open`` that can
+    :meth:`~.output.Opener.adopt`), each part is written by a worker.
+    """
+    plan = run_plan(plugin, records, context)
+    numbered = [(Part(number, parts), piece) for number, piece in enumerate(records.partition(parts), start=1)]
+    names: list[str] = []
+    summaries: list[t.Any] = []
+    staging = getattr(open, "staging", None)
+    if dask is not None and isinstance(records.spool, SpoolFiles) and staging is not None:
+        for summary, written in _on_cluster(plugin, numbered, context, plan, records.spool, staging, dask):
+            for name in written:
+                open.adopt(name)  # type: ignore[attr-defined]
+            names += written
+            summaries.append(summary)
+    else:
+        for part, piece in numbered:
+            summary, written = run_part(plugin, piece, context, plan, part, open)
+            names += written
+            summaries.append(summary)
+    notices, written = run_index(plugin, context, plan, summaries, open)
+    return notices, names + written
+
+
+def _on_cluster(
+    plugin: Format,
+    numbered: list[tuple[Part, Records]],
+    context: Context,
+    plan: t.Any,
+    spool: SpoolFiles,
+    staging: str,
+    dask: DaskRun,
+) -> t.Iterator[tuple[t.Any, list[str]]]:
+    """Each part written by a worker into ``staging``; ``(summary, names)`` of each, in order."""
+    from .output import SignalGuard
+
+    client = dask.client()
+    spec = (
+        plugin.name,
+        dict(context.options),
+        context.source_date_epoch,
+        context.source_date_epoch_error,
+        context.implied,
+    )
+    shared = client.scatter({"plan": plan}, broadcast=True)["plan"]
+    futures = [
+        client.submit(
+            _write_part, spec, spool.directory, spool.names, piece.key_arrays(), shared, part, staging, pure=False
+        )
+        for part, piece in numbered
+    ]
+    try:
+        with SignalGuard(defer=False):
+            for number, future in enumerate(futures):
+                outcome = _result(future, dask)
+                futures[number] = None
+                if outcome[0] != "ok":
+                    _raise(plugin, outcome)
+                yield outcome[1], outcome[2]
+    finally:
+        client.cancel([future for future in futures if future is not None])
+
+
+def _result(future: t.Any, dask: DaskRun) -> t.Any:
+    from concurrent.futures import CancelledError
+
+    try:
+        return future.result()
+    except (OSError, CancelledError) as exc:
+        raise CouldNotRun(f"the export could not run on the Dask cluster at {dask.address}: {exc}") from None
+    except Exception as exc:
+        from distributed import KilledWorker
+
+        if isinstance(exc, KilledWorker):
+            raise CouldNotRun(
+                f"the export could not run on the Dask cluster at {dask.address}: workers ended unexpectedly "
+                f"on the same part, more times than Dask retries ({exc})"
+            ) from None
+        raise
+
+
+def _raise(plugin: Format, outcome: tuple[str, ...]) -> t.NoReturn:
+    """A worker's failure, raised here as the same kind of error (exceptions do not travel well)."""
+    kind, message = outcome[1], outcome[2]
+    if kind == "PluginError":
+        raise _plugin_error(plugin, message)
+    if kind == "OptionError":
+        raise OptionError(message)
+    if kind == "OSError":
+        raise OutputError(f"cannot write the {plugin.name} export: {message}; nothing was changed")
+    raise CouldNotRun(message)
+
+
+def _plugin_error(plugin: Format, message: str) -> PluginError:
+    error = PluginError(plugin.name, "", "")
+    error.args = (message,)
+    return error
+
+
+def _write_part(
+    spec: tuple[str, dict[str, str], int | None, str | None, frozenset[str]],
+    directory: str,
+    names: list[str],
+    arrays: tuple[list[str], list[str], t.Any, t.Any],
+    plan: t.Any,
+    part: Part,
+    staging: str,
+) -> tuple[t.Any, ...]:
+    """On a worker: write one part into ``staging``; ``("ok", summary, names)`` or ``("error", kind, message)``."""
+    from .output import Sink
+    from .plugins import load
+    from .schema_view import SchemaView
+    from .schemas import load_model
+
+    opened: list[tuple[int, Sink]] = []
+    spool = SpoolFiles(directory, names)
+    try:
+        name, options, epoch, epoch_error, implied = spec
+        plugin = load(name)
+        context = Context(
+            schema=SchemaView.of(load_model()),
+            options=options,
+            source_date_epoch=epoch,
+            source_date_epoch_error=epoch_error,
+            implied=implied,
+        )
+
+        def open_file(relative: str) -> Sink:
+            target = os.path.join(staging, relative)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            # truncated, not exclusive: a retry after a lost worker writes the part again
+            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+            fd = os.open(target, flags, 0o666)
+            sink = Sink(fd, None)
+            opened.append((fd, sink))
+            return sink
+
+        summary, written = run_part(plugin, Records.of_keys(spool, arrays), context, plan, part, open_file)
+        for _fd, sink in opened:
+            sink.flush()
+        return ("ok", summary, written)
+    except ToolkitError as exc:
+        return (
+            "error",
+            type(exc).__name__ if isinstance(exc, (PluginError, OptionError)) else "ToolkitError",
+            str(exc),
+        )
+    except OSError as exc:
+        return ("error", "OSError", f"{exc.strerror or exc} ({exc.filename})" if exc.filename else str(exc))
+    finally:
+        for fd, _sink in opened:
+            os.close(fd)
+        spool.close()
+
+
+# -- validation on the cluster, the records spooled on the shared file system ----------------------
+
+SPOOL_PREFIX = ".toolkit-spool-"
+
+
+def collect_on_cluster(
+    paths: t.Sequence[str | os.PathLike[str]], *, max_bytes: int, dask: DaskRun, beside: str
+) -> Records:
+    """Validate the records under ``paths`` on the cluster (as :func:`~.streaming.collect` does
+    here) and spool them into a new directory in ``beside`` (a directory the workers see under the
+    same name); the report's problems raise :class:`~.errors.InvalidRecords`, nothing kept."""
+    import functools
+    import shutil
+    import tempfile
+
+    from . import validate
+
+    checker = validate.Checker(keep=False)
+    files = validate.walk_into(checker, paths)
+    try:
+        directory = tempfile.mkdtemp(prefix=SPOOL_PREFIX, dir=beside)
+    except OSError as exc:
+        raise OutputError(f"cannot make the export's spool directory in {beside}: {exc.strerror or exc}") from exc
+    try:
+        work = functools.partial(_spool_chunk, directory=directory)
+        if files:
+            checker.merge(validate._in_dask(files, False, max_bytes, None, dask, work))
+        spooled: list[tuple[str, str, int, int, str]] = checker.records  # type: ignore[assignment]
+        checker.records = []
+        checker.finish().report.raise_for_problems()
+        spool = SpoolFiles(directory, sorted({key[4] for key in spooled}), owned=True)
+        number = {name: index << SpoolFiles.SHIFT for index, name in enumerate(spool.names)}
+        keys = [(type_name, record_id, number[name] | at, length) for type_name, record_id, at, length, name in spooled]
+        spooled.clear()
+        return Records(spool, keys)
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+
+
+def _spool_chunk(
+    files: list[str], keep: bool, max_bytes: int, layout: t.Any = None, *, directory: str
+) -> dict[str, t.Any]:
+    """On a worker: check some files, write their valid records (canonical key order, ``marshal``)
+    to one spool file in ``directory``; the checker's state, its ``kept`` the records' keys
+    ``(type, id, offset, length, spool file)``. The file appears whole (written, then renamed):
+    a retry after a lost worker writes it again under the same name."""
+    import hashlib
+    import marshal
+    import secrets
+
+    from .streaming import _orderer
+    from .validate import Checker
+
+    checker = Checker(keep=True, layout=layout)
+    checker.add_files(files, max_bytes)
+    canonical = _orderer(checker.model)
+    valid = [t.cast(dict[str, t.Any], doc.data) for doc in checker.records]
+    checker.records = []
+    state = checker.state()
+    name = hashlib.sha256("\0".join(files).encode("utf-8", "surrogateescape")).hexdigest()[:32] + ".spool"
+    keys: list[tuple[str, str, int, int, str]] = []
+    blobs: list[bytes] = []
+    at = 0
+    for data in valid:
+        blob = marshal.dumps(canonical(data))
+        keys.append((str(data["type"]), str(data["id"]), at, len(blob), name))
+        blobs.append(blob)
+        at += len(blob)
+    temporary = os.path.join(directory, f".{name}.{secrets.token_hex(8)}")
+    with open(temporary, "xb") as out:
+        out.write(b"".join(blobs))
+    os.replace(temporary, os.path.join(directory, name))
+    state["kept"] = keys
+    return state
+
+
+def earlier_parts(directory: str | os.PathLike[str]) -> list[str]:
+    """The part files (:data:`PART_PATTERN`) in ``directory`` and its folders one level down, as
+    relative names; links are never followed (nothing there is trusted)."""
+    import re
+    import stat
+
+    pattern = re.compile(PART_PATTERN)
+    found: list[str] = []
+    try:
+        top = list(os.scandir(directory))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    for entry in top:
+        if entry.is_file(follow_symlinks=False) and pattern.fullmatch(entry.name):
+            found.append(entry.name)
+        elif entry.is_dir(follow_symlinks=False):
+            try:
+                inner = list(os.scandir(entry.path))
+            except OSError:
+                continue
+            for item in inner:
+                name = f"{entry.name}/{item.name}"
+                if pattern.fullmatch(name) and stat.S_ISREG(item.stat(follow_symlinks=False).st_mode):
+                    found.append(name)
+    return sorted(found)

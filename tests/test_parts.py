@@ -1,0 +1,316 @@
+"""`toolkit export --parts N`: CSV and JSON-LD written in parts plus an index, read back whole.
+
+What a pipeline or a knowledge graph meets: every CSV part is a table with its header that
+Frictionless reads as one multipart resource (the rows of the single export, in order); the
+JSON-LD parts together are the single export's graph (rdflib), listed by a schema.org Dataset;
+`toolkit import` takes either form back; the same records and N always give the same bytes.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import subprocess
+import sys
+import typing as t
+from pathlib import Path
+
+import frictionless
+import pytest
+import rdflib
+import rdflib.compare
+from click.testing import CliRunner
+from helpers import by_key
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from strategies import collections
+
+from records_toolkit import api
+from records_toolkit.cli import main
+from records_toolkit.errors import InvalidSource
+from records_toolkit.exporters.csv_ import layout
+from records_toolkit.plugins import Part, Partitioned, load
+from records_toolkit.schema_view import SchemaView
+from records_toolkit.schemas import load_model
+
+ROOT = Path(__file__).resolve().parents[1]
+RECORDS = ROOT / "records"
+TOOLKIT = Path(sys.executable).with_name("toolkit")
+Record = dict[str, t.Any]
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def cli(runner: CliRunner, *args: str) -> t.Any:
+    return runner.invoke(main, list(args), catch_exceptions=False)
+
+
+def tree(directory: Path) -> dict[str, bytes]:
+    return {p.relative_to(directory).as_posix(): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+def rows(package: Path) -> dict[str, list[dict[str, t.Any]]]:
+    with frictionless.system.use_context(trusted=True):
+        return {r.name: [row.to_dict() for row in r.read_rows()] for r in frictionless.Package(package).resources}
+
+
+# -- the user's session ------------------------------------------------------------------------------
+
+
+def test_csv_in_parts_is_the_single_export_as_multipart_resources(runner: CliRunner, tmp_path: Path) -> None:
+    whole, parted = tmp_path / "whole", tmp_path / "parted"
+    assert cli(runner, "export", "-f", "csv", str(RECORDS), "-o", str(whole)).exit_code == 0
+    result = cli(runner, "export", "-f", "csv", str(RECORDS), "--parts", "3", "-o", str(parted))
+    assert result.exit_code == 0, result.output
+    package = json.loads((parted / "datapackage.json").read_text(encoding="utf-8"))
+    single = json.loads((whole / "datapackage.json").read_text(encoding="utf-8"))
+    for resource, one in zip(package["resources"], single["resources"], strict=True):
+        assert resource["name"] == one["name"]
+        assert isinstance(resource["path"], list) and resource["path"]
+        assert resource["path"] == sorted(resource["path"])  # parts sort by name
+        assert all(re.fullmatch(rf"{resource['name']}/part-\d{{5}}\.csv", p) for p in resource["path"])
+        header = (whole / one["path"]).read_bytes().split(b"\r\n", 1)[0]
+        body = b""
+        for name in resource["path"]:  # each part is a table of its own: the header, then its rows
+            first, _, rest = (parted / name).read_bytes().partition(b"\r\n")
+            assert first == header
+            body += rest
+        assert header + b"\r\n" + body == (whole / one["path"]).read_bytes()  # the parts in order: the table
+        assert {k: v for k, v in resource.items() if k not in ("path", "description")} == {
+            k: v for k, v in one.items() if k not in ("path", "description")
+        }
+    events = next(r for r in package["resources"] if r["name"] == "events")
+    assert len(events["path"]) == 3  # 14 events in 3 parts
+    assert rows(parted / "datapackage.json") == rows(whole / "datapackage.json")  # Frictionless reads the same rows
+    with frictionless.system.use_context(trusted=True):
+        report = frictionless.Package(parted / "datapackage.json").validate()
+    assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])[:5]
+
+
+def test_jsonld_in_parts_is_the_single_graph_listed_by_a_dataset(runner: CliRunner, tmp_path: Path) -> None:
+    single, parted = tmp_path / "records.jsonld", tmp_path / "parted"
+    assert cli(runner, "export", "-f", "jsonld", str(RECORDS), "-o", str(single)).exit_code == 0
+    result = cli(runner, "export", "-f", "jsonld", str(RECORDS), "--parts", "4", "-o", str(parted))
+    assert result.exit_code == 0, result.output
+    assert sorted(tree(parted)) == ["index.jsonld", *(f"part-0000{n}.jsonld" for n in range(1, 5))]
+    index = json.loads((parted / "index.jsonld").read_text(encoding="utf-8"))
+    assert index["@type"] == "Dataset"
+    assert [d["contentUrl"] for d in index["distribution"]] == [f"part-0000{n}.jsonld" for n in range(1, 5)]
+    counts = [int(d["description"].split()[0]) for d in index["distribution"]]
+    assert sum(counts) == 44 and max(counts) - min(counts) <= 6
+    whole = rdflib.Graph().parse(single, format="json-ld")
+    joined = rdflib.Graph()
+    for name in (d["contentUrl"] for d in index["distribution"]):
+        part = json.loads((parted / name).read_text(encoding="utf-8"))
+        ids = [node["@id"] for node in part["@graph"]]
+        assert ids == sorted(ids) and len(ids) == counts[int(name[5:10]) - 1]  # each part in @id order
+        joined.parse(parted / name, format="json-ld")
+    assert rdflib.compare.isomorphic(whole, joined)  # the parts together: the very graph of the single export
+    rdflib.Graph().parse(parted / "index.jsonld", format="json-ld")  # the index is JSON-LD too
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonld"])
+@pytest.mark.parametrize("given", ["directory", "index"])
+def test_import_reads_the_parts_back_into_the_same_records(
+    runner: CliRunner, tmp_path: Path, fmt: str, given: str
+) -> None:
+    parted = tmp_path / "parted"
+    assert cli(runner, "export", "-f", fmt, str(RECORDS), "--parts", "5", "-o", str(parted)).exit_code == 0
+    source = parted if given == "directory" else parted / ("datapackage.json" if fmt == "csv" else "index.jsonld")
+    result = cli(runner, "import", "-f", fmt, str(source), "-o", str(tmp_path / "back"))
+    assert result.exit_code == 0, result.output
+    assert tree(tmp_path / "back") == {
+        name: data for name, data in tree(RECORDS).items() if not name.startswith(".records-toolkit-cache")
+    }
+
+
+def test_the_same_records_and_n_give_the_same_bytes_and_old_parts_go(runner: CliRunner, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert cli(runner, "export", "-f", "csv", str(RECORDS), "--parts", "6", "-o", str(out)).exit_code == 0
+    first = tree(out)
+    assert any("part-00006" in name for name in first)
+    (out / "NOTES.txt").write_text("mine", encoding="utf-8")  # the user's own file stays
+    assert cli(runner, "export", "-f", "csv", str(RECORDS), "--parts", "6", "-o", str(out)).exit_code == 0
+    assert tree(out) == {**first, "NOTES.txt": b"mine"}
+    assert cli(runner, "export", "-f", "csv", str(RECORDS), "--parts", "2", "-o", str(out)).exit_code == 0
+    names = set(tree(out))
+    assert not any(re.search(r"part-0000[3-6]", name) for name in names)  # a stale part would be read as data
+    assert "NOTES.txt" in names
+    assert rows(out / "datapackage.json") == rows_of_single(tmp_path)
+
+
+def rows_of_single(tmp_path: Path) -> dict[str, list[dict[str, t.Any]]]:
+    whole = tmp_path / "single"
+    api.export([str(RECORDS)], "csv", to=whole)
+    return rows(whole / "datapackage.json")
+
+
+def test_formats_not_in_parts_are_written_whole_with_a_notice(runner: CliRunner, tmp_path: Path) -> None:
+    plain, parted = tmp_path / "a.ics", tmp_path / "b.ics"
+    assert cli(runner, "export", "-f", "ics", str(RECORDS), "-o", str(plain)).exit_code == 0
+    result = cli(runner, "export", "-f", "ics", str(RECORDS), "--parts", "3", "-o", str(parted))
+    assert result.exit_code == 0
+    assert "is not written in parts: written whole" in result.output
+    assert parted.read_bytes() == plain.read_bytes()
+
+
+def test_parts_need_a_directory_and_a_whole_number(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(main, ["export", "-f", "jsonld", str(RECORDS), "--parts", "2"])
+    assert result.exit_code == 2 and "give a directory with -o DIR" in result.output
+    result = runner.invoke(main, ["export", "-f", "csv", str(RECORDS), "--parts", "0", "-o", str(tmp_path / "x")])
+    assert result.exit_code == 2 and not (tmp_path / "x").exists()
+    with pytest.raises(Exception, match="directory path"):
+        import io
+
+        api.export([str(RECORDS)], "jsonld", to=io.BytesIO(), parts=2)
+
+
+def test_a_real_subprocess_writes_parts(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [str(TOOLKIT), "export", "-f", "jsonld", str(RECORDS), "--parts", "2", "-o", str(tmp_path / "p")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "wrote 3 files" in done.stderr
+    assert api.import_records(tmp_path / "p", "jsonld") == api.import_records(
+        _single(tmp_path, "jsonld") / "records.jsonld", "jsonld"
+    )
+
+
+def _single(tmp_path: Path, fmt: str) -> Path:
+    directory = tmp_path / f"single-{fmt}"
+    directory.mkdir()
+    api.export([str(RECORDS)], fmt, to=directory / "records.jsonld" if fmt == "jsonld" else directory)
+    return directory
+
+
+# -- bad partitioned input is the input's fault, at its place ------------------------------------------
+
+
+def _parted(tmp_path: Path, fmt: str, parts: int = 3) -> Path:
+    out = tmp_path / f"parted-{fmt}"
+    api.export([str(RECORDS)], fmt, to=out, parts=parts)
+    return out
+
+
+def test_a_broken_part_is_named_with_its_line_and_column(tmp_path: Path) -> None:
+    out = _parted(tmp_path, "jsonld")
+    part = out / "part-00002.jsonld"
+    text = part.read_text(encoding="utf-8")
+    line = next(n for n, row in enumerate(text.splitlines(), 1) if '"identifier"' in row)
+    part.write_text(text.replace('"identifier"', '"identifiers"', 1), encoding="utf-8")
+    with pytest.raises(InvalidSource) as caught:
+        api.import_records(out, "jsonld")
+    problem = caught.value.problems[0]
+    assert problem.file == part.as_posix()
+    assert problem.line is not None and problem.line < line  # the node without an identifier, in that part
+
+
+def test_a_reference_across_parts_resolves_and_a_missing_part_is_named(tmp_path: Path) -> None:
+    out = _parted(tmp_path, "jsonld", 4)
+    (out / "part-00003.jsonld").unlink()
+    with pytest.raises(InvalidSource) as caught:
+        api.import_records(out / "index.jsonld", "jsonld")
+    assert caught.value.problems[0].file == (out / "part-00003.jsonld").as_posix()
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda d: d["distribution"][1].update(contentUrl="../records.jsonld"), "not the name of a part file"),
+        (lambda d: d["distribution"].append(dict(d["distribution"][0])), "listed twice"),
+        (lambda d: d.update(extra=1), "an index has exactly"),
+        (lambda d: d.update(distribution=[]), "distribution must list the parts"),
+    ],
+)
+def test_an_index_this_format_would_not_write_is_refused_at_its_place(
+    tmp_path: Path, edit: t.Callable[[dict[str, t.Any]], None], message: str
+) -> None:
+    out = _parted(tmp_path, "jsonld")
+    index = json.loads((out / "index.jsonld").read_text(encoding="utf-8"))
+    edit(index)
+    (out / "index.jsonld").write_text(json.dumps(index, indent=2), encoding="utf-8")
+    with pytest.raises(InvalidSource, match=message) as caught:
+        api.import_records(out, "jsonld")
+    assert caught.value.problems[0].file == (out / "index.jsonld").as_posix()
+    assert caught.value.problems[0].line is not None
+
+
+def test_a_csv_part_outside_the_package_or_listed_twice_is_refused(tmp_path: Path) -> None:
+    out = _parted(tmp_path, "csv")
+    package_file = out / "datapackage.json"
+    package = json.loads(package_file.read_text(encoding="utf-8"))
+    events = next(r for r in package["resources"] if r["name"] == "events")
+    original = list(events["path"])
+    for bad, message in ((["../x.csv"], "must stay inside the package"), (original[:1] * 2, "listed twice")):
+        events["path"] = bad
+        package_file.write_text(json.dumps(package), encoding="utf-8")
+        with pytest.raises(InvalidSource, match=message):
+            api.import_records(out, "csv")
+    events["path"] = original
+    package_file.write_text(json.dumps(package), encoding="utf-8")
+    broken = out / original[1]
+    broken.write_bytes(broken.read_bytes().replace(b"\r\n", b"\r\nx,y\r\n", 1))
+    with pytest.raises(InvalidSource) as caught:
+        api.import_records(out, "csv")
+    assert caught.value.problems[0].file == broken.as_posix() and caught.value.problems[0].line == 2
+
+
+# -- the laws, over generated collections -----------------------------------------------------------------
+
+
+@given(collections(max_per_type=4), st.integers(min_value=1, max_value=7), st.randoms(use_true_random=False))
+@settings(max_examples=25, deadline=None)
+def test_parts_of_any_collection_import_back_and_do_not_depend_on_order(
+    records: list[Record], parts: int, random: t.Any
+) -> None:
+    for fmt in ("csv", "jsonld"):
+        files = api.export(records, fmt, parts=parts).files
+        shuffled = copy.deepcopy(records)
+        random.shuffle(shuffled)
+        again = api.export(shuffled, fmt, parts=parts).files
+        assert again == files and list(again) == list(files)  # deterministic, whatever the order given
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, data in files.items():
+                (Path(tmp) / name).parent.mkdir(parents=True, exist_ok=True)
+                (Path(tmp) / name).write_bytes(data)
+            assert api.import_records(tmp, fmt) == by_key(records)
+
+
+@given(collections(max_per_type=5), st.integers(min_value=1, max_value=9))
+@settings(max_examples=25, deadline=None)
+def test_the_split_keeps_each_type_in_order_and_no_part_empty(records: list[Record], parts: int) -> None:
+    from records_toolkit.streaming import of_records
+
+    collection = of_records(records)
+    try:
+        pieces = collection.partition(parts)
+        counts: dict[str, int] = {}
+        for record in records:
+            counts[record["type"]] = counts.get(record["type"], 0) + 1
+        assert len(pieces) == max(1, min(parts, max(counts.values(), default=0)))
+        assert all(len(piece) for piece in pieces) or not records
+        for type_name, count in counts.items():
+            runs = [list(piece.of_type(type_name).keys()) for piece in pieces]
+            joined = [key for run in runs for key in run]
+            assert joined == list(collection.of_type(type_name).keys())  # the parts of a type, in order: the type
+            sizes = [len(run) for run in runs if run]
+            assert len(sizes) == min(parts, count) and max(sizes) - min(sizes) <= 1
+            assert all(runs[: len(sizes)])  # the first parts hold every type
+    finally:
+        collection.close()
+
+
+def test_the_built_in_formats_that_split_say_so() -> None:
+    assert isinstance(load("csv"), Partitioned) and isinstance(load("jsonld"), Partitioned)
+    assert not isinstance(load("ics"), Partitioned) and not isinstance(load("markdown"), Partitioned)
+    assert Part(3, 12).label == "00003" and Part(3, 123456).label == "000003"
+    assert [t.name for t in layout(SchemaView.of(load_model()))]  # (the layout the parts follow)
