@@ -217,8 +217,10 @@ def collect_on_cluster(
 
     checker = validate.Checker(keep=False)
     files = validate.walk_into(checker, paths)
+    mine = f"{SPOOL_PREFIX}{_host()}-"
+    _sweep(beside, mine)
     try:
-        directory = tempfile.mkdtemp(prefix=SPOOL_PREFIX, dir=beside)
+        directory = tempfile.mkdtemp(prefix=f"{mine}{os.getpid()}-", dir=beside)
     except OSError as exc:
         raise OutputError(f"cannot make the export's spool directory in {beside}: {exc.strerror or exc}") from exc
     try:
@@ -236,6 +238,30 @@ def collect_on_cluster(
     except BaseException:
         shutil.rmtree(directory, ignore_errors=True)
         raise
+
+
+def _host() -> str:
+    import socket
+
+    return "".join(c if c.isalnum() else "_" for c in socket.gethostname())
+
+
+def _sweep(beside: str, mine: str) -> None:
+    """Remove the spool directories in ``beside`` that an export on this host left when it was
+    killed (``SIGKILL``: no clean-up ran): their process is gone."""
+    import shutil
+
+    from .output import _owner_alive
+
+    try:
+        entries = list(os.scandir(beside))
+    except OSError:
+        return
+    for entry in entries:
+        pid = entry.name[len(mine) :].partition("-")[0]
+        if entry.name.startswith(mine) and pid.isdigit() and entry.is_dir(follow_symlinks=False):
+            if not _owner_alive(int(pid)):
+                shutil.rmtree(entry.path, ignore_errors=True)
 
 
 def _spool_chunk(
@@ -272,6 +298,7 @@ def _spool_chunk(
         out.write(b"".join(blobs))
     os.replace(temporary, os.path.join(directory, name))
     state["kept"] = keys
+    state["order"] = files  # the chunk's files, for the merge on the cluster (validate._in_dask)
     return state
 
 
