@@ -24,7 +24,13 @@ Measured:
   peer must report the shipped records valid and a broken record invalid, else its row is skipped
   with the reason;
 - start-up: ``python -c pass``, ``toolkit --version``, ``toolkit validate`` of one file;
-- each export (csv, jsonld, ics, markdown) of the whole corpus, against the validate time.
+- each export (csv, jsonld, ics, markdown) of the whole corpus, against the validate time;
+- on Dask (when ``distributed`` is installed; ``--no-dask`` skips it): ``toolkit validate
+  --scheduler`` against already-running local clusters of 1 and 2 worker processes, and with
+  ``--scheduler local`` (the cluster started by the run), beside the local pool; ``toolkit
+  export -f csv --parts 8`` locally and on the 2-worker cluster. From the 1- and 2-worker times
+  (``T(w) = S + P/w``) the notes give the work per worker and the part that stays serial on the
+  client (walk, merge, collection rules), and the scaling plan for 10^7 and 10^8 records.
 
 Long file lists are passed in batches (as ``xargs`` would): 100k paths exceed the kernel's limit
 on one command line. Time is the sum of the batches; peak memory is the largest process's.
@@ -161,6 +167,73 @@ def run(commands: Sequence[Sequence[str]], cwd: Path) -> Run:
 def once(command: list[str], cwd: Path) -> Run:
     """One command, measured from a fresh process."""
     return run([command], cwd)
+
+
+# A local Dask cluster of N worker processes, kept running until stdin closes; prints its address.
+CLUSTER = r"""
+import sys, distributed
+cluster = distributed.LocalCluster(n_workers=int(sys.argv[1]), threads_per_worker=1, processes=True,
+                                   dashboard_address=None, scheduler_kwargs={"dashboard_address": ":0"})
+print(cluster.scheduler_address, flush=True)
+sys.stdin.read()
+cluster.close()
+"""
+
+
+def start_cluster(workers: int, cwd: Path) -> tuple[subprocess.Popen[str], str]:
+    """A running local cluster (its workers in ``cwd``, as ``toolkit`` runs there) and its address."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", CLUSTER, str(workers)],
+        cwd=cwd,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stdout is not None
+    return process, process.stdout.readline().strip()
+
+
+def stop_cluster(process: subprocess.Popen[str]) -> None:
+    assert process.stdin is not None
+    process.stdin.close()
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def scaling(count: int, one: float, two: float, fixed: float) -> list[str]:
+    """The per-worker figures and the plan, from ``T(w) = S + P/w`` fitted to 1 and 2 workers, the
+    part of S that does not grow with the records (start-up, connecting) measured on one file."""
+    parallel = max(2 * (one - two), 1e-9)
+    serial = max(one - parallel, 0.0)
+    growing = max(serial - fixed, 0.0)
+    notes = [
+        f"Dask, from the running clusters: T(1 worker) {one:.2f} s, T(2 workers) {two:.2f} s; fitted T(w) = S + P/w "
+        f"gives P = {parallel:.2f} s of work spread over the workers ({count / parallel:,.0f} records/s per worker) "
+        f"and S = {serial:.2f} s on the client, of which {fixed:.2f} s does not grow with the records (start-up and "
+        f"connecting: one file's run) and {growing:.2f} s does (walk, sending, the last merges, the collection rules; "
+        f"{growing / count * 1e6:.1f} s per million records). On 2 cores the client and the workers share the CPUs: "
+        "per-worker figures are low bounds."
+    ]
+    for total in (10**7, 10**8):
+        scale = total / count
+        stays = fixed + growing * scale
+        plans = []
+        for budget in (3600, 4 * 3600):
+            if budget <= stays:
+                plans.append(
+                    f"not within {budget // 3600} h (the client's serial part alone takes {stays / 3600:.1f} h)"
+                )
+            else:
+                needed = -(-(parallel * scale) // (budget - stays))
+                plans.append(f"{int(needed)} workers for {budget // 3600} h")
+        notes.append(
+            f"Scaling plan, {total:.0e} records (linear in records, from the above): work {parallel * scale / 3600:.1f} "
+            f"worker-hours, client serial part {stays / 60:.0f} min; " + "; ".join(plans) + "."
+        )
+    return notes
 
 
 def load() -> str:
@@ -313,6 +386,7 @@ def main() -> None:
     )
     parser.add_argument("--no-peers", action="store_true", help="skip check-jsonschema and linkml-validate")
     parser.add_argument("--no-exports", action="store_true")
+    parser.add_argument("--no-dask", action="store_true", help="skip the rows on local Dask clusters")
     parser.add_argument("--results", type=Path, default=HERE / "RESULTS.md")
     args = parser.parse_args()
 
@@ -350,6 +424,40 @@ def main() -> None:
             str(work / "files.txt"),
         ],
     }
+    clusters: dict[int, tuple[subprocess.Popen[str], str]] = {}
+    if not args.no_dask:
+        try:
+            import distributed  # noqa: F401
+        except ImportError:
+            notes.append("Dask rows skipped: distributed is not installed.")
+        else:
+            clusters = {workers: start_cluster(workers, work) for workers in (1, 2)}
+            for workers, (_process, address) in clusters.items():
+                contenders[f"toolkit validate --scheduler (running cluster, {workers} worker{'s' * (workers > 1)})"] = [
+                    toolkit,
+                    "validate",
+                    "--no-cache",
+                    "--scheduler",
+                    address,
+                    "corpus",
+                ]
+            contenders["toolkit validate --scheduler (running cluster, 2 workers), one file"] = [
+                toolkit,
+                "validate",
+                "--no-cache",
+                "--no-collection",
+                "--scheduler",
+                clusters[2][1],
+                str(one),
+            ]
+            contenders["toolkit validate --scheduler local (starts 2 workers)"] = [
+                toolkit,
+                "validate",
+                "--no-cache",
+                "--scheduler",
+                "local",
+                "corpus",
+            ]
     rows: dict[str, list[Run]] = {name: [] for name in contenders}
     rows["toolkit validate, cache cold"] = []
     rows["toolkit validate, cache warm (1 file changed)"] = []
@@ -400,6 +508,26 @@ def main() -> None:
     if not args.no_exports:
         for fmt, target in (("csv", "out-csv"), ("jsonld", "out.jsonld"), ("ics", "out.ics"), ("markdown", "out.md")):
             exports[f"toolkit export -f {fmt}"] = [once([toolkit, "export", "-f", fmt, "corpus", "-o", target], work)]
+        parted = [toolkit, "export", "-f", "csv", "--parts", "8", "corpus", "-o"]
+        exports["toolkit export -f csv --parts 8"] = [once([*parted, "out-parts"], work)]
+        if 2 in clusters:
+            exports["toolkit export -f csv --parts 8 --scheduler (running cluster, 2 workers)"] = [
+                once([*parted, "out-parts-dask", "--scheduler", clusters[2][1]], work)
+            ]
+    for process, _address in clusters.values():
+        stop_cluster(process)
+    if clusters:
+        one = statistics.median(r[0] for r in rows["toolkit validate --scheduler (running cluster, 1 worker)"])
+        two = statistics.median(r[0] for r in rows["toolkit validate --scheduler (running cluster, 2 workers)"])
+        fixed = statistics.median(
+            r[0] for r in rows["toolkit validate --scheduler (running cluster, 2 workers), one file"]
+        )
+        notes.extend(scaling(count, one, two, fixed))
+        notes.append(
+            "Dask peak MiB is the client's (the toolkit process); the workers are the cluster's processes. "
+            "The client keeps the collection's indexes (ids, references, quotes) for the rules that run once "
+            "on the whole: see the validate peak per record for what 10^7 or 10^8 records ask of its memory."
+        )
 
     # Each export step against the obvious library doing the same job (bench/exports.py), in this
     # process on the validated records: rows (name, median seconds, library time / toolkit time).

@@ -65,6 +65,15 @@ def _paths(paths: Paths | None) -> list[PathLike]:
     return given
 
 
+def _local(path: PathLike) -> PathLike:
+    """A ``file://`` URL as the local path it names (else the path as given)."""
+    if isinstance(path, str) and "://" in path:
+        from .remote import local_path
+
+        return local_path(path) or path
+    return path
+
+
 def _iterable_not_text(value: t.Any) -> bool:
     return not isinstance(value, (str, bytes, bytearray, t.Mapping)) and isinstance(value, t.Iterable)
 
@@ -180,7 +189,7 @@ def validate(
     from .schemas import deferred_check, load_model
     from .validate import check_paths
 
-    given = _paths(paths)
+    given = [_local(path) for path in _paths(paths)]  # a file:// URL is its path, in the collection or not
     _whole(max_file_size, "max_file_size")
     if jobs is not None:
         _whole(jobs, "jobs")
@@ -346,7 +355,9 @@ def _is_paths(source: t.Any) -> bool:
     return isinstance(source, (list, tuple)) and bool(source) and all(isinstance(s, (str, os.PathLike)) for s in source)
 
 
-def _collection(source: Source, max_file_size: int, dask: t.Any = None, beside: str = ".") -> Records:
+def _collection(
+    source: Source, max_file_size: int, dask: t.Any = None, beside: str = ".", jobs: int | None = None
+) -> Records:
     """Validated records sorted by ``(type, id)``, from a report, records or paths; else InvalidRecords.
 
     A report's records are validated again (in memory): they are the caller's dicts, and may
@@ -373,7 +384,7 @@ def _collection(source: Source, max_file_size: int, dask: t.Any = None, beside: 
                 from .parts import collect_on_cluster
 
                 return collect_on_cluster(given, max_bytes=max_file_size, dask=dask, beside=beside)
-            return collect(given, max_bytes=max_file_size)
+            return collect(given, max_bytes=max_file_size, jobs=jobs)
         except OSError as exc:
             raise CouldNotRun(f"validation could not run: {exc.strerror or exc}") from exc
     elif _iterable_not_text(source):
@@ -413,7 +424,8 @@ def export(
     writes its export in this many parts plus an index, into the directory ``to`` (byte-identical
     files for the same records and ``parts``); the part files of an earlier export there that are
     not written again are removed. Another format is written whole, with a notice.
-    ``scheduler`` (as for :func:`validate`; ``jobs``: the workers of ``"local"``): the files are
+    ``jobs``: processes for a large tree (default: one per core). ``scheduler`` (as for
+    :func:`validate`; ``jobs``: the workers of ``"local"``): the files are
     checked on a Dask cluster, and with ``parts`` each part is written by a worker; the workers
     must see the directory of ``to`` (else the current one) under the same name, where the valid
     records are spooled meanwhile. The files are the same as a local export's.
@@ -448,7 +460,7 @@ def export(
                 values = {**values, option.name: os.path.realpath(to)}
                 implied.add(option.name)
     try:
-        records = _collection(source, max_file_size, dask, _beside(to))
+        records = _collection(source, max_file_size, dask, _beside(to), jobs)
     except BaseException:
         if dask is not None:
             dask.close()

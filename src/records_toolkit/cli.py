@@ -347,7 +347,9 @@ Examples:
   toolkit export -f ics records -o article.ics        # the dated events, for calendars
   toolkit export -f ics -O imprecise=span records     # to stdout; years shown as spans
   toolkit export -f csv records -o tables/            # a directory format
-  toolkit export -f jsonld -O base=https://example.org/ records -o article.jsonld""",
+  toolkit export -f jsonld -O base=https://example.org/ records -o article.jsonld
+  toolkit export -f csv --parts 16 records -o tables/ # tables in parts, for large archives
+  toolkit export -f jsonld --parts 64 --scheduler tcp://HOST:8786 archive -o graph/""",
 )
 @_format_option("An installed format (`toolkit formats`).")
 @_paths
@@ -381,7 +383,7 @@ Examples:
     "-j",
     type=click.IntRange(min=1),
     default=None,
-    help="With --scheduler local, the cluster's worker processes (default 2).",
+    help="Processes for large trees (default: one per core); with --scheduler local, the cluster's workers (default 2).",
 )
 @_report_options
 @_max_size

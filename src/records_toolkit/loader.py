@@ -741,6 +741,26 @@ TEMP_PREFIX = ".toolkit-tmp-"
 """Names the toolkit gives its own temporary files and staging directories: never records."""
 
 
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+(?:::[A-Za-z][A-Za-z0-9+.-]+)*://")
+
+
+def is_url(path: object) -> bool:
+    """``path`` is an fsspec URL (``memory://records``, ``s3://bucket/records``, ``file:///srv/records``):
+    text starting with ``scheme://``, the scheme two characters or more (``C://`` is a Windows drive).
+    A path object is never one (pathlib has already folded its ``//``). See :mod:`.remote`."""
+    return isinstance(path, str) and _URL.match(path) is not None
+
+
+def read_named(file: str, max_bytes: int | None = None) -> bytes:
+    """:func:`read_regular` of a name the walk gave: a local file, or a URL's file read through fsspec
+    (:func:`.remote.read_url`, the same limit and refusals)."""
+    if _URL.match(file) is not None:
+        from .remote import read_url
+
+        return read_url(file, max_bytes)
+    return read_regular(file, max_bytes)
+
+
 def _problem_at(path: Path | str, code: str, message: str) -> Problem:
     return Problem(file=Path(path).as_posix(), line=None, column=None, pointer="", code=code, message=message)
 
@@ -965,7 +985,7 @@ class Positions:
     @staticmethod
     def _text(file: str) -> str | None:
         try:
-            text = decode(read_regular(file, MAX_FILE_BYTES * 4), file)  # never through a link, as source_line
+            text = decode(read_named(file, MAX_FILE_BYTES * 4), file)  # never through a link, as source_line
         except (OSError, MemoryError):
             return None
         return text if isinstance(text, str) else None
@@ -1037,7 +1057,7 @@ class Positions:
             import io
 
             try:  # never through a link, never from a FIFO: what is echoed is the record's own text
-                raw = read_regular(file, MAX_FILE_BYTES * 4)
+                raw = read_named(file, MAX_FILE_BYTES * 4)
                 handle = io.StringIO(raw.decode("utf-8", errors="replace"), newline="")
                 self._lines[file] = [text.rstrip("\r\n") for text in handle]
             except (OSError, ValueError):

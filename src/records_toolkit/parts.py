@@ -214,7 +214,9 @@ def collect_on_cluster(
     import tempfile
 
     from . import validate
+    from .remote import check_remote_run, remote_urls
 
+    check_remote_run(remote_urls(paths), dask=True)  # memory:// lives in this process only
     checker = validate.Checker(keep=False)
     files = validate.walk_into(checker, paths)
     mine = f"{SPOOL_PREFIX}{_host()}-"

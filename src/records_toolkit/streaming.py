@@ -356,6 +356,12 @@ def collect(paths: t.Sequence[str | os.PathLike[str]], *, max_bytes: int, jobs: 
         checker = validate.Checker(keep=False)
         files = validate.walk_into(checker, paths)
         workers = jobs if jobs is not None else (os.cpu_count() or 1)
+        work = _spool_chunk
+        if any(isinstance(path, str) and "://" in path for path in paths):
+            from .remote import remote_urls, spool_chunk
+
+            if remote_urls(paths):  # fsspec URLs (:mod:`.remote`): read in this process, names kept as text
+                work, workers = spool_chunk, 1
         _SPOOL = spool
         try:
             if workers > 1 and len(files) >= validate.PARALLEL_FROM and validate._can_fork():
@@ -363,7 +369,7 @@ def collect(paths: t.Sequence[str | os.PathLike[str]], *, max_bytes: int, jobs: 
                     files, True, max_bytes, None, workers, _spool_chunk
                 )
             else:
-                chunks = (_spool_chunk(files[i : i + _BATCH], True, max_bytes) for i in range(0, len(files), _BATCH))
+                chunks = (work(files[i : i + _BATCH], True, max_bytes) for i in range(0, len(files), _BATCH))
             for state in chunks:
                 keys.extend(state.pop("spooled"))
                 checker.merge(state)

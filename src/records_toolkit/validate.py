@@ -203,7 +203,21 @@ class Checker:
     def add_file(self, file: str, max_bytes: int) -> None:
         """Load one file and add its records. The file is read once; with :attr:`hashes` on, the
         hash is of the very bytes checked. No Path object is made (pathlib interns every part of
-        every name it parses: memory that grows with the tree)."""
+        every name it parses: memory that grows with the tree). A URL's file (:mod:`.remote`) is
+        read through fsspec, with the same limit and refusals."""
+        if "://" in file:
+            from .loader import is_url
+
+            if is_url(file):
+                from .remote import read_url, refusal
+
+                try:
+                    raw = read_url(file, max_bytes)
+                except OSError as exc:
+                    self.add_loaded(file, [refusal(file, exc)])
+                    return
+                self.add_loaded(file, load_bytes(raw, file))
+                return
         try:
             raw = read_regular(file, max_bytes)
         except OSError:  # a refusal (too large, a link, unreadable): the loader words it; no hash
@@ -270,19 +284,36 @@ class Checker:
         }
 
     def merge(self, state: dict[str, t.Any]) -> None:
-        """Take in a later chunk's results, as if its records had been added here in order."""
+        """Take in a later chunk's results, as if its records had been added here in order.
+
+        Associative: chunks' states merged into a new checker, whose :meth:`state` is then merged
+        here, leave this checker as merging them here one by one does (the tree reduction on a
+        Dask cluster, :func:`_in_dask`). ``state["order"]``, when there: the state's files in the
+        order they were read, which keeps its repeated ids in that order even where it is not the
+        order of their names (paths named out of order, the rest of a collection before the named files).
+        """
         self.report.problems.extend(state["problems"])
         self.report.records += state["records"]
         self._pending.extend(state["pending"])
         for file, count in state["overflow"].items():  # a file is in one chunk only
             self._overflow[file] = self._overflow.get(file, 0) + count
+        repeats = len(self._collection.repeats)
         self._pending.extend(self._collection.merge(state))
+        order = state.get("order")
+        if order is not None and len(self._collection.repeats) - repeats > 1:  # (which sorts them by name)
+            later = self._collection.repeats[repeats:]
+            named = {entry[1] for entry in later}
+            rank = {file: number for number, file in enumerate(order) if file in named}
+            later.sort(key=lambda entry: (rank[entry[1]], entry[2]))
+            self._collection.repeats[repeats:] = later
         self.records.extend(state["kept"])
         if self.hashes is not None:
             self.hashes.update(state["hashes"] or {})
             self.file_records.update(state["file_records"])
+        files = state.get("files", 1)
+        self._files += files  # a merged state counts the files of all its chunks
         if self.progress is not None:
-            self.progress.add(state.get("files", 1), state["records"])
+            self.progress.add(files, state["records"])
 
     # -- across the collection -------------------------------------------------------------------
 
@@ -427,7 +458,19 @@ def check_paths(
 
     ``dask``: check the files on a Dask cluster (:class:`DaskRun`) instead of local processes;
     the collection rules still run here, once, on the merged result (the same report).
+
+    ``paths`` may be fsspec URLs (:mod:`.remote`): ``file://`` ones are local paths; with any other,
+    the run reads no result cache and writes none, and reads the files in this process (or on the
+    Dask workers, which must reach the URL: never ``memory://``, a UsageError).
     """
+    if any(isinstance(path, str) and "://" in path for path in paths):
+        from .remote import check_remote_run, remote_layout, remote_urls
+
+        urls = remote_urls(paths)
+        if urls:  # fsspec URLs (:mod:`.remote`): no result cache (local trees only), read in this process
+            check_remote_run(urls, dask=dask is not None)
+            cache_root, layout = None, remote_layout(layout)
+            jobs = 1 if dask is None else jobs
     checker = Checker(model, keep=keep, layout=layout)
     checker.progress = progress
     cached = cache_root is not None and not keep
@@ -460,7 +503,14 @@ def walk_into(
     """The record files under ``paths`` (names, not Path objects: a 100,000-file tree would hold
     100,000 of them); the walk's own problems go to ``checker``'s report, and every file counts."""
     files: list[str] = []
-    for item in iter_record_names(paths, stats):
+    items: t.Iterable[str | Problem]
+    if any(isinstance(path, str) and "://" in path for path in paths):  # fsspec URLs among them
+        from .remote import iter_names
+
+        items = iter_names(paths, stats)
+    else:
+        items = iter_record_names(paths, stats)
+    for item in items:
         if isinstance(item, Problem):
             checker.add_problem(item)
             checker.report.files += 1
@@ -559,21 +609,24 @@ def _add_files(
     layout: Layout | None,
     dask: DaskRun | None = None,
 ) -> None:
-    """Load and check ``files`` into ``checker``: on the Dask cluster when one is given, in worker
-    processes for a large tree, else here."""
+    """Load and check ``files`` into ``checker``: on the Dask cluster when one is given (the
+    chunks' states merged there, one state back), in worker processes for a large tree (each
+    chunk's state merged here, in order), else here."""
     workers = jobs if jobs is not None else (os.cpu_count() or 1)
     work = _check_chunk_hashed if checker.hashes is not None else _check_chunk
-    chunks: t.Iterable[dict[str, t.Any]]
     # A caller's own `model` stays in this process; workers use the cached default model.
     if dask is not None and files and model is None:
-        chunks = _in_dask(files, keep, max_bytes, layout, dask, work)
+        merged = _in_dask(files, keep, max_bytes, layout, dask, work, checker.progress)
+        shown, checker.progress = checker.progress, None  # its chunks were counted as they were checked
+        try:
+            checker.merge(merged)
+        finally:
+            checker.progress = shown
     elif workers > 1 and len(files) >= (PARALLEL_FROM if jobs is None else 2) and model is None and _can_fork():
-        chunks = _in_workers(files, keep, max_bytes, layout, workers, work)
+        for state in _in_workers(files, keep, max_bytes, layout, workers, work):
+            checker.merge(state)
     else:
         checker.add_files(files, max_bytes)
-        return
-    for state in chunks:
-        checker.merge(state)
 
 
 Chunked = t.TypeVar("Chunked")
@@ -710,12 +763,14 @@ class DaskRun:
         return self._client
 
     def check_names(self, files: list[str]) -> None:
-        """Relative names are read in each worker's working directory: it must be this one."""
+        """Relative names are read in each worker's working directory: it must be this one (a URL
+        names the same file anywhere)."""
         from .errors import CouldNotRun
+        from .loader import is_url
 
         here = os.getcwd()
         elsewhere = sorted(w for w, facts in self.facts.items() if facts.get("cwd") != here)
-        if elsewhere and not all(os.path.isabs(file) for file in files):
+        if elsewhere and not all(os.path.isabs(file) or is_url(file) for file in files):
             raise CouldNotRun(
                 f"the Dask worker {elsewhere[0]} runs in {self.facts[elsewhere[0]].get('cwd')}, not in {here}: "
                 "give the paths as absolute names on a file system the workers share"
@@ -754,16 +809,35 @@ def _worker_facts() -> dict[str, str]:
     }
 
 
+#: Chunks' states merged by one task of the tree reduction on a Dask cluster (adjacent ones, so the
+#: file order holds): a run of 10^5 chunks is merged in 6 rounds, each state sent over once a round.
+DASK_FAN_IN = 8
+
+
 def _in_dask(
     files: list[str],
     keep: bool,
     max_bytes: int,
     layout: Layout | None,
     dask: DaskRun,
-    work: t.Callable[[list[str], bool, int, Layout | None], Chunked],
-) -> t.Iterator[Chunked]:
-    """``work`` over contiguous chunks of ``files`` on the Dask cluster; the results in order
-    (only the chunks' states travel back, with the records only when ``keep`` asks for them)."""
+    work: t.Callable[[list[str], bool, int, Layout | None], dict[str, t.Any]],
+    progress: Progress | None = None,
+) -> dict[str, t.Any]:
+    """``work`` over contiguous chunks of ``files`` on the Dask cluster, their states merged there:
+    one state comes back, the one merging every chunk's state here in order would make.
+
+    The merge is a tree: each task merges :data:`DASK_FAN_IN` adjacent states of the round before
+    (:func:`_merge_states`), round after round, until one is left. A merge runs as soon as its
+    states are in, before the chunks still waiting (a higher priority), and each state is released
+    once merged: the cluster holds about :data:`DASK_FAN_IN` states per round, however many chunks
+    (20 chunks' and 16 merged states at most for 1,320 chunks on 2 workers).
+
+    Beside each chunk a small task (:func:`_chunk_outcome`) sends here what is needed before the
+    end: with ``progress`` its files and records, counted as it is checked; with ``keep`` its
+    valid records, which so come here once, straight from the chunk, and never go through the
+    merges. A worker lost mid-run: Dask runs its tasks again elsewhere, from the chunks when a
+    state it held is lost too.
+    """
     from concurrent.futures import CancelledError
 
     from .errors import CouldNotRun
@@ -774,13 +848,33 @@ def _in_dask(
     threads = sum(client.nthreads().values()) or 1
     size = max(1, min(-(-len(files) // (threads * 4)), DASK_CHUNK))
     chunks = [files[i : i + size] for i in range(0, len(files), size)]
-    futures = client.map(work, chunks, keep=keep, max_bytes=max_bytes, layout=layout, pure=False)
+    root: t.Any = None
+    outcomes: t.Any = None  # the chunks' outcomes, as they come (distributed.as_completed)
     try:
         with SignalGuard(defer=False):  # SIGTERM too ends the wait; the caller closes the client
-            for number, future in enumerate(futures):
-                state = future.result()
-                futures[number] = None  # its result is released on the cluster
-                yield state
+            leaves = client.map(work, chunks, keep=keep, max_bytes=max_bytes, layout=layout, pure=False)
+            number: dict[str, int] = {}
+            if progress is not None or keep:
+                import distributed
+
+                beside = client.map(_chunk_outcome, leaves, kept=keep, pure=False, priority=2)
+                number = {future.key: n for n, future in enumerate(beside)}
+                as_completed: t.Any = distributed.as_completed  # (untyped)
+                outcomes = as_completed(beside, with_results=True)
+                del beside
+            root = _merge_tree(client, leaves, without_kept=keep)  # the only state's future held here now
+            kept: list[list[Document]] = [[] for _ in chunks] if keep else []
+            for future, outcome in outcomes if outcomes is not None else ():  # each released once taken
+                if isinstance(outcome, BaseException):  # cancelled (the scheduler lost, the client closed)
+                    raise outcome
+                if progress is not None:
+                    progress.add(outcome[0], outcome[1])
+                if keep:
+                    kept[number[future.key]] = outcome[2]
+            state = t.cast(dict[str, t.Any], root.result())
+            if keep:
+                state["kept"] = [doc for part in kept for doc in part]
+            return state
     except (OSError, CancelledError) as exc:  # the scheduler lost, the run cancelled
         raise CouldNotRun(f"validation could not run on the Dask cluster at {dask.address}: {exc}") from None
     except Exception as exc:
@@ -793,7 +887,46 @@ def _in_dask(
             ) from None
         raise
     finally:
-        client.cancel([future for future in futures if future is not None])
+        if outcomes is not None:
+            outcomes.clear()  # those not taken (a failed run): released
+        if root is not None:
+            client.cancel([root])  # released on the cluster, whether it is in or not
+
+
+def _merge_tree(client: t.Any, leaves: list[t.Any], *, without_kept: bool = False) -> t.Any:
+    """The future of the last state of the tree over ``leaves`` (futures of states, in file order),
+    which are taken from the list: once a round is sent no future of it is held here, so each
+    state is released on the cluster as soon as the round after has merged it. ``without_kept``:
+    the merges leave the states' kept records out (they come to the client apart)."""
+    level = leaves
+    while len(level) > 1:
+        groups = [level[i : i + DASK_FAN_IN] for i in range(0, len(level), DASK_FAN_IN)]
+        level.clear()
+        sent = [group for group in groups if len(group) > 1]
+        merged = iter(client.map(_merge_states, sent, without_kept=without_kept, pure=False, priority=1))
+        level = [next(merged) if len(group) > 1 else group[0] for group in groups]  # a last one alone goes up
+    return level.pop()
+
+
+def _merge_states(states: list[dict[str, t.Any]], without_kept: bool = False) -> dict[str, t.Any]:
+    """On a worker: adjacent chunks' states, in file order, as one (:meth:`Checker.merge` into a
+    new checker, as the client would merge them; its repeated ids and pending problems in order)."""
+    merged = Checker()
+    if states[0]["hashes"] is not None:  # chunks for the result cache: each file's hash and records
+        merged.hashes = {}
+    order: list[str] = []
+    for state in states:
+        merged.merge(state | {"kept": ()} if without_kept else state)
+        order += state["order"]
+    combined = merged.state()
+    combined["order"] = order
+    return combined
+
+
+def _chunk_outcome(state: dict[str, t.Any], kept: bool = False) -> tuple[int, int, list[t.Any]]:
+    """On a worker: a chunk's files and records (the progress while the run goes on) and, when
+    ``kept``, its kept records (for the client, apart from the merges)."""
+    return state["files"], state["records"], state["kept"] if kept else []
 
 
 def _can_fork() -> bool:
@@ -864,7 +997,9 @@ def _check_chunk(
     if hashed:
         checker.hashes = {}
     checker.add_files(files, max_bytes)
-    return checker.state()
+    state = checker.state()
+    state["order"] = files  # (the very names of its records: pickled once)
+    return state
 
 
 def _check_chunk_hashed(files: list[str], keep: bool, max_bytes: int, layout: Layout | None = None) -> dict[str, t.Any]:
