@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import typing as t
 from pathlib import Path
 
@@ -144,3 +145,71 @@ def test_a_spool_left_by_a_killed_export_is_swept(cluster: t.Any, corpus: Path, 
         running.kill()
         running.wait()
     assert sorted(spools(tmp_path)) == sorted([alive.name, other.name])
+
+
+@pytest.mark.parametrize("phase", ["checking", "writing parts"])
+def test_a_worker_killed_mid_export_leaves_the_files_of_a_local_export(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, phase: str
+) -> None:
+    """A worker process killed (SIGKILL) while the files are checked and spooled, or while the parts
+    are written: Dask runs its tasks again elsewhere (a spool file and a part file are written
+    whole again under the same name), and the export is byte for byte the local one."""
+    import signal
+    import threading
+
+    distributed = pytest.importorskip("distributed")
+    from bench.corpus import make
+
+    corpus = tmp_path / "corpus"
+    make(corpus, 30)  # 1,320 files
+    local, remote = tmp_path / "local", tmp_path / "remote"
+    api.export([str(corpus)], "csv", to=local, parts=40)
+    monkeypatch.setattr(validate, "DASK_CHUNK", 5)  # 264 chunks
+    started = threading.Event()
+    if phase == "writing parts":
+        monkeypatch.setattr(parts, "_result", _signalling(parts._result, started))
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            scheduler_kwargs={"dashboard_address": ":0"},
+        ) as own,
+        distributed.Client(own) as client,
+    ):
+        victim = sorted(client.run(os.getpid).values())[0]
+        ended = threading.Event()
+        killed: list[bool] = []  # whether the export was still running when the worker was killed
+
+        def kill() -> None:
+            if phase == "checking":  # a first chunk checked and spooled (the scheduler runs in this process)
+                while not ended.is_set() and not any(task.state == "memory" for task in own.scheduler.tasks.values()):
+                    time.sleep(0.005)
+            else:  # a first part written
+                started.wait(timeout=300)
+            killed.append(not ended.is_set())
+            os.kill(victim, signal.SIGKILL)
+
+        killer = threading.Thread(target=kill, daemon=True)
+        killer.start()
+        try:
+            api.export([str(corpus)], "csv", to=remote, parts=40, scheduler=client)
+        finally:
+            ended.set()
+            started.set()
+            killer.join(timeout=60)
+        assert killed == [True]
+        events = [event for _, event in own.scheduler.get_events("all") if isinstance(event, dict)]
+        assert any(event.get("action") == "remove-worker" for event in events)
+    assert tree(remote) == tree(local)
+    assert spools(tmp_path) == []
+
+
+def _signalling(function: t.Callable[..., t.Any], event: t.Any) -> t.Callable[..., t.Any]:
+    def wrapped(*args: t.Any, **kwargs: t.Any) -> t.Any:
+        result = function(*args, **kwargs)
+        event.set()
+        return result
+
+    return wrapped
