@@ -314,3 +314,74 @@ def test_the_built_in_formats_that_split_say_so() -> None:
     assert not isinstance(load("ics"), Partitioned) and not isinstance(load("markdown"), Partitioned)
     assert Part(3, 12).label == "00003" and Part(3, 123456).label == "000003"
     assert [t.name for t in layout(SchemaView.of(load_model()))]  # (the layout the parts follow)
+
+
+# -- a worker's failure, told here as the same error ------------------------------------------------
+
+
+def _spooled(tmp_path: Path) -> tuple[t.Any, str, list[str]]:
+    """The shipped records in one spool file, as a worker of the cluster would have written them."""
+    import marshal
+
+    from records_toolkit.streaming import Records, SpoolFiles
+
+    records = by_key(api.load([str(RECORDS)]))
+    blob = b"".join(marshal.dumps(r) for r in records)
+    (tmp_path / "a.spool").write_bytes(blob)
+    keys, at = [], 0
+    for record in records:
+        size = len(marshal.dumps(record))
+        keys.append((record["type"], record["id"], at, size))
+        at += size
+    return Records(SpoolFiles(str(tmp_path), ["a.spool"]), keys), str(tmp_path), ["a.spool"]
+
+
+def test_a_part_written_as_a_worker_writes_it_is_the_part_written_here(tmp_path: Path) -> None:
+    from records_toolkit import parts
+    from records_toolkit.plugins import Context
+
+    records, directory, names = _spooled(tmp_path)
+    (tmp_path / "staging").mkdir()
+    piece = records.partition(3)[1]
+    spec = ("csv", {"cells": "guarded"}, None, None, frozenset())
+    outcome = parts._write_part(spec, directory, names, piece.key_arrays(), None, Part(2, 3), str(tmp_path / "staging"))
+    assert outcome[0] == "ok" and outcome[2] == sorted(outcome[2], key=outcome[2].index)
+    here = api.export(records, "csv", parts=3).files
+    for name in outcome[2]:
+        assert (tmp_path / "staging" / name).read_bytes() == here[name]
+    assert outcome[1] == {name.split("/")[0]: name for name in outcome[2]}
+    _ = Context  # (the context the worker makes is the one api.export makes)
+
+
+def test_a_workers_failure_is_raised_here_as_the_same_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from records_toolkit import parts
+    from records_toolkit.errors import CouldNotRun, OutputError, PluginError
+    from records_toolkit.exporters.csv_ import CsvFormat
+
+    records, directory, names = _spooled(tmp_path)
+    arrays = records.partition(2)[0].key_arrays()
+    spec = ("csv", {"cells": "guarded"}, None, None, frozenset())
+
+    def broken(*args: t.Any, **kwargs: t.Any) -> t.NoReturn:
+        raise ZeroDivisionError("a bug in the format")
+
+    with monkeypatch.context() as patch:  # (here the worker is this process)
+        patch.setattr(CsvFormat, "stream_part", broken)
+        failed = parts._write_part(spec, directory, names, arrays, None, Part(1, 2), str(tmp_path / "s"))
+        with pytest.raises(PluginError) as here:
+            api.export(records, "csv", parts=2)
+    assert failed[:2] == ("error", "PluginError")
+    with pytest.raises(PluginError) as caught:
+        parts._raise(load("csv"), failed)
+    assert str(caught.value) == str(here.value) and "ZeroDivisionError: a bug in the format" in str(caught.value)
+    assert caught.value.exit_code == 3
+    missing = parts._write_part(
+        ("nosuchformat", {}, None, None, frozenset()), directory, names, arrays, None, Part(1, 2), str(tmp_path)
+    )
+    with pytest.raises(CouldNotRun, match=r"a Dask worker could not write a part: .*nosuchformat"):
+        parts._raise(load("csv"), missing)
+    (tmp_path / "blocked").write_text("a file where the staging folder should be")
+    blocked = parts._write_part(spec, directory, names, arrays, None, Part(1, 2), str(tmp_path / "blocked"))
+    assert blocked[:2] == ("error", "OSError")
+    with pytest.raises(OutputError, match=r"cannot write the csv export: .*nothing was changed"):
+        parts._raise(load("csv"), blocked)

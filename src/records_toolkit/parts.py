@@ -128,18 +128,13 @@ def _raise(plugin: Format, outcome: tuple[str, ...]) -> t.NoReturn:
     """A worker's failure, raised here as the same kind of error (exceptions do not travel well)."""
     kind, message = outcome[1], outcome[2]
     if kind == "PluginError":
-        raise _plugin_error(plugin, message)
+        name, package, cause = t.cast(tuple[str, str, str], message)
+        raise PluginError(name, package, cause)
     if kind == "OptionError":
         raise OptionError(message)
     if kind == "OSError":
         raise OutputError(f"cannot write the {plugin.name} export: {message}; nothing was changed")
-    raise CouldNotRun(message)
-
-
-def _plugin_error(plugin: Format, message: str) -> PluginError:
-    error = PluginError(plugin.name, "", "")
-    error.args = (message,)
-    return error
+    raise CouldNotRun(f"a Dask worker could not write a part: {message}")
 
 
 def _write_part(
@@ -184,12 +179,10 @@ def _write_part(
         for _fd, sink in opened:
             sink.flush()
         return ("ok", summary, written)
+    except PluginError as exc:
+        return ("error", "PluginError", (exc.name, exc.package, exc.cause))
     except ToolkitError as exc:
-        return (
-            "error",
-            type(exc).__name__ if isinstance(exc, (PluginError, OptionError)) else "ToolkitError",
-            str(exc),
-        )
+        return ("error", "OptionError" if isinstance(exc, OptionError) else "ToolkitError", str(exc))
     except OSError as exc:
         return ("error", "OSError", f"{exc.strerror or exc} ({exc.filename})" if exc.filename else str(exc))
     finally:
