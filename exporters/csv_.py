@@ -44,7 +44,7 @@ import typing as t
 import unicodedata
 from pathlib import Path, PurePosixPath
 
-from records_toolkit.errors import CouldNotRun
+from records_toolkit.errors import CouldNotRun, InvalidSource
 from records_toolkit.exporters import Unreadable, brief, open_directory, parse_json, read_source
 from records_toolkit.plugins import Context, Exported, Option, Part, Record, Writable, invalid_source
 
@@ -547,6 +547,31 @@ def write_package(
     open(PACKAGE).write(_package(tables, guarded, paths))
 
 
+_PART_FILE = re.compile(r"[a-z][a-z0-9_]*/part-[0-9]{5,}\.csv")
+
+
+def listed_parts(directory: Path) -> list[str]:
+    """The part files the data package in ``directory`` lists (names of the form this format
+    writes only); none when there is no package it can read. Never through a link."""
+    try:
+        descriptor = open_directory(directory)
+    except InvalidSource:
+        return []
+    try:
+        package = json.loads(read_source(PACKAGE, directory=descriptor).decode("utf-8"))
+    except (InvalidSource, ValueError):
+        return []
+    finally:
+        os.close(descriptor)
+    resources = package.get("resources") if isinstance(package, dict) else None
+    names: set[str] = set()
+    for resource in resources if isinstance(resources, list) else []:
+        paths = resource.get("path") if isinstance(resource, dict) else None
+        if isinstance(paths, list):
+            names.update(p for p in paths if isinstance(p, str) and _PART_FILE.fullmatch(p))
+    return sorted(names)
+
+
 def _types_in(records: t.Sequence[Record]) -> set[str]:
     keys = getattr(records, "keys", None)
     if callable(keys):  # streaming.Records: nothing decoded
@@ -881,6 +906,10 @@ class CsvFormat:
         """``datapackage.json``, each table a multipart resource listing its part files in order."""
         write_package(context.schema, summaries, open, guarded=context.options.get("cells", "guarded") != "raw")
         return []
+
+    def earlier_parts(self, directory: Path) -> list[str]:
+        """The part files the data package in ``directory`` lists."""
+        return listed_parts(directory)
 
     def import_records(self, source: Path, context: Context) -> list[Record]:
         """``source``: the export directory or its datapackage.json; the guard is read from there."""

@@ -86,7 +86,7 @@ import typing as t
 from pathlib import Path
 
 from records_toolkit import dates
-from records_toolkit.errors import OptionError
+from records_toolkit.errors import InvalidSource, OptionError
 from records_toolkit.exporters import (
     Unreadable,
     brief,
@@ -1090,9 +1090,8 @@ def read_parts(documents: t.Sequence[tuple[str, bytes | str]]) -> list[Record]:
     starts: list[int] = []  # where each document's nodes begin in the graph
     reader: _Reader | None = None
     try:
-        for _name, data in documents:  # a document's own faults: placed in it (the last text read)
-            texts.append(_decoded(data))
-            doc = parse_json(texts[-1])
+        for name, data in documents:  # a document's own faults: placed in it (the last text read)
+            doc = _parsed(name, data, texts)
             _check_top(doc)
             starts.append(len(graph))
             graph += doc["@graph"]
@@ -1116,6 +1115,26 @@ def read_parts(documents: t.Sequence[tuple[str, bytes | str]]) -> list[Record]:
             part.line, part.column = exc.line, exc.column
             raise part from None
         raise
+
+
+def _parsed(name: str, data: bytes | str, texts: list[str]) -> t.Any:
+    """One document of :func:`read_parts`, its text kept in ``texts``; a part that is not JSON or
+    not UTF-8 is an :class:`UnreadablePart` at its own line (one document alone: the error as is)."""
+    try:
+        texts.append(_decoded(data))
+        return parse_json(texts[-1])
+    except json.JSONDecodeError as exc:
+        if not name:
+            raise
+        part = UnreadablePart(name, f"not JSON: {exc.msg}", "", None)
+        part.line, part.column = exc.lineno, exc.colno
+        raise part from None
+    except UnicodeDecodeError as exc:
+        if not name:
+            raise
+        part = UnreadablePart(name, f"not UTF-8 ({exc.reason})", "", None)
+        part.line = data[: exc.start].count(b"\n" if isinstance(data, bytes) else "\n") + 1  # type: ignore[arg-type]
+        raise part from None
 
 
 def _unreadable(name: str, message: str, text: str, index: int | None, pointer: str) -> Unreadable:
@@ -1181,6 +1200,7 @@ def index_parts(data: bytes | str) -> list[str] | None:
         if not isinstance(parts, list) or not parts:
             raise _Refused("distribution must list the parts", ("distribution",))
         names: list[str] = []
+        seen: set[str] = set()
         for number, part in enumerate(parts):
             at: At = ("distribution", number)
             if not isinstance(part, dict) or part.get("@type") != "DataDownload":
@@ -1190,8 +1210,9 @@ def index_parts(data: bytes | str) -> list[str] | None:
                 raise _Refused(
                     f"contentUrl {_said(name)} is not the name of a part file beside the index", (*at, "contentUrl")
                 )
-            if name in names:
+            if name in seen:
                 raise _Refused(f"the part {name} is listed twice", (*at, "contentUrl"))
+            seen.add(name)
             names.append(name)
         return names
     except _Refused as exc:
@@ -1264,6 +1285,19 @@ class JsonLdFormat:
         data = index(summaries, base=options.get("base", DEFAULT_BASE), context=options.get("context", "embedded"))
         open(INDEX_NAME).write(data)
         return []
+
+    def earlier_parts(self, directory: Path) -> list[str]:
+        """The part files the ``index.jsonld`` in ``directory`` lists (none if it is not an index)."""
+        try:
+            descriptor = open_directory(directory)
+        except InvalidSource:
+            return []
+        try:
+            return sorted(set(index_parts(read_source(INDEX_NAME, directory=descriptor)) or []))
+        except (InvalidSource, ValueError):
+            return []
+        finally:
+            os.close(descriptor)
 
     def import_records(self, source: Path, context: Context) -> list[Record]:
         """``source``: a document this format wrote, or a partitioned export (its directory or its

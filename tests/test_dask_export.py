@@ -213,3 +213,36 @@ def _signalling(function: t.Callable[..., t.Any], event: t.Any) -> t.Callable[..
         return result
 
     return wrapped
+
+
+def test_a_relative_output_is_written_where_the_client_runs(
+    cluster: t.Any, corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The workers run in another folder: the staging folder they write into is named absolutely."""
+    workers_cwd = set(cluster.run(os.getcwd).values())
+    (tmp_path / "here").mkdir()
+    monkeypatch.chdir(tmp_path / "here")
+    assert os.getcwd() not in workers_cwd
+    api.export([str(corpus)], "csv", to="outp", parts=2, scheduler=cluster)
+    assert (tmp_path / "here" / "outp" / "datapackage.json").is_file()
+    assert not any(Path(folder, "outp").exists() for folder in workers_cwd)
+
+
+def test_a_failed_export_on_the_cluster_leaves_no_staging_folder(cluster: t.Any, corpus: Path, tmp_path: Path) -> None:
+    """A part the write refuses (a link in its place) fails the export while other parts are still
+    being written: none of them may bring the removed staging folder back."""
+    from records_toolkit.errors import OutputError
+
+    out = tmp_path / "out"
+    (out / "agreements").mkdir(parents=True)
+    (tmp_path / "secret.txt").write_text("not yours", encoding="utf-8")
+    (out / "agreements" / "part-00001.csv").symlink_to(tmp_path / "secret.txt")
+    with pytest.raises(OutputError, match="link"):
+        api.export([str(corpus)], "csv", to=out, parts=8, scheduler=cluster)
+    for _ in range(200):  # until the cluster has nothing left to run
+        if not any(cluster.processing().values()):
+            break
+        time.sleep(0.05)
+    time.sleep(0.5)
+    assert sorted(p.name for p in out.iterdir()) == ["agreements"]
+    assert (tmp_path / "secret.txt").read_text(encoding="utf-8") == "not yours"

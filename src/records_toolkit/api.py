@@ -424,7 +424,8 @@ def export(
     writes its export in this many parts plus an index, into the directory ``to`` (byte-identical
     files for the same records and ``parts``); the part files of an earlier export there that are
     not written again are removed. Another format is written whole, with a notice.
-    ``jobs``: processes for a large tree (default: one per core). ``scheduler`` (as for
+    ``jobs``: processes for a large tree (default: one per core). ``scheduler`` (for a ``source``
+    of paths; records and reports are checked here, where they are) (as for
     :func:`validate`; ``jobs``: the workers of ``"local"``): the files are
     checked on a Dask cluster, and with ``parts`` each part is written by a worker; the workers
     must see the directory of ``to`` (else the current one) under the same name, where the valid
@@ -506,8 +507,8 @@ def _export_parts(
     plugin: Format, records: Records, context: Context, to: PathLike | None, parts: int, dask: t.Any
 ) -> Exported:
     """A partitioned export (:mod:`records_toolkit.parts`): into the directory ``to``, all or nothing, or in memory."""
-    from .parts import earlier_parts, write_parts
-    from .plugins import Exported
+    from .parts import write_parts
+    from .plugins import Exported, Partitioned
 
     notices: list[str] = []
     names: list[str] = []
@@ -521,7 +522,7 @@ def _export_parts(
             notices.extend(said)
             names.extend(opened)
 
-        atomic_write_tree(path, {}, remove=earlier_parts(path), produce=produce)
+        atomic_write_tree(path, {}, remove=t.cast(Partitioned, plugin).earlier_parts(path), produce=produce)
         return Exported(files=_Written(path, names, True), notices=notices)
     buffers: dict[str, _Buffer] = {}
 
@@ -581,7 +582,11 @@ def _export(plugin: Format, records: Records, context: Context, to: PathLike | t
 
         writer: Producer = produce
         if plugin.directory:
-            atomic_write_tree(path, {}, produce=writer)
+            from .plugins import Partitioned
+
+            # the parts of an earlier export in parts, listed by its index: stale once this is written
+            earlier = plugin.earlier_parts(path) if isinstance(plugin, Partitioned) else []
+            atomic_write_tree(path, {}, remove=earlier, produce=writer)
         else:
             atomic_write(path, writer)
         return Exported(files=_Written(path, names, plugin.directory), notices=notices)
@@ -599,10 +604,22 @@ def _export(plugin: Format, records: Records, context: Context, to: PathLike | t
 
 
 def _output_path(to: t.Any) -> Path:
-    """``to`` as a path; an empty one is a usage error (``Path("")`` would be the current directory)."""
+    """``to`` as a path; an empty one is a usage error (``Path("")`` would be the current directory),
+    and so is a URL but a ``file://`` one (which is its path): what is written stays on this machine."""
     path = _path(to, "to")
     if os.fspath(to) == "":
         raise UsageError("to='' (-o ''): give a file or directory to write; an empty path is not the current directory")
+    if isinstance(to, str) and "://" in to:
+        from .loader import is_url
+
+        if is_url(to):
+            local = _local(to)
+            if local is to:
+                raise UsageError(
+                    f"to={to!r} (-o): the toolkit writes local files only (a file:// URL is taken as its path); "
+                    "copy the result to the file system the URL names afterwards"
+                )
+            return Path(local)
     return path
 
 
@@ -651,6 +668,12 @@ def import_records(
 
     plugin = load(_format_name(format))
     values = resolve_options(plugin, options)
+    if isinstance(source, str) and "://" in source:
+        from .loader import is_url
+
+        if is_url(source) and _local(source) is source:
+            raise UsageError(f"source={source!r}: imports read local files only (a file:// URL is taken as its path)")
+        source = _local(source)
     path = _path(source, "source")
     target = _output_path(to) if to is not None else None
     model = load_model()

@@ -40,8 +40,10 @@ class ToolkitGroup(click.Group):
         except ToolkitError as exc:
             _render_error(ctx, exc)
             raise click.exceptions.Exit(exc.exit_code) from None
-        except KeyboardInterrupt:  # Ctrl-C: every write is all or nothing, so nothing was half-written
-            click.echo("interrupted: nothing was changed", err=True)
+        except KeyboardInterrupt as exc:  # Ctrl-C: every write is all or nothing, so nothing was half-written
+            from .output import stopped_message
+
+            click.echo(stopped_message(exc), err=True)
             raise click.exceptions.Exit(130) from None
 
 
@@ -357,7 +359,7 @@ Examples:
     "--output",
     "-o",
     type=click.Path(path_type=str),  # text: `-o ''` must stay empty (a usage error), not become "."
-    help="File (directory, for directory formats) to write; default: stdout.",
+    help="File (directory, for directory formats) to write; default (or -): stdout.",
 )
 @_format_options
 @click.option(
@@ -406,6 +408,8 @@ def export_(
     from .plugins import Partitioned, load
 
     _settings(ctx, output_format, quiet)
+    if output == "-":  # the usual spelling of standard output
+        output = None
     plugin = load(format_name)  # (entry points are read once; api.export finds the module loaded)
     directory = plugin.directory or (parts is not None and isinstance(plugin, Partitioned))
     if output is None and directory:
@@ -442,7 +446,7 @@ Examples:
   toolkit import -f jsonld article.jsonld -o records/""",
 )
 @_format_option("A format that can import.", importers=True)
-@click.argument("source", type=click.Path(path_type=Path, readable=False))
+@click.argument("source", type=click.Path(path_type=str, readable=False))  # text: a URL stays a URL
 @click.option(
     "--output",
     "-o",
@@ -459,7 +463,7 @@ Examples:
 def import_(
     ctx: click.Context,
     format_name: str,
-    source: Path,
+    source: str,
     output: str,
     force: bool,
     option_values: tuple[str, ...],
@@ -719,8 +723,10 @@ def run() -> None:
         if terminated is None:
             raise
         # SIGTERM during a write or a parallel validate: undone, workers ended
+        from .output import stopped_message
+
         with contextlib.suppress(OSError, ValueError):
-            sys.stderr.write("terminated: nothing was changed\n")
+            sys.stderr.write(stopped_message(terminated) + "\n")
             sys.stderr.flush()
         sys.exit(terminated.exit_code)
 

@@ -160,8 +160,13 @@ def _validate(options: dict[str, t.Any]) -> t.NoReturn:
                 emit(report, form, echo)
             if not report.ok:
                 code = 1
-        except KeyboardInterrupt:  # every write is all or nothing, so nothing was half-written
-            echo("interrupted: nothing was changed", err=True)
+        except KeyboardInterrupt as exc:  # every write is all or nothing, so nothing was half-written
+            echo(
+                "interrupted: nothing was changed"
+                if not getattr(exc, "after_write", False)
+                else "interrupted after the write had finished: the new files are in place",
+                err=True,
+            )
             code = 130
         except ToolkitError as exc:
             render_error(exc, form, quiet, "validate", echo)

@@ -129,8 +129,21 @@ class SignalGuard:
         for signum, old in self._saved.items():
             signal.signal(signum, old)
         self._saved.clear()
-        if kind is None:
-            self.check()
+        if kind is None and self.pending is not None:
+            # The block's work is done (the write committed): the signal still ends the program,
+            # but what it says must be that the new files are in place.
+            signum, self.pending = self.pending, None
+            late = _as_exception(signum)
+            late.after_write = True  # type: ignore[attr-defined]
+            raise late
+
+
+def stopped_message(exc: BaseException) -> str:
+    """What Ctrl-C or SIGTERM ended: nothing, or a write that had already finished."""
+    verb = "interrupted" if isinstance(exc, KeyboardInterrupt) else "terminated"
+    if getattr(exc, "after_write", False):
+        return f"{verb} after the write had finished: the new files are in place"
+    return f"{verb}: nothing was changed"
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -867,11 +880,23 @@ def _swap(
         shutil.rmtree(staging, ignore_errors=True)
     except BaseException:
         if str(staging) in _OURS:
-            shutil.rmtree(staging, ignore_errors=True)
+            _discard(staging)
         raise
     finally:
         _OURS.discard(str(staging))
     return files
+
+
+def _discard(staging: Path) -> None:
+    """Remove a staging directory of a write that failed: renamed first, so that a process still
+    writing into it (a worker of a cluster finishing a part) can no longer create anything there."""
+    moved = _temp_path(staging.parent)
+    try:
+        os.rename(staging, moved)
+    except OSError:
+        moved = staging
+    shutil.rmtree(moved, ignore_errors=True)
+    _OURS.discard(str(moved))
 
 
 class Opener:
@@ -885,9 +910,25 @@ class Opener:
 
     def __init__(self, directory: Path, staging: Path, files: list[str], guard: SignalGuard) -> None:
         self._directory, self._files, self._guard = directory, files, guard
-        self.staging = str(staging / "new")
-        """Where the new files are staged; a file ``name`` written there is taken in by :meth:`adopt`."""
+        self.staging = os.path.abspath(staging / "new")
+        """Where the new files are staged (absolute: other processes run elsewhere); a file
+        ``name`` written there is taken in by :meth:`adopt`."""
         self.open_fds: list[tuple[int, Sink, str]] = []
+
+    def close_files(self) -> None:
+        """Flush and close the files opened so far (a producer writing many files in turns, such
+        as the parts of a partitioned export, keeps only one turn's open)."""
+        try:
+            for _fd, sink, name in self.open_fds:
+                try:
+                    sink.flush()
+                except OSError as exc:
+                    exc.filename = str(self._directory / name)
+                    raise
+        finally:
+            for fd, _sink, _name in self.open_fds:
+                os.close(fd)
+            self.open_fds.clear()
 
     def _check(self, name: str) -> Path:
         if not isinstance(name, str) or not _safe_name(name):
@@ -924,17 +965,11 @@ class Opener:
 def _stage(directory: Path, staging: Path, files: list[str], produce: Producer, guard: SignalGuard) -> None:
     """Let ``produce`` write its files into ``staging/new``; each name checked as it is opened, added to ``files``."""
     opener = Opener(directory, staging, files, guard)
+    os.makedirs(opener.staging, exist_ok=True)  # (there before any other process writes into it)
     try:
         produce(opener)
-        for _fd, sink, name in opener.open_fds:
-            try:
-                sink.flush()
-            except OSError as exc:
-                exc.filename = str(directory / name)
-                raise
     finally:
-        for fd, _sink, _name in opener.open_fds:
-            os.close(fd)
+        opener.close_files()
 
 
 def _keep(final: Path, kept: Path) -> None:

@@ -27,11 +27,7 @@ from .streaming import Records, SpoolFiles
 if t.TYPE_CHECKING:
     from .validate import DaskRun
 
-__all__ = ["PART_PATTERN", "collect_on_cluster", "write_parts"]
-
-PART_PATTERN = r"(?:.+/)?part-[0-9]{5,}\.[A-Za-z0-9]+"
-"""The names of part files (``part-00001.csv``, in a folder or not): a partitioned export removes
-those of an earlier one that it does not write again (a stale part would be read as data)."""
+__all__ = ["collect_on_cluster", "write_parts"]
 
 
 def write_parts(
@@ -52,6 +48,7 @@ def write_parts(
     names: list[str] = []
     summaries: list[t.Any] = []
     staging = getattr(open, "staging", None)
+    close_files = getattr(open, "close_files", None)  # (output.Opener: one part's files open at a time)
     if dask is not None and isinstance(records.spool, SpoolFiles) and staging is not None:
         for summary, written in _on_cluster(plugin, numbered, context, plan, records.spool, staging, dask):
             for name in written:
@@ -61,6 +58,8 @@ def write_parts(
     else:
         for part, piece in numbered:
             summary, written = run_part(plugin, piece, context, plan, part, open)
+            if close_files is not None:
+                close_files()
             names += written
             summaries.append(summary)
     notices, written = run_index(plugin, context, plan, summaries, open)
@@ -75,8 +74,13 @@ def _on_cluster(
     spool: SpoolFiles,
     staging: str,
     dask: DaskRun,
-) -> t.Iterator[tuple[t.Any, list[str]]]:
-    """Each part written by a worker into ``staging``; ``(summary, names)`` of each, in order."""
+) -> list[tuple[t.Any, list[str]]]:
+    """Each part written by a worker into ``staging``; ``(summary, names)`` of each, in order.
+
+    On any failure or signal, the parts not yet written are cancelled; a part still running on a
+    worker then finds the staging folder gone (it is renamed before it is removed, and a worker
+    never creates it): nothing is left behind.
+    """
     from .output import SignalGuard
 
     client = dask.client()
@@ -94,6 +98,7 @@ def _on_cluster(
         )
         for part, piece in numbered
     ]
+    done: list[tuple[t.Any, list[str]]] = []
     try:
         with SignalGuard(defer=False):
             for number, future in enumerate(futures):
@@ -101,9 +106,11 @@ def _on_cluster(
                 futures[number] = None
                 if outcome[0] != "ok":
                     _raise(plugin, outcome)
-                yield outcome[1], outcome[2]
-    finally:
+                done.append((outcome[1], outcome[2]))
+        return done
+    except BaseException:
         client.cancel([future for future in futures if future is not None])
+        raise
 
 
 def _result(future: t.Any, dask: DaskRun) -> t.Any:
@@ -147,6 +154,8 @@ def _write_part(
     staging: str,
 ) -> tuple[t.Any, ...]:
     """On a worker: write one part into ``staging``; ``("ok", summary, names)`` or ``("error", kind, message)``."""
+    import contextlib
+
     from .output import Sink
     from .plugins import load
     from .schema_view import SchemaView
@@ -167,7 +176,11 @@ def _write_part(
 
         def open_file(relative: str) -> Sink:
             target = os.path.join(staging, relative)
-            os.makedirs(os.path.dirname(target), exist_ok=True)
+            folder = staging
+            for part in relative.split("/")[:-1]:  # below the staging folder only: never make it again
+                folder = os.path.join(folder, part)
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(folder)
             # truncated, not exclusive: a retry after a lost worker writes the part again
             flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
             fd = os.open(target, flags, 0o666)
@@ -202,14 +215,21 @@ def collect_on_cluster(
     """Validate the records under ``paths`` on the cluster (as :func:`~.streaming.collect` does
     here) and spool them into a new directory in ``beside`` (a directory the workers see under the
     same name); the report's problems raise :class:`~.errors.InvalidRecords`, nothing kept."""
+    from .output import SignalGuard
+    from .remote import check_remote_run, remote_urls
+
+    check_remote_run(remote_urls(paths), dask=True)  # memory:// lives in this process only
+    with SignalGuard(defer=False):  # SIGTERM too ends the run through the clean-up below
+        return _collect(paths, max_bytes, dask, beside)
+
+
+def _collect(paths: t.Sequence[str | os.PathLike[str]], max_bytes: int, dask: DaskRun, beside: str) -> Records:
     import functools
     import shutil
     import tempfile
 
     from . import validate
-    from .remote import check_remote_run, remote_urls
 
-    check_remote_run(remote_urls(paths), dask=True)  # memory:// lives in this process only
     checker = validate.Checker(keep=False)
     files = validate.walk_into(checker, paths)
     mine = f"{SPOOL_PREFIX}{_host()}-"
@@ -295,30 +315,3 @@ def _spool_chunk(
     state["kept"] = keys
     state["order"] = files  # the chunk's files, for the merge on the cluster (validate._in_dask)
     return state
-
-
-def earlier_parts(directory: str | os.PathLike[str]) -> list[str]:
-    """The part files (:data:`PART_PATTERN`) in ``directory`` and its folders one level down, as
-    relative names; links are never followed (nothing there is trusted)."""
-    import re
-    import stat
-
-    pattern = re.compile(PART_PATTERN)
-    found: list[str] = []
-    try:
-        top = list(os.scandir(directory))
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-    for entry in top:
-        if entry.is_file(follow_symlinks=False) and pattern.fullmatch(entry.name):
-            found.append(entry.name)
-        elif entry.is_dir(follow_symlinks=False):
-            try:
-                inner = list(os.scandir(entry.path))
-            except OSError:
-                continue
-            for item in inner:
-                name = f"{entry.name}/{item.name}"
-                if pattern.fullmatch(name) and stat.S_ISREG(item.stat(follow_symlinks=False).st_mode):
-                    found.append(name)
-    return sorted(found)

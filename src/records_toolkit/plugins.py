@@ -212,6 +212,11 @@ class Partitioned(t.Protocol):
     ``stream_index(context, plan, summaries, open)``
         The files that list the parts (a data package, an index), from the summaries in part
         order; returns the notices.
+    ``earlier_parts(directory)``
+        The part files that an earlier export of this format in ``directory`` lists in its
+        index (relative names; none when there is no index it can read): an export into that
+        directory removes those it does not write again (a stale part would be read as data),
+        and never any other file.
 
     The same records, options and *N* give byte-identical files, whoever writes which part.
     """
@@ -225,6 +230,8 @@ class Partitioned(t.Protocol):
     def stream_index(
         self, context: Context, plan: t.Any, summaries: list[t.Any], open: t.Callable[[str], Writable]
     ) -> list[str]: ...
+
+    def earlier_parts(self, directory: Path) -> list[str]: ...
 
 
 @t.runtime_checkable

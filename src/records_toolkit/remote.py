@@ -50,15 +50,21 @@ _WALKED: dict[str, tuple[AbstractFileSystem, str, int | None]] = {}
 
 
 def local_path(url: str) -> str | None:
-    """The local path of a ``file://`` or ``local://`` URL (``file:///srv/records`` is
-    ``/srv/records``; ``file://localhost/srv`` too); None for any other URL."""
+    """The local path of a ``file://`` or ``local://`` URL (RFC 8089: ``file:///srv/records`` is
+    ``/srv/records``, ``file://localhost/srv`` too, ``%20`` is a space); None for any other URL.
+    One that names another host is no path here: a :class:`UsageError`."""
+    from urllib.parse import unquote
+
     match = _LOCAL.match(url)
     if match is None or "::" in url:
         return None
-    rest = url[match.end() :]
-    if rest.lower().startswith("localhost/"):
-        rest = rest[len("localhost") :]
-    return rest
+    authority, _, path = url[match.end() :].partition("/")
+    if authority.lower() not in ("", "localhost"):
+        raise UsageError(
+            f"{url}: this file:// URL names the host {authority!r}, not a path on this machine "
+            "(file:///path, or file://localhost/path)"
+        )
+    return unquote("/" + path, errors="surrogateescape")
 
 
 def remote_urls(paths: t.Iterable[t.Any]) -> list[str]:

@@ -238,6 +238,7 @@ class Records(t.Sequence["Record"]):
     def partition(self, parts: int) -> list[Records]:
         """The records in at most ``parts`` parts: part *k* holds, of each type with *n* records,
         the *k*-th of ``min(parts, n)`` near-equal runs (so no part is empty; at least one part)."""
+        parts = min(parts, max(1, len(self)))  # (at most one part per record: the cost follows the records)
         ranges: list[list[tuple[int, int]]] = [[] for _ in range(parts)]
         start = self._start
         while start < self._stop:

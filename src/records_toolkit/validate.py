@@ -720,6 +720,8 @@ class DaskRun:
         """The connected client, the workers' environment checked."""
         if self.facts:
             return self._client
+        import logging
+
         import distributed as typed
 
         from .errors import CouldNotRun
@@ -734,6 +736,7 @@ class DaskRun:
                     processes=True,
                     dashboard_address=None,  # no dashboard; the scheduler's HTTP server (health) on any free port:
                     scheduler_kwargs={"dashboard_address": ":0"},  # not 8787, which another cluster may hold
+                    silence_logs=logging.ERROR,  # (a Ctrl-C is ours to tell, not Dask's warnings)
                 )
                 self._client = distributed.Client(self._cluster)
             elif self._client is None:
