@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from records_toolkit import cache, validate
+from records_toolkit import cache, incremental, loader, validate
 from records_toolkit.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -154,11 +154,14 @@ def test_a_corrupt_cache_is_ignored_and_rewritten(
 
 
 def _stored_files(repo: Path) -> dict[str, t.Any]:
-    """The snapshot's table of files (read with this user's key)."""
+    """The snapshot's table of files (read with this user's key): each file's signature kept, by name."""
     header = _header((repo / "records" / cache.CACHE_DIR / cache.INDEX).read_bytes())
     store = cache.Store.open(str(repo / "records"), header["fingerprint"], 44)
     assert store is not None and not store.empty
-    return t.cast(dict[str, t.Any], store.section("files"))
+    table = incremental._Table.read(store)
+    store.close()
+    names = table.names.split("\0") if table.count else []
+    return {name: table.signature(number) for number, name in enumerate(names)}
 
 
 def _header(data: bytes) -> dict[str, t.Any]:
@@ -246,13 +249,13 @@ def test_a_fifo_or_a_leftover_in_the_cache_folder_neither_blocks_nor_stays(
     expected = _run("--no-cache")
     folder = repo / "records" / cache.CACHE_DIR
     folder.mkdir()
-    real_token = cache.secrets.token_hex
-    monkeypatch.setattr(cache.secrets, "token_hex", lambda n: "guessed")
+    real_token = cache._token
+    monkeypatch.setattr(cache, "_token", lambda: "guessed")
     for name in (".gitignore", "snapshot"):
         os.mkfifo(folder / f".tmp-{os.getpid()}-guessed-{name}")
     assert _run() == expected  # no hang, nothing written (the names are taken), the run itself unharmed
     assert not (folder / cache.INDEX).exists()
-    monkeypatch.setattr(cache.secrets, "token_hex", real_token)
+    monkeypatch.setattr(cache, "_token", real_token)
     for fifo in folder.iterdir():
         fifo.unlink()
     stale = folder / ".tmp-12345-0123456789abcdef-snapshot"
@@ -299,8 +302,7 @@ def test_files_changed_a_moment_ago_are_not_cached(repo: Path, parsed: list[str]
         (repo / "records" / "places" / "turkey.yaml").read_bytes()
     )
     _run()
-    files = _stored_files(repo)
-    sigs = dict(zip(files["names"], files["sigs"], strict=True))
+    sigs = _stored_files(repo)
     assert sigs["records/places/turkey.yaml"] is None  # its ctime is now: compared by content next time
     parsed.clear()
     _run()
@@ -312,7 +314,7 @@ def test_worker_processes_give_the_same_report_and_fill_the_cache(repo: Path, mo
     expected = _run("--no-cache", "--jobs", "1")
     assert _run("--jobs", "2") == expected
     assert _run("--jobs", "2") == expected
-    assert len(_stored_files(repo)["names"]) == 44
+    assert len(_stored_files(repo)) == 44
 
 
 def test_a_file_name_that_is_not_utf8_is_cached_like_any(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -463,6 +465,9 @@ def test_after_any_edits_a_cached_run_reports_what_a_full_run_reports(
         patch.chdir(work / "repo")
         if settled:  # signatures trusted at once (else every file is compared by content)
             patch.setattr(cache, "RACY_NS", -(10**12))
+        patch.setattr(incremental, "CHUNK", 8)  # the table in parts (44 files: 6), files added and removed
+        patch.setattr(loader, "SPLIT_FROM", 0)  # every walk split over two processes
+        patch.setattr(loader, "_may_split", lambda processes: processes is None or processes > 1)
         records = work / "repo" / "records"
         original = work / "original"
         shutil.copytree(records, original)
@@ -485,9 +490,280 @@ def test_a_snapshot_cut_short_while_a_run_reads_it_is_never_trusted(
     assert store is not None and not store.empty
     os.truncate(index, 100)
     with pytest.raises(cache.Unusable):
-        store.section("files")
+        store.section("rows0")  # (past the cut)
     store.save([("problems", [])], keep_rest=True)  # no exception; nothing half-checked written
     assert index.stat().st_size == 100
     store.close()
     assert _run() == expected  # the cut snapshot is ignored: a full run, rewritten
     assert index.stat().st_size > 100
+
+
+# -- the table of files, written in parts -----------------------------------------------------------
+
+
+def test_a_run_after_a_change_appends_what_changed_and_compacts_in_time(
+    repo: Path, parsed: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A save after a change appends its sections and a new header to the snapshot (the file
+    stays, only grows; the table's other parts are not written again); once what it no longer
+    uses outweighs what it uses, it is written anew."""
+    _ctime_aged(monkeypatch)
+    monkeypatch.setattr(incremental, "CHUNK", 8)  # 44 files: 6 parts of the table
+    _run()
+    index = repo / "records" / cache.CACHE_DIR / cache.INDEX
+    before = index.read_bytes()
+    inode = index.stat().st_ino
+    place = repo / "records" / "places" / "kayseri.yaml"
+    place.write_text(place.read_text(encoding="utf-8").replace('id: "kayseri"', 'id: "kayseri-city"'), encoding="utf-8")
+    expected = _run("--no-cache")
+    parsed.clear()
+    assert _run() == expected and parsed == ["records/places/kayseri.yaml"]
+    after = index.read_bytes()
+    assert index.stat().st_ino == inode and after.startswith(before)  # appended to: nothing rewritten
+    old, new = _header(before)["sections"], _header(after)["sections"]
+    rewritten = {name for name in new if new[name] != old.get(name)}
+    names = sorted(p.relative_to(repo).as_posix() for p in (repo / "records").rglob("*.yaml"))
+    part = names.index("records/places/kayseri.yaml") // 8
+    assert rewritten & {f"rows{n}" for n in range(6)} == {f"rows{part}"}  # only the part that holds it
+    assert "names" not in rewritten  # the same files
+    assert _run() == expected and index.read_bytes() == after  # nothing changed: nothing written
+    monkeypatch.setattr(cache, "COMPACT_SLACK", 0)
+    place.write_text(place.read_text(encoding="utf-8").replace('"kayseri-city"', '"kayseri"'), encoding="utf-8")
+    expected = _run("--no-cache")
+    assert _run() == expected  # the dead sections now outweigh the live ones: written anew
+    data = index.read_bytes()
+    live = sum(length for _at, length, _digest in _header(data)["sections"].values())
+    assert live == len(data) - cache._TRAILER - 1 - int(data[-13:-1]) and len(data) < len(after)  # none dead
+    parsed.clear()
+    assert _run() == expected and parsed == []
+
+
+def test_a_file_added_or_removed_rewrites_the_table_and_keeps_the_report(
+    repo: Path, parsed: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _ctime_aged(monkeypatch)
+    monkeypatch.setattr(incremental, "CHUNK", 8)
+    _run()
+    places = repo / "records" / "places"
+    shutil.copy(places / "turkey.yaml", places / "aaa-turkey.yaml")  # a duplicate id, early in the order
+    os.utime(places / "aaa-turkey.yaml", (HOUR_AGO, HOUR_AGO))
+    parsed.clear()
+    first = _run()
+    assert parsed == ["records/places/aaa-turkey.yaml"] and first == _run("--no-cache")
+    (places / "iran.yaml").unlink()
+    parsed.clear()
+    second = _run()
+    assert parsed == [] and second == _run("--no-cache")
+    assert set(_stored_files(repo)) == {p.relative_to(repo).as_posix() for p in (repo / "records").rglob("*.yaml")}
+
+
+def test_a_signature_a_row_cannot_hold_is_not_kept() -> None:
+    """Sizes and times are kept as signed 64-bit numbers, inodes and devices as unsigned ones:
+    a file whose signature does not fit keeps none, and is compared by content each time."""
+    assert incremental._pack((1, 2, 3, 4, 5)) is not None
+    assert incremental._pack((1, -(2**63), 3, 2**64 - 1, 2**63)) is not None
+    assert incremental._pack((1, 2**63, 3, 4, 5)) is None
+    assert incremental._pack((1, 2, 3, 2**64, 5)) is None
+    stats = {"a.yaml": (1, 2, 3, 4, 5), "b.yaml": (1, 2**70, 3, 4, 5)}
+    rows, odd = incremental._pack_all(["a.yaml", "b.yaml"], stats)
+    assert rows[:40] == incremental._pack((1, 2, 3, 4, 5)) and rows[40:] == bytes(40)
+    assert odd == {1: ((1, 2**70, 3, 4, 5), False)}
+
+
+def test_a_file_with_a_time_past_2262_is_compared_by_content(
+    repo: Path, parsed: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _ctime_aged(monkeypatch)
+    far = 2**63 + 10**9  # nanoseconds: past what a signed 64-bit number holds
+    turkey = repo / "records" / "places" / "turkey.yaml"
+    try:
+        os.utime(turkey, ns=(far, far))
+    except (OSError, OverflowError):
+        pytest.skip("this file system cannot hold the time")
+    if turkey.stat().st_mtime_ns != far:
+        pytest.skip("this file system cannot hold the time")
+    expected = _run("--no-cache")
+    assert _run() == expected
+    assert _stored_files(repo)["records/places/turkey.yaml"] is None
+    parsed.clear()
+    assert _run() == expected and parsed == []  # hashed: the same content
+
+
+def test_the_files_of_the_run_are_found_by_number_a_few_at_a_time_or_all_at_once() -> None:
+    import array
+
+    fids = array.array("q", [7, 3, 9, 1])
+    where = incremental._Positions(fids, ["a", "b", "c", "d"])
+    assert (where[9], where.name(1)) == (2, "d") and where.scans == 2 and where.fid_of == {"d": 1}
+    where.scans = incremental._Positions.SCANS
+    assert where[3] == 1 and where.whole and len(where.found) == 4  # many asked for: one dict
+    with pytest.raises(KeyError):
+        where[4]
+    with pytest.raises(ValueError):
+        incremental._Positions(fids, ["a", "b", "c", "d"])[4]
+
+
+# -- the walk, split over two processes -------------------------------------------------------------
+
+
+def _hostile_tree(root: Path) -> Path:
+    """The shipped records and 12 more folders, with what the walk must report or skip: links, a
+    FIFO, leftovers, an unreadable folder (see ``splits``), hard links within a folder and
+    across the folders a split shares (which process lists which folder varies)."""
+    records = root / "records"
+    shutil.copytree(ROOT / "records", records, ignore=shutil.ignore_patterns(cache.CACHE_DIR))
+    for number in range(12):
+        folder = records / f"f{number:02d}"
+        folder.mkdir(parents=True)
+        for name in ("x.yaml", "y.yml", "readme.md"):
+            (folder / name).write_text(f"id: {number}-{name}\n", encoding="utf-8")
+    os.link(records / "f00" / "x.yaml", records / "f11" / "z-hard.yaml")  # across the split
+    os.link(records / "places" / "iran.yaml", records / "f01" / "iran.yaml")  # across: the first is f01's
+    os.link(records / "f07" / "x.yaml", records / "f10" / "a-hard.yaml")  # both the helper's
+    os.link(records / "places" / "turkey.yaml", records / "places" / "turkey-again.yaml")  # one folder
+    (records / "f05" / "link.yaml").symlink_to(records / "places" / "iran.yaml")
+    (records / "f06" / "dir-link").symlink_to(records / "places", target_is_directory=True)
+    (records / "f07" / "dangling.yaml").symlink_to(records / "nowhere.yaml")
+    os.mkfifo(records / "f08" / "pipe.yaml")
+    (records / "f09" / f"{loader.TEMP_PREFIX}1-x.yaml").write_text("id: t\n", encoding="utf-8")
+    (records / "f09" / f"{loader.TEMP_PREFIX}2-dir").mkdir()
+    (records / "f04" / "caf\udce9.yaml").write_text("id: cafe\n", encoding="utf-8", errors="surrogateescape")
+    (records / "f03" / "empty").mkdir()
+    (records / "f10" / "unreadable").mkdir()
+    return records
+
+
+def _walked(
+    paths: list[str], processes: int | None
+) -> tuple[list[str | tuple[str, str, str]], list[tuple[str, loader.Signature]]]:
+    stats: dict[str, loader.Signature] = {}
+    found = [
+        item if isinstance(item, str) else (item.file, item.code, item.message)
+        for item in loader.iter_record_names(paths, stats, processes=processes)
+    ]
+    return found, list(stats.items())  # (the order of stats too: a run reads it in order)
+
+
+@pytest.fixture
+def splits(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Split every walk at once (a small tree too); the number of folders each helper was given."""
+    given: list[int] = []
+    real = loader._Helper.start
+
+    def start(part: loader._Part, stack: list[str]) -> loader._Helper | None:
+        given.append(len(stack))
+        return real(part, stack)
+
+    monkeypatch.setattr(loader, "SPLIT_FROM", 0)
+    monkeypatch.setattr(loader._Helper, "start", start)
+    monkeypatch.setattr(loader, "_may_split", lambda processes: processes is None or processes > 1)
+    real_scandir = os.scandir
+
+    def scandir(path: t.Any) -> t.Any:
+        if str(path).endswith("unreadable"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(loader.os, "scandir", scandir)
+    return given
+
+
+@pytest.mark.parametrize("named", [["records"], ["records/f03", "records", "records/places/iran.yaml"]])
+def test_a_walk_split_over_two_processes_finds_what_one_process_finds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, splits: list[int], named: list[str]
+) -> None:
+    _hostile_tree(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    one = _walked(named, 1)
+    assert splits == []
+    two = _walked(named, None)
+    assert splits == [18]  # (shared once the root is listed: its 18 folders)
+    assert two == one
+    files, _stats = one
+    codes = {item[1] for item in files if isinstance(item, tuple)}
+    assert codes == {"file-symlink", "file-special", "leftover-temp", "file-unreadable"}
+    for kept, dropped in [
+        ("records/f00/x.yaml", "records/f11/z-hard.yaml"),
+        ("records/f01/iran.yaml", "records/places/iran.yaml"),
+        ("records/f07/x.yaml", "records/f10/a-hard.yaml"),
+        ("records/places/turkey-again.yaml", "records/places/turkey.yaml"),  # (sorted: "-" before ".")
+    ]:
+        assert kept in files and dropped not in files
+
+
+@pytest.mark.parametrize("share", ["alternate", "all-to-the-helper", "none-to-the-helper"])
+def test_the_walk_puts_the_shared_folders_back_in_walk_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, splits: list[int], share: str
+) -> None:
+    """Which process lists which group of folders varies (the faster takes more); here it is
+    forced, so that hard links across the groups of both are met in every arrangement."""
+    _hostile_tree(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    one = _walked(["records"], 1)
+
+    def take(part: loader._Part, queue: int, groups: list[list[str]]) -> list[tuple[int, int, int, int]]:
+        walk = part.helper is not None  # (the helper's part has none)
+        mine = {
+            "alternate": lambda group: group % 2 == walk,
+            "all-to-the-helper": lambda group: not walk,
+            "none-to-the-helper": lambda group: walk,
+        }[share]
+        marks = []
+        for group in range(len(groups)):
+            if mine(group):
+                part.walk(groups[group][::-1], processes=1)
+                marks.append(part.mark(group))
+        return marks
+
+    monkeypatch.setattr(loader, "_take", take)
+    assert _walked(["records"], None) == one and splits == [18]
+
+
+def test_a_helper_that_fails_leaves_its_folders_to_the_walk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, splits: list[int]
+) -> None:
+    """A helper killed or failing (here: it cannot send what it found) changes nothing but the time."""
+    _hostile_tree(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    one = _walked(["records"], 1)
+
+    def failing(rows: list[loader.Signature]) -> bytes:
+        raise MemoryError
+
+    monkeypatch.setattr(loader, "_packed", failing)
+    assert _walked(["records"], None) == one and splits
+
+
+def test_the_cached_run_with_a_split_walk_reports_what_a_full_run_reports(
+    repo: Path, parsed: list[str], monkeypatch: pytest.MonkeyPatch, splits: list[int]
+) -> None:
+    _ctime_aged(monkeypatch)
+    expected = _run("--no-cache")
+    assert _run() == expected and _run() == expected and splits
+    place = repo / "records" / "places" / "kayseri.yaml"
+    place.write_text(place.read_text(encoding="utf-8").replace('id: "kayseri"', 'id: "kayseri-city"'), encoding="utf-8")
+    parsed.clear()
+    changed = _run()
+    assert parsed == ["records/places/kayseri.yaml"] and changed == _run("--no-cache")
+
+
+def test_an_interrupted_walk_leaves_no_helper_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, splits: list[int]
+) -> None:
+    _hostile_tree(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    helpers: list[int] = []
+    real = loader._Part.folder
+
+    def folder(self: loader._Part, name: str, stack: list[str]) -> None:
+        if self.helper is not None:  # (the walk's first folder after the split; never the helper's)
+            helpers.append(self.helper.pid)
+            raise KeyboardInterrupt
+        real(self, name, stack)
+
+    monkeypatch.setattr(loader._Part, "folder", folder)
+    with pytest.raises(KeyboardInterrupt):
+        _walked(["records"], None)
+    assert splits == [18] and len(helpers) == 1
+    with pytest.raises(ChildProcessError):
+        os.waitpid(helpers[0], os.WNOHANG)  # ended and waited for: no process, no zombie

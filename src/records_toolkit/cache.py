@@ -2,11 +2,12 @@
 
 A full run over a collection ends by writing what it found (:func:`.incremental.snapshot`): per
 file its signature (size, times, inode), the SHA-256 of its content, its record count and its
-problems; and the collection's indexes keyed by what they are about (the definitions of each id,
-the references to it, the quotes and texts of each article, what each file contributed), split
-into shards. The next run walks the tree, compares signatures, hashes the files whose signature
-changed (content unchanged after a checkout or ``touch``: not parsed), parses only the files that
-really changed, and re-decides only what the change reaches (:mod:`.incremental`). A cached run
+problems (a packed table, in parts); and the collection's indexes keyed by what they are about
+(the definitions of each id, the references to it, the quotes and texts of each article, what
+each file contributed), split into shards. The next run walks the tree, compares signatures,
+hashes the files whose signature changed (content unchanged after a checkout or ``touch``: not
+parsed), parses only the files that really changed, re-decides only what the change reaches
+(:mod:`.incremental`) and appends the sections it changed to the snapshot. A cached run
 reports exactly what a full run reports; when it cannot be sure (a cap reached, a damaged
 section) it is a full run. A file changed in the last seconds keeps no signature (a second change
 in the same clock tick could hide behind it): next time it is compared by content.
@@ -33,7 +34,6 @@ import hmac
 import json
 import marshal
 import os
-import secrets
 import stat
 import sys
 import time
@@ -44,8 +44,11 @@ from .loader import NotRegular, read_regular
 
 CACHE_DIR = ".records-toolkit-cache"
 INDEX = "snapshot"
-FORMAT = 3
+FORMAT = 4
 SHARDS = 256  # index shards: a run after one change decodes a few of them
+#: A save after a change appends its sections and a new header to the snapshot; the snapshot is
+#: written anew (compacted) once what it holds no longer in use passes what it uses plus this.
+COMPACT_SLACK = 8 << 20
 #: The index read at most: 16 MiB plus 16 KiB per file of the run (a record's result is about
 #: 1 KB; article texts are kept too). A larger index, planted or not, is ignored unread.
 MAX_INDEX_BASE = 16 << 20
@@ -96,7 +99,7 @@ def fingerprint(*, version: str, schemas: t.Mapping[str, t.Any], max_bytes: int,
     and judge a record, the schemas, the size limit and the layout."""
     parts = {
         "format": FORMAT,
-        "python": [list(sys.version_info), marshal.version],  # the snapshot's encoding
+        "python": [list(sys.version_info), marshal.version, sys.byteorder],  # the snapshot's encoding
         "version": version,
         "code": _code_hash(),
         "libraries": _library_files(),
@@ -118,6 +121,14 @@ class Store:
     when asked for, after its digest is checked: a run after one change reads a few of the
     hundreds of index shards. :mod:`marshal` is never given bytes this user's key has not
     vouched for (it is not made for untrusted input).
+
+    A save after a change (``keep_rest``) appends the sections it changed and a new header to the
+    file: the bytes a header points at are never rewritten, so a run reading the snapshot
+    meanwhile still reads what its own header vouched for (one that reads it while a header is
+    being appended finds an end that does not verify, and makes a full run). Once the sections
+    no longer in use outweigh those in use, the snapshot is written anew (compacted). An append
+    interrupted is undone; one killed midway (SIGKILL) leaves an end that does not verify: the
+    next run is a full one, and writes the snapshot anew.
     """
 
     def __init__(self, folder: str, fingerprint: str, key: bytes) -> None:
@@ -126,6 +137,8 @@ class Store:
         self._key = key
         self._fd = -1  # the snapshot read (its sections are read from it when asked for)
         self._sections: dict[str, list[t.Any]] = {}  # name -> [offset, length, sha256 hex]
+        self._size = 0  # the snapshot's size as read (a save appends there)
+        self._identity: tuple[int, int] = (-1, -1)  # its (device, inode)
         self.started = time.time_ns()
 
     @classmethod
@@ -142,7 +155,7 @@ class Store:
             return store
         snapshot = -1
         try:
-            snapshot, total = _open_regular(INDEX, MAX_INDEX_BASE + MAX_INDEX_PER_FILE * files, fd)
+            snapshot, total, identity = _open_regular(INDEX, MAX_INDEX_BASE + MAX_INDEX_PER_FILE * files, fd)
             end = total - _TRAILER
             tail = _pread(snapshot, _TRAILER + 1, end - 1) if end > 0 else b""
             if tail[:1] == b"\n" and tail[-1:] == b"\n":
@@ -155,6 +168,7 @@ class Store:
                         if document.get("fingerprint") == fingerprint and isinstance(document.get("sections"), dict):
                             store._fd, snapshot = snapshot, -1
                             store._sections = document["sections"]
+                            store._size, store._identity = total, identity
         except (OSError, NotRegular, ValueError, MemoryError, AttributeError):
             pass
         finally:
@@ -186,10 +200,13 @@ class Store:
         except (KeyError, TypeError, ValueError, EOFError, OSError) as exc:
             raise Unusable(name) from exc
 
-    def save(self, fresh: t.Iterable[tuple[str, t.Any]], *, keep_rest: bool) -> None:
-        """Write the sections ``fresh`` yields (each encoded and written as it comes) and, with
-        ``keep_rest``, every other section of the snapshot as it was; all or nothing (a new file
-        renamed over the old). Failing to write never fails the run."""
+    def save(self, fresh: t.Iterable[tuple[str, t.Any]], *, keep_rest: bool, drop: t.Collection[str] = ()) -> None:
+        """Write the sections ``fresh`` yields and, with ``keep_rest``, keep every other section of
+        the snapshot as it was but those named in ``drop``; all or nothing. With ``keep_rest``
+        the new sections and a header are appended to the snapshot read (see the class); else,
+        or when that file changed since it was read, or to compact it, a new file is written
+        (each section encoded and written as it comes) and renamed over the old. Failing to
+        write never fails the run."""
         try:
             try:
                 os.mkdir(self.folder, 0o700)
@@ -199,49 +216,123 @@ class Store:
         except OSError:
             return
         try:
+            encoded: list[tuple[str, bytes]] | None = None
+            if keep_rest and self._fd >= 0:
+                encoded = [(name, marshal.dumps(value)) for name, value in fresh]
+                if not encoded and self._sections.keys().isdisjoint(drop):
+                    return  # nothing to change
+                if self._append(folder, encoded, drop):
+                    return
+            sections = fresh if encoded is None else encoded
             _sweep(folder)
             _write_in(folder, ".gitignore", lambda write: write(GITIGNORE))
-            _write_in(folder, INDEX, lambda write: self._write(write, fresh, keep_rest))
+            _write_in(folder, INDEX, lambda write: self._write(write, sections, keep_rest, encoded is not None, drop))
         except (OSError, ValueError, TypeError, MemoryError, Unusable):
             pass  # the cache is an optimisation
         finally:
             os.close(folder)
 
+    def _append(self, folder: int, encoded: list[tuple[str, bytes]], drop: t.Collection[str]) -> bool:
+        """Append ``encoded`` sections and a new header to the snapshot this store read; False
+        (nothing written) when it is no longer that file at that size, when another run is
+        appending to it, or when it is due to be compacted."""
+        if _flock is None:
+            return False
+        table = {name: entry for name, entry in self._sections.items() if name not in drop}
+        offset = self._size
+        for name, data in encoded:
+            table[name] = [offset, len(data), hashlib.sha256(data).hexdigest()]
+            offset += len(data)
+        live = sum(int(entry[1]) for entry in table.values())
+        if offset - live > live + COMPACT_SLACK:
+            return False
+        trailer = self._trailer(table)
+        flags = os.O_WRONLY | _NO_FOLLOW | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+        try:
+            fd = os.open(INDEX, flags, dir_fd=folder)
+        except OSError:
+            return False
+        try:
+            try:
+                _flock(fd)  # one appender at a time (another run waits for nothing: it writes anew)
+            except OSError:
+                return False
+            info = os.fstat(fd)
+            if (info.st_dev, info.st_ino) != self._identity or info.st_size != self._size:
+                return False  # replaced or grown since it was read: written anew instead
+            try:
+                at = self._size
+                for data in [*(data for _name, data in encoded), trailer]:
+                    view = memoryview(data)
+                    while view:
+                        written = os.pwrite(fd, view, at)
+                        view, at = view[written:], at + written
+            except BaseException:  # an error or an interrupt: the snapshot is left as it was
+                os.ftruncate(fd, self._size)
+                raise
+        finally:
+            os.close(fd)
+        self._sections, self._size = table, at
+        try:
+            os.lstat(".gitignore", dir_fd=folder)
+        except FileNotFoundError:
+            _write_in(folder, ".gitignore", lambda write: write(GITIGNORE))
+        return True
+
+    def _trailer(self, table: dict[str, list[t.Any]]) -> bytes:
+        """What ends the snapshot: the header (the fingerprint and ``table``), its HMAC, its length."""
+        header = json.dumps({"format": FORMAT, "fingerprint": self.fingerprint, "sections": table}).encode()
+        mac = hmac.new(self._key, header, hashlib.sha256).hexdigest().encode()
+        return header + b"\n" + mac + b"\n" + b"%012d\n" % len(header)
+
     def _write(
-        self, write: t.Callable[[bytes | memoryview], None], fresh: t.Iterable[tuple[str, t.Any]], keep: bool
+        self,
+        write: t.Callable[[bytes | memoryview], None],
+        fresh: t.Iterable[tuple[str, t.Any]],
+        keep: bool,
+        encoded: bool = False,
+        drop: t.Collection[str] = (),
     ) -> None:
         table: dict[str, list[t.Any]] = {}
         offset = 0
         for name, value in fresh:
-            data = marshal.dumps(value)
+            data = value if encoded else marshal.dumps(value)
             write(data)
             table[name] = [offset, len(data), hashlib.sha256(data).hexdigest()]
             offset += len(data)
             del data
         if keep:  # copied from the old file as they are (checked: a section that changed meanwhile is refused)
             for name, (old, length, digest) in self._sections.items():
-                if name not in table:
+                if name not in table and name not in drop:
                     data = _pread(self._fd, int(length), int(old))
                     if hashlib.sha256(data).hexdigest() != digest:
                         raise ValueError(f"section {name} does not read back")
                     write(data)
                     table[name] = [offset, length, digest]
                     offset += int(length)
-        header = json.dumps({"format": FORMAT, "fingerprint": self.fingerprint, "sections": table}).encode()
-        mac = hmac.new(self._key, header, hashlib.sha256).hexdigest().encode()
-        write(header + b"\n" + mac + b"\n" + b"%012d\n" % len(header))
+        write(self._trailer(table))
 
 
-def _open_regular(name: str, limit: int, folder: int) -> tuple[int, int]:
-    """The snapshot opened for reading, and its size: never through a link, never a special file
-    (a FIFO would block), never past ``limit``."""
+def _open_regular(name: str, limit: int, folder: int) -> tuple[int, int, tuple[int, int]]:
+    """The snapshot opened for reading, its size and its (device, inode): never through a link,
+    never a special file (a FIFO would block), never past ``limit``."""
     flags = os.O_RDONLY | _NO_FOLLOW | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     fd = os.open(name, flags, dir_fd=folder)
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
         os.close(fd)
         raise NotRegular("file-special", "not a regular file of a size a snapshot can have")
-    return fd, info.st_size
+    return fd, info.st_size, (info.st_dev, info.st_ino)
+
+
+def _lock_now(fd: int) -> None:
+    """An exclusive lock on ``fd``, or :class:`OSError` at once when another process holds one."""
+    import fcntl
+
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+_flock: t.Callable[[int], None] | None = _lock_now if os.name == "posix" else None
 
 
 def _pread(fd: int, length: int, offset: int) -> bytes:
@@ -276,7 +367,7 @@ def _write_in(folder_fd: int, name: str, produce: t.Callable[[t.Callable[[bytes 
     ``produce`` is given the function that writes each piece. The temporary name is not
     guessable and created exclusively, never through a link, never blocking: the folder is in an
     untrusted tree, where a FIFO or a link could be waiting at a name known in advance."""
-    temp = f"{_TEMP}{os.getpid()}-{secrets.token_hex(8)}-{name}"
+    temp = f"{_TEMP}{os.getpid()}-{_token()}-{name}"
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NO_FOLLOW | getattr(os, "O_NONBLOCK", 0)
     fd = os.open(temp, flags, 0o600, dir_fd=folder_fd)
 
@@ -293,6 +384,12 @@ def _write_in(folder_fd: int, name: str, produce: t.Callable[[t.Callable[[bytes 
         raise
     os.close(fd)
     os.replace(temp, name, src_dir_fd=folder_fd, dst_dir_fd=folder_fd)
+
+
+def _token() -> str:
+    """16 random hex digits: a temporary name no one can guess (``secrets.token_hex(8)``, without
+    importing :mod:`secrets` and :mod:`random` on every cached run)."""
+    return os.urandom(8).hex()
 
 
 _TEMP = ".tmp-"

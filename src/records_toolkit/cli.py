@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import sys
 import typing as t
-from pathlib import Path
 
 import click
 

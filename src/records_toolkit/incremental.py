@@ -13,6 +13,11 @@ the change can reach:
 - duplicate-id problems of those ids;
 - quotes of an article whose text changed, and the quotes in the changed files.
 
+Finding the changed files costs little per file: the walk's signatures are packed into one
+run of bytes and compared with the snapshot's (a few blocks of bytes at a time; only a block
+that differs is looked at file by file), the names compared as one text; a save writes only the
+parts of the table that changed (see :class:`_Table` and :meth:`.cache.Store.save`).
+
 Everything else is the last run's, problem for problem. Whatever this module cannot decide
 exactly (a file past the per-file problem cap, more unfound quotes than get a hint, a section
 that does not read back) raises :class:`Fallback`, and the run is made in full: a cached run
@@ -22,8 +27,12 @@ over random edit sequences).
 
 from __future__ import annotations
 
+import array
 import collections
+import itertools
+import operator
 import os
+import struct
 import typing as t
 
 from . import cache
@@ -51,6 +60,244 @@ class Outcome(t.NamedTuple):
     records: list[int]  # records per file, in the run's order
 
 
+# -- the table of files ---------------------------------------------------------------------------
+
+#: The snapshot's table of files is packed: per file a signature of five 64-bit numbers (see
+#: :data:`~.loader.Signature`), a SHA-256, a byte of flags, its number (file id) and its record
+#: count, in the run's order; its names are one text (``names``, joined by NUL). The rows are
+#: stored in sections of :data:`CHUNK` files, so a save after a change writes the few that changed.
+CHUNK = 4096
+_SIG = 40  # bytes per signature
+_ROW = struct.Struct("5q")  # (the layout of array("q"))
+_SHA = 32
+_SIGNED = 1  # flag: the signature is kept (not changed a moment ago)
+_HASHED = 2  # flag: the SHA-256 is kept
+_BOTH = _SIGNED | _HASHED
+_NOT_BOTH = bytes(0 if n == _BOTH else 1 for n in range(256))  # bytes.translate: 1 where a flag is missing
+_WIDE = 1 << 64
+_HALF = 1 << 63
+
+
+def _pack(sig: Signature | None) -> bytes | None:
+    """One signature's row: five signed 64-bit numbers (an inode or device past 2**63 wraps, and
+    stays apart from any other, never negative); None when there is no signature or a size or
+    time does not fit (such a file keeps none: it is compared by content each time)."""
+    if sig is None or not all(-_HALF <= n < _HALF for n in sig[:3]) or not all(0 <= n < _WIDE for n in sig[3:]):
+        return None
+    return array.array("q", [n - _WIDE if n >= _HALF else n for n in sig]).tobytes()
+
+
+def _pack_all(
+    order: t.Sequence[str], stats: t.Mapping[str, Signature]
+) -> tuple[bytes, dict[int, tuple[Signature | None, bool]]]:
+    """The rows of the signatures the walk took of ``order``; and the files whose row is zeros,
+    with their signature (taken now when the walk has none; None when it cannot be had) and
+    whether it is one a row can hold."""
+    try:
+        if len(stats) == len(order) and all(map(operator.eq, stats, order)):  # the walk's own order: no lookups
+            rows: t.Iterable[Signature] = stats.values()
+        else:
+            rows = map(stats.__getitem__, order)
+        return b"".join(itertools.starmap(_ROW.pack, rows)), {}
+    except (KeyError, struct.error, TypeError):
+        pass
+    packed: list[bytes] = []
+    odd: dict[int, tuple[Signature | None, bool]] = {}
+    for number, name in enumerate(order):
+        info = stats.get(name)
+        if info is None:
+            try:
+                info = signature(os.stat(name, follow_symlinks=False))
+            except OSError:
+                info = None
+        row = _pack(info)
+        if row is None:
+            odd[number] = (info, False)
+            row = bytes(_SIG)
+        elif name not in stats:
+            odd[number] = (info, True)
+        packed.append(row)
+    return b"".join(packed), odd
+
+
+class _Table:
+    """The table of files of a snapshot (or of the run that writes the next one), as packed columns."""
+
+    def __init__(
+        self,
+        names: str,
+        count: int,
+        next_fid: int,
+        exact: bool,
+        sigs: bytes | bytearray,
+        shas: bytearray,
+        flags: bytearray,
+        fids: array.array[int],
+        records: array.array[int],
+    ) -> None:
+        if not (
+            len(sigs) == _SIG * count
+            and len(shas) == _SHA * count
+            and len(flags) == len(fids) == len(records) == count
+            and (count or not names)
+        ):  # (the number of names: when they are split, see _update)
+            raise Unusable("files")
+        self.names, self.count, self.next, self.exact = names, count, next_fid, exact
+        self.sigs, self.shas, self.flags, self.fids, self.records = sigs, shas, flags, fids, records
+        self.chunks: list[tuple[bytes, ...]] = []  # as read (a save writes those that differ)
+
+    @classmethod
+    def read(cls, store: Store) -> _Table:
+        meta = store.section("files")
+        count, chunks = int(meta["count"]), int(meta["chunks"])
+        if chunks != -(-count // CHUNK):
+            raise Unusable("files")
+        parts = [store.section(f"rows{number}") for number in range(chunks)]
+        fids, records = array.array("q"), array.array("q")
+        for part in parts:
+            if type(part) is not tuple or len(part) != 5 or not all(type(x) is bytes for x in part):
+                raise Unusable("files")
+            fids.frombytes(part[3])
+            records.frombytes(part[4])
+        names = store.section("names")
+        if type(names) is not str:
+            raise Unusable("names")
+        table = cls(
+            names,
+            count,
+            int(meta["next"]),
+            bool(meta["exact"]),
+            b"".join(part[0] for part in parts),
+            bytearray(b"".join(part[1] for part in parts)),
+            bytearray(b"".join(part[2] for part in parts)),
+            fids,
+            records,
+        )
+        table.chunks = parts
+        return table
+
+    def sections(self, old: _Table | None = None) -> t.Iterator[tuple[str, t.Any]]:
+        """The sections of this table; given the ``old`` one, only those that differ from it."""
+        chunks = -(-self.count // CHUNK)
+        meta = {"count": self.count, "chunks": chunks, "next": self.next, "exact": self.exact}
+        if old is None or meta != {"count": old.count, "chunks": len(old.chunks), "next": old.next, "exact": old.exact}:
+            yield "files", meta
+        if old is None or self.names != old.names:
+            yield "names", self.names
+        for number in range(chunks):
+            a, b = number * CHUNK, (number + 1) * CHUNK
+            part = (
+                bytes(self.sigs[a * _SIG : b * _SIG]),
+                bytes(self.shas[a * _SHA : b * _SHA]),
+                bytes(self.flags[a:b]),
+                self.fids[a:b].tobytes(),
+                self.records[a:b].tobytes(),
+            )
+            if old is None or number >= len(old.chunks) or old.chunks[number] != part:
+                yield f"rows{number}", part
+
+    def signature(self, number: int) -> Signature | None:
+        """The signature kept of the file at ``number`` (None: compared by content next time)."""
+        if not self.flags[number] & _SIGNED:
+            return None
+        values = array.array("q", self.sigs[number * _SIG : (number + 1) * _SIG])
+        return t.cast(Signature, tuple(n + _WIDE if n < 0 and k >= 3 else n for k, n in enumerate(values)))
+
+    def sha(self, number: int) -> bytes | None:
+        return bytes(self.shas[number * _SHA : (number + 1) * _SHA]) if self.flags[number] & _HASHED else None
+
+
+class _Positions:
+    """Where each file number is in the run's order, found when asked: a scan of the numbers for
+    a few, one dict of them all once many are asked for (100,000 entries otherwise unneeded)."""
+
+    SCANS = 32
+
+    def __init__(self, fids: array.array[int], order: t.Sequence[str]) -> None:
+        self.fids, self.order = fids, order
+        self.found: dict[int, int] = {}
+        self.fid_of: dict[str, int] = {}  # the files named so far, by name
+        self.scans = 0
+        self.whole = False  # `found` holds every file
+
+    def __getitem__(self, fid: int) -> int:
+        """The position of file ``fid`` (:class:`KeyError` or :class:`ValueError` when it is not in the run)."""
+        number = self.found.get(fid)
+        if number is None:
+            if self.whole:
+                raise KeyError(fid)
+            if self.scans < self.SCANS:
+                self.scans += 1
+                number = self.found[fid] = self.fids.index(fid)
+            else:
+                self.found = dict(zip(self.fids, range(len(self.fids))))
+                self.whole = True
+                number = self.found[fid]
+        return number
+
+    def name(self, fid: int) -> str:
+        name = self.order[self[fid]]
+        self.fid_of[name] = fid
+        return name
+
+
+def _new_rows(table: _Table, names: str, old_at: list[int] | None, sigs: bytes) -> _Table:
+    """The table of this run before its changes are looked at: its ``names`` (joined), the
+    signatures the walk took (``sigs``), the rest of each row the last run's, placed in this run's
+    order (``old_at``: each file's number in the last run, -1 for a new file; None: the same files
+    in the same order). A new file's row has no flags, so it is looked at."""
+    if old_at is None:
+        return _Table(
+            table.names,
+            table.count,
+            table.next,
+            True,
+            sigs,
+            bytearray(table.shas),
+            bytearray(table.flags),
+            array.array("q", table.fids),
+            array.array("q", table.records),
+        )
+    packed = bytes(table.shas)
+    shas = [packed[n : n + _SHA] for n in range(0, len(packed), _SHA)]
+    shas.append(bytes(_SHA))
+    flags = [*table.flags, 0]
+    fids = array.array("q", table.fids)
+    fids.append(-1)
+    records = array.array("q", table.records)
+    records.append(0)
+    return _Table(
+        names,
+        len(old_at),
+        table.next,
+        True,
+        sigs,
+        bytearray(b"".join(map(shas.__getitem__, old_at))),
+        bytearray(map(flags.__getitem__, old_at)),
+        array.array("q", map(fids.__getitem__, old_at)),
+        array.array("q", map(records.__getitem__, old_at)),
+    )
+
+
+def _differing(new: bytes, old: bytes, flags: bytes | bytearray) -> list[int]:
+    """The rows whose signature differs between ``new`` and ``old`` or whose ``flags`` lack one
+    (compared a block at a time: after one change, one block is looked at row by row)."""
+    found: set[int] = set()
+    if new != old:
+        block = 512 * _SIG
+        for start in range(0, len(new), block):
+            if new[start : start + block] != old[start : start + block]:
+                for at in range(start, min(start + block, len(new)), _SIG):
+                    if new[at : at + _SIG] != old[at : at + _SIG]:
+                        found.add(at // _SIG)
+    missing = flags.translate(_NOT_BOTH)
+    number = missing.find(1)
+    while number >= 0:
+        found.add(number)
+        number = missing.find(1, number + 1)
+    return sorted(found)
+
+
 # -- the snapshot of a full run -------------------------------------------------------------------
 
 
@@ -69,18 +316,27 @@ def snapshot(
     hashes = checker.hashes or {}
     counts = checker.file_records
     coll = checker._collection
-    yield (
-        "files",
-        {
-            "names": list(order),
-            "fids": list(range(len(order))),
-            "sigs": [_settled(stats.get(name), started) for name in order],
-            "shas": [None if n in unstable else hashes.get(name) for n, name in enumerate(order)],
-            "records": [counts.get(name, 0) for name in order],
-            "next": len(order),
-            "exact": _exact(stored, checker),
-        },
+    sigs, odd = _pack_all(order, stats)
+    shas = bytearray()
+    flags = bytearray()
+    for number, name in enumerate(order):
+        sig = None if number in odd else _settled(stats[name], started)  # (not walked, or too odd: none kept)
+        sha = None if number in unstable else hashes.get(name)
+        shas += sha if sha is not None else bytes(_SHA)
+        flags.append((_SIGNED if sig is not None else 0) | (_HASHED if sha is not None else 0))
+    table = _Table(
+        "\0".join(order),
+        len(order),
+        len(order),
+        _exact(stored, checker),
+        sigs,
+        shas,
+        flags,
+        array.array("q", range(len(order))),
+        array.array("q", [counts.get(name, 0) for name in order]),
     )
+    yield from table.sections()
+    del table, sigs, shas, flags
     yield "problems", stored
     del stored
     yield "dangling", [(fid_of[f], d, p, target, a) for f, d, p, target, a in coll.each_ref() if target not in coll.ids]
@@ -240,66 +496,63 @@ def update(
 def _update(
     store: Store, order: t.Sequence[str], stats: t.Mapping[str, Signature], checker: Checker, max_bytes: int
 ) -> Outcome:
-    files = store.section("files")
-    if not files["exact"]:
+    table = _Table.read(store)
+    if not table.exact:
         raise Fallback("the last run reached a cap")
-    names, fids, sigs, shas, records = files["names"], files["fids"], files["sigs"], files["shas"], files["records"]
-    next_fid: int = files["next"]
-    position = {name: number for number, name in enumerate(names)}
-    new_fids: list[int] = []
-    new_sigs: list[Signature | None] = []
-    new_shas: list[bytes | None] = []
-    new_records: list[int] = []
-    changed: list[tuple[str, int]] = []  # (name, index in the new lists) of the files to parse
+    sigs, odd = _pack_all(order, stats)
+    old_at: list[int] | None = None  # each file's number in the last run (None: the same files, in order)
     gone: set[int] = set()  # files whose old contributions go: changed or removed
-    last, reordered, touched = -1, False, False
+    reordered = False
+    joined = "\0".join(order)
+    if len(order) != table.count or joined != table.names:
+        names = table.names.split("\0") if table.count else []
+        if len(names) != table.count:
+            raise Unusable("names")
+        position = dict(zip(names, range(table.count)))
+        old_at = list(map(position.get, order, itertools.repeat(-1)))
+        kept = [number for number in old_at if number >= 0]
+        reordered = kept != sorted(kept)
+        gone.update(table.fids[number] for number in set(range(table.count)).difference(kept))
+        rows = [table.sigs[n : n + _SIG] for n in range(0, len(table.sigs), _SIG)]
+        rows.append(bytes(_SIG))
+        old_sigs = b"".join(map(rows.__getitem__, old_at))
+        del names, position, kept, rows
+    else:
+        old_sigs = bytes(table.sigs)
+    new = _new_rows(table, joined, old_at, sigs)
+    changed: list[tuple[str, int]] = []  # (name, number in this run) of the files to parse
     racy = store.started - cache.RACY_NS
-    for name in order:
-        number = position.pop(name, None)
-        info = stats.get(name)
-        if info is None:
-            try:
-                info = signature(os.stat(name, follow_symlinks=False))
-            except OSError:
-                info = None
-        # _settled, inline: this loop runs once per file of the collection
-        sig = None if info is None or info[1] >= racy or info[2] >= racy else info
-        if number is None:
-            new_fids.append(next_fid)
-            next_fid += 1
+    for number in _differing(sigs, old_sigs, new.flags):  # the rows of files changed, touched or new
+        name = order[number]
+        info, fits = odd[number] if number in odd else (stats[name], True)
+        sig = None if info is None or not fits or info[1] >= racy or info[2] >= racy else info
+        sha = None if old_at is not None and old_at[number] < 0 else new.sha(number)
+        if old_at is not None and old_at[number] < 0:
+            new.fids[number] = new.next
+            new.next += 1
             same = False
         else:
-            if number < last:
-                reordered = True
-            last = number
-            new_fids.append(fids[number])
-            sha = shas[number]
-            same = sha is not None and sig is not None and sigs[number] == sig
+            at = number * _SIG
+            same = sha is not None and sig is not None and bool(new.flags[number] & _SIGNED)
+            same = same and sigs[at : at + _SIG] == old_sigs[at : at + _SIG]
             if not same and sha is not None and info is not None:
                 try:  # unchanged content after a checkout or `touch`: read and hashed, not parsed
                     same = content_hash(read_regular(name, max_bytes)) == sha
                 except OSError:
                     same = False
-                touched = touched or same
             if not same:
-                gone.add(fids[number])
-        new_sigs.append(sig)
-        new_shas.append(shas[number] if same and number is not None else None)
-        new_records.append(records[number] if same and number is not None else 0)
+                gone.add(new.fids[number])
+        new.flags[number] = (_SIGNED if sig is not None else 0) | (_HASHED if same else 0)
         if not same:
-            changed.append((name, len(new_fids) - 1))
-    gone.update(fids[number] for number in position.values())  # files no longer in the run
-    touched = touched or new_sigs != sigs
+            new.shas[number * _SHA : (number + 1) * _SHA] = bytes(_SHA)
+            new.records[number] = 0
+            changed.append((name, number))
     if not changed and not gone and not reordered:
-        stored = store.section("problems")
-        name_of = dict(zip(new_fids, order, strict=True)) if stored else {}
-        outcome = Outcome([_problem(name_of[p[0]], p) for p in stored], new_records)
-        if touched:
-            store.save([("files", {**files, "sigs": new_sigs})], keep_rest=True)
+        where = _Positions(new.fids, order)
+        outcome = Outcome([_problem(where.name(p[0]), p) for p in store.section("problems")], new.records.tolist())
+        store.save(new.sections(table), keep_rest=True)  # (signatures that changed: a file touched or settled)
         return outcome
-    return _Update(store, files, order, new_fids, checker, max_bytes).run(
-        changed, gone, reordered, new_sigs, new_shas, new_records, next_fid
-    )
+    return _Update(store, table, new, order, checker, max_bytes).run(changed, gone, reordered)
 
 
 class _Update:
@@ -308,32 +561,23 @@ class _Update:
     def __init__(
         self,
         store: Store,
-        files: dict[str, t.Any],
+        old: _Table,
+        new: _Table,
         order: t.Sequence[str],
-        fids: list[int],
         checker: Checker,
         max_bytes: int,
     ) -> None:
         self.store = store
-        self.files = files
+        self.old = old
+        self.new = new
         self.order = order
-        self.fids = fids
+        self.fids = new.fids
+        self.where = _Positions(new.fids, order)
         self.checker = checker
         self.max_bytes = max_bytes
-        self._name_of: dict[int, str] | None = None
-        self._rank: dict[int, int] | None = None
         self._all_ids: list[str] | None = None
 
-    def run(
-        self,
-        changed: list[tuple[str, int]],
-        gone: set[int],
-        reordered: bool,
-        sigs: list[Signature | None],
-        shas: list[bytes | None],
-        records: list[int],
-        next_fid: int,
-    ) -> Outcome:
+    def run(self, changed: list[tuple[str, int]], gone: set[int], reordered: bool) -> Outcome:
         from .validate import Checker
 
         store = self.store
@@ -432,25 +676,25 @@ class _Update:
 
                 hint = did_you_mean(target, self._ids(defs))
                 message = f"{target!r} is not the id of any record{hint}"
-                pending.append(Pending(self.name_of[f], d, p, "dangling-reference", message))
+                pending.append(Pending(self.where.name(f), d, p, "dangling-reference", message))
                 dangling.append((f, d, p, target, allowed))
             elif found[0][2] not in allowed:
                 message = f"{target!r} is a {found[0][2]}; here it must be {_either(allowed)}"
-                pending.append(Pending(self.name_of[f], d, p, "reference-type", message))
+                pending.append(Pending(self.where.name(f), d, p, "reference-type", message))
         for record_id in sorted(ids):
             found = defs.get(record_id) or []
             if len(found) > 1:
-                first = (self.name_of[found[0][0]], found[0][1], found[0][2])
-                pending.extend(_duplicate(record_id, self.name_of[f], d, first) for f, d, _t in found[1:])
+                first = (self.where.name(found[0][0]), found[0][1], found[0][2])
+                pending.extend(_duplicate(record_id, self.where.name(f), d, first) for f, d, _t in found[1:])
         for (f, d, p), (article, quote) in sorted(quote_checks.items()):
             held = texts.get(article)
             if held and quote not in held[-1][2]:
                 message = f"quote not found verbatim in article {article!r}{_near_miss(quote, held[-1][2])}"
-                pending.append(Pending(self.name_of[f], d, p, "quote-not-found", message))
+                pending.append(Pending(self.where.name(f), d, p, "quote-not-found", message))
         from .validate import place
 
         fresh = list(sub.report.problems) + place(pending)
-        fid_by_name = {name: fid for fid, name in self.name_of.items()} if fresh else {}
+        fid_by_name = {**self.where.fid_of, **fid_of}  # (fresh problems are of the files named so far)
         result = kept + [_stored(fid_by_name[p.file], p) for p in fresh]
         per_file = collections.Counter(p[0] for p in result)
         if per_file and max(per_file.values()) > _cap():
@@ -458,44 +702,31 @@ class _Update:
         if sum(1 for p in result if p[4] == "quote-not-found") > NEAR_MISS_HINTS:
             raise Fallback("more quotes not found than get a hint")
         unstable = {p.file for p in fresh if p.code in _PASSING}
-        for name, index in changed:
-            sha = sub.hashes.get(name)
-            shas[index] = None if name in unstable else sha
-            records[index] = sub.file_records.get(name, 0)
-        sections: dict[str, t.Any] = {
-            "files": {
-                "names": list(self.order),
-                "fids": self.fids,
-                "sigs": sigs,
-                "shas": shas,
-                "records": records,
-                "next": next_fid,
-                "exact": True,
-            },
-            "problems": result,
-            "dangling": dangling,
-            "multi": sorted(multi),
-        }
+        table = self.new
+        for name, number in changed:
+            sha = None if name in unstable else sub.hashes.get(name)
+            if sha is not None:
+                table.shas[number * _SHA : (number + 1) * _SHA] = sha
+                table.flags[number] |= _HASHED
+            table.records[number] = sub.file_records.get(name, 0)
+        sections: list[tuple[str, t.Any]] = [
+            *table.sections(self.old),
+            ("problems", result),
+            ("dangling", dangling),
+            ("multi", sorted(multi)),
+        ]
         for sharded in (forward, defs, refs, quotes, texts):
-            sections.update(sharded.changed())
-        store.save(sections.items(), keep_rest=True)
-        return Outcome([_problem(self.name_of[p[0]], p) for p in result], records)
+            sections.extend(sharded.changed().items())
+        stale = [f"rows{number}" for number in range(-(-table.count // CHUNK), len(self.old.chunks))]
+        store.save(sections, keep_rest=True, drop=stale)
+        return Outcome([_problem(self.where.name(p[0]), p) for p in result], table.records.tolist())
 
     def _ordered(self, found: list[t.Any]) -> list[t.Any]:
         """Entries ``(fid, document, ...)`` in the order of this run."""
         if len(found) < 2:
             return found
-        if self._rank is None:
-            self._rank = {fid: number for number, fid in enumerate(self.fids)}
-        rank = self._rank
-        return sorted(found, key=lambda e: (rank[e[0]], e[1]))
-
-    @property
-    def name_of(self) -> dict[int, str]:
-        """File names by number (made when a problem needs one: 100,000 entries otherwise unneeded)."""
-        if self._name_of is None:
-            self._name_of = dict(zip(self.fids, self.order, strict=True))
-        return self._name_of
+        where = self.where
+        return sorted(found, key=lambda e: (where[e[0]], e[1]))
 
     def _rekey(
         self,

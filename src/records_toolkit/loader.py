@@ -20,10 +20,12 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import errno
+import itertools
 import operator
 import os
 import re
 import stat
+import sys
 import typing as t
 from pathlib import Path
 
@@ -783,7 +785,10 @@ def iter_record_files(
 
 
 def iter_record_names(
-    paths: t.Iterable[str | os.PathLike[str]], stats: dict[str, Signature] | None = None
+    paths: t.Iterable[str | os.PathLike[str]],
+    stats: dict[str, Signature] | None = None,
+    *,
+    processes: int | None = None,
 ) -> t.Iterator[str | Problem]:
     """Expand files and directories (recursively, ``*.yaml``/``*.yml``) in a stable order.
 
@@ -798,6 +803,9 @@ def iter_record_names(
 
     ``stats``: filled with each file's ``lstat`` as the walk took it, by its posix name (the
     result cache needs no second ``stat`` per file).
+
+    ``processes``: 1 walks in this process only; by default a large tree is walked by two (see
+    :func:`_walk`), with the same result.
     """
     seen: dict[int, set[int]] = {}  # device -> inodes (not a (device, inode) tuple per file: memory)
 
@@ -832,7 +840,7 @@ def iter_record_names(
             yield _problem_at(path, "file-unreadable", "cannot read: the path holds a NUL character")
             continue
         if stat.S_ISDIR(info.st_mode):
-            yield from _walk(path, seen, stats)
+            yield from _walk(path, seen, stats, processes)
         elif link:
             yield _problem_at(path, "file-symlink", "a symbolic link: not followed (it could lead outside the tree)")
         elif stat.S_ISREG(info.st_mode):
@@ -866,36 +874,94 @@ def _linked_parent(path: Path) -> Path | None:
 
 
 _BY_NAME = operator.attrgetter("name")
+_INODE = operator.itemgetter(3)
+_DEVICE = operator.itemgetter(4)
+_ROW = "qqqQQ"  # a signature as the helper sends it (struct)
+
+#: A walk that has met this many record files and still has two folders or more to list shares
+#: them with a second process (see :class:`_Helper`); a smaller tree is walked in one.
+SPLIT_FROM = 2000
+_GROUPS = 1024  # the shared folders go in at most this many groups (their numbers fill one pipe page)
+
+_Found = tuple[list[str], list[Signature], list[tuple[str, str, str]], int, list[tuple[int, int, int, int]]]
 
 
-def _walk(
-    root: Path, seen: dict[int, set[int]], stats: dict[str, Signature] | None = None
-) -> t.Iterator[str | Problem]:
-    """Every record file under ``root`` (sorted), and a problem for each link, special file or
-    unreadable folder. ``seen``: the inodes already walked, by device (a file reached twice is
-    read once). The loop runs once per entry of the tree: the common case (a regular record
-    file) comes first and costs one ``lstat``; other entries are told apart by the listing's
-    file type where it can."""
-    files: list[str] = []  # as text: a Path object per file would cost several times its name
-    problems: list[Problem] = []
-    named_like_records = 0
-    stack = [str(root)]  # folders as text too (a Path each costs a parse: 16,000 folders at 100k files)
-    while stack:
-        folder = stack.pop()
+class _Part:
+    """What a walk (or its helper process) found: the record files in walk order with their
+    signatures, the problems, and how many entries were named like records."""
+
+    __slots__ = ("files", "helper", "named", "problems", "rows", "seen")
+
+    def __init__(self, seen: dict[int, set[int]]) -> None:
+        self.seen = seen  # the inodes already walked, by device
+        self.files: list[str] = []  # as text: a Path object per file would cost several times its name
+        self.rows: list[Signature] = []  # each file's signature, in the same order
+        self.problems: list[Problem] = []
+        self.named = 0
+        self.helper: _Helper | None = None  # the process sharing the walk (one at most)
+
+    def walk(self, stack: list[str], processes: int | None = None) -> None:
+        """List the folders of ``stack`` (the next on top) and all below them, depth first; once
+        the walk is large enough, the folders still to list are shared with a helper process
+        (:attr:`helper`), unless there is one already or ``processes`` forbids it. An interrupt
+        ends the helper: it is never left behind."""
+        try:
+            while stack:
+                if self.helper is None and self.named >= SPLIT_FROM and len(stack) > 1 and _may_split(processes):
+                    helper = _Helper.start(self, stack)
+                    if helper is not None:
+                        stack.clear()
+                        helper.take(self)  # (this walk's share)
+                        return
+                self.folder(stack.pop(), stack)
+        except BaseException:
+            if self.helper is not None:
+                self.helper.stop()
+            raise
+
+    def folder(self, folder: str, stack: list[str]) -> None:
+        """One folder's entries (sorted): its record files, problems and subfolders (pushed on
+        ``stack``). The loop runs once per entry of the tree: the common case (a regular record
+        file) comes first and costs one ``lstat``; other entries are told apart by the listing's
+        file type where it can."""
         try:
             with os.scandir(folder) as entries:
                 listed = sorted(entries, key=_BY_NAME)
         except OSError as exc:
-            problems.append(
+            self.problems.append(
                 _problem_at(exc.filename or folder, "file-unreadable", f"cannot read: {exc.strerror or exc}")
             )
-            continue
+            return
         here = folder == "."  # then a name is spelled as Path spells it: "a.yaml", not "./a.yaml"
+        files, rows, seen = self.files, self.rows, self.seen
         subfolders: list[str] = []
+        device, inodes = -1, set()
         for entry in listed:
-            if entry.name.startswith(TEMP_PREFIX):  # never read as records; never silently either
-                named_like_records += 1
-                problems.append(
+            name = entry.name
+            record_like = name.endswith(YAML_SUFFIXES)
+            if record_like and not name.startswith(TEMP_PREFIX):  # the common case first
+                try:
+                    info = entry.stat(follow_symlinks=False)
+                except OSError as exc:
+                    self.problems.append(
+                        _problem_at(Path(entry.path), "file-unreadable", f"cannot read: {exc.strerror or exc}")
+                    )
+                    continue
+                if stat.S_ISREG(info.st_mode):
+                    self.named += 1
+                    if info.st_dev != device:
+                        device = info.st_dev
+                        inodes = seen.setdefault(device, set())
+                    inode = info.st_ino
+                    if inode in inodes:
+                        continue
+                    inodes.add(inode)
+                    files.append((name if here else entry.path) if _POSIX else Path(entry.path).as_posix())
+                    rows.append((info.st_size, info.st_mtime_ns, info.st_ctime_ns, inode, device))
+                    continue
+            elif name.startswith(TEMP_PREFIX):  # never read as records; never silently either
+                self.named += 1
+                self.problems.append(
                     _problem_at(
                         Path(entry.path),
                         "leftover-temp",
@@ -905,39 +971,28 @@ def _walk(
                     )
                 )
                 continue
-            record_like = entry.name.endswith(YAML_SUFFIXES)
-            if not record_like:  # the entry's type from the directory listing: no stat (d_type)
+            else:  # not named like a record: the entry's type from the directory listing, no stat (d_type)
                 try:
                     if entry.is_dir(follow_symlinks=False):
-                        subfolders.append(entry.name if here else entry.path)
+                        subfolders.append(name if here else entry.path)
                         continue
                     if not entry.is_symlink():
                         continue  # a file that is no record (a README): nothing to say about it
                 except OSError:
                     pass  # the stat below says what is wrong
-            try:
-                info = entry.stat(follow_symlinks=False)
-            except OSError as exc:
-                problems.append(_problem_at(Path(entry.path), "file-unreadable", f"cannot read: {exc.strerror or exc}"))
-                continue
-            mode = info.st_mode
-            if record_like and stat.S_ISREG(mode):  # the common case
-                named_like_records += 1
-                inodes = seen.get(info.st_dev)
-                if inodes is None:
-                    inodes = seen[info.st_dev] = set()
-                if info.st_ino in inodes:
+                try:
+                    info = entry.stat(follow_symlinks=False)
+                except OSError as exc:
+                    self.problems.append(
+                        _problem_at(Path(entry.path), "file-unreadable", f"cannot read: {exc.strerror or exc}")
+                    )
                     continue
-                inodes.add(info.st_ino)
-                name = (entry.name if here else entry.path) if _POSIX else Path(entry.path).as_posix()
-                files.append(name)
-                if stats is not None:
-                    stats[name] = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, info.st_dev)
-            elif stat.S_ISLNK(mode):
+            mode = info.st_mode
+            if stat.S_ISLNK(mode):
                 target = _link_target_kind(entry.path)
                 if record_like or target == "a directory":
-                    named_like_records += 1
-                    problems.append(
+                    self.named += 1
+                    self.problems.append(
                         _problem_at(
                             Path(entry.path),
                             "file-symlink",
@@ -945,16 +1000,299 @@ def _walk(
                         )
                     )
             elif stat.S_ISDIR(mode):
-                subfolders.append(entry.name if here else entry.path)
+                subfolders.append(name if here else entry.path)
             elif record_like:
-                named_like_records += 1
-                problems.append(
+                self.named += 1
+                self.problems.append(
                     _problem_at(Path(entry.path), "file-special", f"{kind_of(mode)}, not a regular file: not read")
                 )
         stack.extend(reversed(subfolders))
+
+    def mark(self, group: int) -> tuple[int, int, int, int]:
+        """Where this part stands after ``group``: its counts of files, problems and named entries."""
+        return group, len(self.files), len(self.problems), self.named
+
+
+def _may_split(processes: int | None) -> bool:
+    """Whether a walk may fork a helper: asked to (``processes`` None or more than 1), on Linux,
+    with two cores or more, and no other thread running (a fork copies only the calling one)."""
+    if (processes is not None and processes < 2) or not sys.platform.startswith("linux") or not hasattr(os, "fork"):
+        return False
+    threading = sys.modules.get("threading")
+    if threading is not None and threading.active_count() > 1:
+        return False
+    try:
+        return len(os.sched_getaffinity(0)) > 1
+    except (AttributeError, OSError):
+        return (os.cpu_count() or 1) > 1
+
+
+class _Helper:
+    """A forked process sharing the rest of a walk. The folders still to list, in walk order,
+    go in groups (at most :data:`_GROUPS`, each a run of neighbours); their numbers are written
+    to a pipe both processes read, a group at a time, so the one that goes faster lists more.
+    Each walks its groups as the walk would (depth first) and notes where each ends
+    (:meth:`_Part.mark`). The helper sends back what it found: its record files, their
+    signatures, its problems (each as file, code and message), its count of entries named like
+    records and its marks, as :mod:`marshal` data behind its length. The walk then puts the
+    groups back in walk order (:meth:`merge`). If the helper fails (killed, out of memory), the
+    walk lists all the shared folders itself: the same result either way."""
+
+    def __init__(self, pid: int, read: int, queue: int, groups: list[list[str]], at: tuple[int, int, int]) -> None:
+        self.pid, self.read, self.queue = pid, read, queue  # (pid 0, fds -1: waited for, closed)
+        self.groups = groups
+        self.at = at  # the walk's counts of files, problems and named entries when it shared the rest
+        self.marks: list[tuple[int, int, int, int]] = []  # the walk's own groups, as each ended
+
+    @classmethod
+    def start(cls, part: _Part, stack: list[str]) -> _Helper | None:
+        """Fork a helper sharing the folders of ``stack`` (the next on top) with ``part``, which
+        holds it from then on; None when none can be had. Signals wait while it forks: the
+        helper's own code runs in a ``try`` that always ends in ``os._exit``, and the walk holds
+        the helper before an interrupt can reach it."""
+        import signal
+
+        pending = stack[::-1]  # walk order
+        size = -(-len(pending) // _GROUPS)
+        groups = [pending[n : n + size] for n in range(0, len(pending), size)]
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+        fds: list[int] = []
+        try:
+            try:
+                queue, numbers = os.pipe()
+                fds += (queue, numbers)
+                os.write(numbers, b"".join(n.to_bytes(4, "little") for n in range(len(groups))))  # (one page)
+                read, write = os.pipe()
+                fds += (read, write)
+                pid = os.fork()
+            except OSError:
+                for fd in fds:
+                    os.close(fd)
+                return None
+            if pid == 0:  # the helper: never returns (no cleanup of the parent's, no buffered output flushed)
+                code = 1
+                try:
+                    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+                    import gc
+                    import marshal
+
+                    gc.disable()  # (a collection would touch, and so copy, the pages shared with the walk)
+                    os.close(read)
+                    os.close(numbers)
+                    helped = _Part(part.seen)  # the inodes the walk met so far come along (copied by the fork)
+                    marks = _take(helped, queue, groups)
+                    problems = [(p.file, p.code, p.message) for p in helped.problems]
+                    files = "\0".join(helped.files)
+                    data = marshal.dumps((files, _packed(helped.rows), problems, helped.named, marks))
+                    view = memoryview(len(data).to_bytes(8, "little") + data)
+                    while view:
+                        view = view[os.write(write, view) :]
+                    code = 0
+                finally:
+                    os._exit(code)
+            os.close(numbers)  # (both ends of the queue's writing closed: it ends when it is empty)
+            os.close(write)
+            helper = part.helper = cls(pid, read, queue, groups, (len(part.files), len(part.problems), part.named))
+            return helper
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+    def take(self, part: _Part) -> None:
+        """The walk's share: groups taken from the pipe until none is left."""
+        self.marks = _take(part, self.queue, self.groups)
+
+    def result(self) -> _Found | None:
+        """What the helper found (None when it failed); the process is waited for either way."""
+        import marshal
+
+        chunks = []
+        try:
+            while chunk := os.read(self.read, 1 << 20):
+                chunks.append(chunk)
+        except OSError:
+            chunks = []
+        finally:
+            self.close()
+            status = self.wait()
+        data = b"".join(chunks)
+        if status != 0 or len(data) < 8 or int.from_bytes(data[:8], "little") != len(data) - 8:
+            return None
+        try:
+            names, rows, problems, named, marks = marshal.loads(memoryview(data)[8:])
+            files = names.split("\0") if names else []
+            if isinstance(rows, bytes):
+                import struct
+
+                rows = list(struct.iter_unpack(_ROW, rows))
+        except (EOFError, ValueError, TypeError, AttributeError):
+            return None
+        return files, rows, problems, named, marks
+
+    def merge(self, part: _Part, found: _Found | None) -> None:
+        """What the walk and its helper found, in ``part`` in walk order: each group where the
+        walk would have met it, and a file met twice (a hard link) kept at its first name in walk
+        order. When the helper failed, the walk lists all the shared folders itself."""
+        files_at, problems_at, _named = self.at
+        mine = _segments(self.marks, files_at, problems_at)
+        theirs = _segments(found[4], 0, 0) if found is not None else {}
+        every = len(mine) + len(theirs) == len(self.groups) and mine.keys() | theirs.keys() == set(
+            range(len(self.groups))
+        )
+        if found is None or len(found[0]) != len(found[1]) or not every:
+            _undo(part, self.at)  # (the helper failed): all the shared folders, walked here
+            for folders in self.groups:
+                part.walk(folders[::-1], processes=1)
+            return
+        files, rows, problems, named, _marks = found
+        post_files: list[str] = []
+        post_rows: list[Signature] = []
+        post_problems: list[Problem] = []
+        for group in range(len(self.groups)):
+            if group in mine:
+                a, b, c, d = mine[group]
+                post_files += part.files[a:b]
+                post_rows += part.rows[a:b]
+                post_problems += part.problems[c:d]
+            else:
+                a, b, c, d = theirs[group]
+                post_files += files[a:b]
+                post_rows += rows[a:b]
+                post_problems.extend(
+                    Problem(file=file, line=None, column=None, pointer="", code=code, message=message)
+                    for file, code, message in problems[c:d]
+                )
+        named += part.named
+        devices = set(map(_DEVICE, rows))
+        inodes = part.seen.setdefault(devices.pop(), set()) if len(devices) == 1 else None
+        if not devices and (inodes is None or inodes.isdisjoint(map(_INODE, rows))):  # no file met by both
+            if inodes is not None:
+                inodes.update(map(_INODE, rows))
+            _undo(part, self.at, forget=False)
+            part.files += post_files
+            part.rows += post_rows
+        else:  # (a hard link across the groups) the walk's share forgotten; each file met again in walk order
+            _undo(part, self.at)
+            for file, row in zip(post_files, post_rows, strict=True):
+                inodes = part.seen.setdefault(row[4], set())
+                if row[3] not in inodes:
+                    inodes.add(row[3])
+                    part.files.append(file)
+                    part.rows.append(row)
+        part.problems += post_problems
+        part.named = named
+
+    def close(self) -> None:
+        for fd in (self.read, self.queue):
+            if fd >= 0:
+                os.close(fd)
+        self.read = self.queue = -1
+
+    def wait(self) -> int:
+        """The helper's exit status, once it has ended (-1 when it cannot be had)."""
+        if not self.pid:
+            return -1
+        try:
+            status = os.waitpid(self.pid, 0)[1]  # (retried by Python when a signal interrupts it)
+        except ChildProcessError:
+            status = -1
+        self.pid = 0  # waited for: its number may be another process's now, never signalled
+        return status
+
+    def stop(self) -> None:
+        """End the helper (the walk was interrupted) and wait for it."""
+        import signal
+
+        if self.pid:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except OSError:
+                pass
+        self.close()
+        self.wait()
+
+
+def _take(part: _Part, queue: int, groups: list[list[str]]) -> list[tuple[int, int, int, int]]:
+    """Walk the groups whose numbers ``part`` reads from the pipe ``queue`` (4 bytes each), each
+    depth first; the marks where each ends."""
+    marks = []
+    while number := os.read(queue, 4):
+        group = int.from_bytes(number, "little")
+        part.walk(groups[group][::-1], processes=1)
+        marks.append(part.mark(group))
+    return marks
+
+
+def _segments(
+    marks: list[tuple[int, int, int, int]], files: int, problems: int
+) -> dict[int, tuple[int, int, int, int]]:
+    """Each group's files and problems (from, to) in a part, from its marks (starting at ``files`` and ``problems``)."""
+    found = {}
+    for group, files_end, problems_end, _named in marks:
+        found[group] = (files, files_end, problems, problems_end)
+        files, problems = files_end, problems_end
+    return found
+
+
+def _undo(part: _Part, at: tuple[int, int, int], *, forget: bool = True) -> None:
+    """``part`` as it was when it shared the rest of its walk (``at``: its counts then); with
+    ``forget``, the inodes of the files it met since are forgotten too."""
+    files_at, problems_at, named_at = at
+    if forget:
+        for row in part.rows[files_at:]:
+            part.seen[row[4]].discard(row[3])
+    del part.files[files_at:], part.rows[files_at:], part.problems[problems_at:]
+    part.named = named_at
+
+
+def _packed(rows: list[Signature]) -> bytes | list[Signature]:
+    """Signatures as the helper sends them: packed (a tuple each costs more to send and to make
+    again), or as they are when one does not fit 64 bits."""
+    import struct
+
+    try:
+        return b"".join(itertools.starmap(struct.Struct(_ROW).pack, rows))
+    except struct.error:
+        return rows
+
+
+def _walk(
+    root: Path,
+    seen: dict[int, set[int]],
+    stats: dict[str, Signature] | None = None,
+    processes: int | None = None,
+) -> t.Iterator[str | Problem]:
+    """Every record file under ``root`` (sorted), and a problem for each link, special file or
+    unreadable folder. ``seen``: the inodes already walked, by device (a file reached twice is
+    read once: its first name in walk order, each folder's files before its subfolders). A
+    large tree is walked by two processes (:data:`SPLIT_FROM`, ``processes``), with the same
+    result."""
+    import gc
+
+    collecting = gc.isenabled()
+    gc.disable()  # the walk makes no cycles: a collection would only look at its many tuples
+    try:
+        part = _Part(seen)
+        part.walk([str(root)], processes)  # (folders as text: a Path each costs a parse, 16,000 at 100k files)
+        helper = part.helper
+        if helper is not None:
+            try:
+                helper.merge(part, helper.result())
+            except BaseException:
+                helper.stop()
+                raise
+    finally:
+        if collecting:  # ... and what it keeps goes to the oldest generation unlooked at (not 20 ms at 100k files)
+            gc.freeze()
+            gc.unfreeze()
+            gc.enable()
+    problems = part.problems
     yield from sorted(problems, key=lambda p: p.file)
-    if not named_like_records and not problems:
+    if not part.named and not problems:
         yield _problem_at(root, "no-records", "no *.yaml or *.yml file in this directory")
+    files = part.files
+    if stats is not None:  # in walk order: most often the order the files are given in (see .incremental)
+        stats.update(zip(files, part.rows))
+    del part  # (the signatures: not kept while the files are handed out)
     files.sort()
     yield from files
 

@@ -475,7 +475,7 @@ def check_paths(
     checker.progress = progress
     cached = cache_root is not None and not keep
     stats: dict[str, Signature] | None = {} if cached else None
-    files = walk_into(checker, paths, stats)
+    files = walk_into(checker, paths, stats, jobs)
     others = _others(collection, files, stats) if collection is not None else []
     if cached:
         assert cache_root is not None and stats is not None
@@ -498,10 +498,14 @@ def check_paths(
 
 
 def walk_into(
-    checker: Checker, paths: t.Sequence[str | os.PathLike[str]], stats: dict[str, Signature] | None = None
+    checker: Checker,
+    paths: t.Sequence[str | os.PathLike[str]],
+    stats: dict[str, Signature] | None = None,
+    jobs: int | None = None,
 ) -> list[str]:
     """The record files under ``paths`` (names, not Path objects: a 100,000-file tree would hold
-    100,000 of them); the walk's own problems go to ``checker``'s report, and every file counts."""
+    100,000 of them); the walk's own problems go to ``checker``'s report, and every file counts.
+    ``jobs=1``: the walk stays in this process too."""
     files: list[str] = []
     items: t.Iterable[str | Problem]
     if any(isinstance(path, str) and "://" in path for path in paths):  # fsspec URLs among them
@@ -509,7 +513,7 @@ def walk_into(
 
         items = iter_names(paths, stats)
     else:
-        items = iter_record_names(paths, stats)
+        items = iter_record_names(paths, stats, processes=jobs)
     for item in items:
         if isinstance(item, Problem):
             checker.add_problem(item)
