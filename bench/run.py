@@ -49,6 +49,7 @@ import statistics
 import subprocess
 import sys
 import time
+import typing as t
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -203,35 +204,74 @@ def stop_cluster(process: subprocess.Popen[str]) -> None:
         process.kill()
 
 
-def scaling(count: int, one: float, two: float, fixed: float) -> list[str]:
-    """The per-worker figures and the plan, from ``T(w) = S + P/w`` fitted to 1 and 2 workers, the
-    part of S that does not grow with the records (start-up, connecting) measured on one file."""
-    parallel = max(2 * (one - two), 1e-9)
-    serial = max(one - parallel, 0.0)
-    growing = max(serial - fixed, 0.0)
+# Runs one validation on a running cluster (argv: address, corpus) with Dask's task stream on; prints
+# the wall time and the seconds the workers spent computing, in chunk tasks and in the others (merges).
+PROFILE = r"""
+import json, sys, time, distributed
+from records_toolkit import api, validate
+spent = {"walk": 0.0, "merge": 0.0, "finish": 0.0}
+def timed(name, function):
+    def wrapper(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            spent[name] += time.perf_counter() - start
+    return wrapper
+validate.walk_into = timed("walk", validate.walk_into)
+validate.Checker.merge = timed("merge", validate.Checker.merge)
+validate.Checker.finish = timed("finish", validate.Checker.finish)
+with distributed.Client(sys.argv[1]) as client, distributed.get_task_stream(client) as stream:
+    start = time.perf_counter()
+    report = api.validate([sys.argv[2]], scheduler=client, cache=False)
+    wall = time.perf_counter() - start
+    workers = len(client.nthreads())
+busy = {"chunks": 0.0, "other": 0.0}
+for task in stream.data:
+    done = sum(s["stop"] - s["start"] for s in task["startstops"] if s["action"] == "compute")
+    busy["chunks" if "check_chunk" in str(task["key"]) else "other"] += done
+print(json.dumps({"wall": wall, "records": report.records, "workers": workers, **busy, **spent}))
+"""
+
+
+def profile(address: str, cwd: Path) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, "-c", PROFILE, address, "corpus"], cwd=cwd, capture_output=True, text=True, check=True
+    )
+    return t.cast(dict[str, float], json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def scaling(count: int, measured: dict[str, float], fixed: float) -> list[str]:
+    """The per-worker figures and the plan: the workers' compute time from Dask's task stream, the
+    client's own work (walk, merging the last state, the collection rules) timed in its process,
+    the rest of the wall time the cost of coordinating (its fixed part measured on one file)."""
+    workers = measured["workers"]
+    work = measured["chunks"] + measured["other"]
+    own = measured["walk"] + measured["merge"] + measured["finish"]
+    waiting = max(measured["wall"] - own - work / workers, 0.0)
     notes = [
-        f"Dask, from the running clusters: T(1 worker) {one:.2f} s, T(2 workers) {two:.2f} s; fitted T(w) = S + P/w "
-        f"gives P = {parallel:.2f} s of work spread over the workers ({count / parallel:,.0f} records/s per worker) "
-        f"and S = {serial:.2f} s on the client, of which {fixed:.2f} s does not grow with the records (start-up and "
-        f"connecting: one file's run) and {growing:.2f} s does (walk, sending, the last merges, the collection rules; "
-        f"{growing / count * 1e6:.1f} s per million records). On 2 cores the client and the workers share the CPUs: "
-        "per-worker figures are low bounds."
+        f"Dask, 2-worker running cluster, measured in process with the task stream: {measured['wall']:.2f} s wall; "
+        f"the workers computed {measured['chunks']:.2f} s in chunk tasks ({count / max(measured['chunks'], 1e-9):,.0f} "
+        f"records/s per worker, compute time as the workers' clocks saw it on a shared CPU) and "
+        f"{measured['other']:.2f} s in merges; the client's own work was {own:.2f} s (walk {measured['walk']:.2f}, "
+        f"taking in the merged state {measured['merge']:.2f}, the collection rules {measured['finish']:.2f}: "
+        f"{own / count * 1e6:.0f} s per million records) and {waiting:.2f} s went to coordinating and the last "
+        f"chunks' tail; start-up and connecting, {fixed:.2f} s (one file's run), do not grow with the records."
     ]
     for total in (10**7, 10**8):
         scale = total / count
-        stays = fixed + growing * scale
+        stays = fixed + own * scale
         plans = []
         for budget in (3600, 4 * 3600):
             if budget <= stays:
-                plans.append(
-                    f"not within {budget // 3600} h (the client's serial part alone takes {stays / 3600:.1f} h)"
-                )
+                plans.append(f"not within {budget // 3600} h (the client's own work alone takes {stays / 3600:.1f} h)")
             else:
-                needed = -(-(parallel * scale) // (budget - stays))
+                needed = -(-(work * scale) // (budget - stays))
                 plans.append(f"{int(needed)} workers for {budget // 3600} h")
         notes.append(
-            f"Scaling plan, {total:.0e} records (linear in records, from the above): work {parallel * scale / 3600:.1f} "
-            f"worker-hours, client serial part {stays / 60:.0f} min; " + "; ".join(plans) + "."
+            f"Scaling plan, {total:.0e} records (linear in records, from the above): {work * scale / 3600:.1f} "
+            f"worker-hours, the client's own work {stays / 60:.0f} min; " + "; ".join(plans) + " (plus coordination, "
+            "which the plan assumes grows no faster than the work)."
         )
     return notes
 
@@ -514,15 +554,14 @@ def main() -> None:
             exports["toolkit export -f csv --parts 8 --scheduler (running cluster, 2 workers)"] = [
                 once([*parted, "out-parts-dask", "--scheduler", clusters[2][1]], work)
             ]
+    measured = profile(clusters[2][1], work) if 2 in clusters else None
     for process, _address in clusters.values():
         stop_cluster(process)
-    if clusters:
-        one = statistics.median(r[0] for r in rows["toolkit validate --scheduler (running cluster, 1 worker)"])
-        two = statistics.median(r[0] for r in rows["toolkit validate --scheduler (running cluster, 2 workers)"])
+    if measured is not None:
         fixed = statistics.median(
             r[0] for r in rows["toolkit validate --scheduler (running cluster, 2 workers), one file"]
         )
-        notes.extend(scaling(count, one, two, fixed))
+        notes.extend(scaling(count, measured, fixed))
         notes.append(
             "Dask peak MiB is the client's (the toolkit process); the workers are the cluster's processes. "
             "The client keeps the collection's indexes (ids, references, quotes) for the rules that run once "
