@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from records_toolkit import cache, incremental, loader, validate
+from records_toolkit import api, cache, incremental, loader, validate
 from records_toolkit.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -767,3 +767,104 @@ def test_an_interrupted_walk_leaves_no_helper_behind(
     assert splits == [18] and len(helpers) == 1
     with pytest.raises(ChildProcessError):
         os.waitpid(helpers[0], os.WNOHANG)  # ended and waited for: no process, no zombie
+
+
+# -- a hostile reviewer's findings (each fixed) ---------------------------------------------------
+
+
+def test_an_append_never_grows_the_snapshot_past_what_a_run_reads(
+    repo: Path, parsed: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The next run would ignore a snapshot over its size cap (a full run): the save writes it anew
+    before an append would take it past three quarters of the cap."""
+    _ctime_aged(monkeypatch)
+    _run()
+    index = repo / "records" / cache.CACHE_DIR / cache.INDEX
+    size = index.stat().st_size
+    monkeypatch.setattr(cache, "MAX_INDEX_BASE", size + size // 4)  # room for the snapshot, little for appends
+    monkeypatch.setattr(cache, "MAX_INDEX_PER_FILE", 0)
+    place = repo / "records" / "places" / "kayseri.yaml"
+    for round_ in range(6):
+        place.write_text(place.read_text(encoding="utf-8") + f"# {round_}\n", encoding="utf-8")
+        expected = _run("--no-cache")
+        parsed.clear()
+        assert _run() == expected and parsed == ["records/places/kayseri.yaml"]  # never a full run
+        assert index.stat().st_size <= cache.MAX_INDEX_BASE
+
+
+def test_a_directory_planted_at_the_snapshot_leaves_no_temporary_file(repo: Path) -> None:
+    folder = repo / "records" / cache.CACHE_DIR
+    folder.mkdir()
+    (folder / cache.INDEX).mkdir()
+    for _ in range(3):
+        _run()
+    assert [p.name for p in folder.iterdir() if p.name.startswith(cache._TEMP)] == []
+
+
+def test_the_walk_leaves_the_callers_frozen_objects_frozen(tmp_path: Path) -> None:
+    import gc
+
+    (tmp_path / "a.yaml").write_text('id: "a"\ntype: "person"\nname: "A"\n', encoding="utf-8")
+    kept = [[n] for n in range(1000)]
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        list(loader.iter_record_names([tmp_path]))
+        assert gc.get_freeze_count() == frozen and kept
+    finally:
+        gc.unfreeze()
+
+
+def test_no_helper_is_forked_with_jobs_1_or_another_thread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--jobs 1` walks alone on every path (the rest of a collection, exports too); a thread the
+    threading module does not know of (`_thread`, a C library's) also forbids the fork."""
+    import _thread
+    import time
+
+    from bench.corpus import make
+
+    make(tmp_path / "records", 2)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(loader, "SPLIT_FROM", 1)
+
+    def no_fork() -> t.NoReturn:
+        raise AssertionError("the walk forked a helper")
+
+    monkeypatch.setattr(loader.os, "fork", no_fork)
+    named = sorted((tmp_path / "records").rglob("*.yaml"))[0]
+    api.validate([str(named)], jobs=1, collection=True, cache=False)
+    api.export([str(tmp_path / "records")], "csv", jobs=1)
+    done = []
+    _thread.start_new_thread(lambda: (time.sleep(1), done.append(1)), ())
+    assert not loader._may_split(None)
+
+
+def test_the_walks_helper_ends_with_the_process_that_forked_it() -> None:
+    """SIGTERM or SIGKILL to the walking process alone: the kernel ends its helper (PR_SET_PDEATHSIG)."""
+    import subprocess
+    import sys
+    import time
+
+    script = (
+        "import os, time\n"
+        "from records_toolkit.loader import _die_with\n"
+        "parent = os.getpid()\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    _die_with(parent); time.sleep(120); os._exit(0)\n"
+        "print(pid, flush=True)\n"
+        "time.sleep(0.5)\n"
+        "os.kill(os.getpid(), 9)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    helper = int(done.stdout.split()[0])
+    for _ in range(100):
+        try:
+            with open(f"/proc/{helper}/stat", "rb") as stream:
+                if stream.read().rpartition(b")")[2].split()[0] == b"Z":
+                    break  # dead, not yet reaped by whoever adopted it
+        except FileNotFoundError:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError(f"the helper {helper} outlived the process that forked it")

@@ -29,6 +29,7 @@ neither reads nor writes it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -138,6 +139,7 @@ class Store:
         self._fd = -1  # the snapshot read (its sections are read from it when asked for)
         self._sections: dict[str, list[t.Any]] = {}  # name -> [offset, length, sha256 hex]
         self._size = 0  # the snapshot's size as read (a save appends there)
+        self.cap = MAX_INDEX_BASE  # the largest snapshot a run of this size reads: an append stays under it
         self._identity: tuple[int, int] = (-1, -1)  # its (device, inode)
         self.started = time.time_ns()
 
@@ -149,13 +151,14 @@ class Store:
         if key is None:
             return None
         store = cls(os.path.join(root, CACHE_DIR), fingerprint, key)
+        store.cap = MAX_INDEX_BASE + MAX_INDEX_PER_FILE * files
         try:
             fd = os.open(store.folder, os.O_RDONLY | _DIRECTORY | _NO_FOLLOW)
         except OSError:
             return store
         snapshot = -1
         try:
-            snapshot, total, identity = _open_regular(INDEX, MAX_INDEX_BASE + MAX_INDEX_PER_FILE * files, fd)
+            snapshot, total, identity = _open_regular(INDEX, store.cap, fd)
             end = total - _TRAILER
             tail = _pread(snapshot, _TRAILER + 1, end - 1) if end > 0 else b""
             if tail[:1] == b"\n" and tail[-1:] == b"\n":
@@ -247,6 +250,8 @@ class Store:
         if offset - live > live + COMPACT_SLACK:
             return False
         trailer = self._trailer(table)
+        if offset + len(trailer) > self.cap - self.cap // 4:  # compacted before a next run would refuse to read it
+            return False
         flags = os.O_WRONLY | _NO_FOLLOW | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
         try:
             fd = os.open(INDEX, flags, dir_fd=folder)
@@ -378,12 +383,15 @@ def _write_in(folder_fd: int, name: str, produce: t.Callable[[t.Callable[[bytes 
 
     try:
         produce(write)
-    except BaseException:  # an error or an interrupt: no half-written file is left behind
         os.close(fd)
-        os.unlink(temp, dir_fd=folder_fd)
+        fd = -1
+        os.replace(temp, name, src_dir_fd=folder_fd, dst_dir_fd=folder_fd)
+    except BaseException:  # an error, an interrupt, a planted directory at the name: nothing left behind
+        if fd >= 0:
+            os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(temp, dir_fd=folder_fd)
         raise
-    os.close(fd)
-    os.replace(temp, name, src_dir_fd=folder_fd, dst_dir_fd=folder_fd)
 
 
 def _token() -> str:

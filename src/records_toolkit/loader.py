@@ -1018,9 +1018,13 @@ def _may_split(processes: int | None) -> bool:
     with two cores or more, and no other thread running (a fork copies only the calling one)."""
     if (processes is not None and processes < 2) or not sys.platform.startswith("linux") or not hasattr(os, "fork"):
         return False
-    threading = sys.modules.get("threading")
-    if threading is not None and threading.active_count() > 1:
-        return False
+    try:  # every thread of the process, those of C libraries and `_thread` too (a fork copies only this one)
+        if len(os.listdir("/proc/self/task")) > 1:
+            return False
+    except OSError:
+        threading = sys.modules.get("threading")
+        if threading is None or threading.active_count() > 1:
+            return False
     try:
         return len(os.sched_getaffinity(0)) > 1
     except (AttributeError, OSError):
@@ -1064,6 +1068,7 @@ class _Helper:
                 os.write(numbers, b"".join(n.to_bytes(4, "little") for n in range(len(groups))))  # (one page)
                 read, write = os.pipe()
                 fds += (read, write)
+                parent = os.getpid()
                 pid = os.fork()
             except OSError:
                 for fd in fds:
@@ -1072,6 +1077,7 @@ class _Helper:
             if pid == 0:  # the helper: never returns (no cleanup of the parent's, no buffered output flushed)
                 code = 1
                 try:
+                    _die_with(parent)  # SIGTERM or SIGKILL to the walk alone must not leave the helper behind
                     signal.pthread_sigmask(signal.SIG_SETMASK, mask)
                     import gc
                     import marshal
@@ -1111,9 +1117,11 @@ class _Helper:
                 chunks.append(chunk)
         except OSError:
             chunks = []
-        finally:
-            self.close()
-            status = self.wait()
+        except BaseException:  # an interrupt while it runs: it is ended, not waited for
+            self.stop()
+            raise
+        self.close()
+        status = self.wait()
         data = b"".join(chunks)
         if status != 0 or len(data) < 8 or int.from_bytes(data[:8], "little") != len(data) - 8:
             return None
@@ -1211,6 +1219,21 @@ class _Helper:
         self.wait()
 
 
+def _die_with(parent: int) -> None:
+    """In the helper: be ended by the kernel when the walk's process ends (``PR_SET_PDEATHSIG``),
+    however it ends; if it already has, end now."""
+    import signal
+
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:
+        os._exit(1)
+
+
 def _take(part: _Part, queue: int, groups: list[list[str]]) -> list[tuple[int, int, int, int]]:
     """Walk the groups whose numbers ``part`` reads from the pipe ``queue`` (4 bytes each), each
     depth first; the marks where each ends."""
@@ -1281,9 +1304,7 @@ def _walk(
                 helper.stop()
                 raise
     finally:
-        if collecting:  # ... and what it keeps goes to the oldest generation unlooked at (not 20 ms at 100k files)
-            gc.freeze()
-            gc.unfreeze()
+        if collecting:
             gc.enable()
     problems = part.problems
     yield from sorted(problems, key=lambda p: p.file)

@@ -355,7 +355,7 @@ def collect(paths: t.Sequence[str | os.PathLike[str]], *, max_bytes: int, jobs: 
     keys: list[Key] = []
     try:
         checker = validate.Checker(keep=False)
-        files = validate.walk_into(checker, paths)
+        files = validate.walk_into(checker, paths, jobs=jobs)
         workers = jobs if jobs is not None else (os.cpu_count() or 1)
         work = _spool_chunk
         if any(isinstance(path, str) and "://" in path for path in paths):

@@ -476,7 +476,7 @@ def check_paths(
     cached = cache_root is not None and not keep
     stats: dict[str, Signature] | None = {} if cached else None
     files = walk_into(checker, paths, stats, jobs)
-    others = _others(collection, files, stats) if collection is not None else []
+    others = _others(collection, files, stats, jobs) if collection is not None else []
     if cached:
         assert cache_root is not None and stats is not None
         counts = _cached_run(checker, others + files, stats, cache_root, max_bytes, jobs, model, layout, dask)
@@ -575,7 +575,10 @@ def _open_cache(root: str, model: Model, max_bytes: int, layout: Layout | None, 
 
 
 def _others(
-    collection: t.Sequence[str | os.PathLike[str]], named: t.Sequence[str], stats: dict[str, Signature] | None
+    collection: t.Sequence[str | os.PathLike[str]],
+    named: t.Sequence[str],
+    stats: dict[str, Signature] | None,
+    jobs: int | None = None,
 ) -> list[str]:
     """The record files of ``collection`` that are not among the ``named`` ones (same file, any spelling).
 
@@ -592,7 +595,7 @@ def _others(
         seen.add((info.st_dev, info.st_ino))
     others: list[str] = []
     walked: dict[str, Signature] = {}
-    for item in iter_record_names(collection, walked):
+    for item in iter_record_names(collection, walked, processes=jobs):
         if isinstance(item, Problem):
             continue
         sig = walked[item]
