@@ -124,8 +124,8 @@ def test_a_file_gone_before_its_worker_reads_it_is_a_problem(
     """A file the walk found and a worker cannot read (removed, not on the worker's file system)."""
     walk = validate.iter_record_names
 
-    def with_a_ghost(paths: t.Any, stats: t.Any = None) -> t.Iterator[t.Any]:
-        yield from walk(paths, stats)
+    def with_a_ghost(paths: t.Any, stats: t.Any = None, **options: t.Any) -> t.Iterator[t.Any]:
+        yield from walk(paths, stats, **options)
         yield (corpus / "c00002" / "zz-gone.yaml").as_posix()
 
     monkeypatch.setattr(validate, "iter_record_names", with_a_ghost)
@@ -389,8 +389,8 @@ def test_a_file_a_worker_cannot_read_is_a_problem(
         unreadable.mkdir()
         walk = validate.iter_record_names
 
-        def as_found(paths: t.Any, stats: t.Any = None) -> t.Iterator[t.Any]:
-            yield from walk(paths, stats)
+        def as_found(paths: t.Any, stats: t.Any = None, **options: t.Any) -> t.Iterator[t.Any]:
+            yield from walk(paths, stats, **options)
             yield unreadable.as_posix()
 
         monkeypatch.setattr(validate, "iter_record_names", as_found)
