@@ -145,6 +145,17 @@ def _report_options(func: F) -> F:
     )(func)
 
 
+def _jobs_option(func: F) -> F:
+    return click.option(
+        "--jobs",
+        "-j",
+        type=click.IntRange(min=1),
+        default=None,
+        help="Processes for large trees (default: one per core); with --scheduler local, the cluster's workers "
+        "(default 2).",
+    )(func)
+
+
 def _max_size(func: F) -> F:
     return click.option(
         "--max-file-size",
@@ -227,13 +238,7 @@ Examples:
 @_paths
 @_report_options
 @_max_size
-@click.option(
-    "--jobs",
-    "-j",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Processes for large trees (default: one per core); with --scheduler local, the cluster's workers (default 2).",
-)
+@_jobs_option
 @click.option(
     "--collection",
     "collection_path",
@@ -379,13 +384,7 @@ Examples:
     "part there; the workers must see -o's directory under the same name. The files are the same "
     "as a local export's. Needs records-toolkit[dask]. Also RECORDS_TOOLKIT_SCHEDULER.",
 )
-@click.option(
-    "--jobs",
-    "-j",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Processes for large trees (default: one per core); with --scheduler local, the cluster's workers (default 2).",
-)
+@_jobs_option
 @_report_options
 @_max_size
 @click.pass_context

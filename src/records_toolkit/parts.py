@@ -116,19 +116,12 @@ def _on_cluster(
 def _result(future: t.Any, dask: DaskRun) -> t.Any:
     from concurrent.futures import CancelledError
 
+    from .validate import cluster_failure
+
     try:
         return future.result()
-    except (OSError, CancelledError) as exc:
-        raise CouldNotRun(f"the export could not run on the Dask cluster at {dask.address}: {exc}") from None
-    except Exception as exc:
-        from distributed import KilledWorker
-
-        if isinstance(exc, KilledWorker):
-            raise CouldNotRun(
-                f"the export could not run on the Dask cluster at {dask.address}: workers ended unexpectedly "
-                f"on the same part, more times than Dask retries ({exc})"
-            ) from None
-        raise
+    except (CancelledError, Exception) as exc:
+        raise cluster_failure(exc, dask, "the export", "part") from None
 
 
 def _raise(plugin: Format, outcome: tuple[str, ...]) -> t.NoReturn:

@@ -850,7 +850,6 @@ def _in_dask(
     """
     from concurrent.futures import CancelledError
 
-    from .errors import CouldNotRun
     from .output import SignalGuard
 
     client = dask.client()
@@ -885,17 +884,8 @@ def _in_dask(
             if keep:
                 state["kept"] = [doc for part in kept for doc in part]
             return state
-    except (OSError, CancelledError) as exc:  # the scheduler lost, the run cancelled
-        raise CouldNotRun(f"validation could not run on the Dask cluster at {dask.address}: {exc}") from None
-    except Exception as exc:
-        from distributed import KilledWorker
-
-        if isinstance(exc, KilledWorker):
-            raise CouldNotRun(
-                f"validation could not run on the Dask cluster at {dask.address}: workers ended "
-                f"unexpectedly on the same files, more times than Dask retries ({exc})"
-            ) from None
-        raise
+    except (OSError, CancelledError, Exception) as exc:
+        raise cluster_failure(exc, dask, "validation", "files") from None
     finally:
         if outcomes is not None:
             outcomes.clear()  # those not taken (a failed run): released
@@ -937,6 +927,26 @@ def _chunk_outcome(state: dict[str, t.Any], kept: bool = False) -> tuple[int, in
     """On a worker: a chunk's files and records (the progress while the run goes on) and, when
     ``kept``, its kept records (for the client, apart from the merges)."""
     return state["files"], state["records"], state["kept"] if kept else []
+
+
+def cluster_failure(exc: BaseException, dask: DaskRun, doing: str, same: str) -> BaseException:
+    """What a failure while waiting on the cluster is: the scheduler lost or the run cancelled,
+    or workers dying on the same task more often than Dask retries (``KilledWorker``), is a
+    :class:`~.errors.CouldNotRun` saying so; anything else is raised as it is."""
+    from concurrent.futures import CancelledError
+
+    from .errors import CouldNotRun
+
+    if isinstance(exc, (OSError, CancelledError)):
+        return CouldNotRun(f"{doing} could not run on the Dask cluster at {dask.address}: {exc}")
+    from distributed import KilledWorker
+
+    if isinstance(exc, KilledWorker):
+        return CouldNotRun(
+            f"{doing} could not run on the Dask cluster at {dask.address}: workers ended unexpectedly "
+            f"on the same {same}, more times than Dask retries ({exc})"
+        )
+    return exc
 
 
 def _can_fork() -> bool:
