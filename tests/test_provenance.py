@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import typing as t
+import unicodedata
 
 import pytest
 from helpers import problems
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import line
 
@@ -235,3 +236,37 @@ def test_with_a_source_refused_only_entries_naming_nothing_are_reported() -> Non
     record = _event(["Invented"], _quoted("x", "locations: nowhere"), locations=["izmir"])
     found = check_sources(record, ATTESTED, {"/sources/0/supports/0"})
     assert [(p, c) for p, c, _, _ in found] == [("/sources/0/supports/1", "unknown-supported-value")]
+
+
+def _attest_form_by_the_long_way(text: str) -> str:
+    """What attest_form is defined as: every step, for every text (it takes short cuts)."""
+    return " ".join(unicodedata.normalize("NFKC", text).translate(provenance._FOLD).casefold().split())
+
+
+# White space str.split() splits on (\x1c-\x1f among it, \x85 and \u2028 beyond ASCII), the ASCII
+# marks that fold (" and `), characters NFKC or casefold change, and every character of the fold.
+_TRICKY_ASCII = "aZ09 '\"`-\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x00\x7f"
+_TRICKY = (
+    _TRICKY_ASCII + "\x85\xa0\u2028\u2029\u3000\uff02\uff07\uff0dßẞﬁǅİıΣς\u0301Ⅻ①" + "".join(map(chr, provenance._FOLD))
+)
+
+
+@settings(max_examples=500)
+@given(
+    st.one_of(
+        st.text(),
+        st.text(alphabet=st.characters(max_codepoint=127)),
+        st.text(alphabet=st.sampled_from(_TRICKY)),
+        st.text(alphabet=st.sampled_from(_TRICKY_ASCII)),
+    )
+)
+def test_attest_form_gives_what_the_long_way_gives(text: str) -> None:
+    assert attest_form(text) == _attest_form_by_the_long_way(text)
+
+
+def test_attest_form_of_every_character_is_the_long_ways() -> None:
+    for code in range(0x30000):
+        if 0xD800 <= code < 0xE000:
+            continue
+        text = f"A{chr(code)} b{chr(code)}"
+        assert attest_form(text) == _attest_form_by_the_long_way(text), hex(code)

@@ -8,8 +8,13 @@ import typing as t
 import urllib.parse
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from records_toolkit.loader import load_file
+from records_toolkit.problems import pointer_join, pointer_tokens
 from records_toolkit.schema_files import SchemaSet
-from records_toolkit.schema_types import read_types
+from records_toolkit.schema_types import compile_template, read_types, values_at
 from records_toolkit.schema_validators import Validators
 from records_toolkit.schemas import Model, TypeInfo, load_model, schema_dir
 
@@ -68,3 +73,50 @@ def test_a_clean_run_imports_neither_referencing_nor_jsonschema() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout == "[]\n"
+
+
+# Keys that need escaping in a pointer (RFC 6901), the wildcard itself as a key, and plain ones.
+_KEYS = st.sampled_from(["a", "b", "ref", "*", "~", "/", "a/b", "~0", "~1", "x~/y", ""])
+_DATA = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=3),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_KEYS, inner, max_size=5),
+    max_leaves=30,
+)
+_TEMPLATES = st.lists(st.one_of(_KEYS, st.just("*")), max_size=4).map(tuple)
+
+
+def _found(pairs: t.Iterable[tuple[str, t.Any]]) -> list[tuple[str, int]]:
+    return [(pointer, id(value)) for pointer, value in pairs]  # the very values, not equal ones
+
+
+@settings(max_examples=300)
+@given(_DATA, _TEMPLATES)
+def test_a_compiled_template_finds_what_values_at_finds(data: t.Any, template: tuple[str, ...]) -> None:
+    """The same pointers, in the same order, of the very same values, whatever the data."""
+    assert _found(compile_template(template)(data)) == _found(values_at(data, template))
+    assert compile_template(template) is compile_template(template)  # compiled once
+
+
+def test_compiled_templates_find_what_values_at_finds_in_the_shipped_records() -> None:
+    model = load_model()
+    templates = {
+        template
+        for info in model.types.values()
+        for template in (*[where for where, _ in info.references], *info.dates, *info.attested, *info.key_order)
+    }
+    checked = 0
+    for path in sorted((ROOT / "records").rglob("*.yaml")):
+        for doc in load_file(path):
+            data = getattr(doc, "data", None)
+            for template in templates:
+                expected = _found(values_at(data, template))
+                assert _found(compile_template(template)(data)) == expected, (path, template)
+                checked += len(expected)
+    assert checked > 100
+
+
+@settings(max_examples=300)
+@given(st.text(max_size=8), st.one_of(st.text(), st.text(alphabet="ab~/01"), st.integers()))
+def test_pointer_join_escapes_per_rfc_6901(pointer: str, token: str | int) -> None:
+    assert pointer_join(pointer, token) == pointer + "/" + str(token).replace("~", "~0").replace("/", "~1")
+    assert pointer_tokens(pointer_join("", token)) == [str(token)]

@@ -128,6 +128,11 @@ class Report:
 
 def pointer_join(pointer: str, token: str | int) -> str:
     """Append one reference token, escaped per RFC 6901 §3 (``~`` -> ``~0``, ``/`` -> ``~1``)."""
+    if type(token) is str:
+        if "~" not in token and "/" not in token:
+            return f"{pointer}/{token}"  # nothing to escape: most keys
+    elif type(token) is int:
+        return f"{pointer}/{token}"  # a list index
     text = str(token).replace("~", "~0").replace("/", "~1")
     return f"{pointer}/{text}"
 

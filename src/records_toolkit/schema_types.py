@@ -85,7 +85,11 @@ def record_type(doc: dict[str, t.Any]) -> str | None:
 
 
 def values_at(data: t.Any, template: Template, pointer: str = "") -> t.Iterator[tuple[str, t.Any]]:
-    """Every ``(pointer, value)`` in ``data`` matching ``template`` (``"*"`` = each list item)."""
+    """Every ``(pointer, value)`` in ``data`` matching ``template`` (``"*"`` = each list item).
+
+    :func:`compile_template` gives the same pairs, in the same order, at a fraction of the cost:
+    the form for code that walks every record.
+    """
     if not template:
         yield pointer, data
         return
@@ -96,3 +100,80 @@ def values_at(data: t.Any, template: Template, pointer: str = "") -> t.Iterator[
                 yield from values_at(item, rest, pointer_join(pointer, index))
     elif isinstance(data, dict) and head in data:
         yield from values_at(data[head], rest, pointer_join(pointer, head))
+
+
+Found = list[tuple[str, t.Any]]
+_Step = t.Callable[[t.Any, str, Found], None]  # (value, its pointer, where the matches go)
+
+_COMPILED: dict[Template, t.Callable[[t.Any], Found]] = {}
+
+
+def compile_template(template: Template) -> t.Callable[[t.Any], Found]:
+    """``template`` made into a function of a record: ``compile_template(template)(data)`` is
+    ``list(values_at(data, template))``, the same pointers in the same order.
+
+    Each key's escaped token (RFC 6901) is made once, when the template is compiled, and a list
+    index needs no escaping; one function is kept per template (the model has a few dozen).
+    """
+    found = _COMPILED.get(template)
+    if found is None:
+        found = _COMPILED[template] = _compile(template)
+    return found
+
+
+def _compile(template: Template) -> t.Callable[[t.Any], Found]:
+    if not template:
+        return lambda data: [("", data)]
+    if len(template) == 1 and template[0] != "*":  # a top-level field: most templates
+        key, token = template[0], pointer_join("", template[0])
+
+        def field(data: t.Any) -> Found:
+            if isinstance(data, dict) and key in data:
+                return [(token, data[key])]
+            return []
+
+        return field
+    step = _steps(template)
+
+    def run(data: t.Any) -> Found:
+        out: Found = []
+        step(data, "", out)
+        return out
+
+    return run
+
+
+def _steps(template: Template) -> _Step:
+    """The walk of ``template``, one closure per part; the last part appends the value itself."""
+    head, rest = template[0], template[1:]
+    if head == "*":
+        if not rest:
+
+            def items(data: t.Any, pointer: str, out: Found) -> None:
+                if isinstance(data, list):
+                    out += [(f"{pointer}/{index}", item) for index, item in enumerate(data)]
+
+            return items
+        each = _steps(rest)
+
+        def every(data: t.Any, pointer: str, out: Found) -> None:
+            if isinstance(data, list):
+                for index, item in enumerate(data):
+                    each(item, f"{pointer}/{index}", out)
+
+        return every
+    token = pointer_join("", head)
+    if not rest:
+
+        def last(data: t.Any, pointer: str, out: Found) -> None:
+            if isinstance(data, dict) and head in data:
+                out.append((pointer + token, data[head]))
+
+        return last
+    below = _steps(rest)
+
+    def key(data: t.Any, pointer: str, out: Found) -> None:
+        if isinstance(data, dict) and head in data:
+            below(data[head], pointer + token, out)
+
+    return key

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from .errors import SchemaBroken
 from .schema_files import SchemaSet
-from .schema_types import Template, TypeInfo, read_types, values_at
+from .schema_types import Template, TypeInfo, compile_template, read_types, values_at
 from .schema_validators import REQUIRED_FORMATS, Validators
 
 if t.TYPE_CHECKING:
@@ -36,6 +36,7 @@ __all__ = [
     "Template",
     "TypeInfo",
     "Validators",
+    "compile_template",
     "load_model",
     "schema_dir",
     "values_at",
