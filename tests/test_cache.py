@@ -727,10 +727,10 @@ def test_a_helper_that_fails_leaves_its_folders_to_the_walk(
     monkeypatch.chdir(tmp_path)
     one = _walked(["records"], 1)
 
-    def failing(rows: list[loader.Signature]) -> bytes:
+    def failing(rows: loader._Rows) -> bytes:
         raise MemoryError
 
-    monkeypatch.setattr(loader, "_packed", failing)
+    monkeypatch.setattr(loader._Rows, "sent", failing)
     assert _walked(["records"], None) == one and splits
 
 

@@ -20,11 +20,11 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import errno
-import itertools
 import operator
 import os
 import re
 import stat
+import struct
 import sys
 import typing as t
 from pathlib import Path
@@ -883,7 +883,76 @@ _ROW = "qqqQQ"  # a signature as the helper sends it (struct)
 SPLIT_FROM = 2000
 _GROUPS = 1024  # the shared folders go in at most this many groups (their numbers fill one pipe page)
 
-_Found = tuple[list[str], list[Signature], list[tuple[str, str, str]], int, list[tuple[int, int, int, int]]]
+_PACK = struct.Struct(_ROW)
+
+
+def _read_into(fd: int, buffer: bytearray) -> bytearray | None:
+    """``buffer`` filled from ``fd``; None when it ends first."""
+    view, at = memoryview(buffer), 0
+    with view:
+        while at < len(buffer):
+            count = os.readv(fd, [view[at:]])
+            if not count:
+                return None
+            at += count
+    return buffer
+
+
+class _Rows:
+    """The signatures of a walk's files, in walk order, packed 40 bytes each: 100,000 tuples of
+    five ints would cost some 23 MB, all alive at once at the end of a walk. Once a value does
+    not fit 64 bits (a clock set centuries ahead), a plain list of tuples instead. It holds only
+    what a walk's part does with it: append, extend, iterate, slice, cut the end."""
+
+    __slots__ = ("listed", "packed")
+
+    def __init__(self, packed: bytes | bytearray = b"", listed: list[Signature] | None = None) -> None:
+        self.packed = bytearray(packed)
+        self.listed = listed
+
+    def append(self, row: Signature) -> None:
+        if self.listed is None:
+            try:
+                self.packed += _PACK.pack(*row)
+                return
+            except struct.error:
+                self.listed = list(self)
+        self.listed.append(row)
+
+    def extend(self, rows: _Rows) -> None:
+        if self.listed is None and rows.listed is None:
+            self.packed += rows.packed
+        else:
+            for row in rows:
+                self.append(row)
+
+    def sent(self) -> bytes | list[Signature]:
+        """As the helper sends them (see :meth:`_Helper.result`)."""
+        return bytes(self.packed) if self.listed is None else self.listed
+
+    def __len__(self) -> int:
+        return len(self.packed) // _PACK.size if self.listed is None else len(self.listed)
+
+    def __iter__(self) -> t.Iterator[Signature]:
+        if self.listed is not None:
+            return iter(self.listed)
+        return t.cast(t.Iterator[Signature], _PACK.iter_unpack(bytes(self.packed)))
+
+    def __getitem__(self, span: slice) -> _Rows:
+        start, stop, _step = span.indices(len(self))
+        if self.listed is not None:
+            return _Rows(listed=self.listed[start:stop])
+        return _Rows(self.packed[start * _PACK.size : stop * _PACK.size])
+
+    def __delitem__(self, span: slice) -> None:
+        start, stop, _step = span.indices(len(self))
+        if self.listed is not None:
+            del self.listed[start:stop]
+        else:
+            del self.packed[start * _PACK.size : stop * _PACK.size]
+
+
+_Found = tuple[list[str], _Rows, list[tuple[str, str, str]], int, list[tuple[int, int, int, int]]]
 
 
 class _Part:
@@ -895,7 +964,7 @@ class _Part:
     def __init__(self, seen: dict[int, set[int]]) -> None:
         self.seen = seen  # the inodes already walked, by device
         self.files: list[str] = []  # as text: a Path object per file would cost several times its name
-        self.rows: list[Signature] = []  # each file's signature, in the same order
+        self.rows = _Rows()  # each file's signature, in the same order
         self.problems: list[Problem] = []
         self.named = 0
         self.helper: _Helper | None = None  # the process sharing the walk (one at most)
@@ -1089,7 +1158,7 @@ class _Helper:
                     marks = _take(helped, queue, groups)
                     problems = [(p.file, p.code, p.message) for p in helped.problems]
                     files = "\0".join(helped.files)
-                    data = marshal.dumps((files, _packed(helped.rows), problems, helped.named, marks))
+                    data = marshal.dumps((files, helped.rows.sent(), problems, helped.named, marks))
                     view = memoryview(len(data).to_bytes(8, "little") + data)
                     while view:
                         view = view[os.write(write, view) :]
@@ -1111,27 +1180,30 @@ class _Helper:
         """What the helper found (None when it failed); the process is waited for either way."""
         import marshal
 
-        chunks = []
+        data = bytearray()
         try:
-            while chunk := os.read(self.read, 1 << 20):
-                chunks.append(chunk)
-        except OSError:
-            chunks = []
+            head = _read_into(self.read, bytearray(8))
+            if head is not None:  # the length, then as much as it says, read in place (no second copy)
+                data = _read_into(self.read, bytearray(int.from_bytes(head, "little"))) or bytearray()
+                if os.read(self.read, 1):
+                    data = bytearray()
+        except (OSError, MemoryError):  # (a length no helper of ours would send)
+            data = bytearray()
         except BaseException:  # an interrupt while it runs: it is ended, not waited for
             self.stop()
             raise
         self.close()
         status = self.wait()
-        data = b"".join(chunks)
-        if status != 0 or len(data) < 8 or int.from_bytes(data[:8], "little") != len(data) - 8:
+        if status != 0 or not data:
             return None
         try:
-            names, rows, problems, named, marks = marshal.loads(memoryview(data)[8:])
+            names, sent, problems, named, marks = marshal.loads(data)
+            del data
             files = names.split("\0") if names else []
-            if isinstance(rows, bytes):
-                import struct
-
-                rows = list(struct.iter_unpack(_ROW, rows))
+            del names
+            rows = _Rows(sent) if isinstance(sent, bytes) else _Rows(listed=list(sent))
+            if len(sent) % _PACK.size if isinstance(sent, bytes) else not all(len(row) == 5 for row in sent):
+                return None
         except (EOFError, ValueError, TypeError, AttributeError):
             return None
         return files, rows, problems, named, marks
@@ -1153,18 +1225,18 @@ class _Helper:
             return
         files, rows, problems, named, _marks = found
         post_files: list[str] = []
-        post_rows: list[Signature] = []
+        post_rows = _Rows()
         post_problems: list[Problem] = []
         for group in range(len(self.groups)):
             if group in mine:
                 a, b, c, d = mine[group]
                 post_files += part.files[a:b]
-                post_rows += part.rows[a:b]
+                post_rows.extend(part.rows[a:b])
                 post_problems += part.problems[c:d]
             else:
                 a, b, c, d = theirs[group]
                 post_files += files[a:b]
-                post_rows += rows[a:b]
+                post_rows.extend(rows[a:b])
                 post_problems.extend(
                     Problem(file=file, line=None, column=None, pointer="", code=code, message=message)
                     for file, code, message in problems[c:d]
@@ -1177,7 +1249,7 @@ class _Helper:
                 inodes.update(map(_INODE, rows))
             _undo(part, self.at, forget=False)
             part.files += post_files
-            part.rows += post_rows
+            part.rows.extend(post_rows)
         else:  # (a hard link across the groups) the walk's share forgotten; each file met again in walk order
             _undo(part, self.at)
             for file, row in zip(post_files, post_rows, strict=True):
@@ -1265,17 +1337,6 @@ def _undo(part: _Part, at: tuple[int, int, int], *, forget: bool = True) -> None
             part.seen[row[4]].discard(row[3])
     del part.files[files_at:], part.rows[files_at:], part.problems[problems_at:]
     part.named = named_at
-
-
-def _packed(rows: list[Signature]) -> bytes | list[Signature]:
-    """Signatures as the helper sends them: packed (a tuple each costs more to send and to make
-    again), or as they are when one does not fit 64 bits."""
-    import struct
-
-    try:
-        return b"".join(itertools.starmap(struct.Struct(_ROW).pack, rows))
-    except struct.error:
-        return rows
 
 
 def _walk(

@@ -6,18 +6,26 @@ sees one record at a time, perhaps in several processes, while these rules need 
 So the checker hands each schema-valid record to :class:`Collection`, which keeps only small
 indexes (ids, references, quotes, article texts); indexes from parallel chunks are merged, and
 the rules run once, in :meth:`Collection.check`, when all records are in.
+
+Those indexes cost some 600 bytes of Python objects per record: 60 MB at 100,000 records, 60 GB
+at 10^8. A large run's collection therefore moves them, once it passes :data:`SPILL_FROM`
+records, into a private temporary SQLite database (:class:`_OnDisk`) whose page cache is bounded:
+memory then stays flat whatever the size, and the rules become joins. Same problems, same order.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 import typing as t
 
-from .schemas import TypeInfo, values_at
+from .schemas import TypeInfo, compile_template
 
 if t.TYPE_CHECKING:
     from .loader import Document
+
+T = t.TypeVar("T")
 
 
 @dataclasses.dataclass(slots=True)
@@ -32,10 +40,23 @@ class Pending:
     at_key: bool = False
 
 
-class Collection:
-    """What the collection rules need of each record, and the rules themselves."""
+#: Records (ids indexed or merged) past which a collection allowed to spill moves its indexes to
+#: disk (:class:`_OnDisk`); below it they stay in dicts and lists, faster for what most runs hold.
+SPILL_FROM = 25_000
+#: Once on disk, the records indexed here are written there in batches of this many.
+FLUSH_EVERY = 4096
+#: The page cache of the disk indexes, in KiB: all the memory they take, whatever their size.
+DISK_CACHE_KIB = 4096
 
-    def __init__(self) -> None:
+
+class Collection:
+    """What the collection rules need of each record, and the rules themselves.
+
+    ``spill_from``: the records past which the indexes move to disk (None: never, for a worker's
+    chunk whose :meth:`state` goes elsewhere, or a caller that reads the indexes themselves).
+    """
+
+    def __init__(self, spill_from: int | None = None) -> None:
         self.ids: dict[str, tuple[str, int, str]] = {}  # id -> (file, document, type) of its first record
         self.repeats: list[
             tuple[str, str, int, str]
@@ -47,6 +68,21 @@ class Collection:
         self.quotes: list[tuple[t.Any, ...]] = []
         self.articles: dict[str, str] = {}  # article id -> its text (of the last article with that id)
         self.texts: list[tuple[str, str, int, str]] = []  # (article id, file, document, text) of every article
+        self.spill_from = spill_from
+        self._count = 0  # records in the indexes above (since the last write, once on disk)
+        self._disk: _OnDisk | None = None
+        self._read: dict[str, int] = {}  # once on disk: the files indexed since the last write, in read order
+
+    def expect(self, records: int) -> None:
+        """About ``records`` will come: past :attr:`spill_from`, the indexes go to disk from the
+        first record on (never all in memory first, then copied)."""
+        if self.spill_from is not None and records >= self.spill_from:
+            self.spill_from = 0
+
+    @property
+    def on_disk(self) -> bool:
+        """Whether the indexes have moved to disk (then only :meth:`index`, :meth:`merge` and :meth:`check` apply)."""
+        return self._disk is not None
 
     def index(self, doc: Document, info: TypeInfo, wrong: t.AbstractSet[str] = frozenset()) -> Pending | None:
         """Note one record; a repeated id is reported now (first come, first kept).
@@ -55,6 +91,8 @@ class Collection:
         other value takes part (a record with one bad key still has its id, references and quotes).
         """
         data = t.cast(dict[str, t.Any], doc.data)
+        if self._disk is not None:
+            self._read.setdefault(doc.file, len(self._read))
 
         def usable(value: t.Any, pointer: str) -> t.TypeGuard[str]:
             return isinstance(value, str) and pointer not in wrong
@@ -68,7 +106,7 @@ class Collection:
                 self.ids[record_id] = (doc.file, doc.index, info.name)
         refs: list[t.Any] = [doc.file, doc.index]
         for template, allowed in info.references:
-            for pointer, target in values_at(data, template):
+            for pointer, target in compile_template(template)(data):
                 if usable(target, pointer):  # interned: the same pointers and ids recur in every record
                     refs += (sys.intern(pointer), sys.intern(target), allowed)
         if len(refs) > 2:
@@ -88,7 +126,24 @@ class Collection:
         if info.name == "article" and usable(record_id, "/id") and usable(data.get("text"), "/text"):
             self.articles[record_id] = data["text"]
             self.texts.append((record_id, doc.file, doc.index, data["text"]))
+        self._count += 1
+        if self.spill_from is not None and self._count >= (self.spill_from if self._disk is None else FLUSH_EVERY):
+            self._write()
         return None  # duplicates are found in check(), against the first record of the whole collection
+
+    def _write(self) -> None:
+        """Move what the indexes hold to disk (the first time: all of them), as a chunk read in order."""
+        first = self._disk is None
+        if self._disk is None:
+            self._disk = _OnDisk()
+        if self._count:
+            held = self._held()
+            held["order"] = list(self._read)
+            # the first time, the indexes are as a run in memory made them: their order is kept
+            self._disk.merge(held, None if first else _chunk_order(held))
+        self.ids, self.repeats, self.refs, self.quotes, self.articles, self.texts = {}, [], [], [], {}, []
+        self._count = 0
+        self._read = {}
 
     def each_ref(self) -> t.Iterator[tuple[str, int, str, str, tuple[str, ...]]]:
         """Every reference: (file, document, pointer, target id, the types allowed there)."""
@@ -104,6 +159,10 @@ class Collection:
 
     def state(self) -> dict[str, t.Any]:
         """The indexes as plain picklable values, for :meth:`merge` in another process."""
+        assert self._disk is None, "a collection on disk has no state to send"
+        return self._held()
+
+    def _held(self) -> dict[str, t.Any]:
         return {
             "ids": self.ids,
             "repeats": self.repeats,
@@ -114,23 +173,40 @@ class Collection:
         }
 
     def merge(self, state: dict[str, t.Any]) -> list[Pending]:
-        """Take in a later chunk's indexes, as if its records had been indexed here in order."""
-        found: list[Pending] = []
+        """Take in a later chunk's indexes, as if its records had been indexed here in order.
+
+        ``state["order"]``, when there: the chunk's files in the order they were read, which keeps
+        its repeated ids in that order even where it is not the order of their names (paths named
+        out of order, the rest of a collection before the named files, chunks merged on a cluster).
+        """
+        key = _chunk_order(state)
+        if self._disk is not None:
+            if self._count:
+                self._write()  # what was indexed here came first
+            self._disk.merge(state, key)
+            return []
         later: list[tuple[str, str, int, str]] = []
         for record_id, (file, index, type_name) in state["ids"].items():
             if record_id in self.ids:
                 later.append((record_id, file, index, type_name))
             else:
                 self.ids[record_id] = (file, index, type_name)
-        self.repeats.extend(sorted([*later, *state["repeats"]], key=_in_chunk_order(state)))
+        self.repeats.extend(sorted([*later, *state["repeats"]], key=key))
         self.refs.extend(state["refs"])
         self.quotes.extend(state["quotes"])
         self.articles.update(state["articles"])
         self.texts.extend(state["texts"])
-        return found
+        self._count += len(state["ids"]) + len(state["repeats"])
+        if self.spill_from is not None and self._count >= self.spill_from:
+            self._write()
+        return []
 
     def check(self) -> list[Pending]:
         """Every reference names a record of an allowed type; every quote is in its article."""
+        if self._disk is not None:
+            if self._count:
+                self._write()
+            return self._disk.check()
         found = [_duplicate(record_id, file, index, self.ids[record_id]) for record_id, file, index, _ in self.repeats]
         for file, index, pointer, target, allowed in self.each_ref():
             record = self.ids.get(target)
@@ -156,11 +232,175 @@ class Collection:
         return found
 
 
-def _in_chunk_order(state: dict[str, t.Any]) -> t.Callable[[tuple[str, str, int, str]], tuple[int, int]]:
-    """Order a chunk's repeated ids as its records stood (files in walk order, which is sorted; then document)."""
-    files = sorted({file for file, _index, _type in state["ids"].values()} | {r[1] for r in state["repeats"]})
-    rank = {file: n for n, file in enumerate(files)}
+Order = t.Callable[[tuple[str, str, int, str]], tuple[int, int]]
+
+
+def _chunk_order(state: dict[str, t.Any]) -> Order:
+    """Order a chunk's repeated ids as its records stood: its files in ``state["order"]`` when
+    given, else in walk order (which is sorted); then by document."""
+    order = state.get("order")
+    if order is None:
+        order = sorted({file for file, _index, _type in state["ids"].values()} | {r[1] for r in state["repeats"]})
+        rank = {file: n for n, file in enumerate(order)}
+    else:  # (only the files that hold an id: `order` may name a whole tree's)
+        named = {file for file, _index, _type in state["ids"].values()} | {r[1] for r in state["repeats"]}
+        rank = {file: n for n, file in enumerate(order) if file in named}
     return lambda item: (rank[item[1]], item[2])
+
+
+def _b(text: str) -> bytes:
+    """Text as the disk indexes hold it: UTF-8 bytes, lone surrogates kept (a YAML escape, or a
+    file name that is not UTF-8), so that equal texts and substrings stay exactly that."""
+    return text.encode("utf-8", "surrogatepass")
+
+
+def _s(raw: bytes) -> str:
+    return raw.decode("utf-8", "surrogatepass")
+
+
+class _OnDisk:
+    """The collection indexes in a private temporary SQLite database, and the rules as joins.
+
+    SQLite removes the database's file as soon as it has opened it (it never has a name anyone
+    can see, and nothing is left however the process ends, ``kill -9`` included); pages reach the
+    file only once the bounded page cache (:data:`DISK_CACHE_KIB`) is full. Texts are stored as
+    UTF-8 blobs (:func:`_b`): ``instr`` on blobs is a byte search, which for UTF-8 is exactly a
+    substring search. Rows keep the order they came in (``rowid``), which is the order of the
+    problems. Nothing is ever committed: the one transaction dies with the connection.
+    """
+
+    def __init__(self) -> None:
+        import sqlite3
+
+        self.errors = sqlite3.Error
+        self.db = self._guarded(lambda: sqlite3.connect("", isolation_level=None, check_same_thread=False))
+        self._guarded(
+            lambda: self.db.executescript(
+                f"""
+                PRAGMA cache_size = -{DISK_CACHE_KIB};
+                PRAGMA journal_mode = OFF;
+                PRAGMA synchronous = OFF;
+                CREATE TABLE ids (id BLOB PRIMARY KEY, file BLOB, doc INTEGER, type TEXT) WITHOUT ROWID;
+                CREATE TABLE repeats (id BLOB, file BLOB, doc INTEGER, type TEXT);
+                CREATE TABLE refs (file BLOB, doc INTEGER, pointer BLOB, target BLOB, allowed INTEGER);
+                CREATE TABLE allowed (n INTEGER, type TEXT, PRIMARY KEY (n, type)) WITHOUT ROWID;
+                CREATE TABLE quotes (file BLOB, doc INTEGER, pointer BLOB, article BLOB, quote BLOB);
+                CREATE TABLE articles (id BLOB PRIMARY KEY, text BLOB) WITHOUT ROWID;
+                BEGIN;
+                """
+            )
+        )
+        self.allowed: list[tuple[str, ...]] = []  # the sets of types references allow, by number
+        self._numbers: dict[tuple[str, ...], int] = {}
+
+    def _guarded(self, work: t.Callable[[], T]) -> T:
+        """``work()``; SQLite failing (the temporary folder full or not writable) is an error of
+        the environment, said plainly (exit 3), not a traceback."""
+        try:
+            return work()
+        except self.errors as exc:
+            from .errors import CouldNotRun
+
+            where = os.environ.get("SQLITE_TMPDIR") or os.environ.get("TMPDIR") or "/var/tmp or /tmp"
+            raise CouldNotRun(
+                f"the collection's indexes could not be kept on disk ({exc}): the temporary folder "
+                f"({where}) must be writable and have room (set TMPDIR to another one)"
+            ) from exc
+
+    def _number(self, allowed: tuple[str, ...]) -> int:
+        number = self._numbers.get(allowed)
+        if number is None:
+            number = self._numbers[allowed] = len(self.allowed)
+            self.allowed.append(allowed)
+            self.db.executemany("INSERT OR IGNORE INTO allowed VALUES (?, ?)", [(number, name) for name in allowed])
+        return number
+
+    def merge(self, state: dict[str, t.Any], key: Order | None) -> None:
+        """A chunk's indexes, as :meth:`Collection.merge` takes them in memory (``key``: the order
+        of its repeated ids; None: as they are)."""
+        self._guarded(lambda: self._merge(state, key))
+
+    def _merge(self, state: dict[str, t.Any], key: Order | None) -> None:
+        db = self.db
+        later: list[tuple[str, str, int, str]] = []
+        adding = db.cursor()
+        for record_id, (file, index, type_name) in state["ids"].items():
+            adding.execute("INSERT OR IGNORE INTO ids VALUES (?, ?, ?, ?)", (_b(record_id), _b(file), index, type_name))
+            if adding.rowcount == 0:  # the id was there already: this record repeats it
+                later.append((record_id, file, index, type_name))
+        repeats = [*later, *state["repeats"]] if key is None else sorted([*later, *state["repeats"]], key=key)
+        db.executemany(
+            "INSERT INTO repeats VALUES (?, ?, ?, ?)",
+            [(_b(i), _b(file), index, name) for i, file, index, name in repeats],
+        )
+        number = self._number
+        db.executemany(
+            "INSERT INTO refs VALUES (?, ?, ?, ?, ?)",
+            (
+                (_b(entry[0]), entry[1], _b(entry[n]), _b(entry[n + 1]), number(entry[n + 2]))
+                for entry in state["refs"]
+                for n in range(2, len(entry), 3)
+            ),
+        )
+        db.executemany(
+            "INSERT INTO quotes VALUES (?, ?, ?, ?, ?)",
+            (
+                (_b(entry[0]), entry[1], _b(entry[n]), _b(entry[n + 1]), _b(entry[n + 2]))
+                for entry in state["quotes"]
+                for n in range(2, len(entry), 3)
+            ),
+        )
+        db.executemany(  # the last article with an id gives the text, as a dict update does
+            "INSERT OR REPLACE INTO articles VALUES (?, ?)",
+            [(_b(i), _b(text)) for i, text in state["articles"].items()],
+        )
+
+    def check(self) -> list[Pending]:
+        """:meth:`Collection.check` as joins; only what fails comes back to Python."""
+        return self._guarded(self._check)
+
+    def _check(self) -> list[Pending]:
+        db = self.db
+        found = [
+            _duplicate(_s(record_id), _s(file), index, (_s(first), first_index, first_type))
+            for record_id, file, index, first, first_index, first_type in db.execute(
+                "SELECT r.id, r.file, r.doc, i.file, i.doc, i.type FROM repeats r CROSS JOIN ids i ON i.id = r.id"
+                " ORDER BY r.rowid"
+            )
+        ]
+        known: list[str] | None = None  # every id, read only when a reference dangles (its hint)
+        for file, index, pointer, raw, number, type_name in db.execute(
+            "SELECT r.file, r.doc, r.pointer, r.target, r.allowed, i.type FROM refs r LEFT JOIN ids i ON i.id = r.target"
+            " WHERE i.type IS NULL OR NOT EXISTS (SELECT 1 FROM allowed a WHERE a.n = r.allowed AND a.type = i.type)"
+            " ORDER BY r.rowid"
+        ).fetchall():
+            target = _s(raw)
+            if type_name is None:
+                from .messages import did_you_mean
+
+                if known is None:
+                    known = [_s(row[0]) for row in db.execute("SELECT id FROM ids")]
+                message = f"{target!r} is not the id of any record{did_you_mean(target, known)}"
+                found.append(Pending(_s(file), index, _s(pointer), "dangling-reference", message))
+            else:
+                message = f"{target!r} is a {type_name}; here it must be {_either(self.allowed[number])}"
+                found.append(Pending(_s(file), index, _s(pointer), "reference-type", message))
+        hints = 0
+        for file, index, pointer, article, quote in db.execute(
+            "SELECT q.file, q.doc, q.pointer, q.article, q.quote FROM quotes q CROSS JOIN articles a ON a.id = q.article"
+            " WHERE instr(a.text, q.quote) = 0 ORDER BY q.rowid"
+        ).fetchall():
+            hints += 1
+            hint = ""
+            if hints <= NEAR_MISS_HINTS:
+                (text,) = db.execute("SELECT text FROM articles WHERE id = ?", (article,)).fetchone()
+                hint = _near_miss(_s(quote), _s(text))
+            message = f"quote not found verbatim in article {_s(article)!r}{hint}"
+            found.append(Pending(_s(file), index, _s(pointer), "quote-not-found", message))
+        return found
+
+    def close(self) -> None:
+        self.db.close()
 
 
 def _duplicate(record_id: str, file: str, index: int, first: tuple[str, int, str]) -> Pending:

@@ -14,6 +14,7 @@ import os
 import typing as t
 from pathlib import Path
 
+from . import rules
 from .loader import (
     MAX_FILE_BYTES,
     Document,
@@ -27,7 +28,7 @@ from .loader import (
 )
 from .problems import Problem, Report
 from .rules import Collection, Pending
-from .schemas import Model, load_model, values_at
+from .schemas import Model, compile_template, load_model
 
 if t.TYPE_CHECKING:
     from . import dates
@@ -86,11 +87,19 @@ class Checker:
     """Feeds documents through schema checks and hands the valid ones to the collection rules."""
 
     def __init__(
-        self, model: Model | None = None, *, keep: bool = False, in_files: bool = True, layout: Layout | None = None
+        self,
+        model: Model | None = None,
+        *,
+        keep: bool = False,
+        in_files: bool = True,
+        layout: Layout | None = None,
+        spill: bool = False,
     ) -> None:
         """``in_files=False``: the documents were never read from files (records held in memory), so
         no problem is looked up on disk; each keeps its JSON pointer and no line. ``layout``: the
-        collection's one-record-per-file layout, when it applies (``misplaced-record``)."""
+        collection's one-record-per-file layout, when it applies (``misplaced-record``). ``spill``:
+        a large collection's indexes may move to disk (:data:`.rules.SPILL_FROM`): for a run's own
+        checker, never one whose :meth:`state` is sent on or whose indexes feed the result cache."""
         self.model = model or load_model()
         self.keep = keep
         self.in_files = in_files
@@ -100,7 +109,7 @@ class Checker:
         self._pending: list[Pending] = []
         self._stored: dict[str, int] = {}  # problems kept per file (see _flag)
         self._overflow: dict[str, int] = {}  # problems past the cap, counted only
-        self._collection = Collection()
+        self._collection = Collection(spill_from=rules.SPILL_FROM if spill else None)
         self._explaining: dict[str, t.Any] = {}
         self._budget: tuple[str, Budget | None] = ("", None)
         self.progress: Progress | None = None  # shown on a terminal during a long run
@@ -176,9 +185,9 @@ class Checker:
         if duplicate is not None:
             self._pending.append(duplicate)
         for template in info.dates:
-            for pointer, value in values_at(data, template):
-                if not isinstance(value, str) or pointer in wrong:
-                    continue
+            for pointer, value in compile_template(template)(data):
+                if not isinstance(value, str) or "/" not in value or pointer in wrong:
+                    continue  # (only an interval, A/B, can end before it starts)
                 parsed = dates.parse(value)
                 if not parsed.ordered:
                     self._flag(doc, pointer, "date-order", f"interval {value!r} ends before it starts")
@@ -289,23 +298,14 @@ class Checker:
         Associative: chunks' states merged into a new checker, whose :meth:`state` is then merged
         here, leave this checker as merging them here one by one does (the tree reduction on a
         Dask cluster, :func:`_in_dask`). ``state["order"]``, when there: the state's files in the
-        order they were read, which keeps its repeated ids in that order even where it is not the
-        order of their names (paths named out of order, the rest of a collection before the named files).
+        order they were read (see :meth:`.rules.Collection.merge`).
         """
         self.report.problems.extend(state["problems"])
         self.report.records += state["records"]
         self._pending.extend(state["pending"])
         for file, count in state["overflow"].items():  # a file is in one chunk only
             self._overflow[file] = self._overflow.get(file, 0) + count
-        repeats = len(self._collection.repeats)
         self._pending.extend(self._collection.merge(state))
-        order = state.get("order")
-        if order is not None and len(self._collection.repeats) - repeats > 1:  # (which sorts them by name)
-            later = self._collection.repeats[repeats:]
-            named = {entry[1] for entry in later}
-            rank = {file: number for number, file in enumerate(order) if file in named}
-            later.sort(key=lambda entry: (rank[entry[1]], entry[2]))
-            self._collection.repeats[repeats:] = later
         self.records.extend(state["kept"])
         if self.hashes is not None:
             self.hashes.update(state["hashes"] or {})
@@ -426,6 +426,8 @@ _LINEAR_UNIQUE: dict[type, t.Any] = {}
 
 
 PARALLEL_FROM = 1000  # files; below this a second process costs more than it saves
+#: Files per worker task at most: each task's result is held until it is merged, in order.
+MAX_CHUNK = 2500
 
 
 def check_paths(
@@ -471,12 +473,13 @@ def check_paths(
             check_remote_run(urls, dask=dask is not None)
             cache_root, layout = None, remote_layout(layout)
             jobs = 1 if dask is None else jobs
-    checker = Checker(model, keep=keep, layout=layout)
-    checker.progress = progress
     cached = cache_root is not None and not keep
+    checker = Checker(model, keep=keep, layout=layout, spill=not cached)
+    checker.progress = progress
     stats: dict[str, Signature] | None = {} if cached else None
     files = walk_into(checker, paths, stats, jobs)
     others = _others(collection, files, stats, jobs) if collection is not None else []
+    checker._collection.expect(len(files) + len(others))  # (a file holds a record or more)
     if cached:
         assert cache_root is not None and stats is not None
         counts = _cached_run(checker, others + files, stats, cache_root, max_bytes, jobs, model, layout, dask)
@@ -648,7 +651,9 @@ def _in_workers(
     work: t.Callable[[list[str], bool, int, Layout | None], Chunked],
 ) -> t.Iterator[Chunked]:
     """``work`` over contiguous chunks of ``files`` in ``workers`` processes; the results in order."""
+    import collections
     import concurrent.futures
+    import itertools
     import multiprocessing
     from concurrent.futures.process import BrokenProcessPool
 
@@ -656,7 +661,7 @@ def _in_workers(
     from .output import SignalGuard
 
     load_model()  # read and check the schemas once; each worker compiles its own validators
-    size = -(-len(files) // (workers * 4))
+    size = min(-(-len(files) // (workers * 4)), MAX_CHUNK)
     chunks = [files[i : i + size] for i in range(0, len(files), size)]
     context = multiprocessing.get_context("fork")
     pool = concurrent.futures.ProcessPoolExecutor(
@@ -665,9 +670,18 @@ def _in_workers(
     try:
         with SignalGuard(defer=False):  # SIGTERM too ends the wait here, and so the workers
             # submit, not map: map's clean-up cancels futures the pool then fails (InvalidStateError)
-            futures = [pool.submit(work, chunk, keep, max_bytes, layout) for chunk in chunks]
-            for future in futures:
-                yield future.result()
+            # at most two tasks per worker ahead of the merge here: results that wait are memory
+            waiting = iter(chunks)
+            futures = collections.deque(
+                pool.submit(work, chunk, keep, max_bytes, layout) for chunk in itertools.islice(waiting, 2 * workers)
+            )
+            while futures:  # each result let go once handed on (a done future keeps its result)
+                result = futures.popleft().result()
+                chunk = next(waiting, None)
+                if chunk is not None:
+                    futures.append(pool.submit(work, chunk, keep, max_bytes, layout))
+                yield result
+                del result
     except BaseException as exc:
         _stop_workers(pool)
         if isinstance(exc, BrokenProcessPool):

@@ -1,0 +1,235 @@
+"""A large run's collection indexes live on disk (a private temporary SQLite database): the same
+problems, in the same order, as when they are held in memory, and nothing left behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from records_toolkit import rules
+from records_toolkit.cli import main
+from records_toolkit.loader import Document
+from records_toolkit.problems import Problem
+from records_toolkit.validate import Checker, check_paths
+
+EXAMPLES = Path(__file__).parent / "examples"
+ROOT = Path(__file__).parent.parent
+
+
+def _problems(result_problems: list[Problem]) -> list[tuple[object, ...]]:
+    return [(p.file, p.line, p.column, p.pointer, p.code, p.message, p.severity) for p in result_problems]
+
+
+def _run(
+    paths: list[Path],
+    jobs: int,
+    spill_from: int | None,
+    flush: int,
+    monkeypatch: pytest.MonkeyPatch,
+    must_spill: bool = False,
+) -> object:
+    """The report of one run, its indexes on disk from ``spill_from`` records (None: in memory)."""
+    monkeypatch.setattr(rules, "SPILL_FROM", 10**12 if spill_from is None else spill_from)
+    monkeypatch.setattr(rules, "FLUSH_EVERY", flush)
+    seen: list[bool] = []
+    real = rules.Collection.check
+
+    def check(self: rules.Collection) -> list[rules.Pending]:
+        found = real(self)
+        seen.append(self.on_disk)
+        return found
+
+    monkeypatch.setattr(rules.Collection, "check", check)
+    result = check_paths(paths, jobs=jobs)
+    if spill_from is None or must_spill:
+        assert seen and seen[-1] == (spill_from is not None), "the run did not keep its indexes where asked"
+    report = result.report
+    return (_problems(report.problems), report.files, report.records)
+
+
+@pytest.mark.parametrize("example", sorted(p.name for p in (EXAMPLES / "invalid").iterdir()))
+def test_every_invalid_example_reports_the_same_from_disk(example: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = EXAMPLES / "invalid" / example
+    expected = _run([folder], 1, None, 4096, monkeypatch)
+    for spill_from, flush in ((0, 1), (1, 2), (2, 4096)):
+        assert _run([folder], 1, spill_from, flush, monkeypatch) == expected, (spill_from, flush)
+
+
+def _tangled(root: Path) -> None:
+    """A collection where every collection rule fires, across chunks and write batches."""
+    from bench.corpus import make
+
+    make(root, 6)
+    first = sorted(root.rglob("*.yaml"))[0]
+    text = first.read_text(encoding="utf-8")
+    (root / "c00005" / "dup.yaml").write_text(text, encoding="utf-8")  # an id repeated far away
+    (root / "c00000" / "zz-dup.yaml").write_text(text, encoding="utf-8")  # and near, in the same batch
+    for copy in ("c00002", "c00004"):
+        event = root / copy / "events" / "efes-2022.yaml"
+        body = event.read_text(encoding="utf-8")
+        # a dangling reference (with its did-you-mean), a reference of the wrong type, a quote not found
+        body = body.replace('  - "izmir-c', '  - "izmir-cx', 1).replace('\n  - "turkey-c', '\n  - "efes-2022-c', 1)
+        body = body.replace("EFES - 2022, Indestructible", "EFES-2022, Indestructible", 1)
+        event.write_text(body, encoding="utf-8")
+    article = next((root / "c00003" / "articles").iterdir())
+    body = article.read_text(encoding="utf-8")
+    assert "Kayseri" in body
+    article.write_text(body.replace("Kayseri", "Kaysery"), encoding="utf-8")  # quotes of that copy not found
+
+
+def test_a_tangled_collection_reports_the_same_from_disk_in_one_process_and_in_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _tangled(tmp_path)
+    expected = _run([tmp_path], 1, None, 4096, monkeypatch)
+    codes = {problem[4] for problem in expected[0]}  # type: ignore[index]
+    assert {"duplicate-id", "dangling-reference", "reference-type", "quote-not-found"} <= codes, codes
+    assert any("did you mean" in problem[5] for problem in expected[0])  # type: ignore[index]
+    for jobs, spill_from, flush in ((1, 0, 7), (1, 50, 33), (2, 0, 4096), (2, 100, 5)):
+        assert _run([tmp_path], jobs, spill_from, flush, monkeypatch, True) == expected, (jobs, spill_from, flush)
+
+
+def test_the_rest_of_a_collection_read_first_keeps_its_order_on_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Named files read after the rest of their collection: a repeated id is reported at the named file."""
+    _tangled(tmp_path)
+    named = [tmp_path / "c00000" / "zz-dup.yaml"]
+    monkeypatch.setattr(rules, "SPILL_FROM", 10**12)
+    expected = check_paths(named, collection=[tmp_path], jobs=1).report
+    assert [p.code for p in expected.problems] == ["duplicate-id"]
+    for spill_from, flush in ((0, 3), (10, 4096)):
+        monkeypatch.setattr(rules, "SPILL_FROM", spill_from)
+        monkeypatch.setattr(rules, "FLUSH_EVERY", flush)
+        assert _problems(check_paths(named, collection=[tmp_path], jobs=1).report.problems) == _problems(
+            expected.problems
+        )
+
+
+ODD = "caf\udce9"  # a lone surrogate: a file name that is not UTF-8, or a YAML escape
+
+
+def _odd_records() -> list[dict[str, object]]:
+    article = {
+        "id": f"a-{ODD}",
+        "type": "article",
+        "text": f"Quote\x00with a NUL and {ODD} inside.",
+    }
+    cited = [
+        {"article": f"a-{ODD}", "quote": quote, "supports": ["name"]}
+        for quote in ("", "\x00with a NUL", ODD, "caf", "not there", "caf\udce8")
+    ]
+    return [
+        article,
+        {"id": "p", "type": "place", "name": "P", "sources": cited},
+        {"id": f"p-{ODD}", "type": "place", "name": "Q", "sources": []},
+        {"id": f"p-{ODD}", "type": "place", "name": "Q again", "sources": []},
+    ]
+
+
+def test_texts_that_are_not_utf8_compare_as_python_compares_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lone surrogates and NUL characters in ids, file names, quotes and texts: the same answers as `in` and `==`."""
+
+    def found(spill_from: int | None) -> list[tuple[str, int, str, str, str]]:
+        collection = rules.Collection(spill_from=spill_from)
+        model_types = {name: _Info(name) for name in ("article", "place")}
+        for number, record in enumerate(_odd_records()):
+            doc = Document(f"{ODD}-{number}.yaml", 0, record)
+            collection.index(doc, model_types[str(record["type"])])  # type: ignore[arg-type]
+        pending = collection.check()
+        assert collection.on_disk == (spill_from is not None)
+        return [(p.file, p.document, p.pointer, p.code, p.message) for p in pending]
+
+    expected = found(None)
+    assert [(p[2], p[3]) for p in expected] == [
+        ("/id", "duplicate-id"),
+        ("/sources/4/quote", "quote-not-found"),
+        ("/sources/5/quote", "quote-not-found"),
+    ]
+    assert found(0) == expected
+
+
+class _Info:
+    """The little of a record type :meth:`rules.Collection.index` reads."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.references: tuple[object, ...] = ()
+
+
+def test_merged_chunks_on_disk_find_what_one_checker_finds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A state merged into a collection on disk, after records indexed there (the order is kept)."""
+    from tests.test_validate import BASE
+
+    records = [*BASE, {**BASE[1], "name": 5}, BASE[1], BASE[0], BASE[1]]
+    one = Checker()
+    for index, record in enumerate(records):
+        one.add(Document(f"r{index}.yaml", 0, record))
+    expected = [(p.file, p.pointer, p.code, p.message) for p in one.finish().report.problems]
+    assert [code for _file, _pointer, code, _message in expected].count("duplicate-id") == 4
+    monkeypatch.setattr(rules, "SPILL_FROM", 2)
+    monkeypatch.setattr(rules, "FLUSH_EVERY", 2)
+    first, second = Checker(spill=True), Checker()
+    for index, record in enumerate(records):
+        (first if index < 4 else second).add(Document(f"r{index}.yaml", 0, record))
+    assert first._collection.on_disk
+    first.merge(second.state())
+    assert [(p.file, p.pointer, p.code, p.message) for p in first.finish().report.problems] == expected
+
+
+def test_the_database_has_no_name_and_leaves_nothing(tmp_path: Path) -> None:
+    """Its pages go to a file in the temporary folder that SQLite unlinked as it opened it."""
+    script = f"""
+import json, os, sys
+sys.path.insert(0, {str(ROOT)!r})
+from records_toolkit import rules
+from records_toolkit.loader import Document
+rules.DISK_CACHE_KIB = 16  # (a small cache: the pages go to the file at once)
+collection = rules.Collection(spill_from=0)
+for n in range(20000):
+    collection.index(Document(f"f{{n}}.yaml", 0, {{"id": f"id-{{n}}", "type": "place"}}), type("I", (), {{"name": "place", "references": ()}})())
+collection.check()
+links = []
+for fd in os.listdir("/proc/self/fd"):
+    try:
+        links.append(os.readlink(f"/proc/self/fd/{{fd}}"))
+    except OSError:  # (the listing's own descriptor, closed by now)
+        pass
+print(json.dumps([sorted(os.listdir({str(tmp_path)!r})), [link for link in links if link.startswith({str(tmp_path)!r})]]))
+sys.stdout.flush()
+os.kill(os.getpid(), 9)
+"""
+    env = {**os.environ, "TMPDIR": str(tmp_path), "SQLITE_TMPDIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == -9, done.stderr
+    listed, linked = json.loads(done.stdout)
+    assert listed == []  # no name in the folder while it was open ...
+    assert linked and all(link.endswith("(deleted)") for link in linked)  # ... and its file was there, unlinked
+    assert os.listdir(tmp_path) == []  # nothing left after kill -9
+
+
+def test_a_temporary_folder_that_fails_is_said_plainly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite failing (a full or unwritable temporary folder) is exit 3 with what to do, no traceback."""
+    import sqlite3
+
+    for name in ("places", "events"):
+        shutil.copytree(ROOT / "records" / name, tmp_path / "records" / name)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(rules, "SPILL_FROM", 0)
+
+    def full(*args: object, **kwargs: object) -> object:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(sqlite3, "connect", full)
+    result = CliRunner().invoke(main, ["validate", "--no-cache", "--jobs", "1", "records"])
+    assert result.exit_code == 3, result.output
+    assert "could not be kept on disk (database or disk is full)" in result.output
+    assert "set TMPDIR to another one" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
