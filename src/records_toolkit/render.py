@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import os
 import typing as t
@@ -262,6 +261,8 @@ def sarif(report: Report) -> str:
     levels: dict[str, str] = {}
     for problem in ordered:
         levels.setdefault(problem.code, problem.severity)
+    import hashlib  # (SARIF only: not at start-up)
+
     used = sorted(levels)
     index = {code: i for i, code in enumerate(used)}
     results = []
