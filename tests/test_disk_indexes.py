@@ -92,6 +92,7 @@ def test_a_tangled_collection_reports_the_same_from_disk_in_one_process_and_in_w
     codes = {problem[4] for problem in expected[0]}  # type: ignore[index]
     assert {"duplicate-id", "dangling-reference", "reference-type", "quote-not-found"} <= codes, codes
     assert any("did you mean" in problem[5] for problem in expected[0])  # type: ignore[index]
+    assert any("is an event; here it must be" in problem[5] for problem in expected[0])  # type: ignore[index]
     for jobs, spill_from, flush in ((1, 0, 7), (1, 50, 33), (2, 0, 4096), (2, 100, 5)):
         assert _run([tmp_path], jobs, spill_from, flush, monkeypatch, True) == expected, (jobs, spill_from, flush)
 
@@ -195,7 +196,7 @@ rules.DISK_CACHE_KIB = 16  # (a small cache: the pages go to the file at once)
 collection = rules.Collection(spill_from=0)
 for n in range(20000):
     collection.index(Document(f"f{{n}}.yaml", 0, {{"id": f"id-{{n}}", "type": "place"}}), type("I", (), {{"name": "place", "references": ()}})())
-collection.check()
+collection._write()  # (the last records to disk too; check() would close the database)
 links = []
 for fd in os.listdir("/proc/self/fd"):
     try:
@@ -231,5 +232,110 @@ def test_a_temporary_folder_that_fails_is_said_plainly(tmp_path: Path, monkeypat
     result = CliRunner().invoke(main, ["validate", "--no-cache", "--jobs", "1", "records"])
     assert result.exit_code == 3, result.output
     assert "could not be kept on disk (database or disk is full)" in result.output
-    assert "set TMPDIR to another one" in result.output
+    assert "set SQLITE_TMPDIR to another folder" in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_each_article_text_is_read_once_and_searched_by_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Quotes are taken article by article: one text held at a time, read once, searched with
+    Python's own (linear) search, never SQLite's instr (quadratic in the worst case)."""
+    collection = rules.Collection(spill_from=0)
+    info = {"article": _Info("article"), "place": _Info("place")}
+    texts = {"a1": "a" * 5000, "a2": "The servicemen attended a course."}
+    for article, text in texts.items():
+        collection.index(
+            Document(f"{article}.yaml", 0, {"id": article, "type": "article", "text": text}), info["article"]
+        )  # type: ignore[arg-type]
+    for number in range(40):  # the two articles' quotes interleaved, found and not
+        article = "a1" if number % 2 else "a2"
+        quote = "a" * 2000 + "b" if number % 4 == 1 else ("course" if number % 4 == 0 else "a" * 300)
+        sources = [{"article": article, "quote": quote}]
+        collection.index(
+            Document(f"p{number:02}.yaml", 0, {"id": f"p{number}", "type": "place", "sources": sources}), info["place"]
+        )  # type: ignore[arg-type]
+    disk = collection._disk
+    assert disk is not None
+    statements: list[str] = []
+    real = disk.db
+
+    class Counting:
+        def __getattr__(self, name: str) -> object:
+            return getattr(real, name)
+
+        def execute(self, sql: str, *args: object) -> object:
+            statements.append(sql)
+            return real.execute(sql, *args)
+
+    disk.db = Counting()  # type: ignore[assignment]
+    found = collection.check()
+    assert not any("instr" in sql for sql in statements)
+    # once per article to compare, once per article for the hints
+    assert sum("SELECT text FROM articles" in sql for sql in statements) <= 2 * len(texts)
+    missed = [n for n in range(40) if n % 4 in (1, 2)]  # the long quote in a1, the run of a's in a2
+    assert [(p.file, p.code) for p in found] == [(f"p{n:02}.yaml", "quote-not-found") for n in missed]
+
+
+def test_the_connection_is_closed_when_the_rules_have_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its file's room is given back at once (a process running many validations must not pile them up)."""
+    _tangled(tmp_path / "tree")
+    monkeypatch.setenv("SQLITE_TMPDIR", str(tmp_path))
+    monkeypatch.setattr(rules, "SPILL_FROM", 0)
+    monkeypatch.setattr(rules, "DISK_CACHE_KIB", 16)
+
+    def deleted_here() -> list[str]:
+        links = []
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                links.append(os.readlink(f"/proc/self/fd/{fd}"))
+            except OSError:
+                pass
+        return [link for link in links if link.startswith(str(tmp_path)) and link.endswith("(deleted)")]
+
+    import gc
+
+    gc.disable()  # (closed by the run itself, not by a collection)
+    try:
+        for _ in range(3):
+            assert check_paths([tmp_path / "tree"], jobs=1).report.problems
+            assert deleted_here() == []
+    finally:
+        gc.enable()
+
+
+def test_ctrl_c_ends_a_long_statement_and_is_raised_as_itself() -> None:
+    """SQLite cannot be interrupted by Python's signal handling: the progress handler ends the
+    statement once the signal has been noted, and the signal is then raised as Ctrl-C."""
+    import signal
+    import threading
+
+    disk = rules._OnDisk()
+    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            disk._guarded(
+                lambda: disk.db.execute(
+                    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 10000000000)"
+                    " SELECT count(*) FROM c"
+                ).fetchone()
+            )
+    finally:
+        timer.cancel()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+
+
+def test_sqlite_out_of_memory_is_said_plainly_not_a_problem_of_a_file() -> None:
+    from records_toolkit.errors import CouldNotRun
+
+    disk = rules._OnDisk()
+
+    def exhausted() -> None:
+        raise MemoryError
+
+    with pytest.raises(CouldNotRun, match="could not be kept on disk: out of memory"):
+        disk._guarded(exhausted)
+
+
+def test_a_reference_to_a_record_of_the_wrong_type_names_its_type_with_its_article() -> None:
+    assert rules._a("article") == "an article" and rules._a("place") == "a place"
+    assert rules._either(("event", "place", "organization")) == "an event, a place or an organization"

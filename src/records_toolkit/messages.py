@@ -323,7 +323,7 @@ def did_you_mean(word: str, choices: t.Iterable[str]) -> str:
     """`` (did you mean 'x'?)`` when a choice is close to ``word``, else nothing."""
     import difflib  # only when there is a problem to explain
 
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.75)
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.75)  # (one pass: a stream will do)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 

@@ -16,7 +16,7 @@ memory then stays flat whatever the size, and the rules become joins. Same probl
 from __future__ import annotations
 
 import dataclasses
-import os
+import itertools
 import sys
 import typing as t
 
@@ -206,7 +206,10 @@ class Collection:
         if self._disk is not None:
             if self._count:
                 self._write()
-            return self._disk.check()
+            try:
+                return self._disk.check()
+            finally:
+                self._disk.close()  # (its file's room is given back now, not at the next garbage collection)
         found = [_duplicate(record_id, file, index, self.ids[record_id]) for record_id, file, index, _ in self.repeats]
         for file, index, pointer, target, allowed in self.each_ref():
             record = self.ids.get(target)
@@ -217,7 +220,7 @@ class Collection:
                 message = f"{target!r} is not the id of any record{hint}"
                 found.append(Pending(file, index, pointer, "dangling-reference", message))
             elif record[2] not in allowed:
-                message = f"{target!r} is a {record[2]}; here it must be {_either(allowed)}"
+                message = f"{target!r} is {_a(record[2])}; here it must be {_either(allowed)}"
                 found.append(Pending(file, index, pointer, "reference-type", message))
         hints = 0
         for file, index, pointer, article, quote in self.each_quote():
@@ -270,10 +273,16 @@ class _OnDisk:
     """
 
     def __init__(self) -> None:
+        import functools
         import sqlite3
+        import weakref
 
         self.errors = sqlite3.Error
+        self._guards: list[t.Any] = []  # the signal guard of the statement running (see _guarded)
         self.db = self._guarded(lambda: sqlite3.connect("", isolation_level=None, check_same_thread=False))
+        # a long statement (a join over every reference) asks now and then whether a signal came
+        self.db.set_progress_handler(functools.partial(_signalled, self._guards), 100_000)
+        weakref.finalize(self, self.db.close)  # (a run that ends in an exception: closed when let go)
         self._guarded(
             lambda: self.db.executescript(
                 f"""
@@ -294,18 +303,45 @@ class _OnDisk:
         self._numbers: dict[tuple[str, ...], int] = {}
 
     def _guarded(self, work: t.Callable[[], T]) -> T:
-        """``work()``; SQLite failing (the temporary folder full or not writable) is an error of
-        the environment, said plainly (exit 3), not a traceback."""
-        try:
-            return work()
-        except self.errors as exc:
-            from .errors import CouldNotRun
+        """``work()``, stopped by Ctrl-C or SIGTERM, which SQLite cannot see: the signal is noted,
+        the progress handler ends the statement, and the signal is raised here as itself. SQLite
+        failing (the temporary folder full or not writable, its memory exhausted) is an error of
+        the environment, said plainly (exit 3), never a traceback nor a problem of a record file;
+        the database is then closed (a failed statement may have left it half written)."""
+        from .errors import CouldNotRun
+        from .output import SignalGuard
 
-            where = os.environ.get("SQLITE_TMPDIR") or os.environ.get("TMPDIR") or "/var/tmp or /tmp"
+        guard = SignalGuard()
+        self._guards.append(guard)
+        try:
+            with guard:
+                try:
+                    done = work()
+                except self.errors:
+                    guard.check()  # (the statement was ended for a signal: raised as itself)
+                    raise
+                guard.check()
+                return done
+        except self.errors as exc:
+            self.close()
+            if "interrupt" in str(exc):  # ended by a handler of the caller's own that raised
+                raise KeyboardInterrupt from None
             raise CouldNotRun(
-                f"the collection's indexes could not be kept on disk ({exc}): the temporary folder "
-                f"({where}) must be writable and have room (set TMPDIR to another one)"
+                f"the collection's indexes could not be kept on disk ({exc}): SQLite's temporary folder "
+                "(SQLITE_TMPDIR, else TMPDIR, else /var/tmp, /usr/tmp or /tmp) must be writable and have "
+                "room; set SQLITE_TMPDIR to another folder"
             ) from exc
+        except MemoryError:
+            self.close()
+            raise CouldNotRun(
+                "the collection's indexes could not be kept on disk: out of memory (SQLite's page cache is "
+                f"{DISK_CACHE_KIB:,} KiB; the rest of the run needs room too)"
+            ) from None
+        except BaseException:
+            self.close()
+            raise
+        finally:
+            self._guards.pop()
 
     def _number(self, allowed: tuple[str, ...]) -> int:
         number = self._numbers.get(allowed)
@@ -368,7 +404,6 @@ class _OnDisk:
                 " ORDER BY r.rowid"
             )
         ]
-        known: list[str] | None = None  # every id, read only when a reference dangles (its hint)
         for file, index, pointer, raw, number, type_name in db.execute(
             "SELECT r.file, r.doc, r.pointer, r.target, r.allowed, i.type FROM refs r LEFT JOIN ids i ON i.id = r.target"
             " WHERE i.type IS NULL OR NOT EXISTS (SELECT 1 FROM allowed a WHERE a.n = r.allowed AND a.type = i.type)"
@@ -378,29 +413,48 @@ class _OnDisk:
             if type_name is None:
                 from .messages import did_you_mean
 
-                if known is None:
-                    known = [_s(row[0]) for row in db.execute("SELECT id FROM ids")]
-                message = f"{target!r} is not the id of any record{did_you_mean(target, known)}"
+                every = (_s(row[0]) for row in db.execute("SELECT id FROM ids"))  # (streamed: never all in memory)
+                message = f"{target!r} is not the id of any record{did_you_mean(target, every)}"
                 found.append(Pending(_s(file), index, _s(pointer), "dangling-reference", message))
             else:
-                message = f"{target!r} is a {type_name}; here it must be {_either(self.allowed[number])}"
+                message = f"{target!r} is {_a(type_name)}; here it must be {_either(self.allowed[number])}"
                 found.append(Pending(_s(file), index, _s(pointer), "reference-type", message))
-        hints = 0
-        for file, index, pointer, article, quote in db.execute(
-            "SELECT q.file, q.doc, q.pointer, q.article, q.quote FROM quotes q CROSS JOIN articles a ON a.id = q.article"
-            " WHERE instr(a.text, q.quote) = 0 ORDER BY q.rowid"
-        ).fetchall():
-            hints += 1
-            hint = ""
-            if hints <= NEAR_MISS_HINTS:
-                (text,) = db.execute("SELECT text FROM articles WHERE id = ?", (article,)).fetchone()
-                hint = _near_miss(_s(quote), _s(text))
-            message = f"quote not found verbatim in article {_s(article)!r}{hint}"
+        # Each quote is looked for in its article's text by Python's own search (linear; SQLite's
+        # instr is not), the quotes taken article by article so that one text is held at a time.
+        missed: list[tuple[int, bytes, int, bytes, bytes, bytes]] = []
+        current: bytes | None = None
+        text: bytes | None = None
+        for row, file, index, pointer, article, quote in db.execute(
+            "SELECT rowid, file, doc, pointer, article, quote FROM quotes ORDER BY article, rowid"
+        ):
+            if article != current:
+                current, text = article, None
+                text = next(iter(db.execute("SELECT text FROM articles WHERE id = ?", (article,))), (None,))[0]
+            if text is not None and quote not in text:  # (no such article: reported as a reference)
+                missed.append((row, file, index, pointer, article, quote))
+        text = None
+        missed.sort()
+        hint_of: dict[int, str] = {}  # the first quotes not found get the hint: each article's text read once
+        for article, group in itertools.groupby(
+            sorted(missed[:NEAR_MISS_HINTS], key=lambda m: (m[4], m[0])), key=lambda m: m[4]
+        ):
+            (raw,) = db.execute("SELECT text FROM articles WHERE id = ?", (article,)).fetchone()
+            whole = _s(raw)
+            for row, *_rest, quote in group:
+                hint_of[row] = _near_miss(_s(quote), whole)
+        for row, file, index, pointer, article, _quote in missed:
+            message = f"quote not found verbatim in article {_s(article)!r}{hint_of.get(row, '')}"
             found.append(Pending(_s(file), index, _s(pointer), "quote-not-found", message))
         return found
 
     def close(self) -> None:
-        self.db.close()
+        if hasattr(self, "db"):
+            self.db.close()
+
+
+def _signalled(guards: list[t.Any]) -> int:
+    """SQLite's progress handler: non-zero (end the statement) once a signal has been noted."""
+    return 1 if guards and guards[-1].pending is not None else 0
 
 
 def _duplicate(record_id: str, file: str, index: int, first: tuple[str, int, str]) -> Pending:
@@ -411,8 +465,12 @@ def _duplicate(record_id: str, file: str, index: int, first: tuple[str, int, str
     )
 
 
+def _a(name: str) -> str:
+    return f"an {name}" if name[:1] in "aeiou" else f"a {name}"
+
+
 def _either(names: t.Sequence[str]) -> str:
-    words = [f"a {n}" if n[0] not in "aeiou" else f"an {n}" for n in names]
+    words = [_a(n) for n in names]
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
 
 
