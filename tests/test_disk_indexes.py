@@ -337,5 +337,5 @@ def test_sqlite_out_of_memory_is_said_plainly_not_a_problem_of_a_file() -> None:
 
 
 def test_a_reference_to_a_record_of_the_wrong_type_names_its_type_with_its_article() -> None:
-    assert rules._a("article") == "an article" and rules._a("place") == "a place"
+    assert rules.a_or_an("article") == "an article" and rules.a_or_an("place") == "a place"
     assert rules._either(("event", "place", "organization")) == "an event, a place or an organization"

@@ -39,7 +39,7 @@ from . import cache
 from .cache import _PASSING, SHARDS, Store, Unusable, content_hash, shard
 from .loader import Signature, read_regular, signature
 from .problems import Problem
-from .rules import NEAR_MISS_HINTS, Pending, _duplicate, _either, _near_miss
+from .rules import NEAR_MISS_HINTS, Pending, _duplicate, _either, _near_miss, a_or_an
 
 if t.TYPE_CHECKING:
     from .validate import Checker
@@ -679,7 +679,7 @@ class _Update:
                 pending.append(Pending(self.where.name(f), d, p, "dangling-reference", message))
                 dangling.append((f, d, p, target, allowed))
             elif found[0][2] not in allowed:
-                message = f"{target!r} is a {found[0][2]}; here it must be {_either(allowed)}"
+                message = f"{target!r} is {a_or_an(found[0][2])}; here it must be {_either(allowed)}"
                 pending.append(Pending(self.where.name(f), d, p, "reference-type", message))
         for record_id in sorted(ids):
             found = defs.get(record_id) or []

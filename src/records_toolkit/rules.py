@@ -220,7 +220,7 @@ class Collection:
                 message = f"{target!r} is not the id of any record{hint}"
                 found.append(Pending(file, index, pointer, "dangling-reference", message))
             elif record[2] not in allowed:
-                message = f"{target!r} is {_a(record[2])}; here it must be {_either(allowed)}"
+                message = f"{target!r} is {a_or_an(record[2])}; here it must be {_either(allowed)}"
                 found.append(Pending(file, index, pointer, "reference-type", message))
         hints = 0
         for file, index, pointer, article, quote in self.each_quote():
@@ -417,7 +417,7 @@ class _OnDisk:
                 message = f"{target!r} is not the id of any record{did_you_mean(target, every)}"
                 found.append(Pending(_s(file), index, _s(pointer), "dangling-reference", message))
             else:
-                message = f"{target!r} is {_a(type_name)}; here it must be {_either(self.allowed[number])}"
+                message = f"{target!r} is {a_or_an(type_name)}; here it must be {_either(self.allowed[number])}"
                 found.append(Pending(_s(file), index, _s(pointer), "reference-type", message))
         # Each quote is looked for in its article's text by Python's own search (linear; SQLite's
         # instr is not), the quotes taken article by article so that one text is held at a time.
@@ -465,12 +465,12 @@ def _duplicate(record_id: str, file: str, index: int, first: tuple[str, int, str
     )
 
 
-def _a(name: str) -> str:
+def a_or_an(name: str) -> str:
     return f"an {name}" if name[:1] in "aeiou" else f"a {name}"
 
 
 def _either(names: t.Sequence[str]) -> str:
-    words = [_a(n) for n in names]
+    words = [a_or_an(n) for n in names]
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
 
 
