@@ -431,6 +431,96 @@ def _cell(column: Column, value: t.Any, guarded: bool) -> str:
     return guard(text) if guarded else text
 
 
+def _text_cell(guarded: bool) -> t.Callable[[t.Any], str]:
+    """:func:`_cell` of a text column, for the values the row builders' inline test leaves over."""
+    if guarded:
+        return lambda value: "" if value is None else guard(str(value))
+    return lambda value: "" if value is None else str(value)
+
+
+_Cells = t.Callable[[t.Any], list[str]]
+_Rows = t.Callable[[Record, str], list[list[str]]]
+
+
+def _cells_builder(table: Table, guarded: bool) -> _Cells:
+    """The value cells of one row from its record or list item, the columns looked at once per table.
+
+    In the usual table every column is text, one key deep (two for ``identifiers_url``): one
+    comprehension looks the values up and settles the usual cell inline (a text starting with an
+    ASCII letter or digit, which the guard never changes, or no value); the rest go through
+    :func:`_cell`'s rules. A table with number columns takes :func:`_cell` for every cell.
+    """
+    columns = table.values
+    if any(c.type != "string" or len(c.path) not in (1, 2) for c in columns):
+        return lambda item: [_cell(c, _get(item, c.path), guarded) for c in columns]
+    steps = tuple(c.path[0] if len(c.path) == 1 else c.path for c in columns)
+    empty = [""] * len(steps)
+    plain, text = _PLAIN_FIRST, _text_cell(guarded)
+
+    def cells(item: t.Any) -> list[str]:
+        if not isinstance(item, dict):
+            return empty[:]
+        get = item.get
+        return [
+            v if type(v) is str and v[:1] in plain else "" if v is None else text(v)
+            for step in steps
+            for v in [get(step) if isinstance(step, str) else _get(item, step)]
+        ]
+
+    return cells
+
+
+def _rows_builder(table: Table, guarded: bool) -> _Rows:
+    """The rows of ``table`` for one record, given the record's key cell: ``_walk`` unrolled.
+
+    A list one or two deep (``event_locations``, ``event_sources_supports``: most rows) is walked
+    by one comprehension; a list of text, the usual kind, has its cell settled inline as in
+    :func:`_cells_builder`. Deeper lists take :func:`_walk`.
+    """
+    lists, cells = table.lists, _cells_builder(table, guarded)
+    column = table.values[0] if table.items_are_scalars else None
+    text_items = column is not None and column.type == "string" and column.path == ()
+    plain, text = _PLAIN_FIRST, _text_cell(guarded)
+    if not lists:
+        return lambda record, key: [[key, *cells(record)]]
+    if len(lists) == 1:
+        (head,) = lists
+        if text_items:
+            return lambda record, key: [
+                [key, str(p), v if type(v) is str and v[:1] in plain else text(v)]
+                for p, v in enumerate(record.get(head, ()), start=1)
+            ]
+        return lambda record, key: [[key, str(p), *cells(item)] for p, item in enumerate(record.get(head, ()), start=1)]
+    if len(lists) == 2:
+        outer, inner = lists
+        if text_items:
+            return lambda record, key: [
+                [key, str(p), str(q), v if type(v) is str and v[:1] in plain else text(v)]
+                for p, owner in enumerate(record.get(outer, ()), start=1)
+                if isinstance(owner, dict)
+                for q, v in enumerate(owner.get(inner, ()), start=1)
+            ]
+        return lambda record, key: [
+            [key, str(p), str(q), *cells(item)]
+            for p, owner in enumerate(record.get(outer, ()), start=1)
+            if isinstance(owner, dict)
+            for q, item in enumerate(owner.get(inner, ()), start=1)
+        ]
+    return lambda record, key: [[key, *map(str, positions), *cells(item)] for positions, item in _walk(record, lists)]
+
+
+_QUOTED = re.compile(r'[",\r\n]')
+
+
+def _quoted_line(row: t.Sequence[str]) -> str:
+    """RFC 4180 §2 (5-7) as ``csv.writer`` (excel dialect, QUOTE_MINIMAL) writes a row, without
+    its CRLF: a field holding ``,`` ``"`` CR or LF is enclosed in ``"`` with its ``"`` doubled;
+    a row of one empty field is ``""`` (an empty line would be no record)."""
+    if len(row) == 1 and not row[0]:
+        return '""'
+    return ",".join(['"' + cell.replace('"', '""') + '"' if _QUOTED.search(cell) else cell for cell in row])
+
+
 def _csv_bytes(header: t.Sequence[str], rows: t.Iterable[t.Sequence[str]]) -> bytes:
     """RFC 4180 §2: CRLF after every record, minimal quoting, quotes doubled; UTF-8, no BOM."""
     buffer = io.StringIO(newline="")
@@ -582,29 +672,41 @@ def _types_in(records: t.Sequence[Record]) -> set[str]:
 def _write_tables(
     records: t.Sequence[Record], tables: t.Sequence[Table], sinks: t.Sequence[Writable], guarded: bool
 ) -> None:
-    buffers = [io.StringIO(newline="") for _ in tables]
-    writers = [csv.writer(b, dialect="excel", lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL) for b in buffers]
-    for table, writer in zip(tables, writers, strict=True):
-        writer.writerow([c.name for c in table.columns])
+    """Each type's records once, every table of the type filled from the same pass.
+
+    A row is joined with ``,`` first: when the line has no ``"`` CR or LF and no ``,`` but the
+    separators (most rows), it is what :func:`_quoted_line` would give; only the rest are quoted
+    field by field. Lines are held as text (no row lists kept alive for the collector to walk)
+    and written, CRLF after each (RFC 4180 §2), once a table holds about 64 KiB.
+    """
+    builders = [_rows_builder(table, guarded) for table in tables]
+    pending = [[_quoted_line([c.name for c in table.columns])] for table in tables]
+    held = [0] * len(tables)
 
     def flush(number: int) -> None:
-        sinks[number].write(buffers[number].getvalue().encode("utf-8"))
-        buffers[number].seek(0)
-        buffers[number].truncate()
+        lines = pending[number]
+        lines.append("")  # the CRLF after the last line
+        sinks[number].write("\r\n".join(lines).encode("utf-8"))
+        lines.clear()
+        held[number] = 0
 
     by_type: dict[str, list[int]] = {}
     for number, table in enumerate(tables):
         by_type.setdefault(table.record_type, []).append(number)
     for type_name, numbers in by_type.items():
+        fills = [(number, builders[number], pending[number], len(tables[number].columns) - 1) for number in numbers]
         for record in _of_type(records, type_name):
             key = _cell(tables[numbers[0]].keys[0], record["id"], guarded)
-            for number in numbers:
-                table = tables[number]
-                writers[number].writerows(
-                    [key, *map(str, positions), *[_cell(c, _get(item, c.path), guarded) for c in table.values]]
-                    for positions, item in _walk(record, table.lists)
-                )
-                if buffers[number].tell() >= _FLUSH:
+            for number, rows_of, lines, commas in fills:
+                size = held[number]
+                for row in rows_of(record, key):
+                    line = ",".join(row)
+                    if line.count(",") != commas or '"' in line or "\n" in line or "\r" in line or not line:
+                        line = _quoted_line(row)
+                    lines.append(line)
+                    size += len(line)
+                held[number] = size
+                if size >= _FLUSH:
                     flush(number)
         for number in numbers:
             flush(number)

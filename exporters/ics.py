@@ -84,41 +84,37 @@ def escape_text(value: str) -> str:
 
     CR LF and lone CR count as one line break (written ``\\n``); other controls (U+0000-0008,
     U+000B-001F, U+007F; HTAB is allowed) become U+FFFD so no text is silently lost.
+    Each character is replaced on its own, so whole-string replaces give the same text
+    (``\\`` first: the escapes added after it are not escaped again).
     """
     value = value.replace("\r\n", "\n").replace("\r", "\n")
-    out: list[str] = []
-    for char in value:
-        if char == "\\":
-            out.append("\\\\")
-        elif char in ";,":
-            out.append("\\" + char)
-        elif char == "\n":
-            out.append("\\n")
-        elif char != "\t" and (ord(char) < 0x20 or ord(char) == 0x7F):
-            out.append("\ufffd")
-        else:
-            out.append(char)
-    return "".join(out)
+    value = value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
+    return _CONTROL.sub("\ufffd", value) if _CONTROL.search(value) else value
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # CONTROL but HTAB (LF and CR are escaped before)
 
 
 def fold(line: str) -> bytes:
     """One content line as UTF-8, folded at 75 octets (§3.1) between characters, never inside one.
 
     A continuation line starts with one SPACE, which counts towards its 75 octets; every
-    physical line ends with CRLF.
+    physical line ends with CRLF. Each piece is the longest that fits and ends before a
+    character's first byte (never at a UTF-8 continuation byte, 10xxxxxx).
     """
+    data = line.encode("utf-8")
+    if len(data) <= _LINE_OCTETS:  # most lines
+        return data + b"\r\n"
     chunks: list[bytes] = []
-    current = b""
-    limit = _LINE_OCTETS
-    for char in line:
-        encoded = char.encode("utf-8")
-        if len(current) + len(encoded) > limit:
-            chunks.append(current)
-            current = b" "
-            limit = _LINE_OCTETS
-        current += encoded
-    chunks.append(current)
-    return b"".join(chunk + b"\r\n" for chunk in chunks)
+    start, limit = 0, _LINE_OCTETS
+    while len(data) - start > limit:
+        end = start + limit
+        while data[end] & 0xC0 == 0x80:
+            end -= 1
+        chunks.append(data[start:end])
+        start, limit = end, _LINE_OCTETS - 1  # the SPACE that starts the next line counts
+    chunks.append(data[start:])
+    return b"\r\n ".join(chunks) + b"\r\n"
 
 
 def format_date(day: dt.date) -> str:

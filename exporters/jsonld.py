@@ -79,6 +79,7 @@ Choices (and why):
 from __future__ import annotations
 
 import bisect
+import functools
 import json
 import os
 import re
@@ -339,6 +340,19 @@ def term_set(type_name: str, code: str) -> str:
 
 Place = tuple[str, str, "str | None"]  # name, kind, within: what the writer keeps of a place record
 
+_PLAIN_FIELDS = {kind: (*_COMMON, *fields) for kind, fields in _FIELDS.items()}
+_KIND_TYPES = {"organization": _ORGANIZATION_TYPES, "place": _PLACE_TYPES, "event": _EVENT_TYPES}
+_SUPPORTS, _CONFIDENCE = term_set("source", "supports"), term_set("source", "confidence")
+_term_set = functools.lru_cache(maxsize=256)(term_set)  # a few types times a few codes
+
+
+@functools.lru_cache(maxsize=4096)
+def _dates_of(text: str, interval: bool) -> tuple[dict[str, str], bool]:
+    """:func:`iso_dates` of an EDTF value, and whether they say exactly that value (most records
+    share a few hundred dates: each is parsed once). The dict is shared: copy it, never change it."""
+    iso = iso_dates(text, interval=interval)
+    return iso, _date_from_iso(iso, interval=interval) == text
+
 
 class _Writer:
     """Builds the nodes of one collection; knows every record's type to write references, and the
@@ -348,6 +362,7 @@ class _Writer:
         self.base = base
         self.types = types  # record id -> type
         self.places = places or {}  # place id -> (name, kind, within)
+        self._iris: dict[str, str] = {}  # the IRIs written so far: most are written again (references)
 
     def iri(self, record_id: str) -> str:
         if record_id not in self.types:
@@ -390,19 +405,19 @@ class _Writer:
             "identifier": record["id"],
         }
         codes: dict[str, t.Any] = {}
-        for field, term, shape in (*_COMMON, *_FIELDS.get(kind, ())):
+        for field, term, shape in _PLAIN_FIELDS.get(kind, _COMMON):
             if field in record:
                 value = record[field]
                 node[term] = (
-                    self.ref(value)
+                    value
+                    if shape == "text"
+                    else self.ref(value)
                     if shape == "ref"
-                    else [self.ref(v) for v in value]
+                    else [{"@id": self.iri(v)} for v in value]
                     if shape == "refs"
                     else [self.agent(v) for v in value]
                     if shape == "agents"
                     else list(value)
-                    if shape == "texts"
-                    else value
                 )
         if kind in _KIND_CODE:
             codes["kind"] = record["kind"]
@@ -434,7 +449,7 @@ class _Writer:
         if "url" in identifiers:
             node["mainEntityOfPage" if kind in _OWN_URL else "url"] = identifiers["url"]
         if codes:
-            node["keywords"] = [_term(term_set(kind, code), codes[code]) for code in _CODE_ORDER if code in codes]
+            node["keywords"] = [_term(_term_set(kind, code), codes[code]) for code in _CODE_ORDER if code in codes]
         # The sources are works about the record (schema:subjectOf, the inverse of schema:about);
         # the editors' notes a Comment about it.
         node["subjectOf"] = [self._source(s) for s in record["sources"]]
@@ -446,14 +461,13 @@ class _Writer:
     def type_of(record: Record) -> str:
         """The schema.org type of a record: the most specific that is true of its kind."""
         kind = record["type"]
-        table = {"organization": _ORGANIZATION_TYPES, "place": _PLACE_TYPES, "event": _EVENT_TYPES}.get(kind, {})
-        return table.get(record.get("kind", ""), _GENERIC_TYPE[kind])
+        return _KIND_TYPES.get(kind, {}).get(record.get("kind", ""), _GENERIC_TYPE[kind])
 
     @staticmethod
     def _date(node: dict[str, t.Any], codes: dict[str, t.Any], text: str, *, interval: bool) -> None:
-        iso = iso_dates(text, interval=interval)
+        iso, exact = _dates_of(text, interval)
         node.update(iso)
-        if _date_from_iso(iso, interval=interval) != text:
+        if not exact:
             codes["edtf"] = text  # ISO 8601 cannot say it all: keep the exact EDTF
 
     def _participant(self, participant: Record) -> dict[str, t.Any]:
@@ -475,10 +489,11 @@ class _Writer:
                 node = {"@type": "Quotation", "isPartOf": node, "text": source["quote"]}
         if "note" in source:
             node["description"] = source["note"]
-        supports = term_set("source", "supports")
-        node["keywords"] = [_term(supports, entry) for entry in source["supports"]]
+        node["keywords"] = [
+            {"@type": "DefinedTerm", "inDefinedTermSet": _SUPPORTS, "termCode": entry} for entry in source["supports"]
+        ]
         if "confidence" in source:
-            node["keywords"].append(_term(term_set("source", "confidence"), source["confidence"]))
+            node["keywords"].append(_term(_CONFIDENCE, source["confidence"]))
         return node
 
 
@@ -541,25 +556,38 @@ def _reference(value: t.Any) -> bytes:
 
 
 def encode(value: t.Any) -> bytes:
-    """The bytes :func:`_reference` gives, by orjson where it spells them the same.
+    """The bytes :func:`_reference` gives, by orjson where it spells them the same (:func:`_fast`)."""
+    return _fast(value) or _reference(value)
+
+
+def _fast(value: t.Any) -> bytes | None:
+    """orjson's bytes for ``value`` when they are :func:`_reference`'s, else None.
 
     orjson writes sorted keys, two-space indents, UTF-8 and escapes exactly as ``json.dumps``
     does; it differs only on floats below 1e-4 (``0.00001`` or ``1.5e-7``, not ``1e-05``/``1.5e-07``), on ``-0.0`` (which
     the export writes ``0.0``), writes NaN and infinities as ``null`` (``json`` refuses them) and
-    refuses integers beyond 64 bits. Output holding ``0.0000``, ``-0.0``, ``null`` or a digit, ``e`` and a digit anywhere (in a
+    refuses integers beyond 64 bits. A positive exponent is spelled as ``repr`` spells it (``1e+16``).
+    Output holding ``0.0000``, ``-0.0``, ``null`` or a digit, ``e-`` and a digit anywhere (in a
     string too: then only time is lost) and any refusal take the reference path.
     """
-    if _orjson is not None:
-        try:
-            data: bytes = _orjson.dumps(value, option=_ORJSON_OPTIONS)
-        except (TypeError, ValueError):
-            return _reference(value)
-        if b"0.0000" not in data and b"-0.0" not in data and b"null" not in data and not _EXPONENT.search(data):
-            return data
-    return _reference(value)
+    if _orjson is None:
+        return None
+    try:
+        data: bytes = _orjson.dumps(value, option=_ORJSON_OPTIONS)
+    except (TypeError, ValueError):
+        return None
+    if (_ZERO(data) and (b"0.0000" in data or b"-0.0" in data)) or _NULL(data) or _EXPONENT(data):
+        return None
+    return data
 
 
-_EXPONENT = re.compile(rb"[0-9][eE][-+]?[0-9]")  # a number in exponent form (or such text in a string)
+# What orjson may spell otherwise (see _fast). Each pattern starts with a literal, which ``re``
+# finds fast (a pattern starting with a class is ten times slower on this text): ``0.0`` is in
+# both ``0.0000`` and ``-0.0``, checked where it is found; a digit, ``e-`` and a digit is looked
+# for from its ``-`` (``e`` is common in text), the rest checked behind it.
+_ZERO = re.compile(rb"0\.0").search
+_NULL = re.compile(rb"null").search
+_EXPONENT = re.compile(rb"-[0-9](?<=[0-9]e-[0-9])").search
 
 _orjson: t.Any
 try:  # a fast encoder, byte-identical where used (see encode); json alone gives the same bytes
@@ -667,15 +695,43 @@ def write(
         nodes = (writer.node(record) for record in ordered)
     head = encode(CONTEXT if context == "embedded" else REMOTE_CONTEXT).replace(b"\n", b"\n  ")
     out(b'{\n  "@context": ' + head.replace(b"<", b"\\u003c") + b',\n  "@graph": [')
-    separator = b"\n    "
-    pending: list[bytes] = []
-    for node in nodes:
-        pending.append(separator + encode(node).replace(b"\n", b"\n    ").replace(b"<", b"\\u003c"))
-        separator = b",\n    "
-        if len(pending) >= 256:
-            out(b"".join(pending))
-            pending.clear()
-    out(b"".join(pending) + (b"]\n}\n" if separator == b"\n    " else b"\n  ]\n}\n"))
+    written = False
+    for batch in _batches(nodes, _BATCH):
+        if written:
+            out(b",")
+        out(_graph_items(batch))
+        written = True
+    out(b"\n  ]\n}\n" if written else b"]\n}\n")
+
+
+_BATCH = 8  # nodes encoded in one call (more keep more of them alive, and are no faster)
+
+
+def _batches(items: t.Iterable[dict[str, t.Any]], size: int) -> t.Iterator[list[dict[str, t.Any]]]:
+    batch: list[dict[str, t.Any]] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+_GRAPH_HEAD, _GRAPH_TAIL = b'{\n  "@graph": [', b"\n  ]\n}"
+
+
+def _graph_items(nodes: list[dict[str, t.Any]]) -> bytes:
+    """``\\n    <node>,\\n    <node>...``: the nodes as items of ``@graph``, in the document's indent.
+
+    One orjson call for the batch, as the value of a ``@graph`` key (its items then indented as
+    in the document, so nothing is re-indented); a batch :func:`_fast` would not take is encoded
+    node by node, each where orjson spells it as json does and by json where not.
+    """
+    data = _fast({"@graph": nodes})
+    if data is not None:
+        return data[len(_GRAPH_HEAD) : -len(_GRAPH_TAIL)].replace(b"<", b"\\u003c")
+    return b",".join(b"\n    " + encode(node).replace(b"\n", b"\n    ").replace(b"<", b"\\u003c") for node in nodes)
 
 
 # -- import -----------------------------------------------------------------------------------------

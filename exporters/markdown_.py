@@ -67,8 +67,9 @@ from records_toolkit.plugins import Context, Exported, Option, Record, Writable
 __all__ = ["MarkdownFormat", "cell", "clean", "describe_date", "escape", "render"]
 
 _PUNCTUATION = frozenset(string.punctuation)  # the ASCII punctuation characters of CommonMark §2.1
-# Text with none of these characters needs no escape anywhere (one regular-expression pass).
-_MAYBE_ACTIVE = re.compile(r"[\\`*_\[\]{}<&~./@]|(?i:mailto:)")
+# The characters _escape may write otherwise (or follow with a word joiner): text with none of them
+# needs no escape but at a block's start. A class alone, which ``re`` scans fast (no alternation).
+_ACTIVE = re.compile(r"[\\`\[\]{*_<&~./:#@]")
 _ENTITY_LIKE = re.compile(r"#?[A-Za-z0-9]+;")  # what CommonMark (§2.5) or Python-Markdown takes for an entity
 _ORDERED = re.compile(r"\d+(?=[.)](?:[ \t]|$))")  # an ordered list marker (§5.2; Python-Markdown: any digits)
 Where = t.Literal["inline", "block", "heading", "link"]
@@ -109,6 +110,8 @@ def clean(text: object) -> str:
     does), so the ends are stripped here too; white space inside (e.g. U+00A0) is kept.
     """
     value = str(text)
+    if value.isprintable():  # no control, line break, tab or lone surrogate (most text): only spaces to join
+        return (_BREAKS.sub(" ", value) if "  " in value else value).strip()
     value = _DROPPED.sub("", value)
     return _BREAKS.sub(" ", value).strip()
 
@@ -123,16 +126,21 @@ def _escape(text: object, context: Where) -> str:
     of a link, where nothing is autolinked.
     """
     value = clean(text)
-    if _MAYBE_ACTIVE.search(value) is None and not (
+    if _ACTIVE.search(value) is None and not (
         (context == "heading" and "#" in value) or (context == "block" and value and value[0] in "#>-+:|0123456789")
     ):
         return value
     autolinks = context != "link"
     last = len(value) - 1
     out: list[str] = []
-    for i, char in enumerate(value):  # one pass: no insertion into the list (that was quadratic)
+    done = 0  # value[:done] is in out
+    for found in _ACTIVE.finditer(value):  # one pass, the text between active characters copied whole
+        i = found.start()
+        char = value[i]
         before = value[i - 1] if i else ""
         after = value[i + 1] if i < last else ""
+        out.append(value[done:i])
+        done = i + 1
         if char == "\\":
             out.append("\\\\" if not after or after in _PUNCTUATION else "\\")
         elif char == "]" and context == "link" and after == ":":
@@ -168,9 +176,9 @@ def _escape(text: object, context: Where) -> str:
             and after in _ADDRESS_AFTER
         ):
             out.append(WORD_JOINER)
-    if context == "block":
-        _block_start(value, out)
-    return "".join(out)
+    out.append(value[done:])
+    escaped = "".join(out)
+    return _block_start(value, escaped) if context == "block" else escaped
 
 
 def escape(text: object, context: Where = "inline") -> str:
@@ -186,20 +194,23 @@ def _domain_dot(value: str, i: int) -> bool:
     return i > 0 and not value[i - 1].isspace() and value[i + 1 : i + 2].isalpha() and value[i + 2 : i + 3].isalpha()
 
 
-def _block_start(value: str, out: list[str]) -> None:
-    """Escape the marker a block's first characters would make (``out`` holds one item per character up
-    to the first ``@``, the only character that adds one)."""
+def _block_start(value: str, escaped: str) -> str:
+    """``escaped`` (:func:`_escape` of ``value``) with the marker its first characters would make
+    escaped. The characters such a marker is made of are copied by :func:`_escape` as they are
+    (``#`` outside a heading, ``> - + :`` at the start, the digits and ``.`` or ``)`` of an ordered
+    list item), so each stands at its own index in ``escaped``."""
     first = value[0]
     if first in "#>":  # an ATX heading (Python-Markdown needs no space after ``#``), a block quote
-        out[0] = "\\" + first
+        escaped = "\\" + escaped
     elif first in "-+" and (len(value) == 1 or value[1] in " \t-"):  # a bullet list item, a thematic break
-        out[0] = "\\" + first
+        escaped = "\\" + escaped
     elif first == ":" and (len(value) == 1 or value[1] in " \t"):  # Python-Markdown's def_list
-        out[0] = "&#58;"
+        escaped = "&#58;" + escaped[1:]
     elif (number := _ORDERED.match(value)) is not None:  # an ordered list item: escape its ``.`` or ``)``
-        out[number.end()] = "\\" + value[number.end()]
+        escaped = escaped[: number.end()] + "\\" + escaped[number.end() :]
     if "|" in value and not value.strip("|:- \t\\"):  # Python-Markdown's tables: a delimiter row
-        out[:] = ["&#124;" if char == "|" else char for char in out]
+        escaped = escaped.replace("|", "&#124;")
+    return escaped
 
 
 def cell(text: str) -> str:

@@ -1,0 +1,296 @@
+"""The exporters' fast paths give the bytes of the plain code they replaced.
+
+Each fast helper is checked against a reference written as the obvious per-character (or
+per-row) code, the way the exporters did it before: on hostile text (formula starts, quotes,
+separators, line breaks, controls, non-ASCII of every UTF-8 length) and on generated values.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import typing as t
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from records_toolkit.exporters import csv_
+from records_toolkit.exporters.ics import _LINE_OCTETS, escape_text, fold
+
+# -- iCalendar (RFC 5545 §3.1 folding, §3.3.11 TEXT) --------------------------------------------------
+
+
+def _escape_text_reference(value: str) -> str:
+    value = value.replace("\r\n", "\n").replace("\r", "\n")
+    out: list[str] = []
+    for char in value:
+        if char == "\\":
+            out.append("\\\\")
+        elif char in ";,":
+            out.append("\\" + char)
+        elif char == "\n":
+            out.append("\\n")
+        elif char != "\t" and (ord(char) < 0x20 or ord(char) == 0x7F):
+            out.append("\ufffd")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def _fold_reference(line: str) -> bytes:
+    chunks: list[bytes] = []
+    current = b""
+    limit = _LINE_OCTETS
+    for char in line:
+        encoded = char.encode("utf-8")
+        if len(current) + len(encoded) > limit:
+            chunks.append(current)
+            current = b" "
+            limit = _LINE_OCTETS
+        current += encoded
+    chunks.append(current)
+    return b"".join(chunk + b"\r\n" for chunk in chunks)
+
+
+_HOSTILE = "\\;,\r\n\t\x00\x0b\x1f\x7f\"'=+-@ aé€😀\u200b\u2028"
+_text = st.text(st.sampled_from(_HOSTILE) | st.characters(blacklist_categories=("Cs",)), max_size=300)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_text)
+def test_escape_text_replaces_each_character_as_before(value: str) -> None:
+    assert escape_text(value) == _escape_text_reference(value)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_text)
+def test_fold_cuts_where_it_did(value: str) -> None:
+    assert fold(value) == _fold_reference(value)
+    assert fold("SUMMARY:" + value) == _fold_reference("SUMMARY:" + value)
+
+
+def test_fold_at_the_edges() -> None:
+    for width in (1, 2, 3, 4):  # a character of each UTF-8 length across every fold position
+        char = {1: "a", 2: "é", 3: "€", 4: "😀"}[width]
+        for head in range(0, 80):
+            for length in (0, 1, 74, 75, 76, 149, 150, 151, 300):
+                line = "x" * head + char * length
+                assert fold(line) == _fold_reference(line), (width, head, length)
+
+
+# -- CSV (RFC 4180 §2, the formula guard) -------------------------------------------------------------
+
+
+def _csv_line_reference(row: t.Sequence[str]) -> str:
+    buffer = io.StringIO(newline="")
+    csv.writer(buffer, dialect="excel", lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL).writerow(row)
+    return buffer.getvalue().removesuffix("\r\n")
+
+
+_cell = st.text(st.sampled_from(",\"\r\n \t=+-@'aé") | st.characters(blacklist_categories=("Cs",)), max_size=12)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_cell, min_size=1, max_size=6))
+def test_quoted_line_is_what_the_csv_module_writes(row: list[str]) -> None:
+    assert csv_._quoted_line(row) == _csv_line_reference(row)
+
+
+def test_the_row_builders_give_the_cells_of_the_plain_walk() -> None:
+    """Every kind of table (main, list of text, list of objects, a list in a list item; number
+    columns), with awkward values, guarded and raw: the cells :func:`csv_._cell` gives."""
+    from records_toolkit.schema_view import SchemaView
+    from records_toolkit.schemas import load_model
+
+    schema = SchemaView.of(load_model())
+    awkward = [
+        "=1+2",
+        "@x",
+        "\tlead",
+        " lead",
+        "'q",
+        'say "hi", then',
+        "two\nlines",
+        "İstanbul",
+        "＝1",
+        "\u200b=1",
+        "-3",
+    ]
+    records: list[dict[str, t.Any]] = []
+    for number, text in enumerate(awkward):
+        records.append(
+            {
+                "id": f"p{number}",
+                "type": "place",
+                "name": text,
+                "kind": "city",
+                "aliases": [text, "plain"],
+                "coordinates": {"latitude": -1.5e-7 if number % 2 else 40.25, "longitude": number},
+                "identifiers": {"url": text},
+                "sources": [
+                    {"article": "a", "quote": text, "supports": [text, "name"]},
+                    {"url": "u", "title": text, "supports": []},
+                ],
+            }
+        )
+    tables = csv_.layout(schema)
+    for guarded in (True, False):
+        for table in (table for table in tables if table.record_type == "place"):
+            rows_of = csv_._rows_builder(table, guarded)
+            for record in records:
+                key = csv_._cell(table.keys[0], record["id"], guarded)
+                expected = [
+                    [
+                        key,
+                        *map(str, positions),
+                        *[csv_._cell(c, csv_._get(item, c.path), guarded) for c in table.values],
+                    ]
+                    for positions, item in csv_._walk(record, table.lists)
+                ]
+                assert rows_of(record, key) == expected, (table.name, guarded, record["name"])
+
+
+# -- JSON-LD (the graph encoded in batches by orjson, json's spelling) -------------------------------
+
+_json_floats = st.floats(allow_nan=False, allow_infinity=False) | st.sampled_from(
+    [1e-05, -0.0, 0.0, 1e16, 1.5e-7, 2.5e300]
+)
+_json_text = st.text(
+    st.sampled_from('<>&"\\\n\u2028e-10.0000null') | st.characters(blacklist_categories=("Cs",)), max_size=12
+)
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70) | _json_floats | _json_text,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_json_text, inner, max_size=3),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.dictionaries(_json_text, _json_values, max_size=4), min_size=1, max_size=9))
+def test_graph_items_are_the_nodes_as_json_writes_them(nodes: list[dict[str, t.Any]]) -> None:
+    from records_toolkit.exporters import jsonld
+
+    expected = b",".join(
+        b"\n    " + jsonld._reference(node).replace(b"\n", b"\n    ").replace(b"<", b"\\u003c") for node in nodes
+    )
+    assert jsonld._graph_items(nodes) == expected
+
+
+# -- Markdown (clean, and the escapes written between the active characters) ------------------------
+
+
+def _clean_reference(text: object) -> str:
+    from records_toolkit.exporters import markdown_ as md
+
+    return md._BREAKS.sub(" ", md._DROPPED.sub("", str(text))).strip()
+
+
+def _escape_reference(text: object, context: str) -> str:
+    from records_toolkit.exporters import markdown_ as md
+
+    value = _clean_reference(text)
+    autolinks = context != "link"
+    last = len(value) - 1
+    out: list[str] = []
+    for i, char in enumerate(value):
+        before = value[i - 1] if i else ""
+        after = value[i + 1] if i < last else ""
+        if char == "\\":
+            out.append("\\\\" if not after or after in md._PUNCTUATION else "\\")
+        elif char == "]" and context == "link" and after == ":":
+            out.append("&#93;")
+        elif char in "`[]{":
+            out.append("\\" + char)
+        elif char == "*":
+            out.append("*" if before.isspace() and after.isspace() else "\\*")
+        elif char == "_":
+            out.append("_" if before.isalnum() and after.isalnum() else "\\_")
+        elif char == "<":
+            out.append("<" if after.isspace() else "&lt;")
+        elif char == "&":
+            out.append("&amp;" if md._ENTITY_LIKE.match(value, i + 1) else "&")
+        elif char == "~":
+            out.append("~" if before.isspace() and after.isspace() else "&#126;")
+        elif char == "." and autolinks and md._domain_dot(value, i):
+            out.append("\\.")
+        elif char == "/" and autolinks and before == "/":
+            out.append("&#47;")
+        elif char == ":" and autolinks and value[max(0, i - 6) : i].lower() == "mailto":
+            out.append("&#58;")
+        elif char == "#" and context == "heading" and (i == 0 or not value[i:].strip("#")):
+            out.append("\\#")
+        else:
+            out.append(char)
+        if (
+            char == "@"
+            and autolinks
+            and 0 < i < last
+            and before in md._ADDRESS_BEFORE_OR_SCHEME
+            and after in md._ADDRESS_AFTER
+        ):
+            out.append(md.WORD_JOINER)
+    if context == "block" and value:
+        first = value[0]
+        if first in "#>":
+            out[0] = "\\" + first
+        elif first in "-+" and (len(value) == 1 or value[1] in " \t-"):
+            out[0] = "\\" + first
+        elif first == ":" and (len(value) == 1 or value[1] in " \t"):
+            out[0] = "&#58;"
+        elif (number := md._ORDERED.match(value)) is not None:
+            out[number.end()] = "\\" + value[number.end()]
+        if "|" in value and not value.strip("|:- \t\\"):
+            out[:] = ["&#124;" if char == "|" else char for char in out]
+    return "".join(out)
+
+
+_markdown_text = st.text(
+    st.sampled_from("\\`*_[]{}<>&~./:#@|-+ \t\n\r\x00\x85\u2028\u00a0wW1.)mailto;x")
+    | st.characters(blacklist_categories=("Cs",)),
+    max_size=40,
+)
+_MARKDOWN_CASES = [
+    "# x",
+    "#",
+    "> q",
+    "- a",
+    "-",
+    "+-",
+    ": d",
+    ":",
+    "1. one",
+    "12) x",
+    "3.",
+    "|:-|",
+    "| - |",
+    "\\|",
+    "a@b.c",
+    "mailto:x@www.example.",
+    "MAILTO:a",
+    "www.x.az",
+    "http://x//y",
+    "see [x]: y",
+    "a_b _c_ *d* * e",
+    "&amp; &x; & y",
+    "~a~ ~ b",
+    "<a> < b",
+    "##x##",
+    "x ##",
+]
+
+
+@settings(max_examples=1000, deadline=None)
+@given(_markdown_text, st.sampled_from(["inline", "block", "heading", "link"]))
+def test_escape_writes_what_the_per_character_loop_wrote(text: str, context: str) -> None:
+    from records_toolkit.exporters import markdown_ as md
+
+    assert md.clean(text) == _clean_reference(text)
+    assert md._escape(text, context) == _escape_reference(text, context)  # type: ignore[arg-type]
+
+
+def test_escape_at_block_starts_and_autolinks() -> None:
+    from records_toolkit.exporters import markdown_ as md
+
+    for text in _MARKDOWN_CASES:
+        for context in ("inline", "block", "heading", "link"):
+            assert md._escape(text, context) == _escape_reference(text, context), (text, context)  # type: ignore[arg-type]
