@@ -521,15 +521,6 @@ def _quoted_line(row: t.Sequence[str]) -> str:
     return ",".join(['"' + cell.replace('"', '""') + '"' if _QUOTED.search(cell) else cell for cell in row])
 
 
-def _csv_bytes(header: t.Sequence[str], rows: t.Iterable[t.Sequence[str]]) -> bytes:
-    """RFC 4180 §2: CRLF after every record, minimal quoting, quotes doubled; UTF-8, no BOM."""
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, dialect="excel", lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
-    writer.writerow(header)
-    writer.writerows(rows)
-    return buffer.getvalue().encode("utf-8")
-
-
 def _resource(table: Table, guarded: bool) -> dict[str, t.Any]:
     guarded_fields = [c.name for c in table.columns if c.type == "string"]
     if guarded:

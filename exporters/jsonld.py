@@ -362,7 +362,6 @@ class _Writer:
         self.base = base
         self.types = types  # record id -> type
         self.places = places or {}  # place id -> (name, kind, within)
-        self._iris: dict[str, str] = {}  # the IRIs written so far: most are written again (references)
 
     def iri(self, record_id: str) -> str:
         if record_id not in self.types:

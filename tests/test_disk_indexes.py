@@ -339,3 +339,39 @@ def test_sqlite_out_of_memory_is_said_plainly_not_a_problem_of_a_file() -> None:
 def test_a_reference_to_a_record_of_the_wrong_type_names_its_type_with_its_article() -> None:
     assert rules.a_or_an("article") == "an article" and rules.a_or_an("place") == "a place"
     assert rules._either(("event", "place", "organization")) == "an event, a place or an organization"
+
+
+def test_a_merged_chunk_without_a_usable_id_keeps_its_references_and_quotes() -> None:
+    """Records whose id the schema refused still have references and quotes: a chunk of only such
+    records, merged first into a collection on disk, must not be dropped (a review found it was)."""
+
+    def chunks() -> list[dict[str, object]]:
+        first = {
+            "ids": {},
+            "repeats": [],
+            "refs": [("a.yaml", 0, "/publisher", "nobody", ("organization",))],
+            "quotes": [("a.yaml", 0, "/sources/0/quote", "art-1", "not in it")],
+            "articles": {},
+            "texts": [],
+            "order": ["a.yaml"],
+        }
+        second = {
+            "ids": {"art-1": ("b.yaml", 0, "article")},
+            "repeats": [],
+            "refs": [],
+            "quotes": [],
+            "articles": {"art-1": "some text"},
+            "texts": [("art-1", "b.yaml", 0, "some text")],
+            "order": ["b.yaml"],
+        }
+        return [first, second]
+
+    found = {}
+    for spill_from in (None, 0):
+        collection = rules.Collection(spill_from=spill_from)
+        for chunk in chunks():
+            collection.merge(chunk)
+        assert collection.on_disk == (spill_from == 0)
+        found[spill_from] = [(p.file, p.pointer, p.code, p.message) for p in collection.check()]
+    assert [code for _file, _pointer, code, _message in found[None]] == ["dangling-reference", "quote-not-found"]
+    assert found[0] == found[None]

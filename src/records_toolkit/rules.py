@@ -10,7 +10,8 @@ the rules run once, in :meth:`Collection.check`, when all records are in.
 Those indexes cost some 600 bytes of Python objects per record: 60 MB at 100,000 records, 60 GB
 at 10^8. A large run's collection therefore moves them, once it passes :data:`SPILL_FROM`
 records, into a private temporary SQLite database (:class:`_OnDisk`) whose page cache is bounded:
-memory then stays flat whatever the size, and the rules become joins. Same problems, same order.
+memory then stays flat whatever the size: references are checked by joins, quotes one
+article's text at a time. Same problems, same order.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ class Collection:
         self.articles: dict[str, str] = {}  # article id -> its text (of the last article with that id)
         self.texts: list[tuple[str, str, int, str]] = []  # (article id, file, document, text) of every article
         self.spill_from = spill_from
-        self._count = 0  # records in the indexes above (since the last write, once on disk)
+        self._count = 0  # what the indexes above hold: records indexed, entries merged (since the last write)
         self._disk: _OnDisk | None = None
         self._read: dict[str, int] = {}  # once on disk: the files indexed since the last write, in read order
 
@@ -136,7 +137,7 @@ class Collection:
         first = self._disk is None
         if self._disk is None:
             self._disk = _OnDisk()
-        if self._count:
+        if self._holds():
             held = self._held()
             held["order"] = list(self._read)
             # the first time, the indexes are as a run in memory made them: their order is kept
@@ -156,6 +157,11 @@ class Collection:
         for entry in self.quotes:
             for n in range(2, len(entry), 3):
                 yield entry[0], entry[1], entry[n], entry[n + 1], entry[n + 2]
+
+    def _holds(self) -> bool:
+        """Whether the indexes above hold anything (records without a usable id still have
+        references and quotes)."""
+        return bool(self.ids or self.repeats or self.refs or self.quotes or self.articles)
 
     def state(self) -> dict[str, t.Any]:
         """The indexes as plain picklable values, for :meth:`merge` in another process."""
@@ -181,7 +187,7 @@ class Collection:
         """
         key = _chunk_order(state)
         if self._disk is not None:
-            if self._count:
+            if self._holds():
                 self._write()  # what was indexed here came first
             self._disk.merge(state, key)
             return []
@@ -196,7 +202,7 @@ class Collection:
         self.quotes.extend(state["quotes"])
         self.articles.update(state["articles"])
         self.texts.extend(state["texts"])
-        self._count += len(state["ids"]) + len(state["repeats"])
+        self._count += len(state["ids"]) + len(state["repeats"]) + len(state["refs"]) + len(state["quotes"])
         if self.spill_from is not None and self._count >= self.spill_from:
             self._write()
         return []
@@ -204,7 +210,7 @@ class Collection:
     def check(self) -> list[Pending]:
         """Every reference names a record of an allowed type; every quote is in its article."""
         if self._disk is not None:
-            if self._count:
+            if self._holds():
                 self._write()
             try:
                 return self._disk.check()
@@ -241,13 +247,10 @@ Order = t.Callable[[tuple[str, str, int, str]], tuple[int, int]]
 def _chunk_order(state: dict[str, t.Any]) -> Order:
     """Order a chunk's repeated ids as its records stood: its files in ``state["order"]`` when
     given, else in walk order (which is sorted); then by document."""
+    named = {file for file, _index, _type in state["ids"].values()} | {r[1] for r in state["repeats"]}
     order = state.get("order")
-    if order is None:
-        order = sorted({file for file, _index, _type in state["ids"].values()} | {r[1] for r in state["repeats"]})
-        rank = {file: n for n, file in enumerate(order)}
-    else:  # (only the files that hold an id: `order` may name a whole tree's)
-        named = {file for file, _index, _type in state["ids"].values()} | {r[1] for r in state["repeats"]}
-        rank = {file: n for n, file in enumerate(order) if file in named}
+    # (only the files that hold an id: `order` may name a whole tree's)
+    rank = {file: n for n, file in enumerate(sorted(named) if order is None else order) if file in named}
     return lambda item: (rank[item[1]], item[2])
 
 
@@ -267,8 +270,8 @@ class _OnDisk:
     SQLite removes the database's file as soon as it has opened it (it never has a name anyone
     can see, and nothing is left however the process ends, ``kill -9`` included); pages reach the
     file only once the bounded page cache (:data:`DISK_CACHE_KIB`) is full. Texts are stored as
-    UTF-8 blobs (:func:`_b`): ``instr`` on blobs is a byte search, which for UTF-8 is exactly a
-    substring search. Rows keep the order they came in (``rowid``), which is the order of the
+    UTF-8 blobs (:func:`_b`): equal blobs are equal texts, and a byte search in UTF-8 is exactly
+    a substring search. Rows keep the order they came in (``rowid``), which is the order of the
     problems. Nothing is ever committed: the one transaction dies with the connection.
     """
 
@@ -392,7 +395,8 @@ class _OnDisk:
         )
 
     def check(self) -> list[Pending]:
-        """:meth:`Collection.check` as joins; only what fails comes back to Python."""
+        """:meth:`Collection.check`: repeats and references by joins (only what fails comes back),
+        quotes article by article."""
         return self._guarded(self._check)
 
     def _check(self) -> list[Pending]:
@@ -459,9 +463,8 @@ def _signalled(guards: list[t.Any]) -> int:
 
 def _duplicate(record_id: str, file: str, index: int, first: tuple[str, int, str]) -> Pending:
     where = first[0] + (f" (document {first[1] + 1})" if first[1] else "")
-    article = "an" if first[2][:1] in "aeiou" else "a"
     return Pending(
-        file, index, "/id", "duplicate-id", f"id {record_id!r} is already used by {article} {first[2]} in {where}"
+        file, index, "/id", "duplicate-id", f"id {record_id!r} is already used by {a_or_an(first[2])} in {where}"
     )
 
 

@@ -356,7 +356,7 @@ def collect(paths: t.Sequence[str | os.PathLike[str]], *, max_bytes: int, jobs: 
     try:
         checker = validate.Checker(keep=False, spill=True)
         files = validate.walk_into(checker, paths, jobs=jobs)
-        checker._collection.expect(len(files))
+        checker.expect(len(files))
         workers = jobs if jobs is not None else (os.cpu_count() or 1)
         work = _spool_chunk
         if any(isinstance(path, str) and "://" in path for path in paths):

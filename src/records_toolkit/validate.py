@@ -118,6 +118,10 @@ class Checker:
         self.hashes: dict[str, bytes] | None = None
         self.file_records: dict[str, int] = {}
 
+    def expect(self, records: int) -> None:
+        """About ``records`` will come (see :meth:`.rules.Collection.expect`)."""
+        self._collection.expect(records)
+
     # -- per record ------------------------------------------------------------------------------
 
     def add_problem(self, problem: Problem) -> None:
@@ -479,7 +483,7 @@ def check_paths(
     stats: dict[str, Signature] | None = {} if cached else None
     files = walk_into(checker, paths, stats, jobs)
     others = _others(collection, files, stats, jobs) if collection is not None else []
-    checker._collection.expect(len(files) + len(others))  # (a file holds a record or more)
+    checker.expect(len(files) + len(others))  # (files: about as many records, in most collections)
     if cached:
         assert cache_root is not None and stats is not None
         counts = _cached_run(checker, others + files, stats, cache_root, max_bytes, jobs, model, layout, dask)
