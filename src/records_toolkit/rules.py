@@ -25,6 +25,7 @@ from .schemas import TypeInfo, compile_template
 
 if t.TYPE_CHECKING:
     from .loader import Document
+    from .output import SignalGuard
 
 T = t.TypeVar("T")
 
@@ -281,7 +282,7 @@ class _OnDisk:
         import weakref
 
         self.errors = sqlite3.Error
-        self._guards: list[t.Any] = []  # the signal guard of the statement running (see _guarded)
+        self._guards: list[SignalGuard] = []  # the signal guard of the statement running (see _guarded)
         self.db = self._guarded(lambda: sqlite3.connect("", isolation_level=None, check_same_thread=False))
         # a long statement (a join over every reference) asks now and then whether a signal came
         self.db.set_progress_handler(functools.partial(_signalled, self._guards), 100_000)
@@ -456,7 +457,7 @@ class _OnDisk:
             self.db.close()
 
 
-def _signalled(guards: list[t.Any]) -> int:
+def _signalled(guards: list[SignalGuard]) -> int:
     """SQLite's progress handler: non-zero (end the statement) once a signal has been noted."""
     return 1 if guards and guards[-1].pending is not None else 0
 
