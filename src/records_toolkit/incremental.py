@@ -35,11 +35,11 @@ import os
 import struct
 import typing as t
 
-from . import cache
+from . import cache, rules
 from .cache import _PASSING, SHARDS, Store, Unusable, content_hash, shard
 from .loader import Signature, read_regular, signature
 from .problems import Problem
-from .rules import NEAR_MISS_HINTS, Pending, _duplicate, _either, _near_miss, a_or_an
+from .rules import NEAR_MISS_HINTS, Pending, _duplicate
 
 if t.TYPE_CHECKING:
     from .validate import Checker
@@ -672,15 +672,10 @@ class _Update:
         for (f, d, p), (target, allowed) in sorted(ref_checks.items()):
             found = defs.get(target)
             if not found:
-                from .messages import did_you_mean
-
-                hint = did_you_mean(target, self._ids(defs))
-                message = f"{target!r} is not the id of any record{hint}"
-                pending.append(Pending(self.where.name(f), d, p, "dangling-reference", message))
+                pending.append(rules.dangling(self.where.name(f), d, p, target, self._ids(defs)))
                 dangling.append((f, d, p, target, allowed))
             elif found[0][2] not in allowed:
-                message = f"{target!r} is {a_or_an(found[0][2])}; here it must be {_either(allowed)}"
-                pending.append(Pending(self.where.name(f), d, p, "reference-type", message))
+                pending.append(rules.mistyped(self.where.name(f), d, p, target, found[0][2], allowed))
         for record_id in sorted(ids):
             found = defs.get(record_id) or []
             if len(found) > 1:
@@ -689,8 +684,7 @@ class _Update:
         for (f, d, p), (article, quote) in sorted(quote_checks.items()):
             held = texts.get(article)
             if held and quote not in held[-1][2]:
-                message = f"quote not found verbatim in article {article!r}{_near_miss(quote, held[-1][2])}"
-                pending.append(Pending(self.where.name(f), d, p, "quote-not-found", message))
+                pending.append(rules.not_verbatim(self.where.name(f), d, p, article, quote, held[-1][2]))
         from .validate import place
 
         fresh = list(sub.report.problems) + place(pending)

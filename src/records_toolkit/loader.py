@@ -988,6 +988,16 @@ class _Part:
                 self.helper.stop()
             raise
 
+    def _lstat(self, entry: os.DirEntry[str]) -> os.stat_result | None:
+        """The entry's own ``lstat``; None, its failure a problem, when it cannot be had."""
+        try:
+            return entry.stat(follow_symlinks=False)
+        except OSError as exc:
+            self.problems.append(
+                _problem_at(Path(entry.path), "file-unreadable", f"cannot read: {exc.strerror or exc}")
+            )
+            return None
+
     def folder(self, folder: str, stack: list[str]) -> None:
         """One folder's entries (sorted): its record files, problems and subfolders (pushed on
         ``stack``). The loop runs once per entry of the tree: the common case (a regular record
@@ -1009,12 +1019,8 @@ class _Part:
             name = entry.name
             record_like = name.endswith(YAML_SUFFIXES)
             if record_like and not name.startswith(TEMP_PREFIX):  # the common case first
-                try:
-                    info = entry.stat(follow_symlinks=False)
-                except OSError as exc:
-                    self.problems.append(
-                        _problem_at(Path(entry.path), "file-unreadable", f"cannot read: {exc.strerror or exc}")
-                    )
+                info = self._lstat(entry)
+                if info is None:
                     continue
                 if stat.S_ISREG(info.st_mode):
                     self.named += 1
@@ -1049,12 +1055,8 @@ class _Part:
                         continue  # a file that is no record (a README): nothing to say about it
                 except OSError:
                     pass  # the stat below says what is wrong
-                try:
-                    info = entry.stat(follow_symlinks=False)
-                except OSError as exc:
-                    self.problems.append(
-                        _problem_at(Path(entry.path), "file-unreadable", f"cannot read: {exc.strerror or exc}")
-                    )
+                info = self._lstat(entry)
+                if info is None:
                     continue
             mode = info.st_mode
             if stat.S_ISLNK(mode):

@@ -221,14 +221,9 @@ class Collection:
         for file, index, pointer, target, allowed in self.each_ref():
             record = self.ids.get(target)
             if record is None:
-                from .messages import did_you_mean  # only when a reference dangles
-
-                hint = did_you_mean(target, self.ids)
-                message = f"{target!r} is not the id of any record{hint}"
-                found.append(Pending(file, index, pointer, "dangling-reference", message))
+                found.append(dangling(file, index, pointer, target, self.ids))
             elif record[2] not in allowed:
-                message = f"{target!r} is {a_or_an(record[2])}; here it must be {_either(allowed)}"
-                found.append(Pending(file, index, pointer, "reference-type", message))
+                found.append(mistyped(file, index, pointer, target, record[2], allowed))
         hints = 0
         for file, index, pointer, article, quote in self.each_quote():
             text = self.articles.get(article)
@@ -236,9 +231,9 @@ class Collection:
                 continue  # a dangling or mistyped article reference was reported above
             if quote not in text:
                 hints += 1
-                hint = _near_miss(quote, text) if hints <= NEAR_MISS_HINTS else ""
-                message = f"quote not found verbatim in article {article!r}{hint}"
-                found.append(Pending(file, index, pointer, "quote-not-found", message))
+                found.append(
+                    not_verbatim(file, index, pointer, article, quote, text if hints <= NEAR_MISS_HINTS else None)
+                )
         return found
 
 
@@ -414,16 +409,11 @@ class _OnDisk:
             " WHERE i.type IS NULL OR NOT EXISTS (SELECT 1 FROM allowed a WHERE a.n = r.allowed AND a.type = i.type)"
             " ORDER BY r.rowid"
         ).fetchall():
-            target = _s(raw)
             if type_name is None:
-                from .messages import did_you_mean
-
                 every = (_s(row[0]) for row in db.execute("SELECT id FROM ids"))  # (streamed: never all in memory)
-                message = f"{target!r} is not the id of any record{did_you_mean(target, every)}"
-                found.append(Pending(_s(file), index, _s(pointer), "dangling-reference", message))
+                found.append(dangling(_s(file), index, _s(pointer), _s(raw), every))
             else:
-                message = f"{target!r} is {a_or_an(type_name)}; here it must be {_either(self.allowed[number])}"
-                found.append(Pending(_s(file), index, _s(pointer), "reference-type", message))
+                found.append(mistyped(_s(file), index, _s(pointer), _s(raw), type_name, self.allowed[number]))
         # Each quote is looked for in its article's text by Python's own search (linear; SQLite's
         # instr is not), the quotes taken article by article so that one text is held at a time.
         missed: list[tuple[int, bytes, int, bytes, bytes, bytes]] = []
@@ -439,17 +429,16 @@ class _OnDisk:
                 missed.append((row, file, index, pointer, article, quote))
         text = None
         missed.sort()
-        hint_of: dict[int, str] = {}  # the first quotes not found get the hint: each article's text read once
+        found_at: dict[int, Pending] = {}  # the first quotes not found get the hint: each article's text read once
         for article, group in itertools.groupby(
             sorted(missed[:NEAR_MISS_HINTS], key=lambda m: (m[4], m[0])), key=lambda m: m[4]
         ):
             (raw,) = db.execute("SELECT text FROM articles WHERE id = ?", (article,)).fetchone()
             whole = _s(raw)
-            for row, *_rest, quote in group:
-                hint_of[row] = _near_miss(_s(quote), whole)
-        for row, file, index, pointer, article, _quote in missed:
-            message = f"quote not found verbatim in article {_s(article)!r}{hint_of.get(row, '')}"
-            found.append(Pending(_s(file), index, _s(pointer), "quote-not-found", message))
+            for row, file, index, pointer, _article, quote in group:
+                found_at[row] = not_verbatim(_s(file), index, _s(pointer), _s(article), _s(quote), whole)
+        for row, file, index, pointer, article, quote in missed:
+            found.append(found_at.get(row) or not_verbatim(_s(file), index, _s(pointer), _s(article), _s(quote), None))
         return found
 
     def close(self) -> None:
@@ -467,6 +456,27 @@ def _duplicate(record_id: str, file: str, index: int, first: tuple[str, int, str
     return Pending(
         file, index, "/id", "duplicate-id", f"id {record_id!r} is already used by {a_or_an(first[2])} in {where}"
     )
+
+
+def dangling(file: str, index: int, pointer: str, target: str, ids: t.Iterable[str]) -> Pending:
+    """``target`` names no record (the hint compares it with ``ids``, read once)."""
+    from .messages import did_you_mean  # only when a reference dangles
+
+    return Pending(
+        file, index, pointer, "dangling-reference", f"{target!r} is not the id of any record{did_you_mean(target, ids)}"
+    )
+
+
+def mistyped(file: str, index: int, pointer: str, target: str, type_name: str, allowed: t.Sequence[str]) -> Pending:
+    """``target`` is a record of ``type_name``, not one of the ``allowed`` types."""
+    message = f"{target!r} is {a_or_an(type_name)}; here it must be {_either(allowed)}"
+    return Pending(file, index, pointer, "reference-type", message)
+
+
+def not_verbatim(file: str, index: int, pointer: str, article: str, quote: str, text: str | None) -> Pending:
+    """``quote`` is not in ``article``'s text; ``text`` given: with the closest passage as a hint."""
+    hint = "" if text is None else _near_miss(quote, text)
+    return Pending(file, index, pointer, "quote-not-found", f"quote not found verbatim in article {article!r}{hint}")
 
 
 def a_or_an(name: str) -> str:
