@@ -63,6 +63,27 @@ if mode == "block-workers":  # every worker of a parallel validate says who it i
         time.sleep(600)
 
     validate.Checker.add_files = add_files
+if mode == "half-sent":  # one worker sends the start of a long result, and no more, then waits forever
+    import struct
+    import records_toolkit.validate as validate
+
+    def add_files(self, files, max_bytes):
+        frame = sys._getframe()
+        while "result_queue" not in frame.f_locals:  # the pool's own worker loop
+            frame = frame.f_back
+        with open(os.path.join(marker, str(os.getpid())), "w"):
+            pass
+        while len(os.listdir(marker)) < 2:  # both busy (the pool hands out no task while it reads)
+            time.sleep(0.01)
+        try:
+            os.close(os.open(os.path.join(marker, "half"), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            pass
+        else:
+            os.write(frame.f_locals["result_queue"]._writer.fileno(), struct.pack("!i", 10_000_000) + b"x" * 10)
+        time.sleep(600)
+
+    validate.Checker.add_files = add_files
 sys.argv = ["toolkit", *sys.argv[6:]]
 from records_toolkit.cli import run
 
@@ -370,6 +391,40 @@ def test_a_worker_killed_is_a_clean_exit_3_and_ends_the_other(tmp_path: Path) ->
         _, err = process.communicate(timeout=30)
         assert process.returncode == 3 and "a worker process ended unexpectedly" in err and "Traceback" not in err
         wait_for(lambda: not any(_alive(pid) for pid in workers), "the other worker to end", seconds=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        for pid in workers:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_an_interrupt_while_a_worker_sends_its_result_ends_the_run(tmp_path: Path, signum: int) -> None:
+    """A worker killed halfway through sending its result must not leave the pool's reader
+    waiting for the rest: the run ends at once, 130 or 143, no traceback, no worker left."""
+    tree = tmp_path / "tree"
+    shutil.copytree(RECORDS / "places", tree)
+    ready = tmp_path / "ready"
+    ready.mkdir()
+    process = subprocess.Popen(
+        wrapped("half-sent", "getpid", 0, ready, tmp_path / "unused", "validate", "-j", "2", tree),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    workers: list[int] = []
+    try:
+        wait_for(lambda: len(list(ready.iterdir())) == 3 or process.poll() is not None, "two busy workers")
+        workers = [int(p.name) for p in ready.iterdir() if p.name != "half"]
+        time.sleep(0.2)  # the pool's reader has the start of the message and waits for the rest
+        os.kill(process.pid, signum)
+        _out, err = process.communicate(timeout=30)
+        assert process.returncode == 128 + signum, err
+        assert "Traceback" not in err
+        wait_for(lambda: not any(_alive(pid) for pid in workers), "the workers to end", seconds=10)
     finally:
         if process.poll() is None:
             process.kill()

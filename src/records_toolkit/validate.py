@@ -1012,7 +1012,10 @@ def _stop_workers(pool: t.Any) -> None:
     """End the workers now (an interrupt, a signal, an error): running chunks are killed, queued ones dropped.
 
     The pool sees its workers die and fails the futures left; no future is cancelled here, as
-    the pool would then fail on setting the exception of a cancelled one.
+    the pool would then fail on setting the exception of a cancelled one. A worker killed while
+    it sent its result leaves the pool's reader waiting for the rest of the message: once the
+    workers are gone this process holds the only other end of that pipe, and closing it ends the
+    read (end of file), so the pool can shut down instead of waiting forever.
     """
     import contextlib
 
@@ -1023,6 +1026,9 @@ def _stop_workers(pool: t.Any) -> None:
     for process in workers:
         with contextlib.suppress(Exception):
             process.join(timeout=5)
+    if not any(process.is_alive() for process in workers):
+        with contextlib.suppress(Exception):
+            pool._result_queue._writer.close()  # (the workers' copies closed with them)
     pool.shutdown(wait=True)
 
 
