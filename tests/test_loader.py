@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 import time
+import typing as t
 
 import pytest
 import yaml
@@ -179,6 +181,63 @@ def test_a_file_named_twice_is_read_once(tmp_path) -> None:  # type: ignore[no-u
     (tmp_path / "a.yaml").write_text("id: x\n")
     files = list(loader.iter_record_files([tmp_path, tmp_path / "a.yaml", tmp_path]))
     assert files == [tmp_path / "a.yaml"]
+
+
+names = st.lists(
+    st.text(st.one_of(st.characters(), st.sampled_from(["/", ".", "é", "\udc80", "\udcff", "\ud800", "\U0001f600"]))),
+    max_size=12,
+)
+
+
+@given(names, st.integers(-14, 14), st.integers(-14, 14))
+def test_packed_names_give_back_the_very_names(given_names: list[str], start: int, stop: int) -> None:
+    """File names as the walk keeps them: any text os.fsdecode can give (lone surrogates from
+    undecodable bytes included), each slice a list of the very strings, in order."""
+    packed = loader.Names(given_names)
+    assert len(packed) == len(given_names)
+    assert list(packed) == given_names and packed == given_names
+    assert packed[start:stop] == given_names[start:stop]
+    assert isinstance(packed[start:stop], list)
+    for index in (start, stop):
+        if -len(given_names) <= index < len(given_names):
+            assert packed[index] == given_names[index]
+        else:
+            with pytest.raises(IndexError):
+                packed[index]
+    assert (packed.listed is not None) == any("\0" in name for name in given_names)  # (a NUL: a plain list)
+
+
+def test_packed_names_iterate_in_blocks_and_grow() -> None:
+    many = [f"corpus/f{n % 7}/record-{n:05}.yaml" for n in range(10_000)]
+    packed = loader.Names()
+    for name in many:
+        packed.append(name)
+    assert list(packed) == many and packed[4095:4098] == many[4095:4098] and packed[-1] == many[-1]
+    as_text = sum(map(sys.getsizeof, many)) + 8 * len(many)  # (the strings and a list's pointers)
+    assert len(packed.data) + packed.starts.itemsize * len(packed) < 0.6 * as_text
+    packed.append("a\0b")  # then a plain list, the same names
+    assert packed.listed is not None and list(packed) == [*many, "a\0b"]
+
+
+def test_one_tree_notes_only_hard_links_and_still_reads_each_file_once(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The last tree of a walk keeps only hard links' inodes (no other file can be met twice in
+    it); a tree followed by others keeps every inode, so that they skip what it read."""
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+    for name in ("a/one.yaml", "a/two.yaml", "b/three.yaml"):
+        (tmp_path / name).write_text("id: x\n")
+    (tmp_path / "b/one-again.yaml").hardlink_to(tmp_path / "a/one.yaml")
+    linked = (tmp_path / "a/one.yaml").stat()
+    seen: dict[int, set[int]] = {}
+    found = list(loader._walk(tmp_path, seen, every=False))
+    assert found == [(tmp_path / n).as_posix() for n in ("a/one.yaml", "a/two.yaml", "b/three.yaml")]
+    assert seen == {linked.st_dev: {linked.st_ino}}
+    seen = {}
+    assert list(loader._walk(tmp_path, seen, every=True)) == found
+    assert len(seen[linked.st_dev]) == 3
+    for order in ([tmp_path / "a", tmp_path], [tmp_path, tmp_path / "a"], [tmp_path, tmp_path / "a/two.yaml"]):
+        files = list(loader.iter_record_names(order))
+        assert sorted(t.cast(list[str], files)) == found, order  # (each file once, whichever name came first)
 
 
 @pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])

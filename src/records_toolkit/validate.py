@@ -18,6 +18,7 @@ from . import rules
 from .loader import (
     MAX_FILE_BYTES,
     Document,
+    Names,
     Positions,
     Signature,
     iter_record_names,
@@ -486,7 +487,7 @@ def check_paths(
     checker.expect(len(files) + len(others))  # (files: about as many records, in most collections)
     if cached:
         assert cache_root is not None and stats is not None
-        counts = _cached_run(checker, others + files, stats, cache_root, max_bytes, jobs, model, layout, dask)
+        counts = _cached_run(checker, [*others, *files], stats, cache_root, max_bytes, jobs, model, layout, dask)
         result = Result(checker.report, [])
         result.report.records = sum(counts[len(others) :])  # the named files come last
     else:
@@ -509,11 +510,11 @@ def walk_into(
     paths: t.Sequence[str | os.PathLike[str]],
     stats: dict[str, Signature] | None = None,
     jobs: int | None = None,
-) -> list[str]:
-    """The record files under ``paths`` (names, not Path objects: a 100,000-file tree would hold
-    100,000 of them); the walk's own problems go to ``checker``'s report, and every file counts.
+) -> Names:
+    """The record files under ``paths`` (packed names, not Path objects nor even text: a
+    100,000-file tree would hold 100,000 of them); the walk's own problems go to ``checker``'s report, and every file counts.
     ``jobs=1``: the walk stays in this process too."""
-    files: list[str] = []
+    files = Names()
     items: t.Iterable[str | Problem]
     if any(isinstance(path, str) and "://" in path for path in paths):  # fsspec URLs among them
         from .remote import iter_names
@@ -615,7 +616,7 @@ def _others(
 
 def _add_files(
     checker: Checker,
-    files: list[str],
+    files: t.Sequence[str],
     keep: bool,
     max_bytes: int,
     jobs: int | None,
@@ -647,7 +648,7 @@ Chunked = t.TypeVar("Chunked")
 
 
 def _in_workers(
-    files: list[str],
+    files: t.Sequence[str],
     keep: bool,
     max_bytes: int,
     layout: Layout | None,
@@ -666,7 +667,7 @@ def _in_workers(
 
     load_model()  # read and check the schemas once; each worker compiles its own validators
     size = min(-(-len(files) // (workers * 4)), MAX_CHUNK)
-    chunks = [files[i : i + size] for i in range(0, len(files), size)]
+    chunks = (list(files[i : i + size]) for i in range(0, len(files), size))  # each made when sent
     context = multiprocessing.get_context("fork")
     pool = concurrent.futures.ProcessPoolExecutor(
         max_workers=workers, mp_context=context, initializer=_worker_start, initargs=(os.getpid(),)
@@ -675,7 +676,7 @@ def _in_workers(
         with SignalGuard(defer=False):  # SIGTERM too ends the wait here, and so the workers
             # submit, not map: map's clean-up cancels futures the pool then fails (InvalidStateError)
             # at most two tasks per worker ahead of the merge here: results that wait are memory
-            waiting = iter(chunks)
+            waiting = chunks
             futures = collections.deque(
                 pool.submit(work, chunk, keep, max_bytes, layout) for chunk in itertools.islice(waiting, 2 * workers)
             )
@@ -790,7 +791,7 @@ class DaskRun:
         self.facts = facts
         return self._client
 
-    def check_names(self, files: list[str]) -> None:
+    def check_names(self, files: t.Sequence[str]) -> None:
         """Relative names are read in each worker's working directory: it must be this one (a URL
         names the same file anywhere)."""
         from .errors import CouldNotRun
@@ -843,7 +844,7 @@ DASK_FAN_IN = 8
 
 
 def _in_dask(
-    files: list[str],
+    files: t.Sequence[str],
     keep: bool,
     max_bytes: int,
     layout: Layout | None,
