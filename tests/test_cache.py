@@ -570,6 +570,54 @@ def test_a_signature_a_row_cannot_hold_is_not_kept() -> None:
     assert odd == {1: ((1, 2**70, 3, 4, 5), False)}
 
 
+signatures = st.tuples(
+    st.integers(-(2**64), 2**64),
+    st.integers(-(2**64), 2**64),
+    st.integers(0, 3),
+    st.integers(0, 2**65),
+    st.integers(0, 9),
+)
+
+
+@given(st.dictionaries(st.text(max_size=6), signatures, max_size=8), st.integers(0, 8))
+def test_the_walks_packed_signatures_read_as_the_dict_of_them(given_stats: dict[str, t.Any], start: int) -> None:
+    """What the walk notes for the cache (:class:`loader.Walked`) is read as a dict of the same
+    signatures would be: by name, in order, packed as the snapshot packs them (a signature past
+    64 bits included), and by position in the walk's own order."""
+    walked = loader.Walked()
+    walked.update(given_stats.items())
+    names = list(given_stats)
+    assert len(walked) == len(given_stats) and list(walked) == names
+    assert all(walked[name] == sig for name, sig in given_stats.items())
+    assert [walked.row(n) for n in range(len(names))] == list(given_stats.values())
+    assert walked.aligned(names) and walked.aligned(loader.Names(names))
+    assert not walked.aligned(names[::-1]) or names == names[::-1]
+    assert incremental._pack_all(names, walked) == incremental._pack_all(names, given_stats)
+    assert incremental._pack_all(names[::-1], walked) == incremental._pack_all(names[::-1], given_stats)
+    start = min(start, len(names))
+    moved = walked.moved(start)
+    assert list(moved) == names[start:] + names[:start] and dict(moved.items()) == given_stats
+
+
+def test_a_run_in_the_walks_own_order_never_looks_a_name_up(
+    repo: Path, parsed: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cached run reads the walk's signatures by position, first run, unchanged and after a
+    change alike: no index of every name is built (memory, at 100,000 files)."""
+    _ctime_aged(monkeypatch)
+
+    def looked_up(self: loader.Walked, name: str) -> t.Any:
+        raise AssertionError(f"looked up by name: {name}")
+
+    monkeypatch.setattr(loader.Walked, "__getitem__", looked_up)
+    first = _run()
+    parsed.clear()
+    assert _run() == first and parsed == []
+    place = repo / "records" / "places" / "iran.yaml"
+    place.write_text(place.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    assert _run() == first and parsed == ["records/places/iran.yaml"]
+
+
 def test_a_file_with_a_time_past_2262_is_compared_by_content(
     repo: Path, parsed: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

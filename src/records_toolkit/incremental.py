@@ -37,7 +37,7 @@ import typing as t
 
 from . import cache, rules
 from .cache import _PASSING, SHARDS, Store, Unusable, content_hash, shard
-from .loader import Signature, read_regular, signature
+from .loader import Names, Signature, Walked, read_regular, signature
 from .problems import Problem
 from .rules import NEAR_MISS_HINTS, Pending, _duplicate
 
@@ -93,6 +93,10 @@ def _pack_all(
     """The rows of the signatures the walk took of ``order``; and the files whose row is zeros,
     with their signature (taken now when the walk has none; None when it cannot be had) and
     whether it is one a row can hold."""
+    if isinstance(stats, Walked) and stats.aligned(order):  # the walk's own rows, as they are
+        as_walked = stats.packed()
+        if as_walked is not None:
+            return as_walked, {}
     try:
         if len(stats) == len(order) and all(map(operator.eq, stats, order)):  # the walk's own order: no lookups
             rows: t.Iterable[Signature] = stats.values()
@@ -118,6 +122,19 @@ def _pack_all(
             odd[number] = (info, True)
         packed.append(row)
     return b"".join(packed), odd
+
+
+def _walked(order: t.Sequence[str], stats: t.Mapping[str, Signature]) -> t.Callable[[int, str], Signature]:
+    """The signature of the file at a number of ``order`` (and of that name): by position when
+    the walk gave the files in this order (no index of 100,000 names built), else by name."""
+    if isinstance(stats, Walked) and stats.aligned(order):
+        return lambda number, _name: stats.row(number)
+    return lambda _number, name: stats[name]
+
+
+def _joined(order: t.Sequence[str]) -> str:
+    """The names of ``order`` joined by NUL, as the snapshot keeps them."""
+    return order.joined() if isinstance(order, Names) else "\0".join(order)
 
 
 class _Table:
@@ -319,13 +336,14 @@ def snapshot(
     sigs, odd = _pack_all(order, stats)
     shas = bytearray()
     flags = bytearray()
+    walked = _walked(order, stats)
     for number, name in enumerate(order):
-        sig = None if number in odd else _settled(stats[name], started)  # (not walked, or too odd: none kept)
+        sig = None if number in odd else _settled(walked(number, name), started)  # (not walked, or too odd: none kept)
         sha = None if number in unstable else hashes.get(name)
         shas += sha if sha is not None else bytes(_SHA)
         flags.append((_SIGNED if sig is not None else 0) | (_HASHED if sha is not None else 0))
     table = _Table(
-        "\0".join(order),
+        _joined(order),
         len(order),
         len(order),
         _exact(stored, checker),
@@ -503,7 +521,7 @@ def _update(
     old_at: list[int] | None = None  # each file's number in the last run (None: the same files, in order)
     gone: set[int] = set()  # files whose old contributions go: changed or removed
     reordered = False
-    joined = "\0".join(order)
+    joined = _joined(order)
     if len(order) != table.count or joined != table.names:
         names = table.names.split("\0") if table.count else []
         if len(names) != table.count:
@@ -522,9 +540,10 @@ def _update(
     new = _new_rows(table, joined, old_at, sigs)
     changed: list[tuple[str, int]] = []  # (name, number in this run) of the files to parse
     racy = store.started - cache.RACY_NS
+    walked = _walked(order, stats)
     for number in _differing(sigs, old_sigs, new.flags):  # the rows of files changed, touched or new
         name = order[number]
-        info, fits = odd[number] if number in odd else (stats[name], True)
+        info, fits = odd[number] if number in odd else (walked(number, name), True)
         sig = None if info is None or not fits or info[1] >= racy or info[2] >= racy else info
         sha = None if old_at is not None and old_at[number] < 0 else new.sha(number)
         if old_at is not None and old_at[number] < 0:

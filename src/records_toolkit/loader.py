@@ -20,6 +20,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import errno
+import itertools
 import operator
 import os
 import re
@@ -770,6 +771,8 @@ def _problem_at(path: Path | str, code: str, message: str) -> Problem:
 #: What the walk keeps of a file's ``lstat`` for the result cache: (size, mtime_ns, ctime_ns,
 #: inode, device). A whole ``os.stat_result`` costs about 650 bytes (every field an object).
 Signature = tuple[int, int, int, int, int]
+#: Where a walk notes its files' signatures: a dict of them (by name), or packed (:class:`Walked`).
+Stats = t.Union[dict[str, Signature], "Walked"]
 
 
 def signature(info: os.stat_result) -> Signature:
@@ -777,7 +780,7 @@ def signature(info: os.stat_result) -> Signature:
 
 
 def iter_record_files(
-    paths: t.Iterable[str | os.PathLike[str]], stats: dict[str, Signature] | None = None
+    paths: t.Iterable[str | os.PathLike[str]], stats: Stats | None = None
 ) -> t.Iterator[Path | Problem]:
     """:func:`iter_record_names`, each file as a :class:`~pathlib.Path`."""
     for item in iter_record_names(paths, stats):
@@ -786,7 +789,7 @@ def iter_record_files(
 
 def iter_record_names(
     paths: t.Iterable[str | os.PathLike[str]],
-    stats: dict[str, Signature] | None = None,
+    stats: Stats | None = None,
     *,
     processes: int | None = None,
 ) -> t.Iterator[str | Problem]:
@@ -945,6 +948,19 @@ class _Rows:
             return _Rows(listed=self.listed[start:stop])
         return _Rows(self.packed[start * _PACK.size : stop * _PACK.size])
 
+    def row(self, index: int) -> Signature:
+        if self.listed is not None:
+            return self.listed[index]
+        return t.cast(Signature, _PACK.unpack_from(self.packed, index * _PACK.size))
+
+    def take(self, order: t.Sequence[int]) -> _Rows:
+        """The rows at ``order``'s positions, in that order."""
+        if self.listed is not None:
+            return _Rows(listed=[self.listed[n] for n in order])
+        size = _PACK.size
+        with memoryview(self.packed) as view:
+            return _Rows(b"".join([view[n * size : n * size + size] for n in order]))
+
     def __delitem__(self, span: slice) -> None:
         start, stop, _step = span.indices(len(self))
         if self.listed is not None:
@@ -1015,6 +1031,12 @@ class Names(t.Sequence[str]):
         for start in range(0, len(self.starts), 4096):  # (a block decoded at a time)
             yield from self[start : start + 4096]
 
+    def joined(self) -> str:
+        """The names joined by NUL (``"\\0".join(self)``), decoded at once."""
+        if self.listed is not None:
+            return "\0".join(self.listed)
+        return self.data[:-1].decode("utf-8", "surrogatepass")
+
     def __eq__(self, other: object) -> bool:
         if isinstance(other, (Names, list)):
             return len(self) == len(other) and all(a == b for a, b in zip(self, other))
@@ -1024,6 +1046,69 @@ class Names(t.Sequence[str]):
 
     def __repr__(self) -> str:
         return f"Names({list(self)!r})"
+
+
+class Walked(t.Mapping[str, Signature]):
+    """The signatures a walk took (``lstat``), by file name, in the order the walk gives its
+    files: the names packed (:class:`Names`) and the rows packed (:class:`_Rows`), some 90 bytes
+    a file where a dict of tuples costs 400. A run in the walk's own order reads them by
+    position (:meth:`aligned`, :meth:`row`); looking a name up builds an index the first time.
+    The walk gives each file once; a name given twice is looked up as a dict would (the last)."""
+
+    __slots__ = ("_at", "names", "rows")
+
+    def __init__(self) -> None:
+        self.names = Names()
+        self.rows = _Rows()
+        self._at: dict[str, int] | None = None
+
+    def __setitem__(self, name: str, sig: Signature) -> None:
+        self.names.append(name)
+        self.rows.append(sig)
+        self._at = None
+
+    def update(self, pairs: t.Iterable[tuple[str, Signature]]) -> None:
+        for name, sig in pairs:
+            self[name] = sig
+
+    def extend(self, names: t.Iterable[str], rows: _Rows) -> None:
+        for name in names:
+            self.names.append(name)
+        self.rows.extend(rows)
+        self._at = None
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __iter__(self) -> t.Iterator[str]:
+        return iter(self.names)
+
+    def __getitem__(self, name: str) -> Signature:
+        if self._at is None:
+            self._at = {known: number for number, known in enumerate(self.names)}
+        return self.rows.row(self._at[name])
+
+    def row(self, number: int) -> Signature:
+        """The signature of the ``number``-th file given."""
+        return self.rows.row(number)
+
+    def aligned(self, order: t.Sequence[str]) -> bool:
+        """Whether ``order`` names the files in the very order they were given here."""
+        if isinstance(order, Names) and order.listed is None and self.names.listed is None:
+            return order.data == self.names.data
+        return len(order) == len(self.names) and all(map(str.__eq__, self.names, order))
+
+    def packed(self) -> bytes | None:
+        """The rows as five 64-bit numbers each (native order), or None when one does not fit."""
+        return bytes(self.rows.packed) if self.rows.listed is None else None
+
+    def moved(self, start: int) -> Walked:
+        """The same, the files from ``start`` on first (the rest of a collection, walked after the
+        named files, is checked before them)."""
+        moved = Walked()
+        moved.extend(itertools.chain(self.names[start:], self.names[:start]), self.rows[start:])
+        moved.rows.extend(self.rows[:start])
+        return moved
 
 
 _Found = tuple[list[str], _Rows, list[tuple[str, str, str]], int, list[tuple[int, int, int, int]]]
@@ -1423,7 +1508,7 @@ def _undo(part: _Part, at: tuple[int, int, int], *, forget: bool = True) -> None
 def _walk(
     root: Path,
     seen: dict[int, set[int]],
-    stats: dict[str, Signature] | None = None,
+    stats: Stats | None = None,
     processes: int | None = None,
     every: bool = True,
 ) -> t.Iterator[str | Problem]:
@@ -1457,11 +1542,20 @@ def _walk(
     yield from sorted(problems, key=lambda p: p.file)
     if not part.named and not problems:
         yield _problem_at(root, "no-records", "no *.yaml or *.yml file in this directory")
-    files = part.files
-    if stats is not None:  # in walk order: most often the order the files are given in (see .incremental)
-        stats.update(zip(files, part.rows))
-    del part  # (the signatures: not kept while the files are handed out)
-    files.sort()
+    files, rows = part.files, part.rows
+    del part
+    if stats is None:
+        files.sort()
+    else:  # the signatures in the order the files are given in: a run reads them by position
+        order = sorted(range(len(files)), key=files.__getitem__)
+        files = list(map(files.__getitem__, order))
+        rows = rows.take(order)
+        del order
+        if isinstance(stats, Walked):
+            stats.extend(files, rows)
+        else:
+            stats.update(zip(files, rows))
+    del rows  # (the signatures: not kept here while the files are handed out)
     yield from files
 
 

@@ -33,7 +33,7 @@ import typing as t
 
 from .collection import Layout
 from .errors import CouldNotRun, UsageError
-from .loader import TEMP_PREFIX, YAML_SUFFIXES, NotRegular, Signature, is_url, iter_record_names
+from .loader import TEMP_PREFIX, YAML_SUFFIXES, NotRegular, Stats, is_url, iter_record_names
 from .problems import Problem
 
 if t.TYPE_CHECKING:
@@ -245,9 +245,7 @@ def _size(info: t.Mapping[str, t.Any]) -> int | None:
     return size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else None
 
 
-def iter_names(
-    paths: t.Iterable[str | os.PathLike[str]], stats: dict[str, Signature] | None = None
-) -> t.Iterator[str | Problem]:
+def iter_names(paths: t.Iterable[str | os.PathLike[str]], stats: Stats | None = None) -> t.Iterator[str | Problem]:
     """:func:`.loader.iter_record_names` for paths that may be URLs, in the order given.
 
     ``file://`` URLs become local paths. The local paths go through one local walk (a file named

@@ -10,6 +10,7 @@ files that have problems.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 import typing as t
 from pathlib import Path
@@ -21,6 +22,8 @@ from .loader import (
     Names,
     Positions,
     Signature,
+    Stats,
+    Walked,
     iter_record_names,
     load_bytes,
     load_file,
@@ -481,13 +484,17 @@ def check_paths(
     cached = cache_root is not None and not keep
     checker = Checker(model, keep=keep, layout=layout, spill=not cached)
     checker.progress = progress
-    stats: dict[str, Signature] | None = {} if cached else None
+    stats = Walked() if cached else None
     files = walk_into(checker, paths, stats, jobs)
     others = _others(collection, files, stats, jobs) if collection is not None else []
     checker.expect(len(files) + len(others))  # (files: about as many records, in most collections)
     if cached:
         assert cache_root is not None and stats is not None
-        counts = _cached_run(checker, [*others, *files], stats, cache_root, max_bytes, jobs, model, layout, dask)
+        order = files
+        if others:  # (walked after the named files, checked before them)
+            order = Names(itertools.chain(others, files))
+            stats = stats.moved(len(stats) - len(others))
+        counts = _cached_run(checker, order, stats, cache_root, max_bytes, jobs, model, layout, dask)
         result = Result(checker.report, [])
         result.report.records = sum(counts[len(others) :])  # the named files come last
     else:
@@ -508,7 +515,7 @@ def check_paths(
 def walk_into(
     checker: Checker,
     paths: t.Sequence[str | os.PathLike[str]],
-    stats: dict[str, Signature] | None = None,
+    stats: Stats | None = None,
     jobs: int | None = None,
 ) -> Names:
     """The record files under ``paths`` (packed names, not Path objects nor even text: a
@@ -534,8 +541,8 @@ def walk_into(
 
 def _cached_run(
     checker: Checker,
-    order: list[str],
-    stats: dict[str, Signature],
+    order: Names,
+    stats: Walked,
     root: str,
     max_bytes: int,
     jobs: int | None,
@@ -585,7 +592,7 @@ def _open_cache(root: str, model: Model, max_bytes: int, layout: Layout | None, 
 def _others(
     collection: t.Sequence[str | os.PathLike[str]],
     named: t.Sequence[str],
-    stats: dict[str, Signature] | None,
+    stats: Stats | None,
     jobs: int | None = None,
 ) -> list[str]:
     """The record files of ``collection`` that are not among the ``named`` ones (same file, any spelling).
