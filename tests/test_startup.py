@@ -134,6 +134,104 @@ def test_validating_one_file_of_a_collection_imports_no_explainer(tmp_path: Path
     assert not heavy(modules, NOT_FOR_VALIDATE)
 
 
+def test_validating_one_plain_file_alone_imports_nothing_for_text_it_lacks(tmp_path: Path) -> None:
+    """`--no-collection FILE` (issue 11): unicodedata only for a text that is not ASCII, and the
+    patterns of the fast YAML path that only some texts need are not compiled."""
+    record = tmp_path / "algeria.yaml"
+    shutil.copyfile(ROOT / "records" / "places" / "algeria.yaml", record)
+    assert record.read_bytes().isascii()
+    code = (
+        "import re, sys\n"
+        "compiled = []\n"
+        "real = re._compile\n"
+        "def noted(pattern, flags):\n"
+        "    compiled.append(pattern)\n"
+        "    return real(pattern, flags)\n"
+        "re._compile = noted\n"
+        "import atexit\n"
+        "from records_toolkit import fast_yaml\n"
+        "atexit.register(lambda: print(sorted(m for m in sys.modules if m == 'unicodedata'),"
+        " [p for p in compiled if p in (fast_yaml._FLOW, fast_yaml._QUOTED_LINE, fast_yaml._PREFIX)]))\n"
+        "sys.argv = ['toolkit', 'validate', '--no-collection', 'algeria.yaml']\n"
+        "from records_toolkit.launcher import run\n"
+        "run()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert (done.returncode, done.stdout) == (0, "ok: 1 record in 1 file, no problems\n[] []\n"), done.stderr
+
+
+@pytest.mark.parametrize("registered", [False, True])
+def test_a_one_file_run_ends_as_the_ordinary_exit_does(tmp_path: Path, registered: bool) -> None:
+    """The launcher ends a run over named files without the interpreter's clean-up only when nothing
+    is left for it: what is registered with atexit still runs, and output and exit code are the same."""
+    (tmp_path / "x.yaml").write_text("id: x\ntype: plaec\n", encoding="utf-8")  # exit 1, on stdout
+    code = (
+        "import atexit, sys\n"
+        + ("atexit.register(lambda: sys.stderr.write('atexit ran\\n'))\n" if registered else "")
+        + "sys.argv = ['toolkit', 'validate', '--no-collection', 'x.yaml']\n"
+        "from records_toolkit.launcher import run\n"
+        "run()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    clicks = subprocess.run(
+        [*CLI, "validate", "--no-collection", "x.yaml"], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert (done.returncode, done.stdout) == (clicks.returncode, clicks.stdout) == (1, clicks.stdout)
+    assert "unknown-type" in done.stdout
+    assert done.stderr == clicks.stderr + ("atexit ran\n" if registered else "")
+
+
+def test_a_one_file_run_into_a_closed_pipe_says_what_click_says(tmp_path: Path) -> None:
+    """stdout closed before the report is written: the same exit code and messages as through click."""
+    shutil.copyfile(ROOT / "records" / "places" / "algeria.yaml", tmp_path / "algeria.yaml")
+    results = []
+    for command in ([str(TOOLKIT)], CLI):
+        read, write = os.pipe()
+        os.close(read)
+        try:
+            done = subprocess.run(
+                [*command, "validate", "--no-collection", "algeria.yaml"],
+                stdout=write,
+                stderr=subprocess.PIPE,
+                text=True,
+                cwd=tmp_path,
+            )
+        finally:
+            os.close(write)
+        results.append((done.returncode, done.stderr))
+    assert results[0] == results[1]
+
+
+def test_fragment_refs_resolve_as_urljoin_resolves_them() -> None:
+    """SchemaSet.lookup joins a ``#...`` ref to its base without urljoin: the same URI for any base."""
+    import urllib.parse
+
+    from records_toolkit.schema_files import SchemaSet
+
+    schemas = SchemaSet(ROOT / "schemas", check=False)
+    defs = "https://records-toolkit.example/schemas/defs.schema.json"
+    assert schemas.lookup("#/$defs/slug", defs) == (schemas.documents["defs"]["$defs"]["slug"], defs)
+    assert schemas.lookup("#", defs) == (schemas.documents["defs"], defs)
+    bases = [
+        "https://records-toolkit.example/schemas/other.schema.json",
+        "https://x.example/a/b?q=1",
+        "https://x.example/a/b?",
+        "https://x.example",
+        "https://x.example/a;p?q#frag",
+        "HTTP://X.example//a/../b",
+        "urn:example:defs",
+        "tag:x,2020:y",
+        "file:///tmp/x.json",
+        "relative/path.json",
+        "",
+    ]
+    for base in bases:  # none is a schema's $id: the error names the URI the ref was joined to
+        for ref in ("#/$defs/x", "#anchor", "#/a/b?c#d", "#/", "#%25", "#"):
+            with pytest.raises(LookupError) as raised:
+                schemas.lookup(ref, base)
+            assert str(raised.value) == urllib.parse.urljoin(base, ref), (base, ref)
+
+
 def test_validate_through_click_imports_no_dask(tmp_path: Path) -> None:
     """click's `validate` (an option the launcher leaves to it), with the --scheduler option: no Dask unless used."""
     shutil.copytree(ROOT / "records", tmp_path / "records")
@@ -251,6 +349,9 @@ CLI = [sys.executable, "-m", "records_toolkit"]  # (records_toolkit.__main__: al
         ["validate", "--jobs=2", "--no-cache", "records/places"],
         ["validate", "--", "records/places/algeria.yaml"],
         ["validate", "--no-collection", "--", "-q"],
+        ["validate", "--no-collection", "outside.yaml"],
+        ["validate", "--no-collection", "--output-format", "json", "outside.yaml", "records/places/algeria.yaml"],
+        ["validate", "-q", "--no-collection", "outside.yaml"],
         ["validate", "/nowhere/kayseri.yaml"],
         ["validate", "records/places/kayseri.yaml", "outside.yaml"],
         ["validate", "records/places/kayseri.yaml", "--no-cache", "--no-collection"],

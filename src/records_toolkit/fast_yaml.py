@@ -98,24 +98,26 @@ _ALLOWED_BYTES = bytes(
     [0x0A, 0x0D, 0x20, 0x22, 0x23, 0x24, 0x25, 0x27, 0x28, 0x29, *range(0x2B, 0x7F), *range(0x80, 0x100)]
 )
 """UTF-8 bytes deleted before looking for refused ASCII: what is left is a control, DEL, ``! & *``."""
+# The patterns below that only some texts need are kept as their sources and compiled by
+# re.compile where they are used, the first time (re keeps what it compiled): start-up.
 _REFUSED_MULTIBYTE = (
-    re.compile(rb"\xc2[\x80-\x9f]"),  # C1 controls, NEL among them
-    re.compile(rb"\xe2\x80[\xa8\xa9]"),  # LINE SEPARATOR, PARAGRAPH SEPARATOR
-    re.compile(rb"\xef[\xbb\xbf][\xbe\xbf]"),  # BYTE ORDER MARK, U+FFFE, U+FFFF (and U+FEFE, harmless)
-    re.compile(rb"\xed[\xa0-\xbf]"),  # surrogates (never decoded from a file; refused by yaml-rs too)
+    rb"\xc2[\x80-\x9f]",  # C1 controls, NEL among them
+    rb"\xe2\x80[\xa8\xa9]",  # LINE SEPARATOR, PARAGRAPH SEPARATOR
+    rb"\xef[\xbb\xbf][\xbe\xbf]",  # BYTE ORDER MARK, U+FFFE, U+FFFF (and U+FEFE, harmless)
+    rb"\xed[\xa0-\xbf]",  # surrogates (never decoded from a file; refused by yaml-rs too)
 )
 _MARKERS = ("%", "---", "...")
 _MARKER_LINE = re.compile(r"\n(?:%|---|\.\.\.)")
 _DEEP_START = re.compile(rf"[ \-?:]{{{_MAX_INDENT}}}")
 _DEEP_LINE = re.compile(rf"\n[ \-?:]{{{_MAX_INDENT}}}")
-_FLOW = re.compile(r"[][{}]")
-_QUOTED_LINE = re.compile(r" *(?:- )*(?:[A-Za-z_][A-Za-z0-9_-]*: )?\"[^\"\\\r\n':#]*\" *\r?")
-_BLOCK_HEADER_AT_END = re.compile(r"[|>][-+0-9]*[ ]*(?:#.*)?\Z")
+_FLOW = r"[][{}]"
+_QUOTED_LINE = r" *(?:- )*(?:[A-Za-z_][A-Za-z0-9_-]*: )?\"[^\"\\\r\n':#]*\" *\r?"
+_BLOCK_HEADER_AT_END = r"[|>][-+0-9]*[ ]*(?:#.*)?\Z"
 _DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
 _LONG_DIGITS = b"0" * 30
-_PREFIX = re.compile(r"0[xXoObB]")
+_PREFIX = r"0[xXoObB]"
 _TOKEN = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_.+-")
-_TOKEN_REST = re.compile(r"[0-9A-Za-z_.+\-]*")
+_TOKEN_REST = r"[0-9A-Za-z_.+\-]*"
 _NUMBER_CHARACTERS = frozenset("0123456789_.+-abcdefABCDEFxXoO")
 
 
@@ -174,7 +176,7 @@ def _unusual(text: str, raw: bytes) -> bool:
     """Whether ``text`` (``raw`` in UTF-8) breaks rule 1, 2 or 3 of the module docstring, or may nest very deep."""
     if raw.translate(None, _ALLOWED_BYTES):
         return True
-    if not text.isascii() and any(pattern.search(raw) for pattern in _REFUSED_MULTIBYTE):
+    if not text.isascii() and any(re.search(pattern, raw) for pattern in _REFUSED_MULTIBYTE):
         return True
     if "<<" in text or text.startswith(_MARKERS) or _MARKER_LINE.search(text):
         return True
@@ -192,10 +194,11 @@ def _unusual(text: str, raw: bytes) -> bool:
 def _flow_outside_quotes(text: str) -> bool:
     """Whether a ``[ ] { }`` may be a flow indicator: it is not inside a one-line double-quoted
     scalar alone on its line after at most block indicators and a simple key (rule 2)."""
-    for match in _FLOW.finditer(text):
+    quoted_line = re.compile(_QUOTED_LINE)
+    for match in re.finditer(_FLOW, text):
         start = text.rfind("\n", 0, match.start()) + 1
         stop = text.find("\n", match.start())
-        if not _QUOTED_LINE.fullmatch(text, start, len(text) if stop < 0 else stop):
+        if not quoted_line.fullmatch(text, start, len(text) if stop < 0 else stop):
             return True
     return False
 
@@ -207,7 +210,7 @@ def _empty_block_at_end(text: str) -> bool:
         start = tail.rfind("\n") + 1
         line = tail[start:]
         if not line.lstrip().startswith("#"):
-            return _BLOCK_HEADER_AT_END.search(line) is not None
+            return re.search(_BLOCK_HEADER_AT_END, line) is not None
         tail = tail[:start].rstrip()
     return False
 
@@ -216,13 +219,14 @@ def _odd_number(text: str, raw: bytes) -> bool:
     """Whether a token is a number yaml-rs reads and the strict loader does not, or refuses (rule 6)."""
     if _LONG_DIGITS in raw.translate(_DIGITS_AS_ZERO):
         return True
-    for match in _PREFIX.finditer(text):
+    token_rest = re.compile(_TOKEN_REST)
+    for match in re.finditer(_PREFIX, text):
         start = match.start()
         if start and text[start - 1] in "+-":
             start -= 1  # a signed prefix
         if start and text[start - 1] in _TOKEN:
             continue  # inside a longer token: not a number
-        stop = _TOKEN_REST.match(text, match.end()).end()  # type: ignore[union-attr]
+        stop = token_rest.match(text, match.end()).end()  # type: ignore[union-attr]
         if start != match.start() or text[start + 1] in "XObB" or stop - start > 100:
             return True
     at = text.find("_")
@@ -230,7 +234,7 @@ def _odd_number(text: str, raw: bytes) -> bool:
         start = at
         while start and text[start - 1] in _TOKEN:
             start -= 1
-        stop = _TOKEN_REST.match(text, at).end()  # type: ignore[union-attr]
+        stop = token_rest.match(text, at).end()  # type: ignore[union-attr]
         if _NUMBER_CHARACTERS.issuperset(text[start:stop]):
             return True
         at = text.find("_", stop)

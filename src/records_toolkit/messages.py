@@ -8,7 +8,6 @@ change in any release; only a keyword missing from :data:`MESSAGES` falls back t
 
 from __future__ import annotations
 
-import dataclasses
 import typing as t
 
 from . import dates
@@ -40,17 +39,33 @@ _SCHEMA_TYPE = {
 }
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
 class Failure:
-    """What a message may use of one jsonschema error (never its English ``message``)."""
+    """What a message may use of one jsonschema error (never its English ``message``).
 
-    pointer: str
-    path: tuple[str | int, ...]
-    instance: t.Any
-    value: t.Any  # the keyword's value in the schema (``validator_value``)
-    schema: t.Any
-    root: t.Any  # the whole record
-    error: ValidationError  # for ``anyOf``/``oneOf``: the errors of each branch (``context``)
+    A plain class, not a dataclass: this module is imported when the first record is checked,
+    valid or not, and making a dataclass (its generated methods compiled) costs more than the
+    rest of the module; nothing compares, copies or prints a failure.
+    """
+
+    __slots__ = ("error", "instance", "path", "pointer", "root", "schema", "value")
+
+    def __init__(
+        self,
+        pointer: str,
+        path: tuple[str | int, ...],
+        instance: t.Any,
+        value: t.Any,  # the keyword's value in the schema (``validator_value``)
+        schema: t.Any,
+        root: t.Any,  # the whole record
+        error: ValidationError,  # for ``anyOf``/``oneOf``: the errors of each branch (``context``)
+    ) -> None:
+        self.pointer = pointer
+        self.path = path
+        self.instance = instance
+        self.value = value
+        self.schema = schema
+        self.root = root
+        self.error = error
 
     @property
     def hint(self) -> str | None:

@@ -53,6 +53,7 @@ class SchemaSet:
         self._by_id = {doc["$id"]: doc for doc in documents.values()}
         # (base, $ref) -> URI: the same few pairs are asked for again and again (urljoin is not cheap)
         self._joined: dict[tuple[str, str], str] = {}
+        self._prefixes: dict[str, str] = {}  # base -> urljoin(base, "#F") without "#F"
         if check:
             self.check()
 
@@ -108,9 +109,16 @@ class SchemaSet:
         measured in process; ``-X importtime``: ~65-73 ms cumulative); resolving the 82 refs
         takes 0.6-0.8 ms here against 1.4-2.2 ms there.
         """
-        uri = self._joined.get((base, ref))
-        if uri is None:
-            uri = self._joined[base, ref] = urllib.parse.urljoin(base, ref)
+        if ref[:1] == "#" and len(ref) > 1:  # a fragment: most refs (urljoin was a third of reading the schemas)
+            prefix = self._prefixes.get(base)
+            if prefix is None:  # urljoin(base, "#F") is base as urljoin writes it again, then "#F" (RFC 3986 §5.2.2)
+                prefix = self._prefixes[base] = urllib.parse.urljoin(base, "#x")[:-2]  # ("" for a base like urn:)
+            uri = prefix + ref
+        else:
+            joined = self._joined.get((base, ref))
+            if joined is None:
+                joined = self._joined[base, ref] = urllib.parse.urljoin(base, ref)
+            uri = joined
         address, _, fragment = uri.partition("#")
         node = self._by_id.get(address)
         if node is not None and (not fragment or fragment.startswith("/")):
