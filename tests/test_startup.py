@@ -160,6 +160,35 @@ def test_validating_one_plain_file_alone_imports_nothing_for_text_it_lacks(tmp_p
     assert (done.returncode, done.stdout) == (0, "ok: 1 record in 1 file, no problems\n[] []\n"), done.stderr
 
 
+@pytest.mark.parametrize(
+    ("record", "exit_code"),
+    [
+        ("places/iran.yaml", 0),  # valid
+        ("events/aliyev-anadolu-agency-interview-2021.yaml", 1),  # dates; references and quotes that dangle alone
+    ],
+)
+def test_validating_one_file_alone_makes_no_dataclass(tmp_path: Path, record: str, exit_code: int) -> None:
+    """`--no-collection FILE` (issue 11): importing dataclasses (and inspect with it) and making the
+    classes cost a tenth of the run; its values (problems, documents, dates, the scope) are plain
+    classes. Looked at when the process ends, problems reported and placed included."""
+    shutil.copyfile(ROOT / "records" / record, tmp_path / "record.yaml")
+    code = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: print(sorted(m for m in ('dataclasses', 'inspect') if m in sys.modules)))\n"
+        "sys.argv = ['toolkit', 'validate', '--no-collection', 'record.yaml']\n"
+        "from records_toolkit.launcher import run\n"
+        "run()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == exit_code, done.stderr
+    assert done.stdout.endswith("\n[]\n"), done.stdout
+    if exit_code:
+        assert "dangling-reference" in done.stdout  # (problems were made, and placed at their lines)
+    run, modules = imports(["validate", "--no-collection", "record.yaml"], tmp_path)  # (the console script's exit)
+    assert run.returncode == exit_code, run.stderr
+    assert not heavy(modules, {"dataclasses", "inspect"})
+
+
 @pytest.mark.parametrize("registered", [False, True])
 def test_a_one_file_run_ends_as_the_ordinary_exit_does(tmp_path: Path, registered: bool) -> None:
     """The launcher ends a run over named files without the interpreter's clean-up only when nothing

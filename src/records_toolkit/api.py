@@ -14,14 +14,13 @@ b'BEGIN:VCALENDAR'
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import typing as t
 from pathlib import Path
 
 from .errors import CouldNotRun, InvalidData, InvalidRecords, PluginError, UsageError
 from .loader import MAX_FILE_BYTES
-from .problems import Problem, Report
+from .problems import FrozenValue, Problem, Report, set_field
 
 if t.TYPE_CHECKING:
     from .canonical import Formatted
@@ -812,9 +811,21 @@ def fmt(
 # -- formats ---------------------------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True)
-class FormatInfo:
+class FormatInfo(FrozenValue):
     """One installed format, for listings."""
+
+    # (no __slots__: a __dict__ and weak references, as the dataclass it was)
+    _fields = __match_args__ = (
+        "name",
+        "suffix",
+        "media_type",
+        "summary",
+        "directory",
+        "can_import",
+        "package",
+        "version",
+        "options",
+    )
 
     name: str
     suffix: str
@@ -826,13 +837,41 @@ class FormatInfo:
     version: str
     options: tuple[Option, ...]
 
+    def __init__(
+        self,
+        name: str,
+        suffix: str,
+        media_type: str,
+        summary: str,
+        directory: bool,
+        can_import: bool,
+        package: str,
+        version: str,
+        options: tuple[Option, ...],
+    ) -> None:
+        set_field(self, "name", name)
+        set_field(self, "suffix", suffix)
+        set_field(self, "media_type", media_type)
+        set_field(self, "summary", summary)
+        set_field(self, "directory", directory)
+        set_field(self, "can_import", can_import)
+        set_field(self, "package", package)
+        set_field(self, "version", version)
+        set_field(self, "options", options)
 
-@dataclasses.dataclass(frozen=True)
-class Formats:
+
+class Formats(FrozenValue):
     """The installed formats that load, and the errors of those that do not (they hide no other)."""
+
+    # (no __slots__: a __dict__ and weak references, as the dataclass it was)
+    _fields = __match_args__ = ("available", "broken")
 
     available: tuple[FormatInfo, ...]
     broken: tuple[PluginError, ...]
+
+    def __init__(self, available: tuple[FormatInfo, ...], broken: tuple[PluginError, ...]) -> None:
+        set_field(self, "available", available)
+        set_field(self, "broken", broken)
 
 
 def formats() -> Formats:

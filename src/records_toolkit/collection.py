@@ -21,12 +21,12 @@ its file; a record elsewhere is a ``misplaced-record`` (:meth:`Layout.misplaced`
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import typing as t
 from pathlib import Path
 
 from .errors import UsageError
+from .problems import FrozenValue, set_field
 
 __all__ = ["CONFIG_NAME", "LAYOUTS", "Config", "Layout", "Scope", "find_config", "read_config", "resolve"]
 
@@ -40,21 +40,34 @@ _KEYS = ("path", "layout")
 PathLike = t.Union[str, "os.PathLike[str]"]
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Config:
+class Config(FrozenValue):
     """A collection: its root folder (absolute), its layout, and the config file that named it (if any)."""
 
+    __slots__ = ("config", "layout", "root")
+    _fields = __match_args__ = ("root", "layout", "config")
+
     root: str
-    layout: str = ONE_RECORD_PER_FILE
-    config: str | None = None
+    layout: str
+    config: str | None
+
+    def __init__(self, root: str, layout: str = ONE_RECORD_PER_FILE, config: str | None = None) -> None:
+        set_field(self, "root", root)
+        set_field(self, "layout", layout)
+        set_field(self, "config", config)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Layout:
+class Layout(FrozenValue):
     """The one-record-per-file layout of a collection (plain values: it goes to worker processes)."""
+
+    __slots__ = ("root", "shown")
+    _fields = __match_args__ = ("root", "shown")
 
     root: str  # absolute, lexically normalised (links are not resolved)
     shown: str  # the root as messages show it (relative to the working directory when possible)
+
+    def __init__(self, root: str, shown: str) -> None:
+        set_field(self, "root", root)
+        set_field(self, "shown", shown)
 
     def misplaced(self, file: str, document: int, type_name: str, record_id: str | None) -> tuple[str, str] | None:
         """``(pointer, message)`` when this record is not where the layout puts it; None otherwise.
@@ -83,16 +96,30 @@ class Layout:
         return None
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Scope:
+class Scope(FrozenValue):
     """What one validation run reads: the paths named (whose problems are reported), the rest of
     their collection (``context``: read for the collection rules only; None when there is none or
     the named paths cover it) and the layout that applies (None: no place rule)."""
 
+    __slots__ = ("context", "layout", "named", "root")
+    _fields = __match_args__ = ("named", "context", "layout", "root")
+
     named: list[PathLike]
-    context: list[str] | None = None
-    layout: Layout | None = None
-    root: str | None = None  # the collection's folder (absolute), when the run is over a collection
+    context: list[str] | None
+    layout: Layout | None
+    root: str | None  # the collection's folder (absolute), when the run is over a collection
+
+    def __init__(
+        self,
+        named: list[PathLike],
+        context: list[str] | None = None,
+        layout: Layout | None = None,
+        root: str | None = None,
+    ) -> None:
+        set_field(self, "named", named)
+        set_field(self, "context", context)
+        set_field(self, "layout", layout)
+        set_field(self, "root", root)
 
 
 def relative_within(root: str, path: str) -> str | None:

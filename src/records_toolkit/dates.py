@@ -24,10 +24,11 @@ computed for comparisons, never written back as if they were the date.
 from __future__ import annotations
 
 import calendar
-import dataclasses
 import datetime as dt
 import re
 import typing as t
+
+from .problems import FrozenValue, set_field
 
 Precision = t.Literal["year", "month", "day"]
 
@@ -38,14 +39,22 @@ class EdtfError(ValueError):
     """The text is not a date of the accepted EDTF subset."""
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class EdtfDate:
+class EdtfDate(FrozenValue):
     """One calendar date at year, month or day precision, perhaps qualified."""
+
+    __slots__ = ("day", "month", "qualifier", "year")
+    _fields = __match_args__ = ("year", "month", "day", "qualifier")
 
     year: int
     month: int | None
     day: int | None
     qualifier: str  # "", "?", "~" or "%"
+
+    def __init__(self, year: int, month: int | None, day: int | None, qualifier: str) -> None:
+        set_field(self, "year", year)
+        set_field(self, "month", month)
+        set_field(self, "day", day)
+        set_field(self, "qualifier", qualifier)
 
     @property
     def precision(self) -> Precision:
@@ -71,16 +80,34 @@ class EdtfDate:
         return text + self.qualifier
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Edtf:
+class Edtf(FrozenValue):
     """A parsed EDTF value of the subset: a date, an interval, or an on-or-before/after set."""
+
+    __slots__ = ("end", "kind", "open_end", "open_start", "start", "text")
+    _fields = __match_args__ = ("text", "kind", "start", "end", "open_start", "open_end")
 
     text: str
     kind: t.Literal["date", "interval", "before", "after"]
     start: EdtfDate | None
     end: EdtfDate | None
-    open_start: bool = False  # ``..`` (interval) or ``[..B]``
-    open_end: bool = False
+    open_start: bool  # ``..`` (interval) or ``[..B]``
+    open_end: bool
+
+    def __init__(
+        self,
+        text: str,
+        kind: t.Literal["date", "interval", "before", "after"],
+        start: EdtfDate | None,
+        end: EdtfDate | None,
+        open_start: bool = False,
+        open_end: bool = False,
+    ) -> None:
+        set_field(self, "text", text)
+        set_field(self, "kind", kind)
+        set_field(self, "start", start)
+        set_field(self, "end", end)
+        set_field(self, "open_start", open_start)
+        set_field(self, "open_end", open_end)
 
     @property
     def lower(self) -> dt.date | None:

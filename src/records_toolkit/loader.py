@@ -18,7 +18,6 @@ taken by the fast path (:mod:`.fast_yaml`) never imports it, nor does an unchang
 from __future__ import annotations
 
 import bisect
-import dataclasses
 import errno
 import itertools
 import operator
@@ -30,7 +29,7 @@ import sys
 import typing as t
 from pathlib import Path
 
-from .problems import Problem, pointer_join, pointer_tokens
+from .problems import FrozenValue, Problem, pointer_join, pointer_tokens, set_field
 
 if t.TYPE_CHECKING:  # bound at run time by _yaml(), when a file first needs the strict loader
     import yaml
@@ -189,13 +188,20 @@ class LoadProblem(Exception):
         return pointer
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Document:
+class Document(FrozenValue):
     """One record as loaded: where it came from and its JSON-like value."""
+
+    __slots__ = ("data", "file", "index")
+    _fields = __match_args__ = ("file", "index", "data")
 
     file: str  # path as the user gave it (POSIX separators)
     index: int  # position of the document in a multi-document file
     data: JSON
+
+    def __init__(self, file: str, index: int, data: JSON) -> None:
+        set_field(self, "file", file)
+        set_field(self, "index", index)
+        set_field(self, "data", data)
 
 
 def _scalar(node: ScalarNode) -> JSON:

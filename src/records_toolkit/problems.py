@@ -6,7 +6,7 @@ the README's table and for ``toolkit codes``.
 
 from __future__ import annotations
 
-import dataclasses
+import sys
 import typing as t
 
 Severity = t.Literal["error", "warning"]
@@ -64,9 +64,112 @@ CODES: dict[str, str] = {
 }
 
 
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class Problem:
+class Value:
+    """The base of the toolkit's small value classes, which behave as the dataclasses they were.
+
+    Not dataclasses (issue 11): importing :mod:`dataclasses` (and :mod:`inspect` with it) and
+    making a dataclass cost more than a one-file ``toolkit validate`` may spend on them. Each
+    class lists its fields in ``_fields`` and writes its own ``__init__`` (its constructor is on
+    hot paths); this gives what the dataclass generated from them: the repr
+    (``Name(field=value, ...)``), equality (same class, equal fields), pickling (field values; the
+    values go to worker processes and Dask), :meth:`replace` (:func:`dataclasses.replace`) and, in
+    :class:`FrozenValue`, the hash and the refusal of changes. The functions of :mod:`dataclasses`
+    (``fields``, ``asdict``, ``replace``) do not take them: use :meth:`replace`.
+    """
+
+    __slots__ = ()
+    _fields: t.ClassVar[tuple[str, ...]] = ()
+
+    def _values(self) -> tuple[t.Any, ...]:
+        return tuple([getattr(self, name) for name in self._fields])
+
+    def __repr__(self) -> str:
+        key = (id(self), _thread_id())
+        if key in _REPRS:
+            return "..."  # (the dataclass repr of a value that holds itself)
+        _REPRS.add(key)
+        try:
+            fields = ", ".join([f"{name}={getattr(self, name)!r}" for name in self._fields])
+        finally:
+            _REPRS.discard(key)
+        return f"{self.__class__.__qualname__}({fields})"
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            return self._values() == other._values()
+        return NotImplemented
+
+    # (__eq__ without __hash__: unhashable, as a dataclass that is not frozen; FrozenValue hashes)
+
+    def __getstate__(self) -> tuple[t.Any, ...]:
+        return self._values()
+
+    def __setstate__(self, state: tuple[t.Any, ...]) -> None:
+        for name, value in zip(self._fields, state):
+            object.__setattr__(self, name, value)
+
+    def replace(self, **changes: t.Any) -> t.Self:
+        """A copy with ``changes`` (field names and their new values), as :func:`dataclasses.replace`."""
+        values = dict(zip(self._fields, self._values()))
+        values.update(changes)
+        return t.cast(t.Any, self.__class__)(**values)  # type: ignore[no-any-return]
+
+    __replace__ = replace  # (copy.replace, Python 3.13)
+
+
+class FrozenValue(Value):
+    """A :class:`Value` whose fields are set once: hashable (by its fields), and any change refused
+    with the error a frozen dataclass raises."""
+
+    __slots__ = ()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    if not t.TYPE_CHECKING:  # (to the type checker, fields keep their declared types)
+
+        def __setattr__(self, name, value):
+            raise _frozen(f"cannot assign to field {name!r}")
+
+        def __delattr__(self, name):
+            raise _frozen(f"cannot delete field {name!r}")
+
+
+def _frozen(text: str) -> AttributeError:
+    """:class:`dataclasses.FrozenInstanceError` (an AttributeError) when :mod:`dataclasses` is loaded
+    (code that catches it has imported it); a plain AttributeError otherwise."""
+    dataclasses = sys.modules.get("dataclasses")
+    return (dataclasses.FrozenInstanceError if dataclasses is not None else AttributeError)(text)
+
+
+class _Factory:
+    """The default of a field whose default is a new value (shown as a dataclass shows it)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<factory>"
+
+
+FACTORY: t.Any = _Factory()
+"""A new value each time: ``def __init__(self, items: list[X] = FACTORY)`` then ``[] if items is FACTORY``."""
+
+_REPRS: set[tuple[int, int]] = set()  # the values whose repr is being made, with their threads
+set_field = object.__setattr__  # (how a FrozenValue's __init__ sets its fields)
+
+
+def _thread_id() -> int:
+    import _thread  # (built in: free)
+
+    return _thread.get_ident()
+
+
+class Problem(FrozenValue):
     """One thing wrong at one place. Renderers consume only this."""
+
+    __slots__ = ("code", "column", "document", "file", "line", "message", "pointer", "severity")
+    _fields = ("file", "line", "column", "pointer", "code", "message", "severity", "document")
+    __match_args__ = ()  # (keyword-only)
 
     file: str
     line: int | None
@@ -74,8 +177,29 @@ class Problem:
     pointer: str  # RFC 6901 JSON Pointer inside the document; "" is the whole document
     code: str
     message: str
-    severity: Severity = "error"
-    document: int = 0  # index of the YAML document inside a multi-document file
+    severity: Severity
+    document: int  # index of the YAML document inside a multi-document file
+
+    def __init__(
+        self,
+        *,
+        file: str,
+        line: int | None,
+        column: int | None,
+        pointer: str,
+        code: str,
+        message: str,
+        severity: Severity = "error",
+        document: int = 0,
+    ) -> None:
+        set_field(self, "file", file)
+        set_field(self, "line", line)
+        set_field(self, "column", column)
+        set_field(self, "pointer", pointer)
+        set_field(self, "code", code)
+        set_field(self, "message", message)
+        set_field(self, "severity", severity)
+        set_field(self, "document", document)
 
     def sort_key(self) -> tuple[str, int, int, int, str, str]:
         return (self.file, self.document, self.line or 0, self.column or 0, self.pointer, self.code)
@@ -93,8 +217,7 @@ class Problem:
         }
 
 
-@dataclasses.dataclass(slots=True)
-class Report:
+class Report(Value):
     """What one run found: every problem, how many files and records it read, and the valid records.
 
     ``valid`` holds the records in which no error was found, as plain dicts sorted by type and
@@ -102,10 +225,25 @@ class Report:
     when asked, and stays empty otherwise.
     """
 
-    problems: list[Problem] = dataclasses.field(default_factory=list)
-    files: int = 0
-    records: int = 0
-    valid: list[dict[str, t.Any]] = dataclasses.field(default_factory=list)
+    __slots__ = ("files", "problems", "records", "valid")
+    _fields = __match_args__ = ("problems", "files", "records", "valid")
+
+    problems: list[Problem]
+    files: int
+    records: int
+    valid: list[dict[str, t.Any]]
+
+    def __init__(
+        self,
+        problems: list[Problem] = FACTORY,
+        files: int = 0,
+        records: int = 0,
+        valid: list[dict[str, t.Any]] = FACTORY,
+    ) -> None:
+        self.problems = [] if problems is FACTORY else problems
+        self.files = files
+        self.records = records
+        self.valid = [] if valid is FACTORY else valid
 
     @property
     def errors(self) -> list[Problem]:

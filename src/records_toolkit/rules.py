@@ -16,11 +16,11 @@ article's text at a time. Same problems, same order.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import sys
 import typing as t
 
+from .problems import Value
 from .schemas import TypeInfo, compile_template
 
 if t.TYPE_CHECKING:
@@ -30,16 +30,26 @@ if t.TYPE_CHECKING:
 T = t.TypeVar("T")
 
 
-@dataclasses.dataclass(slots=True)
-class Pending:
+class Pending(Value):
     """A problem whose line and column are looked up once all records are read."""
+
+    __slots__ = ("at_key", "code", "document", "file", "message", "pointer")
+    _fields = __match_args__ = ("file", "document", "pointer", "code", "message", "at_key")
 
     file: str
     document: int
     pointer: str
     code: str
     message: str
-    at_key: bool = False
+    at_key: bool
+
+    def __init__(self, file: str, document: int, pointer: str, code: str, message: str, at_key: bool = False) -> None:
+        self.file = file
+        self.document = document
+        self.pointer = pointer
+        self.code = code
+        self.message = message
+        self.at_key = at_key
 
 
 #: Records (ids indexed or merged) past which a collection allowed to spill moves its indexes to

@@ -7,18 +7,28 @@ A schema describes a record type when its ``type`` property is a ``const``; that
 
 from __future__ import annotations
 
-import dataclasses
 import typing as t
 
-from .problems import pointer_join
+from .problems import FrozenValue, pointer_join, set_field
 from .schema_files import SchemaSet
 
 Template = tuple[str, ...]  # a path through a record; "*" stands for any list index
 
 
-@dataclasses.dataclass(frozen=True)
-class TypeInfo:
+class TypeInfo(FrozenValue):
     """What the core knows about one record type, read from its schema."""
+
+    # (no __slots__: a __dict__ and weak references, as the dataclass it was)
+    _fields = __match_args__ = (
+        "name",
+        "schema",
+        "references",
+        "dates",
+        "attested",
+        "key_order",
+        "required",
+        "properties",
+    )
 
     name: str
     schema: dict[str, t.Any]
@@ -28,6 +38,26 @@ class TypeInfo:
     key_order: dict[Template, tuple[str, ...]]
     required: tuple[str, ...]
     properties: tuple[str, ...]
+
+    def __init__(
+        self,
+        name: str,
+        schema: dict[str, t.Any],
+        references: tuple[tuple[Template, tuple[str, ...]], ...],
+        dates: tuple[Template, ...],
+        attested: tuple[Template, ...],
+        key_order: dict[Template, tuple[str, ...]],
+        required: tuple[str, ...],
+        properties: tuple[str, ...],
+    ) -> None:
+        set_field(self, "name", name)
+        set_field(self, "schema", schema)
+        set_field(self, "references", references)
+        set_field(self, "dates", dates)
+        set_field(self, "attested", attested)
+        set_field(self, "key_order", key_order)
+        set_field(self, "required", required)
+        set_field(self, "properties", properties)
 
 
 def read_types(schemas: SchemaSet) -> dict[str, TypeInfo]:

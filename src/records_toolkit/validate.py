@@ -9,7 +9,6 @@ files that have problems.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import os
 import typing as t
@@ -30,7 +29,7 @@ from .loader import (
     out_of_memory,
     read_regular,
 )
-from .problems import Problem, Report
+from .problems import Problem, Report, Value
 from .rules import Collection, Pending
 from .schemas import Model, compile_template, load_model
 
@@ -79,12 +78,18 @@ def __getattr__(name: str) -> t.Any:  # `validate.describe` (PEP 562), for calle
 MAX_PROBLEMS_PER_FILE = 1000
 
 
-@dataclasses.dataclass(slots=True)
-class Result:
+class Result(Value):
     """A validation run: the report, and the valid collection when it was asked for."""
+
+    __slots__ = ("records", "report")
+    _fields = __match_args__ = ("report", "records")
 
     report: Report
     records: list[Document]
+
+    def __init__(self, report: Report, records: list[Document]) -> None:
+        self.report = report
+        self.records = records
 
 
 class Checker:
@@ -376,7 +381,7 @@ class Checker:
             )
             if kind == 0:
                 first = self.report.problems[number]
-                notices.append(dataclasses.replace(first, code="problems-truncated", message=message, severity="error"))
+                notices.append(first.replace(code="problems-truncated", message=message, severity="error"))
             else:
                 pending = self._pending[number]
                 self._pending.append(
