@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import typing as t
 from pathlib import Path
 
 import pytest
@@ -375,3 +376,33 @@ def test_a_merged_chunk_without_a_usable_id_keeps_its_references_and_quotes() ->
         found[spill_from] = [(p.file, p.pointer, p.code, p.message) for p in collection.check()]
     assert [code for _file, _pointer, code, _message in found[None]] == ["dangling-reference", "quote-not-found"]
     assert found[0] == found[None]
+
+
+@pytest.mark.parametrize("spill_from", [None, 0], ids=["in memory", "on disk"])
+def test_a_renamed_id_many_records_name_is_compared_with_every_id_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spill_from: int | None
+) -> None:
+    """Forty records still name an id that was renamed: forty dangling references, each with the
+    same did-you-mean hint, found by one comparison with every id, not forty (and the cached
+    run, which decides them again after the rename, the same)."""
+    from records_toolkit import messages
+
+    shutil.copytree(ROOT / "records", tmp_path / "records")
+    event = (tmp_path / "records" / "events" / "efes-2022.yaml").read_text(encoding="utf-8")
+    for n in range(40):
+        (tmp_path / "records" / "events" / f"copy-{n:02}.yaml").write_text(
+            event.replace('id: "efes-2022"', f'id: "efes-2022-copy-{n:02}"').replace('"izmir"', '"izmirr"'),
+            encoding="utf-8",
+        )
+    calls: list[str] = []
+    real = messages.did_you_mean
+
+    def counted(word: str, choices: t.Iterable[str]) -> str:
+        calls.append(word)
+        return real(word, choices)
+
+    monkeypatch.setattr(messages, "did_you_mean", counted)
+    problems = _run([tmp_path / "records"], 1, spill_from, 4096, monkeypatch)[0]  # type: ignore[index]
+    dangling = [p for p in problems if p[4] == "dangling-reference"]
+    assert len(dangling) == 40 and calls.count("izmirr") == 1
+    assert {p[5] for p in dangling} == {"'izmirr' is not the id of any record (did you mean 'izmir'?)"}

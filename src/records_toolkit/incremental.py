@@ -688,10 +688,11 @@ class _Update:
         ]
         # decided again
         pending: list[Pending] = list(sub._pending)
+        hints: dict[str, str] = {}
         for (f, d, p), (target, allowed) in sorted(ref_checks.items()):
             found = defs.get(target)
             if not found:
-                pending.append(rules.dangling(self.where.name(f), d, p, target, self._ids(defs)))
+                pending.append(rules.dangling(self.where.name(f), d, p, target, self._ids(defs), hints))
                 dangling.append((f, d, p, target, allowed))
             elif found[0][2] not in allowed:
                 pending.append(rules.mistyped(self.where.name(f), d, p, target, found[0][2], allowed))

@@ -223,7 +223,7 @@ def _end(code: int) -> None:
     interpreter's clean-up (module by module, each object freed; a last search for cycles).
 
     After a one-file run that clean-up costs about as much as starting Python (~10 ms for the
-    ~40,000 objects jsonschema-rs, typing, dataclasses and the checks leave), and there is nothing
+    ~40,000 objects jsonschema-rs, typing and the checks leave), and there is nothing
     for it to do: ``os._exit`` (as mypy exits) when nothing is registered with :mod:`atexit`, no
     other thread runs, and both streams flushed, the report being all that was written. Otherwise
     the ordinary exit, with the objects frozen (:func:`gc.freeze`: never searched again).

@@ -229,10 +229,11 @@ class Collection:
             finally:
                 self._disk.close()  # (its file's room is given back now, not at the next garbage collection)
         found = [_duplicate(record_id, file, index, self.ids[record_id]) for record_id, file, index, _ in self.repeats]
+        said: dict[str, str] = {}  # the did-you-mean hints so far, by target
         for file, index, pointer, target, allowed in self.each_ref():
             record = self.ids.get(target)
             if record is None:
-                found.append(dangling(file, index, pointer, target, self.ids))
+                found.append(dangling(file, index, pointer, target, self.ids, said))
             elif record[2] not in allowed:
                 found.append(mistyped(file, index, pointer, target, record[2], allowed))
         hints = 0
@@ -412,6 +413,7 @@ class _OnDisk:
         # quotes in article order) takes as much memory again as the page cache is allowed:
         # a smaller cache from here on is a smaller peak for the whole run.
         db.execute(f"PRAGMA cache_size = -{CHECK_CACHE_KIB}")
+        hints: dict[str, str] = {}
         found = [
             _duplicate(_s(record_id), _s(file), index, (_s(first), first_index, first_type))
             for record_id, file, index, first, first_index, first_type in db.execute(
@@ -425,8 +427,11 @@ class _OnDisk:
             " ORDER BY r.rowid"
         ).fetchall():
             if type_name is None:
-                every = (_s(row[0]) for row in db.execute("SELECT id FROM ids"))  # (streamed: never all in memory)
-                found.append(dangling(_s(file), index, _s(pointer), _s(raw), every))
+                target = _s(raw)
+                every = (
+                    () if target in hints else (_s(row[0]) for row in db.execute("SELECT id FROM ids"))
+                )  # (streamed)
+                found.append(dangling(_s(file), index, _s(pointer), target, every, hints))
             else:
                 found.append(mistyped(_s(file), index, _s(pointer), _s(raw), type_name, self.allowed[number]))
         # Each quote is looked for in its article's text by Python's own search (linear; SQLite's
@@ -473,13 +478,20 @@ def _duplicate(record_id: str, file: str, index: int, first: tuple[str, int, str
     )
 
 
-def dangling(file: str, index: int, pointer: str, target: str, ids: t.Iterable[str]) -> Pending:
-    """``target`` names no record (the hint compares it with ``ids``, read once)."""
-    from .messages import did_you_mean  # only when a reference dangles
+def dangling(
+    file: str, index: int, pointer: str, target: str, ids: t.Iterable[str], hints: dict[str, str] | None = None
+) -> Pending:
+    """``target`` names no record (the hint compares it with ``ids``, read once). ``hints``: the
+    hints of a run so far, by target: a renamed id that many records still name is compared
+    with every id once, not once per reference (``ids`` is then not read)."""
+    hint = hints.get(target) if hints is not None else None
+    if hint is None:
+        from .messages import did_you_mean  # only when a reference dangles
 
-    return Pending(
-        file, index, pointer, "dangling-reference", f"{target!r} is not the id of any record{did_you_mean(target, ids)}"
-    )
+        hint = did_you_mean(target, ids)
+        if hints is not None:
+            hints[target] = hint
+    return Pending(file, index, pointer, "dangling-reference", f"{target!r} is not the id of any record{hint}")
 
 
 def mistyped(file: str, index: int, pointer: str, target: str, type_name: str, allowed: t.Sequence[str]) -> Pending:
