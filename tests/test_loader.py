@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 import typing as t
@@ -246,3 +247,18 @@ def test_positions_count_every_kind_of_line_end(tmp_path, newline: str) -> None:
     path.write_bytes(newline.join(['id: "x"', 'type: "place"', "name: 5", ""]).encode())
     assert Positions().locate(path.as_posix(), 0, "/name") == (3, 7)
     assert Positions().source_line(path.as_posix(), 3) == "name: 5"
+
+
+@pytest.mark.parametrize("packed", [False, True], ids=["dict", "Walked"])
+def test_each_file_keeps_its_own_signature_when_the_walk_order_is_not_the_sorted_one(tmp_path, packed: bool) -> None:  # type: ignore[no-untyped-def]
+    """A folder's files come before its subfolders in the walk (``a/z.yaml`` before ``a/b/c.yaml``),
+    then the files are sorted: the signatures move with their files."""
+    for name, size in (("a/z.yaml", 1), ("a/b/c.yaml", 22), ("a/b.yaml", 333), ("a/b/d/e.yaml", 4444), ("y.yaml", 5)):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"#" * size)
+    stats: loader.Stats = loader.Walked() if packed else {}
+    files = [name for name in loader.iter_record_names([tmp_path], stats) if isinstance(name, str)]
+    assert files == sorted(files) and len(files) == 5
+    assert list(stats) == files
+    for name in files:
+        assert stats[name] == loader.signature(os.lstat(name)), name

@@ -963,9 +963,11 @@ class _Rows:
         """The rows at ``order``'s positions, in that order."""
         if self.listed is not None:
             return _Rows(listed=[self.listed[n] for n in order])
-        size = _PACK.size
-        with memoryview(self.packed) as view:
-            return _Rows(b"".join([view[n * size : n * size + size] for n in order]))
+        size, packed = _PACK.size, self.packed
+        taken = bytearray(len(order) * size)  # (row by row: no object per row held at once)
+        for at, n in enumerate(order):
+            taken[at * size : at * size + size] = packed[n * size : n * size + size]
+        return _Rows(taken)
 
     def __delitem__(self, span: slice) -> None:
         start, stop, _step = span.indices(len(self))
@@ -1554,8 +1556,9 @@ def _walk(
         files.sort()
     else:  # the signatures in the order the files are given in: a run reads them by position
         order = sorted(range(len(files)), key=files.__getitem__)
-        files = list(map(files.__getitem__, order))
-        rows = rows.take(order)
+        if any(map(int.__ne__, order, range(len(order)))):  # (a tree walked in sorted order: as it is)
+            files = list(map(files.__getitem__, order))
+            rows = rows.take(order)
         del order
         if isinstance(stats, Walked):
             stats.extend(files, rows)
