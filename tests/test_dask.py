@@ -264,11 +264,11 @@ class _HereAtOnce:
 
 
 @pytest.mark.parametrize(("keep", "hashed"), [(False, False), (True, False), (False, True)])
-def test_chunk_states_merged_in_a_tree_are_the_states_merged_in_order(
+def test_chunk_states_merged_in_groups_are_the_states_merged_in_order(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keep: bool, hashed: bool
 ) -> None:
-    """`Checker.merge` is associative: the tree of `_in_dask` (states merged on the workers, the
-    last one here) leaves the checker as one process reading every file does, whatever the chunks,
+    """`Checker.merge` is associative: the groups of `_in_dask` (states merged on the workers, each
+    group's state merged here in order) leave the checker as one process reading every file does, whatever the chunks,
     the fan-in, and what the checker held before (the rest of a collection)."""
     paths = _hard_to_merge(tmp_path)
 
@@ -302,12 +302,17 @@ def test_chunk_states_merged_in_a_tree_are_the_states_merged_in_order(
                     if rest:
                         merged.merge(validate._check_chunk(files[:rest], keep, _LIMIT, hashed=hashed))
                     leaves = states(files[rest:], size)
-                    kept = [doc for leaf in leaves for doc in leaf["kept"]]
-                    last = validate._merge_tree(_HereAtOnce(), leaves, without_kept=apart)
-                    if apart:  # as _in_dask puts them back
-                        assert last["kept"] == [] or size >= len(files) - rest
-                        last["kept"] = kept
-                    merged.merge(last)
+                    kept = [[doc for doc in leaf["kept"]] for leaf in leaves]
+                    groups = validate._merge_groups(_HereAtOnce(), leaves, without_kept=apart)
+                    assert len(groups) == -(-len(kept) // fan_in) and not leaves
+                    for number, group in enumerate(groups):
+                        if apart:  # as _in_dask puts them back
+                            alone = len(kept[number * fan_in : (number + 1) * fan_in]) == 1  # (not merged)
+                            assert group["kept"] == [] or alone
+                            group["kept"] = [
+                                doc for part in kept[number * fan_in : (number + 1) * fan_in] for doc in part
+                            ]
+                        merged.merge(group)
                     assert _everything(merged) == expected, (size, fan_in, rest, apart)
                     assert merged.finish().report == report
 
@@ -344,12 +349,14 @@ class _NotATerminal:
 
 
 @pytest.mark.slow
-def test_the_tree_on_a_cluster_merges_small_chunks_as_one_process_does(
+def test_groups_merged_on_a_cluster_give_what_one_process_does(
     cluster: t.Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Chunks of three files (dozens of states, merged in three rounds on the workers), the records
-    kept (sent here from each chunk, apart from the merges): the same report, records and order as
-    one process; the progress counts each chunk once. One file: one chunk, nothing to merge."""
+    """Chunks of three files (dozens of states, merged eight at a time on the workers, each group's
+    state merged here in order), the records kept (sent here from each chunk, apart from the
+    merges): the same report, records and order as one process; the progress counts each chunk
+    once; a collection past the spill size keeps its indexes on disk here, as a local run does
+    (the client never holds the whole state). One file: one chunk, nothing to merge."""
     paths = _hard_to_merge(tmp_path)
     local = api.validate(paths, max_file_size=_LIMIT, jobs=1)
     alone = validate.check_paths(paths, keep=True, max_bytes=_LIMIT, jobs=1)
@@ -364,6 +371,19 @@ def test_the_tree_on_a_cluster_merges_small_chunks_as_one_process_does(
     assert counted.records == alone.records and alone.records
     assert (progress.files, progress.records) == (local.files, local.records)
     assert progress.calls == -(-local.files // 3)  # each chunk's counts, as it was checked
+    from records_toolkit import rules
+
+    monkeypatch.setattr(rules, "SPILL_FROM", 20)
+    on_disk: list[bool] = []
+    real_check = rules.Collection.check
+
+    def check(self: rules.Collection) -> list[rules.Pending]:
+        on_disk.append(self.on_disk)
+        return real_check(self)
+
+    monkeypatch.setattr(rules.Collection, "check", check)
+    spilled = validate.check_paths(paths, max_bytes=_LIMIT, dask=validate.DaskRun(cluster))
+    assert on_disk == [True] and spilled.report.problems == local.problems
     one = [paths[0] / "places" / "algeria.yaml"]
     assert api.validate(one, scheduler=cluster) == api.validate(one) and api.validate(one).valid
 

@@ -234,7 +234,8 @@ def _collect(paths: t.Sequence[str | os.PathLike[str]], max_bytes: int, dask: Da
     try:
         work = functools.partial(_spool_chunk, directory=directory)
         if files:
-            checker.merge(validate._in_dask(files, False, max_bytes, None, dask, work))
+            for merged in validate._in_dask(files, False, max_bytes, None, dask, work):
+                checker.merge(merged)
         spooled: list[tuple[str, str, int, int, str]] = checker.records  # type: ignore[assignment]
         checker.records = []
         checker.finish().report.raise_for_problems()

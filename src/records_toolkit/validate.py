@@ -637,18 +637,19 @@ def _add_files(
     dask: DaskRun | None = None,
 ) -> None:
     """Load and check ``files`` into ``checker``: on the Dask cluster when one is given (the
-    chunks' states merged there, one state back), in worker processes for a large tree (each
+    chunks' states merged there in groups, each group's state merged here, in order), in worker processes for a large tree (each
     chunk's state merged here, in order), else here."""
     workers = jobs if jobs is not None else (os.cpu_count() or 1)
     work = _check_chunk_hashed if checker.hashes is not None else _check_chunk
     # A caller's own `model` stays in this process; workers use the cached default model.
     if dask is not None and files and model is None:
-        merged = _in_dask(files, keep, max_bytes, layout, dask, work, checker.progress)
-        shown, checker.progress = checker.progress, None  # its chunks were counted as they were checked
-        try:
-            checker.merge(merged)
-        finally:
-            checker.progress = shown
+        shown = checker.progress
+        for merged in _in_dask(files, keep, max_bytes, layout, dask, work, shown):
+            checker.progress = None  # its chunks were counted as they were checked
+            try:
+                checker.merge(merged)
+            finally:
+                checker.progress = shown
     elif workers > 1 and len(files) >= (PARALLEL_FROM if jobs is None else 2) and model is None and _can_fork():
         for state in _in_workers(files, keep, max_bytes, layout, workers, work):
             checker.merge(state)
@@ -863,15 +864,16 @@ def _in_dask(
     dask: DaskRun,
     work: t.Callable[[list[str], bool, int, Layout | None], dict[str, t.Any]],
     progress: Progress | None = None,
-) -> dict[str, t.Any]:
-    """``work`` over contiguous chunks of ``files`` on the Dask cluster, their states merged there:
-    one state comes back, the one merging every chunk's state here in order would make.
+) -> t.Iterator[dict[str, t.Any]]:
+    """``work`` over contiguous chunks of ``files`` on the Dask cluster; the states, in file order,
+    for the caller to merge (:meth:`Checker.merge`), as merging every chunk's state in order would.
 
-    The merge is a tree: each task merges :data:`DASK_FAN_IN` adjacent states of the round before
-    (:func:`_merge_states`), round after round, until one is left. A merge runs as soon as its
-    states are in, before the chunks still waiting (a higher priority), and each state is released
-    once merged: the cluster holds about :data:`DASK_FAN_IN` states per round, however many chunks
-    (20 chunks' and 16 merged states at most for 1,320 chunks on 2 workers).
+    Each task on the cluster merges :data:`DASK_FAN_IN` adjacent chunks' states
+    (:func:`_merge_states`) as soon as they are in, before the chunks still waiting (a higher
+    priority), and the chunks' states are then released; the merged states come here one at a
+    time, in order, each released on the cluster once taken. Neither a worker nor this process
+    ever holds the whole collection's state: here it goes where the caller's checker keeps its
+    indexes (on disk for a large collection, see :class:`~.rules.Collection`).
 
     Beside each chunk a small task (:func:`_chunk_outcome`) sends here what is needed before the
     end: with ``progress`` its files and records, counted as it is checked; with ``keep`` its
@@ -888,7 +890,7 @@ def _in_dask(
     threads = sum(client.nthreads().values()) or 1
     size = max(1, min(-(-len(files) // (threads * 4)), DASK_CHUNK))
     chunks = [files[i : i + size] for i in range(0, len(files), size)]
-    root: t.Any = None
+    merged: list[t.Any] = []
     outcomes: t.Any = None  # the chunks' outcomes, as they come (distributed.as_completed)
     try:
         with SignalGuard(defer=False):  # SIGTERM too ends the wait; the caller closes the client
@@ -902,41 +904,45 @@ def _in_dask(
                 as_completed: t.Any = distributed.as_completed  # (untyped)
                 outcomes = as_completed(beside, with_results=True)
                 del beside
-            root = _merge_tree(client, leaves, without_kept=keep)  # the only state's future held here now
-            kept: list[list[Document]] = [[] for _ in chunks] if keep else []
-            for future, outcome in outcomes if outcomes is not None else ():  # each released once taken
-                if isinstance(outcome, BaseException):  # cancelled (the scheduler lost, the client closed)
-                    raise outcome
-                if progress is not None:
-                    progress.add(outcome[0], outcome[1])
+            merged = _merge_groups(client, leaves, without_kept=keep)  # only the merged states' futures held here
+            kept: dict[int, list[Document]] = {}
+            arrived: set[int] = set()  # the chunks whose outcome is in (they come as they are done)
+            for group in range(len(merged)):
+                its = range(group * DASK_FAN_IN, min((group + 1) * DASK_FAN_IN, len(chunks)))
+                while outcomes is not None and not arrived.issuperset(its):  # (each released once taken)
+                    future, outcome = next(outcomes)
+                    if isinstance(outcome, BaseException):  # cancelled (the scheduler lost, the client closed)
+                        raise outcome
+                    arrived.add(number[future.key])
+                    if progress is not None:
+                        progress.add(outcome[0], outcome[1])
+                    if keep:
+                        kept[number[future.key]] = outcome[2]
+                state = t.cast(dict[str, t.Any], merged[group].result())
+                merged[group] = None  # released on the cluster
                 if keep:
-                    kept[number[future.key]] = outcome[2]
-            state = t.cast(dict[str, t.Any], root.result())
-            if keep:
-                state["kept"] = [doc for part in kept for doc in part]
-            return state
+                    state["kept"] = [doc for n in its for doc in kept.pop(n)]
+                yield state
+                del state
     except (OSError, CancelledError, Exception) as exc:
         raise cluster_failure(exc, dask, "validation", "files") from None
     finally:
         if outcomes is not None:
             outcomes.clear()  # those not taken (a failed run): released
-        if root is not None:
-            client.cancel([root])  # released on the cluster, whether it is in or not
+        if any(future is not None for future in merged):
+            client.cancel([future for future in merged if future is not None])  # released on the cluster
 
 
-def _merge_tree(client: t.Any, leaves: list[t.Any], *, without_kept: bool = False) -> t.Any:
-    """The future of the last state of the tree over ``leaves`` (futures of states, in file order),
-    which are taken from the list: once a round is sent no future of it is held here, so each
-    state is released on the cluster as soon as the round after has merged it. ``without_kept``:
-    the merges leave the states' kept records out (they come to the client apart)."""
-    level = leaves
-    while len(level) > 1:
-        groups = [level[i : i + DASK_FAN_IN] for i in range(0, len(level), DASK_FAN_IN)]
-        level.clear()
-        sent = [group for group in groups if len(group) > 1]
-        merged = iter(client.map(_merge_states, sent, without_kept=without_kept, pure=False, priority=1))
-        level = [next(merged) if len(group) > 1 else group[0] for group in groups]  # a last one alone goes up
-    return level.pop()
+def _merge_groups(client: t.Any, leaves: list[t.Any], *, without_kept: bool = False) -> list[t.Any]:
+    """The futures of the states of :data:`DASK_FAN_IN` adjacent ``leaves`` (futures of chunks'
+    states, in file order) merged on the cluster, in order; ``leaves`` is emptied, so that each
+    chunk's state is released as soon as its group is merged. ``without_kept``: the merges leave
+    the states' kept records out (they come to the client apart)."""
+    groups = [leaves[i : i + DASK_FAN_IN] for i in range(0, len(leaves), DASK_FAN_IN)]
+    leaves.clear()
+    sent = [group for group in groups if len(group) > 1]
+    done = iter(client.map(_merge_states, sent, without_kept=without_kept, pure=False, priority=1))
+    return [next(done) if len(group) > 1 else group[0] for group in groups]  # (a chunk alone: as it is)
 
 
 def _merge_states(states: list[dict[str, t.Any]], without_kept: bool = False) -> dict[str, t.Any]:
