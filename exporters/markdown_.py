@@ -52,8 +52,10 @@ puts the summary there); the record's ``description`` follows its facts.
 
 from __future__ import annotations
 
+import array
 import dataclasses
 import datetime as dt
+import functools
 import re
 import string
 import sys
@@ -64,12 +66,26 @@ from collections import Counter
 from records_toolkit import dates
 from records_toolkit.plugins import Context, Exported, Option, Record, Writable
 
+if t.TYPE_CHECKING:
+    from records_toolkit.streaming import Spool
+
 __all__ = ["MarkdownFormat", "cell", "clean", "describe_date", "escape", "render"]
 
 _PUNCTUATION = frozenset(string.punctuation)  # the ASCII punctuation characters of CommonMark §2.1
-# The characters _escape may write otherwise (or follow with a word joiner): text with none of them
-# needs no escape but at a block's start. A class alone, which ``re`` scans fast (no alternation).
+# The characters _escape may write otherwise (or follow with a word joiner). A class alone, which
+# ``re`` scans fast (no alternation).
 _ACTIVE = re.compile(r"[\\`\[\]{*_<&~./:#@]")
+# Text with none of these needs no escape but at a block's start: those active anywhere, and
+# (outside a link's text) the ``. / : @`` that _escape changes, where it does: a ``.`` before two
+# letters (a top-level domain) or after ``www``; the second ``/`` of ``//``; ``:`` after ``mailto``
+# (only these ASCII letters lower-case to its letters); an ``@`` between characters of an address.
+# Each alternative starts with its character, so that ``re`` skips to those. (A sentence's full
+# stops need no escape: most text with a ``.`` in it has none.)
+_MARKUP = re.compile(r"[\\`\[\]{*_<&~#]")
+_AUTOLINK = re.compile(
+    r"\.(?:(?=[^\W\d_]{2})|(?<=[wW]{3}\.))|/(?<=//)|:(?<=[mM][aA][iI][lL][tT][oO]:)"
+    r"|@(?<=[A-Za-z0-9.+\-_:]@)(?=[A-Za-z0-9.\-_])"
+)
 _ENTITY_LIKE = re.compile(r"#?[A-Za-z0-9]+;")  # what CommonMark (§2.5) or Python-Markdown takes for an entity
 _ORDERED = re.compile(r"\d+(?=[.)](?:[ \t]|$))")  # an ordered list marker (§5.2; Python-Markdown: any digits)
 Where = t.Literal["inline", "block", "heading", "link"]
@@ -96,6 +112,7 @@ _PLURALS = {
     "agreement": "agreements",
 }
 _SINGULARS = {"organization": "organisation"}
+_DATED = frozenset({"event", "article"})  # the types sorted by a date (then id), the others by name
 _QUOTE_LENGTH = 90  # characters of an article quote shown in the timeline
 _LEAD_LENGTH = 600  # characters of an article's first paragraph shown under its title
 
@@ -125,12 +142,20 @@ def _escape(text: object, context: Where) -> str:
     (a paragraph, a list item's text); ``"heading"`` the text of an ATX heading; ``"link"`` the text
     of a link, where nothing is autolinked.
     """
-    value = clean(text)
-    if _ACTIVE.search(value) is None and not (
-        (context == "heading" and "#" in value) or (context == "block" and value and value[0] in "#>-+:|0123456789")
+    return _escape_clean(clean(text), context)
+
+
+def _escape_clean(value: str, context: Where) -> str:
+    """:func:`_escape` of text that :func:`clean` gives back as it is (text it made)."""
+    autolinks = context != "link"
+    if (
+        _MARKUP.search(value) is None
+        and (not autolinks or _AUTOLINK.search(value) is None)
+        and not (
+            (context == "heading" and "#" in value) or (context == "block" and value and value[0] in "#>-+:|0123456789")
+        )
     ):
         return value
-    autolinks = context != "link"
     last = len(value) - 1
     out: list[str] = []
     done = 0  # value[:done] is in out
@@ -235,12 +260,13 @@ def cell(text: str) -> str:
 
 
 _URL_UNSAFE = frozenset(' <>()\\"`|')
-_URL_PLAIN = re.compile(r"[!#-%'*-;=?-\[\]-_a-{}~]*")  # printable ASCII but for " & ( ) < > \ ` |
+# printable ASCII but for " ( ) < > \ ` |, and & but before what reads as an entity
+_URL_PLAIN = re.compile(r"[!#-%'*-;=?-\[\]-_a-{}~]*(?:&(?!#?[A-Za-z0-9]+;)[!#-%'*-;=?-\[\]-_a-{}~]*)*")
 
 
 def url_destination(url: str) -> str:
     """A link destination for ``<...>`` (§6.3) that reads back as ``url`` (percent-encoded where needed)."""
-    if _URL_PLAIN.fullmatch(url):  # printable ASCII, nothing to encode or escape: the loop keeps it as it is
+    if _URL_PLAIN.fullmatch(url):  # nothing to encode or escape: the loop would keep it as it is
         return "<" + url + ">"
     out: list[str] = []
     for i, char in enumerate(url):
@@ -256,7 +282,10 @@ def url_destination(url: str) -> str:
 
 def is_web_url(url: object) -> bool:
     """Only http(s) URLs become links (a ``javascript:`` URL must never be clickable)."""
-    return isinstance(url, str) and re.match(r"(?i)^https?://[^\s/?#]+", url) is not None
+    return isinstance(url, str) and _WEB_URL.match(url) is not None
+
+
+_WEB_URL = re.compile(r"(?i)^https?://[^\s/?#]+")
 
 
 def link(label_markdown: str, url: object) -> str:
@@ -268,7 +297,9 @@ def link(label_markdown: str, url: object) -> str:
 
 def labelled(text: object, url: object) -> str:
     """``text`` as the link's text (where nothing autolinks) when ``url`` becomes a link; else as text."""
-    return link(_escape(text, "link" if is_web_url(url) else "inline"), url)
+    if is_web_url(url):
+        return f"[{_escape(text, 'link')}]({url_destination(t.cast(str, url))})"  # link(), its URL checked once
+    return link(_escape(text, "inline"), url)
 
 
 def url_link(url: object) -> str:
@@ -372,6 +403,27 @@ def describe_date(text: str) -> str:
     return f"until {_single(value.end)}, " + ("open start" if value.open_start else "start unknown")
 
 
+def _when(value: t.Any) -> str:
+    """``escape(describe_date(value))``, once per date (in a bounded cache)."""
+    return _escaped_date(value) if type(value) is str else escape(describe_date(value))
+
+
+@functools.lru_cache(maxsize=2048)  # a collection's dates repeat (one day, many events)
+def _escaped_date(text: str) -> str:
+    return escape(describe_date(text))
+
+
+@functools.lru_cache(maxsize=1024)
+def _escaped_label(text: str) -> str:
+    return escape(text)
+
+
+def _label(value: object) -> str:
+    """``escape(value)`` for a word of a small vocabulary (a kind, a status, a role, a language):
+    once per word, in a bounded cache. Free text (names, descriptions, quotes) is escaped each time."""
+    return _escaped_label(value) if type(value) is str else escape(value)
+
+
 def timeline_key(event: Record) -> tuple[int, dt.date, dt.date, str]:
     """Events by lower bound (the upper bound when the start is open or unknown); undated last."""
     if not isinstance(event.get("date"), str):
@@ -393,6 +445,53 @@ def _article_key(article: Record) -> tuple[dt.date, str]:
 # -- the document --------------------------------------------------------------------------------
 
 
+class _Texts:
+    """Strings packed one after another as UTF-8 in one buffer, read back by index: their bytes and
+    8 more each, where a ``list`` of ``str`` takes some 60 bytes of object and pointer more per item."""
+
+    __slots__ = ("_data", "_ends")
+
+    def __init__(self) -> None:
+        self._data = bytearray()
+        self._ends = array.array("q")
+
+    def append(self, text: str) -> None:
+        self._data += text.encode("utf-8")  # (text made by clean(): never a lone surrogate)
+        self._ends.append(len(self._data))
+
+    def __getitem__(self, index: int) -> str:
+        return self._data[self._ends[index - 1] if index else 0 : self._ends[index]].decode("utf-8")
+
+    def __len__(self) -> int:
+        return len(self._ends)
+
+
+_DAY_BITS = 22  # bits of a date's ordinal (dt.date.max's is 3,652,059 < 2**22)
+_NO_DAY = dt.date.max.toordinal()
+
+
+@functools.lru_cache(maxsize=2048)  # bounded: a collection's dates repeat (one day, many events)
+def _event_date(text: str) -> tuple[int, bool]:
+    """:func:`timeline_key` of an event dated ``text`` (but the id) as one int, in the same order;
+    and whether the date is known to the day."""
+    value = dates.parse(text)
+    first = value.lower or value.upper or dt.date.max
+    return first.toordinal() << _DAY_BITS | (value.upper or dt.date.max).toordinal(), value.day_precise
+
+
+@functools.lru_cache(maxsize=2048)
+def _published(text: str) -> int:
+    """:func:`_article_key` of an article published ``text`` (but the id): a date's ordinal."""
+    try:
+        value = dates.parse(text)
+    except dates.EdtfError:
+        return _NO_DAY
+    return (value.lower or value.upper or dt.date.max).toordinal()
+
+
+_UNDATED = (1 << 2 * _DAY_BITS) | _NO_DAY << _DAY_BITS | _NO_DAY  # timeline_key's (1, max, max): last
+
+
 @dataclasses.dataclass
 class _Collection:
     """Compact indexes of the records (never the records themselves), built in one pass over them.
@@ -403,15 +502,21 @@ class _Collection:
     of each id (for names), the positions of each type in report order, which records cite each
     article, the agreements' events, and the counts and outside sources the report sums up.
     Each index is made in one pass, so that the report takes time linear in the collection.
+
+    Kept compact, since it grows with the collection (about 130 bytes a record, half of what the
+    dicts, lists and tuples took): positions in ``array`` s, the titles packed as UTF-8
+    (:class:`_Texts`), the types and ids of a :class:`~records_toolkit.streaming.Records` (which
+    has them, in the order of its records) used as they are, not copied; dates sort as ints, and
+    ties by position where the ids rise with it (as in a ``Records``), else by id.
     """
 
     records: t.Sequence[Record]
-    kinds: list[str]  # position -> str(type)
-    titles: list[str]  # position -> escape(_title(record))
+    kinds: t.Sequence[str]  # position -> str(type)
+    titles: _Texts  # position -> escape(_title(record))
     first: dict[str, int]  # id -> position of the first record with it
-    by_type: dict[str, list[int]]  # type -> positions, in report order
+    by_type: dict[str, t.Sequence[int]]  # type -> positions, in report order
     # article id -> positions of the other records whose sources cite it, in report order
-    reports: dict[str, list[int]] = dataclasses.field(default_factory=dict)
+    reports: dict[str, t.Sequence[int]] = dataclasses.field(default_factory=dict)
     # agreement id -> positions of its events, in timeline order
     agreement_events: dict[str, list[int]] = dataclasses.field(default_factory=dict)
     status: Counter[str] = dataclasses.field(default_factory=Counter)  # the events' statuses
@@ -422,48 +527,101 @@ class _Collection:
 
     @classmethod
     def of(cls, records: t.Sequence[Record]) -> _Collection:
-        keys: dict[str, list[tuple[t.Any, int]]] = {kind: [] for kind in _PLURALS}
-        collection = cls(records, [], [], {}, {})
-        cites: dict[str, list[int]] = {}
+        # A streaming.Records has every record's type and id (str(record["type"]), str(record["id"]))
+        # in order, sorted by (type, id): used as they are (each checked against its record).
+        given_ids, given_types = getattr(records, "ids", None), getattr(records, "types", None)
+        keyed = isinstance(given_ids, list) and isinstance(given_types, list)
+        keyed = keyed and len(t.cast(list[str], given_ids)) == len(t.cast(list[str], given_types)) == len(records)
+        ids: list[str] = t.cast(list[str], given_ids) if keyed else []
+        kinds: list[str] = t.cast(list[str], given_types) if keyed else []
+        collection = cls(records, kinds, _Texts(), {}, {})
+        first = collection.first
+        titles = collection.titles
+        url_titles, url_citing, status = collection.url_titles, collection.url_citing, collection.status
+        # per type: positions (in the records' order) and their sort keys (ints for dates, else names)
+        positions: dict[str, array.array[int]] = {kind: array.array("q") for kind in _PLURALS}
+        keys: dict[str, t.Any] = {kind: array.array("q") if kind in _DATED else [] for kind in _PLURALS}
+        last_id: dict[str, str] = {}  # per type: the id of its latest record
+        unordered: set[str] = set()  # types whose ids do not rise with the position: the ids break ties
+        no_id: set[int] = set()  # positions of records without an id (sorted as "")
+        cites: dict[str, array.array[int]] = {}
         agreement_of: dict[int, str] = {}
         for position, record in enumerate(records):
-            kind = sys.intern(str(record.get("type")))
-            collection.kinds.append(kind)
-            collection.titles.append(escape(_title(record)))
+            kind = str(record.get("type"))
             record_id = str(record.get("id"))
-            if record_id not in collection.first:  # the record a reference to this id names
-                collection.first[record_id] = position
+            if keyed and (kind != kinds[position] or record_id != ids[position]):  # never so: copy them
+                keyed, ids, kinds = False, ids[:position], kinds[:position]
+                collection.kinds = kinds
+            if not keyed:
+                kind = sys.intern(kind)
+                kinds.append(kind)
+                ids.append(record_id)
+            record_id = ids[position]  # (the Records' own: one string for the index, not a second)
+            titles.append(_escape_clean(_clean_title(record), "inline"))  # escape(_title(record))
+            sources = _sources_of(record)
+            if record_id not in first:  # the record a reference to this id names
+                first[record_id] = position
                 urls: set[str] = set()
-                for source in _sources_of(record):
-                    if source.get("url"):
-                        url = str(source["url"])
-                        collection.url_titles.setdefault(url, set()).add(str(source.get("title") or url))
+                for source in sources:
+                    url = source.get("url")
+                    if url:
+                        url = str(url)
+                        named = url_titles.get(url)
+                        if named is None:
+                            named = url_titles[url] = set()
+                        named.add(str(source.get("title") or url))
                         urls.add(url)
-                collection.url_citing.update(urls)
-            key: t.Any
+                if urls:
+                    url_citing.update(urls)
+            if "id" in record:
+                sort_id = record_id
+            else:
+                sort_id = ""
+                no_id.add(position)
+            of_kind = positions.get(kind)
+            if of_kind is None:
+                of_kind = positions[kind] = array.array("q")
+                keys[kind] = []
+            if sort_id < last_id.get(kind, "") and kind not in unordered:
+                unordered.add(kind)
+            last_id[kind] = sort_id
+            of_kind.append(position)
             if kind == "event":
-                key = timeline_key(record)
-                collection.status[str(record.get("status"))] += 1
-                if not isinstance(record.get("date"), str):
+                date = record.get("date")
+                if isinstance(date, str):
+                    key, day_precise = _event_date(date)
+                    collection.precise += day_precise
+                else:
+                    key = _UNDATED
                     collection.undated += 1
-                elif dates.parse(record["date"]).day_precise:
-                    collection.precise += 1
+                keys[kind].append(key)
+                status[str(record.get("status"))] += 1
                 if record.get("agreement") is not None:
                     agreement_of[position] = str(record["agreement"])
             elif kind == "article":
-                key = _article_key(record)
+                published = record.get("date_published", "")
+                keys[kind].append(_published(published) if isinstance(published, str) else _NO_DAY)
             else:
-                key = (clean(record.get("name", "")).casefold(), str(record.get("id", "")))
-            keys.setdefault(kind, []).append((key, position))  # the position: stable among equal keys
+                keys[kind].append(clean(record.get("name", "")).casefold())
             own = record.get("id")
-            for article_id in {str(a) for s in _sources_of(record) if (a := s.get("article")) is not None and a != own}:
-                cites.setdefault(article_id, []).append(position)
-        for kind, items in keys.items():
-            items.sort()
-            collection.by_type[kind] = [position for _, position in items]
-            items.clear()
-        del keys
-        rank = [0] * len(collection.kinds)
+            for article_id in {str(a) for s in sources if (a := s.get("article")) is not None and a != own}:
+                if article_id not in cites:
+                    cites[article_id] = array.array("q")
+                cites[article_id].append(position)
+        for kind, items in positions.items():
+            key_of = keys.pop(kind)
+            if kind in unordered:  # ties broken by the id, then the position, as timeline_key does
+
+                def with_id(i: int, key_of: t.Any = key_of, items: array.array[int] = items) -> tuple[t.Any, str]:
+                    return (key_of[i], "" if items[i] in no_id else ids[items[i]])
+
+                order = sorted(range(len(items)), key=with_id)
+            else:  # the ids rise with the positions: equal keys stay in the records' order
+                order = sorted(range(len(items)), key=key_of.__getitem__)
+            collection.by_type[kind] = array.array("q", [items[i] for i in order])
+            del key_of, order
+        positions.clear()
+        rank = array.array("q", bytes(8 * len(kinds)))
         known = [
             *_PLURALS,
             *sorted(kind for kind in collection.by_type if kind not in _PLURALS),
@@ -474,9 +632,8 @@ class _Collection:
                 rank[position] = number
                 number += 1
         for article_id, citing in cites.items():
-            citing.sort(key=rank.__getitem__)
-            collection.reports[article_id] = citing
-        del rank
+            collection.reports[article_id] = array.array("q", sorted(citing, key=rank.__getitem__))
+        del rank, cites
         for position in collection.by_type["event"]:
             if position in agreement_of:
                 collection.agreement_events.setdefault(agreement_of[position], []).append(position)
@@ -486,6 +643,11 @@ class _Collection:
         """The records of ``kind`` in report order, each read again as it is needed."""
         for position in self.by_type.get(kind, ()):
             yield self.records[position]
+
+    def each_at(self, kind: str) -> t.Iterator[tuple[int, Record]]:
+        """:meth:`each` with each record's position."""
+        for position in self.by_type.get(kind, ()):
+            yield position, self.records[position]
 
     def count(self, kind: str) -> int:
         return len(self.by_type.get(kind, ()))
@@ -515,13 +677,22 @@ def _title(record: Record) -> str:
     return "(untitled)"
 
 
+def _clean_title(record: Record) -> str:
+    """``clean(_title(record))``, each field cleaned once."""
+    for key in ("headline", "name", "id"):
+        value = clean(record.get(key) or "")
+        if value:
+            return value
+    return "(untitled)"
+
+
 def _table(header: t.Sequence[str], rows: t.Iterable[t.Sequence[str]]) -> t.Iterator[str]:
     """A GFM table (§4.10): header, delimiter row, one line per row, same column count everywhere."""
     yield "| " + " | ".join(header) + " |"
     yield "|" + "|".join(" --- " for _ in header) + "|"
     for row in rows:
         assert len(row) == len(header)
-        yield "| " + " | ".join(cell(c) for c in row) + " |"
+        yield "| " + " | ".join(map(cell, row)) + " |"
 
 
 def _paragraphs(text: object, context: Where = "block") -> list[str]:
@@ -532,10 +703,13 @@ def _paragraphs(text: object, context: Where = "block") -> list[str]:
     return [escaped for escaped in (_escape(p, context) for p in parts) if escaped]
 
 
+_QID = re.compile(r"Q[1-9][0-9]*")
+
+
 def _links(record: Record) -> list[str]:
     identifiers = record.get("identifiers") or {}
     links = []
-    if isinstance(identifiers.get("wikidata"), str) and re.fullmatch(r"Q[1-9][0-9]*", identifiers["wikidata"]):
+    if isinstance(identifiers.get("wikidata"), str) and _QID.fullmatch(identifiers["wikidata"]):
         qid = identifiers["wikidata"]
         links.append(link(f"Wikidata {qid}", f"https://www.wikidata.org/wiki/{qid}"))
     if identifiers.get("url"):
@@ -572,13 +746,13 @@ def _article_block(collection: _Collection, article: Record, level: int) -> list
     if article.get("authors"):
         facts.append(f"**By:** {_join_words(collection.names(article['authors']))}")
     if article.get("date_published"):
-        facts.append(f"**Published:** {escape(describe_date(article['date_published']))}")
+        facts.append(f"**Published:** {_when(article['date_published'])}")
     if article.get("publisher"):
         facts.append(f"**Publisher:** {collection.name(article['publisher'])}")
     if article.get("url"):
         facts.append(f"**Link:** {url_link(article['url'])}")
     if article.get("language"):
-        facts.append(f"**Language:** {escape(article['language'])}")
+        facts.append(f"**Language:** {_label(article['language'])}")
     if article.get("headline") and clean(article["headline"]) != clean(article.get("name", "")):
         facts.append(f"**Record name:** {escape(article.get('name', ''))}")
     reported = collection.reports.get(str(article.get("id")), [])
@@ -658,7 +832,7 @@ def _who(collection: _Collection, event: Record) -> str:
     participants = [p for p in event.get("participants") or [] if isinstance(p, dict)]
     if participants:
         named = [
-            collection.name(p.get("ref")) + (f" ({escape(p['role'])})" if clean(p.get("role") or "") else "")
+            collection.name(p.get("ref")) + (f" ({_label(p['role'])})" if clean(p.get("role") or "") else "")
             for p in participants
         ]
         parts.append("with " + ", ".join(named))
@@ -671,45 +845,87 @@ def _timeline(collection: _Collection) -> t.Iterator[str]:
         yield from ["No events are recorded.", ""]
         return
     yield from ["Events by date; imprecise dates are shown as precisely as the sources give them.", ""]
-    rows = (
-        [
-            escape(describe_date(event["date"])) if isinstance(event.get("date"), str) else "undated",
-            f"{escape(_title(event))} ({escape(str(event.get('kind', 'event')).replace('-', ' '))})",
-            "; ".join(collection.names(event.get("locations"))),
-            _who(collection, event),
-            escape(_STATUS.get(str(event.get("status")), str(event.get("status", "")))),
-            _source_cell(collection, event),
-        ]
-        for event in collection.each("event")
-    )
-    yield from _table(["When", "What", "Where", "Who", "Status", "Source"], rows)
-    yield ""
-    details = False
-    for event in collection.each("event"):  # read again: the details follow the whole table
-        said = []
-        if event.get("part_of") is not None:
-            said.append(f"Part of {collection.name(event['part_of'])}.")
-        said += _paragraphs(event.get("description", ""), "inline")
-        if said:
-            if not details:
-                yield from ["About the events:", ""]
-                details = True
-            yield f"- **{escape(_title(event))}:** {' '.join(said)}"
-    if details:
+    details = _Later()  # "About the events" follows the whole table: made as each event is read for it
+
+    def rows() -> t.Iterator[list[str]]:
+        for position, event in collection.each_at("event"):
+            said = []
+            if event.get("part_of") is not None:
+                said.append(f"Part of {collection.name(event['part_of'])}.")
+            said += _paragraphs(event.get("description", ""), "inline")
+            if said:
+                details.add(f"- **{collection.titles[position]}:** {' '.join(said)}")
+            yield [
+                _when(event["date"]) if isinstance(event.get("date"), str) else "undated",
+                f"{collection.titles[position]} ({_label(str(event.get('kind', 'event')).replace('-', ' '))})",
+                "; ".join(collection.names(event.get("locations"))),
+                _who(collection, event),
+                _label(_STATUS.get(str(event.get("status")), str(event.get("status", "")))),
+                _source_cell(collection, event),
+            ]
+
+    try:
+        yield from _table(["When", "What", "Where", "Who", "Status", "Source"], rows())
         yield ""
+        if details:
+            yield from ["About the events:", ""]
+            yield from details
+            yield ""
+    finally:
+        details.close()
+
+
+class _Later:
+    """Lines written after others, in order, without growing with the collection: held in memory
+    up to about :data:`_PIECE` characters, the rest in an unnamed temporary file (a
+    :class:`~records_toolkit.streaming.Spool`, gone however the process ends). Each line is one
+    line of the report (made of :func:`clean` text: no line break in it)."""
+
+    def __init__(self) -> None:
+        self._lines: list[str] = []
+        self._size = 0
+        self._spool: Spool | None = None
+        self._blobs: list[tuple[int, int]] = []  # (offset, length) of each piece spilled, in order
+
+    def add(self, line: str) -> None:
+        self._lines.append(line)
+        self._size += len(line) + 1
+        if self._size >= _PIECE:
+            if self._spool is None:
+                from records_toolkit.streaming import Spool
+
+                self._spool = Spool()
+            blob = "\n".join(self._lines).encode("utf-8", "surrogatepass")
+            self._blobs.append((self._spool.append(blob), len(blob)))
+            self._lines.clear()
+            self._size = 0
+
+    def __bool__(self) -> bool:
+        return bool(self._blobs or self._lines)
+
+    def __iter__(self) -> t.Iterator[str]:
+        for offset, length in self._blobs:
+            assert self._spool is not None
+            yield from self._spool.read(offset, length).decode("utf-8", "surrogatepass").split("\n")
+        yield from self._lines
+
+    def close(self) -> None:
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None
 
 
 def _people(collection: _Collection) -> t.Iterator[str]:
     rows = (
         [
-            escape(_title(p)),
-            "; ".join(escape(r) for r in p.get("roles") or []),
+            collection.titles[position],
+            "; ".join(_label(r) for r in p.get("roles") or []),
             collection.name(p["nationality"]) if p.get("nationality") else "",
             "; ".join(collection.names(p.get("affiliations"))),
             _aliases(p),
             " · ".join(_links(p)),
         ]
-        for p in collection.each("person")
+        for position, p in collection.each_at("person")
     )
     yield from ["## People", ""]
     yield from _table(["Name", "Roles", "Nationality", "Affiliations", "Also called", "Links"], rows)
@@ -719,14 +935,14 @@ def _people(collection: _Collection) -> t.Iterator[str]:
 def _organisations(collection: _Collection) -> t.Iterator[str]:
     rows = (
         [
-            escape(_title(o)),
-            escape(str(o.get("kind", "")).replace("-", " ")),
+            collection.titles[position],
+            _label(str(o.get("kind", "")).replace("-", " ")),
             collection.name(o["country"]) if o.get("country") else "",
             collection.name(o["parent"]) if o.get("parent") else "",
             _aliases(o),
             " · ".join(_links(o)),
         ]
-        for o in collection.each("organization")
+        for position, o in collection.each_at("organization")
     )
     header = ["Name", "Kind", "Country", "Part of", "Also called", "Links"]
     yield from ["## Organisations", ""]
@@ -748,14 +964,14 @@ def _coordinates(place: Record) -> str:
 def _places(collection: _Collection) -> t.Iterator[str]:
     rows = (
         [
-            escape(_title(p)),
-            escape(str(p.get("kind", ""))),
+            collection.titles[position],
+            _label(str(p.get("kind", ""))),
             collection.name(p["within"]) if p.get("within") else "",
             _coordinates(p),
             _aliases(p),
             " · ".join(_links(p)),
         ]
-        for p in collection.each("place")
+        for position, p in collection.each_at("place")
     )
     yield from ["## Places", ""]
     yield from _table(["Name", "Kind", "Within", "Coordinates", "Also called", "Links"], rows)
@@ -766,16 +982,16 @@ def _agreements(collection: _Collection) -> t.Iterator[str]:
     yield from ["## Agreements", ""]
     for agreement in collection.each("agreement"):
         out = [f"### {_escape(_title(agreement), 'heading')}", ""]
-        facts = [f"**Kind:** {escape(agreement.get('kind', 'agreement'))}"]
+        facts = [f"**Kind:** {_label(agreement.get('kind', 'agreement'))}"]
         if agreement.get("parties"):
             facts.append(f"**Parties:** {_join_words(collection.names(agreement['parties']))}")
         if agreement.get("signatories"):
             facts.append(f"**Signed by:** {_join_words(collection.names(agreement['signatories']))}")
         for position in collection.agreement_events.get(str(agreement.get("id")), []):
             event = collection.records[position]
-            when = escape(describe_date(event["date"])) if isinstance(event.get("date"), str) else "undated"
+            when = _when(event["date"]) if isinstance(event.get("date"), str) else "undated"
             facts.append(
-                f"**{'Signing' if event.get('kind') == 'signing' else 'Event'}:** {escape(_title(event))}, {when}"
+                f"**{'Signing' if event.get('kind') == 'signing' else 'Event'}:** {collection.titles[position]}, {when}"
             )
         if agreement.get("aliases"):
             facts.append("**Also called:** " + "; ".join(f"“{escape(a)}”" for a in agreement["aliases"]))
@@ -817,7 +1033,7 @@ def _sources(collection: _Collection) -> t.Iterator[str]:
             title = _escape(_title(article), "block")  # a list item starts with it
             line = labelled(_title(article), article["url"]) if article.get("url") else title
             if article.get("date_published"):
-                line += f", {escape(describe_date(article['date_published']))}"
+                line += f", {_when(article['date_published'])}"
             own = str(article["url"]) if article.get("url") else None
             if own is not None and own in titles and own not in own_urls:  # a mirror cited as an outside source
                 also = "; ".join(f"“{escape(x)}”" for x in sorted(titles[own], key=by_reading))
@@ -918,7 +1134,8 @@ class MarkdownFormat:
     def stream(self, records: t.Sequence[Record], context: Context, open: t.Callable[[str], Writable]) -> list[str]:
         """As :meth:`export`, written in pieces. The report keeps compact indexes of the collection
         (names by id, which records cite each article, the order of each type), never its records:
-        each is read again from ``records`` (decoded from the export's spool) when it is written."""
+        each is read again from ``records`` (decoded from the export's spool) when it is written,
+        once (the events' details, which follow their table, wait in a temporary file)."""
         out = open("records.md")
         _write(records, lambda text: out.write(text.encode("utf-8")))
         return []
