@@ -112,6 +112,17 @@ def test_the_fast_key_order_is_the_canonical_one() -> None:
         shuffled["zz-unknown"] = {"b": 1, "a": [{"y": 1, "x": 2}]}
         assert list(order(shuffled)) == list(canonical_record(shuffled))
         assert json.dumps(order(shuffled)) == json.dumps(canonical_record(shuffled))
+        deep = _reversed_everywhere(record)  # every mapping, at every depth, out of order
+        assert json.dumps(order(deep)) == json.dumps(canonical_record(deep)) == json.dumps(record)
+        assert order(record) is record  # (a canonical record: kept as it is, not copied)
+
+
+def _reversed_everywhere(value: t.Any) -> t.Any:
+    if isinstance(value, dict):
+        return {k: _reversed_everywhere(value[k]) for k in reversed(list(value))}
+    if isinstance(value, list):
+        return [_reversed_everywhere(item) for item in value]
+    return value
 
 
 def test_a_records_view_decodes_nothing_for_keys_and_types() -> None:

@@ -27,7 +27,6 @@ import marshal
 import os
 import tempfile
 import typing as t
-from pathlib import Path
 
 from .problems import Report
 
@@ -295,19 +294,21 @@ def _orderer(model: Model) -> t.Callable[[dict[str, t.Any]], dict[str, t.Any]]:
     """:func:`~.canonical.canonical_record` for the records of ``model``, with the ranks computed once.
 
     Same result (keys of every mapping in the schema's order, unknown keys last and sorted), a
-    fraction of the time: a record whose keys are already in order is copied without sorting.
+    fraction of the time: a record whose keys are already in order (a canonical file) is kept as
+    it is, neither sorted nor copied.
     """
     ranks: dict[str, dict[Template, dict[str, int]]] = {
         name: {path: {key: i for i, key in enumerate(keys)} for path, keys in info.key_order.items()}
         for name, info in model.types.items()
     }
     plain = (str, int, float, bool, type(None))
+    unranked: dict[str, int] = {}
 
     def order(value: t.Any, table: dict[Template, dict[str, int]], at: Template) -> t.Any:
         if type(value) in plain:
             return value
         if isinstance(value, dict):
-            rank = table.get(at, {})
+            rank = table.get(at, unranked)
             keys = list(value)
             positions = [rank.get(k, -1) for k in keys]
             if -1 in positions or positions != sorted(positions):
@@ -318,11 +319,49 @@ def _orderer(model: Model) -> t.Callable[[dict[str, t.Any]], dict[str, t.Any]]:
             return [order(item, table, inner) for item in value]
         return value
 
+    # The same ranks as a tree (ranks of a mapping's keys, the plan of each key's value; "*": a
+    # list's items), for the check below, which walks a record without making a path per key.
+    Plan = tuple[dict[str, int], dict[str, t.Any]]
+    bare: Plan = (unranked, {})
+
+    def plan_of(table: dict[Template, dict[str, int]]) -> Plan:
+        root: Plan = ({}, {})
+        for path, rank in table.items():
+            node = root
+            for token in path:
+                node = node[1].setdefault(token, ({}, {}))
+            node[0].update(rank)
+        return root
+
+    def in_order(value: t.Any, plan: Plan) -> bool:
+        """Whether every mapping in ``value`` has only known keys, in their order (nothing to do)."""
+        if isinstance(value, dict):
+            rank, below = plan
+            last = -1
+            for key, item in value.items():
+                position = rank.get(key, -1)
+                if position <= last:  # out of order, or a key the schema does not name
+                    return False
+                last = position
+                if type(item) not in plain and not in_order(item, below.get(key, bare)):
+                    return False
+            return True
+        if isinstance(value, list):
+            inner = plan[1].get("*", bare)
+            return all(type(item) in plain or in_order(item, inner) for item in value)
+        return True
+
     default: dict[Template, dict[str, int]] = {(): {"id": 0, "type": 1}}
+    plans = {name: plan_of(table) for name, table in ranks.items()}
+    default_plan = plan_of(default)
 
     def canonical(record: dict[str, t.Any]) -> dict[str, t.Any]:
         type_name = record.get("type")
-        table = ranks.get(type_name, default) if isinstance(type_name, str) else default
+        if not isinstance(type_name, str):
+            type_name = ""  # (no type: the default order; no type is named "")
+        if in_order(record, plans.get(type_name, default_plan)):
+            return record  # (a canonical file's record: kept as it is, not copied)
+        table = ranks.get(type_name, default)
         return t.cast(dict[str, t.Any], order(record, table, ()))
 
     return canonical
@@ -334,7 +373,7 @@ def _spool_chunk(files: list[str], keep: bool, max_bytes: int, layout: Layout | 
 
     assert _SPOOL is not None
     checker = Checker(keep=True, layout=layout)
-    checker.add_files(map(Path, files), max_bytes)
+    checker.add_files(files, max_bytes)  # (names as the walk spells them, as validate reads them)
     canonical = _orderer(checker.model)
     kept = checker.records
     checker.records = []
