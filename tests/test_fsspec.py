@@ -209,6 +209,13 @@ def test_files_and_folders_named_one_by_one(runner: CliRunner, here: Path, memor
     halves += [f"{url}/organizations", f"{LOCAL}/persons", f"{url}/events/efes-2022.yaml"]  # (two named twice)
     mixed = invoke(runner, "validate", *halves)
     assert mixed.exit_code == 0 and mixed.stdout == f"ok: {SHIPPED} records in {SHIPPED} files, no problems\n"
+    from records_toolkit.remote import iter_names
+
+    found = [name for name in iter_names(halves) if isinstance(name, str)]
+    given_at = [
+        next(n for n, half in enumerate(halves) if name == half or name.startswith(half + "/")) for name in found
+    ]
+    assert len(found) == SHIPPED and given_at == sorted(given_at)  # (each path's files where it was named)
 
 
 def test_a_url_that_does_not_exist_is_a_missing_path(runner: CliRunner, here: Path, memory: Memory) -> None:

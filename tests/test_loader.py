@@ -262,3 +262,55 @@ def test_each_file_keeps_its_own_signature_when_the_walk_order_is_not_the_sorted
     assert list(stats) == files
     for name in files:
         assert stats[name] == loader.signature(os.lstat(name)), name
+
+
+def test_mount_points_below_a_tree_are_found_in_mountinfo(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """The walk notes every file's inode when something is mounted below the tree (a bind mount
+    shows a file again under the same inode, with one link), and when it cannot tell."""
+    (tmp_path / "tree" / "with space").mkdir(parents=True)
+    real = os.path.realpath(tmp_path)
+    table = f"22 27 0:21 / /proc rw - proc proc rw\n36 27 0:30 / {real}/tree/with\\040space rw - tmpfs tmpfs rw\n"
+    opened = open
+
+    def fake_open(name, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if name == "/proc/self/mountinfo":
+            import io
+
+            return io.BytesIO(table.encode())
+        return opened(name, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", fake_open)
+    assert loader._mounted_below(tmp_path / "tree") and loader._mounted_below(tmp_path)
+    assert not loader._mounted_below(tmp_path / "tree" / "with space")  # (the mount point itself: nothing below)
+    assert not loader._mounted_below(tmp_path / "tree" / "with")
+    table = "garbage\n"
+    assert not loader._mounted_below(tmp_path / "tree")
+    monkeypatch.setattr("builtins.open", lambda *a, **k: (_ for _ in ()).throw(FileNotFoundError(2, "no /proc")))
+    assert loader._mounted_below(tmp_path / "tree")  # (cannot tell: every inode noted)
+
+
+def test_a_bind_mount_inside_a_tree_shows_its_files_once(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A folder bind-mounted inside the tree it belongs to: its files have one link each, and are
+    still read once (where the walk meets them first). Needs the right to mount (root, Linux)."""
+    import shutil
+    import subprocess
+
+    tree = tmp_path / "tree"
+    (tree / "places").mkdir(parents=True)
+    for name in ("a.yaml", "b.yaml"):
+        (tree / "places" / name).write_text(f'id: "{name[0]}"\n', encoding="utf-8")
+    (tree / "zz-mirror").mkdir()
+    mounted = (
+        subprocess.run(
+            ["mount", "--bind", str(tree / "places"), str(tree / "zz-mirror")], capture_output=True, check=False
+        )
+        if shutil.which("mount")
+        else None
+    )
+    if mounted is None or mounted.returncode != 0:
+        pytest.skip("cannot bind-mount here")
+    try:
+        found = [name for name in loader.iter_record_names([tree]) if isinstance(name, str)]
+        assert found == [(tree / "places" / n).as_posix() for n in ("a.yaml", "b.yaml")]
+    finally:
+        subprocess.run(["umount", str(tree / "zz-mirror")], check=False)

@@ -492,3 +492,63 @@ def test_the_launchers_output_formats_are_the_renderers() -> None:
     from records_toolkit import cli, render
 
     assert cli.OUTPUT_FORMATS == launcher.OUTPUT_FORMATS == tuple(render.RENDERERS)
+
+
+_AS_PIP_WRITES = """import sys
+from records_toolkit.launcher import _called_last
+if __name__ == '__main__':
+    print(_called_last(sys._getframe(0)))
+"""
+
+
+@pytest.mark.parametrize(
+    ("script", "how", "ends_at_once"),
+    [
+        (_AS_PIP_WRITES, [], True),
+        (_AS_PIP_WRITES, ["-m", "cProfile", "-o", "{tmp}/prof.out"], False),
+        (_AS_PIP_WRITES, ["-m", "trace", "--count", "--missing", "-C", "{tmp}"], False),
+        (
+            _AS_PIP_WRITES.replace("    print(", "    try:\n        print(").replace(
+                "0)))\n", "0)))\n    finally:\n        pass\n"
+            ),
+            [],
+            False,
+        ),
+    ],
+    ids=["console script", "under cProfile", "under trace", "inside try-finally"],
+)
+def test_a_one_file_run_ends_at_once_only_when_nothing_comes_after_it(
+    tmp_path: Path, script: str, how: list[str], ends_at_once: bool
+) -> None:
+    """``os._exit`` (no interpreter clean-up) only for the console script run as it is: a profiler
+    writes its file at exit, a wrapper's ``finally`` runs."""
+    path = tmp_path / "toolkit-like"
+    path.write_text(script, encoding="utf-8")
+    command = [sys.executable, *(part.replace("{tmp}", str(tmp_path)) for part in how), str(path)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == str(ends_at_once)
+
+
+def test_a_profiled_one_file_run_writes_its_profile(tmp_path: Path) -> None:
+    record = tmp_path / "iran.yaml"
+    shutil.copy(ROOT / "records" / "places" / "iran.yaml", record)
+    profile = tmp_path / "prof.out"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cProfile",
+            "-o",
+            str(profile),
+            str(TOOLKIT),
+            "validate",
+            "--no-collection",
+            str(record),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0 and done.stdout.startswith("ok: 1 record"), done.stderr
+    assert profile.stat().st_size > 0

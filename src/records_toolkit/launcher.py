@@ -58,10 +58,7 @@ def run() -> None:
     if args[:1] == ["validate"]:
         options = validate_options(args[1:])
         if options is not None:
-            caller = sys._getframe(1)  # the console script's top level: nothing catches the exit
-            _validate(
-                options, last=caller.f_code.co_name == "<module>" and caller.f_globals.get("__name__") == "__main__"
-            )
+            _validate(options, last=_called_last(sys._getframe(1)))
     try:
         from .cli import run as cli_run
     except KeyboardInterrupt:  # Ctrl-C while the command line loads: nothing has run, nothing to undo
@@ -249,6 +246,20 @@ def _end(code: int) -> None:
         else:
             os._exit(code)
     gc.freeze()
+
+
+def _called_last(caller: t.Any) -> bool:
+    """Whether the frame that called :func:`run` is a console script's top level run by the
+    interpreter itself, nothing after it: not under runpy, a profiler (``python -m cProfile``),
+    a tracer or a debugger, and no ``try`` or ``with`` around the call (a wrapper's ``finally``)."""
+    return (
+        caller.f_code.co_name == "<module>"
+        and caller.f_globals.get("__name__") == "__main__"
+        and caller.f_back is None
+        and not getattr(caller.f_code, "co_exceptiontable", b"")
+        and sys.gettrace() is None
+        and sys.getprofile() is None
+    )
 
 
 def _bounded(options: dict[str, t.Any]) -> bool:

@@ -817,7 +817,7 @@ def iter_record_names(
     :func:`_walk`), with the same result.
     """
     seen: dict[int, set[int]] = {}  # device -> inodes (not a (device, inode) tuple per file: memory)
-    paths = list(paths)
+    known = len(paths) if isinstance(paths, (list, tuple)) else -1  # (a generator is never read ahead)
 
     def first_time(info: os.stat_result) -> bool:
         inodes = seen.setdefault(info.st_dev, set())
@@ -850,7 +850,8 @@ def iter_record_names(
             yield _problem_at(path, "file-unreadable", "cannot read: the path holds a NUL character")
             continue
         if stat.S_ISDIR(info.st_mode):
-            yield from _walk(path, seen, stats, processes, every=number < len(paths))
+            last = number == known  # no file named after it: only the files met twice in it matter
+            yield from _walk(path, seen, stats, processes, every=not last or _mounted_below(path))
         elif link:
             yield _problem_at(path, "file-symlink", "a symbolic link: not followed (it could lead outside the tree)")
         elif stat.S_ISREG(info.st_mode):
@@ -860,6 +861,27 @@ def iter_record_names(
                 yield path.as_posix()
         else:
             yield _problem_at(path, "file-special", f"{kind_of(info.st_mode)}, not a regular file: not read")
+
+
+def _mounted_below(root: Path) -> bool:
+    """Whether a file system is mounted somewhere below ``root``, or this cannot be told (no
+    ``/proc/self/mountinfo``: not Linux). A bind mount shows a folder or a file a second time
+    under the same inode, however many links it has: then every file's inode must be noted."""
+    import re
+
+    try:
+        with open("/proc/self/mountinfo", "rb") as stream:
+            table = stream.read()
+        below = os.fsencode(os.path.realpath(root)).rstrip(b"/") + b"/"
+    except (OSError, ValueError):
+        return True
+    for line in table.splitlines():
+        fields = line.split(b" ")
+        if len(fields) > 4:  # (the mount point is the fifth field, with octal escapes: proc(5))
+            point = re.sub(rb"\\([0-7]{3})", lambda octal: bytes([int(octal.group(1), 8) & 0xFF]), fields[4])
+            if point.startswith(below):
+                return True
+    return False
 
 
 def _linked_parent(path: Path) -> Path | None:

@@ -673,6 +673,7 @@ def _in_workers(
     import concurrent.futures
     import itertools
     import multiprocessing
+    import signal
     from concurrent.futures.process import BrokenProcessPool
 
     from .errors import CouldNotRun
@@ -690,9 +691,16 @@ def _in_workers(
             # submit, not map: map's clean-up cancels futures the pool then fails (InvalidStateError)
             # at most two tasks per worker ahead of the merge here: results that wait are memory
             waiting = chunks
-            futures = collections.deque(
-                pool.submit(work, chunk, keep, max_bytes, layout) for chunk in itertools.islice(waiting, 2 * workers)
-            )
+            # The first submit forks the workers: a signal handled meanwhile would be raised inside
+            # the fork hooks (logging's), where Python prints it and goes on. It waits until then.
+            blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+            try:
+                futures = collections.deque(
+                    pool.submit(work, chunk, keep, max_bytes, layout)
+                    for chunk in itertools.islice(waiting, 2 * workers)
+                )
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
             while futures:  # each result let go once handed on (a done future keeps its result)
                 result = futures.popleft().result()
                 chunk = next(waiting, None)
@@ -1006,6 +1014,7 @@ def _worker_start(parent: int) -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the main process's handler, inherited by fork
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})  # (blocked while it was forked)
     watched = False
     if sys.platform.startswith("linux"):
         try:
