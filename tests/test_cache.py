@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from records_toolkit import api, cache, incremental, loader, validate
+from records_toolkit import api, cache, incremental, loader, rules, validate
 from records_toolkit.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -445,20 +445,34 @@ def _edit(records: Path, original: Path, edit: str, pick: int | str) -> list[str
         max_size=8,
     ),
     settled=st.booleans(),
+    hinted=st.sampled_from([20, 1, 2]),
 )
-@example(edits=[("copy", "kayseri"), ("restore", 0)], settled=True)  # a duplicate-id left at an unchanged file
-@example(edits=[("rename-id", "kayseri"), ("rename-id", "kayseri")], settled=True)  # hints of old dangling refs
-@example(edits=[("copy", "kayseri"), ("rename-file", "kayseri")], settled=True)  # which definition is first
-@example(edits=[("edit-article", 0), ("restore", 0)], settled=True)  # quotes of unchanged events
-@example(edits=[("copy", "azernews"), ("edit-article", 0), ("subset", "azernews"), ("touch", 0)], settled=True)
-@example(edits=[("retype", "kayseri")], settled=False)  # reference-type at unchanged events
-@example(edits=[("subset", "kayseri"), ("copy", "turkey"), ("subset", "turkey")], settled=True)  # run order
+@example(  # unknown ids past the hints: which get one changes as they come and go
+    edits=[("rename-id", "iran.yaml"), ("rename-id", "azerbaijan.yaml"), ("rename-id", "turkey.yaml"), ("restore", 0)],
+    settled=True,
+    hinted=1,
+)
+@example(edits=[("rename-id", "turkey.yaml"), ("rename-id", "azerbaijan.yaml"), ("copy", 3)], settled=True, hinted=2)
+@example(
+    edits=[("copy", "kayseri"), ("restore", 0)], settled=True, hinted=20
+)  # a duplicate-id left at an unchanged file
+@example(
+    edits=[("rename-id", "kayseri"), ("rename-id", "kayseri")], settled=True, hinted=20
+)  # hints of old dangling refs
+@example(edits=[("copy", "kayseri"), ("rename-file", "kayseri")], settled=True, hinted=20)  # which definition is first
+@example(edits=[("edit-article", 0), ("restore", 0)], settled=True, hinted=20)  # quotes of unchanged events
+@example(
+    edits=[("copy", "azernews"), ("edit-article", 0), ("subset", "azernews"), ("touch", 0)], settled=True, hinted=20
+)
+@example(edits=[("retype", "kayseri")], settled=False, hinted=20)  # reference-type at unchanged events
+@example(edits=[("subset", "kayseri"), ("copy", "turkey"), ("subset", "turkey")], settled=True, hinted=20)  # run order
 def test_after_any_edits_a_cached_run_reports_what_a_full_run_reports(
-    edits: list[tuple[str, int | str]], settled: bool, repo: Path
+    edits: list[tuple[str, int | str]], settled: bool, repo: Path, hinted: int
 ) -> None:
     """Random edit sequences (ids renamed, records copied, deleted, retyped, quotes and articles
     changed, syntax and schema errors, files touched and renamed, subset runs): after each, the
-    run through the snapshot and a run without it give the same exit code and the same problems."""
+    run through the snapshot and a run without it give the same exit code and the same problems
+    (also when only one or two unknown ids get a did-you-mean hint)."""
     with tempfile.TemporaryDirectory() as scratch, pytest.MonkeyPatch.context() as patch:
         work = Path(scratch)
         shutil.copytree(repo, work / "repo", ignore=shutil.ignore_patterns(cache.CACHE_DIR))
@@ -466,6 +480,7 @@ def test_after_any_edits_a_cached_run_reports_what_a_full_run_reports(
         if settled:  # signatures trusted at once (else every file is compared by content)
             patch.setattr(cache, "RACY_NS", -(10**12))
         patch.setattr(incremental, "CHUNK", 8)  # the table in parts (44 files: 6), files added and removed
+        patch.setattr(rules, "DANGLING_HINTS", hinted)
         patch.setattr(loader, "SPLIT_FROM", 0)  # every walk split over two processes
         patch.setattr(loader, "_may_split", lambda processes: processes is None or processes > 1)
         records = work / "repo" / "records"
@@ -916,3 +931,31 @@ def test_the_walks_helper_ends_with_the_process_that_forked_it() -> None:
         time.sleep(0.05)
     else:
         raise AssertionError(f"the helper {helper} outlived the process that forked it")
+
+
+def test_unknown_ids_past_the_hints_are_decided_again_when_one_goes(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, parsed: list[str]
+) -> None:
+    """Two mistyped references, one hint (``rules.DANGLING_HINTS`` = 1): the first unknown id in
+    text order gets it. When that typo is fixed, the other one gets it, in a cached run too (the
+    snapshot of a run past the hints is never updated in place)."""
+    _ctime_aged(monkeypatch)
+    monkeypatch.setattr(rules, "DANGLING_HINTS", 1)
+    efes = repo / "records" / "events" / "efes-2022.yaml"
+    drills = repo / "records" / "events" / "eternity-2022.yaml"
+    efes.write_text(efes.read_text(encoding="utf-8").replace('  - "izmir"', '  - "izmirr"'), encoding="utf-8")
+    drills.write_text(drills.read_text(encoding="utf-8").replace('  - "turkey"', '  - "turkeyy"', 1), encoding="utf-8")
+    _age(repo)
+    first = _run()
+    assert first == _run("--no-cache")
+    said = sorted(p["message"] for p in first[1] if p["code"] == "dangling-reference")
+    assert said == [
+        "'izmirr' is not the id of any record (did you mean 'izmir'?)",
+        "'turkeyy' is not the id of any record",
+    ]
+    efes.write_text(efes.read_text(encoding="utf-8").replace('  - "izmirr"', '  - "izmir"'), encoding="utf-8")
+    second = _run()
+    assert second == _run("--no-cache")
+    assert [p["message"] for p in second[1] if p["code"] == "dangling-reference"] == [
+        "'turkeyy' is not the id of any record (did you mean 'turkey'?)"
+    ]

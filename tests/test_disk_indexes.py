@@ -406,3 +406,35 @@ def test_a_renamed_id_many_records_name_is_compared_with_every_id_once(
     dangling = [p for p in problems if p[4] == "dangling-reference"]
     assert len(dangling) == 40 and calls.count("izmirr") == 1
     assert {p[5] for p in dangling} == {"'izmirr' is not the id of any record (did you mean 'izmir'?)"}
+
+
+@pytest.mark.parametrize("spill_from", [None, 0], ids=["in memory", "on disk"])
+def test_past_the_hints_the_first_unknown_ids_in_text_order_get_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spill_from: int | None
+) -> None:
+    """Five mistyped ids, three hints: the first three in text order get one (each compared with
+    every id once), whatever order the files are read in; the other two are reported plainly."""
+    from records_toolkit import messages
+
+    monkeypatch.setattr(rules, "DANGLING_HINTS", 3)
+    shutil.copytree(ROOT / "records", tmp_path / "records")
+    event = (tmp_path / "records" / "events" / "efes-2022.yaml").read_text(encoding="utf-8")
+    for n, typo in enumerate(["turkeyy", "izmirr", "turkeyx", "izmirx", "izmirz"]):
+        (tmp_path / "records" / "events" / f"copy-{4 - n}.yaml").write_text(
+            event.replace('id: "efes-2022"', f'id: "efes-2022-copy-{n}"').replace('"izmir"', f'"{typo}"'),
+            encoding="utf-8",
+        )
+    calls: list[str] = []
+    real = messages.did_you_mean
+    monkeypatch.setattr(messages, "did_you_mean", lambda word, ids: calls.append(word) or real(word, ids))
+    problems = _run([tmp_path / "records"], 1, spill_from, 4096, monkeypatch)[0]  # type: ignore[index]
+    said = sorted(p[5] for p in problems if p[4] == "dangling-reference")
+    assert said == [
+        "'izmirr' is not the id of any record (did you mean 'izmir'?)",
+        "'izmirx' is not the id of any record (did you mean 'izmir'?)",
+        "'izmirz' is not the id of any record (did you mean 'izmir'?)",
+        "'turkeyx' is not the id of any record",
+        "'turkeyy' is not the id of any record",
+    ]
+    typos = {"turkeyy", "izmirr", "turkeyx", "izmirx", "izmirz"}
+    assert sorted(word for word in calls if word in typos) == ["izmirr", "izmirx", "izmirz"]

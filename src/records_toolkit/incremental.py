@@ -337,6 +337,8 @@ def snapshot(
     shas = bytearray()
     flags = bytearray()
     walked = _walked(order, stats)
+    dangling = [(fid_of[f], d, p, target, a) for f, d, p, target, a in coll.each_ref() if target not in coll.ids]
+    exact = _exact(stored, checker) and len({entry[3] for entry in dangling}) <= rules.DANGLING_HINTS
     for number, name in enumerate(order):
         sig = None if number in odd else _settled(walked(number, name), started)  # (not walked, or too odd: none kept)
         sha = None if number in unstable else hashes.get(name)
@@ -346,7 +348,7 @@ def snapshot(
         _joined(order),
         len(order),
         len(order),
-        _exact(stored, checker),
+        exact,
         sigs,
         shas,
         flags,
@@ -357,7 +359,8 @@ def snapshot(
     del table, sigs, shas, flags
     yield "problems", stored
     del stored
-    yield "dangling", [(fid_of[f], d, p, target, a) for f, d, p, target, a in coll.each_ref() if target not in coll.ids]
+    yield "dangling", dangling
+    del dangling
     # what each file contributed (its ids, the ids it refers to, the articles it quotes, the
     # article texts it holds): a tuple per kind, the empty one shared
     forward: dict[int, list[tuple[str, ...]]] = {}
@@ -686,6 +689,9 @@ class _Update:
             and not (p[4] == "duplicate-id" and (p[0], p[7]) in duplicate_at)
             and not (p[4] == "quote-not-found" and (p[0], p[7], p[3]) in quote_checks)
         ]
+        missing = {e[3] for e in dangling} | {target for target, _a in ref_checks.values() if not defs.get(target)}
+        if len(missing) > rules.DANGLING_HINTS:  # (which get a hint depends on them all: see rules.hinted_targets)
+            raise Fallback("more unknown ids than get a hint")
         # decided again
         pending: list[Pending] = list(sub._pending)
         hints: dict[str, str] = {}

@@ -230,10 +230,11 @@ class Collection:
                 self._disk.close()  # (its file's room is given back now, not at the next garbage collection)
         found = [_duplicate(record_id, file, index, self.ids[record_id]) for record_id, file, index, _ in self.repeats]
         said: dict[str, str] = {}  # the did-you-mean hints so far, by target
+        hinted = hinted_targets(target for _f, _i, _p, target, _a in self.each_ref() if target not in self.ids)
         for file, index, pointer, target, allowed in self.each_ref():
             record = self.ids.get(target)
             if record is None:
-                found.append(dangling(file, index, pointer, target, self.ids, said))
+                found.append(dangling(file, index, pointer, target, self.ids if target in hinted else None, said))
             elif record[2] not in allowed:
                 found.append(mistyped(file, index, pointer, target, record[2], allowed))
         hints = 0
@@ -421,16 +422,18 @@ class _OnDisk:
                 " ORDER BY r.rowid"
             )
         ]
-        for file, index, pointer, raw, number, type_name in db.execute(
+        failing = db.execute(
             "SELECT r.file, r.doc, r.pointer, r.target, r.allowed, i.type FROM refs r LEFT JOIN ids i ON i.id = r.target"
             " WHERE i.type IS NULL OR NOT EXISTS (SELECT 1 FROM allowed a WHERE a.n = r.allowed AND a.type = i.type)"
             " ORDER BY r.rowid"
-        ).fetchall():
+        ).fetchall()
+        hinted = hinted_targets(_s(row[3]) for row in failing if row[5] is None)
+        for file, index, pointer, raw, number, type_name in failing:
             if type_name is None:
                 target = _s(raw)
-                every = (
-                    () if target in hints else (_s(row[0]) for row in db.execute("SELECT id FROM ids"))
-                )  # (streamed)
+                every: t.Iterable[str] | None = None  # (past the hints)
+                if target in hinted:  # the ids streamed, never all in memory; once per target
+                    every = () if target in hints else (_s(row[0]) for row in db.execute("SELECT id FROM ids"))
                 found.append(dangling(_s(file), index, _s(pointer), target, every, hints))
             else:
                 found.append(mistyped(_s(file), index, _s(pointer), _s(raw), type_name, self.allowed[number]))
@@ -478,14 +481,23 @@ def _duplicate(record_id: str, file: str, index: int, first: tuple[str, int, str
     )
 
 
+def hinted_targets(missing: t.Iterable[str]) -> set[str]:
+    """Of the unknown ids a run's references name, those that get a did-you-mean hint: all of
+    them, or the first :data:`DANGLING_HINTS` in text order when there are more."""
+    return set(sorted(set(missing))[:DANGLING_HINTS])
+
+
 def dangling(
-    file: str, index: int, pointer: str, target: str, ids: t.Iterable[str], hints: dict[str, str] | None = None
+    file: str, index: int, pointer: str, target: str, ids: t.Iterable[str] | None, hints: dict[str, str] | None = None
 ) -> Pending:
-    """``target`` names no record (the hint compares it with ``ids``, read once). ``hints``: the
-    hints of a run so far, by target: a renamed id that many records still name is compared
-    with every id once, not once per reference (``ids`` is then not read)."""
+    """``target`` names no record (the hint compares it with ``ids``, read once; None: no hint,
+    see :func:`hinted_targets`). ``hints``: the hints of a run so far, by target: a renamed id
+    that many records still name is compared with every id once, not once per reference (``ids``
+    is then not read)."""
     hint = hints.get(target) if hints is not None else None
-    if hint is None:
+    if ids is None:  # (past the hints: see hinted_targets)
+        hint = ""
+    elif hint is None:
         from .messages import did_you_mean  # only when a reference dangles
 
         hint = did_you_mean(target, ids)
@@ -522,6 +534,10 @@ NEAR_MISS_QUOTE = 200
 NEAR_MISS_PAIRS = 250_000
 NEAR_MISS_ANCHORS = 8  # pieces of the quote looked up in a long article
 NEAR_MISS_HINTS = 200  # quotes not found that get the hint (the rest are reported without it)
+#: Unknown ids (distinct targets of dangling references) that get a did-you-mean hint: each is
+#: compared with every id, so a run with many (a broken import) would cost ids x targets. Past
+#: this many, the first in text order get it (whatever the run's order: the same in every mode).
+DANGLING_HINTS = 20
 _MIN_MATCH = 12
 
 
