@@ -12,6 +12,7 @@ knows about tests).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -336,17 +337,16 @@ def _parent_of(pid: int) -> int:
         return int(stream.read().rpartition(b")")[2].split()[1])
 
 
-@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
-@pytest.mark.parametrize(
-    "signum", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT], ids=["SIGKILL", "SIGTERM", "SIGINT"]
-)
-def test_killing_a_parallel_validate_ends_its_workers(tmp_path: Path, signum: int) -> None:
+@contextlib.contextmanager
+def _parallel_validate(tmp_path: Path, mode: str, busy: int = 2) -> t.Iterator[tuple[subprocess.Popen[str], list[int]]]:
+    """A ``validate -j 2`` whose workers are held (``mode``: see WRAPPER) once ``busy`` markers
+    are written; the process and its workers' ids. Whatever the test did, nothing is left running."""
     tree = tmp_path / "tree"
     shutil.copytree(RECORDS / "places", tree)  # enough files for two chunks each
     ready = tmp_path / "ready"
     ready.mkdir()
     process = subprocess.Popen(
-        wrapped("block-workers", "getpid", 0, ready, tmp_path / "unused", "validate", "-j", "2", tree),
+        wrapped(mode, "getpid", 0, ready, tmp_path / "unused", "validate", "-j", "2", tree),
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -354,49 +354,38 @@ def test_killing_a_parallel_validate_ends_its_workers(tmp_path: Path, signum: in
     )
     workers: list[int] = []
     try:
-        wait_for(lambda: len(list(ready.iterdir())) == 2 or process.poll() is not None, "two busy workers")
-        workers = [int(p.name) for p in ready.iterdir()]
+        wait_for(lambda: len(list(ready.iterdir())) == busy or process.poll() is not None, "two busy workers")
+        workers += [int(p.name) for p in ready.iterdir() if p.name.isdigit()]
+        yield process, workers
+    finally:
+        if process.poll() is None:
+            process.kill()
+        for pid in workers:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+@pytest.mark.parametrize(
+    "signum", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT], ids=["SIGKILL", "SIGTERM", "SIGINT"]
+)
+def test_killing_a_parallel_validate_ends_its_workers(tmp_path: Path, signum: int) -> None:
+    with _parallel_validate(tmp_path, "block-workers") as (process, workers):
         assert all(_parent_of(pid) == process.pid for pid in workers)
         os.kill(process.pid, signum)
         _out, err = process.communicate(timeout=30)
         assert process.returncode == (-signum if signum == signal.SIGKILL else 128 + signum), err
         assert "Traceback" not in err
         wait_for(lambda: not any(_alive(pid) for pid in workers), "the workers to end", seconds=10)
-    finally:
-        if process.poll() is None:
-            process.kill()
-        for pid in workers:
-            if _alive(pid):
-                os.kill(pid, signal.SIGKILL)
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 def test_a_worker_killed_is_a_clean_exit_3_and_ends_the_other(tmp_path: Path) -> None:
-    tree = tmp_path / "tree"
-    shutil.copytree(RECORDS / "places", tree)
-    ready = tmp_path / "ready"
-    ready.mkdir()
-    process = subprocess.Popen(
-        wrapped("block-workers", "getpid", 0, ready, tmp_path / "unused", "validate", "-j", "2", tree),
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    workers: list[int] = []
-    try:
-        wait_for(lambda: len(list(ready.iterdir())) == 2 or process.poll() is not None, "two busy workers")
-        workers = [int(p.name) for p in ready.iterdir()]
+    with _parallel_validate(tmp_path, "block-workers") as (process, workers):
         os.kill(workers[0], signal.SIGKILL)  # the out-of-memory killer, say
         _, err = process.communicate(timeout=30)
         assert process.returncode == 3 and "a worker process ended unexpectedly" in err and "Traceback" not in err
         wait_for(lambda: not any(_alive(pid) for pid in workers), "the other worker to end", seconds=10)
-    finally:
-        if process.poll() is None:
-            process.kill()
-        for pid in workers:
-            if _alive(pid):
-                os.kill(pid, signal.SIGKILL)
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
@@ -404,33 +393,13 @@ def test_a_worker_killed_is_a_clean_exit_3_and_ends_the_other(tmp_path: Path) ->
 def test_an_interrupt_while_a_worker_sends_its_result_ends_the_run(tmp_path: Path, signum: int) -> None:
     """A worker killed halfway through sending its result must not leave the pool's reader
     waiting for the rest: the run ends at once, 130 or 143, no traceback, no worker left."""
-    tree = tmp_path / "tree"
-    shutil.copytree(RECORDS / "places", tree)
-    ready = tmp_path / "ready"
-    ready.mkdir()
-    process = subprocess.Popen(
-        wrapped("half-sent", "getpid", 0, ready, tmp_path / "unused", "validate", "-j", "2", tree),
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    workers: list[int] = []
-    try:
-        wait_for(lambda: len(list(ready.iterdir())) == 3 or process.poll() is not None, "two busy workers")
-        workers = [int(p.name) for p in ready.iterdir() if p.name != "half"]
+    with _parallel_validate(tmp_path, "half-sent", busy=3) as (process, workers):  # (two workers, and "half")
         time.sleep(0.2)  # the pool's reader has the start of the message and waits for the rest
         os.kill(process.pid, signum)
         _out, err = process.communicate(timeout=30)
         assert process.returncode == 128 + signum, err
         assert "Traceback" not in err
         wait_for(lambda: not any(_alive(pid) for pid in workers), "the workers to end", seconds=10)
-    finally:
-        if process.poll() is None:
-            process.kill()
-        for pid in workers:
-            if _alive(pid):
-                os.kill(pid, signal.SIGKILL)
 
 
 # -- unusual outputs: no traceback, the right exit code --------------------------------------------
