@@ -152,7 +152,8 @@ def _escape_clean(value: str, context: Where) -> str:
         _MARKUP.search(value) is None
         and (not autolinks or _AUTOLINK.search(value) is None)
         and not (
-            (context == "heading" and "#" in value) or (context == "block" and value and value[0] in "#>-+:|0123456789")
+            (context == "heading" and "#" in value)
+            or (context == "block" and value and (value[0] in "#>-+:|" or value[0].isdigit()))  # (any digits: _ORDERED)
         )
     ):
         return value

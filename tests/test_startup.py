@@ -514,8 +514,9 @@ if __name__ == '__main__':
             [],
             False,
         ),
+        (_AS_PIP_WRITES, ["-i"], False),
     ],
-    ids=["console script", "under cProfile", "under trace", "inside try-finally"],
+    ids=["console script", "under cProfile", "under trace", "inside try-finally", "python -i"],
 )
 def test_a_one_file_run_ends_at_once_only_when_nothing_comes_after_it(
     tmp_path: Path, script: str, how: list[str], ends_at_once: bool
@@ -525,7 +526,7 @@ def test_a_one_file_run_ends_at_once_only_when_nothing_comes_after_it(
     path = tmp_path / "toolkit-like"
     path.write_text(script, encoding="utf-8")
     command = [sys.executable, *(part.replace("{tmp}", str(tmp_path)) for part in how), str(path)]
-    done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=tmp_path)
+    done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=tmp_path, stdin=subprocess.DEVNULL)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[0] == str(ends_at_once)
 

@@ -251,7 +251,8 @@ def _end(code: int) -> None:
 def _called_last(caller: t.Any) -> bool:
     """Whether the frame that called :func:`run` is a console script's top level run by the
     interpreter itself, nothing after it: not under runpy, a profiler (``python -m cProfile``),
-    a tracer or a debugger, and no ``try`` or ``with`` around the call (a wrapper's ``finally``)."""
+    a tracer or a debugger, nor ``python -i``, and no ``try`` or ``with`` around the call (a
+    wrapper's ``finally``)."""
     return (
         caller.f_code.co_name == "<module>"
         and caller.f_globals.get("__name__") == "__main__"
@@ -259,6 +260,7 @@ def _called_last(caller: t.Any) -> bool:
         and not getattr(caller.f_code, "co_exceptiontable", b"")
         and sys.gettrace() is None
         and sys.getprofile() is None
+        and not sys.flags.inspect  # (python -i: the prompt comes after the script)
     )
 
 

@@ -55,7 +55,7 @@ def test_only_ascii_letters_lower_case_to_those_of_www_and_mailto() -> None:
     assert others == []
 
 
-_around = st.sampled_from("\\`*_[]{}<>&~./:#@|-+ \t\u00a0wWmMaAiIlLtToO1x;é²Ⅻ_")
+_around = st.sampled_from("\\`*_[]{}<>&~./:#@|-+ \t\u00a0wWmMaAiIlLtToO1x;é²Ⅻ_１٣७𝟙)")
 
 
 @settings(max_examples=2000, deadline=None)
@@ -65,9 +65,22 @@ def test_text_the_scans_pass_is_what_the_loop_gives(text: str, context: str) -> 
     value = md.clean(text)
     reference = _escape_reference(text, context)
     if md._MARKUP.search(value) is None and (context == "link" or md._AUTOLINK.search(value) is None):
-        if not (context == "block" and value and value[0] in "#>-+:|0123456789"):
+        if not (context == "block" and value and (value[0] in "#>-+:|" or value[0].isdigit())):
             assert reference == value
     assert md._escape(text, context) == reference  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("digit", ["1", "１", "٣", "۱", "७", "𝟙"])
+def test_a_paragraph_starting_with_any_digits_and_a_dot_is_no_list(digit: str) -> None:
+    """Python-Markdown takes any decimal digits before ``.`` or ``)`` at a block's start for an
+    ordered list (the number then lost): the dot is escaped, whatever script the digits are in."""
+    for mark in (".", ")"):
+        text = f"{digit}{mark} Joint efforts by the two armies."
+        assert (
+            md._escape(text, "block")
+            == _escape_reference(text, "block")
+            == f"{digit}\\{mark} Joint efforts by the two armies."
+        )
 
 
 def test_sentences_and_addresses() -> None:
