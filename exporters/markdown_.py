@@ -64,6 +64,7 @@ import unicodedata
 from collections import Counter
 
 from records_toolkit import dates
+from records_toolkit.loader import Names
 from records_toolkit.plugins import Context, Exported, Option, Record, Writable
 
 if t.TYPE_CHECKING:
@@ -425,46 +426,7 @@ def _label(value: object) -> str:
     return _escaped_label(value) if type(value) is str else escape(value)
 
 
-def timeline_key(event: Record) -> tuple[int, dt.date, dt.date, str]:
-    """Events by lower bound (the upper bound when the start is open or unknown); undated last."""
-    if not isinstance(event.get("date"), str):
-        return (1, dt.date.max, dt.date.max, str(event.get("id", "")))
-    value = dates.parse(event["date"])
-    first = value.lower or value.upper or dt.date.max
-    return (0, first, value.upper or dt.date.max, str(event.get("id", "")))
-
-
-def _article_key(article: Record) -> tuple[dt.date, str]:
-    try:
-        value = dates.parse(article.get("date_published", ""))
-        when = value.lower or value.upper or dt.date.max
-    except dates.EdtfError:
-        when = dt.date.max
-    return (when, str(article.get("id", "")))
-
-
 # -- the document --------------------------------------------------------------------------------
-
-
-class _Texts:
-    """Strings packed one after another as UTF-8 in one buffer, read back by index: their bytes and
-    8 more each, where a ``list`` of ``str`` takes some 60 bytes of object and pointer more per item."""
-
-    __slots__ = ("_data", "_ends")
-
-    def __init__(self) -> None:
-        self._data = bytearray()
-        self._ends = array.array("q")
-
-    def append(self, text: str) -> None:
-        self._data += text.encode("utf-8")  # (text made by clean(): never a lone surrogate)
-        self._ends.append(len(self._data))
-
-    def __getitem__(self, index: int) -> str:
-        return self._data[self._ends[index - 1] if index else 0 : self._ends[index]].decode("utf-8")
-
-    def __len__(self) -> int:
-        return len(self._ends)
 
 
 _DAY_BITS = 22  # bits of a date's ordinal (dt.date.max's is 3,652,059 < 2**22)
@@ -473,8 +435,8 @@ _NO_DAY = dt.date.max.toordinal()
 
 @functools.lru_cache(maxsize=2048)  # bounded: a collection's dates repeat (one day, many events)
 def _event_date(text: str) -> tuple[int, bool]:
-    """:func:`timeline_key` of an event dated ``text`` (but the id) as one int, in the same order;
-    and whether the date is known to the day."""
+    """An event dated ``text`` as one int that sorts events by lower bound (the upper bound when
+    the start is open or unknown), then by upper bound; and whether the date is known to the day."""
     value = dates.parse(text)
     first = value.lower or value.upper or dt.date.max
     return first.toordinal() << _DAY_BITS | (value.upper or dt.date.max).toordinal(), value.day_precise
@@ -482,7 +444,8 @@ def _event_date(text: str) -> tuple[int, bool]:
 
 @functools.lru_cache(maxsize=2048)
 def _published(text: str) -> int:
-    """:func:`_article_key` of an article published ``text`` (but the id): a date's ordinal."""
+    """An article published ``text`` as a date's ordinal (its lower bound, else its upper one; an
+    unknown or unreadable date last)."""
     try:
         value = dates.parse(text)
     except dates.EdtfError:
@@ -490,7 +453,7 @@ def _published(text: str) -> int:
     return (value.lower or value.upper or dt.date.max).toordinal()
 
 
-_UNDATED = (1 << 2 * _DAY_BITS) | _NO_DAY << _DAY_BITS | _NO_DAY  # timeline_key's (1, max, max): last
+_UNDATED = (1 << 2 * _DAY_BITS) | _NO_DAY << _DAY_BITS | _NO_DAY  # undated events: after every dated one
 
 
 @dataclasses.dataclass
@@ -506,14 +469,14 @@ class _Collection:
 
     Kept compact, since it grows with the collection (about 130 bytes a record, half of what the
     dicts, lists and tuples took): positions in ``array`` s, the titles packed as UTF-8
-    (:class:`_Texts`), the types and ids of a :class:`~records_toolkit.streaming.Records` (which
+    (:class:`~records_toolkit.loader.Names`), the types and ids of a :class:`~records_toolkit.streaming.Records` (which
     has them, in the order of its records) used as they are, not copied; dates sort as ints, and
     ties by position where the ids rise with it (as in a ``Records``), else by id.
     """
 
     records: t.Sequence[Record]
     kinds: t.Sequence[str]  # position -> str(type)
-    titles: _Texts  # position -> escape(_title(record))
+    titles: Names  # position -> escape(_title(record)), packed
     first: dict[str, int]  # id -> position of the first record with it
     by_type: dict[str, t.Sequence[int]]  # type -> positions, in report order
     # article id -> positions of the other records whose sources cite it, in report order
@@ -535,7 +498,7 @@ class _Collection:
         keyed = keyed and len(t.cast(list[str], given_ids)) == len(t.cast(list[str], given_types)) == len(records)
         ids: list[str] = t.cast(list[str], given_ids) if keyed else []
         kinds: list[str] = t.cast(list[str], given_types) if keyed else []
-        collection = cls(records, kinds, _Texts(), {}, {})
+        collection = cls(records, kinds, Names(), {}, {})
         first = collection.first
         titles = collection.titles
         url_titles, url_citing, status = collection.url_titles, collection.url_citing, collection.status
@@ -611,7 +574,7 @@ class _Collection:
                 cites[article_id].append(position)
         for kind, items in positions.items():
             key_of = keys.pop(kind)
-            if kind in unordered:  # ties broken by the id, then the position, as timeline_key does
+            if kind in unordered:  # ties broken by the id, then the position
 
                 def with_id(i: int, key_of: t.Any = key_of, items: array.array[int] = items) -> tuple[t.Any, str]:
                     return (key_of[i], "" if items[i] in no_id else ids[items[i]])

@@ -867,8 +867,6 @@ def _mounted_below(root: Path) -> bool:
     """Whether a file system is mounted somewhere below ``root``, or this cannot be told (no
     ``/proc/self/mountinfo``: not Linux). A bind mount shows a folder or a file a second time
     under the same inode, however many links it has: then every file's inode must be noted."""
-    import re
-
     try:
         with open("/proc/self/mountinfo", "rb") as stream:
             table = stream.read()
@@ -1048,11 +1046,13 @@ class Names(t.Sequence[str]):
                 return []
             end = self.starts[stop] - 1 if stop < len(self.starts) else len(self.data) - 1
             return self.data[self.starts[start] : end].decode("utf-8", "surrogatepass").split("\0")
+        count = len(self.starts)
         if index < 0:
-            index += len(self.starts)
-        if not 0 <= index < len(self.starts):
+            index += count
+        if not 0 <= index < count:
             raise IndexError("name index out of range")
-        return self[index : index + 1][0]
+        end = self.starts[index + 1] - 1 if index + 1 < count else len(self.data) - 1
+        return self.data[self.starts[index] : end].decode("utf-8", "surrogatepass")
 
     def __iter__(self) -> t.Iterator[str]:
         if self.listed is not None:
@@ -1348,9 +1348,8 @@ class _Helper:
                     gc.disable()  # (a collection would touch, and so copy, the pages shared with the walk)
                     os.close(read)
                     os.close(numbers)
-                    helped = _Part(
-                        part.seen, part.every
-                    )  # the inodes the walk met so far come along (copied by the fork)
+                    # the inodes the walk met so far come along (copied by the fork)
+                    helped = _Part(part.seen, part.every)
                     marks = _take(helped, queue, groups)
                     problems = [(p.file, p.code, p.message) for p in helped.problems]
                     files = "\0".join(helped.files)

@@ -297,40 +297,20 @@ def _orderer(model: Model) -> t.Callable[[dict[str, t.Any]], dict[str, t.Any]]:
     fraction of the time: a record whose keys are already in order (a canonical file) is kept as
     it is, neither sorted nor copied.
     """
-    ranks: dict[str, dict[Template, dict[str, int]]] = {
-        name: {path: {key: i for i, key in enumerate(keys)} for path, keys in info.key_order.items()}
-        for name, info in model.types.items()
-    }
     plain = (str, int, float, bool, type(None))
-    unranked: dict[str, int] = {}
-
-    def order(value: t.Any, table: dict[Template, dict[str, int]], at: Template) -> t.Any:
-        if type(value) in plain:
-            return value
-        if isinstance(value, dict):
-            rank = table.get(at, unranked)
-            keys = list(value)
-            positions = [rank.get(k, -1) for k in keys]
-            if -1 in positions or positions != sorted(positions):
-                keys.sort(key=lambda k: (0, rank[k], "") if k in rank else (1, 0, str(k)))
-            return {k: order(value[k], table, (*at, k)) for k in keys}
-        if isinstance(value, list):
-            inner = (*at, "*")
-            return [order(item, table, inner) for item in value]
-        return value
-
-    # The same ranks as a tree (ranks of a mapping's keys, the plan of each key's value; "*": a
-    # list's items), for the check below, which walks a record without making a path per key.
+    # Each type's key order as a tree: the ranks of a mapping's keys, and the plan of each key's
+    # value ("*": a list's items); walked without making a path per key. A path the schema does
+    # not name has no ranks (its keys sorted by name).
     Plan = tuple[dict[str, int], dict[str, t.Any]]
-    bare: Plan = (unranked, {})
+    bare: Plan = ({}, {})
 
-    def plan_of(table: dict[Template, dict[str, int]]) -> Plan:
+    def plan_of(key_order: t.Mapping[Template, t.Sequence[str]]) -> Plan:
         root: Plan = ({}, {})
-        for path, rank in table.items():
+        for path, keys in key_order.items():
             node = root
             for token in path:
                 node = node[1].setdefault(token, ({}, {}))
-            node[0].update(rank)
+            node[0].update({key: i for i, key in enumerate(keys)})
         return root
 
     def in_order(value: t.Any, plan: Plan) -> bool:
@@ -351,18 +331,30 @@ def _orderer(model: Model) -> t.Callable[[dict[str, t.Any]], dict[str, t.Any]]:
             return all(type(item) in plain or in_order(item, inner) for item in value)
         return True
 
-    default: dict[Template, dict[str, int]] = {(): {"id": 0, "type": 1}}
-    plans = {name: plan_of(table) for name, table in ranks.items()}
-    default_plan = plan_of(default)
+    def order(value: t.Any, plan: Plan) -> t.Any:
+        if type(value) in plain:
+            return value
+        if isinstance(value, dict):
+            rank, below = plan
+            keys = list(value)
+            positions = [rank.get(k, -1) for k in keys]
+            if -1 in positions or positions != sorted(positions):
+                keys.sort(key=lambda k: (0, rank[k], "") if k in rank else (1, 0, str(k)))
+            return {k: order(value[k], below.get(k, bare)) for k in keys}
+        if isinstance(value, list):
+            inner = plan[1].get("*", bare)
+            return [order(item, inner) for item in value]
+        return value
+
+    plans = {name: plan_of(info.key_order) for name, info in model.types.items()}
+    default = plan_of({(): ("id", "type")})
 
     def canonical(record: dict[str, t.Any]) -> dict[str, t.Any]:
         type_name = record.get("type")
-        if not isinstance(type_name, str):
-            type_name = ""  # (no type: the default order; no type is named "")
-        if in_order(record, plans.get(type_name, default_plan)):
+        plan = plans.get(type_name, default) if isinstance(type_name, str) else default
+        if in_order(record, plan):
             return record  # (a canonical file's record: kept as it is, not copied)
-        table = ranks.get(type_name, default)
-        return t.cast(dict[str, t.Any], order(record, table, ()))
+        return t.cast(dict[str, t.Any], order(record, plan))
 
     return canonical
 

@@ -524,7 +524,8 @@ def walk_into(
     jobs: int | None = None,
 ) -> Names:
     """The record files under ``paths`` (packed names, not Path objects nor even text: a
-    100,000-file tree would hold 100,000 of them); the walk's own problems go to ``checker``'s report, and every file counts.
+    100,000-file tree would hold 100,000 of them); the walk's own problems go to ``checker``'s
+    report, and every file counts.
     ``jobs=1``: the walk stays in this process too."""
     files = Names()
     items: t.Iterable[str | Problem]
@@ -637,8 +638,8 @@ def _add_files(
     dask: DaskRun | None = None,
 ) -> None:
     """Load and check ``files`` into ``checker``: on the Dask cluster when one is given (the
-    chunks' states merged there in groups, each group's state merged here, in order), in worker processes for a large tree (each
-    chunk's state merged here, in order), else here."""
+    chunks' states merged there in groups, each group's state merged here, in order), in worker
+    processes for a large tree (each chunk's state merged here, in order), else here."""
     workers = jobs if jobs is not None else (os.cpu_count() or 1)
     work = _check_chunk_hashed if checker.hashes is not None else _check_chunk
     # A caller's own `model` stays in this process; workers use the cached default model.
@@ -671,7 +672,6 @@ def _in_workers(
     """``work`` over contiguous chunks of ``files`` in ``workers`` processes; the results in order."""
     import collections
     import concurrent.futures
-    import itertools
     import multiprocessing
     import signal
     from concurrent.futures.process import BrokenProcessPool
@@ -690,20 +690,18 @@ def _in_workers(
         with SignalGuard(defer=False):  # SIGTERM too ends the wait here, and so the workers
             # submit, not map: map's clean-up cancels futures the pool then fails (InvalidStateError)
             # at most two tasks per worker ahead of the merge here: results that wait are memory
-            waiting = chunks
             # The first submit forks the workers: a signal handled meanwhile would be raised inside
             # the fork hooks (logging's), where Python prints it and goes on. It waits until then.
             blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
             try:
                 futures = collections.deque(
-                    pool.submit(work, chunk, keep, max_bytes, layout)
-                    for chunk in itertools.islice(waiting, 2 * workers)
+                    pool.submit(work, chunk, keep, max_bytes, layout) for chunk in itertools.islice(chunks, 2 * workers)
                 )
             finally:
                 signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
             while futures:  # each result let go once handed on (a done future keeps its result)
                 result = futures.popleft().result()
-                chunk = next(waiting, None)
+                chunk = next(chunks, None)
                 if chunk is not None:
                     futures.append(pool.submit(work, chunk, keep, max_bytes, layout))
                 yield result
