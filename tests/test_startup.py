@@ -553,3 +553,40 @@ def test_a_profiled_one_file_run_writes_its_profile(tmp_path: Path) -> None:
     )
     assert done.returncode == 0 and done.stdout.startswith("ok: 1 record"), done.stderr
     assert profile.stat().st_size > 0
+
+
+_CTRL_C_WHILE_LOADING = """
+import sys
+
+class Interrupting:
+    def find_spec(self, name, path=None, target=None):
+        if name == "records_toolkit.errors":
+            raise KeyboardInterrupt  # as a Ctrl-C that lands while the checks load
+        return None
+
+sys.meta_path.insert(0, Interrupting())
+sys.argv = ["toolkit", "validate", "--no-collection", sys.argv[1]]
+from records_toolkit.launcher import run
+run()
+"""
+
+
+def test_ctrl_c_while_the_checks_load_is_an_interrupt_not_a_traceback(tmp_path: Path) -> None:
+    record = tmp_path / "iran.yaml"
+    shutil.copy(ROOT / "records" / "places" / "iran.yaml", record)
+    done = subprocess.run(
+        [sys.executable, "-c", _CTRL_C_WHILE_LOADING, str(record)], capture_output=True, text=True, check=False
+    )
+    assert (done.returncode, done.stderr) == (130, "interrupted: nothing was changed\n")
+
+
+def test_python_m_of_the_cli_module_runs_the_command(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text('id: "x"\ntype: "place"\nname: [unclosed\n', encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "records_toolkit.cli", "validate", "--no-collection", str(broken)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1 and "[yaml-syntax]" in done.stdout, (done.stdout, done.stderr)

@@ -739,3 +739,7 @@ def _terminated(exc: BaseException) -> Terminated | None:
     if output is not None and isinstance(exc, output.Terminated):
         return t.cast("Terminated", exc)
     return None
+
+
+if __name__ == "__main__":  # python -m records_toolkit.cli, as python -m records_toolkit
+    run()

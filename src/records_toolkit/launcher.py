@@ -155,10 +155,8 @@ def _validate(options: dict[str, t.Any], *, last: bool = False) -> t.NoReturn:
         gc.set_threshold(_GC_YOUNG, *gc.get_threshold()[1:])
     written = True  # the report and messages went out whole (no OSError)
     try:
-        from .errors import ToolkitError
-
         try:
-            from . import api
+            from . import api  # (a Ctrl-C while it loads: interrupted, below, as any other)
 
             report = api.validate(
                 tuple(options["paths"]) or None,
@@ -181,7 +179,11 @@ def _validate(options: dict[str, t.Any], *, last: bool = False) -> t.NoReturn:
                 err=True,
             )
             code = 130
-        except ToolkitError as exc:
+        except Exception as exc:
+            from .errors import ToolkitError
+
+            if not isinstance(exc, ToolkitError):
+                raise
             render_error(exc, form, quiet, "validate", echo)
             code = exc.exit_code
     except OSError as exc:
