@@ -178,6 +178,60 @@ def test_the_config_names_the_collection_folder(repo: Path) -> None:
     assert _run().stdout.strip() == "ok: 3 records in 3 files, no problems"
 
 
+def _command(*args: str) -> Result:
+    result = CliRunner(catch_exceptions=False).invoke(main, list(args))
+    assert "Traceback" not in result.output
+    return result
+
+
+def test_every_command_given_no_path_works_on_the_configured_collection(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not only `validate`: export, fmt, show, new and quote read records-toolkit.toml too, from
+    any folder of the repository (they used to mean ./records, missing here)."""
+    (repo / "records").rename(repo / "data")
+    (repo / "records-toolkit.toml").write_text('[collection]\npath = "data"\n', encoding="utf-8")
+    (repo / "docs").mkdir()
+    monkeypatch.chdir(repo / "docs")
+    exported = _command("export", "-f", "jsonld")
+    assert exported.exit_code == 0, exported.output
+    assert sorted(node["@id"].rsplit("/", 1)[1] for node in json.loads(exported.stdout)["@graph"]) == [
+        "baku",
+        "drill",
+        "kayseri",
+    ]
+    assert _command("fmt", "--check").exit_code == 0
+    (repo / "data/places/baku.yaml").write_text(_place("baku", "Baku") + "\n\n", encoding="utf-8")
+    unformatted = _command("fmt", "--check")
+    assert unformatted.exit_code == 1 and "../data/places/baku.yaml" in unformatted.output
+    assert _command("fmt").exit_code == 0
+    assert (repo / "data/places/baku.yaml").read_text(encoding="utf-8") == _place("baku", "Baku")
+    shown = _command("show", "kayseri")
+    assert shown.exit_code == 0, shown.output
+    assert shown.stdout.startswith('id: "kayseri"') and "drill" in shown.stdout
+    made = _command("new", "person", "jane-doe")
+    assert made.exit_code == 0, made.output
+    assert (repo / "data/persons/jane-doe.yaml").is_file()
+    # --records still names another folder; a broken config is a usage error for every command
+    assert _command("show", "kayseri", "--records", str(repo / "nowhere")).exit_code == 1
+    (repo / "records-toolkit.toml").write_text("[collection]\npath = 3\n", encoding="utf-8")
+    for args in (["export", "-f", "jsonld"], ["fmt"], ["show", "kayseri"], ["new", "place", "x"], ["quote", "a", "b"]):
+        broken = _command(*args)
+        assert broken.exit_code == 2, (args, broken.output)
+        assert "path must be a folder" in broken.stderr
+    assert not (repo / "data/places/x.yaml").exists()
+
+
+def test_without_a_config_commands_mean_records_here(repo: Path) -> None:
+    (repo / "records-toolkit.toml").unlink()
+    exported = _command("export", "-f", "jsonld")
+    assert exported.exit_code == 0, exported.output
+    assert len(json.loads(exported.stdout)["@graph"]) == 3
+    (repo / "records").rename(repo / "data")
+    missing = _command("export", "-f", "jsonld")
+    assert missing.exit_code == 1 and "records" in missing.stderr
+
+
 def test_the_walk_stops_at_the_repository_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / CONFIG_NAME).write_text(CONFIG, encoding="utf-8")
     inner = tmp_path / "inner"

@@ -777,10 +777,17 @@ def fmt(
     With ``collection`` (the default) and a collection found (``records-toolkit.toml`` or
     ``records/``), only paths inside it are touched: a GitHub workflow or a pre-commit config
     handed over by a hook is not a record, and is listed in ``result.skipped``, never rewritten.
+    No ``paths``: the collection's folder (``records-toolkit.toml``), else ``records``.
     """
     from .canonical import format_paths
 
-    given = _paths(paths)
+    if paths is None and collection:
+        from .collection import default_folder
+
+        paths = [default_folder()]  # the collection of records-toolkit.toml, as `validate` checks it
+        given = _paths(paths)
+    else:
+        given = _paths(paths)
     _whole(max_file_size, "max_file_size")
     skipped: list[str] = []
     if collection and paths is not None:

@@ -307,7 +307,7 @@ def validate(
 @main.command(
     epilog="""\b
 Examples:
-  toolkit fmt                    # rewrite records/ in canonical form
+  toolkit fmt                    # rewrite the collection (records-toolkit.toml, else records/)
   toolkit fmt --check records    # CI: exit 1 naming each file that is not canonical"""
 )
 @_paths
@@ -403,6 +403,7 @@ def export_(
 ) -> None:
     """Validate, then write the records in a format. Invalid records write nothing."""
     from . import api
+    from .collection import default_folder
     from .plugins import Partitioned, load
 
     _settings(ctx, output_format, quiet)
@@ -414,7 +415,7 @@ def export_(
         what = "in parts" if parts is not None and not plugin.directory else "several files"
         raise UsageError(f"format {format_name!r} writes {what}: give a directory with -o DIR")
     exported = api.export(
-        list(paths or api.DEFAULT_PATHS),
+        list(paths or [default_folder()]),
         format_name,
         to=output,
         max_file_size=max_bytes,
@@ -532,10 +533,15 @@ def _records_option(func: F) -> F:
         "--records",
         "records_dir",
         type=click.Path(path_type=str),
-        default="records",
-        show_default=True,
-        help="The records directory of the collection.",
+        default=None,
+        help="The records directory of the collection (default: from records-toolkit.toml, else records).",
     )(func)
+
+
+def _records_folder(given: str | None) -> str:
+    from .collection import default_folder
+
+    return given if given is not None else default_folder()
 
 
 @main.command(
@@ -548,7 +554,7 @@ Examples:
 @click.argument("type_name", metavar="TYPE")
 @click.argument("record_id", metavar="ID")
 @_records_option
-def new(type_name: str, record_id: str, records_dir: str) -> None:
+def new(type_name: str, record_id: str, records_dir: str | None) -> None:
     """Write a skeleton record with every required field, at RECORDS/<TYPE>s/<ID>.yaml.
 
     Texts are "TODO: ..." placeholders; allowed values (a kind, a status) are set to the first
@@ -560,7 +566,7 @@ def new(type_name: str, record_id: str, records_dir: str) -> None:
     """
     from . import api
 
-    path = api.new_record(type_name, record_id, records=records_dir)
+    path = api.new_record(type_name, record_id, records=_records_folder(records_dir))
     click.echo(f"wrote {_visible(path.as_posix())}: replace each TODO, then run `toolkit validate`", err=True)
 
 
@@ -573,7 +579,7 @@ Examples:
 @click.argument("article")
 @click.argument("words", nargs=-1, required=True)
 @_records_option
-def quote(article: str, words: tuple[str, ...], records_dir: str) -> None:
+def quote(article: str, words: tuple[str, ...], records_dir: str | None) -> None:
     """Print a ready source block for each sentence of ARTICLE holding all WORDS.
 
     Words match case-insensitively, anywhere in a sentence (quote a phrase to keep it whole).
@@ -583,7 +589,7 @@ def quote(article: str, words: tuple[str, ...], records_dir: str) -> None:
     """
     from . import api
 
-    quotes = api.find_quotes(article, list(words), records=records_dir)
+    quotes = api.find_quotes(article, list(words), records=_records_folder(records_dir))
     click.echo(api.source_block(article, quotes), nl=False)
 
 
@@ -595,11 +601,11 @@ Examples:
 )
 @click.argument("record_id", metavar="ID")
 @_records_option
-def show(record_id: str, records_dir: str) -> None:
+def show(record_id: str, records_dir: str | None) -> None:
     """Show a record: its canonical YAML, the records referring to it, the articles it cites."""
     from . import api
 
-    shown = api.show(record_id, records=records_dir)
+    shown = api.show(record_id, records=_records_folder(records_dir))
     click.echo(_visible_block(shown.yaml), nl=False)
     click.echo("")
     if shown.referrers:

@@ -201,6 +201,14 @@ def discover(start: PathLike | None = None) -> Config | None:
     return None
 
 
+def default_folder() -> str:
+    """The folder a command given no path works on: the collection named by ``records-toolkit.toml``
+    (as messages show it), else ``records``. A broken config is a :class:`UsageError`, as for
+    ``validate``."""
+    config = find_config()
+    return DEFAULT_PATH if config is None else _shown(read_config(config).root)
+
+
 def resolve(paths: t.Sequence[PathLike] | None, collection: PathLike | bool) -> Scope:
     """The scope of a run over ``paths`` (None: none named, so the collection itself or ``records``).
 
