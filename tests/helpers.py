@@ -37,3 +37,17 @@ def assert_valid(records: list[Record]) -> None:
     """Hand-made test records must be records the CLI would accept, or the test proves little."""
     found = problems(records)
     assert not found, found
+
+
+def files_checked_here(monkeypatch: t.Any) -> list[str]:
+    """The files :class:`Checker` checks in this process from now on (a run the result cache
+    answers checks none), in order; ``monkeypatch`` undoes the count."""
+    seen: list[str] = []
+    real = Checker.add_file
+
+    def counting(self: Checker, file: str, max_bytes: int) -> t.Any:
+        seen.append(file)
+        return real(self, file, max_bytes)
+
+    monkeypatch.setattr(Checker, "add_file", counting)
+    return seen

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from helpers import files_checked_here
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -54,15 +55,7 @@ def _run(*args: str) -> tuple[int, list[dict[str, t.Any]]]:
 @pytest.fixture
 def parsed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The files parsed in this process (a cache hit parses nothing)."""
-    seen: list[str] = []
-    real = validate.Checker.add_file
-
-    def counting(self: validate.Checker, file: str, max_bytes: int) -> t.Any:
-        seen.append(file)
-        return real(self, file, max_bytes)
-
-    monkeypatch.setattr(validate.Checker, "add_file", counting)
-    return seen
+    return files_checked_here(monkeypatch)
 
 
 def _ctime_aged(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -355,7 +355,12 @@ def _is_paths(source: t.Any) -> bool:
 
 
 def _collection(
-    source: Source, max_file_size: int, dask: t.Any = None, beside: str = ".", jobs: int | None = None
+    source: Source,
+    max_file_size: int,
+    dask: t.Any = None,
+    beside: str = ".",
+    jobs: int | None = None,
+    cache: bool = False,
 ) -> Records:
     """Validated records sorted by ``(type, id)``, from a report, records or paths; else InvalidRecords.
 
@@ -383,7 +388,7 @@ def _collection(
                 from .parts import collect_on_cluster
 
                 return collect_on_cluster(given, max_bytes=max_file_size, dask=dask, beside=beside)
-            return collect(given, max_bytes=max_file_size, jobs=jobs)
+            return collect(given, max_bytes=max_file_size, jobs=jobs, cache=cache)
         except OSError as exc:
             raise CouldNotRun(f"validation could not run: {exc.strerror or exc}") from exc
     elif _iterable_not_text(source):
@@ -404,6 +409,7 @@ def export(
     parts: int | None = None,
     scheduler: str | t.Any = None,
     jobs: int | None = None,
+    cache: bool = False,
     **options: str,
 ) -> Exported:
     """Validate, then export in ``format`` with the format's ``options`` as keyword arguments.
@@ -429,6 +435,11 @@ def export(
     checked on a Dask cluster, and with ``parts`` each part is written by a worker; the workers
     must see the directory of ``to`` (else the current one) under the same name, where the valid
     records are spooled meanwhile. The files are the same as a local export's.
+    ``cache`` (what ``toolkit export`` does unless ``--no-cache``): when ``source`` names a
+    collection whose result cache, written by :func:`validate` with ``cache``, vouches that these
+    very files were checked and found without a problem, unchanged since, they are loaded without
+    being checked again (each file's SHA-256 compared with what was checked); the cache is read,
+    never written. The files written are the same either way.
     """
     from .plugins import Context, load, resolve_options
     from .schema_view import SchemaView
@@ -460,7 +471,7 @@ def export(
                 values = {**values, option.name: os.path.realpath(to)}
                 implied.add(option.name)
     try:
-        records = _collection(source, max_file_size, dask, _beside(to), jobs)
+        records = _collection(source, max_file_size, dask, _beside(to), jobs, bool(cache))
     except BaseException:
         if dask is not None:
             dask.close()

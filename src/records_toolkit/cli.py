@@ -385,6 +385,14 @@ Examples:
     "as a local export's. Needs records-toolkit[dask]. Also RECORDS_TOOLKIT_SCHEDULER.",
 )
 @_jobs_option
+@click.option(
+    "--no-cache",
+    is_flag=True,
+    envvar="RECORDS_TOOLKIT_NO_CACHE",
+    help="Check every record again even when the collection's result cache (written by `toolkit "
+    "validate`) vouches that the files, unchanged since, were found without a problem. The export "
+    "reads the cache, never writes it; the files written are the same. Also RECORDS_TOOLKIT_NO_CACHE=1.",
+)
 @_report_options
 @_max_size
 @click.pass_context
@@ -397,6 +405,7 @@ def export_(
     parts: int | None,
     scheduler: str | None,
     jobs: int | None,
+    no_cache: bool,
     output_format: str,
     quiet: bool,
     max_bytes: int,
@@ -404,7 +413,7 @@ def export_(
     """Validate, then write the records in a format. Invalid records write nothing."""
     from . import api
     from .collection import default_folder
-    from .plugins import Partitioned, load
+    from .plugins import Partitioned, load, resolve_options
 
     _settings(ctx, output_format, quiet)
     if output == "-":  # the usual spelling of standard output
@@ -414,6 +423,8 @@ def export_(
     if output is None and directory:
         what = "in parts" if parts is not None and not plugin.directory else "several files"
         raise UsageError(f"format {format_name!r} writes {what}: give a directory with -o DIR")
+    options = _parse_options(option_values)
+    resolve_options(plugin, options)  # an unknown name (`-O to=x` too) said as one, not passed on
     exported = api.export(
         list(paths or [default_folder()]),
         format_name,
@@ -422,7 +433,8 @@ def export_(
         parts=parts,
         scheduler=scheduler,
         jobs=jobs,
-        **_parse_options(option_values),
+        cache=not no_cache,
+        **options,
     )
     if not quiet:
         for notice in exported.notices:

@@ -497,6 +497,40 @@ class _Shards:
         return {f"{self.prefix}{number}": self.loaded[number] for number in self.dirty}
 
 
+def vouched(store: Store, order: t.Sequence[str], stats: t.Mapping[str, Signature]) -> bytes | None:
+    """Each file's SHA-256 (32 bytes each, in the order of ``order``) when the snapshot vouches that
+    a run over ``order`` finds no problem: it is of these very files in this order, none changed
+    since (each signature the same, and kept: not one taken a moment before the run that wrote
+    it), and that run found none. Else None. Reads only (an export asks; see :mod:`.streaming`),
+    the table of files a section at a time (a run's memory, not the snapshot's).
+    """
+    try:
+        meta = store.section("files")
+        count, chunks = int(meta["count"]), int(meta["chunks"])
+        if not meta["exact"] or count != len(order) or chunks != -(-count // CHUNK) or store.section("problems"):
+            return None
+        if store.section("names") != _joined(order):
+            return None
+        sigs, odd = _pack_all(order, stats)
+        if odd:
+            return None
+        shas = bytearray()
+        for number in range(chunks):
+            part = store.section(f"rows{number}")
+            if type(part) is not tuple or len(part) != 5 or not all(type(x) is bytes for x in part):
+                return None
+            rows = min(CHUNK, count - number * CHUNK)
+            at = number * CHUNK * _SIG
+            if part[0] != sigs[at : at + rows * _SIG] or len(part[1]) != rows * _SHA or len(part[2]) != rows:
+                return None
+            if part[2].translate(_NOT_BOTH).find(1) >= 0:
+                return None
+            shas += part[1]
+        return bytes(shas)
+    except (Unusable, TypeError, ValueError, KeyError, IndexError, AttributeError):  # a snapshot of another shape
+        return None
+
+
 def update(
     store: Store,
     order: t.Sequence[str],

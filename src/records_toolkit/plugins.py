@@ -309,6 +309,13 @@ class Entry:
         return plugin
 
 
+RESERVED_OPTION_NAMES = frozenset(
+    {"source", "format", "to", "source_date_epoch", "max_file_size", "parts", "scheduler", "jobs", "cache"}
+)
+"""The keyword arguments of :func:`records_toolkit.api.export` itself, which takes a format's options
+as the other keyword arguments: no format may name an option so."""
+
+
 def _malformed(plugin: Format) -> str | None:
     """What is wrong with a format's attributes, or None: checked once, so no listing crashes on them."""
     for attribute in ("name", "suffix", "media_type", "summary"):
@@ -329,6 +336,8 @@ def _malformed(plugin: Format) -> str | None:
             return f"options must be a list of Option, not of {type(option).__name__}"
         if not isinstance(option.name, str) or not option.name or option.name in names:
             return f"option name {option.name!r} must be text, given once"
+        if option.name in RESERVED_OPTION_NAMES:
+            return f"option name {option.name!r} is taken by an argument of the export itself"
         names.add(option.name)
         if not isinstance(option.default, str) or not isinstance(option.help, str):
             return f"option {option.name!r}: its default and help must be text"

@@ -28,10 +28,11 @@ import os
 import tempfile
 import typing as t
 
-from .problems import Report
+from .problems import Problem, Report
 
 if t.TYPE_CHECKING:
     from .collection import Layout
+    from .loader import Names, Walked
     from .plugins import Record
     from .schemas import Model, Template
 
@@ -375,22 +376,125 @@ def _spool_chunk(files: list[str], keep: bool, max_bytes: int, layout: Layout | 
     return state
 
 
-def collect(paths: t.Sequence[str | os.PathLike[str]], *, max_bytes: int, jobs: int | None = None) -> Records:
+def _load_chunk(files: list[str], keep: bool, max_bytes: int, layout: Layout | None = None) -> dict[str, t.Any]:
+    """Load some files whose checks the result cache vouches for (see :func:`collect`) and spool
+    their records; each file's SHA-256 of the very bytes loaded. ``usable`` False: a file that
+    does not load as a run that found no problem would have loaded it (then nothing is kept)."""
+    from .cache import content_hash
+    from .loader import load_bytes, read_regular
+    from .schemas import load_model
+
+    assert _SPOOL is not None
+    canonical = _orderer(load_model())
+    hashes: list[bytes] = []
+    items: list[tuple[str, str, dict[str, t.Any]]] = []
+    for name in files:
+        try:
+            raw = read_regular(name, max_bytes)
+        except OSError:
+            return {"usable": False}
+        hashes.append(content_hash(raw))
+        for loaded in load_bytes(raw, name):
+            data = None if isinstance(loaded, Problem) else loaded.data
+            if not isinstance(data, dict) or type(data.get("type")) is not str or type(data.get("id")) is not str:
+                return {"usable": False}  # a problem, or no record: not what the cache vouched for
+            items.append((t.cast(str, data["type"]), t.cast(str, data["id"]), canonical(data)))
+    return {"usable": True, "hashes": b"".join(hashes), "spooled": _SPOOL.store(items)}
+
+
+def _vouched(paths: t.Sequence[str | os.PathLike[str]], files: Names, stats: Walked, max_bytes: int) -> bytes | None:
+    """Each file's SHA-256 when the result cache of the collection ``paths`` name (written by
+    ``toolkit validate``) vouches that a check of these very files, unchanged since, finds no
+    problem (:func:`.incremental.vouched`); else None. Never writes the cache, nor makes a
+    signing key: a collection without a cache folder is not asked."""
+    from . import incremental, validate
+    from .cache import CACHE_DIR
+    from .collection import resolve
+    from .errors import UsageError
+    from .schemas import load_model
+
+    try:
+        scope = resolve(list(paths), True)
+    except UsageError:  # a broken config: the export reads none
+        return None
+    if scope.root is None or scope.context is not None or not os.path.isdir(os.path.join(scope.root, CACHE_DIR)):
+        return None
+    store = validate._open_cache(scope.root, load_model(), max_bytes, scope.layout, len(files))
+    if store is None or store.empty:
+        return None
+    try:
+        return incremental.vouched(store, files, stats)
+    finally:
+        store.close()
+
+
+def _load_vouched(files: Names, expected: bytes, max_bytes: int, workers: int) -> list[Key] | None:
+    """The keys of the records of ``files``, loaded and spooled without being checked, when each
+    file read now is the one the cache vouched for (its SHA-256 in ``expected``); else None (then
+    what was spooled is of no use)."""
+    from . import validate
+
+    if workers > 1 and len(files) >= validate.PARALLEL_FROM and validate._can_fork():
+        chunks: t.Iterable[dict[str, t.Any]] = validate._in_workers(files, True, max_bytes, None, workers, _load_chunk)
+    else:
+        chunks = (_load_chunk(files[i : i + _BATCH], True, max_bytes) for i in range(0, len(files), _BATCH))
+    keys: list[Key] = []
+    at = 0
+    try:
+        for state in chunks:
+            hashes = state.get("hashes", b"")
+            if not state["usable"] or hashes != expected[at : at + len(hashes)]:
+                return None  # (a file changed since it was checked: the export checks everything)
+            at += len(hashes)
+            keys.extend(state["spooled"])
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()  # (the worker pool stopped, when left early)
+    return keys if at == len(expected) else None
+
+
+def collect(
+    paths: t.Sequence[str | os.PathLike[str]], *, max_bytes: int, jobs: int | None = None, cache: bool = False
+) -> Records:
     """Validate the records under ``paths`` (as ``validate`` does, without a collection) and
-    spool them; the report's problems raise :class:`~.errors.InvalidRecords`, nothing kept."""
+    spool them; the report's problems raise :class:`~.errors.InvalidRecords`, nothing kept.
+
+    ``cache``: when ``paths`` name a collection whose result cache vouches for every file as it
+    is now (a ``toolkit validate`` of the same files found no problem, none changed since), the
+    records are loaded and spooled without being checked again (:func:`_vouched`): about half the
+    work. Anything else, and the checks run as without it."""
     from . import validate
     from .errors import CouldNotRun
+    from .loader import Walked
 
     global _SPOOL
     spool = Spool()
     keys: list[Key] = []
     try:
         checker = validate.Checker(keep=False, spill=True)
-        files = validate.walk_into(checker, paths, jobs=jobs)
+        remote = any(isinstance(path, str) and "://" in path for path in paths)
+        stats = Walked() if cache and not remote else None
+        files = validate.walk_into(checker, paths, stats, jobs=jobs)
         checker.expect(len(files))
         workers = jobs if jobs is not None else (os.cpu_count() or 1)
+        expected = (
+            _vouched(paths, files, stats, max_bytes) if stats is not None and not checker.report.problems else None
+        )
+        del stats  # (the walk's signatures: only the cache compares them)
+        if expected is not None:
+            _SPOOL = spool
+            try:
+                vouched = _load_vouched(files, expected, max_bytes, workers)
+            finally:
+                _SPOOL = None
+            del expected
+            if vouched is not None:
+                return Records(spool, vouched)
+            spool.close()  # (what was spooled before a file proved changed)
+            spool = Spool()
         work = _spool_chunk
-        if any(isinstance(path, str) and "://" in path for path in paths):
+        if remote:
             from .remote import remote_urls, spool_chunk
 
             if remote_urls(paths):  # fsspec URLs (:mod:`.remote`): read in this process, names kept as text
