@@ -222,6 +222,18 @@ def test_every_command_given_no_path_works_on_the_configured_collection(
     assert not (repo / "data/places/x.yaml").exists()
 
 
+def test_a_removed_working_folder_is_said_as_such(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """getcwd() fails: it used to read "cannot write the output" (exit 3)."""
+    gone = repo / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    for args in (["export", "-f", "jsonld"], ["fmt", "--check"], ["show", "kayseri"], ["validate"]):
+        result = _command(*args)
+        assert result.exit_code == 2, (args, result.output)
+        assert "the working folder no longer exists" in result.stderr
+
+
 def test_without_a_config_commands_mean_records_here(repo: Path) -> None:
     (repo / "records-toolkit.toml").unlink()
     exported = _command("export", "-f", "jsonld")

@@ -208,6 +208,28 @@ def test_an_export_without_a_cache_makes_none_and_no_key(repo: Path, tmp_path: P
     assert not (tmp_path / "user-cache").exists()
 
 
+def test_an_export_makes_no_signing_key_and_without_one_checks_everything(
+    repo: Path, checked: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert _invoke("validate").exit_code == 0
+    elsewhere = tmp_path / "another-user-cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(elsewhere))  # (this user's key is not there)
+    checked.clear()
+    assert _export("jsonld", tmp_path / "out.jsonld").exit_code == 0
+    assert len(checked) == FILES
+    assert not elsewhere.exists()  # neither the key nor its folder made
+
+
+def test_a_collection_named_otherwise_than_validate_named_it_is_checked(repo: Path, checked: list[str]) -> None:
+    """The snapshot names files as the validate's walk spelled them (see the README)."""
+    assert _invoke("validate").exit_code == 0
+    checked.clear()
+    assert _invoke("export", "-f", "jsonld", "./records").exit_code == 0
+    assert checked == []  # (the walk spells ./records/x as records/x)
+    assert _invoke("export", "-f", "jsonld", str(repo / "records")).exit_code == 0
+    assert len(checked) == FILES
+
+
 def test_the_api_reads_the_cache_only_when_asked(repo: Path, checked: list[str]) -> None:
     assert api.validate(collection=True, cache=True, collect=False).ok
     checked.clear()

@@ -59,8 +59,9 @@ _NO_FOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 
 
-def secret_key() -> bytes | None:
-    """This user's signing key, made on first use; None when it cannot be had (then no cache)."""
+def secret_key(make: bool = True) -> bytes | None:
+    """This user's signing key, made on first use (unless not ``make``: a reader that writes
+    nothing); None when it cannot be had (then no cache)."""
     given = os.environ.get("XDG_CACHE_HOME", "")
     # a relative XDG_CACHE_HOME is to be ignored (XDG Base Directory spec): it could put the key
     # in the very tree the key is there to distrust
@@ -68,10 +69,13 @@ def secret_key() -> bytes | None:
     folder = os.path.join(base, "records-toolkit")
     path = os.path.join(folder, "key")
     try:
-        os.makedirs(folder, mode=0o700, exist_ok=True)
+        if make:
+            os.makedirs(folder, mode=0o700, exist_ok=True)
         try:
             key = read_regular(path, 64)
         except FileNotFoundError:
+            if not make:
+                return None
             temp = os.path.join(folder, f".key-{os.getpid()}")
             fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NO_FOLLOW, 0o600)
             try:
@@ -144,10 +148,11 @@ class Store:
         self.started = time.time_ns()
 
     @classmethod
-    def open(cls, root: str, fingerprint: str, files: int = 0) -> Store | None:
+    def open(cls, root: str, fingerprint: str, files: int = 0, *, make_key: bool = True) -> Store | None:
         """The snapshot of the collection at ``root`` (empty when missing, foreign, stale or
-        corrupt); None when this user has no signing key (then nothing is cached)."""
-        key = secret_key()
+        corrupt); None when this user has no signing key (then nothing is cached; ``make_key``
+        False: none is made either)."""
+        key = secret_key(make_key)
         if key is None:
             return None
         store = cls(os.path.join(root, CACHE_DIR), fingerprint, key)

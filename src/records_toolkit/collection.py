@@ -148,7 +148,10 @@ def find_config(start: PathLike | None = None) -> Path | None:
     The walk stops at a folder holding ``.git`` (the repository root, checked too) or at the
     filesystem root.
     """
-    folder = Path(os.path.abspath(start if start is not None else os.getcwd()))
+    try:
+        folder = Path(os.path.abspath(start if start is not None else os.getcwd()))
+    except FileNotFoundError:  # (getcwd: the working folder was removed; not a write that failed)
+        raise UsageError("the working folder no longer exists: run the command from one that does") from None
     while True:
         candidate = folder / CONFIG_NAME
         if candidate.is_file():

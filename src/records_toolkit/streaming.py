@@ -406,7 +406,9 @@ def _vouched(paths: t.Sequence[str | os.PathLike[str]], files: Names, stats: Wal
     """Each file's SHA-256 when the result cache of the collection ``paths`` name (written by
     ``toolkit validate``) vouches that a check of these very files, unchanged since, finds no
     problem (:func:`.incremental.vouched`); else None. Never writes the cache, nor makes a
-    signing key: a collection without a cache folder is not asked."""
+    signing key (without one the cache is not read), and a collection without a cache folder is
+    not asked. The names are compared as the walk spells them: an export from another working
+    folder, or naming the collection otherwise (an absolute path), checks everything."""
     from . import incremental, validate
     from .cache import CACHE_DIR
     from .collection import resolve
@@ -419,7 +421,7 @@ def _vouched(paths: t.Sequence[str | os.PathLike[str]], files: Names, stats: Wal
         return None
     if scope.root is None or scope.context is not None or not os.path.isdir(os.path.join(scope.root, CACHE_DIR)):
         return None
-    store = validate._open_cache(scope.root, load_model(), max_bytes, scope.layout, len(files))
+    store = validate._open_cache(scope.root, load_model(), max_bytes, scope.layout, len(files), make_key=False)
     if store is None or store.empty:
         return None
     try:

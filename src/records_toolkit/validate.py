@@ -581,7 +581,9 @@ def _cached_run(
     return [checker.file_records.get(file, 0) for file in order]
 
 
-def _open_cache(root: str, model: Model, max_bytes: int, layout: Layout | None, files: int) -> Store | None:
+def _open_cache(
+    root: str, model: Model, max_bytes: int, layout: Layout | None, files: int, *, make_key: bool = True
+) -> Store | None:
     import records_toolkit
 
     from .cache import Store, fingerprint
@@ -592,7 +594,7 @@ def _open_cache(root: str, model: Model, max_bytes: int, layout: Layout | None, 
         max_bytes=max_bytes,
         layout=layout,
     )
-    return Store.open(root, key, files)
+    return Store.open(root, key, files, make_key=make_key)
 
 
 def _others(
