@@ -509,6 +509,95 @@ def _rows_builder(table: Table, guarded: bool) -> _Rows:
     return lambda record, key: [[key, *map(str, positions), *cells(item)] for positions, item in _walk(record, lists)]
 
 
+_Fill = t.Callable[[Record, str, t.Callable[[str], None]], int]
+
+
+def _fill_builder(table: Table, guarded: bool) -> _Fill:
+    """``fill(record, key, append)``: the finished lines of ``table`` for one record, each passed to
+    ``append`` (no CRLF); returns how many characters they hold.
+
+    The lines are what ``_rows_builder`` gives, joined and quoted as :func:`_quoted_line` quotes
+    them. For a table whose lists go at most two deep (every table of the shipped schemas) the
+    function is written for the table, as source code compiled once (as attrs and cattrs write
+    their classes' methods): each column's lookup and the usual cell (text starting with an ASCII
+    letter or digit, or no value) inline, the line an f-string, no row list unless it needs quoting.
+    Only string literals of the schema's keys enter the source, as ``repr`` spells them.
+    """
+    lists, columns = table.lists, table.values
+    commas = len(table.columns) - 1
+    if len(lists) > 2:
+        rows_of = _rows_builder(table, guarded)
+
+        def fill(record: Record, key: str, append: t.Callable[[str], None]) -> int:
+            size = 0
+            for row in rows_of(record, key):
+                line = ",".join(row)
+                if line.count(",") != commas or '"' in line or "\n" in line or "\r" in line or not line:
+                    line = _quoted_line(row)
+                append(line)
+                size += len(line)
+            return size
+
+        return fill
+    assert all(isinstance(key, str) for c in columns for key in (*c.path, *lists))
+    source = ["def fill(record, key, append):", " size = 0"]
+    depth = 1
+    item, positions = "record", []
+    if lists:
+        source.append(f" for p1, item1 in enumerate(record.get({lists[0]!r}, ()), 1):")
+        item, positions, depth = "item1", ["p1"], 2
+        if len(lists) == 2:
+            source.append("  if isinstance(item1, dict):")
+            source.append(f"   for p2, item2 in enumerate(item1.get({lists[1]!r}, ()), 1):")
+            item, positions, depth = "item2", ["p1", "p2"], 4
+    pad = " " * depth
+    cells = [f"c{i}" for i in range(len(columns))]
+    plain = "type(v) is str and v[:1] in PLAIN"
+    if table.items_are_scalars:
+        (column,) = columns
+        if column.type == "string" and column.path == ():
+            source.append(f"{pad}v = {item}; c0 = v if {plain} else TEXT(v)")
+        else:
+            source.append(f"{pad}c0 = CELL(COLUMNS[0], GET({item}, COLUMNS[0].path), GUARDED)")
+    else:
+        source.append(f"{pad}if isinstance({item}, dict):")
+        source.append(f"{pad} get = {item}.get")
+        for i, column in enumerate(columns):
+            if len(column.path) == 1:
+                source.append(f"{pad} v = get({column.path[0]!r})")
+            elif len(column.path) == 2:
+                source.append(
+                    f"{pad} v = get({column.path[0]!r}); v = v.get({column.path[1]!r}) if isinstance(v, dict) else None"
+                )
+            else:
+                source.append(f"{pad} v = GET({item}, COLUMNS[{i}].path)")
+            if column.type == "string":
+                source.append(f"{pad} c{i} = v if {plain} else '' if v is None else TEXT(v)")
+            else:
+                source.append(f"{pad} c{i} = CELL(COLUMNS[{i}], v, GUARDED)")
+        if columns:
+            source.append(f"{pad}else:")
+            source.append(f"{pad} {' = '.join(cells)} = ''")
+    parts = ["key", *[f"str({p})" for p in positions], *cells]
+    source.append(f'{pad}line = f"{",".join("{" + part + "}" for part in ["key", *positions, *cells])}"')
+    source.append(f"{pad}if line.count(',') != {commas} or '\"' in line or '\\n' in line or '\\r' in line or not line:")
+    source.append(f"{pad} line = QUOTED([{', '.join(parts)}])")
+    source.append(f"{pad}append(line)")
+    source.append(f"{pad}size += len(line)")
+    source.append(" return size")
+    namespace: dict[str, t.Any] = {
+        "PLAIN": _PLAIN_FIRST,
+        "TEXT": _text_cell(guarded),
+        "CELL": _cell,
+        "GET": _get,
+        "QUOTED": _quoted_line,
+        "COLUMNS": columns,
+        "GUARDED": guarded,
+    }
+    exec(compile("\n".join(source), f"<csv fill of {table.name}>", "exec"), namespace)
+    return t.cast(_Fill, namespace["fill"])
+
+
 _QUOTED = re.compile(r'[",\r\n]')
 
 
@@ -665,12 +754,13 @@ def _write_tables(
 ) -> None:
     """Each type's records once, every table of the type filled from the same pass.
 
-    A row is joined with ``,`` first: when the line has no ``"`` CR or LF and no ``,`` but the
-    separators (most rows), it is what :func:`_quoted_line` would give; only the rest are quoted
-    field by field. Lines are held as text (no row lists kept alive for the collector to walk)
-    and written, CRLF after each (RFC 4180 §2), once a table holds about 64 KiB.
+    Each table's lines come from its :func:`_fill_builder` function: a row is joined with ``,``
+    first and, when the line has no ``"`` CR or LF and no ``,`` but the separators (most rows),
+    it is what :func:`_quoted_line` would give; only the rest are quoted field by field. Lines
+    are held as text (no row lists kept alive for the collector to walk) and written, CRLF after
+    each (RFC 4180 §2), once a table holds about 64 KiB.
     """
-    builders = [_rows_builder(table, guarded) for table in tables]
+    fills_of = [_fill_builder(table, guarded) for table in tables]
     pending = [[_quoted_line([c.name for c in table.columns])] for table in tables]
     held = [0] * len(tables)
 
@@ -685,20 +775,15 @@ def _write_tables(
     for number, table in enumerate(tables):
         by_type.setdefault(table.record_type, []).append(number)
     for type_name, numbers in by_type.items():
-        fills = [(number, builders[number], pending[number], len(tables[number].columns) - 1) for number in numbers]
+        fills = [(number, fills_of[number], pending[number].append) for number in numbers]
         for record in _of_type(records, type_name):
             key = _cell(tables[numbers[0]].keys[0], record["id"], guarded)
-            for number, rows_of, lines, commas in fills:
-                size = held[number]
-                for row in rows_of(record, key):
-                    line = ",".join(row)
-                    if line.count(",") != commas or '"' in line or "\n" in line or "\r" in line or not line:
-                        line = _quoted_line(row)
-                    lines.append(line)
-                    size += len(line)
-                held[number] = size
-                if size >= _FLUSH:
-                    flush(number)
+            for number, fill, append in fills:
+                size = fill(record, key, append)
+                if size:
+                    size = held[number] = held[number] + size
+                    if size >= _FLUSH:
+                        flush(number)
         for number in numbers:
             flush(number)
 

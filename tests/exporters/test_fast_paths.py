@@ -148,6 +148,58 @@ def test_the_row_builders_give_the_cells_of_the_plain_walk() -> None:
                     for positions, item in csv_._walk(record, table.lists)
                 ]
                 assert rows_of(record, key) == expected, (table.name, guarded, record["name"])
+                lines: list[str] = []
+                size = csv_._fill_builder(table, guarded)(record, key, lines.append)
+                assert lines == [csv_._quoted_line(row) for row in expected], (table.name, guarded, record["name"])
+                assert size == sum(map(len, lines))
+
+
+def test_the_written_fill_functions_take_odd_shapes_as_the_plain_walk_does() -> None:
+    """What no valid record holds still gives the plain walk's cells: a list item that is not an
+    object, an object where text is expected, a number where an object is; and a table whose
+    lists go three deep takes the row builder."""
+    from records_toolkit.schema_view import SchemaView
+    from records_toolkit.schemas import load_model
+
+    odd = {
+        "id": "=odd",
+        "type": "event",
+        "name": {"not": "text"},
+        "identifiers": 7,
+        "aliases": [1, None, "=x", 'a "b", c'],
+        "participants": ["not an object", {"id": "p", "role": ["x"]}],
+        "sources": [3, {"article": "a", "supports": ["name", 5]}, {"url": "u\r\nv", "supports": [9.5]}],
+    }
+    for guarded in (True, False):
+        for table in (x for x in csv_.layout(SchemaView.of(load_model())) if x.record_type == "event"):
+            key = csv_._cell(table.keys[0], odd["id"], guarded)
+            expected = [
+                csv_._quoted_line(
+                    [key, *map(str, at), *[csv_._cell(c, csv_._get(item, c.path), guarded) for c in table.values]]
+                )
+                for at, item in csv_._walk(odd, table.lists)
+            ]
+            lines: list[str] = []
+            csv_._fill_builder(table, guarded)(odd, key, lines.append)
+            assert lines == expected, (table.name, guarded)
+    text = csv_.Column("value", (), "string", {})
+    deep = csv_.Table(
+        "deep",
+        "event",
+        ("a", "b", "c"),
+        (
+            csv_.Column("event_id", ("id",), "string", {}),
+            *(csv_.Column(f"{n}_position", (), "integer", {}) for n in "abc"),
+        ),
+        (text,),
+        True,
+        "",
+        (),
+    )
+    record = {"id": "e", "a": [{"b": [{"c": ["x", "=y", "p,q"]}]}, {"b": []}]}
+    lines = []
+    csv_._fill_builder(deep, True)(record, "e", lines.append)
+    assert lines == ["e,1,1,1,x", "e,1,1,2,'=y", 'e,1,1,3,"p,q"']
 
 
 # -- JSON-LD (the graph encoded in batches by orjson, json's spelling) -------------------------------
