@@ -76,9 +76,11 @@ def test_an_export_after_a_clean_validate_checks_nothing_again_and_writes_the_sa
         cached = _export(fmt, tmp_path / f"cached-{fmt}")
         assert cached.exit_code == 0, cached.output
         assert checked == [], fmt  # loaded, not checked
+        assert "records loaded, not checked again: the result cache vouches for them" in cached.stderr
         full = _export(fmt, tmp_path / f"full-{fmt}", "--no-cache")
         assert full.exit_code == 0, full.output
         assert len(checked) == FILES  # every file checked
+        assert "not checked again" not in full.stderr
         assert _files(tmp_path / f"cached-{fmt}") == _files(tmp_path / f"full-{fmt}"), fmt
     assert (snapshot.read_bytes(), snapshot.stat().st_mtime_ns) == before  # read, never written
 
@@ -262,3 +264,17 @@ def test_the_reserved_names_are_the_arguments_of_export() -> None:
 
     parameters = inspect.signature(api.export).parameters.values()
     assert plugins.RESERVED_OPTION_NAMES == {p.name for p in parameters if p.kind is not p.VAR_KEYWORD}
+
+
+def test_a_directory_format_given_a_file_is_a_usage_error_before_any_check(
+    repo: Path, checked: list[str], tmp_path: Path
+) -> None:
+    """It was exit 3 ("cannot write into ...") after the whole validation."""
+    (tmp_path / "a-file").write_text("kept\n", encoding="utf-8")
+    for target in (str(tmp_path / "a-file"), "/dev/stdout"):
+        for args in (["-f", "csv"], ["-f", "jsonld", "--parts", "2"]):
+            result = _invoke("export", *args, "-o", target)
+            assert result.exit_code == 2, (target, args, result.output)
+            assert "is not a directory" in result.stderr
+    assert checked == []
+    assert (tmp_path / "a-file").read_text(encoding="utf-8") == "kept\n"

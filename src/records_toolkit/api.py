@@ -459,6 +459,8 @@ def export(
     partitioned = parts is not None and isinstance(plugin, Partitioned)
     if (plugin.directory or partitioned) and to is not None and not isinstance(to, (str, os.PathLike)):
         raise UsageError(f"format {plugin.name!r} writes several files: give a directory path, not a file object")
+    if (plugin.directory or partitioned) and isinstance(to, Path) and os.path.lexists(to) and not os.path.isdir(to):
+        raise UsageError(f"format {plugin.name!r} writes several files: {to} is not a directory (give one with -o DIR)")
     dask = None
     if scheduler is not None:
         from .validate import DaskRun
@@ -493,11 +495,18 @@ def export(
             exported.notices.insert(
                 0, f"format {plugin.name!r} is not written in parts: written whole, as without parts={parts}"
             )
-            return exported
-        if partitioned:
+        elif partitioned:
             assert parts is not None
-            return _export_parts(plugin, records, context, t.cast("PathLike | None", to), parts, dask)
-        return _export(plugin, records, context, to)
+            exported = _export_parts(plugin, records, context, t.cast("PathLike | None", to), parts, dask)
+        else:
+            exported = _export(plugin, records, context, to)
+        if getattr(records, "vouched", False):
+            exported.notices.insert(
+                0,
+                f"{len(records)} records loaded, not checked again: the result cache vouches for them "
+                "(a validate found no problem in these files, unchanged since; --no-cache checks them)",
+            )
+        return exported
     finally:
         records.close()
         if dask is not None:

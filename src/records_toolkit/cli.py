@@ -319,7 +319,10 @@ Examples:
 def fmt(
     ctx: click.Context, paths: tuple[str, ...], check: bool, output_format: str, quiet: bool, max_bytes: int
 ) -> None:
-    """Rewrite records into the one canonical form (idempotent)."""
+    """Rewrite records into the one canonical form (idempotent).
+
+    PATHS: record files and folders (default: the collection of records-toolkit.toml, else records).
+    """
     from . import api
 
     _settings(ctx, output_format, quiet)
@@ -410,7 +413,12 @@ def export_(
     quiet: bool,
     max_bytes: int,
 ) -> None:
-    """Validate, then write the records in a format. Invalid records write nothing."""
+    """Validate, then write the records in a format. Invalid records write nothing.
+
+    PATHS: record files and folders (default: the collection of records-toolkit.toml, else
+    records). After a clean `toolkit validate` of the same collection, unchanged since, the
+    records are loaded without being checked again (the result cache vouches; see --no-cache).
+    """
     from . import api
     from .collection import default_folder
     from .plugins import Partitioned, load, resolve_options
@@ -567,14 +575,17 @@ Examples:
 @click.argument("record_id", metavar="ID")
 @_records_option
 def new(type_name: str, record_id: str, records_dir: str | None) -> None:
-    """Write a skeleton record with every required field, at RECORDS/<TYPE>s/<ID>.yaml.
+    """Write a skeleton record with every required field, at RECORDS/<TYPE>s/<ID>.yaml
+    (RECORDS: the collection of records-toolkit.toml, else records).
 
     Texts are "TODO: ..." placeholders; allowed values (a kind, a status) are set to the first
-    one and dates to today, both listed in `notes` for review; one outside source (url and title
-    to replace) supports the fact fields. The skeleton validates as written, so `toolkit
-    validate` cannot tell a placeholder from a fact: replace every TODO (grep -rn TODO records)
-    before committing. An id that is not a lowercase slug, is already used, or whose file
-    exists is refused (exit 1, nothing written).
+    one, listed in `notes` for review; a required date (an article's date_published) is "TODO",
+    which `toolkit validate` refuses until the real date is written: a skeleton never invents
+    one. One outside source (url and title to replace) supports the fact fields. Apart from
+    that date the skeleton validates as written, so `toolkit validate` cannot tell a
+    placeholder from a fact: replace every TODO (grep -rn TODO RECORDS) before committing. An id
+    that is not a lowercase slug, is already used, or whose file exists is refused (exit 1,
+    nothing written).
     """
     from . import api
 

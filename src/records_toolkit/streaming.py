@@ -172,6 +172,7 @@ class Records(t.Sequence["Record"]):
 
         self._spool = spool
         keys.sort()
+        self.vouched = False  # (loaded without checks, the result cache vouching: see collect)
         self.types: list[str] = [sys.intern(k[0]) for k in keys]
         self.ids: list[str] = [k[1] for k in keys]
         self._offsets = array.array("q", (k[2] for k in keys))
@@ -186,6 +187,7 @@ class Records(t.Sequence["Record"]):
         view.types, view.ids = parent.types, parent.ids
         view._offsets, view._lengths = parent._offsets, parent._lengths
         view._start, view._stop = start, stop
+        view.vouched = parent.vouched
         return view
 
     @property
@@ -275,6 +277,7 @@ class Records(t.Sequence["Record"]):
         view._spool = spool
         view.types, view.ids, view._offsets, view._lengths = arrays
         view._start, view._stop = 0, len(view.ids)
+        view.vouched = False
         return view
 
 
@@ -492,7 +495,9 @@ def collect(
                 _SPOOL = None
             del expected
             if vouched is not None:
-                return Records(spool, vouched)
+                records = Records(spool, vouched)
+                records.vouched = True
+                return records
             spool.close()  # (what was spooled before a file proved changed)
             spool = Spool()
         work = _spool_chunk
