@@ -432,81 +432,23 @@ def _cell(column: Column, value: t.Any, guarded: bool) -> str:
 
 
 def _text_cell(guarded: bool) -> t.Callable[[t.Any], str]:
-    """:func:`_cell` of a text column, for the values the row builders' inline test leaves over."""
+    """:func:`_cell` of a text column, for the values the written line functions' inline test leaves over."""
     if guarded:
         return lambda value: "" if value is None else guard(str(value))
     return lambda value: "" if value is None else str(value)
 
 
-_Cells = t.Callable[[t.Any], list[str]]
 _Rows = t.Callable[[Record, str], list[list[str]]]
 
 
-def _cells_builder(table: Table, guarded: bool) -> _Cells:
-    """The value cells of one row from its record or list item, the columns looked at once per table.
-
-    In the usual table every column is text, one key deep (two for ``identifiers_url``): one
-    comprehension looks the values up and settles the usual cell inline (a text starting with an
-    ASCII letter or digit, which the guard never changes, or no value); the rest go through
-    :func:`_cell`'s rules. A table with number columns takes :func:`_cell` for every cell.
-    """
-    columns = table.values
-    if any(c.type != "string" or len(c.path) not in (1, 2) for c in columns):
-        return lambda item: [_cell(c, _get(item, c.path), guarded) for c in columns]
-    steps = tuple(c.path[0] if len(c.path) == 1 else c.path for c in columns)
-    empty = [""] * len(steps)
-    plain, text = _PLAIN_FIRST, _text_cell(guarded)
-
-    def cells(item: t.Any) -> list[str]:
-        if not isinstance(item, dict):
-            return empty[:]
-        get = item.get
-        return [
-            v if type(v) is str and v[:1] in plain else "" if v is None else text(v)
-            for step in steps
-            for v in [get(step) if isinstance(step, str) else _get(item, step)]
-        ]
-
-    return cells
-
-
 def _rows_builder(table: Table, guarded: bool) -> _Rows:
-    """The rows of ``table`` for one record, given the record's key cell: ``_walk`` unrolled.
-
-    A list one or two deep (``event_locations``, ``event_sources_supports``: most rows) is walked
-    by one comprehension; a list of text, the usual kind, has its cell settled inline as in
-    :func:`_cells_builder`. Deeper lists take :func:`_walk`.
-    """
-    lists, cells = table.lists, _cells_builder(table, guarded)
-    column = table.values[0] if table.items_are_scalars else None
-    text_items = column is not None and column.type == "string" and column.path == ()
-    plain, text = _PLAIN_FIRST, _text_cell(guarded)
-    if not lists:
-        return lambda record, key: [[key, *cells(record)]]
-    if len(lists) == 1:
-        (head,) = lists
-        if text_items:
-            return lambda record, key: [
-                [key, str(p), v if type(v) is str and v[:1] in plain else text(v)]
-                for p, v in enumerate(record.get(head, ()), start=1)
-            ]
-        return lambda record, key: [[key, str(p), *cells(item)] for p, item in enumerate(record.get(head, ()), start=1)]
-    if len(lists) == 2:
-        outer, inner = lists
-        if text_items:
-            return lambda record, key: [
-                [key, str(p), str(q), v if type(v) is str and v[:1] in plain else text(v)]
-                for p, owner in enumerate(record.get(outer, ()), start=1)
-                if isinstance(owner, dict)
-                for q, v in enumerate(owner.get(inner, ()), start=1)
-            ]
-        return lambda record, key: [
-            [key, str(p), str(q), *cells(item)]
-            for p, owner in enumerate(record.get(outer, ()), start=1)
-            if isinstance(owner, dict)
-            for q, item in enumerate(owner.get(inner, ()), start=1)
-        ]
-    return lambda record, key: [[key, *map(str, positions), *cells(item)] for positions, item in _walk(record, lists)]
+    """The rows of ``table`` for one record, given the record's key cell, by :func:`_walk` (lists of
+    any depth); :func:`_fill_builder` writes the usual tables' lines without it."""
+    lists, columns = table.lists, table.values
+    return lambda record, key: [
+        [key, *map(str, positions), *[_cell(c, _get(item, c.path), guarded) for c in columns]]
+        for positions, item in _walk(record, lists)
+    ]
 
 
 _Fill = t.Callable[[Record, str, t.Callable[[str], None]], int]
@@ -539,7 +481,8 @@ def _fill_builder(table: Table, guarded: bool) -> _Fill:
             return size
 
         return fill
-    assert all(isinstance(key, str) for c in columns for key in (*c.path, *lists))
+    if not all(type(key) is str for c in columns for key in (*c.path, *lists)):  # (only text enters the source)
+        raise CouldNotRun(f"csv: table {table.name!r}: a key of its columns or lists is not text")
     source = ["def fill(record, key, append):", " size = 0"]
     depth = 1
     item, positions = "record", []

@@ -880,6 +880,8 @@ def test_no_helper_is_forked_with_jobs_1_or_another_thread(tmp_path: Path, monke
     from bench.corpus import make
 
     make(tmp_path / "records", 2)
+    # (the copies sit in c00000/... folders: no one-record-per-file layout, which export keeps too)
+    (tmp_path / "records-toolkit.toml").write_text('[collection]\npath = "records"\nlayout = "any"\n', encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(loader, "SPLIT_FROM", 1)
 

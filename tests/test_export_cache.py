@@ -278,3 +278,46 @@ def test_a_directory_format_given_a_file_is_a_usage_error_before_any_check(
             assert "is not a directory" in result.stderr
     assert checked == []
     assert (tmp_path / "a-file").read_text(encoding="utf-8") == "kept\n"
+
+
+def test_a_file_that_is_no_longer_a_file_when_loaded_makes_the_export_check_everything(
+    repo: Path, checked: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert _invoke("validate").exit_code == 0
+    place = repo / "records" / "places" / "kayseri.yaml"
+    vouching = streaming._vouched
+
+    def then_a_fifo(*args: t.Any) -> bytes | None:
+        expected = vouching(*args)
+        assert expected is not None
+        place.unlink()
+        os.mkfifo(place)
+        return expected
+
+    monkeypatch.setattr(streaming, "_vouched", then_a_fifo)
+    checked.clear()
+    result = _export("jsonld", tmp_path / "out.jsonld")
+    assert result.exit_code == 1, result.output
+    assert "kayseri.yaml" in result.output
+    assert len(checked) == FILES
+    assert not (tmp_path / "out.jsonld").exists()
+
+
+def test_an_export_keeps_the_collections_layout_rule_as_validate_does(repo: Path, tmp_path: Path) -> None:
+    """A record in the wrong folder: validate refused it, and export wrote it anyway (a new user's
+    and a hostile tester's finding); now both refuse it, with the cache or without."""
+    (repo / "records" / "places" / "kayseri.yaml").rename(repo / "records" / "events" / "kayseri.yaml")
+    assert _invoke("validate").exit_code == 1
+    for extra in ([], ["--no-cache"], ["--jobs", "1"]):
+        result = _export("jsonld", tmp_path / "out.jsonld", *extra)
+        assert result.exit_code == 1, (extra, result.output)
+        assert "misplaced-record" in result.output and "belongs at records/places/kayseri.yaml" in result.output
+        assert not (tmp_path / "out.jsonld").exists()
+    # layout "any" puts no rule on places: then the export goes through
+    (repo / "records-toolkit.toml").write_text('[collection]\npath = "records"\nlayout = "any"\n', encoding="utf-8")
+    assert _export("jsonld", tmp_path / "out.jsonld").exit_code == 0
+    # and a tree outside any collection has no layout rule either
+    os.chdir(tmp_path)
+    assert (
+        _invoke("export", "-f", "jsonld", str(repo / "records"), "-o", str(tmp_path / "outside.jsonld")).exit_code == 0
+    )

@@ -53,6 +53,7 @@ def _peak(corpus: Path, fmt: str, out: Path, warm: Path) -> int:
     try:
         api.export([corpus], fmt, to=out / fmt)
         kept, peak = tracemalloc.get_traced_memory()
+        assert kept < 3 * 2**20, (fmt, kept)  # (what stays: at most such a table, never the records)
         return peak - kept
     finally:
         tracemalloc.stop()

@@ -439,7 +439,7 @@ def export(
     collection whose result cache, written by :func:`validate` with ``cache``, vouches that these
     very files were checked and found without a problem, unchanged since, they are loaded without
     being checked again (each file's SHA-256 compared with what was checked); the cache is read,
-    never written. The files written are the same either way.
+    never written, and not on a Dask cluster (``scheduler``). The files written are the same either way.
     """
     from .plugins import Context, load, resolve_options
     from .schema_view import SchemaView
@@ -459,7 +459,7 @@ def export(
     partitioned = parts is not None and isinstance(plugin, Partitioned)
     if (plugin.directory or partitioned) and to is not None and not isinstance(to, (str, os.PathLike)):
         raise UsageError(f"format {plugin.name!r} writes several files: give a directory path, not a file object")
-    if (plugin.directory or partitioned) and isinstance(to, Path) and os.path.lexists(to) and not os.path.isdir(to):
+    if (plugin.directory or partitioned) and isinstance(to, Path) and os.path.exists(to) and not os.path.isdir(to):
         raise UsageError(f"format {plugin.name!r} writes several files: {to} is not a directory (give one with -o DIR)")
     dask = None
     if scheduler is not None:
@@ -802,12 +802,8 @@ def fmt(
     from .canonical import format_paths
 
     if paths is None and collection:
-        from .collection import default_folder
-
-        paths = [default_folder()]  # the collection of records-toolkit.toml, as `validate` checks it
-        given = _paths(paths)
-    else:
-        given = _paths(paths)
+        paths = [_records_folder(None)]  # the collection of records-toolkit.toml, as `validate` checks it
+    given = _paths(paths)
     _whole(max_file_size, "max_file_size")
     skipped: list[str] = []
     if collection and paths is not None:
@@ -935,24 +931,26 @@ if t.TYPE_CHECKING:
     from .authoring import Shown, TypeSchema
 
 
-def new_record(type: str, id: str, *, records: PathLike = "records") -> Path:
+def new_record(type: str, id: str, *, records: PathLike | None = None) -> Path:
     """Write a canonical skeleton of a ``type`` record at ``<records>/<type>s/<id>.yaml``; its path.
+    ``records``: default the collection of ``records-toolkit.toml``, else ``records``.
 
     Every required field is there as an obvious placeholder (``"TODO: name"``; enumerations
-    get their first allowed value and dates today's date, both listed in ``notes`` for review),
-    with one outside source (``url`` and ``title`` to replace) supporting the fact fields: the
-    skeleton validates as written, so replace every ``TODO`` before committing. An id that is
+    get their first allowed value, listed in ``notes`` for review; a required date is ``"TODO"``,
+    refused by validation until written), with one outside source (``url`` and ``title`` to
+    replace) supporting the fact fields: replace every ``TODO`` before committing. An id that is
     not a valid slug, already used in the collection, or whose file exists raises
     :class:`~records_toolkit.errors.InvalidData` and nothing is written; an unknown type is a
     :class:`~records_toolkit.errors.UsageError`. Written atomically.
     """
     from .authoring import new_record as write
 
-    return write(type, id, records)
+    return write(type, id, _records_folder(records))
 
 
-def find_quotes(article: str, words: t.Sequence[str], *, records: PathLike = "records") -> list[str]:
+def find_quotes(article: str, words: t.Sequence[str], *, records: PathLike | None = None) -> list[str]:
     """The sentences of article ``article``'s ``text`` holding every one of ``words`` (case-insensitive).
+    ``records``: default the collection of ``records-toolkit.toml``, else ``records``.
 
     Each sentence is exactly as it stands in the text (a verbatim quote). Sentences end at
     ``.``, ``!`` or ``?`` before white space (not before a lowercase word) and at blank lines.
@@ -960,7 +958,7 @@ def find_quotes(article: str, words: t.Sequence[str], *, records: PathLike = "re
     """
     from .authoring import find_quotes as find
 
-    return find(article, words, records)
+    return find(article, words, _records_folder(records))
 
 
 def source_block(article: str, quotes: t.Sequence[str]) -> str:
@@ -973,16 +971,23 @@ def source_block(article: str, quotes: t.Sequence[str]) -> str:
     return source_blocks(article, quotes)
 
 
-def show(id: str, *, records: PathLike = "records") -> Shown:
+def show(id: str, *, records: PathLike | None = None) -> Shown:
     """What the record ``id`` says (``.record``, ``.yaml``), the records referring to it
     (``.referrers``: id, type, JSON pointer) and the articles its sources cite (``.cites``).
+    ``records``: default the collection of ``records-toolkit.toml``, else ``records``.
 
     Records are loaded, not validated. No record with that id raises
     :class:`~records_toolkit.errors.InvalidData` (with a did-you-mean).
     """
     from .authoring import show as shown
 
-    return shown(id, records)
+    return shown(id, _records_folder(records))
+
+
+def _records_folder(records: PathLike | None) -> PathLike:
+    from .collection import default_folder
+
+    return default_folder() if records is None else records
 
 
 @t.overload

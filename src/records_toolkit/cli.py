@@ -394,7 +394,8 @@ Examples:
     envvar="RECORDS_TOOLKIT_NO_CACHE",
     help="Check every record again even when the collection's result cache (written by `toolkit "
     "validate`) vouches that the files, unchanged since, were found without a problem. The export "
-    "reads the cache, never writes it; the files written are the same. Also RECORDS_TOOLKIT_NO_CACHE=1.",
+    "reads the cache, never writes it (nor with --scheduler); the files written are the same. Also "
+    "RECORDS_TOOLKIT_NO_CACHE=1.",
 )
 @_report_options
 @_max_size
@@ -558,12 +559,6 @@ def _records_option(func: F) -> F:
     )(func)
 
 
-def _records_folder(given: str | None) -> str:
-    from .collection import default_folder
-
-    return given if given is not None else default_folder()
-
-
 @main.command(
     epilog="""\b
 Examples:
@@ -589,7 +584,7 @@ def new(type_name: str, record_id: str, records_dir: str | None) -> None:
     """
     from . import api
 
-    path = api.new_record(type_name, record_id, records=_records_folder(records_dir))
+    path = api.new_record(type_name, record_id, records=records_dir)
     click.echo(f"wrote {_visible(path.as_posix())}: replace each TODO, then run `toolkit validate`", err=True)
 
 
@@ -612,7 +607,7 @@ def quote(article: str, words: tuple[str, ...], records_dir: str | None) -> None
     """
     from . import api
 
-    quotes = api.find_quotes(article, list(words), records=_records_folder(records_dir))
+    quotes = api.find_quotes(article, list(words), records=records_dir)
     click.echo(api.source_block(article, quotes), nl=False)
 
 
@@ -628,7 +623,7 @@ def show(record_id: str, records_dir: str | None) -> None:
     """Show a record: its canonical YAML, the records referring to it, the articles it cites."""
     from . import api
 
-    shown = api.show(record_id, records=_records_folder(records_dir))
+    shown = api.show(record_id, records=records_dir)
     click.echo(_visible_block(shown.yaml), nl=False)
     click.echo("")
     if shown.referrers:

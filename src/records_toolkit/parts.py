@@ -222,7 +222,10 @@ def _collect(paths: t.Sequence[str | os.PathLike[str]], max_bytes: int, dask: Da
     import tempfile
 
     from . import validate
+    from .collection import resolve
 
+    remote = any(isinstance(path, str) and "://" in path for path in paths)
+    layout = None if remote else resolve(list(paths), True).layout  # (the rule a local export applies)
     checker = validate.Checker(keep=False)
     files = validate.walk_into(checker, paths)
     mine = f"{SPOOL_PREFIX}{_host()}-"
@@ -234,7 +237,7 @@ def _collect(paths: t.Sequence[str | os.PathLike[str]], max_bytes: int, dask: Da
     try:
         work = functools.partial(_spool_chunk, directory=directory)
         if files:
-            for merged in validate._in_dask(files, False, max_bytes, None, dask, work):
+            for merged in validate._in_dask(files, False, max_bytes, layout, dask, work):
                 checker.merge(merged)
         spooled: list[tuple[str, str, int, int, str]] = checker.records  # type: ignore[assignment]
         checker.records = []

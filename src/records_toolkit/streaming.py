@@ -31,7 +31,7 @@ import typing as t
 from .problems import Problem, Report
 
 if t.TYPE_CHECKING:
-    from .collection import Layout
+    from .collection import Layout, Scope
     from .loader import Names, Walked
     from .plugins import Record
     from .schemas import Model, Template
@@ -405,8 +405,8 @@ def _load_chunk(files: list[str], keep: bool, max_bytes: int, layout: Layout | N
     return {"usable": True, "hashes": b"".join(hashes), "spooled": _SPOOL.store(items)}
 
 
-def _vouched(paths: t.Sequence[str | os.PathLike[str]], files: Names, stats: Walked, max_bytes: int) -> bytes | None:
-    """Each file's SHA-256 when the result cache of the collection ``paths`` name (written by
+def _vouched(scope: Scope, files: Names, stats: Walked, max_bytes: int) -> bytes | None:
+    """Each file's SHA-256 when the result cache of the collection ``scope`` is of (written by
     ``toolkit validate``) vouches that a check of these very files, unchanged since, finds no
     problem (:func:`.incremental.vouched`); else None. Never writes the cache, nor makes a
     signing key (without one the cache is not read), and a collection without a cache folder is
@@ -414,14 +414,8 @@ def _vouched(paths: t.Sequence[str | os.PathLike[str]], files: Names, stats: Wal
     folder, or naming the collection otherwise (an absolute path), checks everything."""
     from . import incremental, validate
     from .cache import CACHE_DIR
-    from .collection import resolve
-    from .errors import UsageError
     from .schemas import load_model
 
-    try:
-        scope = resolve(list(paths), True)
-    except UsageError:  # a broken config: the export reads none
-        return None
     if scope.root is None or scope.context is not None or not os.path.isdir(os.path.join(scope.root, CACHE_DIR)):
         return None
     store = validate._open_cache(scope.root, load_model(), max_bytes, scope.layout, len(files), make_key=False)
@@ -462,30 +456,34 @@ def _load_vouched(files: Names, expected: bytes, max_bytes: int, workers: int) -
 def collect(
     paths: t.Sequence[str | os.PathLike[str]], *, max_bytes: int, jobs: int | None = None, cache: bool = False
 ) -> Records:
-    """Validate the records under ``paths`` (as ``validate`` does, without a collection) and
-    spool them; the report's problems raise :class:`~.errors.InvalidRecords`, nothing kept.
+    """Validate the records under ``paths`` (as ``validate`` does, the collection's layout rule
+    included when they lie in one; their references resolve among themselves) and spool them; the
+    report's problems raise :class:`~.errors.InvalidRecords`, nothing kept.
 
     ``cache``: when ``paths`` name a collection whose result cache vouches for every file as it
     is now (a ``toolkit validate`` of the same files found no problem, none changed since), the
     records are loaded and spooled without being checked again (:func:`_vouched`): about half the
     work. Anything else, and the checks run as without it."""
     from . import validate
+    from .collection import resolve
     from .errors import CouldNotRun
     from .loader import Walked
 
     global _SPOOL
+    remote = any(isinstance(path, str) and "://" in path for path in paths)
+    scope = None if remote else resolve(list(paths), True)  # (a broken config: UsageError, as for validate)
+    layout = None if scope is None else scope.layout
     spool = Spool()
     keys: list[Key] = []
     try:
         checker = validate.Checker(keep=False, spill=True)
-        remote = any(isinstance(path, str) and "://" in path for path in paths)
         stats = Walked() if cache and not remote else None
         files = validate.walk_into(checker, paths, stats, jobs=jobs)
         checker.expect(len(files))
         workers = jobs if jobs is not None else (os.cpu_count() or 1)
-        expected = (
-            _vouched(paths, files, stats, max_bytes) if stats is not None and not checker.report.problems else None
-        )
+        expected = None
+        if stats is not None and scope is not None and not checker.report.problems:
+            expected = _vouched(scope, files, stats, max_bytes)
         del stats  # (the walk's signatures: only the cache compares them)
         if expected is not None:
             _SPOOL = spool
@@ -510,10 +508,10 @@ def collect(
         try:
             if workers > 1 and len(files) >= validate.PARALLEL_FROM and validate._can_fork():
                 chunks: t.Iterable[dict[str, t.Any]] = validate._in_workers(
-                    files, True, max_bytes, None, workers, _spool_chunk
+                    files, True, max_bytes, layout, workers, _spool_chunk
                 )
             else:
-                chunks = (work(files[i : i + _BATCH], True, max_bytes) for i in range(0, len(files), _BATCH))
+                chunks = (work(files[i : i + _BATCH], True, max_bytes, layout) for i in range(0, len(files), _BATCH))
             for state in chunks:
                 keys.extend(state.pop("spooled"))
                 checker.merge(state)

@@ -11,9 +11,11 @@ import csv
 import io
 import typing as t
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from records_toolkit.errors import CouldNotRun
 from records_toolkit.exporters import csv_
 from records_toolkit.exporters.ics import _LINE_OCTETS, escape_text, fold
 
@@ -196,6 +198,9 @@ def test_the_written_fill_functions_take_odd_shapes_as_the_plain_walk_does() -> 
         "",
         (),
     )
+    odd_key = csv_.Table("odd", "event", (), deep.keys[:1], (csv_.Column("x", (7,), "string", {}),), False, "", ())  # type: ignore[arg-type]
+    with pytest.raises(CouldNotRun, match="not text"):
+        csv_._fill_builder(odd_key, True)
     record = {"id": "e", "a": [{"b": [{"c": ["x", "=y", "p,q"]}]}, {"b": []}]}
     lines = []
     csv_._fill_builder(deep, True)(record, "e", lines.append)
