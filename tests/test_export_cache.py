@@ -65,6 +65,19 @@ def _files(path: Path) -> dict[str, bytes]:
     return {p.relative_to(path).as_posix(): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
 
 
+def _after_vouching(monkeypatch: pytest.MonkeyPatch, change: t.Callable[[], object]) -> None:
+    """``change`` the tree right after the cache vouched for its files as walked, before they are loaded."""
+    vouching = streaming._vouched
+
+    def then(*args: t.Any) -> bytes | None:
+        expected = vouching(*args)
+        assert expected is not None  # (the cache did vouch: the change comes behind its back)
+        change()
+        return expected
+
+    monkeypatch.setattr(streaming, "_vouched", then)
+
+
 def test_an_export_after_a_clean_validate_checks_nothing_again_and_writes_the_same(
     repo: Path, checked: list[str], tmp_path: Path
 ) -> None:
@@ -119,17 +132,13 @@ def test_a_file_changed_behind_the_signatures_back_is_caught_by_its_hash(
     place = repo / "records" / "places" / "kayseri.yaml"
     text = place.read_text(encoding="utf-8")
     assert 'kind: "city"' in text
-    real = streaming._vouched
 
-    def then_changed(*args: t.Any) -> bytes | None:
-        expected = real(*args)
-        assert expected is not None  # the cache vouched for the files as walked
+    def change() -> None:
         info = place.stat()
         place.write_text(text.replace('kind: "city"', 'kind: "xity"'), encoding="utf-8")
         os.utime(place, ns=(info.st_atime_ns, info.st_mtime_ns))
-        return expected
 
-    monkeypatch.setattr(streaming, "_vouched", then_changed)
+    _after_vouching(monkeypatch, change)
     checked.clear()
     result = _export("jsonld", tmp_path / "out.jsonld")
     assert result.exit_code == 1, result.output
@@ -160,15 +169,10 @@ def test_the_same_holds_in_worker_processes(
     # a file changed behind the walk's back, loaded in a worker: its hash differs, everything is
     # checked after all (in the workers), and the change, invalid, stops the export
     place = repo / "records" / "places" / "kayseri.yaml"
-    vouching = streaming._vouched
-
-    def then_changed(*args: t.Any) -> bytes | None:
-        expected = vouching(*args)
-        assert expected is not None
-        place.write_text(place.read_text(encoding="utf-8").replace('kind: "city"', 'kind: "xity"'), encoding="utf-8")
-        return expected
-
-    monkeypatch.setattr(streaming, "_vouched", then_changed)
+    text = place.read_text(encoding="utf-8")
+    _after_vouching(
+        monkeypatch, lambda: place.write_text(text.replace('kind: "city"', 'kind: "xity"'), encoding="utf-8")
+    )
     pooled.clear()
     again = _export("csv", tmp_path / "cached2", "--jobs", "2")
     assert again.exit_code == 1, again.output
@@ -285,16 +289,7 @@ def test_a_file_that_is_no_longer_a_file_when_loaded_makes_the_export_check_ever
 ) -> None:
     assert _invoke("validate").exit_code == 0
     place = repo / "records" / "places" / "kayseri.yaml"
-    vouching = streaming._vouched
-
-    def then_a_fifo(*args: t.Any) -> bytes | None:
-        expected = vouching(*args)
-        assert expected is not None
-        place.unlink()
-        os.mkfifo(place)
-        return expected
-
-    monkeypatch.setattr(streaming, "_vouched", then_a_fifo)
+    _after_vouching(monkeypatch, lambda: (place.unlink(), os.mkfifo(place)))
     checked.clear()
     result = _export("jsonld", tmp_path / "out.jsonld")
     assert result.exit_code == 1, result.output
