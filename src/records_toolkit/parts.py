@@ -222,10 +222,10 @@ def _collect(paths: t.Sequence[str | os.PathLike[str]], max_bytes: int, dask: Da
     import tempfile
 
     from . import validate
-    from .collection import resolve
+    from .streaming import scope_of
 
-    remote = any(isinstance(path, str) and "://" in path for path in paths)
-    layout = None if remote else resolve(list(paths), True).layout  # (the rule a local export applies)
+    scope = scope_of(paths)
+    layout = None if scope is None else scope.layout  # (the rule a local export applies)
     checker = validate.Checker(keep=False)
     files = validate.walk_into(checker, paths)
     mine = f"{SPOOL_PREFIX}{_host()}-"

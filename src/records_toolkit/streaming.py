@@ -379,6 +379,28 @@ def _spool_chunk(files: list[str], keep: bool, max_bytes: int, layout: Layout | 
     return state
 
 
+def _chunks(
+    work: t.Callable[..., dict[str, t.Any]], files: Names, max_bytes: int, layout: Layout | None, workers: int
+) -> t.Iterable[dict[str, t.Any]]:
+    """``work`` over contiguous chunks of ``files``, the results in order: in ``workers`` forked
+    processes for a large tree, else here, a batch at a time."""
+    from . import validate
+
+    if workers > 1 and len(files) >= validate.PARALLEL_FROM and validate._can_fork():
+        return validate._in_workers(files, True, max_bytes, layout, workers, work)
+    return (work(files[i : i + _BATCH], True, max_bytes, layout) for i in range(0, len(files), _BATCH))
+
+
+def scope_of(paths: t.Sequence[str | os.PathLike[str]]) -> Scope | None:
+    """The collection ``paths`` lie in, as ``validate`` finds it (its layout rule applies to an
+    export too); None for fsspec URLs. A broken config is a UsageError, as for ``validate``."""
+    from .collection import resolve
+
+    if any(isinstance(path, str) and "://" in path for path in paths):
+        return None
+    return resolve(list(paths), True)
+
+
 def _load_chunk(files: list[str], keep: bool, max_bytes: int, layout: Layout | None = None) -> dict[str, t.Any]:
     """Load some files whose checks the result cache vouches for (see :func:`collect`) and spool
     their records; each file's SHA-256 of the very bytes loaded. ``usable`` False: a file that
@@ -431,12 +453,7 @@ def _load_vouched(files: Names, expected: bytes, max_bytes: int, workers: int) -
     """The keys of the records of ``files``, loaded and spooled without being checked, when each
     file read now is the one the cache vouched for (its SHA-256 in ``expected``); else None (then
     what was spooled is of no use)."""
-    from . import validate
-
-    if workers > 1 and len(files) >= validate.PARALLEL_FROM and validate._can_fork():
-        chunks: t.Iterable[dict[str, t.Any]] = validate._in_workers(files, True, max_bytes, None, workers, _load_chunk)
-    else:
-        chunks = (_load_chunk(files[i : i + _BATCH], True, max_bytes) for i in range(0, len(files), _BATCH))
+    chunks = _chunks(_load_chunk, files, max_bytes, None, workers)
     keys: list[Key] = []
     at = 0
     try:
@@ -465,14 +482,12 @@ def collect(
     records are loaded and spooled without being checked again (:func:`_vouched`): about half the
     work. Anything else, and the checks run as without it."""
     from . import validate
-    from .collection import resolve
     from .errors import CouldNotRun
     from .loader import Walked
 
     global _SPOOL
-    remote = any(isinstance(path, str) and "://" in path for path in paths)
-    scope = None if remote else resolve(list(paths), True)  # (a broken config: UsageError, as for validate)
-    layout = None if scope is None else scope.layout
+    scope = scope_of(paths)
+    remote, layout = scope is None, None if scope is None else scope.layout
     spool = Spool()
     keys: list[Key] = []
     try:
@@ -506,13 +521,7 @@ def collect(
                 work, workers = spool_chunk, 1
         _SPOOL = spool
         try:
-            if workers > 1 and len(files) >= validate.PARALLEL_FROM and validate._can_fork():
-                chunks: t.Iterable[dict[str, t.Any]] = validate._in_workers(
-                    files, True, max_bytes, layout, workers, _spool_chunk
-                )
-            else:
-                chunks = (work(files[i : i + _BATCH], True, max_bytes, layout) for i in range(0, len(files), _BATCH))
-            for state in chunks:
+            for state in _chunks(work, files, max_bytes, layout, workers):
                 keys.extend(state.pop("spooled"))
                 checker.merge(state)
         except OSError as exc:  # the worker pool or the machine, not the records
