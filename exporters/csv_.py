@@ -46,7 +46,7 @@ from pathlib import Path, PurePosixPath
 
 from records_toolkit.errors import CouldNotRun, InvalidSource
 from records_toolkit.exporters import Unreadable, brief, open_directory, parse_json, read_source
-from records_toolkit.plugins import Context, Exported, Option, Part, Record, Writable, invalid_source
+from records_toolkit.plugins import Context, Exported, Option, Part, Record, Slice, Writable, invalid_source
 
 if t.TYPE_CHECKING:
     from records_toolkit.schema_view import SchemaView, TypeView
@@ -693,7 +693,12 @@ def _types_in(records: t.Sequence[Record]) -> set[str]:
 
 
 def _write_tables(
-    records: t.Sequence[Record], tables: t.Sequence[Table], sinks: t.Sequence[Writable], guarded: bool
+    records: t.Sequence[Record],
+    tables: t.Sequence[Table],
+    sinks: t.Sequence[Writable],
+    guarded: bool,
+    *,
+    header: bool = True,
 ) -> None:
     """Each type's records once, every table of the type filled from the same pass.
 
@@ -701,10 +706,10 @@ def _write_tables(
     first and, when the line has no ``"`` CR or LF and no ``,`` but the separators (most rows),
     it is what :func:`_quoted_line` would give; only the rest are quoted field by field. Lines
     are held as text (no row lists kept alive for the collector to walk) and written, CRLF after
-    each (RFC 4180 §2), once a table holds about 64 KiB.
+    each (RFC 4180 §2), once a table holds about 64 KiB. ``header``: the header row first.
     """
     fills_of = [_fill_builder(table, guarded) for table in tables]
-    pending = [[_quoted_line([c.name for c in table.columns])] for table in tables]
+    pending = [[_quoted_line([c.name for c in table.columns])] if header else [] for table in tables]
     held = [0] * len(tables)
 
     def flush(number: int) -> None:
@@ -1009,6 +1014,31 @@ class CsvFormat:
     def stream(self, records: t.Sequence[Record], context: Context, open: t.Callable[[str], Writable]) -> list[str]:
         """As :meth:`export`, each table written as the records pass."""
         write(records, context.schema, open, guarded=context.options.get("cells", "guarded") != "raw")
+        return []
+
+    slice_types: t.Sequence[str] = ()  # (every record is a row)
+
+    def slice_plan(self, records: t.Sequence[Record], context: Context) -> tuple[Table, ...]:
+        """The tables; a slice's rows need nothing of the other records."""
+        return layout(context.schema)
+
+    def stream_slice(
+        self,
+        records: t.Sequence[Record],
+        context: Context,
+        plan: tuple[Table, ...],
+        piece: Slice,
+        open: t.Callable[[str], Writable],
+    ) -> None:
+        """The slice's rows of every table (the first slice: the header rows before them)."""
+        guarded = context.options.get("cells", "guarded") != "raw"
+        _write_tables(records, plan, [open(table.path) for table in plan], guarded, header=piece.first)
+
+    def stream_end(
+        self, context: Context, plan: tuple[Table, ...], summaries: list[t.Any], open: t.Callable[[str], Writable]
+    ) -> list[str]:
+        """``datapackage.json``, after the tables."""
+        open(PACKAGE).write(_package(plan, context.options.get("cells", "guarded") != "raw"))
         return []
 
     def plan(self, records: t.Sequence[Record], context: Context) -> None:

@@ -64,7 +64,7 @@ import typing as t
 
 from records_toolkit import dates
 from records_toolkit.errors import OptionError
-from records_toolkit.plugins import Context, Exported, Option, Record, Writable
+from records_toolkit.plugins import Context, Exported, Option, Record, Slice, Writable
 
 PRODID = "-//records-toolkit//toolkit ics export//EN"
 UID_SUFFIX = "@records-toolkit"
@@ -441,6 +441,25 @@ def calendar_name(articles: t.Sequence[Record]) -> str:
 _KEPT = ("id", "type", "name", "url", "coordinates")  # what an event's lines show of another record
 
 
+class _Calendar(t.NamedTuple):
+    """What every event of a calendar needs of the whole (the plan of its slices)."""
+
+    head: bytes  # the folded lines before the first VEVENT
+    span: bool  # -O imprecise=span
+    previous: dict[str, Revision]  # the previous export's events, by UID
+    by_id: dict[t.Any, Record]  # what events show of the articles and places, by id
+    now: dt.datetime  # DTSTAMP of what changed
+    notices: tuple[str, ...]  # said before any event's
+
+
+def _events_of(records: t.Sequence[Record]) -> t.Iterable[Record]:
+    """The events of ``records`` by id: a :class:`~records_toolkit.streaming.Records` is sorted already."""
+    of_type = getattr(records, "of_type", None)
+    if callable(of_type):
+        return t.cast(t.Iterable[Record], of_type("event"))
+    return sorted((r for r in records if r.get("type") == "event"), key=lambda r: str(r["id"]))
+
+
 class IcsFormat:
     """Events as an RFC 5545 calendar; only as precise as the records (see the module docstring)."""
 
@@ -494,6 +513,54 @@ class IcsFormat:
     def stream(self, records: t.Sequence[Record], context: Context, open: t.Callable[[str], Writable]) -> list[str]:
         """The calendar written event by event; of the other records only what events show is kept
         (name, url, coordinates of the articles and places), in a first pass over those types."""
+        calendar = self._calendar(records, context)
+        notices = list(calendar.notices)
+        out = open(FILE_NAME)
+        out.write(calendar.head)
+        written = self._write_events(_events_of(records), calendar, out, notices)
+        out.write(fold("END:VCALENDAR"))
+        return notices + self._ending(calendar, written)
+
+    # -- written in slices by several processes (records_toolkit.plugins.Sliced) -------------------
+
+    slice_types: t.Sequence[str] = ("event",)  # (only events are written)
+
+    def slice_plan(self, records: t.Sequence[Record], context: Context) -> _Calendar:
+        """The calendar's head, the previous export and what events show of the other records."""
+        return self._calendar(records, context)
+
+    def stream_slice(
+        self,
+        records: t.Sequence[Record],
+        context: Context,
+        plan: _Calendar,
+        piece: Slice,
+        open: t.Callable[[str], Writable],
+    ) -> tuple[list[str], list[str]]:
+        """The slice's events (the first slice: the calendar's head before them); ``(notices, UIDs written)``."""
+        out = open(FILE_NAME)
+        if piece.first:
+            out.write(plan.head)
+        notices: list[str] = []
+        written = self._write_events(_events_of(records), plan, out, notices)
+        return notices, written
+
+    def stream_end(
+        self, context: Context, plan: _Calendar, summaries: list[t.Any], open: t.Callable[[str], Writable]
+    ) -> list[str]:
+        """``END:VCALENDAR``; the notices in the order a single process gives them."""
+        open(FILE_NAME).write(fold("END:VCALENDAR"))
+        notices = list(plan.notices)
+        written: list[str] = []
+        for said, uids in summaries:
+            notices += said
+            written += uids
+        return notices + self._ending(plan, written)
+
+    # -- the steps -----------------------------------------------------------------------------------
+
+    def _calendar(self, records: t.Sequence[Record], context: Context) -> _Calendar:
+        """Everything but the events: the options checked, the previous export read, the head."""
         imprecise = context.options.get("imprecise", "skip")
         refresh = refresh_interval(context.options.get("refresh", "P1D"))
         if context.source_date_epoch_error:
@@ -520,10 +587,8 @@ class IcsFormat:
         of_type = getattr(records, "of_type", None)
         if callable(of_type):  # streaming.Records, sorted by (type, id): read only what is needed
             referable: t.Iterable[Record] = itertools.chain(of_type("article"), of_type("place"))
-            events: t.Iterable[Record] = of_type("event")
         else:
             referable = records
-            events = sorted((r for r in records if r.get("type") == "event"), key=lambda r: str(r["id"]))
         by_id: dict[t.Any, Record] = {}
         articles: list[Record] = []
         for record in referable:
@@ -535,33 +600,48 @@ class IcsFormat:
         now = dtstamp(articles, context.source_date_epoch)
         calname = context.options.get("calname", "") or calendar_name(articles)
         del articles
-        out = open(FILE_NAME)
         head = ["BEGIN:VCALENDAR", "VERSION:2.0", f"PRODID:{PRODID}", "CALSCALE:GREGORIAN"]  # §3.7
         head += [f"NAME:{escape_text(calname)}", f"X-WR-CALNAME:{escape_text(calname)}"]  # RFC 7986 §5.1
         if refresh:  # RFC 7986 §5.7; X-PUBLISHED-TTL: Outlook's ([MS-OXCICAL] 2.1.3.1.1.15)
             head += [f"REFRESH-INTERVAL;VALUE=DURATION:{refresh}", f"X-PUBLISHED-TTL:{refresh}"]
-        out.write(b"".join(fold(line) for line in head))
-        written: set[str] = set()
+        return _Calendar(
+            b"".join(fold(line) for line in head), imprecise == "span", previous, by_id, now, tuple(notices)
+        )
+
+    def _write_events(
+        self, events: t.Iterable[Record], calendar: _Calendar, out: Writable, notices: list[str]
+    ) -> list[str]:
+        """The VEVENTs of ``events`` into ``out`` (a notice for each left out); the UIDs written."""
+        written: list[str] = []
         pending: list[bytes] = []
+        previous, now = calendar.previous, calendar.now
         for record in events:
-            lines = self._event(record, by_id, imprecise == "span", notices)
+            lines = self._event(record, calendar.by_id, calendar.span, notices)
             if lines:
                 uid = lines[0].removeprefix("UID:")
                 sequence, modified = revise(lines, previous.get(uid), now)
                 stamp = format_utc(modified)
                 revision = [f"DTSTAMP:{stamp}", f"LAST-MODIFIED:{stamp}", f"SEQUENCE:{sequence}"]  # §3.8.7
-                written.add(uid)
+                written.append(uid)
                 pending.extend(fold(line) for line in ["BEGIN:VEVENT", lines[0], *revision, *lines[1:], "END:VEVENT"])
                 if len(pending) >= 2048:
                     out.write(b"".join(pending))
                     pending.clear()
-        if not written:
+        if pending:
+            out.write(b"".join(pending))
+        return written
+
+    @staticmethod
+    def _ending(calendar: _Calendar, written: t.Iterable[str]) -> list[str]:
+        """The notices of the whole calendar: none written, and the previous export's events it lost."""
+        notices: list[str] = []
+        kept = set(written)
+        if not kept:
             notices.append(
                 "no event could be written: the calendar has no VEVENT "
                 "(RFC 5545 §3.6 wants at least one component; most clients accept an empty one)"
             )
-        out.write(b"".join(pending) + fold("END:VCALENDAR"))
-        for uid in sorted(set(previous) - written):
+        for uid in sorted(set(calendar.previous) - kept):
             if uid.endswith(UID_SUFFIX):
                 notices.append(
                     f"event {uid.removesuffix(UID_SUFFIX)}: in the previous export, not in this one: subscribers "

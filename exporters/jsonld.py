@@ -97,7 +97,7 @@ from records_toolkit.exporters import (
     parse_json,
     read_source,
 )
-from records_toolkit.plugins import Context, Exported, Option, Part, Record, Writable, invalid_source
+from records_toolkit.plugins import Context, Exported, Option, Part, Record, Slice, Writable, invalid_source
 
 SCHEMA = "http://schema.org/"
 DEFAULT_BASE = "https://records-toolkit.example/records/"
@@ -692,15 +692,29 @@ def write(
         nodes = sorted((writer.node(record) for record in records), key=lambda node: node["@id"])
     else:
         nodes = (writer.node(record) for record in ordered)
+    out(_head(context))
+    out(_tail(_write_nodes(nodes, out, written=False)))
+
+
+def _head(context: str) -> bytes:
+    """The document up to the first node of ``@graph``."""
     head = encode(CONTEXT if context == "embedded" else REMOTE_CONTEXT).replace(b"\n", b"\n  ")
-    out(b'{\n  "@context": ' + head.replace(b"<", b"\\u003c") + b',\n  "@graph": [')
-    written = False
+    return b'{\n  "@context": ' + head.replace(b"<", b"\\u003c") + b',\n  "@graph": ['
+
+
+def _tail(written: bool) -> bytes:
+    """The document after the last node (``written``: whether there was one)."""
+    return b"\n  ]\n}\n" if written else b"]\n}\n"
+
+
+def _write_nodes(nodes: t.Iterable[dict[str, t.Any]], out: t.Callable[[bytes], None], *, written: bool) -> bool:
+    """The nodes as items of ``@graph``, after ``written`` ones (then a comma first); whether any is now."""
     for batch in _batches(nodes, _BATCH):
         if written:
             out(b",")
         out(_graph_items(batch))
         written = True
-    out(b"\n  ]\n}\n" if written else b"]\n}\n")
+    return written
 
 
 _BATCH = 8  # nodes encoded in one call (more keep more of them alive, and are no faster)
@@ -1309,6 +1323,34 @@ class JsonLdFormat:
         base = check_base(context.options.get("base", DEFAULT_BASE))  # refused before the file is started
         out = open(FILE_NAME)
         write(records, out.write, base=base, context=context.options.get("context", "embedded"))
+        return []
+
+    slice_types: t.Sequence[str] = ()  # (every record is a node)
+
+    def slice_plan(self, records: t.Sequence[Record], context: Context) -> Plan | None:
+        """What a slice's nodes need of the rest, as for a part; None (written whole) when the
+        records' order is not the graph's ``@id`` order (a type name that begins a longer one)."""
+        base = check_base(context.options.get("base", DEFAULT_BASE))
+        if _graph_order(records, base) is not records:
+            return None
+        return plan(records)
+
+    def stream_slice(
+        self, records: t.Sequence[Record], context: Context, plan: Plan, piece: Slice, open: t.Callable[[str], Writable]
+    ) -> int:
+        """The slice's nodes (the first slice: the document's head before them); how many."""
+        writer = _Writer(plan[0], check_base(context.options.get("base", DEFAULT_BASE)), plan[1])
+        out = open(FILE_NAME)
+        if piece.first:
+            out.write(_head(context.options.get("context", "embedded")))
+        _write_nodes((writer.node(record) for record in records), out.write, written=not piece.first)
+        return len(records)
+
+    def stream_end(
+        self, context: Context, plan: Plan, summaries: list[t.Any], open: t.Callable[[str], Writable]
+    ) -> list[str]:
+        """The document's end, after the last slice's nodes."""
+        open(FILE_NAME).write(_tail(sum(summaries) > 0))
         return []
 
     def plan(self, records: t.Sequence[Record], context: Context) -> Plan:

@@ -491,7 +491,7 @@ def export(
             implied=frozenset(implied),
         )
         if parts is not None and not partitioned:
-            exported = _export(plugin, records, context, to)
+            exported = _export(plugin, records, context, to, jobs)
             exported.notices.insert(
                 0, f"format {plugin.name!r} is not written in parts: written whole, as without parts={parts}"
             )
@@ -499,7 +499,7 @@ def export(
             assert parts is not None
             exported = _export_parts(plugin, records, context, t.cast("PathLike | None", to), parts, dask)
         else:
-            exported = _export(plugin, records, context, to)
+            exported = _export(plugin, records, context, to, jobs)
         if getattr(records, "vouched", False):
             exported.notices.insert(
                 0,
@@ -579,8 +579,22 @@ class _Buffer:
         self.parts.append(data)
 
 
-def _export(plugin: Format, records: Records, context: Context, to: PathLike | t.BinaryIO | None) -> Exported:
-    from .plugins import Exported, Streaming, run_export, run_stream
+def _stream(
+    plugin: Format, records: Records, context: Context, open: t.Callable[[str], t.Any], jobs: int | None
+) -> tuple[list[str], list[str]]:
+    """``run_stream``; for a large collection in a :class:`~records_toolkit.plugins.Sliced`
+    format, in slices by ``jobs`` processes (default: one per core), the same files."""
+    from .plugins import run_stream
+    from .slices import stream_sliced
+
+    done = stream_sliced(plugin, records, context, open, jobs if jobs is not None else (os.cpu_count() or 1))
+    return done if done is not None else run_stream(plugin, records, context, open)
+
+
+def _export(
+    plugin: Format, records: Records, context: Context, to: PathLike | t.BinaryIO | None, jobs: int | None = None
+) -> Exported:
+    from .plugins import Exported, Streaming, run_export
 
     if not isinstance(plugin, Streaming):
         exported = run_export(plugin, records, context)
@@ -595,7 +609,7 @@ def _export(plugin: Format, records: Records, context: Context, to: PathLike | t
         names: list[str] = []
 
         def produce(open_file: t.Callable[[str], Sink]) -> None:
-            said, opened = run_stream(plugin, records, context, open_file)
+            said, opened = _stream(plugin, records, context, open_file, jobs)
             notices.extend(said)
             names.extend(opened)
 
@@ -615,7 +629,7 @@ def _export(plugin: Format, records: Records, context: Context, to: PathLike | t
         buffers[name] = _Buffer()
         return buffers[name]
 
-    said, _ = run_stream(plugin, records, context, open_buffer)
+    said, _ = _stream(plugin, records, context, open_buffer, jobs)
     exported = Exported(files={name: b"".join(b.parts) for name, b in buffers.items()}, notices=said)
     if to is not None:
         _write(plugin, exported, to)

@@ -124,8 +124,9 @@ def _result(future: t.Any, dask: DaskRun) -> t.Any:
         raise cluster_failure(exc, dask, "the export", "part") from None
 
 
-def _raise(plugin: Format, outcome: tuple[str, ...]) -> t.NoReturn:
-    """A worker's failure, raised here as the same kind of error (exceptions do not travel well)."""
+def _raise(plugin: Format, outcome: tuple[str, ...], who: str = "a Dask worker could not write a part") -> t.NoReturn:
+    """A worker's failure (:func:`failure`), raised here as the same kind of error (exceptions do
+    not travel well); ``who``: what failed, for any other error."""
     kind, message = outcome[1], outcome[2]
     if kind == "PluginError":
         name, package, cause = t.cast(tuple[str, str, str], message)
@@ -134,7 +135,19 @@ def _raise(plugin: Format, outcome: tuple[str, ...]) -> t.NoReturn:
         raise OptionError(message)
     if kind == "OSError":
         raise OutputError(f"cannot write the {plugin.name} export: {message}; nothing was changed")
-    raise CouldNotRun(f"a Dask worker could not write a part: {message}")
+    raise CouldNotRun(f"{who}: {message}")
+
+
+def failure(exc: Exception) -> tuple[str, str, t.Any] | None:
+    """``("error", kind, message)`` for an error a worker hands back (:func:`_raise` raises it
+    again here), or None for one it does not expect (a bug of the toolkit's: let it show)."""
+    if isinstance(exc, PluginError):
+        return ("error", "PluginError", (exc.name, exc.package, exc.cause))
+    if isinstance(exc, ToolkitError):
+        return ("error", "OptionError" if isinstance(exc, OptionError) else "ToolkitError", str(exc))
+    if isinstance(exc, OSError):
+        return ("error", "OSError", f"{exc.strerror or exc} ({exc.filename})" if exc.filename else str(exc))
+    return None
 
 
 def _write_part(
@@ -185,12 +198,8 @@ def _write_part(
         for _fd, sink in opened:
             sink.flush()
         return ("ok", summary, written)
-    except PluginError as exc:
-        return ("error", "PluginError", (exc.name, exc.package, exc.cause))
-    except ToolkitError as exc:
-        return ("error", "OptionError" if isinstance(exc, OptionError) else "ToolkitError", str(exc))
-    except OSError as exc:
-        return ("error", "OSError", f"{exc.strerror or exc} ({exc.filename})" if exc.filename else str(exc))
+    except (ToolkitError, OSError) as exc:
+        return t.cast(tuple[str, str, t.Any], failure(exc))
     finally:
         for fd, _sink in opened:
             os.close(fd)

@@ -234,6 +234,60 @@ class Partitioned(t.Protocol):
     def earlier_parts(self, directory: Path) -> list[str]: ...
 
 
+@dataclasses.dataclass(frozen=True)
+class Slice:
+    """One slice of a whole export written by several processes (:class:`Sliced`): ``number`` of ``of``."""
+
+    number: int
+    of: int
+
+    @property
+    def first(self) -> bool:
+        """Whether this slice begins the files (it writes their heads)."""
+        return self.number == 1
+
+
+@t.runtime_checkable
+class Sliced(t.Protocol):
+    """A streaming format whose whole export several processes can write at once, each a slice.
+
+    For a large collection the toolkit cuts the records (sorted by ``(type, id)``) into contiguous
+    slices, never empty, one per worker, and joins what they write: each file is what slices 1, 2,
+    ... wrote to it, in order, then what ``stream_end`` wrote to it; the files are named in the
+    order they were first opened. The format's law: that is exactly what ``stream`` writes, file
+    for file and byte for byte, with the same notices, however many the slices.
+
+    ``slice_plan(records, context)``
+        Once, here, over all the records, before the workers start (they inherit it): what each
+        slice needs of the whole collection; or None to have this export written whole by ``stream``.
+    ``slice_types``
+        The record types whose records the slices share out evenly (the format's work is theirs:
+        the other records cost it little); empty: every type.
+    ``stream_slice(records, context, plan, piece, open)``
+        The slice's bytes of each file it opens (``piece.first``: the heads too); returns a small
+        picklable summary.
+    ``stream_end(context, plan, summaries, open)``
+        What ends the files, from the slices' summaries in order; returns the notices.
+    """
+
+    slice_types: t.Sequence[str]
+
+    def slice_plan(self, records: t.Sequence[Record], context: Context) -> t.Any: ...
+
+    def stream_slice(
+        self,
+        records: t.Sequence[Record],
+        context: Context,
+        plan: t.Any,
+        piece: Slice,
+        open: t.Callable[[str], Writable],
+    ) -> t.Any: ...
+
+    def stream_end(
+        self, context: Context, plan: t.Any, summaries: list[t.Any], open: t.Callable[[str], Writable]
+    ) -> list[str]: ...
+
+
 @t.runtime_checkable
 class Importer(t.Protocol):
     """A format that can carry records back implements this too."""
@@ -327,6 +381,16 @@ def _malformed(plugin: Format) -> str | None:
         return "export must be a method"
     if hasattr(plugin, "import_records") and not callable(plugin.import_records):
         return "import_records must be a method"
+    if isinstance(plugin, Sliced):
+        types: t.Any = plugin.slice_types
+        if (
+            isinstance(types, (str, bytes))
+            or not isinstance(types, t.Sequence)
+            or not all(isinstance(n, str) for n in types)
+        ):
+            return f"slice_types must be a list of type names, not {types!r}"
+        if not isinstance(plugin, Streaming):
+            return "a sliced format must stream too (its stream writes what the slices write together)"
     options: t.Any = plugin.options
     if isinstance(options, (str, bytes)) or not isinstance(options, t.Sequence):
         return f"options must be a list of Option, not {type(options).__name__}"
@@ -472,13 +536,52 @@ def run_index(
 
 def run_plan(plugin: Format, records: t.Sequence[Record], context: Context) -> t.Any:
     """``plugin.plan`` (see :class:`Partitioned`) with its exceptions mapped as :func:`run_export` does."""
+    return _run_planning(plugin, "plan", lambda: t.cast(Partitioned, plugin).plan(records, context))
 
+
+def run_slice_plan(plugin: Format, records: t.Sequence[Record], context: Context) -> t.Any:
+    """``plugin.slice_plan`` (see :class:`Sliced`) with its exceptions mapped as :func:`run_export` does."""
+    return _run_planning(plugin, "slice_plan", lambda: t.cast(Sliced, plugin).slice_plan(records, context))
+
+
+def _run_planning(plugin: Format, method: str, call: t.Callable[[], t.Any]) -> t.Any:
     def no_file(name: str) -> Writable:
-        _broke(plugin, f"plan writes no file, but it opened {name!r}")
+        _broke(plugin, f"{method} writes no file, but it opened {name!r}")
 
+    return run_writing(plugin, lambda _open: call(), no_file, one_file=True)[0]
+
+
+def run_slice(
+    plugin: Format,
+    records: t.Sequence[Record],
+    context: Context,
+    plan: t.Any,
+    piece: Slice,
+    open: t.Callable[[str], Writable],
+) -> tuple[t.Any, list[str]]:
+    """``plugin.stream_slice`` (see :class:`Sliced`), checked as :func:`run_stream`; ``(summary, names)``."""
+    sliced = t.cast(Sliced, plugin)
     return run_writing(
-        plugin, lambda _open: t.cast(Partitioned, plugin).plan(records, context), no_file, one_file=True
-    )[0]
+        plugin,
+        lambda checked: sliced.stream_slice(records, context, plan, piece, checked),
+        open,
+        one_file=not plugin.directory,
+    )
+
+
+def run_slice_end(
+    plugin: Format, context: Context, plan: t.Any, summaries: list[t.Any], open: t.Callable[[str], Writable]
+) -> tuple[list[str], list[str]]:
+    """``plugin.stream_end`` (see :class:`Sliced`), checked as :func:`run_stream`; ``(notices, names)``."""
+    sliced = t.cast(Sliced, plugin)
+    notices, names = run_writing(
+        plugin,
+        lambda checked: sliced.stream_end(context, plan, summaries, checked),
+        open,
+        one_file=not plugin.directory,
+    )
+    _check_notices(plugin, notices)
+    return notices, names
 
 
 def _broke(plugin: Format, why: str) -> t.NoReturn:
@@ -631,6 +734,8 @@ __all__ = [
     "Partitioned",
     "Problem",
     "Record",
+    "Slice",
+    "Sliced",
     "Streaming",
     "Writable",
     "discover",
@@ -643,6 +748,9 @@ __all__ = [
     "run_index",
     "run_part",
     "run_plan",
+    "run_slice",
+    "run_slice_end",
+    "run_slice_plan",
     "run_stream",
     "run_writing",
 ]

@@ -228,9 +228,14 @@ class Records(t.Sequence["Record"]):
 
     def of_type(self, type_name: str) -> Records:
         """The records of ``type_name`` (a contiguous run, since they are sorted by type)."""
+        start, stop = self.span(type_name)
+        return self[start:stop]
+
+    def span(self, type_name: str) -> tuple[int, int]:
+        """``(start, stop)``: where the records of ``type_name`` are in this sequence."""
         start = bisect.bisect_left(self.types, type_name, self._start, self._stop)
         stop = bisect.bisect_right(self.types, type_name, start, self._stop)
-        return Records._view(self, start, stop)
+        return start - self._start, stop - self._start
 
     def close(self) -> None:
         self._spool.close()

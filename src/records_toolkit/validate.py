@@ -672,48 +672,13 @@ def _in_workers(
     work: t.Callable[[list[str], bool, int, Layout | None], Chunked],
 ) -> t.Iterator[Chunked]:
     """``work`` over contiguous chunks of ``files`` in ``workers`` processes; the results in order."""
-    import collections
-    import concurrent.futures
-    import multiprocessing
-    import signal
-    from concurrent.futures.process import BrokenProcessPool
-
-    from .errors import CouldNotRun
-    from .output import SignalGuard
+    from .workers import in_order
 
     load_model()  # read and check the schemas once; each worker compiles its own validators
     size = min(-(-len(files) // (workers * 4)), MAX_CHUNK)
-    chunks = (list(files[i : i + size]) for i in range(0, len(files), size))  # each made when sent
-    context = multiprocessing.get_context("fork")
-    pool = concurrent.futures.ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_worker_start, initargs=(os.getpid(),)
-    )
-    try:
-        with SignalGuard(defer=False):  # SIGTERM too ends the wait here, and so the workers
-            # submit, not map: map's clean-up cancels futures the pool then fails (InvalidStateError)
-            # at most two tasks per worker ahead of the merge here: results that wait are memory
-            # The first submit forks the workers: a signal handled meanwhile would be raised inside
-            # the fork hooks (logging's), where Python prints it and goes on. It waits until then.
-            blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-            try:
-                futures = collections.deque(
-                    pool.submit(work, chunk, keep, max_bytes, layout) for chunk in itertools.islice(chunks, 2 * workers)
-                )
-            finally:
-                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-            while futures:  # each result let go once handed on (a done future keeps its result)
-                result = futures.popleft().result()
-                chunk = next(chunks, None)
-                if chunk is not None:
-                    futures.append(pool.submit(work, chunk, keep, max_bytes, layout))
-                yield result
-                del result
-    except BaseException as exc:
-        _stop_workers(pool)
-        if isinstance(exc, BrokenProcessPool):
-            raise CouldNotRun(f"validation could not run: a worker process ended unexpectedly ({exc})") from None
-        raise
-    pool.shutdown()
+    # each chunk made when sent
+    chunks = ((list(files[i : i + size]), keep, max_bytes, layout) for i in range(0, len(files), size))
+    return in_order(work, chunks, workers, "validation")
 
 
 #: Files per task on a Dask cluster at most: a task of a few seconds, cheap to retry elsewhere.
@@ -995,69 +960,9 @@ def cluster_failure(exc: BaseException, dask: DaskRun, doing: str, same: str) ->
 
 
 def _can_fork() -> bool:
-    import multiprocessing
+    from .workers import can_fork
 
-    return "fork" in multiprocessing.get_all_start_methods()
-
-
-def _worker_start(parent: int) -> None:
-    """In a new worker: end with the main process, whatever ends it (SIGKILL included).
-
-    Linux: the kernel sends SIGKILL to the worker when its parent dies (``PR_SET_PDEATHSIG``);
-    elsewhere a thread polls the parent. SIGINT is ignored: a Ctrl-C reaches the whole process
-    group, and the main process, which stops the workers itself, answers it. SIGTERM ends a worker.
-    """
-    import signal
-    import sys
-    import threading
-    import time
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the main process's handler, inherited by fork
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})  # (blocked while it was forked)
-    watched = False
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
-
-            libc = ctypes.CDLL(None, use_errno=True)
-            watched = libc.prctl(1, int(signal.SIGKILL), 0, 0, 0) == 0  # PR_SET_PDEATHSIG
-        except (OSError, AttributeError):
-            watched = False
-    if os.getppid() != parent:  # it died before the watch began
-        os._exit(1)
-    if not watched:
-
-        def watch() -> None:
-            while os.getppid() == parent:
-                time.sleep(0.5)
-            os._exit(1)
-
-        threading.Thread(target=watch, name="records-toolkit-parent-watch", daemon=True).start()
-
-
-def _stop_workers(pool: t.Any) -> None:
-    """End the workers now (an interrupt, a signal, an error): running chunks are killed, queued ones dropped.
-
-    The pool sees its workers die and fails the futures left; no future is cancelled here, as
-    the pool would then fail on setting the exception of a cancelled one. A worker killed while
-    it sent its result leaves the pool's reader waiting for the rest of the message: once the
-    workers are gone this process holds the only other end of that pipe, and closing it ends the
-    read (end of file), so the pool can shut down instead of waiting forever.
-    """
-    import contextlib
-
-    workers = list((getattr(pool, "_processes", None) or {}).values())
-    for process in workers:
-        with contextlib.suppress(Exception):
-            process.kill()
-    for process in workers:
-        with contextlib.suppress(Exception):
-            process.join(timeout=5)
-    if not any(process.is_alive() for process in workers):
-        with contextlib.suppress(Exception):
-            pool._result_queue._writer.close()  # (the workers' copies closed with them)
-    pool.shutdown(wait=True)
+    return can_fork()
 
 
 def _check_chunk(

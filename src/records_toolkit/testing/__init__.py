@@ -14,7 +14,9 @@ The laws, checked on collections drawn by :func:`records_toolkit.testing.strateg
   for a single-file format, file names inside the output directory;
 * determinism: the same records and options give byte-identical files and the same notices, in
   this process and in two fresh ones with different hash seeds (set and dict-of-set order);
-* round trip, for a format that imports: ``import(export(x)) == x``, through real files.
+* round trip, for a format that imports: ``import(export(x)) == x``, through real files;
+* for a format written in slices (:class:`~records_toolkit.plugins.Sliced`): its slices joined,
+  one to five of them, are what its ``stream`` writes, file for file, with the same notices.
 
 A broken law raises ``AssertionError`` with hypothesis's smallest failing collection.
 """
@@ -25,7 +27,7 @@ import tempfile
 import typing as t
 from pathlib import Path
 
-from ..plugins import Context, Format, Importer, Record, load, resolve_options, run_export, run_import
+from ..plugins import Context, Format, Importer, Record, Sliced, load, resolve_options, run_export, run_import
 
 __all__ = ["check_format", "collections"]
 
@@ -77,6 +79,8 @@ def check_format(
         if isinstance(plugin, Importer):
             back = _round_trip(plugin, first.files, context)
             assert back == records, f"format {plugin.name!r}: import(export(x)) != x"
+        if isinstance(plugin, Sliced):
+            _slices_join_to_the_stream(plugin, records, context)
 
     laws()
     if drawn_first:
@@ -126,6 +130,45 @@ def _same_bytes_in_other_processes(
         f"format {plugin.name!r}: the same records gave different bytes in two processes (hash seeds 1 and 2): "
         "iterate sets and dicts in a sorted order"
     )
+
+
+def _slices_join_to_the_stream(plugin: Sliced, records: list[Record], context: Context) -> None:
+    """The law of a sliced format: 1 to 5 slices, joined as ``toolkit export`` joins them, are its stream."""
+    from ..plugins import run_slice_plan, run_stream
+    from ..slices import cut, join
+    from ..streaming import of_records
+
+    def into(files: dict[str, list[bytes]]) -> t.Callable[[str], t.Any]:
+        class _File:
+            def __init__(self, name: str) -> None:
+                self.write = files.setdefault(name, []).append
+
+        return _File
+
+    format = t.cast(Format, plugin)
+    spooled = of_records(records)
+    try:
+        whole: dict[str, list[bytes]] = {}
+        notices, names = run_stream(format, spooled, context, into(whole))
+        for count in range(1, 6):
+            plan = run_slice_plan(format, spooled, context)
+            if plan is None:
+                return  # (written whole: nothing to join)
+            ranges = cut(spooled, count, plugin.slice_types)
+            joined: dict[str, list[bytes]] = {}
+            said, named = join(format, spooled, context, plan, ranges, into(joined), parallel=False)
+            assert named == names, (
+                f"format {format.name!r}: {len(ranges)} slices joined name {named}, its stream {names}"
+            )
+            for name in names:
+                assert b"".join(joined[name]) == b"".join(whole[name]), (
+                    f"format {format.name!r}: {len(ranges)} slices joined are not what its stream writes in {name!r}"
+                )
+            assert said == notices, (
+                f"format {format.name!r}: {len(ranges)} slices joined gave other notices than its stream"
+            )
+    finally:
+        spooled.close()
 
 
 def _round_trip(plugin: Format, files: t.Mapping[str, bytes], context: Context) -> list[Record]:

@@ -1,0 +1,195 @@
+"""Whole exports written by several processes at once: a :class:`~.plugins.Sliced` format.
+
+The validation runs in worker processes; the format's step after it ran in this one alone (at
+100,000 records a third of the export's time, and on a machine with more cores a larger share).
+Here the records, sorted, are cut into one contiguous slice per worker (:func:`cut`): this
+process writes the first slice straight into the export's files while forked workers write the
+others, each into an unnamed temporary file (:class:`~.streaming.Spool`, gone however the
+process ends) as pieces of each file; those are then copied after the first slice's bytes, in
+order, and the format ends the files. The files are the ones a single process writes (the
+format's law, tested for every built-in format and number of slices); still all or nothing,
+since only this process writes the export.
+"""
+
+from __future__ import annotations
+
+import itertools
+import typing as t
+
+from .plugins import Context, Format, Slice, Sliced, Writable, run_slice, run_slice_end, run_slice_plan
+from .streaming import Records, Spool
+
+__all__ = ["MIN_RECORDS", "cut", "join", "stream_sliced"]
+
+MIN_RECORDS = 2000
+"""Records below which the export is written by this process alone (forking would cost more)."""
+
+_PIECE = 1 << 22  # bytes of one file a worker gathers before it appends them to the spool
+_COPY = 1 << 23  # bytes copied from the spool in one read
+
+_JOB: tuple[Format, Records, Context, t.Any, Spool] | None = None  # what the workers inherit
+
+
+def stream_sliced(
+    plugin: Format, records: t.Sequence[t.Any], context: Context, open: t.Callable[[str], Writable], workers: int
+) -> tuple[list[str], list[str]] | None:
+    """The export of ``records`` written through ``open`` in slices, ``workers`` processes at
+    once; ``(notices, names)`` as :func:`~.plugins.run_stream` gives. None, with nothing written,
+    when it is better written whole: a format that is not sliced, fewer than :data:`MIN_RECORDS`,
+    one worker, no ``fork`` here, or a plan the format declines."""
+    from .workers import can_fork
+
+    if workers < 2 or not isinstance(plugin, Sliced) or not isinstance(records, Records):
+        return None
+    if len(records) < MIN_RECORDS or not can_fork():
+        return None
+    plan = run_slice_plan(plugin, records, context)
+    if plan is None:
+        return None
+    ranges = cut(records, workers, plugin.slice_types)
+    if len(ranges) < 2:
+        return None
+    return join(plugin, records, context, plan, ranges, open, parallel=True)
+
+
+def cut(records: Records, slices: int, types: t.Sequence[str] = ()) -> list[tuple[int, int]]:
+    """``records`` cut into at most ``slices`` contiguous ``(start, stop)`` ranges, none empty,
+    that share out the records of ``types`` evenly (every record when none is given or present)."""
+    runs = sorted(span for span in map(records.span, set(types)) if span[0] < span[1])
+    if not runs:
+        runs = [(0, len(records))]
+    total = sum(stop - start for start, stop in runs)
+    slices = max(1, min(slices, total))
+    bounds = [0]
+    for number in range(1, slices):
+        share = number * total // slices  # the first weighted record of slice number + 1
+        for start, stop in runs:
+            if share < stop - start:
+                bounds.append(start + share)
+                break
+            share -= stop - start
+    bounds.append(len(records))
+    return [(a, b) for a, b in itertools.pairwise(bounds) if a < b]
+
+
+def join(
+    plugin: Format,
+    records: Records,
+    context: Context,
+    plan: t.Any,
+    ranges: t.Sequence[tuple[int, int]],
+    open: t.Callable[[str], Writable],
+    *,
+    parallel: bool,
+) -> tuple[list[str], list[str]]:
+    """Write the slices ``ranges`` of ``records`` and join them through ``open``; ``(notices, names)``.
+
+    The first slice is written here, straight into the files; the others by forked workers
+    (``parallel``) or here after it, into a spool, then copied in order.
+    """
+    from .plugins import _broke
+    from .workers import in_order
+
+    global _JOB
+    opened: dict[str, Writable] = {}
+    names: list[str] = []
+
+    def open_joined(name: str) -> Writable:
+        sink = opened.get(name)
+        if sink is None:
+            sink = opened[name] = open(name)
+            names.append(name)
+        return sink
+
+    of = len(ranges)
+    first, rest = ranges[0], ranges[1:]
+    tasks = [(number, of, start, stop) for number, (start, stop) in enumerate(rest, start=2)]
+    summaries: list[t.Any] = []
+
+    def own() -> None:
+        summary, _ = run_slice(plugin, records[first[0] : first[1]], context, plan, Slice(1, of), open_joined)
+        summaries.append(summary)
+
+    spool = Spool()
+    _JOB = (plugin, records, context, plan, spool)
+    results: t.Iterator[tuple[t.Any, ...]]
+    try:
+        if parallel:
+            results = in_order(_write_slice, tasks, len(tasks), "the export", meanwhile=own)
+        else:
+            own()
+            results = (_write_slice(*task) for task in tasks)
+        try:
+            for outcome in results:
+                if outcome[0] != "ok":
+                    from .parts import _raise
+
+                    _raise(plugin, outcome, "a worker could not write its slice of the export")
+                _, summary, written, pieces = outcome
+                for name in written:
+                    _copy(spool, pieces[name], open_joined(name))
+                summaries.append(summary)
+        finally:
+            close = getattr(results, "close", None)
+            if close is not None:
+                close()  # (the workers stopped, when left early)
+    finally:
+        _JOB = None
+        spool.close()
+    notices, _ = run_slice_end(plugin, context, plan, summaries, open_joined)
+    if not plugin.directory and len(names) != 1:
+        _broke(plugin, f"a single-file format must write exactly one file, not {len(names)}")
+    return notices, names
+
+
+def _copy(spool: Spool, pieces: t.Sequence[tuple[int, int]], sink: Writable) -> None:
+    for offset, length in pieces:
+        for at in range(offset, offset + length, _COPY):
+            sink.write(spool.read(at, min(_COPY, offset + length - at)))
+
+
+class _Pieces:
+    """One file's bytes of a slice, appended to the spool about 4 MiB at a time: ``(offset, length)`` each."""
+
+    def __init__(self, spool: Spool, pieces: list[tuple[int, int]]) -> None:
+        self._spool, self.pieces = spool, pieces
+        self._parts: list[bytes] = []
+        self._size = 0
+
+    def write(self, data: bytes) -> None:
+        self._parts.append(data)
+        self._size += len(data)
+        if self._size >= _PIECE:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._size:
+            data = b"".join(self._parts)
+            self.pieces.append((self._spool.append(data), len(data)))
+        self._parts.clear()
+        self._size = 0
+
+
+def _write_slice(number: int, of: int, start: int, stop: int) -> tuple[t.Any, ...]:
+    """In a worker (or here): write slice ``number`` (records ``start:stop``) into the spool;
+    ``("ok", summary, names, pieces of each name)`` or a failure (:func:`.parts.failure`)."""
+    from .errors import ToolkitError
+    from .parts import failure
+
+    assert _JOB is not None
+    plugin, records, context, plan, spool = _JOB
+    pieces: dict[str, list[tuple[int, int]]] = {}
+    files: list[_Pieces] = []
+
+    def open_pieces(name: str) -> _Pieces:
+        file = _Pieces(spool, pieces.setdefault(name, []))
+        files.append(file)
+        return file
+
+    try:
+        summary, names = run_slice(plugin, records[start:stop], context, plan, Slice(number, of), open_pieces)
+        for file in files:
+            file.flush()
+        return ("ok", summary, names, pieces)
+    except (ToolkitError, OSError) as exc:
+        return t.cast(tuple[str, str, t.Any], failure(exc))

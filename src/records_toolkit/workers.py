@@ -1,0 +1,138 @@
+"""Forked worker processes: the validation's chunks and the export's slices run in them.
+
+Forked (not spawned): a worker inherits what this process has loaded and made (the schemas, the
+export's spool, a format's plan), so only small arguments and results travel. A worker ends with
+this process whatever ends it (``kill -9`` included), ignores Ctrl-C (this process, which the
+terminal signals too, stops the workers itself) and is killed at once on an interrupt, a signal
+or an error here.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import typing as t
+
+__all__ = ["can_fork", "in_order", "stop_workers", "worker_start"]
+
+Result = t.TypeVar("Result")
+
+
+def in_order(
+    work: t.Callable[..., Result],
+    tasks: t.Iterable[tuple[t.Any, ...]],
+    workers: int,
+    what: str,
+    meanwhile: t.Callable[[], None] | None = None,
+) -> t.Iterator[Result]:
+    """``work(*task)`` for each of ``tasks`` in ``workers`` forked processes; the results in order.
+
+    At most two tasks per worker are sent ahead of the results taken (results that wait are
+    memory). ``meanwhile``: this process's own share of the work, run once the first tasks are
+    sent. A worker that dies is a :class:`~.errors.CouldNotRun` naming ``what`` ("validation").
+    """
+    import collections
+    import concurrent.futures
+    import multiprocessing
+    import signal
+    from concurrent.futures.process import BrokenProcessPool
+
+    from .errors import CouldNotRun
+    from .output import SignalGuard
+
+    pending = iter(tasks)
+    context = multiprocessing.get_context("fork")
+    pool = concurrent.futures.ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=worker_start, initargs=(os.getpid(),)
+    )
+    try:
+        with SignalGuard(defer=False):  # SIGTERM too ends the wait here, and so the workers
+            # submit, not map: map's clean-up cancels futures the pool then fails (InvalidStateError)
+            # The first submit forks the workers: a signal handled meanwhile would be raised inside
+            # the fork hooks (logging's), where Python prints it and goes on. It waits until then.
+            blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+            try:
+                futures = collections.deque(pool.submit(work, *task) for task in itertools.islice(pending, 2 * workers))
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+            if meanwhile is not None:
+                meanwhile()
+            while futures:  # each result let go once handed on (a done future keeps its result)
+                result = futures.popleft().result()
+                task = next(pending, None)
+                if task is not None:
+                    futures.append(pool.submit(work, *task))
+                yield result
+                del result
+    except BaseException as exc:
+        stop_workers(pool)
+        if isinstance(exc, BrokenProcessPool):
+            raise CouldNotRun(f"{what} could not run: a worker process ended unexpectedly ({exc})") from None
+        raise
+    pool.shutdown()
+
+
+def can_fork() -> bool:
+    import multiprocessing
+
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+def worker_start(parent: int) -> None:
+    """In a new worker: end with the main process, whatever ends it (SIGKILL included).
+
+    Linux: the kernel sends SIGKILL to the worker when its parent dies (``PR_SET_PDEATHSIG``);
+    elsewhere a thread polls the parent. SIGINT is ignored: a Ctrl-C reaches the whole process
+    group, and the main process, which stops the workers itself, answers it. SIGTERM ends a worker.
+    """
+    import signal
+    import sys
+    import threading
+    import time
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the main process's handler, inherited by fork
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})  # (blocked while it was forked)
+    watched = False
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            watched = libc.prctl(1, int(signal.SIGKILL), 0, 0, 0) == 0  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            watched = False
+    if os.getppid() != parent:  # it died before the watch began
+        os._exit(1)
+    if not watched:
+
+        def watch() -> None:
+            while os.getppid() == parent:
+                time.sleep(0.5)
+            os._exit(1)
+
+        threading.Thread(target=watch, name="records-toolkit-parent-watch", daemon=True).start()
+
+
+def stop_workers(pool: t.Any) -> None:
+    """End the workers now (an interrupt, a signal, an error): running tasks are killed, queued ones dropped.
+
+    The pool sees its workers die and fails the futures left; no future is cancelled here, as
+    the pool would then fail on setting the exception of a cancelled one. A worker killed while
+    it sent its result leaves the pool's reader waiting for the rest of the message: once the
+    workers are gone this process holds the only other end of that pipe, and closing it ends the
+    read (end of file), so the pool can shut down instead of waiting forever.
+    """
+    import contextlib
+
+    workers = list((getattr(pool, "_processes", None) or {}).values())
+    for process in workers:
+        with contextlib.suppress(Exception):
+            process.kill()
+    for process in workers:
+        with contextlib.suppress(Exception):
+            process.join(timeout=5)
+    if not any(process.is_alive() for process in workers):
+        with contextlib.suppress(Exception):
+            pool._result_queue._writer.close()  # (the workers' copies closed with them)
+    pool.shutdown(wait=True)

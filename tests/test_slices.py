@@ -1,0 +1,245 @@
+"""A whole export written by several processes (issue 11): CSV, JSON-LD and ICS in slices.
+
+``toolkit export`` of a large collection cuts the sorted records into one slice per worker; this
+process writes the first straight into the files, forked workers the others, and the slices
+are joined in order. The files must be the ones one process writes: checked here byte for byte
+(the format law, ``records_toolkit.testing.check_format``, checks it on generated collections).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import typing as t
+from pathlib import Path
+
+import pytest
+from helpers import RECORDS, shipped
+from hypothesis import given
+from hypothesis import strategies as st
+
+from records_toolkit import api, slices, workers
+from records_toolkit.errors import CouldNotRun, PluginError
+from records_toolkit.plugins import Context, Sliced, load, resolve_options, run_stream
+from records_toolkit.streaming import of_records
+from records_toolkit.testing import _slices_join_to_the_stream
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+import corpus  # noqa: E402  (bench/, on the path above)
+
+SLICED = ["csv", "jsonld", "ics"]
+
+
+def _context(name: str, **options: str) -> Context:
+    return Context.create(resolve_options(load(name), options), source_date_epoch=0)
+
+
+def _files(into: dict[str, list[bytes]]) -> t.Callable[[str], t.Any]:
+    class _File:
+        def __init__(self, name: str) -> None:
+            self.write = into.setdefault(name, []).append
+
+    return _File
+
+
+def test_the_built_in_formats_but_markdown_are_written_in_slices() -> None:
+    assert sorted(name for name in SLICED + ["markdown"] if isinstance(load(name), Sliced)) == sorted(SLICED)
+    assert t.cast(Sliced, load("ics")).slice_types == ("event",)  # (its work is the events: they are shared out)
+
+
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [
+        ("csv", {}),
+        ("csv", {"cells": "raw"}),
+        ("jsonld", {}),
+        ("jsonld", {"context": "remote", "base": "https://example.org/r#"}),
+        ("ics", {}),
+        ("ics", {"imprecise": "span", "calname": "Drills", "refresh": ""}),
+    ],
+)
+def test_every_cut_of_the_shipped_records_joins_to_the_stream(name: str, options: dict[str, str]) -> None:
+    plugin, context = load(name), _context(name, **options)
+    records = shipped()
+    _slices_join_to_the_stream(t.cast(Sliced, plugin), records, context)  # 1 to 5 slices
+    spooled = of_records(records)
+    try:
+        whole: dict[str, list[bytes]] = {}
+        notices, names = run_stream(plugin, spooled, context, _files(whole))
+        plan = t.cast(Sliced, plugin).slice_plan(spooled, context)
+        for count in (8, len(records)):  # down to a record a slice
+            joined: dict[str, list[bytes]] = {}
+            said, named = slices.join(
+                plugin, spooled, context, plan, slices.cut(spooled, count), _files(joined), parallel=False
+            )
+            assert (named, said) == (names, notices)
+            assert {n: b"".join(v) for n, v in joined.items()} == {n: b"".join(v) for n, v in whole.items()}
+    finally:
+        spooled.close()
+
+
+def test_a_calendar_in_slices_revises_against_the_previous_export_as_a_whole_one(tmp_path: Path) -> None:
+    records = shipped()
+    previous = tmp_path / "previous.ics"
+    previous.write_bytes(api.export(records, "ics", source_date_epoch=0).files["calendar.ics"])
+    gone = next(r["id"] for r in records if r["type"] == "event" and "date" in r)
+    changed = [dict(r, name=r["name"] + " (corrected)") if r["type"] == "event" else r for r in records]
+    kept = [r for r in changed if r["id"] != gone]
+    context = Context.create(resolve_options(load("ics"), {"previous": str(previous)}), source_date_epoch=0)
+    _slices_join_to_the_stream(t.cast(Sliced, load("ics")), kept, context)
+    exported = api.export(kept, "ics", source_date_epoch=0, previous=str(previous))
+    assert any(n.startswith(f"event {gone}: in the previous export, not in this one") for n in exported.notices)
+    assert b"SEQUENCE:1" in exported.files["calendar.ics"]  # (the corrected events are revised)
+
+
+@given(
+    st.lists(st.sampled_from(["agreement", "article", "event", "place", "person"]), max_size=60),
+    st.integers(1, 9),
+    st.lists(st.sampled_from(["event", "place", "nothing"]), max_size=2),
+)
+def test_a_cut_is_contiguous_never_empty_and_shares_the_given_types_evenly(
+    types: list[str], count: int, weighted: list[str]
+) -> None:
+    records = of_records({"type": name, "id": f"r{n:03d}"} for n, name in enumerate(types))
+    try:
+        ranges = slices.cut(records, count, weighted)
+        if not types:
+            assert ranges == []
+            return
+        assert ranges[0][0] == 0 and ranges[-1][1] == len(records)
+        assert all(a < b for a, b in ranges) and all(ranges[n][1] == ranges[n + 1][0] for n in range(len(ranges) - 1))
+        assert 1 <= len(ranges) <= count
+        present = [name for name in records.types if name in weighted] or list(records.types)
+        shares = [
+            sum(1 for name in records.types[a:b] if name in weighted or present == records.types) for a, b in ranges
+        ]
+        assert sum(shares) == len(present)
+        assert max(shares) - min(shares) <= 1 or len(ranges) < min(count, len(present))
+    finally:
+        records.close()
+
+
+def _calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The worker pools the slices started (the number of workers of each), from now on."""
+    started: list[int] = []
+    real = workers.in_order
+
+    def counting(work: t.Any, tasks: t.Any, count: int, what: str, meanwhile: t.Any = None) -> t.Any:
+        started.append(count)
+        return real(work, tasks, count, what, meanwhile)
+
+    monkeypatch.setattr(workers, "in_order", counting)
+    return started
+
+
+@pytest.mark.parametrize("name", SLICED)
+def test_workers_write_the_slices_and_the_files_are_the_ones_one_process_writes(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(slices, "MIN_RECORDS", 2)
+    started = _calls(monkeypatch)
+    alone = api.export([RECORDS], name, to=tmp_path / "alone", jobs=1, source_date_epoch=0)
+    assert started == []
+    for jobs in (2, 3, 7):
+        out = tmp_path / f"jobs{jobs}"
+        sliced = api.export([RECORDS], name, to=out, jobs=jobs, source_date_epoch=0)
+        assert started[-1] == jobs - 1  # (this process writes the first slice)
+        assert list(sliced.files) == list(alone.files) and sliced.notices == alone.notices
+        for file in alone.files:
+            assert sliced.files[file] == alone.files[file], file
+    in_memory = api.export([RECORDS], name, jobs=2, source_date_epoch=0)  # (no path: the files returned)
+    assert dict(in_memory.files) == dict(alone.files) and len(started) == 4
+
+
+def test_a_small_collection_or_one_job_is_written_by_this_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    started = _calls(monkeypatch)
+    api.export([RECORDS], "jsonld", jobs=4)  # 44 records: below MIN_RECORDS
+    monkeypatch.setattr(slices, "MIN_RECORDS", 2)
+    api.export([RECORDS], "jsonld", jobs=1)
+    api.export([RECORDS], "markdown", jobs=4)  # not sliced
+    assert started == []
+
+
+_BROKEN = """
+from records_toolkit.exporters.jsonld import JsonLdFormat
+
+class Broken(JsonLdFormat):
+    name = "broken"
+
+    def stream_slice(self, records, context, plan, piece, open):
+        import os, signal
+        if piece.number == 2 and "{how}" == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)
+        if piece.number == 2:
+            raise ZeroDivisionError("a bug in slice two")
+        return super().stream_slice(records, context, plan, piece, open)
+"""
+
+
+@pytest.mark.parametrize("how", ["raise", "kill"])
+def test_a_slice_that_fails_in_a_worker_fails_the_export_and_nothing_is_written(
+    how: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module = tmp_path / f"brokenfmt_{how}.py"
+    module.write_text(_BROKEN.replace("{how}", how), encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    plugin = __import__(f"brokenfmt_{how}").Broken()
+    monkeypatch.setattr("records_toolkit.plugins.load", lambda name: plugin)
+    monkeypatch.setattr(slices, "MIN_RECORDS", 2)
+    target = tmp_path / "out.jsonld"
+    target.write_bytes(b"the previous export\n")
+    expected = PluginError if how == "raise" else CouldNotRun
+    with pytest.raises(expected) as caught:
+        api.export([RECORDS], "broken", to=target, jobs=2)
+    said = str(caught.value)
+    assert ("ZeroDivisionError: a bug in slice two" in said) if how == "raise" else ("ended unexpectedly" in said)
+    assert caught.value.exit_code == 3
+    assert target.read_bytes() == b"the previous export\n"
+    assert {p.name for p in tmp_path.iterdir()} <= {"out.jsonld", module.name, "__pycache__"}  # (no staging left)
+
+
+@pytest.mark.slow
+def test_a_real_export_of_two_thousand_records_in_workers_is_byte_identical(tmp_path: Path) -> None:
+    corpus.make(tmp_path / "corpus", 46)  # 2,024 records: above MIN_RECORDS
+    env = {**os.environ, "SOURCE_DATE_EPOCH": "0"}
+    for name in SLICED:
+        outputs = []
+        for jobs in ("1", "2"):
+            target = tmp_path / f"{name}-{jobs}"
+            done = subprocess.run(
+                [sys.executable, "-m", "records_toolkit", "export", "--no-cache", "-f", name, "--jobs", jobs,
+                 str(tmp_path / "corpus"), "-o", str(target)],
+                capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path,
+            )  # fmt: skip
+            assert done.returncode == 0, done.stderr
+            files = sorted(target.rglob("*")) if target.is_dir() else [target]
+            outputs.append(([f.relative_to(target).as_posix() for f in files], [f.read_bytes() for f in files if f.is_file()],
+                            done.stderr.replace(str(target), "OUT")))  # fmt: skip
+        assert outputs[0] == outputs[1], name
+
+
+def test_a_signal_while_the_workers_write_leaves_the_old_file(tmp_path: Path) -> None:
+    """SIGTERM once the slices are being written: the export stops, exit 1, the old file stays."""
+    corpus.make(tmp_path / "corpus", 46)
+    target = tmp_path / "out.jsonld"
+    target.write_bytes(b"the previous export\n")
+    script = f"""
+import os, signal, sys
+from records_toolkit import slices, cli
+real = slices.join
+def join(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGTERM)
+    return real(*args, **kwargs)
+slices.join = join
+sys.argv = ["toolkit", "export", "--no-cache", "-f", "jsonld", "--jobs", "2", {str(tmp_path / "corpus")!r}, "-o", {str(target)!r}]
+cli.run()
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr
+    assert target.read_bytes() == b"the previous export\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus", "out.jsonld"]
+    _ = signal
