@@ -124,3 +124,99 @@ def test_a_long_run_on_a_real_terminal_shows_progress_and_leaves_the_report_clea
     err = b"".join(chunks).decode()
     assert done.returncode == 0 and done.stdout.decode().startswith("ok: 880 records"), done.stdout
     assert "validate: " in err and "records checked" in err and err.endswith("\r")
+
+
+@pytest.mark.slow
+def test_a_long_export_on_a_real_terminal_shows_the_checks_then_the_writing(tmp_path: Path) -> None:
+    sys.path.insert(0, str(ROOT / "bench"))
+    from corpus import make
+
+    make(tmp_path / "tree", 20)
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "NO_PROGRESS")}
+    script = (
+        "import sys; from records_toolkit import progress; progress.DELAY = 0.0; progress.EVERY = 0.0; "
+        "from records_toolkit.cli import run; sys.argv = ['toolkit', 'export', '-f', 'jsonld', '--jobs', '1', "
+        "sys.argv[1], '-o', sys.argv[2]]; run()"
+    )
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-c", script, str(tmp_path / "tree"), str(tmp_path / "out.jsonld")],
+        stdout=subprocess.DEVNULL,
+        stderr=follower,
+        env=env,
+    )
+    os.close(follower)
+    chunks = []
+    while True:  # read as it runs: a terminal's buffer is small
+        try:
+            data = os.read(leader, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(leader)
+    assert process.wait(timeout=300) == 0
+    err = b"".join(chunks).decode()
+    checks, writing = err.find("records checked"), err.find("export: writing jsonld, ")
+    assert 0 < checks < writing, err[-500:]
+    last = err.rstrip("\r\n").rsplit("\r", 1)[-1]
+    assert last.strip() == f"wrote {tmp_path / 'out.jsonld'}", repr(err[-300:])  # (the line wiped first)
+    assert (tmp_path / "out.jsonld").stat().st_size > 0
+
+
+# -- exports: the checks, then the format's reading ------------------------------------------------
+
+
+def test_an_export_shows_its_checks_then_the_records_its_format_reads() -> None:
+    stream, clock = Terminal(), Clock()
+    shown = Progress(stream, clock=clock, verb="export")
+    clock.now += 2.5
+    shown.add(100, 100)
+    assert stream.getvalue() == "\rexport: 100 files read, 100 records checked (40/s)"
+    shown.writing("jsonld")
+    shown.record_read()
+    assert stream.getvalue().count("\r") == 1  # (no rate yet: the first line waits half a second)
+    clock.now += 0.5
+    shown.elsewhere = [30, 20]  # what the workers writing slices read
+    shown.record_read()
+    assert stream.getvalue().rstrip(" ").endswith("\rexport: writing jsonld, 52 records read (104/s)")
+    shown.close()
+    assert stream.getvalue().endswith("\r" + " " * len("export: writing jsonld, 52 records read (104/s)") + "\r")
+
+
+def _progresses(monkeypatch: pytest.MonkeyPatch) -> list[Progress]:
+    seen: list[Progress] = []
+    real_init = Progress.__init__
+
+    def keep(self: Progress, *args: object, **kwargs: object) -> None:
+        real_init(self, *args, **kwargs)  # type: ignore[arg-type]
+        seen.append(self)
+
+    monkeypatch.setattr(Progress, "__init__", keep)
+    return seen
+
+
+@pytest.mark.parametrize("name", ["csv", "jsonld", "ics", "markdown"])
+def test_the_export_command_counts_every_file_and_every_record_read(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen = _progresses(monkeypatch)
+    args = ["export", "-f", name, str(ROOT / "records"), "-o", str(tmp_path / "out")]
+    result = CliRunner(catch_exceptions=False).invoke(main, args)
+    assert result.exit_code == 0 and "export:" not in result.output
+    [shown] = seen
+    assert (shown.verb, shown.files, shown.records, shown.format) == ("export", 44, 44, name)
+    assert shown.read >= (44 if name != "ics" else 20)  # (a calendar reads the events, articles and places)
+
+
+def test_the_workers_writing_slices_count_what_they_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    from records_toolkit import api, slices
+
+    monkeypatch.setattr(slices, "MIN_RECORDS", 2)
+    monkeypatch.setattr(sys, "stderr", Terminal())  # (a terminal: the workers' counts are shared)
+    seen = _progresses(monkeypatch)
+    api.export([ROOT / "records"], "csv", jobs=3, progress=True)
+    [shown] = seen
+    assert len(shown.elsewhere) == 2 and all(count > 0 for count in shown.elsewhere)
+    assert shown.read + sum(shown.elsewhere) == 44  # each record read once, here or by a worker

@@ -25,6 +25,7 @@ from .problems import FrozenValue, Problem, Report, set_field
 if t.TYPE_CHECKING:
     from .canonical import Formatted
     from .plugins import Context, Exported, Format, Option, Record
+    from .progress import Progress
     from .streaming import Records
 
 PathLike = t.Union[str, "os.PathLike[str]"]
@@ -361,6 +362,7 @@ def _collection(
     beside: str = ".",
     jobs: int | None = None,
     cache: bool = False,
+    progress: Progress | None = None,
 ) -> Records:
     """Validated records sorted by ``(type, id)``, from a report, records or paths; else InvalidRecords.
 
@@ -388,7 +390,7 @@ def _collection(
                 from .parts import collect_on_cluster
 
                 return collect_on_cluster(given, max_bytes=max_file_size, dask=dask, beside=beside)
-            return collect(given, max_bytes=max_file_size, jobs=jobs, cache=cache)
+            return collect(given, max_bytes=max_file_size, jobs=jobs, cache=cache, progress=progress)
         except OSError as exc:
             raise CouldNotRun(f"validation could not run: {exc.strerror or exc}") from exc
     elif _iterable_not_text(source):
@@ -410,6 +412,7 @@ def export(
     scheduler: str | t.Any = None,
     jobs: int | None = None,
     cache: bool = False,
+    progress: bool = False,
     **options: str,
 ) -> Exported:
     """Validate, then export in ``format`` with the format's ``options`` as keyword arguments.
@@ -440,6 +443,8 @@ def export(
     very files were checked and found without a problem, unchanged since, they are loaded without
     being checked again (each file's SHA-256 compared with what was checked); the cache is read,
     never written, and not on a Dask cluster (``scheduler``). The files written are the same either way.
+    ``progress``: on a terminal, a run longer than two seconds shows its progress on standard
+    error, the checks and then the format's reading (see :mod:`records_toolkit.progress`).
     """
     from .plugins import Context, load, resolve_options
     from .schema_view import SchemaView
@@ -472,13 +477,21 @@ def export(
             if option.from_output and values.get(option.name, option.default) == option.default:
                 values = {**values, option.name: os.path.realpath(to)}
                 implied.add(option.name)
+    from .progress import Progress
+
+    shown = Progress(verb="export") if progress else None
     try:
-        records = _collection(source, max_file_size, dask, _beside(to), jobs, bool(cache))
+        records = _collection(source, max_file_size, dask, _beside(to), jobs, bool(cache), shown)
     except BaseException:
         if dask is not None:
             dask.close()
+        if shown is not None:
+            shown.close()
         raise
     try:
+        if shown is not None:
+            shown.writing(plugin.name)
+            records.counter = shown
         epoch = source_date_epoch if source_date_epoch is not None else os.environ.get("SOURCE_DATE_EPOCH")
         from .plugins import parse_source_date_epoch
 
@@ -511,6 +524,8 @@ def export(
         records.close()
         if dask is not None:
             dask.close()
+        if shown is not None:
+            shown.close()
 
 
 def _beside(to: t.Any) -> str:

@@ -443,6 +443,7 @@ def export_(
         scheduler=scheduler,
         jobs=jobs,
         cache=not no_cache,
+        progress=True,
         **options,
     )
     if not quiet:

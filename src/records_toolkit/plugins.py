@@ -364,7 +364,7 @@ class Entry:
 
 
 RESERVED_OPTION_NAMES = frozenset(
-    {"source", "format", "to", "source_date_epoch", "max_file_size", "parts", "scheduler", "jobs", "cache"}
+    {"source", "format", "to", "source_date_epoch", "max_file_size", "parts", "scheduler", "jobs", "cache", "progress"}
 )
 """The keyword arguments of :func:`records_toolkit.api.export` itself, which takes a format's options
 as the other keyword arguments: no format may name an option so."""

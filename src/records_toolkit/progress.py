@@ -18,16 +18,30 @@ EVERY = 0.5
 
 
 class Progress:
-    """Counts files and records; shows them on ``stream`` when it is a terminal and the run is long."""
+    """Counts files and records; shows them on ``stream`` when it is a terminal and the run is long.
 
-    def __init__(self, stream: t.TextIO | None = None, *, clock: t.Callable[[], float] = time.monotonic) -> None:
+    ``verb``: the command shown (``validate``, ``export``). An export checks the records first
+    (:meth:`add`, as ``validate``), then its format reads them (:meth:`writing`, then
+    :meth:`record_read` for each read, here or, counted in :attr:`elsewhere`, by the workers that
+    write its slices).
+    """
+
+    def __init__(
+        self, stream: t.TextIO | None = None, *, clock: t.Callable[[], float] = time.monotonic, verb: str = "validate"
+    ) -> None:
         self.stream = stream if stream is not None else sys.stderr
         self.clock = clock
+        self.verb = verb
+        self.did = "checked"  # what :meth:`add` says of the records ("loaded": the result cache vouched)
         self.started = clock()
         self.shown_at = self.started + DELAY - EVERY
         self.files = 0
         self.records = 0
         self.width = 0
+        self.format: str | None = None  # the format writing, once the records are checked
+        self.read = 0  # records the format read in this process
+        self.elsewhere: t.Sequence[int] = ()  # records read by each worker writing a slice
+        self.writing_since = self.started
         try:
             terminal = self.stream.isatty()
         except (AttributeError, ValueError, OSError):
@@ -44,9 +58,29 @@ class Progress:
             return
         self.shown_at = now
         elapsed = max(now - self.started, 1e-9)
-        line = (
-            f"validate: {self.files:,} files read, {self.records:,} records checked ({self.records / elapsed:,.0f}/s)"
-        )
+        rate = self.records / elapsed
+        self._show(f"{self.verb}: {self.files:,} files read, {self.records:,} records {self.did} ({rate:,.0f}/s)")
+
+    def writing(self, format: str) -> None:
+        """The records are checked; from now on the format ``format`` reads them."""
+        now = self.clock()
+        self.format, self.read, self.writing_since = format, 0, now
+        self.shown_at = max(self.shown_at, now)  # (its first line once there is a rate to show)
+
+    def record_read(self) -> None:
+        """The format read one record (decoded from the export's spool) in this process."""
+        self.read += 1
+        if not self.enabled:
+            return
+        now = self.clock()
+        if now - self.shown_at < EVERY:
+            return
+        self.shown_at = now
+        read = self.read + sum(self.elsewhere)
+        rate = read / max(now - self.writing_since, 1e-9)
+        self._show(f"{self.verb}: writing {self.format}, {read:,} records read ({rate:,.0f}/s)")
+
+    def _show(self, line: str) -> None:
         self._write("\r" + line.ljust(self.width))
         self.width = len(line)
 

@@ -27,7 +27,7 @@ MIN_RECORDS = 2000
 _PIECE = 1 << 22  # bytes of one file a worker gathers before it appends them to the spool
 _COPY = 1 << 23  # bytes copied from the spool in one read
 
-_JOB: tuple[Format, Records, Context, t.Any, Spool] | None = None  # what the workers inherit
+_JOB: tuple[Format, Records, Context, t.Any, Spool, t.Any] | None = None  # what the workers inherit
 
 
 def stream_sliced(
@@ -111,7 +111,8 @@ def join(
         summaries.append(summary)
 
     spool = Spool()
-    _JOB = (plugin, records, context, plan, spool)
+    counts = _counts(records, len(tasks))
+    _JOB = (plugin, records, context, plan, spool, counts)
     results: t.Iterator[tuple[t.Any, ...]]
     try:
         if parallel:
@@ -177,7 +178,9 @@ def _write_slice(number: int, of: int, start: int, stop: int) -> tuple[t.Any, ..
     from .parts import failure
 
     assert _JOB is not None
-    plugin, records, context, plan, spool = _JOB
+    plugin, records, context, plan, spool, counts = _JOB
+    piece = records[start:stop]
+    piece.counter = None if counts is None else _Count(counts, number - 2)  # (never the terminal's, here)
     pieces: dict[str, list[tuple[int, int]]] = {}
     files: list[_Pieces] = []
 
@@ -187,9 +190,34 @@ def _write_slice(number: int, of: int, start: int, stop: int) -> tuple[t.Any, ..
         return file
 
     try:
-        summary, names = run_slice(plugin, records[start:stop], context, plan, Slice(number, of), open_pieces)
+        summary, names = run_slice(plugin, piece, context, plan, Slice(number, of), open_pieces)
         for file in files:
             file.flush()
         return ("ok", summary, names, pieces)
     except (ToolkitError, OSError) as exc:
         return t.cast(tuple[str, str, t.Any], failure(exc))
+
+
+def _counts(records: Records, workers: int) -> t.Any:
+    """Counts of the records each worker reads, in memory this process shares with them, when
+    ``records`` are counted for a progress shown on a terminal (added to what it shows); else None."""
+    from .progress import Progress
+
+    progress = records.counter
+    if not isinstance(progress, Progress) or not progress.enabled or not workers:
+        return None
+    import multiprocessing
+
+    counts = multiprocessing.get_context("fork").RawArray("q", workers)
+    progress.elsewhere = counts
+    return counts
+
+
+class _Count:
+    """A worker's count of the records it reads, in its place of the shared counts."""
+
+    def __init__(self, counts: t.Any, place: int) -> None:
+        self._counts, self._place = counts, place
+
+    def record_read(self) -> None:
+        self._counts[self._place] += 1

@@ -34,12 +34,19 @@ if t.TYPE_CHECKING:
     from .collection import Layout, Scope
     from .loader import Names, Walked
     from .plugins import Record
+    from .progress import Progress
     from .schemas import Model, Template
 
 __all__ = ["Records", "Spool", "SpoolFiles", "collect", "of_records"]
 
 Key = tuple[str, str, int, int]
 """``(type, id, offset, length)`` of one spooled record."""
+
+
+class Counter(t.Protocol):
+    """Told of each record read (:class:`~.progress.Progress`, or a worker's count of its slice)."""
+
+    def record_read(self) -> None: ...
 
 
 class Spool:
@@ -173,6 +180,7 @@ class Records(t.Sequence["Record"]):
         self._spool = spool
         keys.sort()
         self.vouched = False  # (loaded without checks, the result cache vouching: see collect)
+        self.counter: Counter | None = None  # told of each record read (the progress of an export)
         self.types: list[str] = [sys.intern(k[0]) for k in keys]
         self.ids: list[str] = [k[1] for k in keys]
         self._offsets = array.array("q", (k[2] for k in keys))
@@ -187,7 +195,7 @@ class Records(t.Sequence["Record"]):
         view.types, view.ids = parent.types, parent.ids
         view._offsets, view._lengths = parent._offsets, parent._lengths
         view._start, view._stop = start, stop
-        view.vouched = parent.vouched
+        view.vouched, view.counter = parent.vouched, parent.counter
         return view
 
     @property
@@ -215,6 +223,8 @@ class Records(t.Sequence["Record"]):
         return self._read(self._start + index)
 
     def _read(self, position: int) -> Record:
+        if self.counter is not None:
+            self.counter.record_read()
         return t.cast("Record", marshal.loads(self._spool.read(self._offsets[position], self._lengths[position])))
 
     def __iter__(self) -> t.Iterator[Record]:
@@ -282,7 +292,7 @@ class Records(t.Sequence["Record"]):
         view._spool = spool
         view.types, view.ids, view._offsets, view._lengths = arrays
         view._start, view._stop = 0, len(view.ids)
-        view.vouched = False
+        view.vouched, view.counter = False, None
         return view
 
 
@@ -454,7 +464,9 @@ def _vouched(scope: Scope, files: Names, stats: Walked, max_bytes: int) -> bytes
         store.close()
 
 
-def _load_vouched(files: Names, expected: bytes, max_bytes: int, workers: int) -> list[Key] | None:
+def _load_vouched(
+    files: Names, expected: bytes, max_bytes: int, workers: int, progress: Progress | None = None
+) -> list[Key] | None:
     """The keys of the records of ``files``, loaded and spooled without being checked, when each
     file read now is the one the cache vouched for (its SHA-256 in ``expected``); else None (then
     what was spooled is of no use)."""
@@ -468,6 +480,8 @@ def _load_vouched(files: Names, expected: bytes, max_bytes: int, workers: int) -
                 return None  # (a file changed since it was checked: the export checks everything)
             at += len(hashes)
             keys.extend(state["spooled"])
+            if progress is not None:
+                progress.add(len(hashes) // 32, len(state["spooled"]))  # (a SHA-256 a file)
     finally:
         close = getattr(chunks, "close", None)
         if close is not None:
@@ -476,7 +490,12 @@ def _load_vouched(files: Names, expected: bytes, max_bytes: int, workers: int) -
 
 
 def collect(
-    paths: t.Sequence[str | os.PathLike[str]], *, max_bytes: int, jobs: int | None = None, cache: bool = False
+    paths: t.Sequence[str | os.PathLike[str]],
+    *,
+    max_bytes: int,
+    jobs: int | None = None,
+    cache: bool = False,
+    progress: Progress | None = None,
 ) -> Records:
     """Validate the records under ``paths`` (as ``validate`` does, the collection's layout rule
     included when they lie in one; their references resolve among themselves) and spool them; the
@@ -485,7 +504,8 @@ def collect(
     ``cache``: when ``paths`` name a collection whose result cache vouches for every file as it
     is now (a ``toolkit validate`` of the same files found no problem, none changed since), the
     records are loaded and spooled without being checked again (:func:`_vouched`): about half the
-    work. Anything else, and the checks run as without it."""
+    work. Anything else, and the checks run as without it. ``progress``: counts the files and
+    records as they are checked (or loaded), and is told of each record the format reads."""
     from . import validate
     from .errors import CouldNotRun
     from .loader import Walked
@@ -497,6 +517,7 @@ def collect(
     keys: list[Key] = []
     try:
         checker = validate.Checker(keep=False, spill=True)
+        checker.progress = progress
         stats = Walked() if cache and not remote else None
         files = validate.walk_into(checker, paths, stats, jobs=jobs)
         checker.expect(len(files))
@@ -507,17 +528,21 @@ def collect(
         del stats  # (the walk's signatures: only the cache compares them)
         if expected is not None:
             _SPOOL = spool
+            if progress is not None:
+                progress.did = "loaded"
             try:
-                vouched = _load_vouched(files, expected, max_bytes, workers)
+                vouched = _load_vouched(files, expected, max_bytes, workers, progress)
             finally:
                 _SPOOL = None
             del expected
             if vouched is not None:
                 records = Records(spool, vouched)
-                records.vouched = True
+                records.vouched, records.counter = True, progress
                 return records
             spool.close()  # (what was spooled before a file proved changed)
             spool = Spool()
+            if progress is not None:  # (counted again, as they are checked)
+                progress.did, progress.files, progress.records = "checked", 0, 0
         work = _spool_chunk
         if remote:
             from .remote import remote_urls, spool_chunk
@@ -535,7 +560,9 @@ def collect(
             _SPOOL = None
         report: Report = checker.finish().report
         report.raise_for_problems()
-        return Records(spool, keys)
+        records = Records(spool, keys)
+        records.counter = progress
+        return records
     except BaseException:
         spool.close()
         raise
