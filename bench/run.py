@@ -26,7 +26,8 @@ Measured:
 - start-up: ``python -c pass``, ``toolkit --version``, ``toolkit validate`` of one file (valid on its own, and
   one whose references dangle when it is checked alone: its problems placed at their lines);
 - each export (csv, jsonld, ics, markdown) of the whole corpus, against the validate time (with
-  ``--no-cache``; and a CSV export after a clean validate, which the result cache vouches for);
+  ``--no-cache``; JSON-LD also with ``--jobs 1``, checked and written in one process; and a CSV
+  export after a clean validate, which the result cache vouches for);
 - on Dask (when ``distributed`` is installed; ``--no-dask`` skips it): ``toolkit validate
   --scheduler`` against already-running local clusters of 1 and 2 worker processes, and with
   ``--scheduler local`` (the cluster started by the run), beside the local pool; ``toolkit
@@ -554,6 +555,9 @@ def main() -> None:
         for fmt, target in (("csv", "out-csv"), ("jsonld", "out.jsonld"), ("ics", "out.ics"), ("markdown", "out.md")):
             command = [toolkit, "export", "--no-cache", "-f", fmt, "corpus", "-o", target]
             exports[f"toolkit export -f {fmt}"] = [once(command, work)]
+        # the same in one process (the format's step not in slices): what the workers writing slices gain
+        alone = [toolkit, "export", "--no-cache", "--jobs", "1", "-f", "jsonld", "corpus", "-o", "out-alone.jsonld"]
+        exports["toolkit export -f jsonld --jobs 1 (checks and format in one process)"] = [once(alone, work)]
         # the usual CI job: a validate, then the export, which the result cache vouches for
         once([toolkit, "validate", "corpus"], work)
         exports["toolkit export -f csv, after a clean validate (result cache)"] = [

@@ -519,7 +519,7 @@ class IcsFormat:
         out.write(calendar.head)
         written = self._write_events(_events_of(records), calendar, out, notices)
         out.write(fold("END:VCALENDAR"))
-        return notices + self._ending(calendar, written)
+        return notices + self._ending(calendar, set(written) & calendar.previous.keys(), bool(written))
 
     # -- written in slices by several processes (records_toolkit.plugins.Sliced) -------------------
 
@@ -536,14 +536,15 @@ class IcsFormat:
         plan: _Calendar,
         piece: Slice,
         open: t.Callable[[str], Writable],
-    ) -> tuple[list[str], list[str]]:
-        """The slice's events (the first slice: the calendar's head before them); ``(notices, UIDs written)``."""
+    ) -> tuple[list[str], list[str], bool]:
+        """The slice's events (the first slice: the calendar's head before them); ``(notices, the
+        UIDs written that the previous export has, whether any event was written)``."""
         out = open(FILE_NAME)
         if piece.first:
             out.write(plan.head)
         notices: list[str] = []
         written = self._write_events(_events_of(records), plan, out, notices)
-        return notices, written
+        return notices, [uid for uid in written if uid in plan.previous], bool(written)
 
     def stream_end(
         self, context: Context, plan: _Calendar, summaries: list[t.Any], open: t.Callable[[str], Writable]
@@ -551,11 +552,11 @@ class IcsFormat:
         """``END:VCALENDAR``; the notices in the order a single process gives them."""
         open(FILE_NAME).write(fold("END:VCALENDAR"))
         notices = list(plan.notices)
-        written: list[str] = []
-        for said, uids in summaries:
+        kept: set[str] = set()
+        for said, uids, _ in summaries:
             notices += said
-            written += uids
-        return notices + self._ending(plan, written)
+            kept.update(uids)
+        return notices + self._ending(plan, kept, any(wrote for _, _, wrote in summaries))
 
     # -- the steps -----------------------------------------------------------------------------------
 
@@ -632,11 +633,11 @@ class IcsFormat:
         return written
 
     @staticmethod
-    def _ending(calendar: _Calendar, written: t.Iterable[str]) -> list[str]:
-        """The notices of the whole calendar: none written, and the previous export's events it lost."""
+    def _ending(calendar: _Calendar, kept: set[str], wrote: bool) -> list[str]:
+        """The notices of the whole calendar: none written (``wrote``), and the previous export's
+        events it lost (those of its UIDs not in ``kept``)."""
         notices: list[str] = []
-        kept = set(written)
-        if not kept:
+        if not wrote:
             notices.append(
                 "no event could be written: the calendar has no VEVENT "
                 "(RFC 5545 §3.6 wants at least one component; most clients accept an empty one)"

@@ -748,3 +748,30 @@ def test_the_workers_are_forked_with_signals_held_and_run_with_them_free(tmp_pat
     forks, held = done.stdout.split("\n")[0].split()
     assert int(forks) >= 2 and held == "True"
     assert done.stdout.split("\n")[1] == "[] []"  # free in the workers, and here again after the forks
+
+
+@pytest.mark.parametrize(
+    ("signum", "code", "verb"), [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")]
+)
+def test_a_signal_while_the_notices_are_said_says_the_export_is_in_place(
+    tmp_path: Path, signum: int, code: int, verb: str
+) -> None:
+    """The calendar is written, then its notices are printed (thousands for a large archive): a
+    signal then must not say that nothing was changed, and SIGTERM must not end it silently."""
+    target = tmp_path / "out.ics"
+    target.write_bytes(b"the previous export\n")
+    script = f"""
+import os, signal, sys
+from records_toolkit import cli
+real = cli._said
+def said(notices, quiet):
+    os.kill(os.getpid(), {int(signum)})
+    return real(notices, quiet)
+cli._said = said
+sys.argv = ["toolkit", "export", "-f", "ics", {str(RECORDS)!r}, "-o", {str(target)!r}]
+cli.run()
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == code, done.stderr
+    assert f"{verb} after the write had finished: the new files are in place" in done.stderr
+    assert "Traceback" not in done.stderr and target.read_bytes().startswith(b"BEGIN:VCALENDAR")

@@ -134,9 +134,9 @@ def test_a_long_export_on_a_real_terminal_shows_the_checks_then_the_writing(tmp_
     make(tmp_path / "tree", 20)
     env = {k: v for k, v in os.environ.items() if k not in ("CI", "NO_PROGRESS")}
     script = (
-        "import sys; from records_toolkit import progress; progress.DELAY = 0.0; progress.EVERY = 0.0; "
-        "from records_toolkit.cli import run; sys.argv = ['toolkit', 'export', '-f', 'jsonld', '--jobs', '1', "
-        "sys.argv[1], '-o', sys.argv[2]]; run()"
+        "import sys; from records_toolkit import progress, slices; progress.DELAY = 0.0; progress.EVERY = 0.0; "
+        "slices.MIN_RECORDS = 100; from records_toolkit.cli import run; "
+        "sys.argv = ['toolkit', 'export', '-f', 'jsonld', '--jobs', '2', sys.argv[1], '-o', sys.argv[2]]; run()"
     )
     leader, follower = pty.openpty()
     process = subprocess.Popen(
@@ -160,6 +160,10 @@ def test_a_long_export_on_a_real_terminal_shows_the_checks_then_the_writing(tmp_
     err = b"".join(chunks).decode()
     checks, writing = err.find("records checked"), err.find("export: writing jsonld, ")
     assert 0 < checks < writing, err[-500:]
+    read = [
+        int(line.split(", ")[1].split()[0].replace(",", "")) for line in err.split("\r") if "writing jsonld" in line
+    ]
+    assert max(read) > 440  # (this process writes half the records: the worker's half is counted too)
     last = err.rstrip("\r\n").rsplit("\r", 1)[-1]
     assert last.strip() == f"wrote {tmp_path / 'out.jsonld'}", repr(err[-300:])  # (the line wiped first)
     assert (tmp_path / "out.jsonld").stat().st_size > 0

@@ -21,7 +21,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from records_toolkit import api, slices, workers
-from records_toolkit.errors import CouldNotRun, PluginError
+from records_toolkit.errors import CouldNotRun, PluginError, UsageError
 from records_toolkit.plugins import Context, Sliced, load, resolve_options, run_stream
 from records_toolkit.streaming import of_records
 from records_toolkit.testing import _slices_join_to_the_stream
@@ -108,7 +108,7 @@ def test_a_cut_is_contiguous_never_empty_and_shares_the_given_types_evenly(
     try:
         ranges = slices.cut(records, count, weighted)
         if not types:
-            assert ranges == []
+            assert ranges == [(0, 0)]  # (the one slice of no records: it writes the heads)
             return
         assert ranges[0][0] == 0 and ranges[-1][1] == len(records)
         assert all(a < b for a, b in ranges) and all(ranges[n][1] == ranges[n + 1][0] for n in range(len(ranges) - 1))
@@ -157,7 +157,7 @@ def test_workers_write_the_slices_and_the_files_are_the_ones_one_process_writes(
 
 def test_a_small_collection_or_one_job_is_written_by_this_process(monkeypatch: pytest.MonkeyPatch) -> None:
     started = _calls(monkeypatch)
-    api.export([RECORDS], "jsonld", jobs=4)  # 44 records: below MIN_RECORDS
+    api.export([RECORDS], "jsonld", jobs=4)  # 44 records: not two slices of MIN_RECORDS
     monkeypatch.setattr(slices, "MIN_RECORDS", 2)
     api.export([RECORDS], "jsonld", jobs=1)
     api.export([RECORDS], "markdown", jobs=4)  # not sliced
@@ -204,7 +204,7 @@ def test_a_slice_that_fails_in_a_worker_fails_the_export_and_nothing_is_written(
 
 @pytest.mark.slow
 def test_a_real_export_of_two_thousand_records_in_workers_is_byte_identical(tmp_path: Path) -> None:
-    corpus.make(tmp_path / "corpus", 46)  # 2,024 records: above MIN_RECORDS
+    corpus.make(tmp_path / "corpus", 46)  # 2,024 records: two slices of MIN_RECORDS
     env = {**os.environ, "SOURCE_DATE_EPOCH": "0"}
     for name in SLICED:
         outputs = []
@@ -222,24 +222,182 @@ def test_a_real_export_of_two_thousand_records_in_workers_is_byte_identical(tmp_
         assert outputs[0] == outputs[1], name
 
 
-def test_a_signal_while_the_workers_write_leaves_the_old_file(tmp_path: Path) -> None:
-    """SIGTERM once the slices are being written: the export stops, exit 1, the old file stays."""
-    corpus.make(tmp_path / "corpus", 46)
-    target = tmp_path / "out.jsonld"
-    target.write_bytes(b"the previous export\n")
-    script = f"""
-import os, signal, sys
-from records_toolkit import slices, cli
-real = slices.join
-def join(*args, **kwargs):
-    os.kill(os.getpid(), signal.SIGTERM)
-    return real(*args, **kwargs)
-slices.join = join
-sys.argv = ["toolkit", "export", "--no-cache", "-f", "jsonld", "--jobs", "2", {str(tmp_path / "corpus")!r}, "-o", {str(target)!r}]
+_SLOW = """
+import builtins, os, sys, time
+from records_toolkit import cli, plugins, slices
+NOTED = sys.argv[2]
+from records_toolkit.exporters.jsonld import JsonLdFormat
+
+class Slow(JsonLdFormat):
+    name = "slow"
+
+    def stream_slice(self, records, context, plan, piece, open):
+        if piece.number == 2:  # a worker that takes long: the export waits for it
+            with builtins.open(NOTED, "w") as noted:
+                noted.write(str(os.getpid()))
+            time.sleep(30)
+        return super().stream_slice(records, context, plan, piece, open)
+
+plugins.load = lambda name: Slow()
+slices.MIN_RECORDS = 2
+sys.argv = ["toolkit", "export", "--no-cache", "-f", "jsonld", "--jobs", "2", sys.argv[1], "-o", sys.argv[3]]
 cli.run()
 """
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=tmp_path)
-    assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_while_this_process_waits_for_a_worker_stops_the_export_at_once(tmp_path: Path, signum: int) -> None:
+    """The write defers signals to the next piece written; a wait on a worker writes none, and
+    still ends at the signal (not when the worker is done), the workers stopped, nothing changed."""
+    import time
+
+    target, noted = tmp_path / "out.jsonld", tmp_path / "worker.pid"
+    target.write_bytes(b"the previous export\n")
+    process = subprocess.Popen(
+        [sys.executable, "-c", _SLOW, str(RECORDS), str(noted), str(target)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
+    deadline = time.monotonic() + 60
+    while not (noted.exists() and noted.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    worker = int(noted.read_text())
+    time.sleep(0.3)  # (this process is waiting for the worker by now)
+    sent = time.monotonic()
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=60)
+    assert time.monotonic() - sent < 10, "the export waited for the worker"
+    assert process.returncode in (130, 143) and "Traceback" not in err, (process.returncode, err)
     assert target.read_bytes() == b"the previous export\n"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus", "out.jsonld"]
-    _ = signal
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonld", "worker.pid"]  # (no staging left)
+    time.sleep(0.2)
+    with pytest.raises(ProcessLookupError):
+        os.kill(worker, 0)  # (the worker stopped too)
+
+
+def _sliced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str) -> t.Any:
+    """A JSON-LD format whose slices behave as ``body`` says (Python, in ``stream_slice``)."""
+    import textwrap
+
+    name = f"sliced_{abs(hash(body)) % 10**8}"
+    code = (
+        "from records_toolkit.exporters.jsonld import JsonLdFormat\n"
+        "from records_toolkit.errors import UsageError\n\n"
+        "class Odd(JsonLdFormat):\n"
+        "    name = 'odd'\n\n"
+        "    def stream_slice(self, records, context, plan, piece, open):\n"
+        + textwrap.indent(textwrap.dedent(body), " " * 8)
+    )
+    (tmp_path / f"{name}.py").write_text(code, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    plugin = __import__(name).Odd()
+    monkeypatch.setattr("records_toolkit.plugins.load", lambda _name: plugin)
+    monkeypatch.setattr(slices, "MIN_RECORDS", 2)
+    return plugin
+
+
+@pytest.mark.parametrize(
+    ("body", "expected", "said"),
+    [
+        (  # a summary that cannot travel back from the worker
+            "super().stream_slice(records, context, plan, piece, open)\nreturn lambda: None",
+            PluginError,
+            "a summary that can be pickled",
+        ),
+        (  # a single-file format whose second slice names another file
+            "name = 'records.jsonld' if piece.first else 'other.jsonld'\nopen(name).write(b'x')\nreturn 1",
+            PluginError,
+            "exactly one file",
+        ),
+        (  # a usage error keeps its exit code, as in one process
+            "if piece.number == 2:\n    raise UsageError('not with these records')\n"
+            "return super().stream_slice(records, context, plan, piece, open)",
+            UsageError,
+            "not with these records",
+        ),
+    ],
+)
+def test_a_slice_that_breaks_the_contract_in_a_worker_is_said_as_in_one_process(
+    body: str, expected: type[Exception], said: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plugin = _sliced(tmp_path, monkeypatch, body)
+    target = tmp_path / "out.jsonld"
+    target.write_bytes(b"the previous export\n")
+    with pytest.raises(expected, match=said) as caught:
+        api.export([RECORDS], "odd", to=target, jobs=2)
+    assert caught.value.exit_code == (2 if expected is UsageError else 3)  # type: ignore[attr-defined]
+    assert target.read_bytes() == b"the previous export\n"
+    if expected is not UsageError:  # (one process writes it whole, with stream: the law catches it)
+        with pytest.raises((PluginError, AssertionError)):
+            _slices_join_to_the_stream(plugin, shipped(), _context("jsonld"))
+
+
+def test_pieces_and_copies_of_any_size_join_to_the_same_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(slices, "MIN_RECORDS", 2)
+    monkeypatch.setattr(slices, "_PIECE", 7)  # (a worker's bytes in pieces of a few bytes, copied 5 at a time)
+    monkeypatch.setattr(slices, "_COPY", 5)
+    for name in SLICED:
+        alone = api.export([RECORDS], name, jobs=1, source_date_epoch=0)
+        sliced = api.export([RECORDS], name, jobs=4, source_date_epoch=0)
+        assert dict(sliced.files) == dict(alone.files) and sliced.notices == alone.notices, name
+
+
+def test_exports_in_threads_at_once_each_write_their_own_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    monkeypatch.setattr(slices, "MIN_RECORDS", 2)
+    corpus.make(tmp_path / "more", 2)
+    sources = {"csv": [RECORDS], "jsonld": [tmp_path / "more"], "ics": [tmp_path / "more"]}
+    expected = {
+        name: dict(api.export(paths, name, jobs=1, source_date_epoch=0).files) for name, paths in sources.items()
+    }
+    got: dict[str, t.Any] = {}
+
+    def run(name: str) -> None:
+        for _ in range(3):
+            got[name] = dict(api.export(sources[name], name, jobs=2, source_date_epoch=0).files)
+            if got[name] != expected[name]:
+                return
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in sources]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert got == expected
+
+
+def test_no_more_processes_than_four_a_core_whatever_jobs_asks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--jobs 100000`` is a typo: it must not start a process per file or per record."""
+    cores = len(os.sched_getaffinity(0))
+    assert workers.count(None) == cores and workers.count(1) == 1 and workers.count(10**5) == 4 * cores
+    started = _calls(monkeypatch)
+    monkeypatch.setattr(slices, "MIN_RECORDS", 1)
+    api.validate([RECORDS], jobs=10**5, cache=False)
+    api.export([RECORDS], "csv", jobs=10**5)
+    assert started and all(count <= 4 * cores for count in started), started
+
+
+def test_a_full_temporary_folder_in_a_worker_says_where_and_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    from records_toolkit.streaming import Spool
+
+    def full(self: Spool, blob: bytes) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    plugin, context = load("jsonld"), _context("jsonld")
+    spooled = of_records(shipped())
+    try:
+        monkeypatch.setattr(Spool, "append", full)
+        plan = t.cast(Sliced, plugin).slice_plan(spooled, context)
+        with pytest.raises(
+            CouldNotRun, match=r"temporary file \(in .+\).*No space left.*nothing was changed.*--jobs 1"
+        ):
+            slices.join(plugin, spooled, context, plan, slices.cut(spooled, 3), _files({}), parallel=False)
+    finally:
+        spooled.close()

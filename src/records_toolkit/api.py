@@ -504,7 +504,7 @@ def export(
             implied=frozenset(implied),
         )
         if parts is not None and not partitioned:
-            exported = _export(plugin, records, context, to, jobs)
+            exported = _export(plugin, records, context, to, jobs if dask is None else 1)
             exported.notices.insert(
                 0, f"format {plugin.name!r} is not written in parts: written whole, as without parts={parts}"
             )
@@ -512,7 +512,7 @@ def export(
             assert parts is not None
             exported = _export_parts(plugin, records, context, t.cast("PathLike | None", to), parts, dask)
         else:
-            exported = _export(plugin, records, context, to, jobs)
+            exported = _export(plugin, records, context, to, jobs if dask is None else 1)
         if getattr(records, "vouched", False):
             exported.notices.insert(
                 0,
@@ -601,8 +601,9 @@ def _stream(
     format, in slices by ``jobs`` processes (default: one per core), the same files."""
     from .plugins import run_stream
     from .slices import stream_sliced
+    from .workers import count
 
-    done = stream_sliced(plugin, records, context, open, jobs if jobs is not None else (os.cpu_count() or 1))
+    done = stream_sliced(plugin, records, context, open, count(jobs))
     return done if done is not None else run_stream(plugin, records, context, open)
 
 

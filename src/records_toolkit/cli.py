@@ -151,8 +151,8 @@ def _jobs_option(func: F) -> F:
         "-j",
         type=click.IntRange(min=1),
         default=None,
-        help="Processes for large trees (default: one per core); with --scheduler local, the cluster's workers "
-        "(default 2).",
+        help="Processes for large trees (default: one per core; at most four per core); with --scheduler local, "
+        "the cluster's workers (default 2).",
     )(func)
 
 
@@ -446,17 +446,28 @@ def export_(
         progress=True,
         **options,
     )
-    if not quiet:
-        for notice in exported.notices:
-            click.echo(f"notice: {_visible(notice)}", err=True)
+    if output is not None:  # the files are in place: a signal now must say so, not "nothing was changed"
+        from .output import SignalGuard
+
+        try:
+            with SignalGuard(defer=False):
+                _said(exported.notices, quiet)
+                if not quiet:
+                    click.echo(
+                        f"wrote {len(exported.files)} files to {output}" if directory else f"wrote {output}", err=True
+                    )
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt) or _terminated(exc) is not None:
+                exc.after_write = True  # type: ignore[attr-defined]
+            raise
+    else:
+        _said(exported.notices, quiet)
     if output is None:
         if sys.stdout is None or sys.stdout.closed:
             raise OutputError("cannot write the export to standard output: it is closed (give -o FILE)")
         sys.stdout.flush()
         sys.stdout.buffer.write(exported.data)
         sys.stdout.buffer.flush()
-    elif not quiet:
-        click.echo(f"wrote {len(exported.files)} files to {output}" if directory else f"wrote {output}", err=True)
 
 
 @main.command(
@@ -752,6 +763,12 @@ def run() -> None:
             sys.stderr.write(stopped_message(terminated) + "\n")
             sys.stderr.flush()
         sys.exit(terminated.exit_code)
+
+
+def _said(notices: t.Sequence[str], quiet: bool) -> None:
+    if not quiet:
+        for notice in notices:
+            click.echo(f"notice: {_visible(notice)}", err=True)
 
 
 def _terminated(exc: BaseException) -> Terminated | None:

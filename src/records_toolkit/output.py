@@ -93,10 +93,19 @@ class SignalGuard:
     on leaving.
     """
 
+    _deferring: t.ClassVar[list[SignalGuard]] = []  # the deferring guards in force, outermost first
+
     def __init__(self, *, defer: bool = True) -> None:
         self.defer = defer
         self.pending: int | None = None
         self._saved: dict[int, t.Any] = {}
+
+    @classmethod
+    def raise_pending(cls) -> None:
+        """Raise a signal a deferring guard in force holds: for a wait (on worker processes)
+        inside a write, where no piece is written that would raise it."""
+        for guard in list(cls._deferring):
+            guard.check()
 
     def __enter__(self) -> SignalGuard:
         if threading.current_thread() is not threading.main_thread():
@@ -109,6 +118,8 @@ class SignalGuard:
             with contextlib.suppress(OSError, ValueError):
                 if signal.getsignal(signum) == default:
                     self._saved[signum] = signal.signal(signum, self._handle)
+        if self.defer and self._saved:
+            SignalGuard._deferring.append(self)
         return self
 
     def _handle(self, signum: int, frame: types.FrameType | None) -> None:
@@ -126,6 +137,8 @@ class SignalGuard:
     def __exit__(
         self, kind: type[BaseException] | None, value: BaseException | None, tb: types.TracebackType | None
     ) -> None:
+        if self in SignalGuard._deferring:
+            SignalGuard._deferring.remove(self)
         for signum, old in self._saved.items():
             signal.signal(signum, old)
         self._saved.clear()

@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import typing as t
 
-from .errors import CouldNotRun, OptionError, OutputError, PluginError, ToolkitError
+from .errors import CouldNotRun, InvalidData, OptionError, OutputError, PluginError, ToolkitError, UsageError
 from .plugins import Context, Format, Part, Writable, run_index, run_part, run_plan
 from .streaming import Records, SpoolFiles
 
@@ -124,9 +124,13 @@ def _result(future: t.Any, dask: DaskRun) -> t.Any:
         raise cluster_failure(exc, dask, "the export", "part") from None
 
 
-def _raise(plugin: Format, outcome: tuple[str, ...], who: str = "a Dask worker could not write a part") -> t.NoReturn:
+def _raise(
+    plugin: Format, outcome: tuple[str, ...], who: str = "a Dask worker could not write a part", *, same: bool = False
+) -> t.NoReturn:
     """A worker's failure (:func:`failure`), raised here as the same kind of error (exceptions do
-    not travel well); ``who``: what failed, for any other error."""
+    not travel well); ``who``: what failed, for any other error. ``same``: a worker of this
+    machine, running what this process would (an export's slice): its error keeps its class
+    and exit code (on a cluster a worker's own usage error says the machines differ: exit 3)."""
     kind, message = outcome[1], outcome[2]
     if kind == "PluginError":
         name, package, cause = t.cast(tuple[str, str, str], message)
@@ -135,19 +139,29 @@ def _raise(plugin: Format, outcome: tuple[str, ...], who: str = "a Dask worker c
         raise OptionError(message)
     if kind == "OSError":
         raise OutputError(f"cannot write the {plugin.name} export: {message}; nothing was changed")
-    raise CouldNotRun(f"{who}: {message}")
+    cls, text = t.cast(tuple[str, str], message)
+    if same and cls in _SAME:
+        raise _SAME[cls](text)
+    raise CouldNotRun(f"{who}: {text}")
 
 
-def failure(exc: Exception) -> tuple[str, str, t.Any] | None:
+_SAME: dict[str, type[ToolkitError]] = {
+    cls.__name__: cls for cls in (InvalidData, UsageError, OutputError, CouldNotRun)
+}
+
+
+def failure(exc: ToolkitError | OSError) -> tuple[str, str, t.Any]:
     """``("error", kind, message)`` for an error a worker hands back (:func:`_raise` raises it
-    again here), or None for one it does not expect (a bug of the toolkit's: let it show)."""
+    again here): a :class:`PluginError`, an :class:`OptionError`, an ``OSError``, or another
+    :class:`ToolkitError` as ``(its class's name, its message)``."""
     if isinstance(exc, PluginError):
         return ("error", "PluginError", (exc.name, exc.package, exc.cause))
+    if isinstance(exc, OptionError):
+        return ("error", "OptionError", str(exc))
     if isinstance(exc, ToolkitError):
-        return ("error", "OptionError" if isinstance(exc, OptionError) else "ToolkitError", str(exc))
-    if isinstance(exc, OSError):
-        return ("error", "OSError", f"{exc.strerror or exc} ({exc.filename})" if exc.filename else str(exc))
-    return None
+        named = next((cls for cls in type(exc).__mro__ if cls.__name__ in _SAME), CouldNotRun)
+        return ("error", "ToolkitError", (named.__name__, str(exc)))
+    return ("error", "OSError", f"{exc.strerror or exc} ({exc.filename})" if exc.filename else str(exc))
 
 
 def _write_part(
@@ -199,7 +213,7 @@ def _write_part(
             sink.flush()
         return ("ok", summary, written)
     except (ToolkitError, OSError) as exc:
-        return t.cast(tuple[str, str, t.Any], failure(exc))
+        return failure(exc)
     finally:
         for fd, _sink in opened:
             os.close(fd)

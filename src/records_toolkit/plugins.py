@@ -252,7 +252,7 @@ class Sliced(t.Protocol):
     """A streaming format whose whole export several processes can write at once, each a slice.
 
     For a large collection the toolkit cuts the records (sorted by ``(type, id)``) into contiguous
-    slices, never empty, one per worker, and joins what they write: each file is what slices 1, 2,
+    slices, never empty (but the one slice of no records), one per worker, and joins what they write: each file is what slices 1, 2,
     ... wrote to it, in order, then what ``stream_end`` wrote to it; the files are named in the
     order they were first opened. The format's law: that is exactly what ``stream`` writes, file
     for file and byte for byte, with the same notices, however many the slices.
@@ -265,7 +265,7 @@ class Sliced(t.Protocol):
         the other records cost it little); empty: every type.
     ``stream_slice(records, context, plan, piece, open)``
         The slice's bytes of each file it opens (``piece.first``: the heads too); returns a small
-        picklable summary.
+        summary that can be pickled (it travels back from the worker).
     ``stream_end(context, plan, summaries, open)``
         What ends the files, from the slices' summaries in order; returns the notices.
     """

@@ -14,15 +14,19 @@ since only this process writes the export.
 from __future__ import annotations
 
 import itertools
+import pickle
+import threading
 import typing as t
 
+from .errors import CouldNotRun
 from .plugins import Context, Format, Slice, Sliced, Writable, run_slice, run_slice_end, run_slice_plan
 from .streaming import Records, Spool
 
 __all__ = ["MIN_RECORDS", "cut", "join", "stream_sliced"]
 
-MIN_RECORDS = 2000
-"""Records below which the export is written by this process alone (forking would cost more)."""
+MIN_RECORDS = 1000
+"""Records a slice holds at least (a process for fewer costs more than it saves): a collection of
+fewer than twice as many is written by this process alone."""
 
 _PIECE = 1 << 22  # bytes of one file a worker gathers before it appends them to the spool
 _COPY = 1 << 23  # bytes copied from the spool in one read
@@ -35,26 +39,28 @@ def stream_sliced(
 ) -> tuple[list[str], list[str]] | None:
     """The export of ``records`` written through ``open`` in slices, ``workers`` processes at
     once; ``(notices, names)`` as :func:`~.plugins.run_stream` gives. None, with nothing written,
-    when it is better written whole: a format that is not sliced, fewer than :data:`MIN_RECORDS`,
-    one worker, no ``fork`` here, or a plan the format declines."""
+    when it is better written whole: a format that is not sliced, fewer than twice
+    :data:`MIN_RECORDS`, one worker, no ``fork`` here, or a plan the format declines."""
     from .workers import can_fork
 
     if workers < 2 or not isinstance(plugin, Sliced) or not isinstance(records, Records):
         return None
-    if len(records) < MIN_RECORDS or not can_fork():
+    slices = min(workers, len(records) // MIN_RECORDS)
+    if slices < 2 or not can_fork():
         return None
     plan = run_slice_plan(plugin, records, context)
     if plan is None:
         return None
-    ranges = cut(records, workers, plugin.slice_types)
+    ranges = cut(records, slices, plugin.slice_types)
     if len(ranges) < 2:
         return None
     return join(plugin, records, context, plan, ranges, open, parallel=True)
 
 
 def cut(records: Records, slices: int, types: t.Sequence[str] = ()) -> list[tuple[int, int]]:
-    """``records`` cut into at most ``slices`` contiguous ``(start, stop)`` ranges, none empty,
-    that share out the records of ``types`` evenly (every record when none is given or present)."""
+    """``records`` cut into at most ``slices`` contiguous ``(start, stop)`` ranges, none empty
+    (but the one range of no records), that share out the records of ``types`` evenly (every
+    record when none is given or present)."""
     runs = sorted(span for span in map(records.span, set(types)) if span[0] < span[1])
     if not runs:
         runs = [(0, len(records))]
@@ -69,7 +75,7 @@ def cut(records: Records, slices: int, types: t.Sequence[str] = ()) -> list[tupl
                 break
             share -= stop - start
     bounds.append(len(records))
-    return [(a, b) for a, b in itertools.pairwise(bounds) if a < b]
+    return [(a, b) for a, b in itertools.pairwise(bounds) if a < b] or [(0, 0)]
 
 
 def join(
@@ -88,15 +94,15 @@ def join(
     (``parallel``) or here after it, into a spool, then copied in order.
     """
     from .plugins import _broke
-    from .workers import in_order
 
-    global _JOB
     opened: dict[str, Writable] = {}
     names: list[str] = []
 
     def open_joined(name: str) -> Writable:
         sink = opened.get(name)
         if sink is None:
+            if names and not plugin.directory:  # (a later slice naming another file: the format's fault)
+                _broke(plugin, f"a single-file format must write exactly one file, not {names[0]!r} and {name!r}")
             sink = opened[name] = open(name)
             names.append(name)
         return sink
@@ -108,39 +114,57 @@ def join(
 
     def own() -> None:
         summary, _ = run_slice(plugin, records[first[0] : first[1]], context, plan, Slice(1, of), open_joined)
-        summaries.append(summary)
+        summaries.append(_travels(plugin, summary))
 
+    with _ONE_AT_A_TIME:  # (the workers inherit _JOB when forked: one export's at a time, whatever the threads)
+        _join_rest(plugin, records, context, plan, tasks, own, open_joined, summaries, parallel)
+    notices, _ = run_slice_end(plugin, context, plan, summaries, open_joined)
+    if not plugin.directory and len(names) != 1:
+        _broke(plugin, f"a single-file format must write exactly one file, not {len(names)}")
+    return notices, names
+
+
+def _join_rest(
+    plugin: Format,
+    records: Records,
+    context: Context,
+    plan: t.Any,
+    tasks: list[tuple[int, int, int, int]],
+    own: t.Callable[[], None],
+    open_joined: t.Callable[[str], Writable],
+    summaries: list[t.Any],
+    parallel: bool,
+) -> None:
+    """Slice 1 (``own``) here; the ``tasks`` in workers (or here after it), copied in order."""
+    from .parts import _raise
+    from .workers import in_order
+
+    global _JOB
     spool = Spool()
-    counts = _counts(records, len(tasks))
-    _JOB = (plugin, records, context, plan, spool, counts)
-    results: t.Iterator[tuple[t.Any, ...]]
+    results: t.Iterator[tuple[t.Any, ...]] | None = None
     try:
+        _JOB = (plugin, records, context, plan, spool, _counts(records, len(tasks)))
         if parallel:
             results = in_order(_write_slice, tasks, len(tasks), "the export", meanwhile=own)
         else:
             own()
             results = (_write_slice(*task) for task in tasks)
-        try:
-            for outcome in results:
-                if outcome[0] != "ok":
-                    from .parts import _raise
-
-                    _raise(plugin, outcome, "a worker could not write its slice of the export")
-                _, summary, written, pieces = outcome
-                for name in written:
-                    _copy(spool, pieces[name], open_joined(name))
-                summaries.append(summary)
-        finally:
-            close = getattr(results, "close", None)
-            if close is not None:
-                close()  # (the workers stopped, when left early)
+        for outcome in results:
+            if outcome[0] != "ok":
+                _raise(plugin, outcome, "a worker could not write its slice of the export", same=True)
+            _, summary, written, pieces = outcome
+            for name in written:
+                _copy(spool, pieces[name], open_joined(name))
+            summaries.append(summary)
     finally:
+        close = getattr(results, "close", None)
+        if close is not None:
+            close()  # (the workers stopped, when left early)
         _JOB = None
         spool.close()
-    notices, _ = run_slice_end(plugin, context, plan, summaries, open_joined)
-    if not plugin.directory and len(names) != 1:
-        _broke(plugin, f"a single-file format must write exactly one file, not {len(names)}")
-    return notices, names
+
+
+_ONE_AT_A_TIME = threading.Lock()
 
 
 def _copy(spool: Spool, pieces: t.Sequence[tuple[int, int]], sink: Writable) -> None:
@@ -150,25 +174,37 @@ def _copy(spool: Spool, pieces: t.Sequence[tuple[int, int]], sink: Writable) -> 
 
 
 class _Pieces:
-    """One file's bytes of a slice, appended to the spool about 4 MiB at a time: ``(offset, length)`` each."""
+    """One file's bytes of a slice, in the spool: ``(offset, length)`` of each piece appended.
 
-    def __init__(self, spool: Spool, pieces: list[tuple[int, int]]) -> None:
-        self._spool, self.pieces = spool, pieces
+    The files of a slice share one budget of about 4 MiB (a CSV slice writes some thirty tables
+    at once): past it, every file's bytes held go to the spool.
+    """
+
+    def __init__(self, spool: Spool, pieces: list[tuple[int, int]], held: list[_Pieces]) -> None:
+        self._spool, self.pieces, self._held = spool, pieces, held
         self._parts: list[bytes] = []
-        self._size = 0
+        self.size = 0
+        held.append(self)
 
     def write(self, data: bytes) -> None:
         self._parts.append(data)
-        self._size += len(data)
-        if self._size >= _PIECE:
-            self.flush()
+        self.size += len(data)
+        if self.size >= _PIECE or sum(file.size for file in self._held) >= _PIECE:
+            for file in self._held:
+                file.flush()
 
     def flush(self) -> None:
-        if self._size:
+        if self.size:
             data = b"".join(self._parts)
-            self.pieces.append((self._spool.append(data), len(data)))
+            try:
+                self.pieces.append((self._spool.append(data), len(data)))
+            except OSError as exc:
+                raise CouldNotRun(
+                    f"the export's temporary file (in {self._spool.directory}) could not take a worker's slice: "
+                    f"{exc.strerror or exc}; nothing was changed (free room there, set TMPDIR, or use --jobs 1)"
+                ) from exc
         self._parts.clear()
-        self._size = 0
+        self.size = 0
 
 
 def _write_slice(number: int, of: int, start: int, stop: int) -> tuple[t.Any, ...]:
@@ -185,17 +221,26 @@ def _write_slice(number: int, of: int, start: int, stop: int) -> tuple[t.Any, ..
     files: list[_Pieces] = []
 
     def open_pieces(name: str) -> _Pieces:
-        file = _Pieces(spool, pieces.setdefault(name, []))
-        files.append(file)
-        return file
+        return _Pieces(spool, pieces.setdefault(name, []), files)
 
     try:
         summary, names = run_slice(plugin, piece, context, plan, Slice(number, of), open_pieces)
         for file in files:
             file.flush()
-        return ("ok", summary, names, pieces)
+        return ("ok", _travels(plugin, summary), names, pieces)
     except (ToolkitError, OSError) as exc:
-        return t.cast(tuple[str, str, t.Any], failure(exc))
+        return failure(exc)
+
+
+def _travels(plugin: Format, summary: t.Any) -> t.Any:
+    """``summary``, which a worker sends back pickled: whichever slice made it, it must pickle."""
+    from .plugins import _broke
+
+    try:
+        pickle.dumps(summary)
+    except Exception as exc:
+        _broke(plugin, f"stream_slice must return a summary that can be pickled, not {type(summary).__name__} ({exc})")
+    return summary
 
 
 def _counts(records: Records, workers: int) -> t.Any:
@@ -208,7 +253,10 @@ def _counts(records: Records, workers: int) -> t.Any:
         return None
     import multiprocessing
 
-    counts = multiprocessing.get_context("fork").RawArray("q", workers)
+    try:
+        counts = multiprocessing.get_context("fork").RawArray("q", workers)
+    except OSError:  # (no shared memory here: the progress shows what this process reads)
+        return None
     progress.elsewhere = counts
     return counts
 

@@ -26,6 +26,7 @@ import bisect
 import marshal
 import os
 import tempfile
+import threading
 import typing as t
 
 from .problems import Problem, Report
@@ -60,6 +61,7 @@ class Spool:
     def __init__(self) -> None:
         self._file: t.IO[bytes] | None = None
         self.fd = -1
+        self.directory = ""  # where the file is (its room is the spool's)
         # O_TMPFILE (no name at all) in the temporary directory, opened directly: tempfile's own
         # choice of directory first probes it by writing a file (an os.write before any export write)
         flags = os.O_RDWR | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_TMPFILE", 0)
@@ -68,12 +70,14 @@ class Spool:
                 if directory:
                     try:
                         self.fd = os.open(directory, flags, 0o600)
+                        self.directory = directory
                         break
                     except OSError:
                         continue
         if self.fd < 0:  # no O_TMPFILE here: a named file, removed at once
             self._file = tempfile.TemporaryFile(prefix=".toolkit-spool-")
             self.fd = self._file.fileno()
+            self.directory = tempfile.gettempdir()
         elif self.fd < 3:  # a standard stream was closed: never let -o /dev/stdout reopen the spool
             import fcntl
 
@@ -306,6 +310,7 @@ def of_records(records: t.Iterable[t.Mapping[str, t.Any]]) -> Records:
 # -- the validation pass ---------------------------------------------------------------------------
 
 _SPOOL: Spool | None = None  # the spool of the collect() running now (inherited by forked workers)
+_SPOOLING = threading.Lock()  # (one collect() at a time sets it, whatever the threads)
 _BATCH = 1000  # files per batch in this process (without workers)
 
 
@@ -509,6 +514,7 @@ def collect(
     from . import validate
     from .errors import CouldNotRun
     from .loader import Walked
+    from .workers import count
 
     global _SPOOL
     scope = scope_of(paths)
@@ -521,19 +527,20 @@ def collect(
         stats = Walked() if cache and not remote else None
         files = validate.walk_into(checker, paths, stats, jobs=jobs)
         checker.expect(len(files))
-        workers = jobs if jobs is not None else (os.cpu_count() or 1)
+        workers = count(jobs)
         expected = None
         if stats is not None and scope is not None and not checker.report.problems:
             expected = _vouched(scope, files, stats, max_bytes)
         del stats  # (the walk's signatures: only the cache compares them)
         if expected is not None:
-            _SPOOL = spool
             if progress is not None:
                 progress.did = "loaded"
-            try:
-                vouched = _load_vouched(files, expected, max_bytes, workers, progress)
-            finally:
-                _SPOOL = None
+            with _SPOOLING:
+                _SPOOL = spool
+                try:
+                    vouched = _load_vouched(files, expected, max_bytes, workers, progress)
+                finally:
+                    _SPOOL = None
             del expected
             if vouched is not None:
                 records = Records(spool, vouched)
@@ -549,15 +556,16 @@ def collect(
 
             if remote_urls(paths):  # fsspec URLs (:mod:`.remote`): read in this process, names kept as text
                 work, workers = spool_chunk, 1
-        _SPOOL = spool
-        try:
-            for state in _chunks(work, files, max_bytes, layout, workers):
-                keys.extend(state.pop("spooled"))
-                checker.merge(state)
-        except OSError as exc:  # the worker pool or the machine, not the records
-            raise CouldNotRun(f"validation could not run: {exc.strerror or exc}") from exc
-        finally:
-            _SPOOL = None
+        with _SPOOLING:
+            _SPOOL = spool
+            try:
+                for state in _chunks(work, files, max_bytes, layout, workers):
+                    keys.extend(state.pop("spooled"))
+                    checker.merge(state)
+            except OSError as exc:  # the worker pool or the machine, not the records
+                raise CouldNotRun(f"validation could not run: {exc.strerror or exc}") from exc
+            finally:
+                _SPOOL = None
         report: Report = checker.finish().report
         report.raise_for_problems()
         records = Records(spool, keys)

@@ -642,7 +642,9 @@ def _add_files(
     """Load and check ``files`` into ``checker``: on the Dask cluster when one is given (the
     chunks' states merged there in groups, each group's state merged here, in order), in worker
     processes for a large tree (each chunk's state merged here, in order), else here."""
-    workers = jobs if jobs is not None else (os.cpu_count() or 1)
+    from .workers import count
+
+    workers = count(jobs)
     work = _check_chunk_hashed if checker.hashes is not None else _check_chunk
     # A caller's own `model` stays in this process; workers use the cached default model.
     if dask is not None and files and model is None:
@@ -675,6 +677,7 @@ def _in_workers(
     from .workers import in_order
 
     load_model()  # read and check the schemas once; each worker compiles its own validators
+    workers = min(workers, len(files))  # (a process per file at most)
     size = min(-(-len(files) // (workers * 4)), MAX_CHUNK)
     # each chunk made when sent
     chunks = ((list(files[i : i + size]), keep, max_bytes, layout) for i in range(0, len(files), size))

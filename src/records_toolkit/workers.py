@@ -13,7 +13,7 @@ import itertools
 import os
 import typing as t
 
-__all__ = ["can_fork", "in_order", "stop_workers", "worker_start"]
+__all__ = ["can_fork", "count", "in_order", "stop_workers", "worker_start"]
 
 Result = t.TypeVar("Result")
 
@@ -58,7 +58,7 @@ def in_order(
             if meanwhile is not None:
                 meanwhile()
             while futures:  # each result let go once handed on (a done future keeps its result)
-                result = futures.popleft().result()
+                result = _result(futures.popleft())
                 task = next(pending, None)
                 if task is not None:
                     futures.append(pool.submit(work, *task))
@@ -67,9 +67,36 @@ def in_order(
     except BaseException as exc:
         stop_workers(pool)
         if isinstance(exc, BrokenProcessPool):
+            SignalGuard.raise_pending()  # (a SIGTERM sent to the whole process group ended the workers first)
             raise CouldNotRun(f"{what} could not run: a worker process ended unexpectedly ({exc})") from None
         raise
     pool.shutdown()
+
+
+def _result(future: t.Any) -> t.Any:
+    """The result of ``future``; meanwhile a signal a write inside which this runs only noted
+    (:class:`~.output.SignalGuard` deferring) is raised: a wait on a worker is no piece written."""
+    from .output import SignalGuard
+
+    while True:
+        try:
+            return future.result(timeout=0.2)
+        except TimeoutError:
+            SignalGuard.raise_pending()
+
+
+PER_CORE = 4
+"""Worker processes per core at most, whatever ``--jobs`` asks (``--jobs 100000`` is a typo, not 100,000 processes)."""
+
+
+def count(jobs: int | None) -> int:
+    """The worker processes for ``jobs``: one per core this process may use, or the number given
+    up to :data:`PER_CORE` per core."""
+    try:
+        cores = len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # (not on every system)
+        cores = os.cpu_count() or 1
+    return cores if jobs is None else min(jobs, PER_CORE * cores)
 
 
 def can_fork() -> bool:

@@ -27,7 +27,18 @@ import tempfile
 import typing as t
 from pathlib import Path
 
-from ..plugins import Context, Format, Importer, Record, Sliced, load, resolve_options, run_export, run_import
+from ..plugins import (
+    Context,
+    Format,
+    Importer,
+    Record,
+    Sliced,
+    _malformed,
+    load,
+    resolve_options,
+    run_export,
+    run_import,
+)
 
 __all__ = ["check_format", "collections"]
 
@@ -54,6 +65,8 @@ def check_format(
     from .strategies import collections
 
     plugin = load(format) if isinstance(format, str) else format
+    wrong = _malformed(plugin)  # (a format given as an object has not been through load)
+    assert wrong is None, f"format {plugin.name!r} is malformed: {wrong}"
     values = resolve_options(plugin, dict(options or {}))
     context = Context.create(values, source_date_epoch=0)
     drawn_first: list[list[Record]] = []
