@@ -29,7 +29,7 @@ MIN_RECORDS = 1000
 fewer than twice as many is written by this process alone."""
 
 _PIECE = 1 << 22  # bytes of one file a worker gathers before it appends them to the spool
-_COPY = 1 << 23  # bytes copied from the spool in one read
+_COPY = 1 << 20  # bytes copied from the spool in one read (the sink gathers 1 MiB: no more held)
 
 _JOB: tuple[Format, Records, Context, t.Any, Spool, t.Any] | None = None  # what the workers inherit
 
