@@ -401,3 +401,14 @@ def test_a_full_temporary_folder_in_a_worker_says_where_and_what_to_do(monkeypat
             slices.join(plugin, spooled, context, plan, slices.cut(spooled, 3), _files({}), parallel=False)
     finally:
         spooled.close()
+
+
+def test_a_format_with_few_records_of_its_slice_types_is_written_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ICS shares out the events: a slice is at least MIN_RECORDS of them, whatever else the collection holds."""
+    started = _calls(monkeypatch)
+    events = sum(1 for r in shipped() if r["type"] == "event")
+    monkeypatch.setattr(slices, "MIN_RECORDS", events)  # (44 records, but one slice's worth of events)
+    api.export([RECORDS], "ics", jobs=4)
+    assert started == []
+    api.export([RECORDS], "csv", jobs=4)  # (a CSV slice counts every record: 44 make several)
+    assert started == [2]  # (44 // 14: three slices, two of them in workers)

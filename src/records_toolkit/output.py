@@ -104,6 +104,8 @@ class SignalGuard:
     def raise_pending(cls) -> None:
         """Raise a signal a deferring guard in force holds: for a wait (on worker processes)
         inside a write, where no piece is written that would raise it."""
+        if threading.current_thread() is not threading.main_thread():
+            return  # (the guards are the main thread's: its signals are its own to raise)
         for guard in list(cls._deferring):
             guard.check()
 

@@ -45,7 +45,9 @@ def stream_sliced(
 
     if workers < 2 or not isinstance(plugin, Sliced) or not isinstance(records, Records):
         return None
-    slices = min(workers, len(records) // MIN_RECORDS)
+    shared = [records.span(name) for name in set(plugin.slice_types)]
+    weighed = sum(stop - start for start, stop in shared) or len(records)  # (what cut() shares out)
+    slices = min(workers, weighed // MIN_RECORDS)
     if slices < 2 or not can_fork():
         return None
     plan = run_slice_plan(plugin, records, context)
@@ -116,8 +118,16 @@ def join(
         summary, _ = run_slice(plugin, records[first[0] : first[1]], context, plan, Slice(1, of), open_joined)
         summaries.append(_travels(plugin, summary))
 
-    with _ONE_AT_A_TIME:  # (the workers inherit _JOB when forked: one export's at a time, whatever the threads)
+    from .output import SignalGuard
+
+    # (the workers inherit _JOB when forked: one export's at a time, whatever the threads; a
+    # signal while waiting for another thread's is raised as while waiting for a worker)
+    while not _ONE_AT_A_TIME.acquire(timeout=0.2):
+        SignalGuard.raise_pending()
+    try:
         _join_rest(plugin, records, context, plan, tasks, own, open_joined, summaries, parallel)
+    finally:
+        _ONE_AT_A_TIME.release()
     notices, _ = run_slice_end(plugin, context, plan, summaries, open_joined)
     if not plugin.directory and len(names) != 1:
         _broke(plugin, f"a single-file format must write exactly one file, not {len(names)}")
@@ -142,6 +152,7 @@ def _join_rest(
     global _JOB
     spool = Spool()
     results: t.Iterator[tuple[t.Any, ...]] | None = None
+    outer = _JOB  # (an export a format starts while writing its own slice: its job comes back after)
     try:
         _JOB = (plugin, records, context, plan, spool, _counts(records, len(tasks)))
         if parallel:
@@ -160,11 +171,11 @@ def _join_rest(
         close = getattr(results, "close", None)
         if close is not None:
             close()  # (the workers stopped, when left early)
-        _JOB = None
+        _JOB = outer
         spool.close()
 
 
-_ONE_AT_A_TIME = threading.Lock()
+_ONE_AT_A_TIME = threading.RLock()
 
 
 def _copy(spool: Spool, pieces: t.Sequence[tuple[int, int]], sink: Writable) -> None:
