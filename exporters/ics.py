@@ -304,19 +304,32 @@ def parse_utc(value: str) -> dt.datetime | None:
         return None
 
 
-def _logical_lines(stream: t.BinaryIO) -> t.Iterator[bytes]:
-    """Unfolded content lines (§3.1), read piece by piece; CRLF or a bare LF ends a line."""
-    current: bytes | None = None
-    for raw in stream:
+_LONGEST = 1 << 24  # bytes of one unfolded content line at most (a 75-octet line folded 200,000 times)
+
+
+def _logical_lines(stream: t.BinaryIO, shown: str) -> t.Iterator[bytes]:
+    """Unfolded content lines (§3.1), read piece by piece; CRLF or a bare LF ends a line.
+
+    The pieces of a folded line are joined once it ends (joining as they come is quadratic: an
+    indented JSON file is one line folded a million times), and a line past :data:`_LONGEST`
+    bytes is an :class:`OptionError`, not a calendar."""
+    pieces: list[bytes] = []
+    size = 0
+    for raw in iter(lambda: stream.readline(_LONGEST + 1), b""):  # (never a longer line in memory)
+        if len(raw) > _LONGEST:
+            raise OptionError(f"{shown}: not an iCalendar file (a content line longer than {_LONGEST:,} bytes)")
         line = raw.rstrip(b"\r\n")
-        if line[:1] in (b" ", b"\t") and current is not None:
-            current += line[1:]
+        if line[:1] in (b" ", b"\t") and pieces:
+            pieces.append(line[1:])
+            size += len(line) - 1
+            if size > _LONGEST:
+                raise OptionError(f"{shown}: not an iCalendar file (a content line longer than {_LONGEST:,} bytes)")
             continue
-        if current is not None:
-            yield current
-        current = line
-    if current is not None:
-        yield current
+        if pieces:
+            yield b"".join(pieces)
+        pieces, size = [line], len(line)
+    if pieces:
+        yield b"".join(pieces)
 
 
 def read_previous(path: str) -> dict[str, Revision] | None:
@@ -339,10 +352,12 @@ def read_previous(path: str) -> dict[str, Revision] | None:
     revisions: dict[str, Revision] = {}
     try:
         with open(path, "rb") as stream:
-            lines = _logical_lines(stream)
-            first = next((line for line in lines if line.strip()), b"")
-            if first.strip().upper() != b"BEGIN:VCALENDAR":
+            start = b"\n"
+            while start and not start.strip():  # the first line that is not blank, before any unfolding
+                start = stream.readline(64)  # (a file of one huge line is refused at its first bytes)
+            if start.strip().upper() != b"BEGIN:VCALENDAR":
                 raise OptionError(f"{shown}: not an iCalendar file (it does not begin with BEGIN:VCALENDAR)")
+            lines = _logical_lines(stream, shown)
             event: list[bytes] | None = None
             for line in lines:
                 upper = line.strip().upper()

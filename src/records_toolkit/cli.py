@@ -151,8 +151,8 @@ def _jobs_option(func: F) -> F:
         "-j",
         type=click.IntRange(min=1),
         default=None,
-        help="Processes for large trees (default: one per core; at most four per core); with --scheduler local, "
-        "the cluster's workers (default 2).",
+        help="Processes for large trees, to check them and to write an export (default: one per core; at most "
+        "four per core); with --scheduler local, the cluster's workers (default 2).",
     )(func)
 
 

@@ -372,3 +372,28 @@ def test_a_previous_revision_at_the_end_of_time_is_refused_not_a_crash(tmp_path:
     previous = write(tmp_path / "c.ics", first)
     with pytest.raises(errors.OptionError, match="cannot grow"):
         calendar_bytes(changed_efes(records), previous=previous)
+
+
+def test_a_previous_file_of_indented_lines_costs_what_its_bytes_cost(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An indented JSON export replaced by a calendar: every line after the first begins with a
+    space, a fold in iCalendar. Joined as they came, 8 MB took four minutes and no signal ended it."""
+    import time
+
+    from records_toolkit.exporters import ics
+
+    lines = b"{\n" + b'    "name": "a value of the graph",\n' * 250_000 + b"}\n"  # 9 MB
+    path = write(tmp_path / "prev.ics", lines)
+    started = time.monotonic()
+    with pytest.raises(errors.OptionError, match="does not begin with BEGIN:VCALENDAR"):
+        read_previous(path)
+    path = write(tmp_path / "prev.ics", b"BEGIN:VCALENDAR\r\n" + lines)  # (a calendar's head on it)
+    assert read_previous(path) == {}
+    assert time.monotonic() - started < 5  # (linear: about 0.1 s; quadratic it was minutes)
+    monkeypatch.setattr(ics, "_LONGEST", 1000)
+    with pytest.raises(errors.OptionError, match="a content line longer than 1,000 bytes"):
+        read_previous(path)
+    one = write(tmp_path / "one.ics", b"BEGIN:VCALENDAR\r\n" + b"x" * 5000)  # one line, no end
+    with pytest.raises(errors.OptionError, match="a content line longer than 1,000 bytes"):
+        read_previous(one)
