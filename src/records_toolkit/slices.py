@@ -40,7 +40,8 @@ def stream_sliced(
     """The export of ``records`` written through ``open`` in slices, ``workers`` processes at
     once; ``(notices, names)`` as :func:`~.plugins.run_stream` gives. None, with nothing written,
     when it is better written whole: a format that is not sliced, fewer than twice
-    :data:`MIN_RECORDS`, one worker, no ``fork`` here, or a plan the format declines."""
+    :data:`MIN_RECORDS` records of its ``slice_types`` (or in all), one worker, no ``fork``
+    here, or a plan the format declines."""
     from .workers import can_fork
 
     if workers < 2 or not isinstance(plugin, Sliced) or not isinstance(records, Records):
