@@ -77,8 +77,7 @@ def t_value(shown: Progress) -> str:
     return stream.getvalue()
 
 
-def test_the_cli_counts_every_file_and_record(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Through click's runner (not a terminal: nothing shown), the counts still add up."""
+def _progresses(monkeypatch: pytest.MonkeyPatch) -> list[Progress]:
     seen: list[Progress] = []
     real_init = Progress.__init__
 
@@ -87,6 +86,27 @@ def test_the_cli_counts_every_file_and_record(monkeypatch: pytest.MonkeyPatch) -
         seen.append(self)
 
     monkeypatch.setattr(Progress, "__init__", keep)
+    return seen
+
+
+def _drain(leader: int) -> str:
+    """What a pseudo-terminal's other end received, read until it closes."""
+    chunks = []
+    while True:
+        try:
+            data = os.read(leader, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(leader)
+    return b"".join(chunks).decode()
+
+
+def test_the_cli_counts_every_file_and_record(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through click's runner (not a terminal: nothing shown), the counts still add up."""
+    seen = _progresses(monkeypatch)
     result = CliRunner(catch_exceptions=False).invoke(main, ["validate", str(ROOT / "records")])
     assert result.exit_code == 0 and "validate:" not in result.output
     assert [(p.files, p.records) for p in seen] == [(44, 44)]
@@ -111,17 +131,7 @@ def test_a_long_run_on_a_real_terminal_shows_progress_and_leaves_the_report_clea
         timeout=300,
     )
     os.close(follower)
-    chunks = []
-    while True:
-        try:
-            data = os.read(leader, 65536)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(leader)
-    err = b"".join(chunks).decode()
+    err = _drain(leader)
     assert done.returncode == 0 and done.stdout.decode().startswith("ok: 880 records"), done.stdout
     assert "validate: " in err and "records checked" in err and err.endswith("\r")
 
@@ -146,18 +156,8 @@ def test_a_long_export_on_a_real_terminal_shows_the_checks_then_the_writing(tmp_
         env=env,
     )
     os.close(follower)
-    chunks = []
-    while True:  # read as it runs: a terminal's buffer is small
-        try:
-            data = os.read(leader, 65536)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(leader)
+    err = _drain(leader)  # (read as it runs: a terminal's buffer is small)
     assert process.wait(timeout=300) == 0
-    err = b"".join(chunks).decode()
     checks, writing = err.find("records checked"), err.find("export: writing jsonld, ")
     assert 0 < checks < writing, err[-500:]
     read = [
@@ -187,18 +187,6 @@ def test_an_export_shows_its_checks_then_the_records_its_format_reads() -> None:
     assert stream.getvalue().rstrip(" ").endswith("\rexport: writing jsonld, 52 records read (104/s)")
     shown.close()
     assert stream.getvalue().endswith("\r" + " " * len("export: writing jsonld, 52 records read (104/s)") + "\r")
-
-
-def _progresses(monkeypatch: pytest.MonkeyPatch) -> list[Progress]:
-    seen: list[Progress] = []
-    real_init = Progress.__init__
-
-    def keep(self: Progress, *args: object, **kwargs: object) -> None:
-        real_init(self, *args, **kwargs)  # type: ignore[arg-type]
-        seen.append(self)
-
-    monkeypatch.setattr(Progress, "__init__", keep)
-    return seen
 
 
 @pytest.mark.parametrize("name", ["csv", "jsonld", "ics", "markdown"])

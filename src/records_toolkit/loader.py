@@ -1288,10 +1288,9 @@ def _may_split(processes: int | None) -> bool:
         threading = sys.modules.get("threading")
         if threading is None or threading.active_count() > 1:
             return False
-    try:
-        return len(os.sched_getaffinity(0)) > 1
-    except (AttributeError, OSError):
-        return (os.cpu_count() or 1) > 1
+    from .workers import cores
+
+    return cores() > 1
 
 
 class _Helper:

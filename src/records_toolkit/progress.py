@@ -51,12 +51,9 @@ class Progress:
     def add(self, files: int, records: int) -> None:
         self.files += files
         self.records += records
-        if not self.enabled:
+        now = self._due()
+        if now is None:
             return
-        now = self.clock()
-        if now - self.shown_at < EVERY:
-            return
-        self.shown_at = now
         elapsed = max(now - self.started, 1e-9)
         rate = self.records / elapsed
         self._show(f"{self.verb}: {self.files:,} files read, {self.records:,} records {self.did} ({rate:,.0f}/s)")
@@ -70,15 +67,22 @@ class Progress:
     def record_read(self) -> None:
         """The format read one record (decoded from the export's spool) in this process."""
         self.read += 1
-        if not self.enabled:
+        now = self._due()
+        if now is None:
             return
-        now = self.clock()
-        if now - self.shown_at < EVERY:
-            return
-        self.shown_at = now
         read = self.read + sum(self.elsewhere)
         rate = read / max(now - self.writing_since, 1e-9)
         self._show(f"{self.verb}: writing {self.format}, {read:,} records read ({rate:,.0f}/s)")
+
+    def _due(self) -> float | None:
+        """The time, when a line is to be shown now (a terminal, :data:`EVERY` since the last); else None."""
+        if not self.enabled:
+            return None
+        now = self.clock()
+        if now - self.shown_at < EVERY:
+            return None
+        self.shown_at = now
+        return now
 
     def _show(self, line: str) -> None:
         self._write("\r" + line.ljust(self.width))

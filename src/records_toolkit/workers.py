@@ -13,7 +13,7 @@ import itertools
 import os
 import typing as t
 
-__all__ = ["can_fork", "count", "in_order", "stop_workers", "worker_start"]
+__all__ = ["can_fork", "cores", "count", "in_order", "stop_workers", "worker_start"]
 
 Result = t.TypeVar("Result")
 
@@ -89,14 +89,18 @@ PER_CORE = 4
 """Worker processes per core at most, whatever ``--jobs`` asks (``--jobs 100000`` is a typo, not 100,000 processes)."""
 
 
+def cores() -> int:
+    """The cores this process may use (its CPU affinity, where the system tells)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # (not on every system)
+        return os.cpu_count() or 1
+
+
 def count(jobs: int | None) -> int:
     """The worker processes for ``jobs``: one per core this process may use, or the number given
     up to :data:`PER_CORE` per core."""
-    try:
-        cores = len(os.sched_getaffinity(0)) or 1
-    except (AttributeError, OSError):  # (not on every system)
-        cores = os.cpu_count() or 1
-    return cores if jobs is None else min(jobs, PER_CORE * cores)
+    return cores() if jobs is None else min(jobs, PER_CORE * cores())
 
 
 def can_fork() -> bool:
