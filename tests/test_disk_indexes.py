@@ -325,6 +325,33 @@ def test_ctrl_c_ends_a_long_statement_and_is_raised_as_itself() -> None:
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
 
 
+@pytest.mark.parametrize(("signum", "raised"), [("SIGINT", KeyboardInterrupt), ("SIGTERM", "Terminated")])
+def test_a_signal_a_write_holds_ends_a_long_statement_too(signum: str, raised: t.Any) -> None:
+    """An export's collection rules run inside its write (while the workers write their slices),
+    whose guard only notes a signal: the statement still ends at once, and the signal is raised
+    as itself (SIGTERM as terminated, not as Ctrl-C)."""
+    import signal
+    import threading
+
+    from records_toolkit import output
+
+    expected = getattr(output, raised) if isinstance(raised, str) else raised
+    disk = rules._OnDisk()
+    timer = threading.Timer(0.3, os.kill, (os.getpid(), getattr(signal, signum)))
+    with output.SignalGuard():  # (the write's: it defers)
+        timer.start()
+        try:
+            with pytest.raises(expected):
+                disk._guarded(
+                    lambda: disk.db.execute(
+                        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 10000000000)"
+                        " SELECT count(*) FROM c"
+                    ).fetchone()
+                )
+        finally:
+            timer.cancel()
+
+
 def test_sqlite_out_of_memory_is_said_plainly_not_a_problem_of_a_file() -> None:
     from records_toolkit.errors import CouldNotRun
 

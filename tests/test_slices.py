@@ -97,28 +97,50 @@ def test_a_calendar_in_slices_revises_against_the_previous_export_as_a_whole_one
 
 
 @given(
-    st.lists(st.sampled_from(["agreement", "article", "event", "place", "person"]), max_size=60),
+    st.lists(
+        st.tuples(st.sampled_from(["agreement", "article", "event", "place", "person"]), st.integers(0, 400)),
+        max_size=60,
+    ),
     st.integers(1, 9),
     st.lists(st.sampled_from(["event", "place", "nothing"]), max_size=2),
 )
-def test_a_cut_is_contiguous_never_empty_and_shares_the_given_types_evenly(
-    types: list[str], count: int, weighted: list[str]
+def test_a_cut_is_contiguous_never_empty_and_shares_the_bytes_of_the_given_types_evenly(
+    kinds: list[tuple[str, int]], count: int, weighted: list[str]
 ) -> None:
-    records = of_records({"type": name, "id": f"r{n:03d}"} for n, name in enumerate(types))
+    records = of_records({"type": name, "id": f"r{n:03d}", "notes": "x" * size} for n, (name, size) in enumerate(kinds))
     try:
         ranges = slices.cut(records, count, weighted)
-        if not types:
+        if not kinds:
             assert ranges == [(0, 0)]  # (the one slice of no records: it writes the heads)
             return
         assert ranges[0][0] == 0 and ranges[-1][1] == len(records)
         assert all(a < b for a, b in ranges) and all(ranges[n][1] == ranges[n + 1][0] for n in range(len(ranges) - 1))
         assert 1 <= len(ranges) <= count
-        present = [name for name in records.types if name in weighted] or list(records.types)
-        shares = [
-            sum(1 for name in records.types[a:b] if name in weighted or present == records.types) for a, b in ranges
-        ]
-        assert sum(shares) == len(present)
-        assert max(shares) - min(shares) <= 1 or len(ranges) < min(count, len(present))
+        counted = [name in weighted for name in records.types]
+        if not any(counted):
+            counted = [True] * len(records)
+        sizes = [size if weigh else 0 for size, weigh in zip(records.sizes(0, len(records)), counted)]
+        total, heaviest, asked = sum(sizes), max(sizes), min(count, sum(counted))
+        # each slice holds at most its even share of the bytes and one record; one more slice
+        # would have been cut only past a record heavier than what the slices hold apart
+        assert all(sum(sizes[a:b]) <= total / asked + heaviest + 1 for a, b in ranges)
+        assert sum(sizes[ranges[-1][0] :]) > 0 or len(ranges) == 1  # (the last slice has a share)
+    finally:
+        records.close()
+
+
+def test_a_cut_follows_the_bytes_not_the_count() -> None:
+    """Two slices of 1,000 small records and 100 records ten times their size: by count the
+    first slice would take all the large ones."""
+    large = [{"type": "event", "id": f"e{n:04d}", "notes": "x" * 2000} for n in range(100)]
+    small = [{"type": "place", "id": f"p{n:04d}", "notes": "x" * 200} for n in range(1000)]
+    records = of_records(large + small)
+    try:
+        [(_, middle), (_, end)] = slices.cut(records, 2)
+        first = sum(records.sizes(0, middle))
+        second = sum(records.sizes(middle, end))
+        assert abs(first - second) <= max(records.sizes(0, end))
+        assert 0 < middle < 100 + 1000 // 2  # (by count it would be 550)
     finally:
         records.close()
 
@@ -128,9 +150,9 @@ def _calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     started: list[int] = []
     real = workers.in_order
 
-    def counting(work: t.Any, tasks: t.Any, count: int, what: str, meanwhile: t.Any = None) -> t.Any:
+    def counting(work: t.Any, tasks: t.Any, count: int, what: str, **given: t.Any) -> t.Any:
         started.append(count)
-        return real(work, tasks, count, what, meanwhile)
+        return real(work, tasks, count, what, **given)
 
     monkeypatch.setattr(workers, "in_order", counting)
     return started
@@ -147,7 +169,9 @@ def test_workers_write_the_slices_and_the_files_are_the_ones_one_process_writes(
     for jobs in (2, 3, 7):
         out = tmp_path / f"jobs{jobs}"
         sliced = api.export([RECORDS], name, to=out, jobs=jobs, source_date_epoch=0)
-        assert started[-1] == jobs - 1  # (this process writes the first slice)
+        # (as many workers as jobs, this process writing the first of up to PER_WORKER slices a
+        # worker: fewer when the collection holds fewer slices of MIN_RECORDS)
+        assert started[-1] == jobs or (jobs == 7 and 1 < started[-1] < jobs)
         assert list(sliced.files) == list(alone.files) and sliced.notices == alone.notices
         for file in alone.files:
             assert sliced.files[file] == alone.files[file], file
@@ -412,3 +436,59 @@ def test_a_format_with_few_records_of_its_slice_types_is_written_whole(monkeypat
     assert started == []
     api.export([RECORDS], "csv", jobs=4)  # (a CSV slice counts every record: 44 make several)
     assert started == [2]  # (44 // 14: three slices, two of them in workers)
+
+
+def _dangling(tmp_path: Path) -> Path:
+    """The shipped records with one reference to a record that is not there: every file is
+    valid alone, and only the collection rules, run once all are checked, find the problem."""
+    import shutil
+
+    tree = tmp_path / "records"
+    shutil.copytree(RECORDS, tree)
+    event = tree / "events" / "efes-2022.yaml"
+    text = event.read_text(encoding="utf-8")
+    assert 'organizers:\n  - "turkey"\n' in text
+    event.write_text(text.replace('organizers:\n  - "turkey"\n', 'organizers:\n  - "no-such-country"\n', 1), "utf-8")
+    return tree
+
+
+@pytest.mark.parametrize("name", SLICED)
+def test_the_collection_rules_run_while_the_workers_write_and_nothing_is_written_when_they_fail(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import multiprocessing
+
+    from records_toolkit.errors import InvalidRecords
+
+    tree = _dangling(tmp_path)
+    monkeypatch.setattr(slices, "MIN_RECORDS", 2)
+    started = _calls(monkeypatch)
+    target = tmp_path / "out"
+    target.mkdir()
+    (target / "earlier.txt").write_text("the previous export\n", encoding="utf-8")
+    to = {"csv": target, "jsonld": target / "records.jsonld", "ics": target / "calendar.ics"}[name]
+    said = []
+    for jobs in (1, 2):
+        with pytest.raises(InvalidRecords) as caught:
+            api.export([tree], name, to=to, jobs=jobs)
+        said.append([(p.file, p.line, p.code) for p in caught.value.report.problems])
+    assert started == [2]  # (the workers were writing slices when the rules failed)
+    assert said[0] == said[1] and [code for *_, code in said[0]] == ["dangling-reference"]
+    assert sorted(p.name for p in target.iterdir()) == ["earlier.txt"]  # nothing written, no staging left
+    assert multiprocessing.active_children() == []  # (the workers stopped)
+
+
+def test_records_with_problems_are_said_before_an_output_that_cannot_be_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from records_toolkit.errors import InvalidRecords
+
+    tree = _dangling(tmp_path)
+    monkeypatch.setattr(slices, "MIN_RECORDS", 2)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder\n", encoding="utf-8")
+    for name in SLICED:
+        for jobs in (1, 2):  # (the rules are left for later in both: the output fails first)
+            with pytest.raises(InvalidRecords):
+                api.export([tree], name, to=blocker / "out", jobs=jobs)
+    assert blocker.read_text(encoding="utf-8") == "not a folder\n"

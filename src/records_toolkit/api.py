@@ -18,7 +18,7 @@ import os
 import typing as t
 from pathlib import Path
 
-from .errors import CouldNotRun, InvalidData, InvalidRecords, PluginError, UsageError
+from .errors import CouldNotRun, InvalidData, InvalidRecords, PluginError, ToolkitError, UsageError
 from .loader import MAX_FILE_BYTES
 from .problems import FrozenValue, Problem, Report, set_field
 
@@ -363,8 +363,12 @@ def _collection(
     jobs: int | None = None,
     cache: bool = False,
     progress: Progress | None = None,
+    later: bool = False,
 ) -> Records:
     """Validated records sorted by ``(type, id)``, from a report, records or paths; else InvalidRecords.
+
+    ``later``: records read from paths may come with their collection rules still to run
+    (:meth:`~.streaming.Records.settle`, before anything is written: see :func:`_stream`).
 
     A report's records are validated again (in memory): they are the caller's dicts, and may
     have been edited since. Records read from paths are validated and spooled in one pass
@@ -390,7 +394,7 @@ def _collection(
                 from .parts import collect_on_cluster
 
                 return collect_on_cluster(given, max_bytes=max_file_size, dask=dask, beside=beside)
-            return collect(given, max_bytes=max_file_size, jobs=jobs, cache=cache, progress=progress)
+            return collect(given, max_bytes=max_file_size, jobs=jobs, cache=cache, progress=progress, later=later)
         except OSError as exc:
             raise CouldNotRun(f"validation could not run: {exc.strerror or exc}") from exc
     elif _iterable_not_text(source):
@@ -480,8 +484,12 @@ def export(
     from .progress import Progress
 
     shown = Progress(verb="export") if progress else None
+    from .plugins import Streaming
+
+    # (streamed, in slices maybe: the collection rules run while the workers write, see _stream)
+    later = dask is None and not partitioned and isinstance(plugin, Streaming)
     try:
-        records = _collection(source, max_file_size, dask, _beside(to), jobs, bool(cache), shown)
+        records = _collection(source, max_file_size, dask, _beside(to), jobs, bool(cache), shown, later)
     except BaseException:
         if dask is not None:
             dask.close()
@@ -544,6 +552,7 @@ def _export_parts(
     from .parts import write_parts
     from .plugins import Exported, Partitioned
 
+    records.settle()  # (none are left for later here: see export)
     notices: list[str] = []
     names: list[str] = []
     if isinstance(to, (str, os.PathLike)):
@@ -598,13 +607,20 @@ def _stream(
     plugin: Format, records: Records, context: Context, open: t.Callable[[str], t.Any], jobs: int | None
 ) -> tuple[list[str], list[str]]:
     """``run_stream``; for a large collection in a :class:`~records_toolkit.plugins.Sliced`
-    format, in slices by ``jobs`` processes (default: one per core), the same files."""
+    format, in slices by ``jobs`` processes (default: one per core), the same files. The
+    collection rules left for later (:meth:`~.streaming.Records.settle`) run first, or while the
+    workers write their slices: nothing is written before they pass."""
     from .plugins import run_stream
     from .slices import stream_sliced
     from .workers import count
 
-    done = stream_sliced(plugin, records, context, open, count(jobs))
-    return done if done is not None else run_stream(plugin, records, context, open)
+    settle = getattr(records, "settle", None)
+    done = stream_sliced(plugin, records, context, open, count(jobs), before=settle)
+    if done is not None:
+        return done
+    if settle is not None:
+        settle()
+    return run_stream(plugin, records, context, open)
 
 
 def _export(
@@ -613,6 +629,7 @@ def _export(
     from .plugins import Exported, Streaming, run_export
 
     if not isinstance(plugin, Streaming):
+        records.settle()
         exported = run_export(plugin, records, context)
         if to is not None:
             _write(plugin, exported, to)
@@ -630,14 +647,19 @@ def _export(
             names.extend(opened)
 
         writer: Producer = produce
-        if plugin.directory:
-            from .plugins import Partitioned
+        try:
+            if plugin.directory:
+                from .plugins import Partitioned
 
-            # the parts of an earlier export in parts, listed by its index: stale once this is written
-            earlier = plugin.earlier_parts(path) if isinstance(plugin, Partitioned) else []
-            atomic_write_tree(path, {}, remove=earlier, produce=writer)
-        else:
-            atomic_write(path, writer)
+                # the parts of an earlier export in parts, listed by its index: stale once this is written
+                earlier = plugin.earlier_parts(path) if isinstance(plugin, Partitioned) else []
+                atomic_write_tree(path, {}, remove=earlier, produce=writer)
+            else:
+                atomic_write(path, writer)
+        except ToolkitError as exc:
+            if not isinstance(exc, InvalidRecords) and getattr(records, "unsettled", None) is not None:
+                records.settle()  # (the output failed first: the records' own problems are said first)
+            raise
         return Exported(files=_Written(path, names, plugin.directory), notices=notices)
     buffers: dict[str, _Buffer] = {}
 

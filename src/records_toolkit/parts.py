@@ -307,27 +307,19 @@ def _spool_chunk(
     ``(type, id, offset, length, spool file)``. The file appears whole (written, then renamed):
     a retry after a lost worker writes it again under the same name."""
     import hashlib
-    import marshal
     import secrets
 
-    from .streaming import _orderer
+    from .schemas import load_model
+    from .streaming import Checked
     from .validate import Checker
 
-    checker = Checker(keep=True, layout=layout)
+    checked = Checked(load_model())
+    checker = Checker(layout=layout, on_valid=checked.add_valid)
     checker.add_files(files, max_bytes)
-    canonical = _orderer(checker.model)
-    valid = [t.cast(dict[str, t.Any], doc.data) for doc in checker.records]
-    checker.records = []
     state = checker.state()
     name = hashlib.sha256("\0".join(files).encode("utf-8", "surrogateescape")).hexdigest()[:32] + ".spool"
-    keys: list[tuple[str, str, int, int, str]] = []
-    blobs: list[bytes] = []
-    at = 0
-    for data in valid:
-        blob = marshal.dumps(canonical(data))
-        keys.append((str(data["type"]), str(data["id"]), at, len(blob), name))
-        blobs.append(blob)
-        at += len(blob)
+    keys = [(type_name, record_id, at, length, name) for type_name, record_id, at, length in checked.keys]
+    blobs = checked.blobs
     temporary = os.path.join(directory, f".{name}.{secrets.token_hex(8)}")
     with open(temporary, "xb") as out:
         out.write(b"".join(blobs))

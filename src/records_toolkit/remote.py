@@ -39,7 +39,7 @@ from .problems import Problem
 if t.TYPE_CHECKING:
     from fsspec import AbstractFileSystem
 
-__all__ = ["iter_names", "local_path", "read_url", "refusal", "remote_layout", "remote_urls", "spool_chunk"]
+__all__ = ["iter_names", "local_path", "read_url", "refusal", "remote_layout", "remote_urls"]
 
 _LOCAL = re.compile(r"(?:file|local)://", re.IGNORECASE)
 _MEMORY = re.compile(r"(?:^|::)memory://", re.IGNORECASE)
@@ -339,21 +339,3 @@ class _LocalLayout(Layout):
 def remote_layout(layout: Layout | None) -> Layout | None:
     """``layout`` for a run that names URLs (see :class:`_LocalLayout`)."""
     return None if layout is None else _LocalLayout(layout.root, layout.shown)
-
-
-def spool_chunk(files: list[str], keep: bool, max_bytes: int, layout: Layout | None = None) -> dict[str, t.Any]:
-    """:func:`.streaming._spool_chunk` for names that may be URLs (kept as text: a URL is no local path)."""
-    from . import streaming
-    from .validate import Checker
-
-    spool = streaming._SPOOL
-    assert spool is not None
-    checker = Checker(keep=True, layout=layout)
-    checker.add_files(files, max_bytes)
-    canonical = streaming._orderer(checker.model)
-    kept = checker.records
-    checker.records = []
-    state = checker.state()
-    valid = [t.cast(dict[str, t.Any], doc.data) for doc in kept]
-    state["spooled"] = spool.store((str(data["type"]), str(data["id"]), canonical(data)) for data in valid)
-    return state

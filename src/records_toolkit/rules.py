@@ -331,6 +331,7 @@ class _OnDisk:
                     done = work()
                 except self.errors:
                     guard.check()  # (the statement was ended for a signal: raised as itself)
+                    SignalGuard.raise_pending()  # (or for one a write around this run holds)
                     raise
                 guard.check()
                 return done
@@ -470,8 +471,13 @@ class _OnDisk:
 
 
 def _signalled(guards: list[SignalGuard]) -> int:
-    """SQLite's progress handler: non-zero (end the statement) once a signal has been noted."""
-    return 1 if guards and guards[-1].pending is not None else 0
+    """SQLite's progress handler: non-zero (end the statement) once a signal has been noted, by
+    the statement's guard or by a write's around it (an export's checks end while it writes)."""
+    from .output import SignalGuard
+
+    if guards and guards[-1].pending is not None:
+        return 1
+    return 1 if any(guard.pending is not None for guard in SignalGuard._deferring) else 0
 
 
 def _duplicate(record_id: str, file: str, index: int, first: tuple[str, int, str]) -> Pending:

@@ -103,14 +103,17 @@ class Checker:
         in_files: bool = True,
         layout: Layout | None = None,
         spill: bool = False,
+        on_valid: t.Callable[[Document], None] | None = None,
     ) -> None:
-        """``in_files=False``: the documents were never read from files (records held in memory), so
+        """``on_valid``: each record that passes its own checks is handed to it as soon as they pass
+        (instead of being held in :attr:`records` with ``keep``). ``in_files=False``: the documents were never read from files (records held in memory), so
         no problem is looked up on disk; each keeps its JSON pointer and no line. ``layout``: the
         collection's one-record-per-file layout, when it applies (``misplaced-record``). ``spill``:
         a large collection's indexes may move to disk (:data:`.rules.SPILL_FROM`): for a run's own
         checker, never one whose :meth:`state` is sent on or whose indexes feed the result cache."""
         self.model = model or load_model()
         self.keep = keep
+        self.on_valid = on_valid
         self.in_files = in_files
         self.layout = layout
         self.records: list[Document] = []
@@ -210,7 +213,11 @@ class Checker:
             self._budget = (doc.file, budget)
         for pointer, code, message, at_key in check_sources(data, info.attested, wrong, budget):
             self._flag(doc, pointer, code, message, at_key=at_key)
-        if self.keep and not wrong:
+        if wrong:
+            return
+        if self.on_valid is not None:
+            self.on_valid(doc)
+        elif self.keep:
             self.records.append(doc)
 
     def add_files(self, files: t.Iterable[str | Path], max_bytes: int) -> None:
