@@ -114,3 +114,67 @@ def test_a_removal_is_part_of_the_all_or_nothing_write(tmp_path: Path, monkeypat
     assert (target / "a.txt").read_bytes() == b"old a" and (target / "stale.txt").read_bytes() == b"stale"
     output.atomic_write_tree(target, {"a.txt": b"new a"}, remove=["stale.txt"])
     assert sorted(p.name for p in target.iterdir()) == ["a.txt"] and (target / "a.txt").read_bytes() == b"new a"
+
+
+@pytest.mark.parametrize("how", ["system", "refused", "absent"])
+def test_a_sink_copies_a_range_of_another_file_after_what_it_gathered(
+    how: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An export's slices are copied from its spool by the system (copy_file_range), or read and
+    written here when the system cannot: the same bytes, in order after the pieces written before."""
+    from records_toolkit import output
+
+    source = tmp_path / "spool"
+    blob = bytes(range(256)) * 40_000  # 10 MB: several steps of 4 MiB
+    source.write_bytes(b"head" + blob + b"tail")
+    monkeypatch.setattr(output, "_COPY_STEP", 1 << 22)
+    if how == "absent":
+        monkeypatch.setattr(output, "_COPY_RANGE", False)
+    if how == "refused":
+
+        def refused(*args: t.Any) -> int:
+            raise OSError(18, "Invalid cross-device link")
+
+        monkeypatch.setattr(os, "copy_file_range", refused)
+    target = tmp_path / "out"
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+    spool = os.open(source, os.O_RDONLY)
+    try:
+        sink = output.Sink(fd, None)
+        sink.write(b"before ")
+        sink.copy_from(spool, 4, len(blob))
+        sink.write(b" after")
+        sink.flush()
+        with pytest.raises(OSError, match="spool ended"):
+            sink.copy_from(spool, len(blob) + 4, 100)  # (past its end: 4 bytes there, then nothing)
+    finally:
+        os.close(spool)
+        os.close(fd)
+    assert target.read_bytes() == b"before " + blob + b" after" + b"tail"
+
+
+def test_a_sink_into_a_pipe_copies_a_range_through_this_process(tmp_path: Path) -> None:
+    import threading
+
+    from records_toolkit import output
+
+    source = tmp_path / "spool"
+    source.write_bytes(b"x" * 3_000_000)
+    read_end, write_end = os.pipe()
+    got: list[bytes] = []
+
+    def drain() -> None:
+        with os.fdopen(read_end, "rb") as pipe:
+            got.append(pipe.read())
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    spool = os.open(source, os.O_RDONLY)
+    try:
+        sink = output.Sink(write_end, None)
+        sink.copy_from(spool, 1, 2_999_998)
+    finally:
+        os.close(spool)
+        os.close(write_end)
+        reader.join()
+    assert got == [b"x" * 2_999_998]

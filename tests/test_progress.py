@@ -163,7 +163,7 @@ def test_a_long_export_on_a_real_terminal_shows_the_checks_then_the_writing(tmp_
     read = [
         int(line.split(", ")[1].split()[0].replace(",", "")) for line in err.split("\r") if "writing jsonld" in line
     ]
-    assert max(read) > 440  # (this process writes half the records: the worker's half is counted too)
+    assert max(read) >= 880  # (every record read, the workers' counted too: this process writes an eighth)
     last = err.rstrip("\r\n").rsplit("\r", 1)[-1]
     assert last.strip() == f"wrote {tmp_path / 'out.jsonld'}", repr(err[-300:])  # (the line wiped first)
     assert (tmp_path / "out.jsonld").stat().st_size > 0

@@ -98,13 +98,13 @@ def test_a_calendar_in_slices_revises_against_the_previous_export_as_a_whole_one
 
 @given(
     st.lists(
-        st.tuples(st.sampled_from(["agreement", "article", "event", "place", "person"]), st.integers(0, 400)),
+        st.tuples(st.sampled_from(["agreement", "article", "event", "place", "person"]), st.integers(0, 6000)),
         max_size=60,
     ),
     st.integers(1, 9),
     st.lists(st.sampled_from(["event", "place", "nothing"]), max_size=2),
 )
-def test_a_cut_is_contiguous_never_empty_and_shares_the_bytes_of_the_given_types_evenly(
+def test_a_cut_is_contiguous_never_empty_and_shares_the_weight_of_the_given_types_evenly(
     kinds: list[tuple[str, int]], count: int, weighted: list[str]
 ) -> None:
     records = of_records({"type": name, "id": f"r{n:03d}", "notes": "x" * size} for n, (name, size) in enumerate(kinds))
@@ -119,28 +119,30 @@ def test_a_cut_is_contiguous_never_empty_and_shares_the_bytes_of_the_given_types
         counted = [name in weighted for name in records.types]
         if not any(counted):
             counted = [True] * len(records)
-        sizes = [size if weigh else 0 for size, weigh in zip(records.sizes(0, len(records)), counted)]
-        total, heaviest, asked = sum(sizes), max(sizes), min(count, sum(counted))
-        # each slice holds at most its even share of the bytes and one record; one more slice
-        # would have been cut only past a record heavier than what the slices hold apart
-        assert all(sum(sizes[a:b]) <= total / asked + heaviest + 1 for a, b in ranges)
-        assert sum(sizes[ranges[-1][0] :]) > 0 or len(ranges) == 1  # (the last slice has a share)
+        weights = [
+            size + slices.RECORD_WEIGHT if weigh else 0 for size, weigh in zip(records.sizes(0, len(records)), counted)
+        ]
+        total, heaviest, asked = sum(weights), max(weights), min(count, sum(counted))
+        # each slice holds at most its even share of the weight and one record
+        assert all(sum(weights[a:b]) <= total / asked + heaviest + 1 for a, b in ranges)
+        assert sum(weights[ranges[-1][0] :]) > 0 or len(ranges) == 1  # (the last slice has a share)
     finally:
         records.close()
 
 
-def test_a_cut_follows_the_bytes_not_the_count() -> None:
-    """Two slices of 1,000 small records and 100 records ten times their size: by count the
-    first slice would take all the large ones."""
+def test_a_cut_follows_the_bytes_and_the_count_of_the_records() -> None:
+    """Two slices of 1,000 small records and 100 records ten times their size: cut by count, the
+    first slice would take all the large ones; by bytes alone, too many of the small ones."""
     large = [{"type": "event", "id": f"e{n:04d}", "notes": "x" * 2000} for n in range(100)]
     small = [{"type": "place", "id": f"p{n:04d}", "notes": "x" * 200} for n in range(1000)]
     records = of_records(large + small)
     try:
         [(_, middle), (_, end)] = slices.cut(records, 2)
-        first = sum(records.sizes(0, middle))
-        second = sum(records.sizes(middle, end))
-        assert abs(first - second) <= max(records.sizes(0, end))
-        assert 0 < middle < 100 + 1000 // 2  # (by count it would be 550)
+        weight = [size + slices.RECORD_WEIGHT for size in records.sizes(0, end)]
+        assert abs(sum(weight[:middle]) - sum(weight[middle:])) <= max(weight)
+        half_of_the_bytes = sum(records.sizes(0, end)) / 2
+        by_bytes = 100 + round((half_of_the_bytes - sum(records.sizes(0, 100))) / records.sizes(100, 101)[0])
+        assert by_bytes < middle < 550, (by_bytes, middle)  # (550: by count)
     finally:
         records.close()
 

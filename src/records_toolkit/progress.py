@@ -67,7 +67,12 @@ class Progress:
     def record_read(self) -> None:
         """The format read one record (decoded from the export's spool) in this process."""
         self.read += 1
-        now = self._due()
+        self.tick()
+
+    def tick(self) -> None:
+        """Show the records read so far, when a line is due (also while this process waits for
+        the workers writing the slices)."""
+        now = self._due() if self.format is not None else None
         if now is None:
             return
         read = self.read + sum(self.elsewhere)

@@ -25,11 +25,13 @@ def in_order(
     what: str,
     meanwhile: t.Callable[[], None] | None = None,
     ahead: int | None = None,
+    waiting: t.Callable[[], None] | None = None,
 ) -> t.Iterator[Result]:
     """``work(*task)`` for each of ``tasks`` in ``workers`` forked processes; the results in order.
 
     At most ``ahead`` tasks (default: two per worker) are sent ahead of the results taken
-    (results that wait are memory). ``meanwhile``: this process's own share of the work, run once the first tasks are
+    (results that wait are memory). ``waiting``: called now and then while a result is awaited
+    (a progress shown). ``meanwhile``: this process's own share of the work, run once the first tasks are
     sent. A worker that dies is a :class:`~.errors.CouldNotRun` naming ``what`` ("validation").
     """
     import collections
@@ -60,7 +62,7 @@ def in_order(
             if meanwhile is not None:
                 meanwhile()
             while futures:  # each result let go once handed on (a done future keeps its result)
-                result = _result(futures.popleft())
+                result = _result(futures.popleft(), waiting)
                 task = next(pending, None)
                 if task is not None:
                     futures.append(pool.submit(work, *task))
@@ -75,7 +77,7 @@ def in_order(
     pool.shutdown()
 
 
-def _result(future: t.Any) -> t.Any:
+def _result(future: t.Any, waiting: t.Callable[[], None] | None = None) -> t.Any:
     """The result of ``future``; meanwhile a signal a write inside which this runs only noted
     (:class:`~.output.SignalGuard` deferring) is raised: a wait on a worker is no piece written."""
     from .output import SignalGuard
@@ -85,6 +87,8 @@ def _result(future: t.Any) -> t.Any:
             return future.result(timeout=0.2)
         except TimeoutError:
             SignalGuard.raise_pending()
+            if waiting is not None:
+                waiting()
 
 
 PER_CORE = 4
