@@ -130,6 +130,15 @@ def test_a_sink_copies_a_range_of_another_file_after_what_it_gathered(
     monkeypatch.setattr(output, "_COPY_STEP", 1 << 22)
     if how == "absent":
         monkeypatch.setattr(output, "_COPY_RANGE", False)
+    copied: list[int] = []
+    if how == "system":
+        real = os.copy_file_range
+
+        def spied(*args: t.Any) -> int:
+            copied.append(real(*args))
+            return copied[-1]
+
+        monkeypatch.setattr(os, "copy_file_range", spied)
     if how == "refused":
 
         def refused(*args: t.Any) -> int:
@@ -151,6 +160,7 @@ def test_a_sink_copies_a_range_of_another_file_after_what_it_gathered(
         os.close(spool)
         os.close(fd)
     assert target.read_bytes() == b"before " + blob + b" after" + b"tail"
+    assert (sum(copied) >= len(blob)) == (how == "system")  # (copied by the system when it can)
 
 
 def test_a_sink_into_a_pipe_copies_a_range_through_this_process(tmp_path: Path) -> None:

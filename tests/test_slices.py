@@ -130,6 +130,19 @@ def test_a_cut_is_contiguous_never_empty_and_shares_the_weight_of_the_given_type
         records.close()
 
 
+def test_one_heavy_record_takes_one_slice_and_the_rest_is_shared_again() -> None:
+    heavy = [{"type": "event", "id": "e0", "notes": "x" * 1_000_000}]
+    light = [{"type": "event", "id": f"e{n:04d}", "notes": "x" * 100} for n in range(1, 3000)]
+    records = of_records(heavy + light)
+    try:
+        ranges = slices.cut(records, 8)
+        assert len(ranges) == 8 and ranges[0] == (0, 1)
+        sizes = [b - a for a, b in ranges[1:]]
+        assert max(sizes) - min(sizes) <= 1  # (2,999 records of one weight in seven slices)
+    finally:
+        records.close()
+
+
 def test_a_cut_follows_the_bytes_and_the_count_of_the_records() -> None:
     """Two slices of 1,000 small records and 100 records ten times their size: cut by count, the
     first slice would take all the large ones; by bytes alone, too many of the small ones."""
@@ -494,3 +507,49 @@ def test_records_with_problems_are_said_before_an_output_that_cannot_be_written(
             with pytest.raises(InvalidRecords):
                 api.export([tree], name, to=blocker / "out", jobs=jobs)
     assert blocker.read_text(encoding="utf-8") == "not a folder\n"
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_records_with_problems_leave_a_file_written_in_place_untouched(
+    jobs: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A device or descriptor (``-o /dev/stdout``, ``/dev/fd/N``) is written in place, opened
+    (and so emptied) before the first byte: the collection rules run before it is opened."""
+    from records_toolkit.errors import InvalidRecords
+
+    tree = _dangling(tmp_path)
+    monkeypatch.setattr(slices, "MIN_RECORDS", 2)
+    kept = tmp_path / "kept.jsonld"
+    kept.write_bytes(b"precious line\n")
+    fd = os.open(kept, os.O_WRONLY | os.O_APPEND)
+    try:
+        with pytest.raises(InvalidRecords):
+            api.export([tree], "jsonld", to=f"/dev/fd/{fd}", jobs=jobs)
+    finally:
+        os.close(fd)
+    assert kept.read_bytes() == b"precious line\n"
+
+
+def test_a_format_failing_before_the_rules_ran_lets_the_records_problems_be_said(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The plan of a format is read before the collection rules have run (they run while the
+    workers write): a format that fails on what the rules would refuse, a dangling reference,
+    must not hide it."""
+    from records_toolkit.errors import InvalidRecords
+    from records_toolkit.exporters.jsonld import JsonLdFormat
+
+    class Fragile(JsonLdFormat):
+        name = "fragile"
+
+        def slice_plan(self, records: t.Any, context: t.Any) -> t.Any:
+            raise ZeroDivisionError("a reference to nothing")
+
+    tree = _dangling(tmp_path)
+    monkeypatch.setattr(slices, "MIN_RECORDS", 2)
+    monkeypatch.setattr("records_toolkit.plugins.load", lambda name: Fragile())
+    for to in (None, tmp_path / "out.jsonld"):
+        with pytest.raises(InvalidRecords):
+            api.export([tree], "fragile", to=to, jobs=2)
+    with pytest.raises(PluginError, match="a reference to nothing"):
+        api.export([RECORDS], "fragile", jobs=2)  # (valid records: the format's own failure is said)

@@ -14,6 +14,7 @@ b'BEGIN:VCALENDAR'
 
 from __future__ import annotations
 
+import contextlib
 import os
 import typing as t
 from pathlib import Path
@@ -607,7 +608,7 @@ def _stream(
     plugin: Format, records: Records, context: Context, open: t.Callable[[str], t.Any], jobs: int | None
 ) -> tuple[list[str], list[str]]:
     """``run_stream``; for a large collection in a :class:`~records_toolkit.plugins.Sliced`
-    format, in slices by ``jobs`` processes (default: one per core), the same files. The
+    format, in slices by ``jobs`` forked workers (default: one per core) and this process, the same files. The
     collection rules left for later (:meth:`~.streaming.Records.settle`) run first, or while the
     workers write their slices: nothing is written before they pass."""
     from .plugins import run_stream
@@ -615,12 +616,26 @@ def _stream(
     from .workers import count
 
     settle = getattr(records, "settle", None)
-    done = stream_sliced(plugin, records, context, open, count(jobs), before=settle)
+    with _problems_first(records):
+        done = stream_sliced(plugin, records, context, open, count(jobs), before=settle)
     if done is not None:
         return done
     if settle is not None:
         settle()
     return run_stream(plugin, records, context, open)
+
+
+@contextlib.contextmanager
+def _problems_first(records: Records) -> t.Iterator[None]:
+    """An error met before the collection rules left for later ran (an output that cannot be
+    written, a format's plan, a worker that could not start): the rules run then, and the
+    records' own problems are what is said, as when the checks ran before anything else."""
+    try:
+        yield
+    except ToolkitError as exc:
+        if not isinstance(exc, InvalidRecords) and getattr(records, "unsettled", None) is not None:
+            records.settle()
+        raise
 
 
 def _export(
@@ -647,7 +662,7 @@ def _export(
             names.extend(opened)
 
         writer: Producer = produce
-        try:
+        with _problems_first(records):
             if plugin.directory:
                 from .plugins import Partitioned
 
@@ -655,11 +670,11 @@ def _export(
                 earlier = plugin.earlier_parts(path) if isinstance(plugin, Partitioned) else []
                 atomic_write_tree(path, {}, remove=earlier, produce=writer)
             else:
+                from .output import written_directly
+
+                if written_directly(path):
+                    records.settle()  # (a device or pipe is opened, and emptied, before any write)
                 atomic_write(path, writer)
-        except ToolkitError as exc:
-            if not isinstance(exc, InvalidRecords) and getattr(records, "unsettled", None) is not None:
-                records.settle()  # (the output failed first: the records' own problems are said first)
-            raise
         return Exported(files=_Written(path, names, plugin.directory), notices=notices)
     buffers: dict[str, _Buffer] = {}
 

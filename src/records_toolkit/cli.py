@@ -151,8 +151,9 @@ def _jobs_option(func: F) -> F:
         "-j",
         type=click.IntRange(min=1),
         default=None,
-        help="Processes for large trees, to check them and to write an export (default: one per core; at most "
-        "four per core); with --scheduler local, the cluster's workers (default 2).",
+        help="Worker processes for large trees, to check them and to write an export, besides this one "
+        "(default: one per core; at most four per core; 1: this process alone); with --scheduler local, "
+        "the cluster's workers (default 2).",
     )(func)
 
 

@@ -94,11 +94,19 @@ class SignalGuard:
     """
 
     _deferring: t.ClassVar[list[SignalGuard]] = []  # the deferring guards in force, outermost first
+    last: t.ClassVar[int | None] = None  # the signal a guard raised last (see interruption)
 
     def __init__(self, *, defer: bool = True) -> None:
         self.defer = defer
         self.pending: int | None = None
         self._saved: dict[int, t.Any] = {}
+
+    @classmethod
+    def interruption(cls) -> BaseException:
+        """The exception of the signal a guard raised last, for code that saw it swallowed (a
+        SQLite progress handler that raised ends its statement as "interrupted"); Ctrl-C if none."""
+        signum, cls.last = cls.last, None
+        return _as_exception(signal.SIGINT if signum is None else signum)
 
     @classmethod
     def raise_pending(cls) -> None:
@@ -126,6 +134,7 @@ class SignalGuard:
 
     def _handle(self, signum: int, frame: types.FrameType | None) -> None:
         if not self.defer:
+            SignalGuard.last = signum
             raise _as_exception(signum)
         if self.pending is None:
             self.pending = signum
@@ -681,6 +690,19 @@ def _stat_target(path: Path, cannot: str) -> os.stat_result | None:
     except (OSError, ValueError) as exc:
         reason = _reason(exc) if isinstance(exc, OSError) else "the path holds a NUL character"
         raise OutputError(f"{cannot}: {reason}") from exc
+
+
+def written_directly(path: Path) -> bool:
+    """Whether :func:`atomic_write` writes ``path`` in place (a device, a pipe, a descriptor
+    such as ``/dev/stdout``): opened, and so emptied, before anything is written."""
+    try:
+        info = os.stat(path)
+    except (OSError, ValueError):
+        return False
+    link = os.path.islink(path)
+    return (not stat.S_ISREG(info.st_mode) and not stat.S_ISDIR(info.st_mode)) or (
+        link and os.path.abspath(path).startswith(("/dev/", "/proc/"))
+    )
 
 
 def atomic_write(path: Path, data: bytes | Producer) -> None:

@@ -337,8 +337,10 @@ class _OnDisk:
                 return done
         except self.errors as exc:
             self.close()
-            if "interrupt" in str(exc):  # ended by a handler of the caller's own that raised
-                raise KeyboardInterrupt from None
+            if "interrupt" in str(exc):  # ended by a handler that raised (a guard's, or the caller's own)
+                from .output import SignalGuard
+
+                raise SignalGuard.interruption() from None
             raise CouldNotRun(
                 f"the collection's indexes could not be kept on disk ({exc}): SQLite's temporary folder "
                 "(SQLITE_TMPDIR, else TMPDIR, else /var/tmp, /usr/tmp or /tmp) must be writable and have "
@@ -473,10 +475,14 @@ class _OnDisk:
 def _signalled(guards: list[SignalGuard]) -> int:
     """SQLite's progress handler: non-zero (end the statement) once a signal has been noted, by
     the statement's guard or by a write's around it (an export's checks end while it writes)."""
+    import threading
+
     from .output import SignalGuard
 
     if guards and guards[-1].pending is not None:
         return 1
+    if threading.current_thread() is not threading.main_thread():
+        return 0  # (the guards in force are the main thread's: its signals are its own)
     return 1 if any(guard.pending is not None for guard in SignalGuard._deferring) else 0
 
 

@@ -2,11 +2,12 @@
 
 The validation runs in worker processes; the format's step after it ran in this one alone (at
 100,000 records a third of the export's time, and on a machine with more cores a larger share).
-Here the records, sorted, are cut into one contiguous slice per worker (:func:`cut`): this
-process writes the first slice straight into the export's files while forked workers write the
-others, each into an unnamed temporary file (:class:`~.streaming.Spool`, gone however the
-process ends) as pieces of each file; those are then copied after the first slice's bytes, in
-order, and the format ends the files. The files are the ones a single process writes (the
+Here the records, sorted, are cut into contiguous slices of even weight, up to
+:data:`PER_WORKER` a worker (:func:`cut`); forked workers take them as they are free, each
+writing into an unnamed temporary file (:class:`~.streaming.Spool`, gone however the
+process ends) as pieces of each file, while this process runs the collection rules and then
+writes the first slice straight into the export's files; the pieces are then copied after it,
+in order, and the format ends the files. The files are the ones a single process writes (the
 format's law, tested for every built-in format and number of slices); still all or nothing,
 since only this process writes the export.
 """
@@ -26,8 +27,9 @@ from .streaming import Records, Spool
 __all__ = ["MIN_RECORDS", "cut", "join", "stream_sliced"]
 
 MIN_RECORDS = 1000
-"""Records a slice holds at least (a process for fewer costs more than it saves): a collection of
-fewer than twice as many is written by this process alone."""
+"""Records of the format's ``slice_types`` for each slice made (a process for fewer costs more
+than it saves): a collection of fewer than twice as many is written by this process alone. The
+slices are of even weight, not of even count (see :func:`cut`)."""
 
 RECORD_WEIGHT = 1024
 """What a format's work on one record weighs besides its spooled bytes, in bytes (measured at
@@ -92,18 +94,18 @@ def cut(records: Records, slices: int, types: t.Sequence[str] = ()) -> list[tupl
     if not runs:
         runs = [(0, len(records))]
     slices = max(1, min(slices, sum(stop - start for start, stop in runs)))
-    ends = [
-        list(itertools.accumulate(size + RECORD_WEIGHT for size in records.sizes(start, stop))) for start, stop in runs
-    ]
-    total = sum(weights[-1] for weights in ends if weights)
-    bounds = [0]
-    for number in range(1, slices):
-        share = number * total // slices  # the weight that slices 1 to number hold at most
-        for (start, _), weights in zip(runs, ends):
-            if weights and share < weights[-1]:
-                bounds.append(start + bisect.bisect_right(weights, share))  # (the first record past it)
-                break
-            share -= weights[-1] if weights else 0
+    weights = [0] * len(records)
+    for start, stop in runs:
+        weights[start:stop] = [size + RECORD_WEIGHT for size in records.sizes(start, stop)]
+    ends = list(itertools.accumulate(weights))  # (the weight of the records up to each)
+    bounds, done = [0], 0
+    for left in range(slices, 1, -1):  # (the rest shared again after each cut: one heavy record takes one slice)
+        end = done + (ends[-1] - done) // left if ends else 0
+        bound = max(bisect.bisect_right(ends, end, bounds[-1]), bounds[-1] + 1)  # (the first record past it)
+        if bound >= len(records):
+            break
+        bounds.append(bound)
+        done = ends[bound - 1]
     bounds.append(len(records))
     return [(a, b) for a, b in itertools.pairwise(bounds) if a < b] or [(0, 0)]
 

@@ -136,8 +136,11 @@ class Marshalled:
         if not self.blobs:
             return []
         start = spool.append(b"".join(self.blobs))
+        keys = [(type_name, record_id, start + at, length) for type_name, record_id, at, length in self.keys]
         self.blobs.clear()
-        return [(type_name, record_id, start + at, length) for type_name, record_id, at, length in self.keys]
+        self.keys.clear()
+        self._at = 0
+        return keys
 
 
 class Checked(Marshalled):
@@ -617,7 +620,11 @@ def collect(
         records.counter = progress
 
         def settle() -> None:
+            from .output import SignalGuard
+
+            SignalGuard.raise_pending()  # (run inside a write whose guard holds signals: seen here first)
             report: Report = checker.finish().report
+            SignalGuard.raise_pending()  # (and before the problems are said)
             report.raise_for_problems()
 
         if later:
