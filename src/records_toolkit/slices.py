@@ -38,7 +38,7 @@ RECORD_WEIGHT = 1024
 PER_WORKER = 4
 """Slices per worker at most. Small slices go to whichever worker is free, so the workers end
 together however unevenly the work lies along the records (cut in two, one half of 100,000
-records took 1.8 times as long as the other, whether cut by count or by bytes); this process
+records took 1.8 to 2.4 times as long as the other, cut by bytes or by count); this process
 writes the first, after the end of the checks (see :func:`stream_sliced`)."""
 
 _PIECE = 1 << 22  # bytes of one file a worker gathers before it appends them to the spool
