@@ -303,6 +303,13 @@ def test_the_connection_is_closed_when_the_rules_have_run(tmp_path: Path, monkey
         gc.enable()
 
 
+def _long_statement(disk: t.Any) -> t.Any:
+    """A statement of about a minute (not forever when the signal is not seen: the test then fails)."""
+    return disk.db.execute(
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 300000000) SELECT count(*) FROM c"
+    ).fetchone()
+
+
 def test_ctrl_c_ends_a_long_statement_and_is_raised_as_itself() -> None:
     """SQLite cannot be interrupted by Python's signal handling: the progress handler ends the
     statement once the signal has been noted, and the signal is then raised as Ctrl-C."""
@@ -314,12 +321,7 @@ def test_ctrl_c_ends_a_long_statement_and_is_raised_as_itself() -> None:
     timer.start()
     try:
         with pytest.raises(KeyboardInterrupt):
-            disk._guarded(
-                lambda: disk.db.execute(
-                    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 10000000000)"
-                    " SELECT count(*) FROM c"
-                ).fetchone()
-            )
+            disk._guarded(lambda: _long_statement(disk))
     finally:
         timer.cancel()
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
@@ -345,12 +347,7 @@ def test_a_signal_a_write_holds_ends_a_long_statement_too(signum: str, raised: t
         timer.start()
         try:
             with pytest.raises(expected):
-                disk._guarded(
-                    lambda: disk.db.execute(
-                        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 300000000)"
-                        " SELECT count(*) FROM c"  # (about a minute, not forever, when the signal is not seen)
-                    ).fetchone()
-                )
+                disk._guarded(lambda: _long_statement(disk))
         finally:
             timer.cancel()
 
