@@ -553,3 +553,26 @@ def test_a_format_failing_before_the_rules_ran_lets_the_records_problems_be_said
             api.export([tree], "fragile", to=to, jobs=2)
     with pytest.raises(PluginError, match="a reference to nothing"):
         api.export([RECORDS], "fragile", jobs=2)  # (valid records: the format's own failure is said)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_full_temporary_folder_while_the_records_are_checked_says_where_not_validation(
+    jobs: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The records an export checks are kept in a temporary file: when it is full, that is what
+    is said (a hostile tester read "validation could not run", and a validate passed there)."""
+    import errno
+
+    from records_toolkit.streaming import Spool
+
+    def full(self: Spool, blob: bytes) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(Spool, "append", full)
+    monkeypatch.setattr("records_toolkit.validate.PARALLEL_FROM", 2)  # (the 44 files in workers too)
+    target = tmp_path / "out.jsonld"
+    with pytest.raises(CouldNotRun) as caught:
+        api.export([RECORDS], "jsonld", to=target, jobs=jobs)
+    said = str(caught.value)
+    assert "temporary file (in " in said and "No space left" in said and "nothing was changed" in said, said
+    assert "validation" not in said and not target.exists()

@@ -613,6 +613,13 @@ def collect(
                     keys.extend(state.pop("spooled"))
                     checker.merge(state)
             except OSError as exc:  # the worker pool or the machine, not the records
+                import errno
+
+                if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+                    raise CouldNotRun(
+                        f"the export's temporary file (in {spool.directory}) could not take its records: "
+                        f"{exc.strerror or exc}; nothing was changed (free room there, or set TMPDIR)"
+                    ) from exc
                 raise CouldNotRun(f"validation could not run: {exc.strerror or exc}") from exc
             finally:
                 _SPOOL = None
