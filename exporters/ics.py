@@ -313,17 +313,18 @@ def _logical_lines(stream: t.BinaryIO, shown: str) -> t.Iterator[bytes]:
     The pieces of a folded line are joined once it ends (joining as they come is quadratic: an
     indented JSON file is one line folded a million times), and a line past :data:`_LONGEST`
     bytes is an :class:`OptionError`, not a calendar."""
+    too_long = f"{shown}: not an iCalendar file (a content line longer than {_LONGEST:,} bytes)"
     pieces: list[bytes] = []
     size = 0
     for raw in iter(lambda: stream.readline(_LONGEST + 1), b""):  # (never a longer line in memory)
         if len(raw) > _LONGEST:
-            raise OptionError(f"{shown}: not an iCalendar file (a content line longer than {_LONGEST:,} bytes)")
+            raise OptionError(too_long)
         line = raw.rstrip(b"\r\n")
         if line[:1] in (b" ", b"\t") and pieces:
             pieces.append(line[1:])
             size += len(line) - 1
             if size > _LONGEST:
-                raise OptionError(f"{shown}: not an iCalendar file (a content line longer than {_LONGEST:,} bytes)")
+                raise OptionError(too_long)
             continue
         if pieces:
             yield b"".join(pieces)

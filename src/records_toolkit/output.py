@@ -109,6 +109,14 @@ class SignalGuard:
         return _as_exception(signal.SIGINT if signum is None else signum)
 
     @classmethod
+    def held(cls) -> bool:
+        """Whether a deferring guard of the main thread holds a signal (asked from the main
+        thread: another thread's work is not the one the signal is for)."""
+        if threading.current_thread() is not threading.main_thread():
+            return False
+        return any(guard.pending is not None for guard in cls._deferring)
+
+    @classmethod
     def raise_pending(cls) -> None:
         """Raise a signal a deferring guard in force holds: for a wait (on worker processes)
         inside a write, where no piece is written that would raise it."""
@@ -699,10 +707,13 @@ def written_directly(path: Path) -> bool:
         info = os.stat(path)
     except (OSError, ValueError):
         return False
-    link = os.path.islink(path)
-    return (not stat.S_ISREG(info.st_mode) and not stat.S_ISDIR(info.st_mode)) or (
-        link and os.path.abspath(path).startswith(("/dev/", "/proc/"))
-    )
+    return not stat.S_ISDIR(info.st_mode) and _in_place(path, info, os.path.islink(path))
+
+
+def _in_place(path: Path, info: os.stat_result, link: bool) -> bool:
+    """Whether ``path`` (``info``: its target's stat; ``link``: a symbolic link) is written in
+    place, not replaced: renaming over a device, a pipe or a descriptor's link would replace it."""
+    return not stat.S_ISREG(info.st_mode) or (link and os.path.abspath(path).startswith(("/dev/", "/proc/")))
 
 
 def atomic_write(path: Path, data: bytes | Producer) -> None:
@@ -719,9 +730,7 @@ def atomic_write(path: Path, data: bytes | Producer) -> None:
     if info is not None and stat.S_ISDIR(info.st_mode):
         raise OutputError(f"cannot write {path}: it is a directory (give a file name)")
     link = os.path.islink(path)
-    if info is not None and (
-        not stat.S_ISREG(info.st_mode) or (link and os.path.abspath(path).startswith(("/dev/", "/proc/")))
-    ):
+    if info is not None and _in_place(path, info, link):
         _write_directly(path, data)  # a device, a pipe, a socket, or a descriptor (/dev/stdout, /dev/fd/N)
         return
     target = Path(os.path.realpath(path)) if link else path

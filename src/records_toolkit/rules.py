@@ -475,15 +475,9 @@ class _OnDisk:
 def _signalled(guards: list[SignalGuard]) -> int:
     """SQLite's progress handler: non-zero (end the statement) once a signal has been noted, by
     the statement's guard or by a write's around it (an export's checks end while it writes)."""
-    import threading
-
     from .output import SignalGuard
 
-    if guards and guards[-1].pending is not None:
-        return 1
-    if threading.current_thread() is not threading.main_thread():
-        return 0  # (the guards in force are the main thread's: its signals are its own)
-    return 1 if any(guard.pending is not None for guard in SignalGuard._deferring) else 0
+    return 1 if (guards and guards[-1].pending is not None) or SignalGuard.held() else 0
 
 
 def _duplicate(record_id: str, file: str, index: int, first: tuple[str, int, str]) -> Pending:

@@ -20,7 +20,6 @@ import pickle
 import threading
 import typing as t
 
-from .errors import CouldNotRun
 from .plugins import Context, Format, Slice, Sliced, Writable, run_slice, run_slice_end, run_slice_plan
 from .streaming import Records, Spool
 
@@ -264,9 +263,8 @@ class _Pieces:
             try:
                 self.pieces.append((self._spool.append(data), len(data)))
             except OSError as exc:
-                raise CouldNotRun(
-                    f"the export's temporary file (in {self._spool.directory}) could not take a worker's slice: "
-                    f"{exc.strerror or exc}; nothing was changed (free room there, set TMPDIR, or use --jobs 1)"
+                raise self._spool.refused(
+                    "a worker's slice", exc, hint="free room there, set TMPDIR, or use --jobs 1"
                 ) from exc
         self._parts.clear()
         self.size = 0

@@ -33,6 +33,7 @@ from .problems import Problem, Report
 
 if t.TYPE_CHECKING:
     from .collection import Layout, Scope
+    from .errors import CouldNotRun
     from .loader import Document, Names, Walked
     from .plugins import Record
     from .progress import Progress
@@ -101,6 +102,15 @@ class Spool:
 
     def read(self, offset: int, length: int) -> bytes:
         return _read_all(self.fd, offset, length)
+
+    def refused(self, what: str, exc: OSError, *, hint: str = "free room there, or set TMPDIR") -> CouldNotRun:
+        """The error of an append that failed (the file system full): where, and what to do."""
+        from .errors import CouldNotRun
+
+        return CouldNotRun(
+            f"the export's temporary file (in {self.directory}) could not take {what}: {exc.strerror or exc}; "
+            f"nothing was changed ({hint})"
+        )
 
     def store(self, records: t.Iterable[tuple[str, str, dict[str, t.Any]]]) -> list[Key]:
         """Append ``(type, id, record)`` items in one write; their keys."""
@@ -616,10 +626,7 @@ def collect(
                 import errno
 
                 if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
-                    raise CouldNotRun(
-                        f"the export's temporary file (in {spool.directory}) could not take its records: "
-                        f"{exc.strerror or exc}; nothing was changed (free room there, or set TMPDIR)"
-                    ) from exc
+                    raise spool.refused("its records", exc) from exc
                 raise CouldNotRun(f"validation could not run: {exc.strerror or exc}") from exc
             finally:
                 _SPOOL = None
