@@ -20,7 +20,9 @@ from hypothesis import strategies as st
 from records_toolkit import api
 from records_toolkit.canonical import canonical_record
 from records_toolkit.exporters import jsonld
+from records_toolkit.schema_types import values_at
 from records_toolkit.streaming import _orderer, collect, of_records
+from records_toolkit.testing.strategies import collections
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
@@ -121,6 +123,57 @@ def test_the_fast_key_order_is_the_canonical_one() -> None:
         deep = _reversed_everywhere(record)  # every mapping, at every depth, out of order
         assert json.dumps(order(deep)) == json.dumps(canonical_record(deep)) == json.dumps(record)
         assert order(record) is record  # (a canonical record: kept as it is, not copied)
+
+
+@settings(max_examples=60, deadline=None)
+@given(collection=collections(max_per_type=2), seed=st.randoms(use_true_random=False))
+def test_the_fast_key_order_is_the_canonical_one_for_any_valid_record(
+    collection: list[dict[str, t.Any]], seed: t.Any
+) -> None:
+    """Any valid record, its mappings shuffled at any depth (a record as a hand-written file holds
+    it): ``canonical_record``, key for key; a canonical one kept as it is. Each shape is asked
+    twice (the second answer comes from what the first remembered)."""
+    from records_toolkit.schemas import load_model
+
+    order = _orderer(load_model())
+    assert _orderer(load_model()) is order  # (worked out once per model)
+    for record in collection:
+        canonical = canonical_record(record)
+        shuffled = _shuffled_everywhere(record, seed)
+        for _ in range(2):
+            assert json.dumps(order(shuffled)) == json.dumps(canonical)
+            assert order(canonical) is canonical
+
+
+def test_the_schema_proves_scalar_what_a_valid_record_holds_as_scalars() -> None:
+    """What the key-order check skips: places a valid record holds scalars (or lists of them)
+    at, never a mapping; and the places of mappings (sources, participants, coordinates,
+    identifiers) are not among them."""
+    from records_toolkit.schema_types import scalar_paths
+    from records_toolkit.schemas import load_model
+
+    model = load_model()
+    event = scalar_paths(model.schemas, "event")
+    assert {("id",), ("date",), ("locations",), ("sources", "*", "supports"), ("participants", "*", "ref")} <= event
+    assert not {("sources",), ("participants",), ("identifiers",)} & event
+    assert ("coordinates",) not in scalar_paths(model.schemas, "place")
+    assert ("coordinates", "latitude") in scalar_paths(model.schemas, "place")
+    for record in api.validate(["records"]).valid:
+        for path in scalar_paths(model.schemas, record["type"]):
+            for _, value in values_at(record, path):
+                values = value if isinstance(value, list) else [value]
+                assert all(isinstance(v, (str, int, float, bool, type(None))) for v in values), (path, value)
+
+
+def _shuffled_everywhere(value: t.Any, random: t.Any) -> t.Any:
+    if isinstance(value, dict):
+        keys = list(value)
+        if random.random() < 0.5:
+            random.shuffle(keys)
+        return {k: _shuffled_everywhere(value[k], random) for k in keys}
+    if isinstance(value, list):
+        return [_shuffled_everywhere(item, random) for item in value]
+    return value
 
 
 def _reversed_everywhere(value: t.Any) -> t.Any:

@@ -123,8 +123,13 @@ def test_a_cut_is_contiguous_never_empty_and_shares_the_weight_of_the_given_type
             size + slices.RECORD_WEIGHT if weigh else 0 for size, weigh in zip(records.sizes(0, len(records)), counted)
         ]
         total, heaviest, asked = sum(weights), max(weights), min(count, sum(counted))
-        # each slice holds at most its even share of the weight and one record
-        assert all(sum(weights[a:b]) <= total / asked + heaviest + 1 for a, b in ranges)
+        # Each slice holds at most its share of what was left to share (one record more heavy than
+        # that: that record alone), and a slice takes at least its share less one record; so a
+        # share grows by at most one record over the slices left, and the last one, which takes
+        # what is left, holds at most the even share and heaviest x (1 + 1/2 + ... + 1/(asked-1)).
+        # (Hypothesis found a bound of one record false: six light records, then two heavy ones.)
+        drift = sum(1 / n for n in range(1, asked))
+        assert all(sum(weights[a:b]) <= max(heaviest, total / asked + heaviest * drift) + 1 for a, b in ranges)
         assert sum(weights[ranges[-1][0] :]) > 0 or len(ranges) == 1  # (the last slice has a share)
     finally:
         records.close()

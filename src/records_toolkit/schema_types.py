@@ -107,6 +107,67 @@ def type_info(schemas: SchemaSet, name: str) -> TypeInfo:
     )
 
 
+_SCALAR_TYPES = frozenset({"string", "number", "integer", "boolean", "null"})
+
+
+def scalar_paths(schemas: SchemaSet, name: str) -> frozenset[Template]:
+    """The places in a ``name`` record that its schema proves hold a scalar, or a list of
+    scalars, in every valid record: where a check of its key order need not look (no mapping can
+    be there). Proven by a ``type`` of JSON scalars only (or an array of items so proven), an
+    ``enum`` or ``const`` of scalars, an ``anyOf``/``oneOf`` whose every branch is proven, or an
+    ``allOf`` with one that is; anything else (an object, no ``type``) is not."""
+    schema = schemas.documents[name]
+    plain = (str, int, float, bool, type(None))
+    found: set[Template] = set()
+
+    def proven(node: dict[str, t.Any], base: str, depth: int) -> bool:
+        if depth > 12:
+            return False
+        node, base = schemas.resolve(node, base)
+        kinds = node.get("type")
+        if isinstance(kinds, str):
+            kinds = [kinds]
+        if isinstance(kinds, list):
+            if all(kind in _SCALAR_TYPES for kind in kinds):
+                return True
+            items = node.get("items")
+            if all(kind in _SCALAR_TYPES or kind == "array" for kind in kinds) and isinstance(items, dict):
+                return proven(items, base, depth + 1)
+            return False
+        enum = node.get("enum")
+        if isinstance(enum, list) and all(isinstance(value, plain) for value in enum):
+            return True
+        if "const" in node and isinstance(node["const"], plain):
+            return True
+        for keyword in ("anyOf", "oneOf"):
+            branches = node.get(keyword)
+            if isinstance(branches, list) and branches:
+                return all(isinstance(branch, dict) and proven(branch, base, depth + 1) for branch in branches)
+        branches = node.get("allOf")
+        if isinstance(branches, list):
+            return any(isinstance(branch, dict) and proven(branch, base, depth + 1) for branch in branches)
+        return False
+
+    def walk(node: dict[str, t.Any], base: str, at: Template, depth: int) -> None:
+        if depth > 12:
+            return
+        node, base = schemas.resolve(node, base)
+        props = node.get("properties")
+        if isinstance(props, dict):
+            for key, sub in props.items():
+                if isinstance(sub, dict):
+                    if proven(sub, base, depth + 1):
+                        found.add((*at, key))
+                    else:
+                        walk(sub, base, (*at, key), depth + 1)
+        items = node.get("items")
+        if isinstance(items, dict):
+            walk(items, base, (*at, "*"), depth + 1)
+
+    walk(schema, schema["$id"], (), 0)
+    return frozenset(found)
+
+
 def record_type(doc: dict[str, t.Any]) -> str | None:
     """The record type a schema describes: the ``const`` of its ``type`` property."""
     prop = doc.get("properties", {}).get("type")
