@@ -27,7 +27,9 @@ Measured:
   one whose references dangle when it is checked alone: its problems placed at their lines);
 - each export (csv, jsonld, ics, markdown) of the whole corpus, against the validate time (with
   ``--no-cache``; JSON-LD also with ``--jobs 1``, checked and written in one process; and a CSV
-  export after a clean validate, which the result cache vouches for);
+  export after a clean validate, which the result cache vouches for), in ``--export-repeat``
+  interleaved rounds: each round a validate, then every export, each export's ratio to the
+  validate of its own round (the median and the range of those ratios);
 - on Dask (when ``distributed`` is installed; ``--no-dask`` skips it): ``toolkit validate
   --scheduler`` against already-running local clusters of 1 and 2 worker processes, and with
   ``--scheduler local`` (the cluster started by the run), beside the local pool; ``toolkit
@@ -429,6 +431,7 @@ def main() -> None:
     )
     parser.add_argument("--no-peers", action="store_true", help="skip check-jsonschema and linkml-validate")
     parser.add_argument("--no-exports", action="store_true")
+    parser.add_argument("--export-repeat", type=int, default=3, help="interleaved rounds of the exports (medians)")
     parser.add_argument("--no-dask", action="store_true", help="skip the rows on local Dask clusters")
     parser.add_argument("--results", type=Path, default=HERE / "RESULTS.md")
     args = parser.parse_args()
@@ -550,25 +553,45 @@ def main() -> None:
         for name, command in startup.items():
             started[name].append(once(command, work)[0])
 
+    # Exports in interleaved rounds, each beside a validate of its own round: a ratio to the
+    # validate of the same minute, not of another (on a shared machine the load moves between them).
     exports: dict[str, list[Run]] = {}
+    export_base: list[float] = []  # the validate (pool) of each export round
     if not args.no_exports:
-        for fmt, target in (("csv", "out-csv"), ("jsonld", "out.jsonld"), ("ics", "out.ics"), ("markdown", "out.md")):
-            command = [toolkit, "export", "--no-cache", "-f", fmt, "corpus", "-o", target]
-            exports[f"toolkit export -f {fmt}"] = [once(command, work)]
-        # the same in one process (the format's step not in slices): what the workers writing slices gain
-        alone = [toolkit, "export", "--no-cache", "--jobs", "1", "-f", "jsonld", "corpus", "-o", "out-alone.jsonld"]
-        exports["toolkit export -f jsonld --jobs 1 (checks and format in one process)"] = [once(alone, work)]
-        # the usual CI job: a validate, then the export, which the result cache vouches for
-        once([toolkit, "validate", "corpus"], work)
-        exports["toolkit export -f csv, after a clean validate (result cache)"] = [
-            once([toolkit, "export", "-f", "csv", "corpus", "-o", "out-csv-cached"], work)
-        ]
+        validate_pool = contenders["toolkit validate (pool)"]
         parted = [toolkit, "export", "--no-cache", "-f", "csv", "--parts", "8", "corpus", "-o"]
-        exports["toolkit export -f csv --parts 8"] = [once([*parted, "out-parts"], work)]
+        commands: dict[str, list[str] | None] = {
+            f"toolkit export -f {fmt}": [toolkit, "export", "--no-cache", "-f", fmt, "corpus", "-o", target]
+            for fmt, target in (
+                ("csv", "out-csv"),
+                ("jsonld", "out.jsonld"),
+                ("ics", "out.ics"),
+                ("markdown", "out.md"),
+            )
+        }
+        # the same in one process (the format's step not in slices): what the workers writing slices gain
+        commands["toolkit export -f jsonld --jobs 1 (checks and format in one process)"] = [
+            *[toolkit, "export", "--no-cache", "--jobs", "1", "-f", "jsonld", "corpus", "-o", "out-alone.jsonld"]
+        ]
+        # the usual CI job: a validate (which writes the result cache), then the export it vouches for
+        commands["toolkit export -f csv, after a clean validate (result cache)"] = None
+        commands["toolkit export -f csv --parts 8"] = [*parted, "out-parts"]
         if 2 in clusters:
-            exports["toolkit export -f csv --parts 8 --scheduler (running cluster, 2 workers)"] = [
-                once([*parted, "out-parts-dask", "--scheduler", clusters[2][1]], work)
+            commands["toolkit export -f csv --parts 8 --scheduler (running cluster, 2 workers)"] = [
+                *parted,
+                "out-parts-dask",
+                "--scheduler",
+                clusters[2][1],
             ]
+        exports = {name: [] for name in commands}
+        for round_ in range(args.export_repeat):
+            export_base.append(once(validate_pool, work)[0])
+            for name, command in commands.items():
+                if command is None:
+                    once([toolkit, "validate", "corpus"], work)
+                    command = [toolkit, "export", "-f", "csv", "corpus", "-o", "out-csv-cached"]
+                exports[name].append(once(command, work))
+            print(f"export round {round_ + 1}/{args.export_repeat} done, load {load()}")
     measured = profile(clusters[2][1], work) if 2 in clusters else None
     for process, _address in clusters.values():
         stop_cluster(process)
@@ -603,7 +626,7 @@ def main() -> None:
             "the toolkit's step is faster."
         )
 
-    lines = report(count, size, env_note, rows, started, exports, export_steps, notes, args)
+    lines = report(count, size, env_note, rows, started, exports, export_base, export_steps, notes, args)
     print("\n".join(lines))
     args.results.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"written to {args.results}")
@@ -617,6 +640,7 @@ def report(
     rows: dict[str, list[Run]],
     started: dict[str, list[float]],
     exports: dict[str, list[Run]],
+    export_base: list[float],
     export_steps: list[tuple[str, float, float]],
     notes: list[str],
     args: argparse.Namespace,
@@ -647,10 +671,20 @@ def report(
     for name, times in started.items():
         lines.append(f"| {name} | {statistics.median(times):.3f} | {statistics.median(times) / python:.1f}x |")
     if exports:
-        lines += ["", "| export (one run each) | s | peak MiB | vs validate (pool) |", "|---|---:|---:|---:|"]
+        rounds = len(export_base)
+        lines += [
+            "",
+            f"| export ({rounds} interleaved round{'s' * (rounds > 1)}: a validate, then each) | median s | peak MiB "
+            "| vs that round's validate (pool): median | range |",
+            "|---|---:|---:|---:|---:|",
+            f"| toolkit validate (pool), in these rounds | {statistics.median(export_base):.2f} | | 1.00x | |",
+        ]
         for name, runs in exports.items():
-            seconds, peak, _code = runs[0]
-            lines.append(f"| {name} | {seconds:.2f} | {peak:.0f} | {seconds / base:.2f}x |")
+            ratios = [run[0] / alone for run, alone in zip(runs, export_base, strict=True)]
+            lines.append(
+                f"| {name} | {statistics.median(r[0] for r in runs):.2f} | {max(r[1] for r in runs):.0f} "
+                f"| {statistics.median(ratios):.2f}x | {min(ratios):.2f}-{max(ratios):.2f}x |"
+            )
     if export_steps:
         lines += ["", "| export step, in process | median s | library time / toolkit time |", "|---|---:|---:|"]
         lines += [f"| {name} | {seconds:.3f} | {ratio:.1f}x |" for name, seconds, ratio in export_steps]
