@@ -65,10 +65,7 @@ from collections import Counter
 
 from records_toolkit import dates
 from records_toolkit.loader import Names
-from records_toolkit.plugins import Context, Exported, Option, Record, Writable
-
-if t.TYPE_CHECKING:
-    from records_toolkit.streaming import Spool
+from records_toolkit.plugins import Context, Exported, Option, Record, Slice, Writable
 
 __all__ = ["MarkdownFormat", "cell", "clean", "describe_date", "escape", "render"]
 
@@ -484,6 +481,7 @@ class _Collection:
     # agreement id -> positions of its events, in timeline order
     agreement_events: dict[str, list[int]] = dataclasses.field(default_factory=dict)
     status: Counter[str] = dataclasses.field(default_factory=Counter)  # the events' statuses
+    details: bool = False  # whether any event has a line after the timeline (:func:`_event_detail`)
     precise: int = 0  # events dated to the day
     undated: int = 0  # events without a date
     url_titles: dict[str, set[str]] = dataclasses.field(default_factory=dict)  # outside source URL -> titles
@@ -560,6 +558,9 @@ class _Collection:
                     collection.undated += 1
                 keys[kind].append(key)
                 status[str(record.get("status"))] += 1
+                if not collection.details:  # (read until the first event that has one)
+                    has_part = record.get("part_of") is not None
+                    collection.details = has_part or bool(_paragraphs(record.get("description", ""), "inline"))
                 if record.get("agreement") is not None:
                     agreement_of[position] = str(record["agreement"])
             elif kind == "article":
@@ -655,8 +656,12 @@ def _table(header: t.Sequence[str], rows: t.Iterable[t.Sequence[str]]) -> t.Iter
     yield "| " + " | ".join(header) + " |"
     yield "|" + "|".join(" --- " for _ in header) + "|"
     for row in rows:
-        assert len(row) == len(header)
-        yield "| " + " | ".join(map(cell, row)) + " |"
+        yield _row(row, header)
+
+
+def _row(row: t.Sequence[str], header: t.Sequence[str]) -> str:
+    assert len(row) == len(header)
+    return "| " + " | ".join(map(cell, row)) + " |"
 
 
 def _paragraphs(text: object, context: Where = "block") -> list[str]:
@@ -803,115 +808,66 @@ def _who(collection: _Collection, event: Record) -> str:
     return "; ".join(parts)
 
 
-def _timeline(collection: _Collection) -> t.Iterator[str]:
-    yield from ["## Timeline", ""]
+_TIMELINE = ["When", "What", "Where", "Who", "Status", "Source"]
+
+
+def _timeline_head(collection: _Collection) -> list[str]:
     if not collection.count("event"):
-        yield from ["No events are recorded.", ""]
-        return
-    yield from ["Events by date; imprecise dates are shown as precisely as the sources give them.", ""]
-    details = _Later()  # "About the events" follows the whole table: made as each event is read for it
-
-    def rows() -> t.Iterator[list[str]]:
-        for position, event in collection.each_at("event"):
-            said = []
-            if event.get("part_of") is not None:
-                said.append(f"Part of {collection.name(event['part_of'])}.")
-            said += _paragraphs(event.get("description", ""), "inline")
-            if said:
-                details.add(f"- **{collection.titles[position]}:** {' '.join(said)}")
-            yield [
-                _when(event["date"]) if isinstance(event.get("date"), str) else "undated",
-                f"{collection.titles[position]} ({_label(str(event.get('kind', 'event')).replace('-', ' '))})",
-                "; ".join(collection.names(event.get("locations"))),
-                _who(collection, event),
-                _label(_STATUS.get(str(event.get("status")), str(event.get("status", "")))),
-                _source_cell(collection, event),
-            ]
-
-    try:
-        yield from _table(["When", "What", "Where", "Who", "Status", "Source"], rows())
-        yield ""
-        if details:
-            yield from ["About the events:", ""]
-            yield from details
-            yield ""
-    finally:
-        details.close()
+        return ["## Timeline", "", "No events are recorded.", ""]
+    head = ["## Timeline", "", "Events by date; imprecise dates are shown as precisely as the sources give them.", ""]
+    return head + list(_table(_TIMELINE, ()))
 
 
-class _Later:
-    """Lines written after others, in order, without growing with the collection: held in memory
-    up to about :data:`_PIECE` characters, the rest in an unnamed temporary file (a
-    :class:`~records_toolkit.streaming.Spool`, gone however the process ends). Each line is one
-    line of the report (made of :func:`clean` text: no line break in it)."""
-
-    def __init__(self) -> None:
-        self._lines: list[str] = []
-        self._size = 0
-        self._spool: Spool | None = None
-        self._blobs: list[tuple[int, int]] = []  # (offset, length) of each piece spilled, in order
-
-    def add(self, line: str) -> None:
-        self._lines.append(line)
-        self._size += len(line) + 1
-        if self._size >= _PIECE:
-            if self._spool is None:
-                from records_toolkit.streaming import Spool
-
-                self._spool = Spool()
-            blob = "\n".join(self._lines).encode("utf-8", "surrogatepass")
-            self._blobs.append((self._spool.append(blob), len(blob)))
-            self._lines.clear()
-            self._size = 0
-
-    def __bool__(self) -> bool:
-        return bool(self._blobs or self._lines)
-
-    def __iter__(self) -> t.Iterator[str]:
-        for offset, length in self._blobs:
-            assert self._spool is not None
-            yield from self._spool.read(offset, length).decode("utf-8", "surrogatepass").split("\n")
-        yield from self._lines
-
-    def close(self) -> None:
-        if self._spool is not None:
-            self._spool.close()
-            self._spool = None
-
-
-def _people(collection: _Collection) -> t.Iterator[str]:
-    rows = (
+def _event_row(collection: _Collection, position: int, event: Record) -> str:
+    """The event's line of the timeline table."""
+    return _row(
         [
-            collection.titles[position],
-            "; ".join(_label(r) for r in p.get("roles") or []),
-            collection.name(p["nationality"]) if p.get("nationality") else "",
-            "; ".join(collection.names(p.get("affiliations"))),
-            _aliases(p),
-            " · ".join(_links(p)),
-        ]
-        for position, p in collection.each_at("person")
+            _when(event["date"]) if isinstance(event.get("date"), str) else "undated",
+            f"{collection.titles[position]} ({_label(str(event.get('kind', 'event')).replace('-', ' '))})",
+            "; ".join(collection.names(event.get("locations"))),
+            _who(collection, event),
+            _label(_STATUS.get(str(event.get("status")), str(event.get("status", "")))),
+            _source_cell(collection, event),
+        ],
+        _TIMELINE,
     )
-    yield from ["## People", ""]
-    yield from _table(["Name", "Roles", "Nationality", "Affiliations", "Also called", "Links"], rows)
-    yield ""
 
 
-def _organisations(collection: _Collection) -> t.Iterator[str]:
-    rows = (
-        [
-            collection.titles[position],
-            _label(str(o.get("kind", "")).replace("-", " ")),
-            collection.name(o["country"]) if o.get("country") else "",
-            collection.name(o["parent"]) if o.get("parent") else "",
-            _aliases(o),
-            " · ".join(_links(o)),
-        ]
-        for position, o in collection.each_at("organization")
-    )
-    header = ["Name", "Kind", "Country", "Part of", "Also called", "Links"]
-    yield from ["## Organisations", ""]
-    yield from _table(header, rows)
-    yield ""
+def _event_detail(collection: _Collection, position: int, event: Record) -> str | None:
+    """The event's line of "About the events" (after the table), if it has one."""
+    said = []
+    if event.get("part_of") is not None:
+        said.append(f"Part of {collection.name(event['part_of'])}.")
+    said += _paragraphs(event.get("description", ""), "inline")
+    return f"- **{collection.titles[position]}:** {' '.join(said)}" if said else None
+
+
+_PEOPLE = ["Name", "Roles", "Nationality", "Affiliations", "Also called", "Links"]
+
+
+def _person_row(collection: _Collection, position: int, p: Record) -> list[str]:
+    return [
+        collection.titles[position],
+        "; ".join(_label(r) for r in p.get("roles") or []),
+        collection.name(p["nationality"]) if p.get("nationality") else "",
+        "; ".join(collection.names(p.get("affiliations"))),
+        _aliases(p),
+        " · ".join(_links(p)),
+    ]
+
+
+_ORGANISATIONS = ["Name", "Kind", "Country", "Part of", "Also called", "Links"]
+
+
+def _organisation_row(collection: _Collection, position: int, o: Record) -> list[str]:
+    return [
+        collection.titles[position],
+        _label(str(o.get("kind", "")).replace("-", " ")),
+        collection.name(o["country"]) if o.get("country") else "",
+        collection.name(o["parent"]) if o.get("parent") else "",
+        _aliases(o),
+        " · ".join(_links(o)),
+    ]
 
 
 def _coordinates(place: Record) -> str:
@@ -925,51 +881,46 @@ def _coordinates(place: Record) -> str:
     return labelled(text, url)
 
 
-def _places(collection: _Collection) -> t.Iterator[str]:
-    rows = (
-        [
-            collection.titles[position],
-            _label(str(p.get("kind", ""))),
-            collection.name(p["within"]) if p.get("within") else "",
-            _coordinates(p),
-            _aliases(p),
-            " · ".join(_links(p)),
-        ]
-        for position, p in collection.each_at("place")
-    )
-    yield from ["## Places", ""]
-    yield from _table(["Name", "Kind", "Within", "Coordinates", "Also called", "Links"], rows)
-    yield ""
+_PLACES = ["Name", "Kind", "Within", "Coordinates", "Also called", "Links"]
 
 
-def _agreements(collection: _Collection) -> t.Iterator[str]:
-    yield from ["## Agreements", ""]
-    for agreement in collection.each("agreement"):
-        out = [f"### {_escape(_title(agreement), 'heading')}", ""]
-        facts = [f"**Kind:** {_label(agreement.get('kind', 'agreement'))}"]
-        if agreement.get("parties"):
-            facts.append(f"**Parties:** {_join_words(collection.names(agreement['parties']))}")
-        if agreement.get("signatories"):
-            facts.append(f"**Signed by:** {_join_words(collection.names(agreement['signatories']))}")
-        for position in collection.agreement_events.get(str(agreement.get("id")), []):
-            event = collection.records[position]
-            when = _when(event["date"]) if isinstance(event.get("date"), str) else "undated"
-            facts.append(
-                f"**{'Signing' if event.get('kind') == 'signing' else 'Event'}:** {collection.titles[position]}, {when}"
-            )
-        if agreement.get("aliases"):
-            facts.append("**Also called:** " + "; ".join(f"“{escape(a)}”" for a in agreement["aliases"]))
-        if agreement.get("text_url"):
-            facts.append(f"**Text:** {url_link(agreement['text_url'])}")
-        facts += [f"**Links:** {' · '.join(_links(agreement))}"] if _links(agreement) else []
-        out += [f"- {fact}" for fact in facts]
-        if agreement.get("provisions"):
-            # four spaces: Python-Markdown nests a list only at four (CommonMark at two or more)
-            out += ["- **Provisions:**"] + [f"    - {_escape(p, 'block')}" for p in agreement["provisions"]]
-        out.append("")
-        for paragraph in _paragraphs(agreement.get("description", "")):
-            out += [paragraph, ""]
-        yield from out
+def _place_row(collection: _Collection, position: int, p: Record) -> list[str]:
+    return [
+        collection.titles[position],
+        _label(str(p.get("kind", ""))),
+        collection.name(p["within"]) if p.get("within") else "",
+        _coordinates(p),
+        _aliases(p),
+        " · ".join(_links(p)),
+    ]
+
+
+def _agreement_block(collection: _Collection, agreement: Record) -> list[str]:
+    out = [f"### {_escape(_title(agreement), 'heading')}", ""]
+    facts = [f"**Kind:** {_label(agreement.get('kind', 'agreement'))}"]
+    if agreement.get("parties"):
+        facts.append(f"**Parties:** {_join_words(collection.names(agreement['parties']))}")
+    if agreement.get("signatories"):
+        facts.append(f"**Signed by:** {_join_words(collection.names(agreement['signatories']))}")
+    for position in collection.agreement_events.get(str(agreement.get("id")), []):
+        event = collection.records[position]
+        when = _when(event["date"]) if isinstance(event.get("date"), str) else "undated"
+        facts.append(
+            f"**{'Signing' if event.get('kind') == 'signing' else 'Event'}:** {collection.titles[position]}, {when}"
+        )
+    if agreement.get("aliases"):
+        facts.append("**Also called:** " + "; ".join(f"“{escape(a)}”" for a in agreement["aliases"]))
+    if agreement.get("text_url"):
+        facts.append(f"**Text:** {url_link(agreement['text_url'])}")
+    facts += [f"**Links:** {' · '.join(_links(agreement))}"] if _links(agreement) else []
+    out += [f"- {fact}" for fact in facts]
+    if agreement.get("provisions"):
+        # four spaces: Python-Markdown nests a list only at four (CommonMark at two or more)
+        out += ["- **Provisions:**"] + [f"    - {_escape(p, 'block')}" for p in agreement["provisions"]]
+    out.append("")
+    for paragraph in _paragraphs(agreement.get("description", "")):
+        out += [paragraph, ""]
+    return out
 
 
 def _sources(collection: _Collection) -> t.Iterator[str]:
@@ -1020,65 +971,133 @@ def _sources(collection: _Collection) -> t.Iterator[str]:
         yield ""
 
 
-def _lines(records: t.Sequence[Record]) -> t.Iterator[str]:
-    """The report's lines, made as they are written (joined by ``\\n``)."""
-    collection = _Collection.of(records)
-    articles = collection.count("article")
-    if articles == 1:
-        yield from _article_block(collection, next(collection.each("article")), 1) + _counts(collection)
+class _Part(t.NamedTuple):
+    """A run of the report: ``pieces`` pieces, each of about ``weight`` (its work, to share it out
+    evenly) and ``lines(i)`` the lines of piece ``i``."""
+
+    pieces: int
+    weight: int
+    lines: t.Callable[[int], list[str]]
+
+
+def _parts(collection: _Collection) -> list[_Part]:
+    """The report, in order, as runs of pieces: an article, a row of a table, an agreement... Each
+    piece is made from the compact indexes and the records it reads (each read when its piece is
+    made), so any run of pieces can be written apart from the others (:meth:`MarkdownFormat.stream_slice`)."""
+    records = collection.records
+    parts: list[_Part] = []
+    articles = collection.by_type.get("article", ())
+    if len(articles) == 1:
+        parts.append(_Part(1, 4, lambda _: _article_block(collection, records[articles[0]], 1) + _counts(collection)))
     else:
-        yield from [f"# Facts from {_count(articles, 'article')}", ""] + _counts(collection)
-        for article in collection.each("article"):
-            yield from _article_block(collection, article, 2)
-    yield from _timeline(collection)
-    if collection.count("person"):
-        yield from _people(collection)
-    if collection.count("organization"):
-        yield from _organisations(collection)
-    if collection.count("place"):
-        yield from _places(collection)
-    if collection.count("agreement"):
-        yield from _agreements(collection)
-    yield from _sources(collection)
+        parts.append(
+            _Part(1, 1, lambda _: [f"# Facts from {_count(len(articles), 'article')}", ""] + _counts(collection))
+        )
+        parts.append(_Part(len(articles), 4, lambda i: _article_block(collection, records[articles[i]], 2)))
+    parts.append(_Part(1, 1, lambda _: _timeline_head(collection)))
+    events = collection.by_type.get("event", ())
+    if events:
+        parts.append(_Part(len(events), 4, lambda i: [_event_row(collection, events[i], records[events[i]])]))
+        # "About the events": a line for each event that has more to say, after the whole table
+        parts.append(_Part(1, 1, lambda _: [""] + (["About the events:", ""] if collection.details else [])))
+        if collection.details:
+
+            def detail(i: int) -> list[str]:
+                line = _event_detail(collection, events[i], records[events[i]])
+                return [] if line is None else [line]
+
+            parts += [_Part(len(events), 1, detail), _Part(1, 1, lambda _: [""])]
+    tables = (
+        ("person", "People", _PEOPLE, _person_row),
+        ("organization", "Organisations", _ORGANISATIONS, _organisation_row),
+        ("place", "Places", _PLACES, _place_row),
+    )
+    for kind, heading, header, row in tables:
+        positions = collection.by_type.get(kind, ())
+        if positions:
+            parts += _table_parts(collection, heading, header, row, positions)
+    agreements = collection.by_type.get("agreement", ())
+    if agreements:
+        parts.append(_Part(1, 1, lambda _: ["## Agreements", ""]))
+        parts.append(_Part(len(agreements), 4, lambda i: _agreement_block(collection, records[agreements[i]])))
+    # the end: its trailing line breaks cut to one (the report's last piece, whoever writes it)
+    sources = len(articles) + len(collection.url_titles)
+    parts.append(_Part(1, 1 + sources, lambda _: ["\n".join(_sources(collection)).rstrip("\n")]))
+    return parts
+
+
+def _table_parts(
+    collection: _Collection,
+    heading: str,
+    header: list[str],
+    row: t.Callable[[_Collection, int, Record], list[str]],
+    positions: t.Sequence[int],
+) -> list[_Part]:
+    """A section that is one table, a row for each of the records at ``positions``."""
+    records = collection.records
+
+    def rows(i: int) -> list[str]:
+        return [_row(row(collection, positions[i], records[positions[i]]), header)]
+
+    return [
+        _Part(1, 1, lambda _: [f"## {heading}", "", *_table(header, ())]),
+        _Part(len(positions), 2, rows),
+        _Part(1, 1, lambda _: [""]),
+    ]
 
 
 _PIECE = 1 << 16  # characters of the report written at once
 
 
-def _write(records: t.Sequence[Record], write: t.Callable[[str], object]) -> None:
-    """The report in pieces of about :data:`_PIECE` characters: ``"\\n".join(lines)`` with its trailing
-    line breaks cut to one (a run of them at the end of a piece waits for what follows)."""
-    parts: list[str] = []
+def _write(parts: t.Sequence[_Part], start: int, stop: int, write: t.Callable[[str], object]) -> None:
+    """The lines of pieces ``start:stop`` of the report (counted over all its parts), each after a
+    line break but the report's first: the pieces of two runs written one after the other are
+    the pieces of both, written at once. Written in pieces of about :data:`_PIECE` characters."""
+    out: list[str] = []
     size = 0
-    held = ""  # the line breaks that ended the text written so far
-    first = True
-    for line in _lines(records):
-        if not first:
-            parts.append("\n")
-        first = False
-        parts.append(line)
-        size += len(line) + 1
-        if size >= _PIECE:
-            text = "".join(parts)
-            parts.clear()
-            size = 0
-            body = text.rstrip("\n")
-            if body:
-                write(held + body)
-                held = text[len(body) :]
-            else:
-                held += text
-    body = "".join(parts).rstrip("\n")
-    if body:
-        write(held + body)
-    write("\n")
+    first = start == 0  # (the report's first line is its first piece's)
+    at = 0  # (the first piece of the part)
+    for part in parts:
+        for i in range(max(start - at, 0), min(stop - at, part.pieces)):
+            for line in part.lines(i):
+                if first:
+                    first = False
+                else:
+                    out.append("\n")
+                out.append(line)
+                size += len(line) + 1
+                if size >= _PIECE:
+                    write("".join(out))
+                    out.clear()
+                    size = 0
+        at += part.pieces
+    if out:
+        write("".join(out))
+
+
+def _share(parts: t.Sequence[_Part], number: int, of: int) -> tuple[int, int]:
+    """The pieces ``(start, stop)`` of slice ``number`` of ``of``: contiguous, of even weight."""
+    ends: list[int] = []  # (the weight up to the end of each part)
+    for part in parts:
+        ends.append((ends[-1] if ends else 0) + part.pieces * part.weight)
+
+    def piece_at(weight: int) -> int:
+        at = done = 0
+        for part, end in zip(parts, ends):
+            if weight < end:
+                return at + -(-(weight - done) // part.weight)
+            at, done = at + part.pieces, end
+        return at
+
+    return piece_at(ends[-1] * (number - 1) // of), piece_at(ends[-1] * number // of)
 
 
 def render(records: t.Sequence[Record]) -> str:
     """The whole report as text: one article -> its headline is the title; several -> one section each."""
-    parts: list[str] = []
-    _write(records, parts.append)
-    return "".join(parts)
+    text: list[str] = []
+    parts = _parts(_Collection.of(records))
+    _write(parts, 0, sum(part.pieces for part in parts), text.append)
+    return "".join(text) + "\n"
 
 
 class MarkdownFormat:
@@ -1098,8 +1117,40 @@ class MarkdownFormat:
     def stream(self, records: t.Sequence[Record], context: Context, open: t.Callable[[str], Writable]) -> list[str]:
         """As :meth:`export`, written in pieces. The report keeps compact indexes of the collection
         (names by id, which records cite each article, the order of each type), never its records:
-        each is read again from ``records`` (decoded from the export's spool) when it is written,
-        once (the events' details, which follow their table, wait in a temporary file)."""
+        each is read again from ``records`` (decoded from the export's spool) when its piece of the
+        report is written (an event twice: its row, and its line after the table)."""
         out = open("records.md")
-        _write(records, lambda text: out.write(text.encode("utf-8")))
+        parts = _parts(_Collection.of(records))
+        _write(parts, 0, sum(part.pieces for part in parts), lambda text: out.write(text.encode("utf-8")))
+        out.write(b"\n")
+        return []
+
+    # -- written in slices by several processes (records_toolkit.plugins.Sliced) -------------------
+
+    slice_types: t.Sequence[str] = ()  # (the slices are the report's own pieces: see stream_slice)
+
+    def slice_plan(self, records: t.Sequence[Record], context: Context) -> list[_Part]:
+        """The compact indexes of the whole collection (one pass over it, here), as the report's pieces."""
+        return _parts(_Collection.of(records))
+
+    def stream_slice(
+        self,
+        records: t.Sequence[Record],
+        context: Context,
+        plan: list[_Part],
+        piece: Slice,
+        open: t.Callable[[str], Writable],
+    ) -> None:
+        """The report's pieces of even weight numbered ``piece.number`` of ``piece.of``, whatever
+        ``records`` the slice was given: the report is in the order of its dates and names, not of
+        the records, and its pieces read what they show of the whole collection."""
+        out = open("records.md")
+        start, stop = _share(plan, piece.number, piece.of)
+        _write(plan, start, stop, lambda text: out.write(text.encode("utf-8")))
+
+    def stream_end(
+        self, context: Context, plan: list[_Part], summaries: list[t.Any], open: t.Callable[[str], Writable]
+    ) -> list[str]:
+        """The final line break."""
+        open("records.md").write(b"\n")
         return []

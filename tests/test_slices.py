@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import corpus  # noqa: E402  (bench/, on the path above)
 
-SLICED = ["csv", "jsonld", "ics"]
+SLICED = ["csv", "jsonld", "ics", "markdown"]
 
 
 def _context(name: str, **options: str) -> Context:
@@ -46,8 +46,8 @@ def _files(into: dict[str, list[bytes]]) -> t.Callable[[str], t.Any]:
     return _File
 
 
-def test_the_built_in_formats_but_markdown_are_written_in_slices() -> None:
-    assert sorted(name for name in SLICED + ["markdown"] if isinstance(load(name), Sliced)) == sorted(SLICED)
+def test_every_built_in_format_is_written_in_slices() -> None:
+    assert sorted(name for name in SLICED if isinstance(load(name), Sliced)) == sorted(SLICED)
     assert t.cast(Sliced, load("ics")).slice_types == ("event",)  # (its work is the events: they are shared out)
 
 
@@ -60,6 +60,7 @@ def test_the_built_in_formats_but_markdown_are_written_in_slices() -> None:
         ("jsonld", {"context": "remote", "base": "https://example.org/r#"}),
         ("ics", {}),
         ("ics", {"imprecise": "span", "calname": "Drills", "refresh": ""}),
+        ("markdown", {}),
     ],
 )
 def test_every_cut_of_the_shipped_records_joins_to_the_stream(name: str, options: dict[str, str]) -> None:
@@ -203,8 +204,7 @@ def test_a_small_collection_or_one_job_is_written_by_this_process(monkeypatch: p
     started = _calls(monkeypatch)
     api.export([RECORDS], "jsonld", jobs=4)  # 44 records: not two slices of MIN_RECORDS
     monkeypatch.setattr(slices, "MIN_RECORDS", 2)
-    api.export([RECORDS], "jsonld", jobs=1)
-    api.export([RECORDS], "markdown", jobs=4)  # not sliced
+    api.export([RECORDS], "markdown", jobs=1)
     assert started == []
 
 
@@ -486,7 +486,12 @@ def test_the_collection_rules_run_while_the_workers_write_and_nothing_is_written
     target = tmp_path / "out"
     target.mkdir()
     (target / "earlier.txt").write_text("the previous export\n", encoding="utf-8")
-    to = {"csv": target, "jsonld": target / "records.jsonld", "ics": target / "calendar.ics"}[name]
+    to = {
+        "csv": target,
+        "jsonld": target / "records.jsonld",
+        "ics": target / "calendar.ics",
+        "markdown": target / "records.md",
+    }[name]
     said = []
     for jobs in (1, 2):
         with pytest.raises(InvalidRecords) as caught:

@@ -286,6 +286,8 @@ def _write_slice(number: int, of: int, start: int, stop: int) -> tuple[t.Any, ..
     def open_pieces(name: str) -> _Pieces:
         return _Pieces(spool, pieces.setdefault(name, []), files)
 
+    # (a plan may hold the whole collection, and a slice read records beyond its own: counted as its own)
+    counter, records.counter = records.counter, piece.counter
     try:
         summary, names = run_slice(plugin, piece, context, plan, Slice(number, of), open_pieces)
         for file in files:
@@ -293,6 +295,8 @@ def _write_slice(number: int, of: int, start: int, stop: int) -> tuple[t.Any, ..
         return ("ok", _travels(plugin, summary), names, pieces)
     except (ToolkitError, OSError) as exc:
         return failure(exc)
+    finally:
+        records.counter = counter
 
 
 def _travels(plugin: Format, summary: t.Any) -> t.Any:

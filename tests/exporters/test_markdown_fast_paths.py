@@ -210,9 +210,9 @@ def test_equal_keys_are_ordered_by_id() -> None:
     assert text.index("| E1 (") < text.index("| E2 (") < text.index("| E0 (")  # dated first, then by id
 
 
-def test_event_details_held_on_disk_are_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The events' details wait for the end of the table in memory up to ``_PIECE`` characters,
-    the rest in a temporary file: with a tiny piece every detail goes through the file."""
+def test_a_report_written_in_tiny_pieces_is_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The report is written in pieces of about ``_PIECE`` characters, the events' details (read
+    again after the table) too: with a tiny piece, every line is a write of its own."""
     records: list[dict[str, t.Any]] = [{"id": "a1", "type": "article", "name": "A", "date_published": "2022"}]
     for n in range(40):
         records.append(
