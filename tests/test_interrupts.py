@@ -232,6 +232,29 @@ def test_an_interrupted_single_file_keeps_the_old_file(tmp_path: Path) -> None:
 # -- SIGKILL: the next write finds the journal and undoes the swap ---------------------------------
 
 
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("command", ["validate", "export"])
+def test_a_signal_while_the_records_are_checked_in_this_process_says_so(
+    tmp_path: Path, command: str, signum: int
+) -> None:
+    """With ``--jobs 1`` the checks run outside any write and outside the workers' wait: SIGTERM
+    there used to end the process by the signal itself, nothing said (the shell saw 143, a CI log
+    nothing). Now it is said as Ctrl-C is, and nothing is changed: the signal comes after the
+    10th record file is opened, and the process is held there until it has arrived."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "earlier.csv").write_text("the previous export\n", encoding="utf-8")
+    before = snapshot(out)
+    args: list[str | Path] = [command, "--no-cache", "--jobs", "1", RECORDS]
+    if command == "export":
+        args += ["-f", "csv", "-o", out]
+    done = run_until(tmp_path, args, "open", 10, signum)
+    verb, code = ("interrupted", 130) if signum == signal.SIGINT else ("terminated", 143)
+    assert (done.returncode, done.stderr.strip().splitlines()[-1:]) == (code, [f"{verb}: nothing was changed"])
+    assert "Traceback" not in done.stderr and done.stdout == ""
+    assert snapshot(out) == before and not leftovers(tmp_path)
+
+
 @pytest.mark.parametrize("at", ["first-move", "second-move", "middle"])
 def test_after_sigkill_the_next_write_restores_then_writes(tmp_path: Path, new_csv: dict[str, bytes], at: str) -> None:
     out = tmp_path / "csv"

@@ -19,11 +19,10 @@ import typing as t
 import click
 
 from . import __version__
-from .errors import InvalidRecords, OutputError, ToolkitError, UsageError
+from .errors import InvalidRecords, OutputError, Terminated, ToolkitError, UsageError, stop_on_sigterm
 from .launcher import OUTPUT_FORMATS, render_error
 
 if t.TYPE_CHECKING:
-    from .output import Terminated
     from .problems import Report
 
 _META_FORM = "records_toolkit.output_format"
@@ -749,6 +748,7 @@ def run() -> None:
     from .launcher import cannot_write, tolerant_streams
 
     tolerant_streams()
+    stop_on_sigterm()
     try:
         main(prog_name="toolkit")
     except OSError as exc:  # stdout or stderr full or closed (click handles a broken pipe itself)
@@ -757,7 +757,7 @@ def run() -> None:
         terminated = _terminated(exc)
         if terminated is None:
             raise
-        # SIGTERM during a write or a parallel validate: undone, workers ended
+        # SIGTERM: whatever was being written undone, workers ended
         from .output import stopped_message
 
         with contextlib.suppress(OSError, ValueError):
@@ -773,15 +773,8 @@ def _said(notices: t.Sequence[str], quiet: bool) -> None:
 
 
 def _terminated(exc: BaseException) -> Terminated | None:
-    """``exc`` if it is :class:`~records_toolkit.output.Terminated`, else None.
-
-    Only code of :mod:`.output` raises it, so it is looked up among the modules already imported,
-    never imported here: that module (signals, locks, hashing) would add ~10 ms to every start-up.
-    """
-    output = sys.modules.get(f"{__package__}.output")
-    if output is not None and isinstance(exc, output.Terminated):
-        return t.cast("Terminated", exc)
-    return None
+    """``exc`` if it is :class:`~records_toolkit.errors.Terminated` (SIGTERM), else None."""
+    return exc if isinstance(exc, Terminated) else None
 
 
 if __name__ == "__main__":  # python -m records_toolkit.cli, as python -m records_toolkit

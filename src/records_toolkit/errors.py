@@ -21,9 +21,12 @@ class                 exit  meaning
 
 from __future__ import annotations
 
+import sys
 import typing as t
 
 if t.TYPE_CHECKING:
+    import types
+
     from .problems import Problem, Report
 
 
@@ -109,3 +112,47 @@ class PluginLoadError(PluginError):
 
 class OutputError(CouldNotRun):
     """An output file or directory could not be written; nothing was changed (exit 3)."""
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived; whatever the toolkit was writing was undone. The command exits 143.
+
+    A :class:`BaseException`, as :class:`KeyboardInterrupt` is: no ``except Exception`` may
+    swallow it. The command line raises it wherever SIGTERM arrives (:func:`stop_on_sigterm`), as
+    Python raises :class:`KeyboardInterrupt` for Ctrl-C; a write holds either until its files are
+    in a known state (:class:`~records_toolkit.output.SignalGuard`).
+    """
+
+    exit_code = 143  # 128 + SIGTERM
+
+
+def _on_sigterm(signum: int, frame: types.FrameType | None) -> None:
+    output = sys.modules.get(f"{__package__}.output")
+    guard = getattr(output, "SignalGuard", None)
+    if guard is not None:
+        guard.last = signum  # (for a SQLite statement that swallows it: see SignalGuard.interruption)
+    raise Terminated()
+
+
+def stop_on_sigterm() -> None:
+    """From now on SIGTERM raises :class:`Terminated` in this process, as Ctrl-C raises
+    :class:`KeyboardInterrupt`: a command ends saying "terminated: nothing was changed" (exit 143)
+    wherever it stops, not by the signal with nothing said. For the command line only (a program
+    that uses the API keeps its own handling); a disposition the program was started with (an
+    ignored SIGTERM) is kept, and so is any set in a thread that is not the main one. Forked
+    workers set SIGTERM back to its default (:func:`~records_toolkit.workers.worker_start`)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    try:
+        if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _on_sigterm)
+    except (OSError, ValueError):  # (no signals here)
+        pass
+
+
+def is_sigterm_handler(handler: object) -> bool:
+    """Whether ``handler`` is the one :func:`stop_on_sigterm` sets (a guard may take its place)."""
+    return handler is _on_sigterm

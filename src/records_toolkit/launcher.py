@@ -156,7 +156,10 @@ def _validate(options: dict[str, t.Any], *, last: bool = False) -> t.NoReturn:
     written = True  # the report and messages went out whole (no OSError)
     try:
         try:
-            from . import api  # (a Ctrl-C while it loads: interrupted, below, as any other)
+            from .errors import stop_on_sigterm  # (a Ctrl-C while they load: interrupted, below, as any other)
+
+            stop_on_sigterm()
+            from . import api
 
             report = api.validate(
                 tuple(options["paths"]) or None,
@@ -172,12 +175,7 @@ def _validate(options: dict[str, t.Any], *, last: bool = False) -> t.NoReturn:
             if not report.ok:
                 code = 1
         except KeyboardInterrupt as exc:  # every write is all or nothing, so nothing was half-written
-            echo(
-                "interrupted: nothing was changed"
-                if not getattr(exc, "after_write", False)
-                else "interrupted after the write had finished: the new files are in place",
-                err=True,
-            )
+            echo(_stopped("interrupted", exc), err=True)
             code = 130
         except Exception as exc:
             from .errors import ToolkitError
@@ -198,11 +196,11 @@ def _validate(options: dict[str, t.Any], *, last: bool = False) -> t.NoReturn:
         sys.stderr = _PacifyFlushWrapper(sys.stderr)
         code = 1
     except BaseException as exc:
-        output = sys.modules.get(f"{__package__}.output")
-        if output is None or not isinstance(exc, output.Terminated):
+        errors = sys.modules.get(f"{__package__}.errors")
+        if errors is None or not isinstance(exc, errors.Terminated):
             raise
-        try:  # SIGTERM during a parallel validate: workers ended
-            sys.stderr.write("terminated: nothing was changed\n")
+        try:  # SIGTERM (see errors.stop_on_sigterm): as Ctrl-C, workers ended
+            sys.stderr.write(_stopped("terminated", exc) + "\n")
             sys.stderr.flush()
         except (OSError, ValueError):
             pass
@@ -210,6 +208,12 @@ def _validate(options: dict[str, t.Any], *, last: bool = False) -> t.NoReturn:
     if bounded and written:
         _end(code)
     sys.exit(code)
+
+
+def _stopped(verb: str, exc: BaseException) -> str:
+    if getattr(exc, "after_write", False):
+        return f"{verb} after the write had finished: the new files are in place"
+    return f"{verb}: nothing was changed"
 
 
 _GC_YOUNG = 100_000

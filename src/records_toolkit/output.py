@@ -44,7 +44,7 @@ import types
 import typing as t
 from pathlib import Path
 
-from .errors import OutputError
+from .errors import OutputError, Terminated, is_sigterm_handler
 
 __all__ = [
     "TEMP_PREFIX",
@@ -68,16 +68,6 @@ _OURS: set[str] = set()  # the temporary paths this process is using now (never 
 _RECOVERED: set[str] = set()  # directories this process has cleaned of leftovers under their lock
 
 
-class Terminated(BaseException):
-    """SIGTERM arrived while the toolkit was writing; the write was undone. The command exits 143.
-
-    A :class:`BaseException`, as :class:`KeyboardInterrupt` is: no ``except Exception`` may
-    swallow it.
-    """
-
-    exit_code = 128 + signal.SIGTERM
-
-
 def _as_exception(signum: int) -> BaseException:
     return KeyboardInterrupt() if signum == signal.SIGINT else Terminated()
 
@@ -88,7 +78,8 @@ class SignalGuard:
     ``defer=True``: a signal is only noted; :meth:`check` raises it where the caller knows the
     state of its files, and leaving the block raises it if nothing else did. ``defer=False``: it is
     raised at once. SIGINT becomes :class:`KeyboardInterrupt`, SIGTERM :class:`Terminated`.
-    Only the default dispositions are replaced (a handler the program set, or an ignored signal,
+    Only the default dispositions are replaced (and the command line's SIGTERM handler, which
+    raises at once: :func:`~.errors.stop_on_sigterm`; a handler the program set, or an ignored signal,
     is kept), only in the main thread (Python runs handlers nowhere else), and they are restored
     on leaving.
     """
@@ -134,7 +125,8 @@ class SignalGuard:
         )
         for signum, default in defaults:
             with contextlib.suppress(OSError, ValueError):
-                if signal.getsignal(signum) == default:
+                now = signal.getsignal(signum)
+                if now == default or (signum == signal.SIGTERM and is_sigterm_handler(now)):
                     self._saved[signum] = signal.signal(signum, self._handle)
         if self.defer and self._saved:
             SignalGuard._deferring.append(self)

@@ -48,7 +48,16 @@ import typing as t
 from importlib import metadata
 from pathlib import Path, PurePosixPath
 
-from .errors import CouldNotRun, InvalidSource, OptionError, PluginError, PluginLoadError, ToolkitError, UsageError
+from .errors import (
+    CouldNotRun,
+    InvalidSource,
+    OptionError,
+    PluginError,
+    PluginLoadError,
+    Terminated,
+    ToolkitError,
+    UsageError,
+)
 
 if t.TYPE_CHECKING:
     from .problems import Problem
@@ -344,7 +353,7 @@ class Entry:
         try:
             loaded = self.entry_point.load()
             plugin = loaded() if isinstance(loaded, type) else loaded
-        except (KeyboardInterrupt, GeneratorExit):
+        except (KeyboardInterrupt, GeneratorExit, Terminated):
             raise
         except BaseException as exc:  # any failure of third-party code, SystemExit included, is a load failure
             raise PluginLoadError(self.name, self.package, f"{type(exc).__name__}: {exc}") from exc
@@ -480,7 +489,7 @@ def run_export(plugin: Format, records: t.Sequence[Record], context: Context) ->
         exported = plugin.export(copy.deepcopy(list(records)), context)  # the caller's records stay the caller's
     except ToolkitError:
         raise
-    except (KeyboardInterrupt, GeneratorExit):
+    except (KeyboardInterrupt, GeneratorExit, Terminated):
         raise
     except BaseException as exc:  # a plugin's bug (SystemExit included) must not look like bad data
         raise PluginError(plugin.name, _origin(plugin), f"failed during export: {type(exc).__name__}: {exc}") from exc
@@ -650,7 +659,7 @@ def run_writing(
         result = call(checked_open)
     except ToolkitError:
         raise
-    except (KeyboardInterrupt, GeneratorExit):
+    except (KeyboardInterrupt, GeneratorExit, Terminated):
         raise
     except BaseException as exc:
         if any(exc is mine for mine in ours):
@@ -707,7 +716,7 @@ def run_import(plugin: Format, source: Path, context: Context) -> list[Record]:
         records = plugin.import_records(source, context)
     except ToolkitError:
         raise
-    except (KeyboardInterrupt, GeneratorExit):
+    except (KeyboardInterrupt, GeneratorExit, Terminated):
         raise
     except RecursionError as exc:  # nesting deeper than the reader can follow: the input's fault
         raise invalid_source(source, "nested too deeply to read") from exc
