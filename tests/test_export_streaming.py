@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import tracemalloc
 import typing as t
@@ -163,6 +164,27 @@ def test_the_schema_proves_scalar_what_a_valid_record_holds_as_scalars() -> None
             for _, value in values_at(record, path):
                 values = value if isinstance(value, list) else [value]
                 assert all(isinstance(v, (str, int, float, bool, type(None))) for v in values), (path, value)
+
+
+@pytest.mark.parametrize("first", [{"type": "object"}, {"type": "string"}])
+def test_an_array_proven_scalar_is_proven_in_its_prefix_too(tmp_path: Path, first: dict[str, str]) -> None:
+    """JSON Schema 2020-12: ``items`` holds only after ``prefixItems``. A list whose first item may
+    be a mapping is looked into (a hostile tester found one spooled out of canonical order)."""
+    from records_toolkit.schema_types import scalar_paths
+    from records_toolkit.schemas import Model
+
+    schemas = tmp_path / "schemas"
+    shutil.copytree(ROOT / "schemas", schemas)
+    place = json.loads((schemas / "place.schema.json").read_text(encoding="utf-8"))
+    place["properties"]["extra"] = {"type": "array", "prefixItems": [first], "items": {"type": "string"}}
+    (schemas / "place.schema.json").write_text(json.dumps(place), encoding="utf-8")
+    model = Model(schemas)
+    scalar = first["type"] == "string"
+    assert (("extra",) in scalar_paths(model.schemas, "place")) is scalar
+    if not scalar:
+        record = {"id": "p", "type": "place", "name": "P", "kind": "city", "extra": [{"beta": "2", "alpha": "1"}, "x"]}
+        assert json.dumps(_orderer(model)(record)) == json.dumps(canonical_record(record, model))
+        assert list(_orderer(model)(record)["extra"][0]) == ["alpha", "beta"]
 
 
 def _shuffled_everywhere(value: t.Any, random: t.Any) -> t.Any:

@@ -113,9 +113,10 @@ _SCALAR_TYPES = frozenset({"string", "number", "integer", "boolean", "null"})
 def scalar_paths(schemas: SchemaSet, name: str) -> frozenset[Template]:
     """The places in a ``name`` record that its schema proves hold a scalar, or a list of
     scalars, in every valid record: where a check of its key order need not look (no mapping can
-    be there). Proven by a ``type`` of JSON scalars only (or an array of items so proven), an
-    ``enum`` or ``const`` of scalars, an ``anyOf``/``oneOf`` whose every branch is proven, or an
-    ``allOf`` with one that is; anything else (an object, no ``type``) is not."""
+    be there). Proven by a ``type`` of JSON scalars only (or an array whose ``items`` and
+    ``prefixItems`` are all so proven), an ``enum`` or ``const`` of scalars, an ``anyOf`` or
+    ``oneOf`` whose every branch is proven, or an ``allOf`` with one that is; anything else (an
+    object, no ``type``, an array with no ``items``) is not."""
     schema = schemas.documents[name]
     plain = (str, int, float, bool, type(None))
     found: set[Template] = set()
@@ -130,9 +131,10 @@ def scalar_paths(schemas: SchemaSet, name: str) -> frozenset[Template]:
         if isinstance(kinds, list):
             if all(kind in _SCALAR_TYPES for kind in kinds):
                 return True
-            items = node.get("items")
-            if all(kind in _SCALAR_TYPES or kind == "array" for kind in kinds) and isinstance(items, dict):
-                return proven(items, base, depth + 1)
+            items, prefix = node.get("items"), node.get("prefixItems", [])  # (2020-12: items only after the prefix)
+            if all(kind in _SCALAR_TYPES or kind == "array" for kind in kinds) and isinstance(prefix, list):
+                every = [*prefix, items]
+                return all(isinstance(item, dict) and proven(item, base, depth + 1) for item in every)
             return False
         enum = node.get("enum")
         if isinstance(enum, list) and all(isinstance(value, plain) for value in enum):
