@@ -53,6 +53,7 @@ puts the summary there); the record's ``description`` follows its facts.
 from __future__ import annotations
 
 import array
+import bisect
 import dataclasses
 import datetime as dt
 import functools
@@ -972,12 +973,19 @@ def _sources(collection: _Collection) -> t.Iterator[str]:
 
 
 class _Part(t.NamedTuple):
-    """A run of the report: ``pieces`` pieces, each of about ``weight`` (its work, to share it out
-    evenly) and ``lines(i)`` the lines of piece ``i``."""
+    """A run of the report: ``pieces`` pieces, ``lines(i)`` the lines of piece ``i``. ``reads``:
+    the position of the record each piece reads (its weight, to share the pieces out evenly:
+    :data:`_READ` and the record's spooled bytes, divided by ``bytes_per`` for a piece that shows
+    a small part of them); empty: pieces of weight ``fixed``."""
 
     pieces: int
-    weight: int
     lines: t.Callable[[int], list[str]]
+    reads: t.Sequence[int] = ()
+    bytes_per: int = 4
+    fixed: int = 1
+
+
+_READ = 1024  # what a piece of the report weighs besides the spooled bytes of the record it reads
 
 
 def _parts(collection: _Collection) -> list[_Part]:
@@ -988,25 +996,25 @@ def _parts(collection: _Collection) -> list[_Part]:
     parts: list[_Part] = []
     articles = collection.by_type.get("article", ())
     if len(articles) == 1:
-        parts.append(_Part(1, 4, lambda _: _article_block(collection, records[articles[0]], 1) + _counts(collection)))
-    else:
         parts.append(
-            _Part(1, 1, lambda _: [f"# Facts from {_count(len(articles), 'article')}", ""] + _counts(collection))
+            _Part(1, lambda _: _article_block(collection, records[articles[0]], 1) + _counts(collection), articles)
         )
-        parts.append(_Part(len(articles), 4, lambda i: _article_block(collection, records[articles[i]], 2)))
-    parts.append(_Part(1, 1, lambda _: _timeline_head(collection)))
+    else:
+        parts.append(_Part(1, lambda _: [f"# Facts from {_count(len(articles), 'article')}", ""] + _counts(collection)))
+        parts.append(_Part(len(articles), lambda i: _article_block(collection, records[articles[i]], 2), articles))
+    parts.append(_Part(1, lambda _: _timeline_head(collection)))
     events = collection.by_type.get("event", ())
     if events:
-        parts.append(_Part(len(events), 4, lambda i: [_event_row(collection, events[i], records[events[i]])]))
+        parts.append(_Part(len(events), lambda i: [_event_row(collection, events[i], records[events[i]])], events))
         # "About the events": a line for each event that has more to say, after the whole table
-        parts.append(_Part(1, 1, lambda _: [""] + (["About the events:", ""] if collection.details else [])))
+        parts.append(_Part(1, lambda _: [""] + (["About the events:", ""] if collection.details else [])))
         if collection.details:
 
             def detail(i: int) -> list[str]:
                 line = _event_detail(collection, events[i], records[events[i]])
                 return [] if line is None else [line]
 
-            parts += [_Part(len(events), 1, detail), _Part(1, 1, lambda _: [""])]
+            parts += [_Part(len(events), detail, events, bytes_per=1), _Part(1, lambda _: [""])]  # (the descriptions)
     tables = (
         ("person", "People", _PEOPLE, _person_row),
         ("organization", "Organisations", _ORGANISATIONS, _organisation_row),
@@ -1018,11 +1026,11 @@ def _parts(collection: _Collection) -> list[_Part]:
             parts += _table_parts(collection, heading, header, row, positions)
     agreements = collection.by_type.get("agreement", ())
     if agreements:
-        parts.append(_Part(1, 1, lambda _: ["## Agreements", ""]))
-        parts.append(_Part(len(agreements), 4, lambda i: _agreement_block(collection, records[agreements[i]])))
+        parts.append(_Part(1, lambda _: ["## Agreements", ""]))
+        parts.append(_Part(len(agreements), lambda i: _agreement_block(collection, records[agreements[i]]), agreements))
     # the end: its trailing line breaks cut to one (the report's last piece, whoever writes it)
-    sources = len(articles) + len(collection.url_titles)
-    parts.append(_Part(1, 1 + sources, lambda _: ["\n".join(_sources(collection)).rstrip("\n")]))
+    lines = 1 + len(articles) + len(collection.url_titles)
+    parts.append(_Part(1, lambda _: ["\n".join(_sources(collection)).rstrip("\n")], fixed=lines * _READ // 8))
     return parts
 
 
@@ -1040,9 +1048,9 @@ def _table_parts(
         return [_row(row(collection, positions[i], records[positions[i]]), header)]
 
     return [
-        _Part(1, 1, lambda _: [f"## {heading}", "", *_table(header, ())]),
-        _Part(len(positions), 2, rows),
-        _Part(1, 1, lambda _: [""]),
+        _Part(1, lambda _: [f"## {heading}", "", *_table(header, ())]),
+        _Part(len(positions), rows, positions),
+        _Part(1, lambda _: [""]),
     ]
 
 
@@ -1075,21 +1083,33 @@ def _write(parts: t.Sequence[_Part], start: int, stop: int, write: t.Callable[[s
         write("".join(out))
 
 
-def _share(parts: t.Sequence[_Part], number: int, of: int) -> tuple[int, int]:
-    """The pieces ``(start, stop)`` of slice ``number`` of ``of``: contiguous, of even weight."""
-    ends: list[int] = []  # (the weight up to the end of each part)
+class _Plan(t.NamedTuple):
+    """The report's pieces, and where each begins in their weight (:meth:`MarkdownFormat.slice_plan`)."""
+
+    parts: list[_Part]
+    starts: array.array[int]  # the weight of the pieces before each
+    total: int  # the weight of them all
+
+
+def _plan(records: t.Sequence[Record]) -> _Plan:
+    parts = _parts(_Collection.of(records))
+    sized = getattr(records, "sizes", None)  # (a streaming.Records: each record's spooled bytes, decoding none)
+    sizes: t.Sequence[int] | None = sized(0, len(records)) if callable(sized) else None
+    starts: array.array[int] = array.array("q")
+    done = 0
     for part in parts:
-        ends.append((ends[-1] if ends else 0) + part.pieces * part.weight)
+        for i in range(part.pieces):
+            starts.append(done)
+            size = sizes[part.reads[i]] // part.bytes_per if sizes is not None and part.reads else 0
+            done += part.fixed if not part.reads else _READ + size
+    return _Plan(parts, starts, done)
 
-    def piece_at(weight: int) -> int:
-        at = done = 0
-        for part, end in zip(parts, ends):
-            if weight < end:
-                return at + -(-(weight - done) // part.weight)
-            at, done = at + part.pieces, end
-        return at
 
-    return piece_at(ends[-1] * (number - 1) // of), piece_at(ends[-1] * number // of)
+def _share(plan: _Plan, number: int, of: int) -> tuple[int, int]:
+    """The pieces ``(start, stop)`` of slice ``number`` of ``of``: contiguous, of even weight
+    (each piece in the slice its start falls in)."""
+    starts, total = plan.starts, plan.total
+    return bisect.bisect_left(starts, total * (number - 1) // of), bisect.bisect_left(starts, total * number // of)
 
 
 def render(records: t.Sequence[Record]) -> str:
@@ -1129,15 +1149,16 @@ class MarkdownFormat:
 
     slice_types: t.Sequence[str] = ()  # (the slices are the report's own pieces: see stream_slice)
 
-    def slice_plan(self, records: t.Sequence[Record], context: Context) -> list[_Part]:
-        """The compact indexes of the whole collection (one pass over it, here), as the report's pieces."""
-        return _parts(_Collection.of(records))
+    def slice_plan(self, records: t.Sequence[Record], context: Context) -> _Plan:
+        """The compact indexes of the whole collection (one pass over it, here), as the report's
+        pieces, each weighed by the bytes of the record it reads."""
+        return _plan(records)
 
     def stream_slice(
         self,
         records: t.Sequence[Record],
         context: Context,
-        plan: list[_Part],
+        plan: _Plan,
         piece: Slice,
         open: t.Callable[[str], Writable],
     ) -> None:
@@ -1146,10 +1167,10 @@ class MarkdownFormat:
         the records, and its pieces read what they show of the whole collection."""
         out = open("records.md")
         start, stop = _share(plan, piece.number, piece.of)
-        _write(plan, start, stop, lambda text: out.write(text.encode("utf-8")))
+        _write(plan.parts, start, stop, lambda text: out.write(text.encode("utf-8")))
 
     def stream_end(
-        self, context: Context, plan: list[_Part], summaries: list[t.Any], open: t.Callable[[str], Writable]
+        self, context: Context, plan: _Plan, summaries: list[t.Any], open: t.Callable[[str], Writable]
     ) -> list[str]:
         """The final line break."""
         open("records.md").write(b"\n")

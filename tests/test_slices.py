@@ -97,6 +97,39 @@ def test_a_calendar_in_slices_revises_against_the_previous_export_as_a_whole_one
     assert b"SEQUENCE:1" in exported.files["calendar.ics"]  # (the corrected events are revised)
 
 
+def test_the_markdown_slices_weigh_the_records_their_pieces_read() -> None:
+    """The report cuts its own pieces (a table row, an event's line after the table...): each
+    weighs the bytes of the record it reads, so four events of 100 KB of description at the end of
+    the timeline spread over the slices (each weighing one, the lines after the table of a hostile
+    tester's 11,500 events fell into 2 slices of 8: 46 of 48 MB, and no faster than one process)."""
+    from records_toolkit.plugins import Slice
+
+    records: list[dict[str, t.Any]] = [{"id": "a", "type": "article", "name": "A", "date_published": "2022"}]
+    for n in range(40):
+        event = {
+            "id": f"e{n:02d}",
+            "type": "event",
+            "name": f"E{n}",
+            "kind": "meeting",
+            "date": f"2022-05-{n % 28 + 1:02d}",
+        }
+        records.append({**event, "description": "word " * (20_000 if n >= 36 else 2)})
+    spooled = of_records(records)
+    try:
+        plugin, context = t.cast(Sliced, load("markdown")), _context("markdown")
+        plan = plugin.slice_plan(spooled, context)
+        written = []
+        for number in range(1, 9):
+            into: dict[str, list[bytes]] = {}
+            plugin.stream_slice(spooled, context, plan, Slice(number, 8), _files(into))
+            written.append(sum(map(len, into.get("records.md", []))))
+        heaviest = 100_000 + 1_000  # (one event's line after the table: one piece, in one slice)
+        assert max(written) <= sum(written) / 8 + heaviest, written
+        assert sum(1 for size in written if size > 50_000) >= 4  # (each heavy line in a slice of its own)
+    finally:
+        spooled.close()
+
+
 @given(
     st.lists(
         st.tuples(st.sampled_from(["agreement", "article", "event", "place", "person"]), st.integers(0, 6000)),
