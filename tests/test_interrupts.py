@@ -30,6 +30,9 @@ from records_toolkit import output
 from records_toolkit.errors import OutputError
 from records_toolkit.output import TEMP_PREFIX, atomic_write, atomic_write_tree
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+import corpus  # (bench/, on the path above)
+
 ROOT = Path(__file__).resolve().parents[1]
 RECORDS = ROOT / "records"
 TOOLKIT = Path(sys.executable).with_name("toolkit")
@@ -452,6 +455,54 @@ def test_dev_stdout_into_a_pipe_is_written_directly(tmp_path: Path) -> None:
     plain = toolkit("export", "-f", "jsonld", RECORDS)
     done = toolkit("export", "-f", "jsonld", RECORDS, "-o", "/dev/stdout")
     assert done.returncode == 0 and done.stdout == plain.stdout and plain.stdout.startswith("{")
+
+
+@pytest.mark.parametrize("name", ["/dev/stdout", "/dev/fd/1"])
+def test_a_descriptor_appended_to_is_appended_to(tmp_path: Path, name: str) -> None:
+    """``-o /dev/stdout >> log`` appends, as ``-o -`` does: the descriptor is written through,
+    not opened anew (which emptied the file behind it); nor is that file read as the export it
+    replaces (the calendar's earlier revisions: nothing is replaced)."""
+    log = tmp_path / "log"
+    plain = toolkit("export", "-f", "ics", RECORDS).stdout
+    for _ in range(2):
+        with log.open("a", encoding="utf-8") as stream:
+            stream.write("KEEP\n")
+            stream.flush()
+            done = subprocess.run(
+                [TOOLKIT, "export", "-f", "ics", RECORDS, "-o", name], stdout=stream, stderr=subprocess.PIPE, text=True
+            )
+        assert done.returncode == 0 and "replaced" not in done.stderr, done.stderr
+    assert log.read_text(encoding="utf-8") == ("KEEP\n" + plain) * 2
+
+
+def test_a_stream_interrupted_after_its_first_bytes_says_they_went_out(tmp_path: Path) -> None:
+    """Bytes that went into a stream (here the file behind ``/dev/stdout``) cannot be taken back:
+    Ctrl-C after the first megabyte of a JSON-LD export says so, not "nothing was changed"."""
+    corpus.make(tmp_path / "many", 8)  # (352 records: some 1.4 MB of JSON-LD, written 1 MiB at a time)
+    marker, fifo = tmp_path / "marker", tmp_path / "fifo"
+    os.mkfifo(fifo)
+    args = ["export", "--no-cache", "-f", "jsonld", tmp_path / "many", "-o", "/dev/stdout"]
+    with (tmp_path / "out").open("wb") as stdout:
+        process = subprocess.Popen(
+            wrapped("stop", "write", 1, marker, fifo, *args), cwd=ROOT, stdout=stdout, stderr=subprocess.PIPE, text=True
+        )
+        try:
+            wait_for(lambda: (marker.exists() and marker.read_text() != "") or process.poll() is not None, "the marker")
+            os.kill(process.pid, signal.SIGINT)
+            with open(fifo, "w"):
+                pass
+            _, err = process.communicate(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    assert process.returncode == 130, err
+    assert err.strip().splitlines()[-1] == (
+        "interrupted: part of the export had gone to /dev/stdout, which cannot be taken back; no file was changed"
+    )
+    sent = (tmp_path / "out").read_bytes()
+    assert len(sent) >= 1 << 20 and sent.startswith(b"{")  # (the first piece went out; the export did not end)
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(sent)
 
 
 def test_a_directory_given_for_a_single_file_format(tmp_path: Path) -> None:

@@ -477,7 +477,10 @@ def export(
 
         dask = DaskRun(scheduler, jobs)  # a missing Dask or a malformed address: said before any work
     implied: set[str] = set()
-    if isinstance(to, Path) and os.path.isfile(to):  # (a link -o writes through: its target is replaced)
+    from .output import written_directly
+
+    # (a link -o writes through: its target is replaced; a descriptor such as /dev/stdout replaces nothing)
+    if isinstance(to, Path) and os.path.isfile(to) and not written_directly(to):
         for option in plugin.options:  # what the format reads of the file it replaces
             if option.from_output and values.get(option.name, option.default) == option.default:
                 values = {**values, option.name: os.path.realpath(to)}

@@ -163,10 +163,14 @@ class SignalGuard:
 
 
 def stopped_message(exc: BaseException) -> str:
-    """What Ctrl-C or SIGTERM ended: nothing, or a write that had already finished."""
+    """What Ctrl-C or SIGTERM ended: nothing, a write that had already finished, or a write into
+    a stream (a pipe, a device, a descriptor) that had already received part of the export."""
     verb = "interrupted" if isinstance(exc, KeyboardInterrupt) else "terminated"
     if getattr(exc, "after_write", False):
         return f"{verb} after the write had finished: the new files are in place"
+    sent = getattr(exc, "partly_sent", None)
+    if sent is not None:
+        return f"{verb}: part of the export had gone to {sent}, which cannot be taken back; no file was changed"
     return f"{verb}: nothing was changed"
 
 
@@ -216,6 +220,7 @@ class Sink:
         self._parts: list[bytes] = []
         self._size = 0
         self.written = 0
+        self.begun = False  # whether a write into the file has begun (what a stream may have received)
         self._system_copy = True
 
     def write(self, data: bytes) -> None:
@@ -236,6 +241,7 @@ class Sink:
         while offset < end:
             step = min(_COPY_STEP, end - offset)
             done = 0
+            self.begun = True
             if _COPY_RANGE and self._system_copy:
                 try:
                     done = os.copy_file_range(fd, self._fd, step, offset)
@@ -260,6 +266,7 @@ class Sink:
             self._parts.clear()
             self._size = 0
             view = memoryview(data)
+            self.begun = True
             while view:
                 view = view[os.write(self._fd, view) :]
             self.written += len(data)
@@ -764,33 +771,68 @@ def atomic_write(path: Path, data: bytes | Producer) -> None:
 
 def _write_directly(path: Path, data: bytes | Producer) -> None:
     """Write into a device, pipe or descriptor. The open does not block: a FIFO with no process
-    reading it is an error at once (ENXIO), not a wait forever; the write itself then blocks as usual."""
-    nonblock = getattr(os, "O_NONBLOCK", 0)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | nonblock | getattr(os, "O_CLOEXEC", 0)
-    try:
-        fd = os.open(path, flags, 0o666)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            if exc.errno == errno.ENXIO and stat.S_ISFIFO(os.stat(path).st_mode):
-                raise OutputError(
-                    f"cannot write {path}: no process is reading FIFO {path} (start the reader first)"
-                ) from exc
-        raise OutputError(f"cannot write {path}: {_reason(exc)}") from exc
-    try:
+    reading it is an error at once (ENXIO), not a wait forever; the write itself then blocks as usual.
+
+    A descriptor of this process (``/dev/stdout``, ``/dev/fd/N``) is written through as it is,
+    not opened anew: ``-o /dev/stdout >> log`` appends, as ``-o -`` does (opened anew, the file
+    behind it was emptied). Bytes that went out before an interruption cannot be taken back: the
+    interruption says so (:func:`stopped_message`)."""
+    fd = _descriptor(path)
+    if fd is None:
+        nonblock = getattr(os, "O_NONBLOCK", 0)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | nonblock | getattr(os, "O_CLOEXEC", 0)
+        try:
+            fd = os.open(path, flags, 0o666)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                if exc.errno == errno.ENXIO and stat.S_ISFIFO(os.stat(path).st_mode):
+                    raise OutputError(
+                        f"cannot write {path}: no process is reading FIFO {path} (start the reader first)"
+                    ) from exc
+            raise OutputError(f"cannot write {path}: {_reason(exc)}") from exc
         if nonblock:
             os.set_blocking(fd, True)
+    sink = Sink(fd, None)
+    try:
         if isinstance(data, bytes):
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
+            sink.write(data)
         else:
-            sink = Sink(fd, None)
             data(lambda name: sink)
-            sink.flush()
+        sink.flush()
     except OSError as exc:
-        raise OutputError(f"cannot write {path}: {_reason(exc)}") from exc
+        gone = "; part of the export had gone to it, which cannot be taken back" if sink.begun else ""
+        raise OutputError(f"cannot write {path}: {_reason(exc)}{gone}") from exc
+    except BaseException as exc:  # Ctrl-C, SIGTERM
+        if sink.begun:
+            exc.partly_sent = str(path)  # type: ignore[attr-defined]
+        raise
     finally:
         os.close(fd)
+
+
+def _descriptor(path: Path) -> int | None:
+    """A duplicate of the descriptor of this process that ``path`` names (``/dev/stdout``,
+    ``/dev/fd/N``, ``/proc/self/fd/N``) when it is open for writing in blocking mode; else None."""
+    import fcntl
+
+    name = os.path.abspath(path)
+    number = {"/dev/stdout": 1, "/dev/stderr": 2}.get(name)
+    if number is None:
+        found = re.fullmatch(rf"/(?:dev/fd|proc/self/fd|proc/{os.getpid()}/fd)/([0-9]{{1,9}})", name)
+        if found is None:
+            return None
+        number = int(found.group(1))
+    try:
+        fd = os.dup(number)
+    except OSError:
+        return None
+    try:
+        if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE in (os.O_WRONLY, os.O_RDWR) and os.get_blocking(fd):
+            return fd
+    except OSError:
+        pass
+    os.close(fd)
+    return None  # (read-only, or non-blocking: opened anew, as any other path)
 
 
 # -- a directory -----------------------------------------------------------------------------------
