@@ -13,6 +13,7 @@ knows about tests).
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -120,6 +121,21 @@ def wait_for(condition: t.Callable[[], bool], what: str, seconds: float = 60) ->
         time.sleep(0.01)
 
 
+def release(fifo: Path, process: subprocess.Popen[t.Any]) -> None:
+    """Open the FIFO the process blocks on, so that it goes on; or nothing, if the signal ended it
+    first (where no guard holds a signal, it is raised at once): never a wait forever."""
+    while True:
+        try:
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+            return
+        except OSError as exc:  # ENXIO: no reader yet
+            if exc.errno != errno.ENXIO:
+                raise
+        if process.poll() is not None:
+            return
+        time.sleep(0.01)
+
+
 def run_until(
     tmp_path: Path, args: list[str | Path], name: str, n: int, signum: int
 ) -> subprocess.CompletedProcess[str]:
@@ -140,8 +156,7 @@ def run_until(
         assert process.poll() is None, process.communicate()
         os.kill(process.pid, signum)
         if signum != signal.SIGKILL:
-            with open(fifo, "w"):  # the process, blocked reading, goes on: it finds the signal noted
-                pass
+            release(fifo, process)  # the process, blocked reading, goes on: it finds the signal noted
         out, err = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
@@ -489,8 +504,7 @@ def test_a_stream_interrupted_after_its_first_bytes_says_they_went_out(tmp_path:
         try:
             wait_for(lambda: (marker.exists() and marker.read_text() != "") or process.poll() is not None, "the marker")
             os.kill(process.pid, signal.SIGINT)
-            with open(fifo, "w"):
-                pass
+            release(fifo, process)
             _, err = process.communicate(timeout=60)
         finally:
             if process.poll() is None:
