@@ -83,6 +83,20 @@ def test_each_missing_key_once_in_schema_order() -> None:
     assert len(describe(errors[0], {"a": 1})) == 2  # one error names every key missing there
 
 
+def test_one_mistake_that_two_keywords_refuse_is_one_problem() -> None:
+    """``defs.text`` refuses a trailing space twice (its ``pattern`` and its ``not``), in the
+    rule's one wording: said once (a hostile tester counted "2 problems in 1 file")."""
+    place = copy.deepcopy(BASE[1])
+    place["description"] = "Trailing space "
+    assert messages([BASE[0], place]) == [
+        (
+            "/description",
+            "schema-pattern",
+            "'Trailing space ' is not valid here: text with no leading or trailing white space",
+        )
+    ]
+
+
 def test_lengths_in_plain_words() -> None:
     assert explain({"maxLength": 3}, "abcdef") == [
         ("", "schema-length", "too long: at most 3 characters, not 6", False)

@@ -96,21 +96,18 @@ def describe(error: ValidationError, root: t.Any = None) -> list[Item]:
 
 
 def describe_all(errors: t.Iterable[ValidationError], root: t.Any = None) -> list[Item]:
-    """The items of all of one record's errors, in order; each missing key named once."""
+    """The items of all of one record's errors, in order; each said once. jsonschema reports
+    ``required`` once per missing key while :func:`describe` names them all, and two keywords
+    of one rule may fail together with the rule's one ``errorMessage`` (``defs.text``: a
+    ``pattern`` and a ``not``, both refusing a trailing space): one mistake, one problem."""
     seen: set[Item] = set()
     out: list[Item] = []
     for error in errors:
         for item in describe(error, root):
-            if error.validator in _ONE_ERROR_PER_KEY:
-                if item in seen:
-                    continue
+            if item not in seen:
                 seen.add(item)
-            out.append(item)
+                out.append(item)
     return out
-
-
-_ONE_ERROR_PER_KEY = frozenset({"required", "dependentRequired"})
-"""Keywords jsonschema reports once per missing key, while :func:`describe` names them all."""
 
 
 # -- one function per keyword -----------------------------------------------------------------------
