@@ -187,6 +187,42 @@ def test_an_array_proven_scalar_is_proven_in_its_prefix_too(tmp_path: Path, firs
         assert list(_orderer(model)(record)["extra"][0]) == ["alpha", "beta"]
 
 
+def test_below_a_prefix_nothing_is_proven_scalar_by_the_items_after_it(tmp_path: Path) -> None:
+    """A key the items after the prefix make a string may be a mapping in a prefix item (a
+    reviewer's finding: the walk went on into ``items``); and a list of lists in a canonical
+    record is looked into, not copied."""
+    from records_toolkit.schema_types import scalar_paths
+    from records_toolkit.schemas import Model
+
+    schemas = tmp_path / "schemas"
+    shutil.copytree(ROOT / "schemas", schemas)
+    place = json.loads((schemas / "place.schema.json").read_text(encoding="utf-8"))
+    place["properties"]["extra"] = {
+        "type": "array",
+        "prefixItems": [{"type": "object", "properties": {"k": {"type": "object"}}}],
+        "items": {"type": "object", "properties": {"k": {"type": "string"}}},
+    }
+    cells = {"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}}}
+    place["properties"]["grid"] = {"type": "array", "items": {"type": "array", "items": cells}}
+    (schemas / "place.schema.json").write_text(json.dumps(place), encoding="utf-8")
+    model = Model(schemas)
+    assert not {path for path in scalar_paths(model.schemas, "place") if path[0] == "extra"}
+    record = {
+        "id": "p",
+        "type": "place",
+        "name": "P",
+        "kind": "city",
+        "extra": [{"k": {"beta": "2", "alpha": "1"}}, {"k": "x"}],
+    }
+    assert json.dumps(_orderer(model)(record)) == json.dumps(canonical_record(record, model))
+    canonical = canonical_record(
+        {"id": "p", "type": "place", "name": "P", "kind": "city", "grid": [[{"b": 1, "a": 2}], []]}, model
+    )
+    assert _orderer(model)(canonical) is canonical
+    shuffled = {**canonical, "grid": [[{"b": 1, "a": 2}][::-1], []]}
+    assert json.dumps(_orderer(model)(dict(reversed(list(shuffled.items()))))) == json.dumps(canonical)
+
+
 def _shuffled_everywhere(value: t.Any, random: t.Any) -> t.Any:
     if isinstance(value, dict):
         keys = list(value)

@@ -163,7 +163,7 @@ def scalar_paths(schemas: SchemaSet, name: str) -> frozenset[Template]:
                     else:
                         walk(sub, base, (*at, key), depth + 1)
         items = node.get("items")
-        if isinstance(items, dict):
+        if isinstance(items, dict) and not node.get("prefixItems"):  # (a prefix: items may differ there)
             walk(items, base, (*at, "*"), depth + 1)
 
     walk(schema, schema["$id"], (), 0)

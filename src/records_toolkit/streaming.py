@@ -459,13 +459,21 @@ def _orderer(model: Model) -> t.Callable[[dict[str, t.Any]], dict[str, t.Any]]:
                 if not in_order(item, below):
                     return False
             elif kind is list:
-                inner = below.below.get("*", bare)
-                for each in item:
-                    if type(each) in plain:
-                        continue
-                    if type(each) is not dict or not in_order(each, inner):
-                        return False  # (a list in a list: sorted the long way)
+                if not items_in_order(item, below.below.get("*", bare)):
+                    return False
             else:
+                return False
+        return True
+
+    def items_in_order(items: list[t.Any], plan: _Keys) -> bool:
+        for each in items:
+            kind = type(each)
+            if kind in plain:
+                continue
+            if kind is dict:
+                if not in_order(each, plan):
+                    return False
+            elif kind is not list or not items_in_order(each, plan.below.get("*", bare)):
                 return False
         return True
 
