@@ -1138,7 +1138,8 @@ class MarkdownFormat:
         """As :meth:`export`, written in pieces. The report keeps compact indexes of the collection
         (names by id, which records cite each article, the order of each type), never its records:
         each is read again from ``records`` (decoded from the export's spool) when its piece of the
-        report is written (an event twice: its row, and its line after the table)."""
+        report is written (an event twice: its row, and its line after the table; and once more
+        for its agreement)."""
         out = open("records.md")
         parts = _parts(_Collection.of(records))
         _write(parts, 0, sum(part.pieces for part in parts), lambda text: out.write(text.encode("utf-8")))

@@ -223,6 +223,32 @@ def test_below_a_prefix_nothing_is_proven_scalar_by_the_items_after_it(tmp_path:
     assert json.dumps(_orderer(model)(dict(reversed(list(shuffled.items()))))) == json.dumps(canonical)
 
 
+@pytest.mark.parametrize("raised", [KeyboardInterrupt, "Terminated"])
+def test_a_signal_while_an_export_cleans_up_after_its_write_says_the_files_are_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, raised: t.Any
+) -> None:
+    """The export's files are in place before its clean-up (closing the spool; a Dask cluster it
+    started: seconds): a signal then is 'after the write had finished', not 'nothing was changed'
+    (a reviewer sent SIGTERM while a local cluster closed)."""
+    from records_toolkit import streaming
+    from records_toolkit.errors import Terminated
+    from records_toolkit.output import stopped_message
+
+    kind = Terminated if raised == "Terminated" else raised
+    real = streaming.Records.close
+
+    def close(self: streaming.Records) -> None:
+        real(self)
+        raise kind()
+
+    monkeypatch.setattr(streaming.Records, "close", close)
+    target = tmp_path / "out.jsonld"
+    with pytest.raises(kind) as caught:
+        api.export(["records"], "jsonld", to=target, cache=False)
+    assert target.read_bytes().startswith(b"{")
+    assert stopped_message(caught.value).endswith("after the write had finished: the new files are in place")
+
+
 def _shuffled_everywhere(value: t.Any, random: t.Any) -> t.Any:
     if isinstance(value, dict):
         keys = list(value)

@@ -519,6 +519,53 @@ def test_a_stream_interrupted_after_its_first_bytes_says_they_went_out(tmp_path:
         json.loads(sent)
 
 
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_fmt_interrupted_says_how_many_files_it_had_rewritten(tmp_path: Path, signum: int) -> None:
+    """Each file ``fmt`` rewrites is replaced whole, one after the other: a signal after the 3rd
+    says so ("nothing was changed" was false), and every file is either as it was or canonical."""
+    tree = tmp_path / "tree"
+    shutil.copytree(RECORDS, tree)
+    for path in sorted(tree.rglob("*.yaml")):  # (every file out of canonical form: a blank line at the end)
+        path.write_text(path.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    before = snapshot(tree)
+    done = run_until(tmp_path, ["fmt", tree], "replace", 3, signum)
+    verb, code = ("interrupted", 130) if signum == signal.SIGINT else ("terminated", 143)
+    assert done.returncode == code, done.stderr
+    assert (
+        done.stderr.strip().splitlines()[-1]
+        == f"{verb} after 3 files had been rewritten, each whole; the others are unchanged"
+    )
+    after = snapshot(tree)
+    rewritten = [name for name in before if after[name] != before[name]]
+    assert len(rewritten) == 3 and all(after[name] == before[name][:-1] for name in rewritten)
+
+
+@pytest.mark.skipif(not Path("/proc/self/wchan").exists(), reason="needs /proc")
+def test_an_export_to_standard_output_interrupted_while_it_writes_says_what_went_out(tmp_path: Path) -> None:
+    """Standard output cannot be taken back: SIGTERM while the export waits for a reader that
+    reads nothing (the pipe holds 64 KiB of it) says so, not "nothing was changed"."""
+    corpus.make(tmp_path / "many", 8)
+    process = subprocess.Popen(
+        [TOOLKIT, "export", "--no-cache", "-f", "jsonld", tmp_path / "many"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wchan = Path(f"/proc/{process.pid}/wchan")
+        wait_for(lambda: process.poll() is not None or "pipe" in wchan.read_text(), "a write into the full pipe")
+        os.kill(process.pid, signal.SIGTERM)
+        _, said = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    err = said.decode()
+    assert process.returncode == 143, err
+    assert err.strip().splitlines()[-1] == (
+        "terminated: part of the export had gone to standard output, which cannot be taken back; no file was changed"
+    )
+
+
 def test_a_directory_given_for_a_single_file_format(tmp_path: Path) -> None:
     done = toolkit("export", "-f", "ics", RECORDS, "-o", tmp_path)
     assert done.returncode == 3 and "is a directory" in done.stderr and not list(tmp_path.iterdir())

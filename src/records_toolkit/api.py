@@ -19,7 +19,7 @@ import os
 import typing as t
 from pathlib import Path
 
-from .errors import CouldNotRun, InvalidData, InvalidRecords, PluginError, ToolkitError, UsageError
+from .errors import CouldNotRun, InvalidData, InvalidRecords, PluginError, Terminated, ToolkitError, UsageError
 from .loader import MAX_FILE_BYTES
 from .problems import FrozenValue, Problem, Report, set_field
 
@@ -492,6 +492,7 @@ def export(
 
     # (streamed, in slices maybe: the collection rules run while the workers write, see _stream)
     later = dask is None and not partitioned and isinstance(plugin, Streaming)
+    written = False
     try:
         records = _collection(source, max_file_size, dask, _beside(to), jobs, bool(cache), shown, later)
     except BaseException:
@@ -531,13 +532,23 @@ def export(
                 f"{len(records)} records loaded, not checked again: the result cache vouches for them "
                 "(a validate found no problem in these files, unchanged since; --no-cache checks them)",
             )
+        written = to is not None  # (the export's files are in place: a signal from now on must say so)
         return exported
+    except BaseException as exc:
+        if written and isinstance(exc, (KeyboardInterrupt, Terminated)):
+            exc.after_write = True  # type: ignore[union-attr]
+        raise
     finally:
-        records.close()
-        if dask is not None:
-            dask.close()
-        if shown is not None:
-            shown.close()
+        try:
+            records.close()
+            if dask is not None:
+                dask.close()  # (a cluster this export started: seconds, after the write)
+            if shown is not None:
+                shown.close()
+        except (KeyboardInterrupt, Terminated) as exc:
+            if written:
+                exc.after_write = True  # type: ignore[union-attr]
+            raise
 
 
 def _beside(to: t.Any) -> str:
@@ -676,7 +687,7 @@ def _export(
                 from .output import written_directly
 
                 if written_directly(path):
-                    records.settle()  # (a device or pipe is opened, and emptied, before any write)
+                    records.settle()  # (a device or pipe is opened, maybe emptied, before any write)
                 atomic_write(path, writer)
         return Exported(files=_Written(path, names, plugin.directory), notices=notices)
     buffers: dict[str, _Buffer] = {}

@@ -15,6 +15,7 @@ import typing as t
 
 import yaml
 
+from .errors import Terminated
 from .loader import MAX_FILE_BYTES, Document, implicit_tag, iter_record_files, load_bytes, load_file, read_regular
 from .output import atomic_write
 from .problems import Problem, Report
@@ -139,6 +140,25 @@ def format_paths(
     """
     report = Report()
     changed: list[str] = []
+    try:
+        _format_each(paths, max_bytes, check, model, report, changed)
+    except BaseException as exc:  # Ctrl-C, SIGTERM: the files rewritten so far stay so (each whole)
+        undone = changed and changed[-1] == getattr(exc, "_in_file", None) and not getattr(exc, "after_write", False)
+        rewritten = len(changed) - (1 if undone else 0)
+        if not check and rewritten and isinstance(exc, KeyboardInterrupt | Terminated):
+            exc.rewritten = rewritten  # type: ignore[union-attr]
+        raise
+    return Formatted(report, changed, check)
+
+
+def _format_each(
+    paths: t.Iterable[str | os.PathLike[str]],
+    max_bytes: int,
+    check: bool,
+    model: Model | None,
+    report: Report,
+    changed: list[str],
+) -> None:
     for item in iter_record_files(paths):
         if isinstance(item, Problem):
             report.problems.append(item)
@@ -180,8 +200,11 @@ def format_paths(
                 )
             )
         else:
-            atomic_write(item, canonical)
-    return Formatted(report, changed, check)
+            try:
+                atomic_write(item, canonical)
+            except BaseException as exc:  # (this file's write was undone: not one rewritten)
+                exc._in_file = item.as_posix()  # type: ignore[attr-defined]
+                raise
 
 
 def _quoted_texts(file: str, document: int, data: t.Any, pointer: str = "") -> t.Iterator[Problem]:

@@ -466,8 +466,12 @@ def export_(
         if sys.stdout is None or sys.stdout.closed:
             raise OutputError("cannot write the export to standard output: it is closed (give -o FILE)")
         sys.stdout.flush()
-        sys.stdout.buffer.write(exported.data)
-        sys.stdout.buffer.flush()
+        try:
+            sys.stdout.buffer.write(exported.data)
+            sys.stdout.buffer.flush()
+        except (KeyboardInterrupt, Terminated) as exc:  # (what went out cannot be taken back: said)
+            exc.partly_sent = "standard output"  # type: ignore[union-attr]
+            raise
 
 
 @main.command(

@@ -115,7 +115,8 @@ class OutputError(CouldNotRun):
 
 
 class Terminated(BaseException):
-    """SIGTERM arrived; whatever the toolkit was writing was undone. The command exits 143.
+    """SIGTERM arrived; a write in progress was undone. The command exits 143, saying what was
+    changed, if anything (files ``fmt`` had rewritten, bytes already sent into a stream).
 
     A :class:`BaseException`, as :class:`KeyboardInterrupt` is: no ``except Exception`` may
     swallow it. The command line raises it wherever SIGTERM arrives (:func:`stop_on_sigterm`), as
@@ -136,8 +137,8 @@ def _on_sigterm(signum: int, frame: types.FrameType | None) -> None:
 
 def stop_on_sigterm() -> None:
     """From now on SIGTERM raises :class:`Terminated` in this process, as Ctrl-C raises
-    :class:`KeyboardInterrupt`: a command ends saying "terminated: nothing was changed" (exit 143)
-    wherever it stops, not by the signal with nothing said. For the command line only (a program
+    :class:`KeyboardInterrupt`: a command ends saying "terminated: ..." and what was changed, if
+    anything (exit 143), wherever it stops, not by the signal with nothing said. For the command line only (a program
     that uses the API keeps its own handling); a disposition the program was started with (an
     ignored SIGTERM) is kept, and so is any set in a thread that is not the main one. Forked
     workers set SIGTERM back to its default (:func:`~records_toolkit.workers.worker_start`)."""

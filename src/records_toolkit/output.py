@@ -163,9 +163,13 @@ class SignalGuard:
 
 
 def stopped_message(exc: BaseException) -> str:
-    """What Ctrl-C or SIGTERM ended: nothing, a write that had already finished, or a write into
-    a stream (a pipe, a device, a descriptor) that had already received part of the export."""
+    """What Ctrl-C or SIGTERM ended: nothing, a write that had already finished, files of
+    ``toolkit fmt`` already rewritten, or a write into a stream (a pipe, a device, a descriptor,
+    standard output) that had already received part of the export."""
     verb = "interrupted" if isinstance(exc, KeyboardInterrupt) else "terminated"
+    rewritten = getattr(exc, "rewritten", 0)
+    if rewritten:  # (toolkit fmt: each file is replaced whole, one after the other)
+        return f"{verb} after {rewritten} file{'s' * (rewritten != 1)} had been rewritten, each whole; the others are unchanged"
     if getattr(exc, "after_write", False):
         return f"{verb} after the write had finished: the new files are in place"
     sent = getattr(exc, "partly_sent", None)
@@ -701,7 +705,8 @@ def _stat_target(path: Path, cannot: str) -> os.stat_result | None:
 
 def written_directly(path: Path) -> bool:
     """Whether :func:`atomic_write` writes ``path`` in place (a device, a pipe, a descriptor
-    such as ``/dev/stdout``): opened, and so emptied, before anything is written."""
+    such as ``/dev/stdout``): opened (and so emptied, but a descriptor of this process, written
+    through as it is) before anything is written."""
     try:
         info = os.stat(path)
     except (OSError, ValueError):
