@@ -249,6 +249,34 @@ def test_a_signal_while_an_export_cleans_up_after_its_write_says_the_files_are_i
     assert stopped_message(caught.value).endswith("after the write had finished: the new files are in place")
 
 
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["event", "place", "article"]), st.sampled_from(["a", "b", "c", "a-1"]), st.integers(0, 50)
+        ),
+        max_size=40,
+    )
+)
+def test_keys_gathered_as_columns_sort_as_records_sort_their_tuples(drawn: list[tuple[str, str, int]]) -> None:
+    """What an export gathers through its checks (columns, chunk by chunk) gives the records in
+    the order ``Records`` gives its ``(type, id, offset, length)`` tuples: duplicates by offset."""
+    from records_toolkit.streaming import Records, Spool, _KeyColumns
+
+    keys = [(type_name, record_id, offset * 10 + n, n + 1) for n, (type_name, record_id, offset) in enumerate(drawn)]
+    columns = _KeyColumns()
+    for start in range(0, len(keys), 7):  # (in chunks, as the workers send them)
+        columns.extend(keys[start : start + 7])
+    spool = Spool()
+    try:
+        gathered, plain = columns.records(spool), Records(spool, list(keys))
+        assert gathered.key_arrays()[:2] == plain.key_arrays()[:2]
+        assert list(gathered.key_arrays()[2]) == list(plain.key_arrays()[2])
+        assert list(gathered.sizes(0, len(gathered))) == list(plain.sizes(0, len(plain)))
+        assert len(columns) == 0  # (emptied)
+    finally:
+        spool.close()
+
+
 def _shuffled_everywhere(value: t.Any, random: t.Any) -> t.Any:
     if isinstance(value, dict):
         keys = list(value)
