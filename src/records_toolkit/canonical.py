@@ -140,12 +140,13 @@ def format_paths(
     """
     report = Report()
     changed: list[str] = []
+    replaced: list[str] = []
     try:
-        _format_each(paths, max_bytes, check, model, report, changed)
+        _format_each(paths, max_bytes, check, model, report, changed, replaced)
     except BaseException as exc:  # Ctrl-C, SIGTERM: the files rewritten so far stay so (each whole)
-        undone = changed and changed[-1] == getattr(exc, "_in_file", None) and not getattr(exc, "after_write", False)
-        rewritten = len(changed) - (1 if undone else 0)
-        if not check and rewritten and isinstance(exc, KeyboardInterrupt | Terminated):
+        # (a signal held through a file's write is raised after it: that file was rewritten too)
+        rewritten = len(replaced) + bool(getattr(exc, "after_write", False))
+        if rewritten and isinstance(exc, KeyboardInterrupt | Terminated):
             exc.rewritten = rewritten  # type: ignore[union-attr]
         raise
     return Formatted(report, changed, check)
@@ -158,6 +159,7 @@ def _format_each(
     model: Model | None,
     report: Report,
     changed: list[str],
+    replaced: list[str],
 ) -> None:
     for item in iter_record_files(paths):
         if isinstance(item, Problem):
@@ -200,11 +202,8 @@ def _format_each(
                 )
             )
         else:
-            try:
-                atomic_write(item, canonical)
-            except BaseException as exc:  # (this file's write was undone: not one rewritten)
-                exc._in_file = item.as_posix()  # type: ignore[attr-defined]
-                raise
+            atomic_write(item, canonical)
+            replaced.append(item.as_posix())
 
 
 def _quoted_texts(file: str, document: int, data: t.Any, pointer: str = "") -> t.Iterator[Problem]:

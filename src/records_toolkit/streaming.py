@@ -506,28 +506,20 @@ def _orderer(model: Model) -> t.Callable[[dict[str, t.Any]], dict[str, t.Any]]:
             return False
         for key, below in into:
             item = value[key]
-            kind = type(item)
-            if kind in plain:
-                continue
-            if kind is dict:
-                if not in_order(item, below):
-                    return False
-            elif kind is list:
-                if not items_in_order(item, below.below.get("*", bare)):
-                    return False
-            else:
+            if type(item) not in plain and not fits(item, below):
                 return False
         return True
 
-    def items_in_order(items: list[t.Any], plan: _Keys) -> bool:
-        for each in items:
-            kind = type(each)
-            if kind in plain:
-                continue
-            if kind is dict:
-                if not in_order(each, plan):
-                    return False
-            elif kind is not list or not items_in_order(each, plan.below.get("*", bare)):
+    def fits(value: t.Any, plan: _Keys) -> bool:
+        """Whether ``value`` (a mapping, or a list of values, lists included) is in order at ``plan``."""
+        kind = type(value)
+        if kind is dict:
+            return in_order(value, plan)
+        if kind is not list:
+            return kind in plain
+        inner = plan.below.get("*", bare)
+        for each in value:
+            if type(each) not in plain and not fits(each, inner):
                 return False
         return True
 
