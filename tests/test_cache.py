@@ -459,13 +459,15 @@ def _edit(records: Path, original: Path, edit: str, pick: int | str) -> list[str
 )
 @example(edits=[("retype", "kayseri")], settled=False, hinted=20)  # reference-type at unchanged events
 @example(edits=[("subset", "kayseri"), ("copy", "turkey"), ("subset", "turkey")], settled=True, hinted=20)  # run order
+@pytest.mark.parametrize("spilled", [False, True], ids=["indexes-in-memory", "indexes-on-disk"])
 def test_after_any_edits_a_cached_run_reports_what_a_full_run_reports(
-    edits: list[tuple[str, int | str]], settled: bool, repo: Path, hinted: int
+    edits: list[tuple[str, int | str]], settled: bool, repo: Path, hinted: int, spilled: bool
 ) -> None:
     """Random edit sequences (ids renamed, records copied, deleted, retyped, quotes and articles
     changed, syntax and schema errors, files touched and renamed, subset runs): after each, the
     run through the snapshot and a run without it give the same exit code and the same problems
-    (also when only one or two unknown ids get a did-you-mean hint)."""
+    (also when only one or two unknown ids get a did-you-mean hint). ``spilled``: every run keeps
+    its collection's indexes on disk, as a large collection's do, the snapshot made from them."""
     with tempfile.TemporaryDirectory() as scratch, pytest.MonkeyPatch.context() as patch:
         work = Path(scratch)
         shutil.copytree(repo, work / "repo", ignore=shutil.ignore_patterns(cache.CACHE_DIR))
@@ -474,6 +476,9 @@ def test_after_any_edits_a_cached_run_reports_what_a_full_run_reports(
             patch.setattr(cache, "RACY_NS", -(10**12))
         patch.setattr(incremental, "CHUNK", 8)  # the table in parts (44 files: 6), files added and removed
         patch.setattr(rules, "DANGLING_HINTS", hinted)
+        if spilled:
+            patch.setattr(rules, "SPILL_FROM", 0)
+            patch.setattr(rules, "FLUSH_EVERY", 5)
         patch.setattr(loader, "SPLIT_FROM", 0)  # every walk split over two processes
         patch.setattr(loader, "_may_split", lambda processes: processes is None or processes > 1)
         records = work / "repo" / "records"

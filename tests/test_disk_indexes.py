@@ -465,3 +465,138 @@ def test_past_the_hints_the_first_unknown_ids_in_text_order_get_one(
     ]
     typos = {"turkeyy", "izmirr", "turkeyx", "izmirx", "izmirz"}
     assert sorted(word for word in calls if word in typos) == ["izmirr", "izmirx", "izmirz"]
+
+
+def _snapshot_sections(
+    root: Path, jobs: int, spill_from: int | None, flush: int, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, object]:
+    """The sections the run that fills the result cache of ``root`` writes, by name, and whether
+    its indexes were on disk when the snapshot was made of them."""
+    from records_toolkit import cache, incremental
+
+    shutil.rmtree(root / cache.CACHE_DIR, ignore_errors=True)
+    monkeypatch.setattr(rules, "SPILL_FROM", 10**12 if spill_from is None else spill_from)
+    monkeypatch.setattr(rules, "FLUSH_EVERY", flush)
+    monkeypatch.setattr(cache, "RACY_NS", -(10**12))
+    written: dict[str, object] = {}
+    where: list[bool] = []
+    real_save, real_snapshot = cache.Store.save, incremental.snapshot
+
+    def save(self: cache.Store, fresh: t.Iterable[tuple[str, object]], **kwargs: t.Any) -> None:
+        sections = list(fresh)
+        written.update(sections)
+        real_save(self, sections, **kwargs)
+
+    def snapshot(order: t.Any, stats: t.Any, checker: Checker, *args: t.Any) -> t.Any:
+        where.append(checker._collection.on_disk)
+        return real_snapshot(order, stats, checker, *args)
+
+    with monkeypatch.context() as patch:  # (undone after the run: the next run's spies wrap the real ones)
+        patch.setattr(cache.Store, "save", save)
+        patch.setattr(incremental, "snapshot", snapshot)
+        check_paths([root], jobs=jobs, cache_root=str(root))
+    assert where == [spill_from is not None]
+    return written
+
+
+def _unordered(sections: dict[str, t.Any]) -> dict[str, t.Any]:
+    """The sections with what each file contributed as sets (their order there carries nothing)."""
+    return {
+        name: {fid: [sorted(keys) for keys in kinds] for fid, kinds in value.items()}
+        if name[0] == "f" and name[1:].isdigit()
+        else value
+        for name, value in sections.items()
+    }
+
+
+def test_the_snapshot_of_indexes_on_disk_is_the_snapshot_of_indexes_in_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run that fills the result cache keeps a large collection's indexes on disk too, and makes
+    the snapshot from them a shard at a time: every section holds what it holds when the indexes
+    are in memory (every rule fires, ids repeated, articles twice, in one process and in workers)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
+    tree = tmp_path / "tree"
+    _tangled(tree)
+    article = next((tree / "c00001" / "articles").iterdir())
+    (tree / "c00004" / "articles" / "again.yaml").write_text(article.read_text(encoding="utf-8"), encoding="utf-8")
+    expected = _snapshot_sections(tree, 1, None, 4096, monkeypatch)
+    assert any(value for name, value in expected.items() if name.startswith("t") and len(value) > 0)
+    assert expected["multi"] and expected["dangling"] and expected["problems"]
+    assert sum(len(v) for n, v in expected.items() if n[0] == "t" and n[1:].isdigit()) > 1
+    for jobs, spill_from, flush in ((1, 0, 7), (2, 0, 4096), (2, 40, 5)):
+        found = _snapshot_sections(tree, jobs, spill_from, flush, monkeypatch)
+        assert list(found) == list(expected), (jobs, spill_from, flush)  # (the same sections, in the same order)
+        assert _unordered(found) == _unordered(expected), (jobs, spill_from, flush)
+
+
+def _cache_files(root: Path) -> list[str]:
+    from records_toolkit import cache
+
+    folder = root / cache.CACHE_DIR
+    return sorted(os.listdir(folder)) if folder.is_dir() else []
+
+
+def test_the_disk_indexes_failing_as_the_snapshot_reads_them_leave_the_report_and_no_snapshot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cache is an optimisation: SQLite failing after the rules have run (its temporary folder
+    full as the snapshot's rows are sorted) costs the snapshot, never the run's report."""
+    import sqlite3
+
+    from records_toolkit import cache
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
+    monkeypatch.setattr(cache, "RACY_NS", -(10**12))
+    tree = tmp_path / "tree"
+    _tangled(tree)
+    monkeypatch.setattr(rules, "SPILL_FROM", 0)
+    expected = _problems(check_paths([tree], jobs=1).report.problems)
+
+    def full(self: rules._OnDisk, query: str, batch: int = 4096) -> t.Iterator[tuple[t.Any, ...]]:
+        def fail() -> None:
+            raise sqlite3.OperationalError("database or disk is full")
+
+        self._guarded(fail)
+        yield ()
+
+    monkeypatch.setattr(rules._OnDisk, "rows", full)
+    found = check_paths([tree], jobs=1, cache_root=str(tree))
+    assert _problems(found.report.problems) == expected and expected
+    assert set(_cache_files(tree)) <= {".gitignore"}  # (no snapshot, no temporary file)
+
+
+def test_ctrl_c_while_the_snapshot_is_made_from_disk_leaves_no_snapshot_and_no_temporary_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGINT during a sort of the snapshot's rows (inside SQLite, which cannot see it): the
+    statement is ended, the interrupt raised as itself, and nothing of the snapshot is left."""
+    import signal
+
+    from records_toolkit import cache, incremental
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
+    monkeypatch.setattr(cache, "RACY_NS", -(10**12))
+    tree = tmp_path / "tree"
+    _tangled(tree)
+    monkeypatch.setattr(rules, "SPILL_FROM", 0)
+    calls: list[int] = []
+    stop_at = [0]
+
+    def shard(raw: bytes) -> int:
+        calls.append(1)
+        if len(calls) == stop_at[0]:
+            os.kill(os.getpid(), signal.SIGINT)
+        return incremental._shard_of_bytes(raw)
+
+    real_define = rules._OnDisk.define
+    monkeypatch.setattr(rules._OnDisk, "define", lambda self, name, function: real_define(self, name, shard))
+    check_paths([tree], jobs=1, cache_root=str(tree))  # (uninterrupted: how many rows are sorted)
+    assert "snapshot" in _cache_files(tree)
+    shutil.rmtree(tree / cache.CACHE_DIR)
+    every, stop_at[0] = len(calls), 50
+    calls.clear()
+    with pytest.raises(KeyboardInterrupt):
+        check_paths([tree], jobs=1, cache_root=str(tree))
+    assert 50 <= len(calls) < every // 2  # (ended in the sort it came in, the first of several)
+    assert set(_cache_files(tree)) <= {".gitignore"}

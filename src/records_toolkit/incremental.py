@@ -34,12 +34,13 @@ import operator
 import os
 import struct
 import typing as t
+import zlib
 
 from . import cache, rules
 from .cache import _PASSING, SHARDS, Store, Unusable, content_hash, shard
 from .loader import Names, Signature, Walked, read_regular, signature
 from .problems import Problem
-from .rules import NEAR_MISS_HINTS, Pending, _duplicate
+from .rules import NEAR_MISS_HINTS, Pending, _duplicate, _s
 
 if t.TYPE_CHECKING:
     from .validate import Checker
@@ -326,18 +327,37 @@ def snapshot(
     started: int,
 ) -> t.Iterator[tuple[str, t.Any]]:
     """Every section of the snapshot of a full run over ``order`` (its files in run order), one
-    index at a time: each is built, handed to the writer and let go before the next (memory)."""
-    fid_of = {name: number for number, name in enumerate(order)}
+    index at a time: each is built, handed to the writer and let go before the next (memory).
+    The collection's indexes are read where the run kept them: in memory, or on disk for a large
+    collection (:meth:`.rules.Collection.disk`), then a shard at a time, never all in memory."""
+    coll = checker._collection
+    disk = coll.disk
+    problems = list(problems)
+    if disk is None:
+        fid_of = {name: number for number, name in enumerate(order)}
+    else:  # (only the files with problems looked up here; the indexes' rows are numbered on disk)
+        named = {p.file for p in problems}
+        fid_of = {name: number for number, name in enumerate(order) if name in named}
+        disk.number_files(order)
+        disk.define("shard", _shard_of_bytes)
     stored = [_stored(fid_of[p.file], p) for p in problems if p.file in fid_of]
     unstable = {p[0] for p in stored if p[4] in _PASSING}
     hashes = checker.hashes or {}
     counts = checker.file_records
-    coll = checker._collection
     sigs, odd = _pack_all(order, stats)
     shas = bytearray()
     flags = bytearray()
     walked = _walked(order, stats)
-    dangling = [(fid_of[f], d, p, target, a) for f, d, p, target, a in coll.each_ref() if target not in coll.ids]
+    if disk is None:
+        dangling = [(fid_of[f], d, p, target, a) for f, d, p, target, a in coll.each_ref() if target not in coll.ids]
+    else:
+        dangling = [
+            (fid, d, _s(p), _s(target), disk.allowed[a])
+            for fid, d, p, target, a in disk.rows(
+                "SELECT f.fid, r.doc, r.pointer, r.target, r.allowed FROM refs r JOIN fids f ON f.name = r.file"
+                " WHERE NOT EXISTS (SELECT 1 FROM ids i WHERE i.id = r.target) ORDER BY r.rowid"
+            )
+        ]
     exact = _exact(stored, checker) and len({entry[3] for entry in dangling}) <= rules.DANGLING_HINTS
     for number, name in enumerate(order):
         sig = None if number in odd else _settled(walked(number, name), started)  # (not walked, or too odd: none kept)
@@ -361,6 +381,16 @@ def snapshot(
     del stored
     yield "dangling", dangling
     del dangling
+    if disk is None:
+        yield from _indexes_in_memory(coll, fid_of)
+    else:
+        del fid_of
+        yield from _indexes_on_disk(disk)
+
+
+def _indexes_in_memory(coll: rules.Collection, fid_of: dict[str, int]) -> t.Iterator[tuple[str, t.Any]]:
+    """The snapshot's indexes (``multi``, then the shards of ``d``, ``r``, ``q``, ``t`` and ``f``)
+    of a collection held in memory."""
     # what each file contributed (its ids, the ids it refers to, the articles it quotes, the
     # article texts it holds): a tuple per kind, the empty one shared
     forward: dict[int, list[tuple[str, ...]]] = {}
@@ -408,6 +438,122 @@ def snapshot(
     forward.clear()
     for number, part in enumerate(by_file):
         yield f"f{number}", part
+
+
+def _shard_of_bytes(raw: bytes) -> int:
+    """:func:`~.cache.shard` of a text the disk indexes hold as UTF-8 (lone surrogates kept): the same number."""
+    return zlib.crc32(raw) % SHARDS
+
+
+def _indexes_on_disk(disk: rules._OnDisk) -> t.Iterator[tuple[str, t.Any]]:
+    """The snapshot's indexes, as :func:`_indexes_in_memory` makes them, from the indexes on disk
+    (files numbered by :meth:`~.rules._OnDisk.number_files`): each index's rows come sorted by
+    shard, and each shard is handed on as soon as it is whole, so what is held is one shard."""
+    allowed = disk.allowed
+    text = _Decoded()
+    yield "multi", sorted(_s(raw) for (raw,) in disk.rows("SELECT DISTINCT id FROM repeats"))
+    # every definition of each id: its first (ids), then its repeats in the order they came
+    yield from _shards_of(
+        "d",
+        disk.rows(
+            "SELECT shard(d.id) AS s, d.id, f.fid, d.doc, d.type FROM"
+            " (SELECT id, file, doc, type, 0 AS seq FROM ids UNION ALL SELECT id, file, doc, type, rowid FROM repeats) d"
+            " JOIN fids f ON f.name = d.file ORDER BY s, d.id, d.seq"
+        ),
+        lambda row: (row[2], row[3], row[4]),
+        text,
+    )
+    yield from _shards_of(  # (fid, doc, pointer, types allowed) by target
+        "r",
+        disk.rows(
+            "SELECT shard(r.target) AS s, r.target, f.fid, r.doc, r.pointer, r.allowed FROM refs r"
+            " JOIN fids f ON f.name = r.file ORDER BY s, r.rowid"
+        ),
+        lambda row: (row[2], row[3], text(row[4]), allowed[row[5]]),
+        text,
+    )
+    yield from _shards_of(  # (fid, doc, pointer, quote) by article
+        "q",
+        disk.rows(
+            "SELECT shard(q.article) AS s, q.article, f.fid, q.doc, q.pointer, q.quote FROM quotes q"
+            " JOIN fids f ON f.name = q.file ORDER BY s, q.rowid"
+        ),
+        lambda row: (row[2], row[3], text(row[4]), text(row[5])),
+        text,
+    )
+    yield from _shards_of(  # (fid, doc, text) of every article with that id, in run order
+        "t",
+        disk.rows(
+            "SELECT shard(x.article) AS s, x.article, f.fid, x.doc, x.text FROM texts x"
+            " JOIN fids f ON f.name = x.file ORDER BY s, x.rowid"
+        ),
+        lambda row: (row[2], row[3], text(row[4])),
+        text,
+    )
+    # what each file contributed, by file number: each kind's keys in the order they came
+    forward = disk.rows(
+        f"SELECT f.fid % {SHARDS} AS s, f.fid, c.kind, c.key FROM ("
+        " SELECT file, 0 AS kind, id AS key, 0 AS seq FROM ids"
+        " UNION ALL SELECT file, 0, id, rowid FROM repeats"
+        " UNION ALL SELECT file, 1, target, rowid FROM refs"
+        " UNION ALL SELECT file, 2, article, rowid FROM quotes"
+        " UNION ALL SELECT file, 3, article, rowid FROM texts"
+        ") c JOIN fids f ON f.name = c.file ORDER BY s, f.fid, c.kind, c.seq"
+    )
+    at = 0
+    for number, rows in itertools.groupby(forward, key=operator.itemgetter(0)):
+        while at < number:
+            yield f"f{at}", {}
+            at += 1
+        part: dict[int, list[tuple[str, ...]]] = {}
+        for fid, entries in itertools.groupby(rows, key=operator.itemgetter(1)):
+            kinds: list[list[str]] = [[], [], [], []]
+            for _number, _fid, kind, key in entries:
+                kinds[kind].append(text(key))
+            part[fid] = [tuple(keys) for keys in kinds]
+        yield f"f{number}", part
+        text.clear()
+        at = number + 1
+    for number in range(at, SHARDS):
+        yield f"f{number}", {}
+
+
+class _Decoded(dict[bytes, str]):
+    """Texts of the disk indexes decoded once a shard: the same target, pointer or article named
+    by many rows is one string (decoded once, and marshalled once, as a reference)."""
+
+    def __call__(self, raw: bytes) -> str:
+        found = self.get(raw)
+        if found is None:
+            found = self[raw] = _s(raw)
+        return found
+
+
+def _shards_of(
+    prefix: str,
+    rows: t.Iterable[tuple[t.Any, ...]],
+    entry: t.Callable[[tuple[t.Any, ...]], tuple[t.Any, ...]],
+    text: _Decoded,
+) -> t.Iterator[tuple[str, dict[str, list[tuple[t.Any, ...]]]]]:
+    """The :data:`~.cache.SHARDS` sections of one index from ``rows`` ``(shard, key, ...)``
+    sorted by shard: per key (decoded by ``text``), the ``entry`` of each of its rows, in their order."""
+    at = 0
+    for number, group in itertools.groupby(rows, key=operator.itemgetter(0)):
+        while at < number:
+            yield f"{prefix}{at}", {}
+            at += 1
+        part: dict[str, list[tuple[t.Any, ...]]] = {}
+        for row in group:
+            key = text(row[1])
+            found = part.get(key)
+            if found is None:
+                found = part[key] = []
+            found.append(entry(row))
+        yield f"{prefix}{number}", part
+        text.clear()
+        at = number + 1
+    for number in range(at, SHARDS):
+        yield f"{prefix}{number}", {}
 
 
 def _sharded(prefix: str, index: dict[str, t.Any]) -> t.Iterator[tuple[str, t.Any]]:

@@ -67,9 +67,12 @@ class Collection:
 
     ``spill_from``: the records past which the indexes move to disk (None: never, for a worker's
     chunk whose :meth:`state` goes elsewhere, or a caller that reads the indexes themselves).
+    ``for_snapshot``: the result cache's snapshot is made from the indexes after :meth:`check`
+    (:func:`.incremental.snapshot`): on disk, they then keep every article's text, not only the
+    last of each id, and stay open until :meth:`close`.
     """
 
-    def __init__(self, spill_from: int | None = None) -> None:
+    def __init__(self, spill_from: int | None = None, *, for_snapshot: bool = False) -> None:
         self.ids: dict[str, tuple[str, int, str]] = {}  # id -> (file, document, type) of its first record
         self.repeats: list[
             tuple[str, str, int, str]
@@ -82,6 +85,7 @@ class Collection:
         self.articles: dict[str, str] = {}  # article id -> its text (of the last article with that id)
         self.texts: list[tuple[str, str, int, str]] = []  # (article id, file, document, text) of every article
         self.spill_from = spill_from
+        self.for_snapshot = for_snapshot
         self._count = 0  # what the indexes above hold: records indexed, entries merged (since the last write)
         self._disk: _OnDisk | None = None
         self._read: dict[str, int] = {}  # once on disk: the files indexed since the last write, in read order
@@ -96,6 +100,16 @@ class Collection:
     def on_disk(self) -> bool:
         """Whether the indexes have moved to disk (then only :meth:`index`, :meth:`merge` and :meth:`check` apply)."""
         return self._disk is not None
+
+    @property
+    def disk(self) -> _OnDisk | None:
+        """The indexes on disk, for the snapshot to read after :meth:`check` (``for_snapshot``); None in memory."""
+        return self._disk
+
+    def close(self) -> None:
+        """Give back the disk indexes' room (after the snapshot, with ``for_snapshot``)."""
+        if self._disk is not None:
+            self._disk.close()
 
     def index(self, doc: Document, info: TypeInfo, wrong: t.AbstractSet[str] = frozenset()) -> Pending | None:
         """Note one record; a repeated id is reported now (first come, first kept).
@@ -148,7 +162,7 @@ class Collection:
         """Move what the indexes hold to disk (the first time: all of them), as a chunk read in order."""
         first = self._disk is None
         if self._disk is None:
-            self._disk = _OnDisk()
+            self._disk = _OnDisk(texts=self.for_snapshot)
         if self._holds():
             held = self._held()
             held["order"] = list(self._read)
@@ -227,7 +241,8 @@ class Collection:
             try:
                 return self._disk.check()
             finally:
-                self._disk.close()  # (its file's room is given back now, not at the next garbage collection)
+                if not self.for_snapshot:
+                    self._disk.close()  # (its file's room is given back now, not at the next garbage collection)
         found = [_duplicate(record_id, file, index, self.ids[record_id]) for record_id, file, index, _ in self.repeats]
         said: dict[str, str] = {}  # the did-you-mean hints so far, by target
         hinted = hinted_targets(target for _f, _i, _p, target, _a in self.each_ref() if target not in self.ids)
@@ -284,7 +299,7 @@ class _OnDisk:
     problems. Nothing is ever committed: the one transaction dies with the connection.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, texts: bool = False) -> None:
         import functools
         import sqlite3
         import weakref
@@ -307,10 +322,12 @@ class _OnDisk:
                 CREATE TABLE allowed (n INTEGER, type TEXT, PRIMARY KEY (n, type)) WITHOUT ROWID;
                 CREATE TABLE quotes (file BLOB, doc INTEGER, pointer BLOB, article BLOB, quote BLOB);
                 CREATE TABLE articles (id BLOB PRIMARY KEY, text BLOB) WITHOUT ROWID;
+                CREATE TABLE texts (article BLOB, file BLOB, doc INTEGER, text BLOB);
                 BEGIN;
                 """
             )
         )
+        self.texts = texts  # every article's text kept, in order (for the snapshot: see Collection)
         self.allowed: list[tuple[str, ...]] = []  # the sets of types references allow, by number
         self._numbers: dict[tuple[str, ...], int] = {}
 
@@ -405,6 +422,11 @@ class _OnDisk:
             "INSERT OR REPLACE INTO articles VALUES (?, ?)",
             [(_b(i), _b(text)) for i, text in state["articles"].items()],
         )
+        if self.texts:
+            db.executemany(
+                "INSERT INTO texts VALUES (?, ?, ?, ?)",
+                [(_b(article), _b(file), index, _b(text)) for article, file, index, text in state["texts"]],
+            )
 
     def check(self) -> list[Pending]:
         """:meth:`Collection.check`: repeats and references by joins (only what fails comes back),
@@ -466,6 +488,34 @@ class _OnDisk:
         for row, file, index, pointer, article, quote in missed:
             found.append(found_at.get(row) or not_verbatim(_s(file), index, _s(pointer), _s(article), _s(quote), None))
         return found
+
+    def number_files(self, names: t.Iterable[str]) -> None:
+        """Number the files of a run, 0 on, in the order given: the ``fids`` the snapshot's rows
+        name files by (:meth:`rows`, joined on ``fids.name``)."""
+
+        def fill() -> None:
+            self.db.execute(f"PRAGMA cache_size = -{DISK_CACHE_KIB}")  # (the rules' joins are done: sorts now)
+            self.db.execute("CREATE TABLE IF NOT EXISTS fids (name BLOB PRIMARY KEY, fid INTEGER) WITHOUT ROWID")
+            self.db.execute("DELETE FROM fids")
+            self.db.executemany(
+                "INSERT OR IGNORE INTO fids VALUES (?, ?)", ((_b(name), n) for n, name in enumerate(names))
+            )
+
+        self._guarded(fill)
+
+    def define(self, name: str, function: t.Callable[[bytes], int]) -> None:
+        """A deterministic SQL function of one blob, for :meth:`rows`."""
+        self.db.create_function(name, 1, function, deterministic=True)
+
+    def rows(self, query: str, batch: int = 4096) -> t.Iterator[tuple[t.Any, ...]]:
+        """The rows of ``query``, fetched ``batch`` at a time (the sort before the first row, and
+        each batch, stopped by a signal as any statement here: see :meth:`_guarded`)."""
+        cursor = self._guarded(lambda: self.db.execute(query))
+        while True:
+            found = self._guarded(lambda: cursor.fetchmany(batch))
+            if not found:
+                return
+            yield from found
 
     def close(self) -> None:
         if hasattr(self, "db"):

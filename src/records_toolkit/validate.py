@@ -103,6 +103,7 @@ class Checker:
         in_files: bool = True,
         layout: Layout | None = None,
         spill: bool = False,
+        snapshot: bool = False,
         on_valid: t.Callable[[Document], None] | None = None,
     ) -> None:
         """``on_valid``: each record that passes its own checks is handed to it as soon as they pass
@@ -110,7 +111,9 @@ class Checker:
         no problem is looked up on disk; each keeps its JSON pointer and no line. ``layout``: the
         collection's one-record-per-file layout, when it applies (``misplaced-record``). ``spill``:
         a large collection's indexes may move to disk (:data:`.rules.SPILL_FROM`): for a run's own
-        checker, never one whose :meth:`state` is sent on or whose indexes feed the result cache."""
+        checker, never one whose :meth:`state` is sent on. ``snapshot``: the result cache's
+        snapshot is made from its indexes after :meth:`finish` (then its caller closes them:
+        :meth:`.rules.Collection.close`)."""
         self.model = model or load_model()
         self.keep = keep
         self.on_valid = on_valid
@@ -121,7 +124,7 @@ class Checker:
         self._pending: list[Pending] = []
         self._stored: dict[str, int] = {}  # problems kept per file (see _flag)
         self._overflow: dict[str, int] = {}  # problems past the cap, counted only
-        self._collection = Collection(spill_from=rules.SPILL_FROM if spill else None)
+        self._collection = Collection(spill_from=rules.SPILL_FROM if spill else None, for_snapshot=snapshot)
         self._explaining: dict[str, t.Any] = {}
         self._budget: tuple[str, Budget | None] = ("", None)
         self.progress: Progress | None = None  # shown on a terminal during a long run
@@ -494,7 +497,7 @@ def check_paths(
             cache_root, layout = None, remote_layout(layout)
             jobs = 1 if dask is None else jobs
     cached = cache_root is not None and not keep
-    checker = Checker(model, keep=keep, layout=layout, spill=not cached)
+    checker = Checker(model, keep=keep, layout=layout, spill=True, snapshot=cached)
     checker.progress = progress
     stats = Walked() if cached else None
     files = walk_into(checker, paths, stats, jobs)
@@ -567,6 +570,7 @@ def _cached_run(
     through the collection's snapshot (:mod:`.incremental`): after a change only the changed
     files are parsed. The problems go to ``checker``'s report; the records per file come back (in order)."""
     from . import incremental
+    from .errors import CouldNotRun
 
     store = _open_cache(root, checker.model, max_bytes, layout, len(order))
     if store is not None and not store.empty:
@@ -580,11 +584,17 @@ def _cached_run(
     checker.hashes = {}
     walked = checker.report.problems  # the walk's own problems are not the snapshot's
     checker.report.problems = []
-    _add_files(checker, order, False, max_bytes, jobs, model, layout, dask)
-    found = checker.finish().report.problems
-    checker.report.problems = walked + found
-    if store is not None:
-        store.save(incremental.snapshot(order, stats, checker, found, store.started), keep_rest=False)
+    try:
+        _add_files(checker, order, False, max_bytes, jobs, model, layout, dask)
+        found = checker.finish().report.problems
+        checker.report.problems = walked + found
+        if store is not None:
+            try:
+                store.save(incremental.snapshot(order, stats, checker, found, store.started), keep_rest=False)
+            except CouldNotRun:  # (the disk indexes failing as the snapshot reads them: no snapshot, the report stands)
+                pass
+    finally:
+        checker._collection.close()  # (the indexes on disk, kept open for the snapshot)
     return [checker.file_records.get(file, 0) for file in order]
 
 
