@@ -959,3 +959,33 @@ def test_unknown_ids_past_the_hints_are_decided_again_when_one_goes(
     assert [p["message"] for p in second[1] if p["code"] == "dangling-reference"] == [
         "'turkeyy' is not the id of any record (did you mean 'turkey'?)"
     ]
+
+
+@given(
+    st.lists(st.text(min_size=1, max_size=5), unique=True, max_size=12).flatmap(
+        lambda names: st.tuples(
+            st.just(names),
+            st.lists(st.sampled_from(names), unique=True) if names else st.just([]),
+            st.permutations(names),
+            st.integers(0, len(names)),
+        )
+    )
+)
+def test_the_packed_hashes_answer_as_a_dict_of_them(given_names: tuple[list[str], list[str], list[str], int]) -> None:
+    """Each file's hash and records, noted in the order checked (some files never noted: not
+    read), answer for any order of names as dicts keyed by name would, in chunks joined or pickled."""
+    import pickle
+
+    names, noted, order, cut = given_names
+    sha = {name: bytes([len(name)]) * 32 for name in noted}
+    records = {name: len(name) * 3 for name in noted}
+    first, second = cache.Hashes(), cache.Hashes()
+    for number, name in enumerate(noted):
+        (first if number < cut else second).note(name, sha[name], records[name])
+    whole = pickle.loads(pickle.dumps(first))
+    whole.extend(pickle.loads(pickle.dumps(second)))
+    assert len(whole) == len(noted)
+    in_order = [name for name in order if name not in noted][:1] + noted + [n for n in order if n not in noted][1:]
+    for asked in (order, in_order, names):  # (in_order: the files of a run, checked in its order)
+        assert list(whole.each(asked)) == [(sha.get(name), records.get(name, 0)) for name in asked]
+        assert [whole.get(name) for name in asked] == [(sha.get(name), records.get(name, 0)) for name in asked]

@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 import records_toolkit
-from records_toolkit import api, validate
+from records_toolkit import api, cache, validate
 from records_toolkit.cli import main
 from records_toolkit.errors import CouldNotRun
 from records_toolkit.launcher import OUTPUT_FORMATS
@@ -275,7 +275,7 @@ def test_chunk_states_merged_in_groups_are_the_states_merged_in_order(
     def checker() -> validate.Checker:
         made = validate.Checker(keep=keep)
         if hashed:
-            made.hashes = {}
+            made.hashes = cache.Hashes()
         return made
 
     def states(files: list[str], size: int) -> list[dict[str, t.Any]]:

@@ -342,8 +342,7 @@ def snapshot(
         disk.define("shard", _shard_of_bytes)
     stored = [_stored(fid_of[p.file], p) for p in problems if p.file in fid_of]
     unstable = {p[0] for p in stored if p[4] in _PASSING}
-    hashes = checker.hashes or {}
-    counts = checker.file_records
+    hashed = checker.hashes if checker.hashes is not None else cache.Hashes()
     sigs, odd = _pack_all(order, stats)
     shas = bytearray()
     flags = bytearray()
@@ -359,11 +358,14 @@ def snapshot(
             )
         ]
     exact = _exact(stored, checker) and len({entry[3] for entry in dangling}) <= rules.DANGLING_HINTS
-    for number, name in enumerate(order):
+    counts = array.array("q")
+    for number, (name, (sha, records)) in enumerate(zip(order, hashed.each(order), strict=True)):
         sig = None if number in odd else _settled(walked(number, name), started)  # (not walked, or too odd: none kept)
-        sha = None if number in unstable else hashes.get(name)
+        if number in unstable:
+            sha = None
         shas += sha if sha is not None else bytes(_SHA)
         flags.append((_SIGNED if sig is not None else 0) | (_HASHED if sha is not None else 0))
+        counts.append(records)
     table = _Table(
         _joined(order),
         len(order),
@@ -373,7 +375,7 @@ def snapshot(
         shas,
         flags,
         array.array("q", range(len(order))),
-        array.array("q", [counts.get(name, 0) for name in order]),
+        counts,
     )
     yield from table.sections()
     del table, sigs, shas, flags
@@ -785,7 +787,7 @@ class _Update:
         store = self.store
         sub = Checker(self.checker.model, layout=self.checker.layout)
         sub._explaining = self.checker._explaining
-        sub.hashes = {}
+        sub.hashes = cache.Hashes()
         for name, _index in changed:
             sub.add_file(name, self.max_bytes)
         if sub._overflow:
@@ -904,11 +906,13 @@ class _Update:
         unstable = {p.file for p in fresh if p.code in _PASSING}
         table = self.new
         for name, number in changed:
-            sha = None if name in unstable else sub.hashes.get(name)
+            sha, records = sub.hashes.get(name)
+            if name in unstable:
+                sha = None
             if sha is not None:
                 table.shas[number * _SHA : (number + 1) * _SHA] = sha
                 table.flags[number] |= _HASHED
-            table.records[number] = sub.file_records.get(name, 0)
+            table.records[number] = records
         sections: list[tuple[str, t.Any]] = [
             *table.sections(self.old),
             ("problems", result),

@@ -35,7 +35,7 @@ from .schemas import Model, compile_template, load_model
 
 if t.TYPE_CHECKING:
     from . import dates
-    from .cache import Store
+    from .cache import Hashes, Store
     from .collection import Layout
     from .progress import Progress
 
@@ -130,8 +130,7 @@ class Checker:
         self.progress: Progress | None = None  # shown on a terminal during a long run
         self._files = 0  # files added here (for the progress of merged chunks)
         # for the result cache: each file's SHA-256 (of the very bytes checked) and record count
-        self.hashes: dict[str, bytes] | None = None
-        self.file_records: dict[str, int] = {}
+        self.hashes: Hashes | None = None
 
     def expect(self, records: int) -> None:
         """About ``records`` will come (see :meth:`.rules.Collection.expect`)."""
@@ -260,8 +259,7 @@ class Checker:
         if self.hashes is not None:
             from .cache import content_hash
 
-            self.hashes[file] = content_hash(raw)
-            self.file_records[file] = self.report.records - before
+            self.hashes.note(file, content_hash(raw), self.report.records - before)
 
     def add_loaded(self, file: str, loaded_items: t.Iterable[Document | Problem]) -> None:
         """Add what the loader made of one file (see :meth:`add_files`)."""
@@ -312,7 +310,6 @@ class Checker:
             "kept": self.records,
             "files": self._files,
             "hashes": self.hashes,
-            "file_records": self.file_records,
         }
 
     def merge(self, state: dict[str, t.Any]) -> None:
@@ -330,9 +327,8 @@ class Checker:
             self._overflow[file] = self._overflow.get(file, 0) + count
         self._pending.extend(self._collection.merge(state))
         self.records.extend(state["kept"])
-        if self.hashes is not None:
-            self.hashes.update(state["hashes"] or {})
-            self.file_records.update(state["file_records"])
+        if self.hashes is not None and state["hashes"] is not None:
+            self.hashes.extend(state["hashes"])
         files = state.get("files", 1)
         self._files += files  # a merged state counts the files of all its chunks
         if self.progress is not None:
@@ -581,7 +577,9 @@ def _cached_run(
         else:
             checker.report.problems.extend(outcome.problems)
             return outcome.records
-    checker.hashes = {}
+    from .cache import Hashes
+
+    checker.hashes = Hashes()
     walked = checker.report.problems  # the walk's own problems are not the snapshot's
     checker.report.problems = []
     try:
@@ -595,7 +593,7 @@ def _cached_run(
                 pass
     finally:
         checker._collection.close()  # (the indexes on disk, kept open for the snapshot)
-    return [checker.file_records.get(file, 0) for file in order]
+    return [records for _sha, records in checker.hashes.each(order)]
 
 
 def _open_cache(
@@ -943,7 +941,9 @@ def _merge_states(states: list[dict[str, t.Any]], without_kept: bool = False) ->
     new checker, as the client would merge them; its repeated ids and pending problems in order)."""
     merged = Checker()
     if states[0]["hashes"] is not None:  # chunks for the result cache: each file's hash and records
-        merged.hashes = {}
+        from .cache import Hashes
+
+        merged.hashes = Hashes()
     order: list[str] = []
     for state in states:
         merged.merge(state | {"kept": ()} if without_kept else state)
@@ -992,7 +992,9 @@ def _check_chunk(
     with each file's hash and record count, for the result cache)."""
     checker = Checker(keep=keep, layout=layout)
     if hashed:
-        checker.hashes = {}
+        from .cache import Hashes
+
+        checker.hashes = Hashes()
     checker.add_files(files, max_bytes)
     state = checker.state()
     state["order"] = files  # (the very names of its records: pickled once)
