@@ -115,7 +115,7 @@ class Column:
 
     name: str
     path: tuple[str, ...]  # keys into the row's object (record or list item); () = the item itself (or a key column)
-    type: t.Literal["string", "number", "integer"]
+    type: t.Literal["string", "number", "integer", "boolean", "json"]  # json: the cell is the value's JSON text
     field: dict[str, t.Any]  # the Table Schema field descriptor
 
 
@@ -154,8 +154,10 @@ class _LayoutBuilder:
         self.tables: list[Table] = []
         self.resolver = None  # the view's schemas have every $ref inlined: nothing to resolve against
 
-    def resolve(self, node: t.Mapping[str, t.Any], resolver: t.Any) -> tuple[t.Mapping[str, t.Any], t.Any]:
-        return node, resolver
+    def resolve(self, node: t.Any, resolver: t.Any) -> tuple[t.Mapping[str, t.Any], t.Any]:
+        """``node`` as a mapping: a boolean schema (``true``: anything; ``false``: nothing, so never
+        a value to write) is the empty one, which pins no type."""
+        return (node if isinstance(node, t.Mapping) else {}), resolver
 
     def build(self) -> list[Table]:
         schema, resolver = self.resolve(self.info.schema, self.resolver)
@@ -253,8 +255,19 @@ class _LayoutBuilder:
         extra: dict[str, t.Any] = {}
         constraints: dict[str, t.Any] = {}
         descriptions = [d for d in (context, node.get("description")) if d]
-        kind: t.Literal["string", "number", "integer"] = "string"
-        if json_type in ("number", "integer"):
+        kind: t.Literal["string", "number", "integer", "boolean", "json"] = "string"
+        if not _pins_scalar(node):
+            kind = "json"
+            field["type"] = "any"
+            descriptions.append(
+                "the value's JSON text (RFC 8259: a text in quotes, true, false, a number, an array or an "
+                "object), since the schema does not give it one scalar type"
+            )
+        elif json_type == "boolean":
+            kind = "boolean"
+            field["type"] = "boolean"
+            extra["trueValues"], extra["falseValues"] = ["true"], ["false"]
+        elif json_type in ("number", "integer"):
             kind = "number" if json_type == "number" else "integer"
             field["type"] = kind
             for bound in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
@@ -296,7 +309,8 @@ class _LayoutBuilder:
         parent_keys: tuple[Column, ...],
         parent: tuple[str, tuple[str, ...]],
     ) -> None:
-        items, item_resolver = self.resolve(node.get("items", {}), resolver)
+        # (prefixItems: items of several shapes by place, each written as its JSON text)
+        items, item_resolver = self.resolve({} if "prefixItems" in node else node.get("items", {}), resolver)
         name = f"{self.info.name}_{'_'.join(lists)}"
         position_name = "position"
         position = Column(
@@ -364,6 +378,22 @@ class _LayoutBuilder:
             self.list_table((*lists, key), sub, sub_resolver, renamed, (name, tuple(k.name for k in keys)))
 
 
+def _pins_scalar(node: t.Mapping[str, t.Any]) -> bool:
+    """Whether every value ``node`` allows is one kind of scalar a column can type: a ``type`` of
+    text, number, integer or boolean, or an ``enum``/``const`` of text alone. Anything else (no
+    type, several, ``anyOf``) may hold what a typed cell cannot: its column holds JSON text."""
+    json_type = node.get("type")
+    if json_type in ("string", "number", "integer", "boolean"):
+        return True
+    if json_type is not None:
+        return json_type in ("object", "array")  # (refused where it must be laid out: see scalar())
+    if "const" in node:
+        return type(node["const"]) is str
+    if "enum" in node:
+        return isinstance(node["enum"], (list, tuple)) and all(type(value) is str for value in node["enum"])
+    return "x-refers-to" in node or node.get("format") == "edtf"
+
+
 def _xsd(pattern: str) -> str:
     """A JSON Schema (ECMA 262) pattern as a Table Schema one: anchors dropped, plain groups."""
     return pattern.removeprefix("^").removesuffix("$").replace("(?:", "(")
@@ -405,10 +435,15 @@ def _walk(
         yield from _walk(item, rest, (*positions, index))
 
 
-def _get(value: t.Any, path: tuple[str, ...]) -> t.Any:
+ABSENT: t.Final = object()
+"""What a JSON-text column is given for a key the record does not hold (its empty cell); a null
+value there is ``null``, not absent."""
+
+
+def _get(value: t.Any, path: tuple[str, ...], absent: t.Any = None) -> t.Any:
     for key in path:
         if not isinstance(value, dict) or key not in value:
-            return None
+            return absent
         value = value[key]
     return value
 
@@ -422,11 +457,25 @@ def _number_cell(value: t.Any) -> str:
     return repr(value)
 
 
+def _json_cell(value: t.Any) -> str:
+    """A value's JSON text (RFC 8259), compact, characters as they are (what the import parses back)."""
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except ValueError:
+        raise CouldNotRun(f"csv: {value!r} cannot be written as JSON text") from None
+
+
 def _cell(column: Column, value: t.Any, guarded: bool) -> str:
+    if column.type == "json":
+        return "" if value is ABSENT else _json_cell(value)
     if value is None:
         return ""
     if column.type in ("number", "integer"):
         return _number_cell(value)
+    if column.type == "boolean":
+        if type(value) is not bool:
+            raise CouldNotRun(f"csv: {value!r} is not true or false")
+        return "true" if value else "false"
     text = str(value)
     return guard(text) if guarded else text
 
@@ -446,7 +495,11 @@ def _rows_builder(table: Table, guarded: bool) -> _Rows:
     any depth); :func:`_fill_builder` writes the usual tables' lines without it."""
     lists, columns = table.lists, table.values
     return lambda record, key: [
-        [key, *map(str, positions), *[_cell(c, _get(item, c.path), guarded) for c in columns]]
+        [
+            key,
+            *map(str, positions),
+            *[_cell(c, _get(item, c.path, ABSENT if c.type == "json" else None), guarded) for c in columns],
+        ]
         for positions, item in _walk(record, lists)
     ]
 
@@ -506,14 +559,16 @@ def _fill_builder(table: Table, guarded: bool) -> _Fill:
         source.append(f"{pad}if isinstance({item}, dict):")
         source.append(f"{pad} get = {item}.get")
         for i, column in enumerate(columns):
+            absent = "ABSENT" if column.type == "json" else "None"  # (a JSON column writes null as null)
             if len(column.path) == 1:
-                source.append(f"{pad} v = get({column.path[0]!r})")
+                source.append(f"{pad} v = get({column.path[0]!r}, {absent})")
             elif len(column.path) == 2:
                 source.append(
-                    f"{pad} v = get({column.path[0]!r}); v = v.get({column.path[1]!r}) if isinstance(v, dict) else None"
+                    f"{pad} v = get({column.path[0]!r}); "
+                    f"v = v.get({column.path[1]!r}, {absent}) if isinstance(v, dict) else {absent}"
                 )
             else:
-                source.append(f"{pad} v = GET({item}, COLUMNS[{i}].path)")
+                source.append(f"{pad} v = GET({item}, COLUMNS[{i}].path, {absent})")
             if column.type == "string":
                 source.append(f"{pad} c{i} = v if {plain} else '' if v is None else TEXT(v)")
             else:
@@ -533,6 +588,7 @@ def _fill_builder(table: Table, guarded: bool) -> _Fill:
         "TEXT": _text_cell(guarded),
         "CELL": _cell,
         "GET": _get,
+        "ABSENT": ABSENT,
         "QUOTED": _quoted_line,
         "COLUMNS": columns,
         "GUARDED": guarded,
@@ -832,6 +888,15 @@ def _parse_number(cell: str, column: Column, where: str) -> int | float:
     return float(cell)
 
 
+def _parse_json_cell(cell: str, column: Column, where: str) -> t.Any:
+    try:
+        return parse_json(cell)
+    except Unreadable as exc:
+        _fail(where, f"{column.name}: {exc}")
+    except ValueError as exc:
+        _fail(where, f"{column.name}: {cell[:40]!r} is not JSON text ({exc})")
+
+
 def _load_package(source: Path, directory: int) -> dict[str, t.Any]:
     """The data package, read from the open ``directory`` (or the file the user named)."""
     shown = (source / PACKAGE).as_posix() if source.is_dir() else source.as_posix()
@@ -925,7 +990,13 @@ def _import(source: Path, directory: Path, descriptor: int, schema: SchemaView) 
             for column, cell in zip(table.columns, cells):
                 if cell == "":
                     continue  # empty cell: key absent (the schemas forbid empty strings)
-                if column.type != "string":
+                if column.type == "json":
+                    values[column.name] = _parse_json_cell(cell, column, where)
+                elif column.type == "boolean":
+                    if cell not in ("true", "false"):
+                        _fail(where, f"{column.name}: {cell!r} is not true or false")
+                    values[column.name] = cell == "true"
+                elif column.type != "string":
                     values[column.name] = _parse_number(cell, column, where)
                 else:
                     values[column.name] = unguard(cell) if column.name in guard_fields else cell

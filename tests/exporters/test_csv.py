@@ -660,3 +660,104 @@ def test_golden_imports_back_to_the_shipped_records() -> None:
         for template in MODEL.types[record["type"]].dates:
             for _, value in values_at(record, template):
                 assert isinstance(value, str)
+
+
+# -- a schema's own shapes: booleans, values of no one type, lists with prefixItems ------------------
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53), 2**53)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    # (text the YAML loader and the guard care about: formulas, quotes, commas, line breaks, non-ASCII)
+    | st.text(
+        st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")) | st.sampled_from("=+-@,\"'\n"), max_size=8
+    ),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text("abcxyz", min_size=1, max_size=3), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
+@pytest.fixture(scope="module")
+def own_schemas(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The shipped schemas, the place's with a boolean, a property of any value and a list whose
+    items are typed by place (``prefixItems``, then ``items: false``: a boolean schema)."""
+    schemas = tmp_path_factory.mktemp("own") / "schemas"
+    import shutil
+
+    shutil.copytree(ROOT / "schemas", schemas)
+    place = json.loads((schemas / "place.schema.json").read_text(encoding="utf-8"))
+    place["properties"]["verified"] = {"type": "boolean", "description": "checked on a map"}
+    place["properties"]["extra"] = {"description": "anything"}
+    place["properties"]["pair"] = {
+        "type": "array",
+        "prefixItems": [{"type": "object", "properties": {"a": {"type": "string"}}}, {"type": "string"}],
+        "items": False,
+    }
+    (schemas / "place.schema.json").write_text(json.dumps(place), encoding="utf-8")
+    return str(schemas)
+
+
+def _own_place(**values: t.Any) -> Record:
+    return {"id": "kayseri", "type": "place", "name": "Kayseri", "kind": "city", **values}
+
+
+def test_a_boolean_is_a_table_schema_boolean_and_a_value_of_no_one_type_is_its_json_text(
+    own_schemas: str, tmp_path: Path
+) -> None:
+    """Never a Python spelling in a cell (``True``, ``{'a': 'b'}``: a hostile tester's finding with
+    a schema of his own): a boolean column of ``true``/``false``, and a value the schema gives no
+    one scalar type (no ``type``; each item of a ``prefixItems`` list) as its JSON text, declared
+    so; frictionless reads them typed, and the import gives back the very values."""
+    context = Context.create({"cells": "guarded"}, schema_dir=own_schemas)
+    record = _own_place(verified=True, extra={"x": 1, "y": [1.5, None, "=1+1"]}, pair=[{"a": "b"}, "c"])
+    files = CsvFormat().export([record, _own_place(id="izmir", verified=False)], context).files
+    places = rows(files["places.csv"])
+    header = places[0]
+    assert places[2][header.index("verified")] == "true" and places[1][header.index("verified")] == "false"
+    assert places[2][header.index("extra")] == '{"x":1,"y":[1.5,null,"=1+1"]}'
+    assert places[1][header.index("extra")] == ""  # (absent)
+    assert rows(files["place_pair.csv"])[1:] == [["kayseri", "1", '{"a":"b"}'], ["kayseri", "2", '"c"']]
+    fields = {f["name"]: f for r in json.loads(files[PACKAGE])["resources"] for f in r["schema"]["fields"]}
+    assert fields["verified"]["type"] == "boolean" and fields["extra"]["type"] == "any"
+    assert "JSON text" in fields["extra"]["description"]
+    out = write(files, tmp_path / "csv")
+    package = frictionless.Package(str(out / PACKAGE))
+    assert frictionless.validate(str(out / PACKAGE)).valid
+    read = {row["id"]: row for row in package.get_resource("places").read_rows()}
+    assert read["kayseri"]["verified"] is True and read["izmir"]["verified"] is False
+    assert json.loads(read["kayseri"]["extra"]) == record["extra"]
+    back = CsvFormat().import_records(out, context)
+    assert [r for r in back if r["id"] in ("kayseri", "izmir")] == [
+        _own_place(id="izmir", verified=False),
+        record,
+    ]
+
+
+@settings(max_examples=40, deadline=None)
+@given(extra=json_values, items=st.lists(json_values, min_size=1, max_size=3))  # (an empty list is no rows: absent)
+def test_any_json_value_of_a_column_of_no_one_type_round_trips(
+    own_schemas: str, extra: t.Any, items: list[t.Any]
+) -> None:
+    """Null, booleans, numbers, text (formulas, quotes, line breaks), lists and mappings: each
+    comes back as it was, a null as null (not as an absent key), through the CSV bytes."""
+    context = Context.create({"cells": "guarded"}, schema_dir=own_schemas)
+    record = context.schema.types["place"].ordered(_own_place(extra=extra, pair=items))  # (canonical: keys in order)
+    files = CsvFormat().export([record], context).files
+    with tempfile.TemporaryDirectory() as tmp:
+        back = CsvFormat().import_records(write(files, Path(tmp)), context)
+    assert back == [record]
+    assert json.dumps(back, allow_nan=False) == json.dumps([record], allow_nan=False)  # (1 stays 1, not 1.0)
+
+
+def test_a_bad_cell_of_a_boolean_or_json_column_names_file_and_line(own_schemas: str, tmp_path: Path) -> None:
+    context = Context.create({"cells": "guarded"}, schema_dir=own_schemas)
+    files = CsvFormat().export([_own_place(verified=True, extra=[1])], context).files
+    for bad, said in (("True,[1]", "verified: 'True' is not true or false"), ("true,[1", "extra: '[1' is not JSON")):
+        out = write({**files, "places.csv": files["places.csv"].replace(b"true,[1]", bad.encode())}, tmp_path / bad)
+        with pytest.raises(InvalidSource) as caught:
+            CsvFormat().import_records(out, context)
+        (problem,) = caught.value.problems
+        assert problem.file == f"{out.as_posix()}/places.csv" and problem.line == 2 and said in problem.message
