@@ -619,3 +619,36 @@ def test_a_full_temporary_folder_while_the_records_are_checked_says_where_not_va
     said = str(caught.value)
     assert "temporary file (in " in said and "No space left" in said and "nothing was changed" in said, said
     assert "validation" not in said and not target.exists()
+
+
+def test_a_worker_failing_after_the_first_slice_went_to_a_stream_says_it_went(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first slice is written straight into the output: to a descriptor (``/dev/stdout``,
+    ``/dev/fd/N``) its bytes are gone when a worker's slice then fails (its temporary folder
+    full), and the error says so instead of "nothing was changed" (a reviewer's finding)."""
+    import errno
+
+    from records_toolkit import output
+
+    corpus.make(tmp_path / "many", 2)
+    monkeypatch.setattr(slices, "MIN_RECORDS", 10)
+    monkeypatch.setattr(output, "_PIECE", 256)  # (the first slice's bytes go out before the others are joined)
+
+    def full(self: slices._Pieces) -> None:
+        raise self._spool.refused("a worker's slice", OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)), hint="--jobs 1")
+
+    monkeypatch.setattr(slices._Pieces, "flush", full)
+    with (tmp_path / "log").open("wb") as log:
+        stream = f"/dev/fd/{log.fileno()}"
+        with pytest.raises(CouldNotRun) as caught:
+            api.export([tmp_path / "many"], "jsonld", to=stream, jobs=2, cache=False)
+    said = str(caught.value)
+    assert "No space left" in said and "nothing was changed" not in said, said
+    assert f"part of the export had gone to {stream}, which cannot be taken back; no file was changed" in said
+    assert (tmp_path / "log").read_bytes().startswith(b"{")  # (what went out)
+    monkeypatch.setattr(output, "_PIECE", 1 << 30)  # nothing goes out before the failure: nothing was changed
+    with (tmp_path / "log2").open("wb") as log:
+        with pytest.raises(CouldNotRun, match="nothing was changed"):
+            api.export([tmp_path / "many"], "jsonld", to=f"/dev/fd/{log.fileno()}", jobs=2, cache=False)
+    assert (tmp_path / "log2").read_bytes() == b""

@@ -44,7 +44,7 @@ import types
 import typing as t
 from pathlib import Path
 
-from .errors import OutputError, Terminated, is_sigterm_handler
+from .errors import OutputError, Terminated, ToolkitError, is_sigterm_handler
 
 __all__ = [
     "TEMP_PREFIX",
@@ -807,12 +807,23 @@ def _write_directly(path: Path, data: bytes | Producer) -> None:
     except OSError as exc:
         gone = "; part of the export had gone to it, which cannot be taken back" if sink.begun else ""
         raise OutputError(f"cannot write {path}: {_reason(exc)}{gone}") from exc
-    except BaseException as exc:  # Ctrl-C, SIGTERM
+    except BaseException as exc:  # Ctrl-C, SIGTERM, or the export failing (a worker's slice)
         if sink.begun:
             exc.partly_sent = str(path)  # type: ignore[attr-defined]
+            if isinstance(exc, ToolkitError):
+                exc.message = partly_sent_message(exc.message, str(path))
         raise
     finally:
         os.close(fd)
+
+
+def partly_sent_message(message: str, where: str) -> str:
+    """An error's message once part of the export had gone to ``where`` (a stream: it cannot be
+    taken back): never "nothing was changed"."""
+    sent = f"part of the export had gone to {where}, which cannot be taken back; no file was changed"
+    if "nothing was changed" in message:
+        return message.replace("nothing was changed", sent)
+    return f"{message}; {sent}"
 
 
 def _descriptor(path: Path) -> int | None:
