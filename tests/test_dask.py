@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 import records_toolkit
-from records_toolkit import api, cache, validate
+from records_toolkit import api, cache, rules, validate
 from records_toolkit.cli import main
 from records_toolkit.errors import CouldNotRun
 from records_toolkit.launcher import OUTPUT_FORMATS
@@ -137,13 +137,17 @@ def test_a_file_gone_before_its_worker_reads_it_is_a_problem(
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("spilled", [False, True], ids=["indexes-in-memory", "indexes-on-disk"])
 def test_a_local_cluster_fills_the_result_cache_as_a_local_run_does(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spilled: bool
 ) -> None:
-    """`--scheduler local` (its own cluster, ended with the run), through the result cache's full run."""
+    """`--scheduler local` (its own cluster, ended with the run), through the result cache's full
+    run; the merged indexes in this process's memory, or on disk as a large collection's are."""
     pytest.importorskip("distributed")
     from bench.corpus import make
 
+    if spilled:
+        monkeypatch.setattr(rules, "SPILL_FROM", 0)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
     make(tmp_path / "records", 2)
     (tmp_path / "records" / "c00001" / "places" / "izmir.yaml").unlink()
