@@ -1668,6 +1668,12 @@ class Positions:
         if text is None:
             return found
         lines, last = LineIndex(text), max(by_document)
+        if last == 0:  # one document of the plain block kind: placed without composing it (no PyYAML)
+            from .block_marks import mark_at, marks
+
+            root = marks(text)
+            if root is not None:
+                return [lines.locate(mark_at(root, pointer, key)) for _document, pointer, key in wanted]
         documents = self._compose(text)
         try:
             for document, node in enumerate(documents):
