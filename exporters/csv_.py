@@ -222,8 +222,9 @@ class _LayoutBuilder:
     def columns(
         self, name: str, path: tuple[str, ...], node: t.Mapping[str, t.Any], resolver: t.Any, *, required: bool
     ) -> list[Column]:
-        """Columns for one scalar, or for each key of an object of scalars."""
-        if node.get("type") == "object":
+        """Columns for one scalar, or for each key of a closed object (one that allows only the keys
+        it names); an open object, which may hold keys no column names, is one JSON text column."""
+        if node.get("type") == "object" and _closed(node):
             inner_required = set(node.get("required", ()))
             found: list[Column] = []
             for key, sub in node.get("properties", {}).items():
@@ -249,19 +250,17 @@ class _LayoutBuilder:
         context: str | None = None,
     ) -> Column:
         json_type = node.get("type")
-        if json_type in ("object", "array"):
-            raise CouldNotRun(f"csv: cannot lay out {self.info.name}.{'.'.join(path)} (a {json_type} nested too deep)")
         field: dict[str, t.Any] = {"name": name, "type": "string"}
         extra: dict[str, t.Any] = {}
         constraints: dict[str, t.Any] = {}
         descriptions = [d for d in (context, node.get("description")) if d]
         kind: t.Literal["string", "number", "integer", "boolean", "json"] = "string"
-        if not _pins_scalar(node):
+        if not _pins_scalar(node):  # (or a list or mapping nested deeper than the tables go, or open)
             kind = "json"
             field["type"] = "any"
             descriptions.append(
                 "the value's JSON text (RFC 8259: a text in quotes, true, false, a number, an array or an "
-                "object), since the schema does not give it one scalar type"
+                "object), since the schema does not give it one scalar type a column can hold"
             )
         elif json_type == "boolean":
             kind = "boolean"
@@ -329,7 +328,7 @@ class _LayoutBuilder:
             {"fields": [k.name for k in parent_keys], "reference": {"resource": parent[0], "fields": list(parent[1])}}
         ]
         pending: list[tuple[str, t.Mapping[str, t.Any], t.Any]] = []
-        if items.get("type") == "object":
+        if items.get("type") == "object" and _closed(items):
             required = set(items.get("required", ()))
             values: list[Column] = []
             for key, sub in items.get("properties", {}).items():
@@ -383,15 +382,19 @@ def _pins_scalar(node: t.Mapping[str, t.Any]) -> bool:
     text, number, integer or boolean, or an ``enum``/``const`` of text alone. Anything else (no
     type, several, ``anyOf``) may hold what a typed cell cannot: its column holds JSON text."""
     json_type = node.get("type")
-    if json_type in ("string", "number", "integer", "boolean"):
-        return True
     if json_type is not None:
-        return json_type in ("object", "array")  # (refused where it must be laid out: see scalar())
+        return json_type in ("string", "number", "integer", "boolean")
     if "const" in node:
         return type(node["const"]) is str
     if "enum" in node:
         return isinstance(node["enum"], (list, tuple)) and all(type(value) is str for value in node["enum"])
     return "x-refers-to" in node or node.get("format") == "edtf"
+
+
+def _closed(node: t.Mapping[str, t.Any]) -> bool:
+    """Whether an object allows only the keys it names (``additionalProperties: false``, no
+    ``patternProperties``): only then is it laid out as a column per key without losing any."""
+    return node.get("additionalProperties") is False and not node.get("patternProperties")
 
 
 def _xsd(pattern: str) -> str:

@@ -87,6 +87,11 @@ TRICKY = [
     'id: "a"\nanchor: &x 1\n',  # an anchor: composed
     'id: "a"\nfolded: >-\n  a\n  b\nz: 2\n',
     'id: "a"\nitems:\n  -\n    k: 1\n  - j: 2\n',  # an item on the lines after its dash
+    # NEL, LS and PS end lines for libyaml, in a comment or a block scalar too (a hostile tester's)
+    "# c\u2028a: 1\nb: 2\n",
+    "a: 1 # c\x85b: 2\n",
+    "a: |\n  x\u2029b: 2\n",
+    'id: "k" # n\u2028kind: 12\ntype: "place"\n',
 ]
 
 
@@ -121,7 +126,9 @@ def test_a_file_with_a_problem_is_placed_without_importing_pyyaml(tmp_path: Path
 
 MUTATIONS = st.lists(
     st.tuples(
-        st.sampled_from(["comment", "blank", "indent", "dedent", "delete", "copy", "trailing", "dash-gap", "tab"]),
+        st.sampled_from(
+            ["comment", "blank", "indent", "dedent", "delete", "copy", "trailing", "dash-gap", "tab", "line-break"]
+        ),
         st.integers(0, 10**6),
     ),
     min_size=1,
@@ -152,6 +159,9 @@ def _mutated(text: str, mutations: list[tuple[str, int]]) -> str:
             lines[n] = line.replace("- ", "-   ", 1)
         elif kind == "tab":
             lines[n] = line.replace(" ", "\t", 1)
+        elif kind == "line-break":  # (NEL, LS or PS, anywhere in the line)
+            cut = at % (len(line) + 1)
+            lines[n] = line[:cut] + "\x85\u2028\u2029"[at % 3] + line[cut:]
     return "\n".join(lines)
 
 

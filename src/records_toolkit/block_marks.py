@@ -9,7 +9,8 @@ scalars. :func:`marks` reads that kind line by line and gives each node's start 
 index), as PyYAML's composer marks it: a mapping at its first key, a sequence at its first
 ``-``, a scalar at its first character (a quote, a block indicator). Anything else (a flow
 collection, an anchor, a tag, a quoted key, a value spread over lines, an empty value, a tab, a
-CR, a second document, a line it cannot place) is None: the caller composes the file as before.
+CR or another character that breaks lines for libyaml (NEL, LS, PS), a second document, a line it
+cannot place) is None: the caller composes the file as before.
 tests/test_block_marks.py compares the two on every example and on generated records.
 """
 
@@ -26,7 +27,10 @@ _KEY = re.compile(r"([A-Za-z0-9_][A-Za-z0-9_.-]*):(?: +|$)")
 _DOUBLE = re.compile(r'"(?:[^"\\]|\\.)*"')
 _SINGLE = re.compile(r"'(?:[^']|'')*'")
 _AFTER = re.compile(r" *(?:#.*)?")  # what may follow a scalar on its line: spaces, a comment
-_BLOCK = re.compile(r"[|>](?:[1-9][+-]?|[+-][1-9]?)?")
+_BLOCK = re.compile(r"[|>][+-]?")  # (an explicit indentation indicator: composed)
+# Any character but LF and the printable ones: NEL, LS and PS also end lines for libyaml (and so
+# for the composer's marks), TAB and CR are left to it, and a control character is refused there.
+_ODD = re.compile("[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _PLAIN_START = re.compile(r"[^\s\-?:,\[\]{}#&*!|>'\"%@`]|[-?:][^\s,\[\]{}]")  # (YAML 1.2 §7.3.3)
 
 
@@ -64,7 +68,7 @@ class _Lines:
 def marks(text: str) -> Node | None:
     """The node tree of ``text``'s one document with each node's start, or None when the text is
     not of the simple kind (see the module's docstring)."""
-    if "\t" in text or "\r" in text or text.startswith("\ufeff") or not text.strip():
+    if _ODD.search(text) or "\ufeff" in text or not text.strip():
         return None
     lines = _Lines(text)
     first = lines.peek()
@@ -187,7 +191,12 @@ def _scalar_line(lines: _Lines, indent: int, start: int, text: str) -> Node:
         raise _Unsure  # not a scalar this reads, unclosed on its line, or more after it
     lines.at += 1
     if text[0] in "|>":  # its body: the lines indented further than the node that holds the key
+        body = -1
         while (row := lines.peek()) is not None and row[1] > indent:
+            if body < 0:
+                body = row[1]
+            elif row[1] < body:
+                raise _Unsure  # (a line of the body indented less than its first: refused by the parser)
             lines.at += 1
     else:
         row = lines.peek()

@@ -696,6 +696,9 @@ def own_schemas(tmp_path_factory: pytest.TempPathFactory) -> str:
         "prefixItems": [{"type": "object", "properties": {"a": {"type": "string"}}}, {"type": "string"}],
         "items": False,
     }
+    place["properties"]["maps"] = {"type": "array", "items": {"type": "object"}}  # (open: any keys)
+    place["properties"]["meta"] = {"type": "object", "properties": {"a": {"type": "string"}}}  # (open too)
+    place["properties"]["grid"] = {"type": "array", "items": {"type": "array", "items": {"type": "integer"}}}
     (schemas / "place.schema.json").write_text(json.dumps(place), encoding="utf-8")
     return str(schemas)
 
@@ -737,14 +740,31 @@ def test_a_boolean_is_a_table_schema_boolean_and_a_value_of_no_one_type_is_its_j
 
 
 @settings(max_examples=40, deadline=None)
-@given(extra=json_values, items=st.lists(json_values, min_size=1, max_size=3))  # (an empty list is no rows: absent)
+@given(
+    extra=json_values,
+    items=st.lists(json_values, min_size=1, max_size=3),  # (an empty list is no rows: absent)
+    maps=st.lists(
+        st.dictionaries(st.text("abc", min_size=1, max_size=2), json_values, max_size=3), min_size=1, max_size=2
+    ),
+    meta=st.dictionaries(st.text("abz", min_size=1, max_size=2), json_values, max_size=3),
+    grid=st.lists(st.lists(st.integers(-5, 5), max_size=3), min_size=1, max_size=3),
+)
 def test_any_json_value_of_a_column_of_no_one_type_round_trips(
-    own_schemas: str, extra: t.Any, items: list[t.Any]
+    own_schemas: str,
+    extra: t.Any,
+    items: list[t.Any],
+    maps: list[dict[str, t.Any]],
+    meta: dict[str, t.Any],
+    grid: t.Any,
 ) -> None:
     """Null, booleans, numbers, text (formulas, quotes, line breaks), lists and mappings: each
-    comes back as it was, a null as null (not as an absent key), through the CSV bytes."""
+    comes back as it was, a null as null (not as an absent key), through the CSV bytes; so do
+    open mappings (keys no column names: a hostile tester's items of ``{"type": "object"}`` came
+    back empty) and lists of lists, as JSON text."""
     context = Context.create({"cells": "guarded"}, schema_dir=own_schemas)
-    record = context.schema.types["place"].ordered(_own_place(extra=extra, pair=items))  # (canonical: keys in order)
+    record = context.schema.types["place"].ordered(  # (canonical: keys in order)
+        _own_place(extra=extra, pair=items, maps=maps, meta=meta, grid=grid)
+    )
     files = CsvFormat().export([record], context).files
     with tempfile.TemporaryDirectory() as tmp:
         back = CsvFormat().import_records(write(files, Path(tmp)), context)
