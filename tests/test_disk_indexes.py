@@ -299,6 +299,24 @@ def test_the_connection_is_closed_when_the_rules_have_run(tmp_path: Path, monkey
         for _ in range(3):
             assert check_paths([tmp_path / "tree"], jobs=1).report.problems
             assert deleted_here() == []
+        # and a run that fills the result cache, which keeps them open for its snapshot (each
+        # collection kept alive here: the file is given back by the run, not when it is let go)
+        from records_toolkit import cache
+
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
+        alive: list[rules.Collection] = []
+        made = rules.Collection.__init__
+
+        def kept(self: rules.Collection, *args: t.Any, **kwargs: t.Any) -> None:
+            made(self, *args, **kwargs)
+            alive.append(self)
+
+        monkeypatch.setattr(rules.Collection, "__init__", kept)
+        for _ in range(2):
+            shutil.rmtree(tmp_path / "tree" / cache.CACHE_DIR, ignore_errors=True)
+            assert check_paths([tmp_path / "tree"], jobs=1, cache_root=str(tmp_path / "tree")).report.problems
+            assert (tmp_path / "tree" / cache.CACHE_DIR / cache.INDEX).is_file()
+            assert deleted_here() == []
     finally:
         gc.enable()
 

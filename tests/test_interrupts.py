@@ -511,7 +511,7 @@ def test_a_stream_interrupted_after_its_first_bytes_says_they_went_out(tmp_path:
                 process.kill()
     assert process.returncode == 130, err
     assert err.strip().splitlines()[-1] == (
-        "interrupted: part of the export had gone to /dev/stdout, which cannot be taken back; no file was changed"
+        "interrupted: part of the export had gone to /dev/stdout, which cannot be taken back; no other file was changed"
     )
     sent = (tmp_path / "out").read_bytes()
     assert len(sent) >= 1 << 20 and sent.startswith(b"{")  # (the first piece went out; the export did not end)
@@ -562,7 +562,7 @@ def test_an_export_to_standard_output_interrupted_while_it_writes_says_what_went
     err = said.decode()
     assert process.returncode == 143, err
     assert err.strip().splitlines()[-1] == (
-        "terminated: part of the export had gone to standard output, which cannot be taken back; no file was changed"
+        "terminated: part of the export had gone to standard output, which cannot be taken back; no other file was changed"
     )
 
 

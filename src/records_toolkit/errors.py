@@ -14,6 +14,7 @@ class                 exit  meaning
 ``OptionError``        2    a format option (``-O name=value``) the format cannot use
 ``CouldNotRun``        3    not the user's data: a broken schema or plugin, an output
 ``SchemaBroken``       3    a schema file does not load or is not valid 2020-12
+``IndexesFailed``      3    the collection's indexes on disk failed (SQLite's folder full)
 ``PluginError``        3    a format plugin failed to load, clashes, or broke its contract
 ``OutputError``        3    an output could not be written; nothing was changed
 ====================  ====  =========================================================
@@ -88,6 +89,12 @@ class CouldNotRun(ToolkitError):
     """A broken schema, plugin or environment: not the user's data (exit 3)."""
 
     exit_code = 3
+
+
+class IndexesFailed(CouldNotRun):
+    """A large collection's indexes could not be kept on disk (SQLite's temporary folder full or
+    not writable, or out of memory): exit 3. The run that fills the result cache, failing so
+    while its snapshot is read back, keeps its report and writes no snapshot."""
 
 
 class SchemaBroken(CouldNotRun):

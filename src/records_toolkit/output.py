@@ -174,7 +174,7 @@ def stopped_message(exc: BaseException) -> str:
         return f"{verb} after the write had finished: the new files are in place"
     sent = getattr(exc, "partly_sent", None)
     if sent is not None:
-        return f"{verb}: part of the export had gone to {sent}, which cannot be taken back; no file was changed"
+        return f"{verb}: {_gone_to(sent)}"
     return f"{verb}: nothing was changed"
 
 
@@ -805,25 +805,27 @@ def _write_directly(path: Path, data: bytes | Producer) -> None:
             data(lambda name: sink)
         sink.flush()
     except OSError as exc:
-        gone = "; part of the export had gone to it, which cannot be taken back" if sink.begun else ""
+        gone = f"; {_gone_to(str(path))}" if sink.begun else ""
         raise OutputError(f"cannot write {path}: {_reason(exc)}{gone}") from exc
     except BaseException as exc:  # Ctrl-C, SIGTERM, or the export failing (a worker's slice)
         if sink.begun:
             exc.partly_sent = str(path)  # type: ignore[attr-defined]
-            if isinstance(exc, ToolkitError):
-                exc.message = partly_sent_message(exc.message, str(path))
+            if isinstance(exc, ToolkitError):  # (never "nothing was changed" now)
+                gone = _gone_to(str(path))
+                exc.message = (
+                    exc.message.replace("nothing was changed", gone)
+                    if "nothing was changed" in exc.message
+                    else f"{exc.message}; {gone}"
+                )
         raise
     finally:
         os.close(fd)
 
 
-def partly_sent_message(message: str, where: str) -> str:
-    """An error's message once part of the export had gone to ``where`` (a stream: it cannot be
-    taken back): never "nothing was changed"."""
-    sent = f"part of the export had gone to {where}, which cannot be taken back; no file was changed"
-    if "nothing was changed" in message:
-        return message.replace("nothing was changed", sent)
-    return f"{message}; {sent}"
+def _gone_to(where: str) -> str:
+    """What was changed once part of an export had gone to ``where``, a stream or a descriptor
+    (what is behind it, a pipe or a file the shell opened, has those bytes for good)."""
+    return f"part of the export had gone to {where}, which cannot be taken back; no other file was changed"
 
 
 def _descriptor(path: Path) -> int | None:

@@ -98,7 +98,8 @@ class Collection:
 
     @property
     def on_disk(self) -> bool:
-        """Whether the indexes have moved to disk (then only :meth:`index`, :meth:`merge` and :meth:`check` apply)."""
+        """Whether the indexes have moved to disk (then only :meth:`index`, :meth:`merge`,
+        :meth:`check`, then :attr:`disk` for the snapshot and :meth:`close` apply)."""
         return self._disk is not None
 
     @property
@@ -107,9 +108,11 @@ class Collection:
         return self._disk
 
     def close(self) -> None:
-        """Give back the disk indexes' room (after the snapshot, with ``for_snapshot``)."""
+        """Give back the disk indexes' room (after the snapshot, with ``for_snapshot``): the end
+        of the collection (it holds nothing after)."""
         if self._disk is not None:
             self._disk.close()
+            self._disk = None
 
     def index(self, doc: Document, info: TypeInfo, wrong: t.AbstractSet[str] = frozenset()) -> Pending | None:
         """Note one record; a repeated id is reported now (first come, first kept).
@@ -337,7 +340,7 @@ class _OnDisk:
         failing (the temporary folder full or not writable, its memory exhausted) is an error of
         the environment, said plainly (exit 3), never a traceback nor a problem of a record file;
         the database is then closed (a failed statement may have left it half written)."""
-        from .errors import CouldNotRun
+        from .errors import IndexesFailed
         from .output import SignalGuard
 
         guard = SignalGuard()
@@ -358,14 +361,14 @@ class _OnDisk:
                 from .output import SignalGuard
 
                 raise SignalGuard.interruption() from None
-            raise CouldNotRun(
+            raise IndexesFailed(
                 f"the collection's indexes could not be kept on disk ({exc}): SQLite's temporary folder "
                 "(SQLITE_TMPDIR, else TMPDIR, else /var/tmp, /usr/tmp or /tmp) must be writable and have "
                 "room; set SQLITE_TMPDIR to another folder"
             ) from exc
         except MemoryError:
             self.close()
-            raise CouldNotRun(
+            raise IndexesFailed(
                 "the collection's indexes could not be kept on disk: out of memory (SQLite's page cache is "
                 f"{DISK_CACHE_KIB:,} KiB; the rest of the run needs room too)"
             ) from None

@@ -566,7 +566,7 @@ def _cached_run(
     through the collection's snapshot (:mod:`.incremental`): after a change only the changed
     files are parsed. The problems go to ``checker``'s report; the records per file come back (in order)."""
     from . import incremental
-    from .errors import CouldNotRun
+    from .errors import IndexesFailed
 
     store = _open_cache(root, checker.model, max_bytes, layout, len(order))
     if store is not None and not store.empty:
@@ -580,6 +580,7 @@ def _cached_run(
     from .cache import Hashes
 
     checker.hashes = Hashes()
+    checker._collection.for_snapshot = store is not None  # (no snapshot to make: no texts kept for it)
     walked = checker.report.problems  # the walk's own problems are not the snapshot's
     checker.report.problems = []
     try:
@@ -589,7 +590,7 @@ def _cached_run(
         if store is not None:
             try:
                 store.save(incremental.snapshot(order, stats, checker, found, store.started), keep_rest=False)
-            except CouldNotRun:  # (the disk indexes failing as the snapshot reads them: no snapshot, the report stands)
+            except IndexesFailed:  # (read back for the snapshot: no snapshot, the report stands)
                 pass
     finally:
         checker._collection.close()  # (the indexes on disk, kept open for the snapshot)
