@@ -502,22 +502,19 @@ def _indexes_on_disk(disk: rules._OnDisk) -> t.Iterator[tuple[str, t.Any]]:
         " UNION ALL SELECT file, 3, article, rowid FROM texts"
         ") c JOIN fids f ON f.name = c.file ORDER BY s, f.fid, c.kind, c.seq"
     )
-    at = 0
-    for number, rows in itertools.groupby(forward, key=operator.itemgetter(0)):
-        while at < number:
-            yield f"f{at}", {}
-            at += 1
-        part: dict[int, list[tuple[str, ...]]] = {}
-        for fid, entries in itertools.groupby(rows, key=operator.itemgetter(1)):
-            kinds: list[list[str]] = [[], [], [], []]
-            for _number, _fid, kind, key in entries:
-                kinds[kind].append(text(key))
-            part[fid] = [tuple(keys) for keys in kinds]
-        yield f"f{number}", part
-        text.clear()
-        at = number + 1
-    for number in range(at, SHARDS):
-        yield f"f{number}", {}
+
+    def contributed() -> t.Iterator[tuple[int, dict[int, list[tuple[str, ...]]]]]:
+        for number, rows in itertools.groupby(forward, key=operator.itemgetter(0)):
+            part: dict[int, list[tuple[str, ...]]] = {}
+            for fid, entries in itertools.groupby(rows, key=operator.itemgetter(1)):
+                kinds: list[list[str]] = [[], [], [], []]
+                for _number, _fid, kind, key in entries:
+                    kinds[kind].append(text(key))
+                part[fid] = [tuple(keys) for keys in kinds]
+            yield number, part
+            text.clear()
+
+    yield from _every_shard("f", contributed())
 
 
 class _Decoded(dict[bytes, str]):
@@ -536,26 +533,36 @@ def _shards_of(
     rows: t.Iterable[tuple[t.Any, ...]],
     entry: t.Callable[[tuple[t.Any, ...]], tuple[t.Any, ...]],
     text: _Decoded,
-) -> t.Iterator[tuple[str, dict[str, list[tuple[t.Any, ...]]]]]:
+) -> t.Iterator[tuple[str, t.Any]]:
     """The :data:`~.cache.SHARDS` sections of one index from ``rows`` ``(shard, key, ...)``
     sorted by shard: per key (decoded by ``text``), the ``entry`` of each of its rows, in their order."""
+
+    def parts() -> t.Iterator[tuple[int, dict[str, list[tuple[t.Any, ...]]]]]:
+        for number, group in itertools.groupby(rows, key=operator.itemgetter(0)):
+            part: dict[str, list[tuple[t.Any, ...]]] = {}
+            for row in group:
+                key = text(row[1])
+                found = part.get(key)
+                if found is None:
+                    found = part[key] = []
+                found.append(entry(row))
+            yield number, part
+            text.clear()  # (once the writer has taken the part)
+
+    return _every_shard(prefix, parts())
+
+
+def _every_shard(prefix: str, parts: t.Iterable[tuple[int, dict[t.Any, t.Any]]]) -> t.Iterator[tuple[str, t.Any]]:
+    """The :data:`~.cache.SHARDS` sections of one index, from its ``(number, part)`` in shard order:
+    an empty part for every shard between them (no row of the index falls there)."""
     at = 0
-    for number, group in itertools.groupby(rows, key=operator.itemgetter(0)):
-        while at < number:
-            yield f"{prefix}{at}", {}
-            at += 1
-        part: dict[str, list[tuple[t.Any, ...]]] = {}
-        for row in group:
-            key = text(row[1])
-            found = part.get(key)
-            if found is None:
-                found = part[key] = []
-            found.append(entry(row))
+    for number, part in parts:
+        for empty in range(at, number):
+            yield f"{prefix}{empty}", {}
         yield f"{prefix}{number}", part
-        text.clear()
         at = number + 1
-    for number in range(at, SHARDS):
-        yield f"{prefix}{number}", {}
+    for empty in range(at, SHARDS):
+        yield f"{prefix}{empty}", {}
 
 
 def _sharded(prefix: str, index: dict[str, t.Any]) -> t.Iterator[tuple[str, t.Any]]:
