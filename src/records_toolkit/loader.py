@@ -1331,6 +1331,9 @@ class _Helper:
                 read, write = os.pipe()
                 fds += (read, write)
                 parent = os.getpid()
+                from .workers import libc
+
+                libc()  # (loaded before the fork: the helper has it)
                 pid = os.fork()
             except OSError:
                 for fd in fds:
@@ -1488,14 +1491,9 @@ class _Helper:
 def _die_with(parent: int) -> None:
     """In the helper: be ended by the kernel when the walk's process ends (``PR_SET_PDEATHSIG``),
     however it ends; if it already has, end now."""
-    import signal
+    from .workers import set_death_signal
 
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
+    set_death_signal()
     if os.getppid() != parent:
         os._exit(1)
 

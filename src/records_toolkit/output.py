@@ -310,15 +310,17 @@ def _sync_all(directory: Path, paths: t.Iterable[Path]) -> None:
     """Flush ``paths`` to disk: one ``syncfs`` of their file system on Linux (thousands of ``fsync``
     calls cost seconds), else each file's ``fsync``."""
     if sys.platform.startswith("linux"):
-        try:
-            import ctypes
+        from .workers import libc
 
-            fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-            try:
-                if ctypes.CDLL(None, use_errno=True).syncfs(fd) == 0:
-                    return
-            finally:
-                os.close(fd)
+        try:
+            c = libc()
+            if c is not None:
+                fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+                try:
+                    if c.syncfs(fd) == 0:
+                        return
+                finally:
+                    os.close(fd)
         except (OSError, AttributeError):
             pass
     for path in paths:
