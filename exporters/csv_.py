@@ -765,7 +765,7 @@ def _write_tables(
     guarded: bool,
     *,
     header: bool = True,
-    fills: t.Sequence[_Fill] | None = None,
+    made: t.Sequence[_Fill] | None = None,
 ) -> None:
     """Each type's records once, every table of the type filled from the same pass.
 
@@ -774,9 +774,9 @@ def _write_tables(
     it is what :func:`_quoted_line` would give; only the rest are quoted field by field. Lines
     are held as text (no row lists kept alive for the collector to walk) and written, CRLF after
     each (RFC 4180 §2), once a table holds about 64 KiB. ``header``: the header row first.
-    ``fills``: the tables' functions, made once for all the slices of an export (:class:`_Plan`).
+    ``made``: the tables' fill functions, made once for all the slices of an export (:class:`_Plan`).
     """
-    fills_of = [_fill_builder(table, guarded) for table in tables] if fills is None else fills
+    fills_of = [_fill_builder(table, guarded) for table in tables] if made is None else made
     pending = [[_quoted_line([c.name for c in table.columns])] if header else [] for table in tables]
     held = [0] * len(tables)
 
@@ -1120,7 +1120,7 @@ class CsvFormat:
         """The slice's rows of every table (the first slice: the header rows before them)."""
         guarded = context.options.get("cells", "guarded") != "raw"
         sinks = [open(table.path) for table in plan.tables]
-        _write_tables(records, plan.tables, sinks, guarded, header=piece.first, fills=plan.fills)
+        _write_tables(records, plan.tables, sinks, guarded, header=piece.first, made=plan.fills)
 
     def stream_end(
         self, context: Context, plan: _Plan, summaries: list[t.Any], open: t.Callable[[str], Writable]

@@ -73,6 +73,27 @@ def test_built_in_formats_come_through_the_entry_points() -> None:
     assert not isinstance(load("ics"), Importer) and not isinstance(load("markdown"), Importer)
 
 
+def test_loading_a_format_parses_no_package_metadata(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Which package ships a format, and its version, are read from its METADATA (an email
+    message to parse: 1 to 2 ms each) only for a listing or a message: an export found and
+    loaded its format three times, and read them each time (a third of its fixed cost)."""
+    from importlib import metadata
+
+    read: list[str] = []
+    real = metadata.PathDistribution.read_text
+
+    def reading(self: t.Any, filename: str) -> t.Any:
+        read.append(filename)
+        return real(self, filename)
+
+    monkeypatch.setattr(metadata.PathDistribution, "read_text", reading)
+    for name in ("csv", "ics", "jsonld", "markdown"):
+        assert load(name).name == name
+    assert read and not {"METADATA", "PKG-INFO"} & set(read), read  # (entry_points.txt only)
+    assert discover()["csv"].origin.startswith("records-toolkit ")  # (asked: read then)
+    assert "METADATA" in read
+
+
 def test_formats_table(runner: CliRunner) -> None:
     result = runner.invoke(main, ["formats"])
     assert result.exit_code == 0, result.output
