@@ -29,7 +29,9 @@ Measured:
   ``--no-cache``; JSON-LD also with ``--jobs 1``, checked and written in one process; and a CSV
   export after a clean validate, which the result cache vouches for), in ``--export-repeat``
   interleaved rounds: each round a validate, then every export, each export's ratio to the
-  validate of its own round (the median and the range of those ratios);
+  validate of its own round (the median and the range of those ratios), and the ratio of their CPU
+  seconds (every process's user and system time: the work an export adds, which a busy machine's
+  load changes least);
 - on Dask (when ``distributed`` is installed; ``--no-dask`` skips it): ``toolkit validate
   --scheduler`` against already-running local clusters of 1 and 2 worker processes, and with
   ``--scheduler local`` (the cluster started by the run), beside the local pool; ``toolkit
@@ -64,10 +66,13 @@ sys.path.insert(0, str(HERE))
 
 from corpus import make  # noqa: E402
 
-Run = tuple[float, float, int]  # wall seconds, peak RSS of the largest process (MiB), first non-zero exit code
+Run = tuple[float, float, int, float]
+"""Wall seconds, peak RSS of the largest process (MiB), first non-zero exit code, and CPU seconds
+(user and system, every process of the commands: what a busy machine's load changes least)."""
 
 # Runs the commands (a JSON list on stdin) one after the other; prints their total wall time, the
-# largest RSS any of them reached (ru_maxrss of the children) and the first non-zero exit code.
+# largest RSS any of them reached (ru_maxrss of the children), the first non-zero exit code and the
+# CPU seconds of the children (user + system; a command's workers are waited for, so counted).
 MEASURE = (
     "import json, resource, subprocess, sys, time\n"
     "commands = json.load(sys.stdin); code = 0\n"
@@ -75,7 +80,8 @@ MEASURE = (
     "for command in commands:\n"
     "    done = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
     "    code = code or done.returncode\n"
-    "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, code)\n"
+    "used = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+    "print(time.perf_counter() - t, used.ru_maxrss, code, used.ru_utime + used.ru_stime)\n"
 )
 
 PLAIN = r"""
@@ -157,7 +163,8 @@ def batched(prefix: list[str], files: Sequence[str]) -> list[list[str]]:
 
 
 def run(commands: Sequence[Sequence[str]], cwd: Path) -> Run:
-    """Wall seconds, peak RSS (MiB) and exit code of commands run one after the other, from a fresh process."""
+    """Wall seconds, peak RSS (MiB), exit code and CPU seconds of commands run one after the other,
+    from a fresh process."""
     out = subprocess.run(
         [sys.executable, "-c", MEASURE],
         input=json.dumps([list(c) for c in commands]),
@@ -166,8 +173,8 @@ def run(commands: Sequence[Sequence[str]], cwd: Path) -> Run:
         check=True,
         cwd=cwd,
     )
-    seconds, rss, code = out.stdout.split()
-    return float(seconds), int(rss) / 1024, int(code)
+    seconds, rss, code, cpu = out.stdout.split()
+    return float(seconds), int(rss) / 1024, int(code), float(cpu)
 
 
 def once(command: list[str], cwd: Path) -> Run:
@@ -431,7 +438,7 @@ def main() -> None:
     )
     parser.add_argument("--no-peers", action="store_true", help="skip check-jsonschema and linkml-validate")
     parser.add_argument("--no-exports", action="store_true")
-    parser.add_argument("--export-repeat", type=int, default=3, help="interleaved rounds of the exports (medians)")
+    parser.add_argument("--export-repeat", type=int, default=7, help="interleaved rounds of the exports (medians)")
     parser.add_argument("--no-dask", action="store_true", help="skip the rows on local Dask clusters")
     parser.add_argument("--results", type=Path, default=HERE / "RESULTS.md")
     args = parser.parse_args()
@@ -533,7 +540,8 @@ def main() -> None:
                 start = run(startup_calls, work)
                 part = run(sample_calls, work)
                 per_file = max(part[0] - start[0], 0.0) / max(sampled - kinds, 1)
-                rows[linkml_row].append((start[0] + per_file * (count - kinds), part[1], part[2]))
+                cpu = start[3] + max(part[3] - start[3], 0.0) / max(sampled - kinds, 1) * (count - kinds)
+                rows[linkml_row].append((start[0] + per_file * (count - kinds), part[1], part[2], cpu))
                 notes.append(
                     f"linkml-validate round {round_ + 1}: start-up {start[0]:.1f} s for {kinds} calls of one file, "
                     f"sample {part[0]:.1f} s for {sampled:,} files ({per_file * 1000:.1f} ms per file after start-up, "
@@ -556,7 +564,7 @@ def main() -> None:
     # Exports in interleaved rounds, each beside a validate of its own round: a ratio to the
     # validate of the same minute, not of another (on a shared machine the load moves between them).
     exports: dict[str, list[Run]] = {}
-    export_base: list[float] = []  # the validate (pool) of each export round
+    export_base: list[Run] = []  # the validate (pool) of each export round
     if not args.no_exports:
         validate_pool = contenders["toolkit validate (pool)"]
         parted = [toolkit, "export", "--no-cache", "-f", "csv", "--parts", "8", "corpus", "-o"]
@@ -585,7 +593,7 @@ def main() -> None:
             ]
         exports = {name: [] for name in commands}
         for round_ in range(args.export_repeat):
-            export_base.append(once(validate_pool, work)[0])
+            export_base.append(once(validate_pool, work))
             for name, command in commands.items():
                 if command is None:
                     once([toolkit, "validate", "corpus"], work)
@@ -640,7 +648,7 @@ def report(
     rows: dict[str, list[Run]],
     started: dict[str, list[float]],
     exports: dict[str, list[Run]],
-    export_base: list[float],
+    export_base: list[Run],
     export_steps: list[tuple[str, float, float]],
     notes: list[str],
     args: argparse.Namespace,
@@ -675,15 +683,18 @@ def report(
         lines += [
             "",
             f"| export ({rounds} interleaved round{'s' * (rounds > 1)}: a validate, then each) | median s | peak MiB "
-            "| vs that round's validate (pool): median | range |",
-            "|---|---:|---:|---:|---:|",
-            f"| toolkit validate (pool), in these rounds | {statistics.median(export_base):.2f} | | 1.00x | |",
+            "| vs that round's validate (pool): median | range | CPU s | CPU vs that round's validate: median |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+            f"| toolkit validate (pool), in these rounds | {statistics.median(r[0] for r in export_base):.2f} | | 1.00x "
+            f"| | {statistics.median(r[3] for r in export_base):.2f} | 1.00x |",
         ]
         for name, runs in exports.items():
-            ratios = [run[0] / alone for run, alone in zip(runs, export_base, strict=True)]
+            ratios = [run[0] / alone[0] for run, alone in zip(runs, export_base, strict=True)]
+            cpu = [run[3] / alone[3] for run, alone in zip(runs, export_base, strict=True)]
             lines.append(
                 f"| {name} | {statistics.median(r[0] for r in runs):.2f} | {max(r[1] for r in runs):.0f} "
-                f"| {statistics.median(ratios):.2f}x | {min(ratios):.2f}-{max(ratios):.2f}x |"
+                f"| {statistics.median(ratios):.2f}x | {min(ratios):.2f}-{max(ratios):.2f}x "
+                f"| {statistics.median(r[3] for r in runs):.2f} | {statistics.median(cpu):.2f}x |"
             )
     if export_steps:
         lines += ["", "| export step, in process | median s | library time / toolkit time |", "|---|---:|---:|"]
