@@ -68,7 +68,8 @@ from corpus import make  # noqa: E402
 
 Run = tuple[float, float, int, float]
 """Wall seconds, peak RSS of the largest process (MiB), first non-zero exit code, and CPU seconds
-(user and system, every process of the commands: what a busy machine's load changes least)."""
+(user and system of the commands' processes, their workers included, not a running cluster's: what
+a busy machine's load changes least)."""
 
 # Runs the commands (a JSON list on stdin) one after the other; prints their total wall time, the
 # largest RSS any of them reached (ru_maxrss of the children), the first non-zero exit code and the
@@ -691,10 +692,15 @@ def report(
         for name, runs in exports.items():
             ratios = [run[0] / alone[0] for run, alone in zip(runs, export_base, strict=True)]
             cpu = [run[3] / alone[3] for run, alone in zip(runs, export_base, strict=True)]
+            # (a running cluster's workers are not the command's processes: their CPU is not counted)
+            cpu_cells = (
+                "| | |"
+                if "running cluster" in name
+                else f"| {statistics.median(r[3] for r in runs):.2f} | {statistics.median(cpu):.2f}x |"
+            )
             lines.append(
                 f"| {name} | {statistics.median(r[0] for r in runs):.2f} | {max(r[1] for r in runs):.0f} "
-                f"| {statistics.median(ratios):.2f}x | {min(ratios):.2f}-{max(ratios):.2f}x "
-                f"| {statistics.median(r[3] for r in runs):.2f} | {statistics.median(cpu):.2f}x |"
+                f"| {statistics.median(ratios):.2f}x | {min(ratios):.2f}-{max(ratios):.2f}x {cpu_cells}"
             )
     if export_steps:
         lines += ["", "| export step, in process | median s | library time / toolkit time |", "|---|---:|---:|"]

@@ -752,10 +752,12 @@ def _types_in(records: t.Sequence[Record]) -> set[str]:
 
 
 class _Plan(t.NamedTuple):
-    """What every slice of an export writes with: the tables, and each one's fill function."""
+    """What every slice of an export writes with: the tables, each one's fill function, and
+    whether the cells are guarded (which the functions were made for)."""
 
     tables: tuple[Table, ...]
     fills: tuple[_Fill, ...]
+    guarded: bool
 
 
 def _write_tables(
@@ -1107,7 +1109,7 @@ class CsvFormat:
         other records."""
         tables = layout(context.schema)
         guarded = context.options.get("cells", "guarded") != "raw"
-        return _Plan(tables, tuple(_fill_builder(table, guarded) for table in tables))
+        return _Plan(tables, tuple(_fill_builder(table, guarded) for table in tables), guarded)
 
     def stream_slice(
         self,
@@ -1118,15 +1120,14 @@ class CsvFormat:
         open: t.Callable[[str], Writable],
     ) -> None:
         """The slice's rows of every table (the first slice: the header rows before them)."""
-        guarded = context.options.get("cells", "guarded") != "raw"
         sinks = [open(table.path) for table in plan.tables]
-        _write_tables(records, plan.tables, sinks, guarded, header=piece.first, made=plan.fills)
+        _write_tables(records, plan.tables, sinks, plan.guarded, header=piece.first, made=plan.fills)
 
     def stream_end(
         self, context: Context, plan: _Plan, summaries: list[t.Any], open: t.Callable[[str], Writable]
     ) -> list[str]:
         """``datapackage.json``, after the tables."""
-        open(PACKAGE).write(_package(plan.tables, context.options.get("cells", "guarded") != "raw"))
+        open(PACKAGE).write(_package(plan.tables, plan.guarded))
         return []
 
     def plan(self, records: t.Sequence[Record], context: Context) -> None:

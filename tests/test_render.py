@@ -199,3 +199,37 @@ def test_the_notice_is_escaped_as_a_workflow_command() -> None:
     )
     assert "\n" not in line and "\r" not in line
     assert re.fullmatch(r"::notice title=records-toolkit::[^%\r\n]*", line)
+
+
+def test_visible_escapes_every_control_and_bidi_character_and_keeps_the_rest() -> None:
+    """Text of plain printable ASCII is kept as it is without looking at each character; anything
+    else is looked at: every character escaped exactly when it is hidden."""
+    hidden = {*range(0x20), 0x7F, *range(0x80, 0xA0), 0x061C, 0x200E, 0x200F, 0x2028, 0x2029}
+    hidden |= {*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0xFEFF}
+    for code in [*range(0x300), *sorted(hidden), 0x2030, 0x1F600, 0xDC80, 0xDCFF]:
+        char = chr(code)
+        for text in (char, f"plain {char} text", f"{char}{char}"):
+            shown = render.visible(text)
+            if code in hidden or 0xD800 <= code < 0xE000:
+                assert char not in shown and "\\" in shown, (hex(code), shown)
+            else:
+                assert shown == text, hex(code)
+    assert render.visible("a\x1b[31mb") == "a\\x1b[31mb" and render.visible("\udc80") == "\\x80"
+
+
+def test_many_notices_are_said_one_a_line_in_order() -> None:
+    """Written a thousand lines at a time: the same lines, each escaped, none with -q."""
+    from click.testing import CliRunner
+
+    from records_toolkit.cli import _said
+
+    notices = [f"event e{n}: left out" + (" \x1b[2J" if n % 1000 == 999 else "") for n in range(2500)]
+    runner = CliRunner()
+    with runner.isolation() as (_out, err, *_):
+        _said(notices, False)
+        said = err.getvalue().decode().splitlines()
+    assert said == [f"notice: {render.visible(n)}" for n in notices]
+    assert "notice: event e999: left out \\x1b[2J" in said
+    with runner.isolation() as (_out, err, *_):
+        _said(notices, True)
+        assert err.getvalue() == b""

@@ -268,8 +268,10 @@ def test_ctypes_is_loaded_once_before_the_workers_are_forked(tmp_path: Path) -> 
     """The workers, the walk's helper and the export's end all use the C library (``prctl``,
     ``syncfs``): loaded once before the forks, where each worker imported ctypes anew (3 to 8 ms)."""
     code = (
-        "from records_toolkit import api, slices; slices.MIN_RECORDS = 2; import sys; "
-        f"api.export([sys.argv[1]], 'csv', to=sys.argv[2], jobs=2, source_date_epoch=0)"
+        "from records_toolkit import api, slices, workers; slices.MIN_RECORDS = 2; import sys; "
+        "real = workers.in_order; "
+        "workers.in_order = lambda *a, **k: print('pool', a[2], flush=True) or real(*a, **k); "
+        "api.export([sys.argv[1]], 'csv', to=sys.argv[2], jobs=2, source_date_epoch=0)"
     )
     done = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", code, str(RECORDS), str(tmp_path / "out")],
@@ -279,6 +281,7 @@ def test_ctypes_is_loaded_once_before_the_workers_are_forked(tmp_path: Path) -> 
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert (tmp_path / "out" / "events.csv").is_file()
+    assert "pool 2" in done.stdout.splitlines()  # (the slices were written by two forked workers)
     imported = [line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")]
     assert imported.count("ctypes") == 1, imported.count("ctypes")  # (every process prints its imports here)
 

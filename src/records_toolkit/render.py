@@ -57,6 +57,8 @@ def visible(text: str, keep: str = "") -> str:
     Everything the text renderer prints comes from untrusted files: an escape sequence in a
     record or in a file name must show, not act on the terminal.
     """
+    if text.isascii() and text.isprintable():  # (the usual text, told in C: none of them is there)
+        return text
     if not any(ord(char) in _HIDDEN for char in text):
         return text
     return "".join(_escaped(char) if ord(char) in _HIDDEN and char not in keep else char for char in text)

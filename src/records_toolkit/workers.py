@@ -26,7 +26,11 @@ def libc() -> t.Any:
     Loaded once, here, before any fork: a forked process then has it, where importing ctypes
     anew took 3 to 8 ms in each of the workers, the walk's helper and the export's end."""
     if not _LIBC:
+        import sys
+
         try:
+            if not sys.platform.startswith("linux"):  # (prctl and syncfs are Linux's)
+                raise ImportError
             import ctypes
 
             _LIBC.append(ctypes.CDLL(None, use_errno=True))
@@ -39,9 +43,8 @@ def set_death_signal() -> bool:
     """Linux: ask the kernel to send this process SIGKILL when its parent ends
     (``prctl(PR_SET_PDEATHSIG)``); whether it took."""
     import signal
-    import sys
 
-    c = libc() if sys.platform.startswith("linux") else None
+    c = libc()
     try:
         return c is not None and c.prctl(1, int(signal.SIGKILL), 0, 0, 0) == 0  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
