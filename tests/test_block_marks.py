@@ -184,3 +184,15 @@ def test_mutated_records_are_placed_as_composing_places_them_or_left_to_it(path:
         _compared(text)
     else:
         assert block_marks.marks(text) is None
+
+
+def test_the_odd_characters_are_exactly_those_outside_lf_and_the_printable_ranges() -> None:
+    """Every code point: a text holding one of them goes to the composer (NEL, LS and PS end lines
+    for libyaml; TAB, CR, controls, surrogates and the non-characters FFFE and FFFF are its to
+    judge), any other may be marked line by line."""
+    printable = [(0x0A, 0x0A), (0x20, 0x7E), (0xA0, 0x2027), (0x202A, 0xD7FF), (0xE000, 0xFFFD), (0x10000, 0x10FFFF)]
+    ok = bytearray(0x110000)
+    for low, high in printable:
+        ok[low : high + 1] = b"\x01" * (high - low + 1)
+    found = [code for code in range(0x110000) if bool(block_marks._ODD.match(chr(code))) == bool(ok[code])]
+    assert found == [], [hex(code) for code in found[:10]]

@@ -30,7 +30,9 @@ _AFTER = re.compile(r" *(?:#.*)?")  # what may follow a scalar on its line: spac
 _BLOCK = re.compile(r"[|>][+-]?")  # (an explicit indentation indicator: composed)
 # Any character but LF and the printable ones: NEL, LS and PS also end lines for libyaml (and so
 # for the composer's marks), TAB and CR are left to it, and a control character is refused there.
-_ODD = re.compile("[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# Written as the characters it finds, not as the complement of the printable ones: the negated
+# class of astral ranges took 6-7 ms to compile, a twelfth of the start-up of a file with problems.
+_ODD = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")
 _PLAIN_START = re.compile(r"[^\s\-?:,\[\]{}#&*!|>'\"%@`]|[-?:][^\s,\[\]{}]")  # (YAML 1.2 §7.3.3)
 
 
