@@ -751,6 +751,11 @@ def _types_in(records: t.Sequence[Record]) -> set[str]:
     return {record["type"] for record in records}
 
 
+def _guarded(context: Context) -> bool:
+    """Whether the cells carry the formula guard (``-O cells``: ``guarded``, the default, or ``raw``)."""
+    return context.options.get("cells", "guarded") != "raw"
+
+
 class _Plan(t.NamedTuple):
     """What every slice of an export writes with: the tables, each one's fill function, and
     whether the cells are guarded (which the functions were made for)."""
@@ -1093,12 +1098,12 @@ class CsvFormat:
     )
 
     def export(self, records: t.Sequence[Record], context: Context) -> Exported:
-        guarded = context.options.get("cells", "guarded") != "raw"
+        guarded = _guarded(context)
         return Exported(files=export(records, context.schema, guarded=guarded))
 
     def stream(self, records: t.Sequence[Record], context: Context, open: t.Callable[[str], Writable]) -> list[str]:
         """As :meth:`export`, each table written as the records pass."""
-        write(records, context.schema, open, guarded=context.options.get("cells", "guarded") != "raw")
+        write(records, context.schema, open, guarded=_guarded(context))
         return []
 
     slice_types: t.Sequence[str] = ()  # (every record is a row)
@@ -1108,7 +1113,7 @@ class CsvFormat:
         compiled in each slice, they were a tenth of its time); a slice's rows need nothing of the
         other records."""
         tables = layout(context.schema)
-        guarded = context.options.get("cells", "guarded") != "raw"
+        guarded = _guarded(context)
         return _Plan(tables, tuple(_fill_builder(table, guarded) for table in tables), guarded)
 
     def stream_slice(
@@ -1138,13 +1143,13 @@ class CsvFormat:
         self, records: t.Sequence[Record], context: Context, plan: None, part: Part, open: t.Callable[[str], Writable]
     ) -> dict[str, str]:
         """The tables of one part (:class:`~records_toolkit.plugins.Partitioned`), in ``<table>/part-<n>.csv``."""
-        return write_part(records, context.schema, part, open, guarded=context.options.get("cells", "guarded") != "raw")
+        return write_part(records, context.schema, part, open, guarded=_guarded(context))
 
     def stream_index(
         self, context: Context, plan: None, summaries: list[t.Any], open: t.Callable[[str], Writable]
     ) -> list[str]:
         """``datapackage.json``, each table a multipart resource listing its part files in order."""
-        write_package(context.schema, summaries, open, guarded=context.options.get("cells", "guarded") != "raw")
+        write_package(context.schema, summaries, open, guarded=_guarded(context))
         return []
 
     def earlier_parts(self, directory: Path) -> list[str]:

@@ -769,9 +769,8 @@ class IcsFormat:
             if "url" in source:
                 line = f"- {source.get('title', source['url'])} <{source['url']}>"
             else:
-                article = by_id.get(source.get("article"))
-                name = source.get("article") if article is None or article.name is _ABSENT else article.name
-                line = f'- {name}: "{source.get("quote", "")}"'
+                article = by_id.get(source.get("article")) or _Shown(source.get("article"))
+                line = f'- {article.shown}: "{source.get("quote", "")}"'
             if line not in cited:
                 cited.append(line)
         if cited:

@@ -208,6 +208,19 @@ def test_packed_names_give_back_the_very_names(given_names: list[str], start: in
     assert (packed.listed is not None) == any("\0" in name for name in given_names)  # (a NUL: a plain list)
 
 
+@given(names, names)
+def test_packed_names_joined_are_the_names_of_both(first: list[str], second: list[str]) -> None:
+    """A later chunk's names after these, as appending each would give (its packed bytes joined;
+    a NUL on either side: a plain list)."""
+    joined = loader.Names(first)
+    joined.extend(loader.Names(second))
+    assert joined == [*first, *second] and list(joined) == [*first, *second]
+    assert len(joined) == len(first) + len(second)
+    assert (joined.listed is not None) == any("\0" in name for name in [*first, *second])
+    joined.append("last")
+    assert joined[-1] == "last" and joined[: len(first)] == first
+
+
 def test_packed_names_iterate_in_blocks_and_grow() -> None:
     many = [f"corpus/f{n % 7}/record-{n:05}.yaml" for n in range(10_000)]
     packed = loader.Names()

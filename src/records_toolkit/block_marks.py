@@ -36,6 +36,11 @@ _ODD = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\u
 _PLAIN_START = re.compile(r"[^\s\-?:,\[\]{}#&*!|>'\"%@`]|[-?:][^\s,\[\]{}]")  # (YAML 1.2 §7.3.3)
 
 
+def _is_item(text: str) -> bool:
+    """Whether a line's text (after its indent) begins a block sequence's item: ``-`` alone or ``- ``."""
+    return text == "-" or text.startswith("- ")
+
+
 class Node(t.NamedTuple):
     """A node's start and, for a mapping, its ``(key, key start, value)`` entries or, for a
     sequence, its items (a scalar has neither)."""
@@ -110,7 +115,7 @@ def _block(lines: _Lines, indent: int) -> Node:
     row = lines.peek()
     if row is None or row[1] != indent:
         raise _Unsure
-    if row[2] == "-" or row[2].startswith("- "):
+    if _is_item(row[2]):
         return _sequence(lines, indent)
     return _mapping(lines, indent, row[0] + indent, row[2])
 
@@ -120,7 +125,7 @@ def _sequence(lines: _Lines, indent: int) -> Node:
     start = -1
     while True:
         row = lines.peek()
-        if row is None or row[1] != indent or not (row[2] == "-" or row[2].startswith("- ")):
+        if row is None or row[1] != indent or not _is_item(row[2]):
             break
         at, _, rest = row
         dash = at + indent
@@ -135,7 +140,7 @@ def _sequence(lines: _Lines, indent: int) -> Node:
             if following is None or following[1] <= indent:
                 raise _Unsure  # an empty item (null)
             items.append(_block(lines, following[1]))
-        elif after == "-" or after.startswith("- "):
+        elif _is_item(after):
             raise _Unsure  # a sequence in a sequence on one line
         elif _KEY.match(after):
             items.append(_mapping(lines, column, at + column, after))
@@ -161,7 +166,7 @@ def _mapping(lines: _Lines, indent: int, first: int, text: str) -> Node:
             if following is None or following[1] < indent:
                 raise _Unsure  # an empty value (null)
             if following[1] == indent:
-                if not (following[2] == "-" or following[2].startswith("- ")):
+                if not _is_item(following[2]):
                     raise _Unsure  # an empty value (null)
                 value = _sequence(lines, indent)  # (a sequence at the key's own indent, as YAML allows)
             else:
@@ -170,7 +175,7 @@ def _mapping(lines: _Lines, indent: int, first: int, text: str) -> Node:
             value = _scalar_line(lines, indent, start + found.end(), after)
         entries.append((name, key_start, value))
         row = lines.peek()
-        if row is None or row[1] != indent or row[2] == "-" or row[2].startswith("- "):
+        if row is None or row[1] != indent or _is_item(row[2]):
             break
         start, rest = row[0] + indent, row[2]
     return Node(first, entries=tuple(entries), kind="mapping")

@@ -481,8 +481,7 @@ class Hashes:
 
     def extend(self, other: Hashes) -> None:
         """``other``'s files after these (a later chunk's)."""
-        for name in other.names:
-            self.names.append(name)
+        self.names.extend(other.names)
         self.shas += other.shas
         self.records.extend(other.records)
         self._at = None
@@ -543,9 +542,10 @@ class Hashes:
 
 
 def _hashes(names: list[str], shas: bytes, records: bytes) -> Hashes:
+    from .loader import Names
+
     made = Hashes()
-    for name in names:
-        made.names.append(name)
+    made.names = Names(names)
     made.shas += shas
     made.records.frombytes(records)
     return made

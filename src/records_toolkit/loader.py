@@ -1026,6 +1026,16 @@ class Names(t.Sequence[str]):
             self.data, self.starts = bytearray(), self.starts[:0]
         self.listed.append(name)
 
+    def extend(self, other: Names) -> None:
+        """``other``'s names after these: its packed bytes joined as they are, not decoded and encoded again."""
+        if self.listed is None and other.listed is None:
+            base = len(self.data)
+            self.starts.extend([start + base for start in other.starts])
+            self.data += other.data
+            return
+        for name in other:
+            self.append(name)
+
     def __len__(self) -> int:
         return len(self.starts) if self.listed is None else len(self.listed)
 
