@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -153,7 +154,7 @@ def _stored_files(repo: Path) -> dict[str, t.Any]:
     assert store is not None and not store.empty
     table = incremental._Table.read(store)
     store.close()
-    names = table.names.split("\0") if table.count else []
+    names = table.names.decode("utf-8", "surrogatepass").split("\0") if table.count else []
     return {name: table.signature(number) for number, name in enumerate(names)}
 
 
@@ -989,3 +990,95 @@ def test_the_packed_hashes_answer_as_a_dict_of_them(given_names: tuple[list[str]
     for asked in (order, in_order, names):  # (in_order: the files of a run, checked in its order)
         assert list(whole.each(asked)) == [(sha.get(name), records.get(name, 0)) for name in asked]
         assert [whole.get(name) for name in asked] == [(sha.get(name), records.get(name, 0)) for name in asked]
+
+
+@given(
+    st.lists(st.text(min_size=1, max_size=5), unique=True, max_size=12).flatmap(
+        lambda names: st.tuples(
+            st.just(names),
+            st.lists(st.sampled_from(names), unique=True) if names else st.just([]),
+            st.lists(st.integers(0, 12), max_size=4),
+            st.booleans(),
+        )
+    )
+)
+@example(given=(["a", "b", "c"], ["a", "b", "c"], [1], True))
+@example(given=(["a", "b", "c"], ["a", "c"], [1], True))
+def test_hashes_of_the_expected_files_keep_their_names_once(
+    given: tuple[list[str], list[str], list[int], bool],
+) -> None:
+    """A run's hashes told the files it checks (``expected``) answer as hashes that keep every
+    name, whichever files were noted and however the chunks were cut; while the files come in
+    the expected order their names are not kept a second time."""
+    import pickle
+
+    names, noted, cuts, whole_order = given
+    expected = loader.Names(names if whole_order else noted)
+    plain, told = cache.Hashes(), cache.Hashes(expected)
+    bounds = sorted({0, len(noted), *(min(c, len(noted)) for c in cuts)})
+    for number, (start, end) in enumerate(itertools.pairwise(bounds)):
+        for hashes in (plain, told):
+            if number % 2:  # a worker's chunk, pickled back
+                chunk = cache.Hashes()
+                for name in noted[start:end]:
+                    chunk.note(name, bytes([len(name)]) * 32, len(name))
+                hashes.extend(pickle.loads(pickle.dumps(chunk)))
+            else:  # checked in this process
+                for name in noted[start:end]:
+                    hashes.note(name, bytes([len(name)]) * 32, len(name))
+    assert told == plain and list(told.noted()) == noted
+    for asked in (expected, names, noted, noted[::-1]):
+        assert list(told.each(asked)) == list(plain.each(asked))
+        assert [told.get(name) for name in asked] == [plain.get(name) for name in asked]
+    assert pickle.loads(pickle.dumps(told)) == plain
+    if list(expected) == noted:  # the files in the expected order: the names held once
+        assert len(told.names) == 0 and told.noted() is expected
+    told.clear()
+    assert len(told) == 0 and list(told.noted()) == [] and told.get(noted[0] if noted else "x") == (None, 0)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        b"",
+        b"a\0b\xff",
+        bytearray(b"names\0of\0files"),
+        memoryview(bytearray(b"x\0y\0"))[:-1],
+        "text",
+        (b"a", 1),
+        [None],
+    ],
+)
+def test_a_section_written_in_pieces_reads_back_as_marshal_would(value: t.Any) -> None:
+    """A run of bytes (the snapshot's names) is written after marshal's header as it is, not copied."""
+    import marshal
+
+    pieces = cache._marshalled(value)
+    assert marshal.loads(b"".join(bytes(piece) for piece in pieces)) == marshal.loads(marshal.dumps(value))
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        assert pieces[1] == value and len(pieces[0]) == 5
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_the_snapshot_of_the_runs_own_hashes_is_the_one_made_name_by_name(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, jobs: str
+) -> None:
+    """A run that fills the cache hands its hashes over to the snapshot's table (its own order:
+    no names kept twice, no columns copied); the snapshot is byte for byte the one made from
+    hashes that keep every name and are looked up name by name."""
+    _ctime_aged(monkeypatch)
+    snapshot = repo / "records" / cache.CACHE_DIR / cache.INDEX
+    first = _run("--jobs", jobs)
+    handed_over = snapshot.read_bytes()
+    shutil.rmtree(snapshot.parent)
+
+    class NameByName(cache.Hashes):
+        def __init__(self, expected: loader.Names | None = None) -> None:
+            super().__init__()
+
+    own = cache.Hashes
+    monkeypatch.setattr(cache, "Hashes", NameByName)
+    assert _run("--jobs", jobs) == first
+    assert snapshot.read_bytes() == handed_over
+    monkeypatch.setattr(cache, "Hashes", own)
+    assert _run("--jobs", jobs) == first  # (read back: the same report)

@@ -43,6 +43,9 @@ import zlib
 
 from .loader import NotRegular, read_regular
 
+if t.TYPE_CHECKING:
+    from .loader import Names
+
 CACHE_DIR = ".records-toolkit-cache"
 INDEX = "snapshot"
 FORMAT = 4
@@ -306,11 +309,15 @@ class Store:
         table: dict[str, list[t.Any]] = {}
         offset = 0
         for name, value in fresh:
-            data = value if encoded else marshal.dumps(value)
-            write(data)
-            table[name] = [offset, len(data), hashlib.sha256(data).hexdigest()]
-            offset += len(data)
-            del data
+            pieces = (value,) if encoded else _marshalled(value)
+            digest, length = hashlib.sha256(), 0
+            for piece in pieces:
+                write(piece)
+                digest.update(piece)
+                length += len(piece)
+            table[name] = [offset, length, digest.hexdigest()]
+            offset += length
+            del pieces
         if keep:  # copied from the old file as they are (checked: a section that changed meanwhile is refused)
             for name, (old, length, digest) in self._sections.items():
                 if name not in table and name not in drop:
@@ -321,6 +328,17 @@ class Store:
                     table[name] = [offset, length, digest]
                     offset += int(length)
         write(self._trailer(table))
+
+
+def _marshalled(value: t.Any) -> tuple[bytes | memoryview, ...]:
+    """A section as :mod:`marshal` writes it, in pieces. A run of bytes (the names of 100,000
+    files: 5 MB) follows marshal's own header for bytes (type ``s``, a 32-bit length) as it is,
+    not copied into one value with it."""
+    if type(value) in (bytes, bytearray, memoryview):
+        view = memoryview(value)
+        if view.format == "B" and view.contiguous and view.nbytes < 1 << 31:
+            return b"s" + view.nbytes.to_bytes(4, "little"), view
+    return (marshal.dumps(value),)
 
 
 def _open_regular(name: str, limit: int, folder: int) -> tuple[int, int, tuple[int, int]]:
@@ -461,9 +479,13 @@ class Hashes:
     in the order the files were checked: packed (the names as :class:`~.loader.Names`, 32 bytes
     and a number a file), not two dicts keyed by name (some 300 bytes a file: 30 MB of a run
     that fills the cache at 100,000 files). A worker's chunk sends its own; they are joined in
-    order (:meth:`extend`)."""
+    order (:meth:`extend`).
 
-    def __init__(self) -> None:
+    ``expected``: the files the run checks, in its order. While the files come in that order
+    (as they do, unless one could not be read), their names are not kept a second time (5 MB
+    at 100,000 files): they are ``expected``'s first ones."""
+
+    def __init__(self, expected: Names | None = None) -> None:
         import array
 
         from .loader import Names
@@ -472,27 +494,70 @@ class Hashes:
         self.shas = bytearray()
         self.records = array.array("q")
         self._at: dict[str, int] | None = None  # (by name: made only when asked out of order)
+        self._expected = expected if expected is not None and expected.listed is None else None
+
+    def _follows(self, names: Names) -> bool:
+        """Whether ``names`` are the next of the expected files (then they need not be kept);
+        if not, every name is kept from here on."""
+        expected, done = self._expected, len(self.records)
+        if expected is None:
+            return False
+        if not len(names):
+            return True
+        if names.listed is None and done + len(names) <= len(expected):
+            begin = expected.starts[done]
+            end = expected.starts[done + len(names)] if done + len(names) < len(expected) else len(expected.data)
+            if end - begin == len(names.data) and memoryview(expected.data)[begin:end] == names.data:
+                return True
+        self.names, self._expected = expected.head(done), None
+        return False
 
     def note(self, name: str, sha: bytes, records: int) -> None:
-        self.names.append(name)
+        expected, done = self._expected, len(self.records)
+        if expected is None or done >= len(expected) or expected[done] != name:
+            if expected is not None:
+                self.names, self._expected = expected.head(done), None
+            self.names.append(name)
         self.shas += sha
         self.records.append(records)
         self._at = None
 
     def extend(self, other: Hashes) -> None:
         """``other``'s files after these (a later chunk's)."""
-        self.names.extend(other.names)
+        if not self._follows(other.noted()):
+            self.names.extend(other.noted())
         self.shas += other.shas
         self.records.extend(other.records)
         self._at = None
 
+    def noted(self) -> Names:
+        """The names of the files noted, in order."""
+        if self._expected is None:
+            return self.names
+        done = len(self.records)
+        return self._expected if done == len(self._expected) else self._expected.head(done)
+
     def __len__(self) -> int:
         return len(self.records)
+
+    def clear(self) -> None:
+        """Let go of every file noted (their room is given back at once)."""
+        import array
+
+        from .loader import Names
+
+        self.names, self.shas, self.records, self._at, self._expected = (
+            Names(),
+            bytearray(),
+            array.array("q"),
+            None,
+            None,
+        )
 
     def get(self, name: str) -> tuple[bytes | None, int]:
         """``(SHA-256, records)`` of ``name``; ``(None, 0)`` for a file not checked (or not read)."""
         if self._at is None:
-            self._at = {noted: number for number, noted in enumerate(self.names)}
+            self._at = {noted: number for number, noted in enumerate(self.noted())}
         number = self._at.get(name)
         if number is None:
             return None, 0
@@ -502,10 +567,14 @@ class Hashes:
         """:meth:`get` of each name of ``order``, in its order. For the files of the run, checked
         in its order, walked side by side with the files as they were checked (no name looked up);
         by name otherwise."""
+        if order is self._expected and len(self.records) == len(order):  # (the run's own files, all noted)
+            for number in range(len(self.records)):
+                yield bytes(self.shas[number * 32 : number * 32 + 32]), self.records[number]
+            return
         if not self._met_in(order):
             yield from map(self.get, order)
             return
-        noted = iter(self.names)
+        noted = iter(self.noted())
         waiting = next(noted, None)
         number = 0
         for name in order:
@@ -518,7 +587,7 @@ class Hashes:
 
     def _met_in(self, order: t.Iterable[str]) -> bool:
         """Whether every file checked comes in ``order``, in the order they were checked."""
-        noted = iter(self.names)
+        noted = iter(self.noted())
         waiting = next(noted, None)
         for name in order:
             if waiting is None:
@@ -530,7 +599,7 @@ class Hashes:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Hashes):
             return NotImplemented
-        return self.names == other.names and self.shas == other.shas and self.records == other.records
+        return self.noted() == other.noted() and self.shas == other.shas and self.records == other.records
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -538,7 +607,7 @@ class Hashes:
         return f"Hashes({len(self)} files)"
 
     def __reduce__(self) -> tuple[t.Any, ...]:
-        return (_hashes, (list(self.names), bytes(self.shas), self.records.tobytes()))
+        return (_hashes, (list(self.noted()), bytes(self.shas), self.records.tobytes()))
 
 
 def _hashes(names: list[str], shas: bytes, records: bytes) -> Hashes:
