@@ -1082,3 +1082,37 @@ def test_the_snapshot_of_the_runs_own_hashes_is_the_one_made_name_by_name(
     assert snapshot.read_bytes() == handed_over
     monkeypatch.setattr(cache, "Hashes", own)
     assert _run("--jobs", jobs) == first  # (read back: the same report)
+
+
+_NAMES = st.text(st.sampled_from("ab/é\udcff"), min_size=1, max_size=4)
+
+
+@given(st.lists(_NAMES, unique=True, max_size=10), st.lists(_NAMES, unique=True, max_size=10), st.booleans())
+@example(old=["a"], new=["a", "b"], packed=True)
+@example(old=["a", "b"], new=["b"], packed=True)
+@example(old=["ab"], new=["b"], packed=True)
+@example(old=["a", "b"], new=["a", "ab", "b"], packed=True)
+@example(old=["a/b", "b"], new=["b", "a/b"], packed=True)
+def test_the_files_of_the_last_run_are_found_by_their_names(old: list[str], new: list[str], packed: bool) -> None:
+    """After files come, go or move, each file's number in the last run is the one looking its
+    name up would give, though only the names between those both runs begin and end with are
+    looked up."""
+    import array
+
+    count = len(old)
+    table = incremental._Table(
+        "\0".join(old).encode("utf-8", "surrogatepass"),
+        count,
+        count,
+        True,
+        bytes(incremental._SIG * count),
+        bytearray(incremental._SHA * count),
+        bytearray(count),
+        array.array("q", range(count)),
+        array.array("q", [0] * count),
+    )
+    order: t.Sequence[str] = loader.Names(new) if packed else new
+    runs = incremental._old_numbers(table, order)
+    assert [number for run in runs for number in run] == [old.index(n) if n in old else -1 for n in new]
+    if packed and old and new and old[0] == new[0]:
+        assert len(runs[0]) >= 1  # (found as bytes, not looked up)

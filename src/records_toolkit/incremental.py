@@ -28,7 +28,9 @@ over random edit sequences).
 from __future__ import annotations
 
 import array
+import bisect
 import collections
+import hashlib
 import itertools
 import operator
 import os
@@ -166,29 +168,36 @@ class _Table:
         self.names, self.count, self.next, self.exact = names, count, next_fid, exact
         self.sigs, self.shas, self.flags, self.fids, self.records = sigs, shas, flags, fids, records
         self.parts = -(-count // CHUNK)  # (of a table read: its parts, which a save compares with its own)
+        self.digests: list[bytes] = []  # (of a table read: each part's, see _digest)
 
     @classmethod
-    def read(cls, store: Store) -> _Table:
+    def read(cls, store: Store, names: bytes | memoryview | None = None) -> _Table:
+        """The snapshot's table; its names are ``names`` when the snapshot holds those (then not read)."""
         meta = store.section("files")
         count, chunks = int(meta["count"]), int(meta["chunks"])
         if chunks != -(-count // CHUNK):
             raise Unusable("files")
         sigs, shas, flags = bytearray(), bytearray(), bytearray()
         fids, records = array.array("q"), array.array("q")
+        digests = []
         for number in range(chunks):  # (a part at a time: the parts and the columns never both held)
             part = store.section(f"rows{number}")
             if type(part) is not tuple or len(part) != 5 or not all(type(x) is bytes for x in part):
                 raise Unusable("files")
+            digests.append(_digest(part))
             sigs += part[0]
             shas += part[1]
             flags += part[2]
             fids.frombytes(part[3])
             records.frombytes(part[4])
             del part
-        names = store.section("names")
-        if type(names) is not bytes:
-            raise Unusable("names")
-        return cls(names, count, int(meta["next"]), bool(meta["exact"]), sigs, shas, flags, fids, records)
+        if names is None or not store.holds("names", names):
+            names = store.section("names")
+            if type(names) is not bytes:
+                raise Unusable("names")
+        table = cls(names, count, int(meta["next"]), bool(meta["exact"]), sigs, shas, flags, fids, records)
+        table.digests = digests
+        return table
 
     def sections(self, old: _Table | None = None) -> t.Iterator[tuple[str, t.Any]]:
         """The sections of this table; given the ``old`` one, only those that differ from it."""
@@ -200,8 +209,14 @@ class _Table:
             yield "names", self.names
         for number in range(chunks):
             part = self.part(number)
-            if old is None or number >= old.parts or old.part(number) != part:
+            if old is None or number >= len(old.digests) or old.digests[number] != _digest(part):
                 yield f"rows{number}", part
+
+    def release(self) -> None:
+        """Let go of the columns (a table read, once the new one is made of it: a save compares
+        the new parts with :attr:`digests`)."""
+        self.sigs, self.shas, self.flags = b"", bytearray(), bytearray()
+        self.fids, self.records = array.array("q"), array.array("q")
 
     def part(self, number: int) -> tuple[bytes, bytes, bytes, bytes, bytes]:
         """Part ``number`` of the table, as the snapshot keeps it: the rows of :data:`CHUNK` files."""
@@ -259,42 +274,121 @@ class _Positions:
         return name
 
 
-def _new_rows(table: _Table, names: bytes | memoryview, old_at: list[int] | None, sigs: bytes | bytearray) -> _Table:
+def _digest(part: tuple[bytes, ...]) -> bytes:
+    """What a part of the table holds, told apart (each column's length, then its bytes)."""
+    digest = hashlib.sha256()
+    for column in part:
+        digest.update(len(column).to_bytes(8, "little"))
+        digest.update(column)
+    return digest.digest()
+
+
+Runs = list[range | list[int]]  # this run's files' numbers in the last run: ranges, and lists (-1: new)
+
+
+def _new_rows(table: _Table, names: bytes | memoryview, runs: Runs | None, sigs: bytes | bytearray) -> _Table:
     """The table of this run before its changes are looked at: its ``names`` (joined), the
     signatures the walk took (``sigs``), the rest of each row the last run's, placed in this run's
-    order (``old_at``: each file's number in the last run, -1 for a new file; None: the same files
-    in the same order). A new file's row has no flags, so it is looked at."""
-    if old_at is None:
+    order (``runs``: see :func:`_old_numbers`; None: the same files in the same order: then the
+    last run's very columns, changed in place, which ``table`` no longer reads; its parts'
+    digests tell a save what changed). A new file's row has no flags, so it is looked at."""
+    if runs is None:
         return _Table(
-            table.names,
-            table.count,
-            table.next,
-            True,
-            sigs,
-            bytearray(table.shas),
-            bytearray(table.flags),
-            array.array("q", table.fids),
-            array.array("q", table.records),
+            table.names, table.count, table.next, True, sigs, table.shas, table.flags, table.fids, table.records
         )
-    packed = bytes(table.shas)
-    shas = [packed[n : n + _SHA] for n in range(0, len(packed), _SHA)]
-    shas.append(bytes(_SHA))
-    flags = [*table.flags, 0]
-    fids = array.array("q", table.fids)
-    fids.append(-1)
-    records = array.array("q", table.records)
-    records.append(0)
     return _Table(
         names,
-        len(old_at),
+        sum(map(len, runs)),
         table.next,
         True,
         sigs,
-        bytearray(b"".join(map(shas.__getitem__, old_at))),
-        bytearray(map(flags.__getitem__, old_at)),
-        array.array("q", map(fids.__getitem__, old_at)),
-        array.array("q", map(records.__getitem__, old_at)),
+        _gathered(table.shas, _SHA, runs),
+        _gathered(table.flags, 1, runs),
+        _gathered_numbers(table.fids, runs, -1),
+        _gathered_numbers(table.records, runs, 0),
     )
+
+
+def _gathered(column: bytes | bytearray, width: int, runs: Runs) -> bytearray:
+    """The rows of ``column`` (``width`` bytes each) at the numbers of ``runs``, zeros for -1."""
+    out = bytearray()
+    blank = bytes(width)
+    for run in runs:
+        if isinstance(run, range):
+            out += column[run.start * width : run.stop * width]
+        else:
+            for n in run:
+                out += column[n * width : (n + 1) * width] if n >= 0 else blank
+    return out
+
+
+def _gathered_numbers(column: array.array[int], runs: Runs, blank: int) -> array.array[int]:
+    out = array.array("q")
+    for run in runs:
+        if isinstance(run, range):
+            out += column[run.start : run.stop]
+        else:
+            out.extend(column[n] if n >= 0 else blank for n in run)
+    return out
+
+
+def _same_from(
+    a: bytes | bytearray | memoryview, b: bytes | bytearray | memoryview, length: int, *, back: bool = False
+) -> int:
+    """How many bytes ``a`` and ``b`` have in common at their start (``back``: at their end),
+    at most ``length``: a block at a time, then halves of the block that differs."""
+    la, lb = len(a), len(b)
+
+    def same(lo: int, hi: int) -> bool:  # bytes lo..hi from the start (or from the end) alike
+        if back:
+            return memoryview(a)[la - hi : la - lo] == memoryview(b)[lb - hi : lb - lo]
+        return memoryview(a)[lo:hi] == memoryview(b)[lo:hi]
+
+    lo, step = 0, 1 << 16
+    while lo < length and same(lo, min(lo + step, length)):
+        lo += step
+    if lo >= length:
+        return length
+    hi = min(lo + step, length)  # (the first difference is in lo..hi)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if same(lo, mid):
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def _old_numbers(table: _Table, order: t.Sequence[str]) -> Runs:
+    """Each file's number in the last run (-1: a new file), in this run's order, as runs: the
+    files both runs begin with and end with are found by comparing their names as bytes; only
+    the names between them are looked up (after a file is added to 100,000, a few names, not a
+    dict of them all)."""
+    old, count = bytes(table.names), table.count
+    la = len(old)
+    p = q = 0  # files in common at the start, at the end
+    start = end = 0  # the bytes of the names between them in `old`: start..la - end
+    if isinstance(order, Names) and order.listed is None and count and len(order):
+        new, starts, n = order.data, order.starts, len(order)
+        lb = len(new) - 1  # (the last name's NUL aside)
+        i = _same_from(old, new, min(la, lb))
+        p = bisect.bisect_right(starts, i) - 1  # the names of `new` that end before byte i
+        if (starts[p + 1] - 1 if p + 1 < n else lb) == i and (i == la or old[i] == 0):
+            p += 1  # the next ends at i in both
+        start = starts[p] if p < n else lb + 1
+        if start <= min(la, lb):
+            j = _same_from(old, memoryview(new)[:lb], min(la, lb) - start, back=True)
+            k = bisect.bisect_left(starts, lb - j)  # the first name of `new` within the common end
+            if k < n and starts[k] == lb - j and la - j > 0 and old[la - j - 1] != 0:
+                k += 1  # (it begins inside a name of `old`)
+            q = n - k
+            end = lb - starts[k] + 1 if q else 0  # (with the NUL before it)
+    middle = old[start : la - end]
+    names = middle.decode("utf-8", "surrogatepass").split("\0") if count - p - q else []
+    if len(names) != count - p - q:
+        raise Unusable("names")
+    position = dict(zip(names, range(p, count - q)))
+    return [range(p), [position.get(name, -1) for name in order[p : len(order) - q]], range(count - q, count)]
 
 
 def _differing(new: bytes | bytearray, old: bytes | bytearray, flags: bytes | bytearray) -> list[int]:
@@ -683,7 +777,7 @@ def vouched(store: Store, order: t.Sequence[str], stats: t.Mapping[str, Signatur
         count, chunks = int(meta["count"]), int(meta["chunks"])
         if not meta["exact"] or count != len(order) or chunks != -(-count // CHUNK) or store.section("problems"):
             return None
-        if store.section("names") != _joined(order):
+        if not store.holds("names", _joined(order)):
             return None
         sigs, odd = _pack_all(order, stats)
         if odd:
@@ -725,30 +819,30 @@ def update(
 def _update(
     store: Store, order: t.Sequence[str], stats: t.Mapping[str, Signature], checker: Checker, max_bytes: int
 ) -> Outcome:
-    table = _Table.read(store)
+    table = _Table.read(store, _joined(order))
     if not table.exact:
         raise Fallback("the last run reached a cap")
     sigs, odd = _pack_all(order, stats)
-    old_at: list[int] | None = None  # each file's number in the last run (None: the same files, in order)
+    runs: Runs | None = None  # each file's number in the last run (None: the same files, in order)
+    old_at = array.array("q")  # (the same, number by number)
     gone: set[int] = set()  # files whose old contributions go: changed or removed
     reordered = False
     joined = _joined(order)
     if len(order) != table.count or joined != table.names:
-        names = bytes(table.names).decode("utf-8", "surrogatepass").split("\0") if table.count else []
-        if len(names) != table.count:
-            raise Unusable("names")
-        position = dict(zip(names, range(table.count)))
-        old_at = list(map(position.get, order, itertools.repeat(-1)))
-        kept = [number for number in old_at if number >= 0]
+        runs = _old_numbers(table, order)
+        between, after = runs[1], runs[2]
+        assert isinstance(between, list) and isinstance(after, range)
+        kept = [number for number in between if number >= 0]
         reordered = kept != sorted(kept)
-        gone.update(table.fids[number] for number in set(range(table.count)).difference(kept))
-        rows = [table.sigs[n : n + _SIG] for n in range(0, len(table.sigs), _SIG)]
-        rows.append(bytes(_SIG))
-        old_sigs: bytes | bytearray = b"".join(map(rows.__getitem__, old_at))
-        del names, position, kept, rows
+        gone.update(table.fids[number] for number in set(range(len(runs[0]), after.start)).difference(kept))
+        old_sigs: bytes | bytearray = _gathered(table.sigs, _SIG, runs)
+        old_at = array.array("q", itertools.chain.from_iterable(runs))
+        del kept, between, after
     else:
         old_sigs = table.sigs
-    new = _new_rows(table, joined, old_at, sigs)
+    new = _new_rows(table, joined, runs, sigs)
+    if runs is not None:
+        table.release()  # (its rows are now the new table's, placed in this run's order)
     changed: list[tuple[str, int]] = []  # (name, number in this run) of the files to parse
     racy = store.started - cache.RACY_NS
     walked = _walked(order, stats)
@@ -756,8 +850,8 @@ def _update(
         name = order[number]
         info, fits = odd[number] if number in odd else (walked(number, name), True)
         sig = None if info is None or not fits or info[1] >= racy or info[2] >= racy else info
-        sha = None if old_at is not None and old_at[number] < 0 else new.sha(number)
-        if old_at is not None and old_at[number] < 0:
+        sha = None if runs is not None and old_at[number] < 0 else new.sha(number)
+        if runs is not None and old_at[number] < 0:
             new.fids[number] = new.next
             new.next += 1
             same = False
@@ -939,16 +1033,12 @@ class _Update:
                 table.shas[number * _SHA : (number + 1) * _SHA] = sha
                 table.flags[number] |= _HASHED
             table.records[number] = records
-        sections: list[tuple[str, t.Any]] = [
-            *table.sections(self.old),
-            ("problems", result),
-            ("dangling", dangling),
-            ("multi", sorted(multi)),
-        ]
+        rest: list[tuple[str, t.Any]] = [("problems", result), ("dangling", dangling), ("multi", sorted(multi))]
         for sharded in (forward, defs, refs, quotes, texts):
-            sections.extend(sharded.changed().items())
+            rest.extend(sharded.changed().items())
         stale = [f"rows{number}" for number in range(-(-table.count // CHUNK), self.old.parts)]
-        store.save(sections, keep_rest=True, drop=stale)
+        # (the table's parts made as they are written: each let go once encoded)
+        store.save(itertools.chain(table.sections(self.old), rest), keep_rest=True, drop=stale)
         return Outcome([_problem(self.where.name(p[0]), p) for p in result], table.records.tolist())
 
     def _ordered(self, found: list[t.Any]) -> list[t.Any]:
