@@ -48,7 +48,7 @@ if t.TYPE_CHECKING:
 
 CACHE_DIR = ".records-toolkit-cache"
 INDEX = "snapshot"
-FORMAT = 4
+FORMAT = 5  # (5: the names of the files as bytes, not text)
 SHARDS = 256  # index shards: a run after one change decodes a few of them
 #: A save after a change appends its sections and a new header to the snapshot; the snapshot is
 #: written anew (compacted) once what it holds no longer in use passes what it uses plus this.

@@ -137,7 +137,8 @@ def _walked(order: t.Sequence[str], stats: t.Mapping[str, Signature]) -> t.Calla
 
 def _joined(order: t.Sequence[str]) -> bytes | memoryview:
     """The names of ``order`` joined by NUL, in UTF-8 (lone surrogates kept), as the snapshot
-    keeps them: of packed names, a view of their own bytes (no copy: 5 MB at 100,000 files)."""
+    keeps them: of packed names, a view of their own bytes (no copy: 5 MB at 100,000 files).
+    While a view is held the names cannot grow (BufferError): a run's order is complete before."""
     if isinstance(order, Names) and order.listed is None:
         return memoryview(order.data)[:-1]
     return "\0".join(order).encode("utf-8", "surrogatepass")
