@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -232,3 +233,20 @@ def test_the_closest_passage_shows_the_white_space_that_differs() -> None:
         checker.add(Document(f"r{index}.yaml", 0, record))
     found = [p.message for p in checker.finish().report.problems if p.code == "quote-not-found"]
     assert len(found) == 1 and "\\n\\n" in found[0], found
+
+
+@given(st.integers(1, 300_000), st.integers(1, 16))
+def test_the_workers_chunks_cover_the_files_in_order_large_first(total: int, workers: int) -> None:
+    """Chunks are contiguous and cover every file once, in order; none is larger than MAX_CHUNK;
+    each worker gets one at least; they shrink towards the end (the last ones no larger than
+    MIN_CHUNK), so no worker is left alone with a large last chunk."""
+    from records_toolkit import validate
+
+    bounds = list(validate.chunk_bounds(total, workers))
+    assert bounds[0][0] == 0 and bounds[-1][1] == total
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(bounds))
+    sizes = [end - start for start, end in bounds]
+    assert all(0 < size <= validate.MAX_CHUNK for size in sizes)
+    assert len(sizes) >= min(total, workers)
+    assert sizes == sorted(sizes, reverse=True) or sizes[:-1] == sorted(sizes[:-1], reverse=True)
+    assert sizes[-1] <= validate.MIN_CHUNK

@@ -704,10 +704,25 @@ def _in_workers(
 
     load_model()  # read and check the schemas once; each worker compiles its own validators
     workers = min(workers, len(files))  # (a process per file at most)
-    size = min(-(-len(files) // (workers * 4)), MAX_CHUNK)
     # each chunk made when sent
-    chunks = ((list(files[i : i + size]), keep, max_bytes, layout) for i in range(0, len(files), size))
+    chunks = ((list(files[a:b]), keep, max_bytes, layout) for a, b in chunk_bounds(len(files), workers))
     return in_order(work, chunks, workers, "validation")
+
+
+#: Files per worker task at least (a task's own cost, a checker and a result sent back, is then small).
+MIN_CHUNK = 100
+
+
+def chunk_bounds(total: int, workers: int) -> t.Iterator[tuple[int, int]]:
+    """Contiguous chunks of ``total`` files, each a share of what is left (guided scheduling):
+    large first (at most :data:`MAX_CHUNK`), small at the end (at least :data:`MIN_CHUNK`), so
+    that no worker waits long, once the others are done, for one finishing a large last chunk."""
+    start = 0
+    least = min(MIN_CHUNK, -(-total // (4 * workers)))  # (a small tree still gives each worker chunks)
+    while start < total:
+        size = max(least, min(MAX_CHUNK, -(-(total - start) // (2 * workers))))
+        yield start, min(total, start + size)
+        start += size
 
 
 #: Files per task on a Dask cluster at most: a task of a few seconds, cheap to retry elsewhere.
