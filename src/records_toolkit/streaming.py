@@ -698,7 +698,7 @@ def collect(
         checker = validate.Checker(keep=False, spill=True)
         checker.progress = progress
         stats = Walked() if cache and not remote else None
-        files = validate.walk_into(checker, paths, stats, jobs=jobs)
+        files = validate.walk_into(checker, paths, stats, jobs=jobs, shared=True)
         checker.expect(len(files))
         workers = count(jobs)
         expected = None

@@ -496,7 +496,7 @@ def check_paths(
     checker = Checker(model, keep=keep, layout=layout, spill=True, snapshot=cached)
     checker.progress = progress
     stats = Walked() if cached else None
-    files = walk_into(checker, paths, stats, jobs)
+    files = walk_into(checker, paths, stats, jobs, shared=collection is None)  # (_others adds to stats)
     others = _others(collection, files, stats, jobs) if collection is not None else []
     checker.expect(len(files) + len(others))  # (files: about as many records, in most collections)
     if cached:
@@ -530,25 +530,37 @@ def walk_into(
     paths: t.Sequence[str | os.PathLike[str]],
     stats: Stats | None = None,
     jobs: int | None = None,
+    *,
+    shared: bool = False,
 ) -> Names:
     """The record files under ``paths`` (packed names, not Path objects nor even text: a
     100,000-file tree would hold 100,000 of them); the walk's own problems go to ``checker``'s
     report, and every file counts.
-    ``jobs=1``: the walk stays in this process too."""
+    ``jobs=1``: the walk stays in this process too. ``shared``: with an empty :class:`Walked`
+    ``stats``, the names returned are its own (the walk adds each file there as it gives it: not
+    packed twice, 0.6 µs and 54 bytes a file); for a caller that adds nothing to ``stats`` after."""
     files = Names()
     items: t.Iterable[str | Problem]
-    if any(isinstance(path, str) and "://" in path for path in paths):  # fsspec URLs among them
+    remote = any(isinstance(path, str) and "://" in path for path in paths)  # fsspec URLs among them
+    if remote:
         from .remote import iter_names
 
         items = iter_names(paths, stats)
     else:
         items = iter_record_names(paths, stats, processes=jobs)
+    own = shared and not remote and isinstance(stats, Walked) and not len(stats)
+    given = 0
     for item in items:
         if isinstance(item, Problem):
             checker.add_problem(item)
             checker.report.files += 1
+        elif own:
+            given += 1
         else:
             files.append(item)
+    if own:
+        assert isinstance(stats, Walked) and len(stats) == given, "the walk adds each file it gives"
+        files = stats.names
     checker.report.files += len(files)
     return files
 
