@@ -44,6 +44,8 @@ import zlib
 from .loader import NotRegular, read_regular
 
 if t.TYPE_CHECKING:
+    import array
+
     from .loader import Names
 
 CACHE_DIR = ".records-toolkit-cache"
@@ -505,15 +507,14 @@ class Hashes:
     (as they do, unless one could not be read), their names are not kept a second time (5 MB
     at 100,000 files): they are ``expected``'s first ones."""
 
+    names: Names
+    shas: bytearray
+    records: array.array[int]
+    _at: dict[str, int] | None  # (by name: made only when asked out of order)
+    _expected: Names | None
+
     def __init__(self, expected: Names | None = None) -> None:
-        import array
-
-        from .loader import Names
-
-        self.names = Names()
-        self.shas = bytearray()
-        self.records = array.array("q")
-        self._at: dict[str, int] | None = None  # (by name: made only when asked out of order)
+        self.clear()
         self._expected = expected if expected is not None and expected.listed is None else None
 
     def _follows(self, names: Names) -> bool:
@@ -566,13 +567,11 @@ class Hashes:
 
         from .loader import Names
 
-        self.names, self.shas, self.records, self._at, self._expected = (
-            Names(),
-            bytearray(),
-            array.array("q"),
-            None,
-            None,
-        )
+        self.names = Names()
+        self.shas = bytearray()
+        self.records = array.array("q")
+        self._at = None
+        self._expected = None
 
     def get(self, name: str) -> tuple[bytes | None, int]:
         """``(SHA-256, records)`` of ``name``; ``(None, 0)`` for a file not checked (or not read)."""

@@ -462,17 +462,17 @@ def snapshot(
         # every file of the run hashed, in its order (as a run over a walked tree is): the run's
         # own columns, handed over (not copied: 4 MB at 100,000 files)
         shas, counts = hashed.shas, hashed.records
-        flags = bytearray(len(order))
-        for number in range(len(order)):
-            sig = _settled(stats.row(number), started)
-            if number in unstable:
-                shas[number * _SHA : (number + 1) * _SHA] = bytes(_SHA)
-            flags[number] = (_SIGNED if sig is not None else 0) | (0 if number in unstable else _HASHED)
+        flags = bytearray(
+            _HASHED | (_SIGNED if _settled(stats.row(number), started) is not None else 0)
+            for number in range(len(order))
+        )
+        for number in unstable:
+            shas[number * _SHA : (number + 1) * _SHA] = bytes(_SHA)
+            flags[number] &= ~_HASHED
     else:
         for number, (name, (sha, records)) in enumerate(zip(order, hashed.each(order), strict=True)):
-            sig = (
-                None if number in odd else _settled(walked(number, name), started)
-            )  # (not walked, or too odd: none kept)
+            # (not walked, or too odd: no signature kept)
+            sig = None if number in odd else _settled(walked(number, name), started)
             if number in unstable:
                 sha = None
             shas += sha if sha is not None else bytes(_SHA)
@@ -820,7 +820,8 @@ def update(
 def _update(
     store: Store, order: t.Sequence[str], stats: t.Mapping[str, Signature], checker: Checker, max_bytes: int
 ) -> Outcome:
-    table = _Table.read(store, _joined(order))
+    joined = _joined(order)
+    table = _Table.read(store, joined)
     if not table.exact:
         raise Fallback("the last run reached a cap")
     sigs, odd = _pack_all(order, stats)
@@ -828,7 +829,6 @@ def _update(
     old_at = array.array("q")  # (the same, number by number)
     gone: set[int] = set()  # files whose old contributions go: changed or removed
     reordered = False
-    joined = _joined(order)
     if len(order) != table.count or joined != table.names:
         runs = _old_numbers(table, order)
         between, after = runs[1], runs[2]

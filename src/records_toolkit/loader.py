@@ -1145,6 +1145,8 @@ class Walked(t.Mapping[str, Signature]):
 
     def aligned(self, order: t.Sequence[str]) -> bool:
         """Whether ``order`` names the files in the very order they were given here."""
+        if order is self.names:  # (a walk's own names: see validate.walk_into)
+            return True
         if isinstance(order, Names) and order.listed is None and self.names.listed is None:
             return order.data == self.names.data
         return len(order) == len(self.names) and all(map(str.__eq__, self.names, order))
