@@ -31,7 +31,7 @@ from strategies import collections
 
 from records_toolkit import canonical, fast_yaml, loader
 from records_toolkit.cli import main
-from records_toolkit.loader import Document, load_text
+from records_toolkit.loader import Document, load_bytes, load_text
 from records_toolkit.problems import Problem
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -104,6 +104,14 @@ def agree(text: str) -> bool:
         assert same(strict[0].data, fast), (text, fast, strict[0].data)
     with_fast = load(text, fast=True)
     assert same_results(with_fast, strict), (text, with_fast, strict)
+    encoded = text.encode("utf-8", "surrogatepass")  # the bytes load_bytes passes with the text it decoded
+    given = fast_yaml.load(text, encoded=encoded)
+    assert (given is None) == (fast is None) and (fast is None or same(given, fast)), (text, given, fast)
+    decoded = loader.decode(encoded, "r.yaml")
+    if isinstance(decoded, str):  # (no surrogate: what a file can hold; a leading BOM is taken off)
+        with fast_path(True):
+            from_file = list(load_bytes(encoded, "r.yaml"))
+        assert same_results(from_file, load(decoded, fast=False)), (text, from_file)
     with contextlib.suppress(InvalidArgument):  # outside hypothesis there are no statistics to keep
         event("fast path" if fast is not None else "strict path")
     return fast is not None

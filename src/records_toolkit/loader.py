@@ -445,7 +445,7 @@ def _yaml_error(text: str, file: str, exc: yaml.YAMLError, document: int) -> Pro
 _KIND = {list: "a list", str: "text", int: "a number", float: "a number", bool: "true or false"}
 
 
-def load_text(text: str, file: str) -> t.Iterator[Document | Problem]:
+def load_text(text: str, file: str, *, encoded: bytes | None = None) -> t.Iterator[Document | Problem]:
     """Yield each document of ``text`` as a :class:`Document`, or the problem that stopped it.
 
     A problem inside one document ends the file: after a syntax error nothing after it can
@@ -454,10 +454,12 @@ def load_text(text: str, file: str) -> t.Iterator[Document | Problem]:
 
     A plain file (the common case) is loaded by :mod:`records_toolkit.fast_yaml` when that is on;
     anything it does not answer for, every problem included, is loaded here strictly.
+    ``encoded``: ``text`` in UTF-8 when the caller has it (the bytes it was decoded from), so that
+    the fast path need not encode it again.
     """
     fast_yaml = _FAST_YAML or _import_fast_yaml()
     if fast_yaml.enabled() and MAX_DOCUMENTS >= 1:
-        data = fast_yaml.load(text, max_depth=MAX_DEPTH, max_items=MAX_ITEMS, max_values=MAX_VALUES)
+        data = fast_yaml.load(text, max_depth=MAX_DEPTH, max_items=MAX_ITEMS, max_values=MAX_VALUES, encoded=encoded)
         if data is not None:
             yield Document(file, 0, data)
             return
@@ -669,7 +671,9 @@ def read_regular(path: Path | str, max_bytes: int | None = None, *, dir_fd: int 
             )
         chunks: list[bytes] = []
         total = 0
-        while chunk := os.read(fd, 1 << 20):  # to the end (the file may have grown), never past the limit
+        size = min(info.st_size + 1, 1 << 20)  # (a file in one read of its size: no 1 MiB buffer made, then cut)
+        while chunk := os.read(fd, size):  # to the end (the file may have grown), never past the limit
+            size = 1 << 20
             total += len(chunk)
             if max_bytes is not None and total > max_bytes:
                 raise NotRegular(
@@ -741,7 +745,8 @@ def load_bytes(raw: bytes, file: str) -> t.Iterator[Document | Problem]:
     if isinstance(text, Problem):
         yield text
         return
-    yield from load_text(text, file)
+    # (raw is the text in UTF-8, but for a byte order mark that decode() took off)
+    yield from load_text(text, file, encoded=raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw)
 
 
 _POSIX = os.sep == "/" and os.altsep is None  # a scandir path is then already its posix name

@@ -60,6 +60,8 @@ FLUSH_EVERY = 4096
 #: The page cache of the disk indexes, in KiB: all the memory they take, whatever their size.
 DISK_CACHE_KIB = 4096
 CHECK_CACHE_KIB = 1024  # (the least the sorter keeps in memory: 250 pages)
+#: The pointers of the first sources' quotes, made and interned once (records cite a few sources).
+_QUOTE_POINTERS = tuple(sys.intern(f"/sources/{index}/quote") for index in range(16))
 
 
 class Collection:
@@ -123,13 +125,11 @@ class Collection:
         data = t.cast(dict[str, t.Any], doc.data)
         if self._disk is not None:
             self._read.setdefault(doc.file, len(self._read))
-
-        def usable(value: t.Any, pointer: str) -> t.TypeGuard[str]:
-            return isinstance(value, str) and pointer not in wrong
-
-        record_id = data.get("id")
-        if usable(record_id, "/id"):
-            record_id = sys.intern(record_id)  # the same object as the references to it
+        # (a value is usable when it is text and the schema did not refuse it: `wrong` is empty for
+        # most records, and then no pointer is looked up, nor made for a quote)
+        given_id = data.get("id")
+        record_id = sys.intern(given_id) if isinstance(given_id, str) and not (wrong and "/id" in wrong) else None
+        if record_id is not None:  # (interned: the same object as the references to it)
             if record_id in self.ids:
                 self.repeats.append((record_id, doc.file, doc.index, info.name))
             else:
@@ -137,25 +137,31 @@ class Collection:
         refs: list[t.Any] = [doc.file, doc.index]
         for template, allowed in info.references:
             for pointer, target in compile_template(template)(data):
-                if usable(target, pointer):  # interned: the same pointers and ids recur in every record
+                if isinstance(target, str) and not (wrong and pointer in wrong):
+                    # interned: the same pointers and ids recur in every record
                     refs += (sys.intern(pointer), sys.intern(target), allowed)
         if len(refs) > 2:
             self.refs.append(tuple(refs))
         quotes: list[t.Any] = [doc.file, doc.index]
         sources = data.get("sources")
-        for index, source in enumerate(sources if isinstance(sources, list) else []):
+        for index, source in enumerate(sources if isinstance(sources, list) else ()):
             if not isinstance(source, dict):
                 continue
             article, quote = source.get("article"), source.get("quote")
-            at = f"/sources/{index}"
-            if usable(article, f"{at}/article") and usable(quote, f"{at}/quote"):
-                # interned: records citing one sentence share one copy of it
-                quotes += (sys.intern(f"{at}/quote"), sys.intern(article), sys.intern(quote))
+            if not (isinstance(article, str) and isinstance(quote, str)):
+                continue
+            if wrong and (f"/sources/{index}/article" in wrong or f"/sources/{index}/quote" in wrong):
+                continue
+            at = _QUOTE_POINTERS[index] if index < len(_QUOTE_POINTERS) else sys.intern(f"/sources/{index}/quote")
+            # interned: records citing one sentence share one copy of it
+            quotes += (at, sys.intern(article), sys.intern(quote))
         if len(quotes) > 2:
             self.quotes.append(tuple(quotes))
-        if info.name == "article" and usable(record_id, "/id") and usable(data.get("text"), "/text"):
-            self.articles[record_id] = data["text"]
-            self.texts.append((record_id, doc.file, doc.index, data["text"]))
+        if info.name == "article" and record_id is not None:
+            text = data.get("text")
+            if isinstance(text, str) and not (wrong and "/text" in wrong):
+                self.articles[record_id] = text
+                self.texts.append((record_id, doc.file, doc.index, text))
         self._count += 1
         if self.spill_from is not None and self._count >= (self.spill_from if self._disk is None else FLUSH_EVERY):
             self._write()
