@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import typing as t
 import unicodedata
 
@@ -270,3 +271,10 @@ def test_attest_form_of_every_character_is_the_long_ways() -> None:
             continue
         text = f"A{chr(code)} b{chr(code)}"
         assert attest_form(text) == _attest_form_by_the_long_way(text), hex(code)
+
+
+def test_every_white_space_but_the_space_is_unprintable() -> None:
+    """attest_form strips a printable text without two spaces in a row instead of splitting it:
+    this makes that the same (for the Unicode of the Python running)."""
+    printable_space = [hex(c) for c in range(sys.maxunicode + 1) if chr(c).isspace() and chr(c).isprintable()]
+    assert printable_space == ["0x20"]
