@@ -81,7 +81,7 @@ class Collection:
         ] = []  # (id, file, document, type) of every later record with that id
         # One flat tuple per record, (file, doc, then pointer, target, allowed for each reference)
         # and (file, doc, then pointer, article, quote for each quote): a third of the memory of a
-        # tuple per reference. Read them through each_ref() and each_quote().
+        # tuple per reference. Read them through each_ref() and each_quote() (check() takes slices of each entry).
         self.refs: list[tuple[t.Any, ...]] = []
         self.quotes: list[tuple[t.Any, ...]] = []
         self.articles: dict[str, str] = {}  # article id -> its text (of the last article with that id)
@@ -254,23 +254,28 @@ class Collection:
                     self._disk.close()  # (its file's room is given back now, not at the next garbage collection)
         found = [_duplicate(record_id, file, index, self.ids[record_id]) for record_id, file, index, _ in self.repeats]
         said: dict[str, str] = {}  # the did-you-mean hints so far, by target
-        hinted = hinted_targets(target for _f, _i, _p, target, _a in self.each_ref() if target not in self.ids)
-        for file, index, pointer, target, allowed in self.each_ref():
-            record = self.ids.get(target)
-            if record is None:
-                found.append(dangling(file, index, pointer, target, self.ids if target in hinted else None, said))
-            elif record[2] not in allowed:
-                found.append(mistyped(file, index, pointer, target, record[2], allowed))
+        ids = self.ids
+        # (each entry read whole: its targets and allowed types as slices, not one tuple per reference)
+        missing = [target for entry in self.refs for target in entry[3::3] if target not in ids]
+        hinted = hinted_targets(missing) if missing else set()
+        for entry in self.refs:
+            for pointer, target, allowed in zip(entry[2::3], entry[3::3], entry[4::3]):
+                record = ids.get(target)
+                if record is None:
+                    found.append(dangling(entry[0], entry[1], pointer, target, ids if target in hinted else None, said))
+                elif record[2] not in allowed:
+                    found.append(mistyped(entry[0], entry[1], pointer, target, record[2], allowed))
         hints = 0
-        for file, index, pointer, article, quote in self.each_quote():
-            text = self.articles.get(article)
-            if text is None:
-                continue  # a dangling or mistyped article reference was reported above
-            if quote not in text:
-                hints += 1
-                found.append(
-                    not_verbatim(file, index, pointer, article, quote, text if hints <= NEAR_MISS_HINTS else None)
-                )
+        articles = self.articles
+        for entry in self.quotes:
+            for pointer, article, quote in zip(entry[2::3], entry[3::3], entry[4::3]):
+                text = articles.get(article)
+                if text is None:
+                    continue  # a dangling or mistyped article reference was reported above
+                if quote not in text:
+                    hints += 1
+                    near = text if hints <= NEAR_MISS_HINTS else None
+                    found.append(not_verbatim(entry[0], entry[1], pointer, article, quote, near))
         return found
 
 
