@@ -7,6 +7,7 @@ import datetime as dt
 import edtf as edtf_lib
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 from strategies import edtf, edtf_date
 
 from records_toolkit import dates
@@ -88,3 +89,25 @@ def test_year_stays_a_year() -> None:
     value = dates.parse("2022")
     assert str(value.start) == "2022" and value.start.precision == "year"  # type: ignore[union-attr]
     assert value.text == "2022"  # bounds are for comparing, never written back as the date
+
+
+def test_days_in_a_month_are_the_calendars() -> None:
+    import calendar
+
+    assert all(dates._days_in(y, m) == calendar.monthrange(y, m)[1] for y in range(1, 10_000) for m in range(1, 13))
+
+
+_DATE_PIECES = ["0000", "2022", "2024", "1900", "2000", "-", "01", "02", "12", "13", "00", "28", "29", "30", "31", "32"]
+_DATE_PIECES += ["/", "..", "[", "]", "?", "~", "%", " ", "1", "x"]
+
+
+@given(st.lists(st.sampled_from(_DATE_PIECES), max_size=8).map("".join))
+def test_is_valid_answers_as_parse_does(text: str) -> None:
+    """is_valid takes a short cut for one plain date (no object built): the same answer as parse."""
+    try:
+        dates.parse(text)
+    except dates.EdtfError:
+        parsed = False
+    else:
+        parsed = True
+    assert dates.is_valid(text) is parsed

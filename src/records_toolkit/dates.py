@@ -145,8 +145,21 @@ class Edtf(FrozenValue):
         return self.start.lower <= self.end.upper
 
 
+_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _days_in(year: int, month: int) -> int:
+    """calendar.monthrange(year, month)[1] (proleptic Gregorian), without the weekday it works out too."""
+    leap = month == 2 and year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+    return _DAYS[month - 1] + leap
+
+
 def _date(text: str, whole: str) -> EdtfDate:
-    match = _DATE_RE.match(text)
+    return EdtfDate(*_fields(_DATE_RE.match(text), whole))
+
+
+def _fields(match: re.Match[str] | None, whole: str) -> tuple[int, int | None, int | None, str]:
+    """The year, month, day and qualifier of a date that ``_DATE_RE`` matched; raises :class:`EdtfError`."""
     if not match:
         raise EdtfError(f"{whole!r} is not a date: use YYYY, YYYY-MM or YYYY-MM-DD (EDTF)")
     year_s, month_s, day_s, qualifier = match.groups()
@@ -159,10 +172,10 @@ def _date(text: str, whole: str) -> EdtfDate:
         raise EdtfError(f"{whole!r}: month {month_s} does not exist")
     if day is not None:
         assert month is not None
-        last = calendar.monthrange(year, month)[1]
+        last = _days_in(year, month)
         if not 1 <= day <= last:
             raise EdtfError(f"{whole!r}: {calendar.month_name[month]} {year} has no day {day_s}")
-    return EdtfDate(year, month, day, qualifier)
+    return year, month, day, qualifier
 
 
 def parse(text: str) -> Edtf:
@@ -200,7 +213,11 @@ def is_valid(text: object) -> bool:
     if not isinstance(text, str):
         return True  # JSON Schema formats apply to strings only
     try:
-        parse(text)
+        plain = _DATE_RE.match(text)
+        if plain is not None:  # one date, as most are: what parse() checks of it, without building it
+            _fields(plain, text)
+        else:
+            parse(text)
     except EdtfError:
         return False
     return True
