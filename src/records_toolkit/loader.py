@@ -671,7 +671,9 @@ def read_regular(path: Path | str, max_bytes: int | None = None, *, dir_fd: int 
             )
         chunks: list[bytes] = []
         total = 0
-        size = min(info.st_size + 1, 1 << 20)  # (a file in one read of its size: no 1 MiB buffer made, then cut)
+        # A file in one read of its size, and no 1 MiB buffer made, then cut; one that says it has
+        # no size (/proc, /sys) is read as before: some answer a 1-byte read with only that byte.
+        size = min(info.st_size + 1, 1 << 20) if info.st_size else 1 << 20
         while chunk := os.read(fd, size):  # to the end (the file may have grown), never past the limit
             size = 1 << 20
             total += len(chunk)
