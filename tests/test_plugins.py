@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -414,3 +415,32 @@ def test_ctrl_c_or_sigterm_in_a_plugin_is_an_interruption(
         with pytest.raises(Terminated):
             runner.invoke(main, args)
     assert not (tmp_path / "out.txt").exists()
+
+
+def test_the_entry_points_are_read_again_only_when_what_is_installed_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An export asks three times which formats there are: read once, unless a package came or
+    went since (a folder on the path changed, or the path itself)."""
+    from records_toolkit import plugins
+
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+    reads: list[str] = []
+    real = plugins.metadata.entry_points
+    monkeypatch.setattr(plugins.metadata, "entry_points", lambda **kw: reads.append(kw["group"]) or real(**kw))
+    first = discover()
+    assert "tiny" not in first and discover() == first and discover() == first
+    assert len(reads) == 1
+    discover()["csv"] = first["ics"]  # (what a caller does with the answer is not kept)
+    assert discover()["csv"] == first["csv"]
+    install_outside_format(site)  # a package installed into a folder already on the path
+    importlib.invalidate_caches()
+    assert "tiny" in discover() and len(reads) == 2
+    assert "tiny" in discover() and len(reads) == 2
+    shutil.rmtree(site / "tinyfmt-0.1.dist-info")  # and uninstalled
+    importlib.invalidate_caches()
+    assert "tiny" not in discover() and len(reads) == 3
+    monkeypatch.syspath_prepend(str(install_outside_format(tmp_path / "other")))  # the path changed
+    assert "tiny" in discover() and len(reads) == 4
