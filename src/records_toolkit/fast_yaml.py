@@ -98,8 +98,13 @@ _ALLOWED_BYTES = bytes(
     [0x0A, 0x0D, 0x20, 0x22, 0x23, 0x24, 0x25, 0x27, 0x28, 0x29, *range(0x2B, 0x7F), *range(0x80, 0x100)]
 )
 """UTF-8 bytes deleted before looking for refused ASCII: what is left is a control, DEL, ``! & *``."""
-# The patterns below that only some texts need are kept as their sources and compiled by
-# re.compile where they are used, the first time (re keeps what it compiled): start-up.
+_MARKERS = ("%", "---", "...")
+# Every text is searched for these: compiled when the module is imported.
+_DEEP_START = re.compile(rf"[ \-?:]{{{_MAX_INDENT}}}")
+# A line that starts a directive or a document marker, or nests very deep: one search for both.
+_REFUSED_LINE = re.compile(rf"\n(?:%|---|\.\.\.|[ \-?:]{{{_MAX_INDENT}}})")
+# The patterns below that only some texts need are kept as their sources and compiled where they
+# are used, the first time: start-up.
 _REFUSED_MULTIBYTE = (  # (the byte that leads each, looked for first: a search for a byte is the fastest)
     (b"\xc2", rb"\xc2[\x80-\x9f]"),  # C1 controls, NEL among them
     (b"\xe2", rb"\xe2\x80[\xa8\xa9]"),  # LINE SEPARATOR, PARAGRAPH SEPARATOR
@@ -109,10 +114,6 @@ _REFUSED_MULTIBYTE = (  # (the byte that leads each, looked for first: a search 
 # each searched alone (an alternation of the four has no prefix to look for: 1.5 times as slow),
 # compiled by the first text that is not ASCII, and called as methods (re.search looks in its cache)
 _refused_multibyte: tuple[tuple[bytes, re.Pattern[bytes]], ...] = ()
-_MARKERS = ("%", "---", "...")
-_DEEP_START = re.compile(rf"[ \-?:]{{{_MAX_INDENT}}}")
-# A line that starts a directive or a document marker, or nests very deep: one search for both.
-_REFUSED_LINE = re.compile(rf"\n(?:%|---|\.\.\.|[ \-?:]{{{_MAX_INDENT}}})")
 _FLOW = r"[][{}]"
 _QUOTED_LINE = r" *(?:- )*(?:[A-Za-z_][A-Za-z0-9_-]*: )?\"[^\"\\\r\n':#]*\" *\r?"
 _BLOCK_HEADER_AT_END = r"[|>][-+0-9]*[ ]*(?:#.*)?\Z"
@@ -126,14 +127,16 @@ _NUMBER_CHARACTERS = frozenset("0123456789_.+-abcdefABCDEFxXoO")
 
 # os.environ's own mapping and the key as it is stored there: asked once per file loaded, a lookup
 # there takes 0.06 µs where os.environ.get takes 1.2 (a KeyError raised and caught inside when the
-# variable is not set, the common case). os.environ.get where these are not to be had.
+# variable is not set, the common case). os.environ.get where these are not to be had (None).
 _ENVIRON_DATA: dict[t.Any, t.Any] | None = getattr(os.environ, "_data", None)
 _ENVIRON_KEY: t.Any = getattr(os.environ, "encodekey", lambda key: None)(ENVIRONMENT)
+if type(_ENVIRON_DATA) is not dict or _ENVIRON_KEY is None:  # pragma: no cover - another os.environ
+    _ENVIRON_DATA = None
 
 
 def enabled() -> bool:
     """Whether the fast path is on: ``RECORDS_TOOLKIT_FAST_YAML`` is not off (yaml-rs is looked for by :func:`load`)."""
-    if type(_ENVIRON_DATA) is dict and _ENVIRON_KEY is not None:
+    if _ENVIRON_DATA is not None:
         value = _ENVIRON_DATA.get(_ENVIRON_KEY)
         if value is None:
             return True
