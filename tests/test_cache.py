@@ -796,6 +796,98 @@ def test_a_helper_that_fails_leaves_its_folders_to_the_walk(
     assert _walked(["records"], None) == one and splits
 
 
+def _apart(
+    walked: tuple[list[str | tuple[str, str, str]], list[tuple[str, loader.Signature]]],
+) -> tuple[list[str], list[tuple[str, str, str]], list[tuple[str, loader.Signature]]]:
+    """A walk's files, its problems and its signatures, each in the order given."""
+    items, stats = walked
+    return [i for i in items if isinstance(i, str)], [i for i in items if not isinstance(i, str)], stats
+
+
+def _streamed(paths: list[str]) -> tuple[list[str], list[tuple[str, str, str]], list[tuple[str, loader.Signature]]]:
+    stats: dict[str, loader.Signature] = {}
+    found = [
+        item if isinstance(item, str) else (item.file, item.code, item.message)
+        for item in loader.iter_record_names(paths, stats, streamed=True)
+    ]
+    return _apart((found, list(stats.items())))
+
+
+@pytest.mark.parametrize("named", [["records"], ["records/f03", "records", "records/places/iran.yaml"]])
+def test_a_streamed_walk_finds_what_the_walk_finds_in_the_same_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, splits: list[int], named: list[str]
+) -> None:
+    """The validation's workers check the first files while the rest is walked (issue 11): the
+    walk gives them as it finds them, each folder's entries in the order of the names of the
+    files below them, so they come in the order a walk that sorts at the end gives. A hard link
+    across folders keeps the same name, also between "a" and "a-b", whose files sort the other way."""
+    records = _hostile_tree(tmp_path)
+    for folder in ("a", "a-b", "a.b", "a b", "a/b", "a/b/c"):
+        (records / folder).mkdir()
+    for name in ("a/b.yaml", "a/ba.yaml", "a/b/c.yaml", "a/b/c/d.yaml", "a.b/x.yaml", "a b/x.yaml", "a-b.yaml"):
+        (records / name).write_text(f"id: {name}\n", encoding="utf-8")
+    os.link(records / "a" / "b.yaml", records / "a-b" / "b.yaml")  # "a-b/" before "a/": kept there
+    os.link(records / "a" / "b" / "c.yaml", records / "a" / "0.yaml")  # a folder's files before its subfolders
+    monkeypatch.chdir(tmp_path)
+    one = _walked(named, 1)
+    assert _streamed(named) == _apart(one)  # (the problems of a tree come after its files: kept apart)
+    assert _walked(named, None) == one and splits  # (and split over two processes)
+    files = _apart(one)[0]
+    assert "records/a-b/b.yaml" in files and "records/a/b.yaml" not in files
+    assert "records/a/0.yaml" in files and "records/a/b/c.yaml" not in files
+    if named == ["records"]:
+        assert files == sorted(files)
+        assert files.index("records/a b/x.yaml") < files.index("records/a-b.yaml") < files.index("records/a-b/b.yaml")
+        assert files.index("records/a-b/b.yaml") < files.index("records/a.b/x.yaml") < files.index("records/a/0.yaml")
+        assert files.index("records/a/b/c/d.yaml") < files.index("records/a/ba.yaml")
+
+
+_SORTING_NAMES = st.sampled_from(["a", "b", "a-b", "a.b", "a b", "a0", "ab", "\u00e9", "a_", "A"])
+
+
+@st.composite
+def _trees(draw: st.DrawFn, depth: int = 0) -> dict[str, t.Any]:
+    """A folder: names to files (a suffix) and to folders (dicts), a few levels deep."""
+    folder: dict[str, t.Any] = {}
+    for name in draw(st.lists(_SORTING_NAMES, max_size=5, unique=True)):
+        if depth < 3 and draw(st.booleans()):
+            folder[name] = draw(_trees(depth + 1))
+        else:
+            folder[name + draw(st.sampled_from([".yaml", ".yml", ".md", ""]))] = ""
+    return folder
+
+
+def _make(root: Path, tree: dict[str, t.Any]) -> list[Path]:
+    root.mkdir(exist_ok=True)
+    made: list[Path] = []
+    for name, value in tree.items():
+        if isinstance(value, dict):
+            made += _make(root / name, value)
+        elif not (root / name).exists():
+            (root / name).write_text("id: x\n", encoding="utf-8")
+            made.append(root / name)
+    return made
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(tree=_trees(), links=st.lists(st.tuples(st.integers(0, 99), st.integers(0, 99)), max_size=4))
+def test_streamed_and_sorted_walks_agree_on_any_tree(tmp_path: Path, tree: dict[str, t.Any], links: t.Any) -> None:
+    """Over generated trees of names that sort in every way against a "/", with hard links among
+    their files: the streamed walk gives the files (and their signatures) in the order, and
+    under the names, that the walk that sorts at the end gives."""
+    root = Path(tempfile.mkdtemp(dir=tmp_path))
+    files = [path for path in _make(root / "t", tree) if path.suffix in (".yaml", ".yml")]
+    for a, b in links:
+        if files and files[a % len(files)] != files[b % len(files)]:
+            source, target = files[a % len(files)], files[b % len(files)]
+            target.unlink(missing_ok=True)
+            os.link(source, target)
+    paths = [str(root / "t")]
+    one = _apart(_walked(paths, 1))
+    assert _streamed(paths) == one
+    assert one[0] == sorted(one[0])
+
+
 def test_the_cached_run_with_a_split_walk_reports_what_a_full_run_reports(
     repo: Path, parsed: list[str], monkeypatch: pytest.MonkeyPatch, splits: list[int]
 ) -> None:

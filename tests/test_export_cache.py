@@ -208,6 +208,29 @@ def test_the_cache_vouches_only_for_a_clean_run_of_the_same_files(
     assert len(checked) == FILES
 
 
+def test_an_export_checks_while_it_walks_unless_a_cache_may_vouch(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no cache folder there is nothing to ask: the workers check the first files while the
+    rest is walked (issue 11). With one, the walk comes first: the cache compares its signatures."""
+    streamed: list[bool] = []
+    real = validate.Streamed.states
+
+    def noting(self: validate.Streamed, *args: t.Any) -> t.Any:
+        streamed.append(True)
+        return real(self, *args)
+
+    monkeypatch.setattr(validate.Streamed, "states", noting)
+    assert _export("csv", tmp_path / "a", "--jobs", "2").exit_code == 0
+    assert streamed == [True] and not (repo / "records" / cache.CACHE_DIR).exists()
+    assert _invoke("validate").exit_code == 0
+    streamed.clear()
+    vouched = _export("csv", tmp_path / "b", "--jobs", "2")
+    assert vouched.exit_code == 0 and streamed == [] and "not checked again" in vouched.stderr
+    assert _export("csv", tmp_path / "c", "--jobs", "2", "--no-cache").exit_code == 0 and streamed == [True]
+    assert _files(tmp_path / "a") == _files(tmp_path / "b") == _files(tmp_path / "c")
+
+
 def test_an_export_without_a_cache_makes_none_and_no_key(repo: Path, tmp_path: Path) -> None:
     assert _export("jsonld", tmp_path / "out.jsonld").exit_code == 0
     assert not (repo / "records" / cache.CACHE_DIR).exists()

@@ -96,6 +96,51 @@ def test_streamed_and_in_memory_exports_agree(corpora: tuple[Path, Path], tmp_pa
         assert dict(in_memory.files) == {name: on_disk.files[name] for name in on_disk.files}, fmt
 
 
+def test_an_export_checked_while_walked_writes_what_one_walked_first_writes(
+    corpora: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The export's workers check and spool the first files while the rest is walked (issue 11):
+    with chunks of a few files sent while the walk goes on, every format writes the same bytes
+    and says the same notices as an export in one process, and a broken tree is refused with
+    the same problems (the walk's own among them)."""
+    from records_toolkit import validate
+    from records_toolkit.errors import InvalidRecords
+
+    small, _ = corpora
+    alone = {fmt: api.export([small], fmt, source_date_epoch=0, jobs=1) for fmt in ("csv", "jsonld", "ics", "markdown")}
+    sent: list[bool] = []
+    real = validate.Streamed._chunks
+
+    def chunks(self: validate.Streamed) -> t.Iterator[list[str]]:
+        for chunk in real(self):
+            sent.append(self.done)
+            yield chunk
+
+    monkeypatch.setattr(validate.Streamed, "_chunks", chunks)
+    monkeypatch.setattr(validate, "WALK_STEP", 3)
+    monkeypatch.setattr(validate, "MIN_CHUNK", 2)
+    monkeypatch.setattr(validate, "MAX_CHUNK", 9)
+    monkeypatch.setattr(validate, "PARALLEL_FROM", 2)  # (132 files: in the pool)
+    for fmt, expected in alone.items():
+        sent.clear()
+        streamed = api.export([small], fmt, to=tmp_path / fmt, source_date_epoch=0, jobs=2)
+        assert {name: streamed.files[name] for name in streamed.files} == dict(expected.files), fmt
+        assert streamed.notices == expected.notices, fmt
+        assert sent.count(False) >= 2, fmt  # (chunks sent before the walk was done)
+    broken = tmp_path / "broken"
+    shutil.copytree(small, broken)
+    first = sorted(broken.rglob("*.yaml"))[0]
+    (broken / "c00002" / "dup.yaml").write_text(first.read_text(encoding="utf-8"), encoding="utf-8")
+    (broken / "c00001" / "link.yaml").symlink_to(first)
+    refused = []
+    for jobs in (1, 2):
+        with pytest.raises(InvalidRecords) as caught:
+            api.export([broken], "csv", to=tmp_path / f"broken-{jobs}", jobs=jobs)
+        refused.append(caught.value.report.sorted())
+        assert not (tmp_path / f"broken-{jobs}").exists()
+    assert refused[0] == refused[1] and {p.code for p in refused[0]} == {"duplicate-id", "file-symlink"}
+
+
 def test_the_spooled_collection_is_the_validated_one(corpora: tuple[Path, Path]) -> None:
     small, _ = corpora
     records = collect([small], max_bytes=1 << 24)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import copy
 import itertools
+import typing as t
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from helpers import SHIPPED
 from hypothesis import given
@@ -165,6 +167,69 @@ def test_parallel_chunks_find_exactly_what_one_process_finds(tmp_path: Path) -> 
     assert sorted(p.code for p in one.report.problems) == ["duplicate-id", "schema-format"]
     assert (one.report.files, one.report.records) == (two.report.files, two.report.records) == (3 * SHIPPED + 1,) * 2
     assert [d.data for d in one.records] == [d.data for d in two.records]
+
+
+def _streaming_tree(root: Path) -> None:
+    """Three copies of the shipped records, with what spans chunks and what the walk itself reports."""
+    import os
+
+    from bench.corpus import make
+
+    make(root, 3)
+    first = sorted(root.rglob("*.yaml"))[0]
+    (root / "c00002" / "dup.yaml").write_text(first.read_text(encoding="utf-8"), encoding="utf-8")
+    broken = root / "c00001" / "events" / "efes-2022.yaml"
+    broken.write_text(broken.read_text(encoding="utf-8").replace('"2022-05-09/', '"2022-02-30/'), encoding="utf-8")
+    (root / "c00000" / "link.yaml").symlink_to(first)
+    os.mkfifo(root / "c00001" / "pipe.yaml")
+    (root / "c00002" / "a-b").mkdir()
+    (root / "c00002" / "a-b" / "not-yaml.yaml").write_text("id: [\n", encoding="utf-8")
+
+
+def test_checks_that_start_while_the_tree_is_walked_find_what_a_walk_first_finds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 11: the workers check the first files while the rest is walked. With chunks of a
+    few files, sent while the walk goes on, the report is the one of a tree walked first: the
+    same problems in the same order (the walk's own first), the same counts and records."""
+    from records_toolkit import validate
+    from records_toolkit.validate import check_paths
+
+    _streaming_tree(tmp_path)
+    with monkeypatch.context() as patch:
+        patch.setattr(validate.Streamed, "fits", staticmethod(lambda paths, jobs: False))
+        walked_first = check_paths([tmp_path], jobs=2, keep=True)  # (the chunks of a whole walk, in workers)
+    alone = check_paths([tmp_path], jobs=1, keep=True)
+    sent: list[tuple[bool, int]] = []  # (the walk done when sent, files)
+    real = validate.Streamed._chunks
+
+    def chunks(self: validate.Streamed) -> t.Iterator[list[str]]:
+        for chunk in real(self):
+            sent.append((self.done, len(chunk)))
+            yield chunk
+
+    monkeypatch.setattr(validate.Streamed, "_chunks", chunks)
+    monkeypatch.setattr(validate, "WALK_STEP", 3)
+    monkeypatch.setattr(validate, "MIN_CHUNK", 2)
+    monkeypatch.setattr(validate, "MAX_CHUNK", 9)
+    streamed = check_paths([tmp_path], jobs=2, keep=True)
+    assert sum(1 for done, _ in sent if not done) >= 4 and sum(files for _, files in sent) == 3 * SHIPPED + 2
+    assert streamed.report.problems == walked_first.report.problems
+    assert sorted(p.code for p in streamed.report.problems) == [
+        "duplicate-id", "file-special", "file-symlink", "schema-format", "yaml-syntax"
+    ]  # fmt: skip
+    assert streamed.report.problems[:2] == [p for p in alone.report.problems if p.code.startswith("file-")]
+    assert streamed.report.sorted() == alone.report.sorted()
+    assert (streamed.report.files, streamed.report.records) == (walked_first.report.files, walked_first.report.records)
+    assert [d.data for d in streamed.records] == [d.data for d in walked_first.records]
+    # a tree smaller than a pool is worth, or a system that cannot fork: checked here, once walked
+    with monkeypatch.context() as patch:
+        patch.setattr(validate, "_can_fork", lambda: False)
+        sent.clear()
+        assert check_paths([tmp_path], jobs=2, keep=True).report.problems == walked_first.report.problems
+        assert sent == []
+    monkeypatch.setattr(validate, "PARALLEL_FROM", 10**6)
+    assert check_paths([tmp_path], keep=True).report.problems == walked_first.report.problems and sent == []
 
 
 def test_each_missing_key_is_reported_once() -> None:

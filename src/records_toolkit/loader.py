@@ -805,6 +805,7 @@ def iter_record_names(
     stats: Stats | None = None,
     *,
     processes: int | None = None,
+    streamed: bool = False,
 ) -> t.Iterator[str | Problem]:
     """Expand files and directories (recursively, ``*.yaml``/``*.yml``) in a stable order.
 
@@ -822,6 +823,10 @@ def iter_record_names(
 
     ``processes``: 1 walks in this process only; by default a large tree is walked by two (see
     :func:`_walk`), with the same result.
+
+    ``streamed``: a directory's files are given as they are found (:func:`_walk_streamed`), in this
+    process; the same files in the same order, but each directory's problems come after its
+    files instead of before them (a caller that keeps the two apart sees no difference).
     """
     seen: dict[int, set[int]] = {}  # device -> inodes (not a (device, inode) tuple per file: memory)
     known = len(paths) if isinstance(paths, (list, tuple)) else -1  # (a generator is never read ahead)
@@ -858,7 +863,11 @@ def iter_record_names(
             continue
         if stat.S_ISDIR(info.st_mode):
             last = number == known  # no file named after it: only the files met twice in it matter
-            yield from _walk(path, seen, stats, processes, every=not last or _mounted_below(path))
+            every = not last or _mounted_below(path)
+            if streamed and _POSIX:
+                yield from _walk_streamed(path, seen, stats, every)
+            else:
+                yield from _walk(path, seen, stats, processes, every)
         elif link:
             yield _problem_at(path, "file-symlink", "a symbolic link: not followed (it could lead outside the tree)")
         elif stat.S_ISREG(info.st_mode):
@@ -911,6 +920,14 @@ def _linked_parent(path: Path) -> Path | None:
 
 
 _BY_NAME = operator.attrgetter("name")
+
+
+def _below(folder: str) -> str:
+    """How the names of the files in ``folder`` sort among its siblings: the folder's own name
+    and a ``/`` (``a-b/x.yaml`` < ``a/x.yaml``, while ``a`` < ``a-b``)."""
+    return folder + "/"
+
+
 _INODE = operator.itemgetter(3)
 _DEVICE = operator.itemgetter(4)
 _ROW = "qqqQQ"  # a signature as the helper sends it (struct)
@@ -1305,6 +1322,8 @@ class _Part:
                 self.problems.append(
                     _problem_at(Path(entry.path), "file-special", f"{kind_of(mode)}, not a regular file: not read")
                 )
+        if len(subfolders) > 1:  # "a-b/" sorts before "a/": the order of the names of the files below
+            subfolders.sort(key=_below)
         stack.extend(reversed(subfolders))
 
     def mark(self, group: int) -> tuple[int, int, int, int]:
@@ -1576,7 +1595,8 @@ def _walk(
 ) -> t.Iterator[str | Problem]:
     """Every record file under ``root`` (sorted), and a problem for each link, special file or
     unreadable folder. ``seen``: the inodes already walked, by device (a file reached twice is
-    read once: its first name in walk order, each folder's files before its subfolders). A
+    read once: its first name in walk order, each folder's files before its subfolders, these in
+    the order of their files' names, :func:`_below`). A
     large tree is walked by two processes (:data:`SPLIT_FROM`, ``processes``), with the same
     result.
 
@@ -1620,6 +1640,46 @@ def _walk(
             stats.update(zip(files, rows))
     del rows  # (the signatures: not kept here while the files are handed out)
     yield from files
+
+
+def _walk_streamed(
+    root: Path, seen: dict[int, set[int]], stats: Stats | None, every: bool
+) -> t.Iterator[str | Problem]:
+    """:func:`_walk` in this process, each file given as soon as its folder is listed: the
+    validation's workers check the first files while the rest is walked (issue 11).
+
+    The walk's files sort as their posix names do when each folder's entries are taken in
+    order, a subfolder as its name and a ``/`` (:func:`_below`): ``a/b.yaml``, ``a/b/c.yaml``,
+    ``a/ba.yaml``. The folders are listed in the order :func:`_walk` lists them, so a file
+    reached twice keeps the same name. The problems (sorted as :func:`_walk` sorts them) come after the files."""
+    part = _Part(seen, every)
+
+    def listed(folder: str) -> tuple[list[str], _Rows, list[str]]:
+        part.files, part.rows = [], _Rows()
+        subfolders: list[str] = []
+        part.folder(folder, subfolders)
+        subfolders.reverse()  # (pushed on a stack: last first)
+        return part.files, part.rows, subfolders
+
+    levels = [(*listed(str(root)), [0, 0])]
+    while levels:
+        files, rows, subfolders, at = levels[-1]
+        file, folder = at
+        if file < len(files) and (folder == len(subfolders) or files[file] < _below(subfolders[folder])):
+            at[0] = file + 1
+            name = files[file]
+            if stats is not None:
+                stats[name] = rows.row(file)
+            yield name
+        elif folder < len(subfolders):
+            at[1] = folder + 1
+            levels.append((*listed(subfolders[folder]), [0, 0]))
+        else:
+            levels.pop()
+    problems = part.problems
+    yield from sorted(problems, key=lambda p: p.file)
+    if not part.named and not problems:
+        yield _problem_at(root, "no-records", "no *.yaml or *.yml file in this directory")
 
 
 def load_paths(

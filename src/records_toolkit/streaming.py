@@ -33,6 +33,7 @@ import weakref
 from .problems import Problem, Report
 
 if t.TYPE_CHECKING:
+    from . import validate
     from .collection import Layout, Scope
     from .errors import CouldNotRun
     from .loader import Document, Names, Walked
@@ -615,6 +616,13 @@ def _load_chunk(files: list[str], keep: bool, max_bytes: int, layout: Layout | N
     return {"usable": True, "hashes": b"".join(hashes), "spooled": _SPOOL.store(items)}
 
 
+def _has_cache(scope: Scope) -> bool:
+    """Whether the collection ``scope`` is of has a result cache folder that :func:`_vouched` may ask."""
+    from .cache import CACHE_DIR
+
+    return scope.root is not None and scope.context is None and os.path.isdir(os.path.join(scope.root, CACHE_DIR))
+
+
 def _vouched(scope: Scope, files: Names, stats: Walked, max_bytes: int) -> bytes | None:
     """Each file's SHA-256 when the result cache of the collection ``scope`` is of (written by
     ``toolkit validate``) vouches that a check of these very files, unchanged since, finds no
@@ -623,10 +631,9 @@ def _vouched(scope: Scope, files: Names, stats: Walked, max_bytes: int) -> bytes
     not asked. The names are compared as the walk spells them: an export from another working
     folder, or naming the collection otherwise (an absolute path), checks everything."""
     from . import incremental, validate
-    from .cache import CACHE_DIR
     from .schemas import load_model
 
-    if scope.root is None or scope.context is not None or not os.path.isdir(os.path.join(scope.root, CACHE_DIR)):
+    if not _has_cache(scope) or scope.root is None:
         return None
     store = validate._open_cache(scope.root, load_model(), max_bytes, scope.layout, len(files), make_key=False)
     if store is None or store.empty:
@@ -685,7 +692,6 @@ def collect(
     are left to :meth:`Records.settle`, which the caller runs before it writes anything: an
     export in slices runs them while its workers write."""
     from . import validate
-    from .errors import CouldNotRun
     from .loader import Walked
     from .workers import count
 
@@ -693,11 +699,13 @@ def collect(
     scope = scope_of(paths)
     remote, layout = scope is None, None if scope is None else scope.layout
     spool = Spool()
-    keys = _KeyColumns()
     try:
         checker = validate.Checker(keep=False, spill=True)
         checker.progress = progress
-        stats = Walked() if cache and not remote else None
+        stats = Walked() if cache and scope is not None and _has_cache(scope) else None
+        if stats is None and validate.Streamed.fits(paths, jobs):  # no cache to ask: checked while walked
+            walked = validate.Streamed(paths, jobs, least=validate.PARALLEL_FROM)  # (as _chunks decides)
+            return _collect_streamed(walked, checker, spool, max_bytes, layout, progress, later)
         files = validate.walk_into(checker, paths, stats, jobs=jobs, shared=True)
         checker.expect(len(files))
         workers = count(jobs)
@@ -728,36 +736,79 @@ def collect(
 
             if remote_urls(paths):  # fsspec URLs (:mod:`.remote`): read in this process
                 workers = 1
-        with _SPOOLING:
-            _SPOOL = spool
-            try:
-                for state in _chunks(_spool_chunk, files, max_bytes, layout, workers):
-                    keys.extend(state.pop("spooled"))
-                    checker.merge(state)
-            except OSError as exc:  # the worker pool or the machine, not the records
-                import errno
-
-                if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
-                    raise spool.refused("its records", exc) from exc
-                raise CouldNotRun(f"validation could not run: {exc.strerror or exc}") from exc
-            finally:
-                _SPOOL = None
-        records = keys.records(spool)
-        records.counter = progress
-
-        def settle() -> None:
-            from .output import SignalGuard
-
-            SignalGuard.raise_pending()  # (run inside a write whose guard holds signals: seen here first)
-            report: Report = checker.finish().report
-            SignalGuard.raise_pending()  # (and before the problems are said)
-            report.raise_for_problems()
-
-        if later:
-            records.unsettled = settle
-        else:
-            settle()
-        return records
+        return _checked(_chunks(_spool_chunk, files, max_bytes, layout, workers), checker, spool, progress, later)
     except BaseException:
         spool.close()
         raise
+
+
+def _checked(
+    states: t.Iterable[dict[str, t.Any]],
+    checker: validate.Checker,
+    spool: Spool,
+    progress: Progress | None,
+    later: bool,
+    walked: validate.Streamed | None = None,
+) -> Records:
+    """The records spooled by the chunks' ``states`` (which the workers, forked meanwhile, write
+    into ``spool``), each state merged into ``checker``; the collection rules run now, or in
+    :meth:`Records.settle` when ``later``. ``walked``: the walk that found the files, whose
+    problems go first (:meth:`.validate.Streamed.into`)."""
+    from .errors import CouldNotRun
+
+    global _SPOOL
+    keys = _KeyColumns()
+    with _SPOOLING:
+        _SPOOL = spool
+        try:
+            for state in states:
+                keys.extend(state.pop("spooled"))
+                checker.merge(state)
+        except OSError as exc:  # the worker pool or the machine, not the records
+            import errno
+
+            if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+                raise spool.refused("its records", exc) from exc
+            raise CouldNotRun(f"validation could not run: {exc.strerror or exc}") from exc
+        finally:
+            _SPOOL = None
+    if walked is not None:
+        walked.into(checker)
+    records = keys.records(spool)
+    records.counter = progress
+
+    def settle() -> None:
+        from .output import SignalGuard
+
+        SignalGuard.raise_pending()  # (run inside a write whose guard holds signals: seen here first)
+        report: Report = checker.finish().report
+        SignalGuard.raise_pending()  # (and before the problems are said)
+        report.raise_for_problems()
+
+    if later:
+        records.unsettled = settle
+    else:
+        settle()
+    return records
+
+
+def _collect_streamed(
+    walked: validate.Streamed,
+    checker: validate.Checker,
+    spool: Spool,
+    max_bytes: int,
+    layout: Layout | None,
+    progress: Progress | None,
+    later: bool,
+) -> Records:
+    """:func:`collect` with the files checked by the workers as the walk finds them (a tree of
+    fewer than :attr:`~.validate.Streamed.least` files: here, in batches, once walked)."""
+
+    def states() -> t.Iterator[dict[str, t.Any]]:
+        yield from walked.states(True, max_bytes, layout, _spool_chunk, checker)
+        if not walked.pooled:
+            files = walked.files
+            for start in range(0, len(files), _BATCH):
+                yield _spool_chunk(files[start : start + _BATCH], True, max_bytes, layout)
+
+    return _checked(states(), checker, spool, progress, later, walked)

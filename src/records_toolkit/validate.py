@@ -495,6 +495,17 @@ def check_paths(
     cached = cache_root is not None and not keep
     checker = Checker(model, keep=keep, layout=layout, spill=True, snapshot=cached)
     checker.progress = progress
+    if not cached and collection is None and model is None and dask is None and Streamed.fits(paths, jobs):
+        work = Streamed(paths, jobs)  # the checks start while the tree is still walked
+        for state in work.states(keep, max_bytes, layout, _check_chunk, checker):
+            checker.merge(state)
+        if not work.pooled:
+            checker.add_files(work.files, max_bytes)
+        work.into(checker)
+        records = checker.report.records
+        result = checker.finish()
+        result.report.records = records
+        return result
     stats = Walked() if cached else None
     files = walk_into(checker, paths, stats, jobs, shared=collection is None)  # (_others adds to stats)
     others = _others(collection, files, stats, jobs) if collection is not None else []
@@ -723,6 +734,111 @@ def _in_workers(
 
 #: Files per worker task at least (a task's own cost, a checker and a result sent back, is then small).
 MIN_CHUNK = 100
+
+#: Files walked at a time while this process waits for a worker (see :class:`Streamed`).
+WALK_STEP = 256
+
+
+class Streamed:
+    """A tree checked by worker processes while it is still walked (issue 11: at 10,000 files
+    the walk and the pool's start took a tenth of ``validate``, one core idle).
+
+    The walk (:func:`.loader.iter_record_names`, ``streamed``) gives the files in their final
+    order as it finds them. The first :attr:`least` decide whether the pool is worth it; they
+    are shared among the first tasks; then this process walks on whenever it waits for a
+    worker (:func:`.workers.in_order`'s ``idle``), and each task takes a contiguous chunk of
+    the files walked and not yet sent, a share of them as :func:`chunk_bounds` shares a whole
+    tree; once the walk is done, :func:`chunk_bounds`' chunks of the rest. The chunks' states
+    are merged in order, as for a tree walked first: the same report. The walk's problems are
+    kept apart and go first (:meth:`into`), where :func:`walk_into` puts them."""
+
+    def __init__(self, paths: t.Sequence[str | os.PathLike[str]], jobs: int | None, least: int | None = None) -> None:
+        """``least``: the files from which a pool is used (default: as :func:`_add_files` decides)."""
+        from .workers import count
+
+        self._items = iter_record_names(paths, processes=1, streamed=True)
+        self.workers = count(jobs)
+        self.least = least if least is not None else PARALLEL_FROM if jobs is None else 2
+        self.files = Names()
+        self.problems: list[Problem] = []
+        self.done = False
+        self.pooled = False  # (see states)
+        self._sent = 0
+        self._checker: Checker | None = None
+
+    @staticmethod
+    def fits(paths: t.Sequence[str | os.PathLike[str]], jobs: int | None) -> bool:
+        """Whether a walk of ``paths`` may feed a pool as it goes: local paths, a pool allowed."""
+        from .workers import count
+
+        if any(isinstance(path, str) and "://" in path for path in paths):
+            return False  # (fsspec URLs: see check_paths)
+        return count(jobs) > 1  # (whether this system can fork: asked once the tree proves large, see states)
+
+    def walk(self, files: int) -> bool:
+        """Walk until ``files`` more files are found (-1: all), or to the end (then :attr:`done`);
+        whether there is more to walk."""
+        append, problems = self.files.append, self.problems
+        for item in self._items if files else ():
+            if isinstance(item, Problem):
+                problems.append(item)
+                continue
+            append(item)
+            files -= 1
+            if not files:
+                break
+        else:
+            self.done = bool(files)
+        if self._checker is not None:
+            self._checker.expect(len(self.files))  # (past rules.SPILL_FROM its indexes go to disk at once)
+        return not self.done
+
+    def states(
+        self,
+        keep: bool,
+        max_bytes: int,
+        layout: Layout | None,
+        work: t.Callable[[list[str], bool, int, Layout | None], dict[str, t.Any]],
+        checker: Checker,
+    ) -> t.Iterator[dict[str, t.Any]]:
+        """``work``'s state of each chunk of the files, in order, from the pool; nothing for a
+        tree of fewer than :attr:`least` files (then :attr:`pooled` stays False: the caller
+        checks :attr:`files` itself). ``checker`` is told how many records to expect as the
+        count grows."""
+        self._checker = checker
+        self.walk(self.least)
+        if (self.done and len(self.files) < self.least) or not _can_fork():
+            self.walk(-1)  # (to the end)
+            return
+        self.pooled = True
+        from .workers import in_order
+
+        load_model()  # read and check the schemas once; each worker compiles its own validators
+        tasks = ((chunk, keep, max_bytes, layout) for chunk in self._chunks())
+        yield from in_order(work, tasks, self.workers, "validation", idle=lambda: self.walk(WALK_STEP))
+
+    def _chunks(self) -> t.Iterator[list[str]]:
+        files, workers = self.files, self.workers
+        first = 2 * workers  # the first tasks, sent together, share what was walked before
+        even = max(MIN_CHUNK, len(files) // first)
+        while not self.done:
+            left = len(files) - self._sent
+            if left < MIN_CHUNK:  # (a worker asks for more than was walked meanwhile)
+                self.walk(4 * MIN_CHUNK)
+                continue
+            size = even if first > 0 else max(MIN_CHUNK, min(MAX_CHUNK, left // (2 * workers)))
+            first -= 1
+            start, self._sent = self._sent, self._sent + min(size, left)
+            yield files[start : self._sent]
+        start = self._sent
+        for a, b in chunk_bounds(len(files) - start, workers):
+            yield files[start + a : start + b]
+        self._sent = len(files)
+
+    def into(self, checker: Checker) -> None:
+        """The walk's problems first in ``checker``'s report, and every file counted, as :func:`walk_into` does."""
+        checker.report.problems[:0] = self.problems
+        checker.report.files += len(self.problems) + len(self.files)
 
 
 def chunk_bounds(total: int, workers: int) -> t.Iterator[tuple[int, int]]:

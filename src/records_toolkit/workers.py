@@ -59,13 +59,18 @@ def in_order(
     meanwhile: t.Callable[[], None] | None = None,
     ahead: int | None = None,
     waiting: t.Callable[[], None] | None = None,
+    idle: t.Callable[[], bool] | None = None,
 ) -> t.Iterator[Result]:
     """``work(*task)`` for each of ``tasks`` in ``workers`` forked processes; the results in order.
 
     At most ``ahead`` tasks (default: two per worker) are sent ahead of the results taken
     (results that wait are memory). ``waiting``: called now and then while a result is awaited
     (a progress shown). ``meanwhile``: this process's own share of the work, run once the first tasks are
-    sent. A worker that dies is a :class:`~.errors.CouldNotRun` naming ``what`` ("validation").
+    sent. ``idle``: more of this process's own work, in small steps, done while it waits for the
+    next result, until it returns False (the walk that finds the tasks: see
+    :class:`.validate.Streamed`); meanwhile a worker about to run out of tasks is sent the next
+    one at once (at most four times ``ahead`` are then held). A worker that dies is a
+    :class:`~.errors.CouldNotRun` naming ``what`` ("validation").
     """
     import collections
     import concurrent.futures
@@ -95,7 +100,16 @@ def in_order(
                 signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
             if meanwhile is not None:
                 meanwhile()
+            held = 4 * (2 * workers if ahead is None else max(1, ahead))
             while futures:  # each result let go once handed on (a done future keeps its result)
+                while idle is not None and not futures[0].done():
+                    if len(futures) < held and sum(not future.done() for future in futures) <= workers:
+                        task = next(pending, None)  # (a worker would wait for the first result)
+                        if task is not None:
+                            futures.append(pool.submit(work, *task))
+                            continue
+                    if not idle():
+                        idle = None
                 result = _result(futures.popleft(), waiting)
                 task = next(pending, None)
                 if task is not None:
