@@ -141,6 +141,40 @@ def test_an_export_checked_while_walked_writes_what_one_walked_first_writes(
     assert refused[0] == refused[1] and {p.code for p in refused[0]} == {"duplicate-id", "file-symlink"}
 
 
+@pytest.mark.parametrize("job", ["export", "validate"])
+def test_an_error_while_a_chunk_is_taken_in_stops_the_workers_at_once(
+    corpora: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, job: str
+) -> None:
+    """An exception (or SIGTERM's) raised while a chunk's result is merged ends the worker pool
+    there and then, while the caller still holds the exception: the pool was left to the garbage
+    collector, which shut it down later from whatever thread it ran on (the pool's own: a
+    traceback, "cannot join current thread")."""
+    import multiprocessing
+
+    from records_toolkit import validate
+
+    small, _ = corpora
+    monkeypatch.setattr(validate, "PARALLEL_FROM", 2)
+    monkeypatch.setattr(validate, "MAX_CHUNK", 10)
+    real = validate.Checker.merge
+    merged: list[int] = []
+
+    def merge(self: validate.Checker, state: dict[str, t.Any]) -> None:
+        merged.append(1)
+        if len(merged) == 3:
+            raise RuntimeError("stop")
+        real(self, state)
+
+    monkeypatch.setattr(validate.Checker, "merge", merge)
+    with pytest.raises(RuntimeError) as caught:
+        if job == "export":
+            api.export([small], "jsonld", to=tmp_path / "out.jsonld", jobs=2)
+        else:
+            api.validate([small], jobs=2)
+    assert multiprocessing.active_children() == [] and caught.value.__traceback__ is not None
+    assert not (tmp_path / "out.jsonld").exists()
+
+
 def test_the_spooled_collection_is_the_validated_one(corpora: tuple[Path, Path]) -> None:
     small, _ = corpora
     records = collect([small], max_bytes=1 << 24)

@@ -772,6 +772,9 @@ def _checked(
             raise CouldNotRun(f"validation could not run: {exc.strerror or exc}") from exc
         finally:
             _SPOOL = None
+            close = getattr(states, "close", None)
+            if close is not None:
+                close()  # (the worker pool stopped now, here, when left early: never by the collector, on its own thread)
     if walked is not None:
         walked.into(checker)
     records = keys.records(spool)

@@ -497,8 +497,12 @@ def check_paths(
     checker.progress = progress
     if not cached and collection is None and model is None and dask is None and Streamed.fits(paths, jobs):
         work = Streamed(paths, jobs)  # the checks start while the tree is still walked
-        for state in work.states(keep, max_bytes, layout, _check_chunk, checker):
-            checker.merge(state)
+        states = work.states(keep, max_bytes, layout, _check_chunk, checker)
+        try:
+            for state in states:
+                checker.merge(state)
+        finally:
+            states.close()  # (the pool stopped now when left early, not when the collector finds it)
         if not work.pooled:
             checker.add_files(work.files, max_bytes)
         work.into(checker)
@@ -800,7 +804,7 @@ class Streamed:
         layout: Layout | None,
         work: t.Callable[[list[str], bool, int, Layout | None], dict[str, t.Any]],
         checker: Checker,
-    ) -> t.Iterator[dict[str, t.Any]]:
+    ) -> t.Generator[dict[str, t.Any], None, None]:
         """``work``'s state of each chunk of the files, in order, from the pool; nothing for a
         tree of fewer than :attr:`least` files (then :attr:`pooled` stays False: the caller
         checks :attr:`files` itself). ``checker`` is told how many records to expect as the
