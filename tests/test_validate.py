@@ -232,6 +232,21 @@ def test_checks_that_start_while_the_tree_is_walked_find_what_a_walk_first_finds
     assert check_paths([tmp_path], keep=True).report.problems == walked_first.report.problems and sent == []
 
 
+def test_a_streamed_walk_walks_as_far_as_it_is_asked(tmp_path: Path) -> None:
+    from records_toolkit.validate import Streamed
+
+    for name in ("a.yaml", "b/c.yaml", "b/d.yml", "b-e.yaml", "f.yaml"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text("id: x\n", encoding="utf-8")
+    (tmp_path / "g.yaml").symlink_to(tmp_path / "a.yaml")
+    walk = Streamed([tmp_path], jobs=2)
+    assert walk.walk(2) and list(walk.files) == [str(tmp_path / "a.yaml"), str(tmp_path / "b-e.yaml")]
+    assert walk.walk(0) and len(walk.files) == 2 and not walk.done  # (nothing asked: nothing walked)
+    assert not walk.walk(-1) and walk.done and len(walk.files) == 5  # (all the rest)
+    assert [p.code for p in walk.problems] == ["file-symlink"]
+    assert not walk.walk(0) and not walk.walk(3) and walk.done and len(walk.files) == 5
+
+
 def test_each_missing_key_is_reported_once() -> None:
     place = {
         "id": "p2",

@@ -792,7 +792,8 @@ class Streamed:
             if not files:
                 break
         else:
-            self.done = bool(files)
+            if files:  # (not walk(0): nothing asked, nothing known)
+                self.done = True
         if self._checker is not None:
             self._checker.expect(len(self.files))  # (past rules.SPILL_FROM its indexes go to disk at once)
         return not self.done
