@@ -506,10 +506,7 @@ def check_paths(
         if not work.pooled:
             checker.add_files(work.files, max_bytes)
         work.into(checker)
-        records = checker.report.records
-        result = checker.finish()
-        result.report.records = records
-        return result
+        return checker.finish()
     stats = Walked() if cached else None
     files = walk_into(checker, paths, stats, jobs, shared=collection is None)  # (_others adds to stats)
     others = _others(collection, files, stats, jobs) if collection is not None else []
@@ -708,11 +705,17 @@ def _add_files(
                 checker.merge(merged)
             finally:
                 checker.progress = shown
-    elif workers > 1 and len(files) >= (PARALLEL_FROM if jobs is None else 2) and model is None and _can_fork():
+    elif workers > 1 and len(files) >= pool_from(jobs) and model is None and _can_fork():
         for state in _in_workers(files, keep, max_bytes, layout, workers, work):
             checker.merge(state)
     else:
         checker.add_files(files, max_bytes)
+
+
+def pool_from(jobs: int | None) -> int:
+    """The files from which a validation uses worker processes: :data:`PARALLEL_FROM`, or two
+    when ``--jobs`` asks for them."""
+    return PARALLEL_FROM if jobs is None else 2
 
 
 Chunked = t.TypeVar("Chunked")
@@ -757,12 +760,12 @@ class Streamed:
     kept apart and go first (:meth:`into`), where :func:`walk_into` puts them."""
 
     def __init__(self, paths: t.Sequence[str | os.PathLike[str]], jobs: int | None, least: int | None = None) -> None:
-        """``least``: the files from which a pool is used (default: as :func:`_add_files` decides)."""
+        """``least``: the files from which a pool is used (default: :func:`pool_from`)."""
         from .workers import count
 
         self._items = iter_record_names(paths, processes=1, streamed=True)
         self.workers = count(jobs)
-        self.least = least if least is not None else PARALLEL_FROM if jobs is None else 2
+        self.least = least if least is not None else pool_from(jobs)
         self.files = Names()
         self.problems: list[Problem] = []
         self.done = False
