@@ -519,3 +519,42 @@ def test_workers_dying_on_the_same_files_more_times_than_dask_retries_is_a_clear
         client.run(_die_when_checking)
         with pytest.raises(CouldNotRun, match="workers ended unexpectedly on the same files, more times than Dask"):
             validate.check_paths([tmp_path], dask=dask_run, progress=t.cast(t.Any, _Counted()))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("waiting_on", ["_chunk_outcome", "_merge_states"])
+def test_a_connection_closed_while_a_result_is_fetched_is_a_clear_error_not_a_wait(
+    cluster: t.Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, waiting_on: str
+) -> None:
+    """A fetch of a chunk's outcome or of a merged state that fails because a connection closed
+    (seen once under heavy load: `CommClosedError`, a stream to the scheduler gone) ends the run
+    with exit 3's error at once. Before, the outcomes came through `as_completed(with_results=True)`,
+    which logs such a failure and never hands the future on: the run waited for ever."""
+    import signal
+
+    distributed = pytest.importorskip("distributed")
+    from distributed.comm.core import CommClosedError
+
+    from bench.corpus import make
+
+    make(tmp_path, 1)
+    gather = distributed.Client._gather
+    failed: list[str] = []
+
+    async def closing(self: t.Any, futures: t.Any, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        keys = [str(getattr(future, "key", "")) for future in futures]
+        if any(key.startswith(waiting_on) for key in keys):
+            failed.append(keys[0])
+            raise CommClosedError("in <TCP (closed) ConnectionPool.gather local=tcp://127.0.0.1>: Stream is closed")
+        return await gather(self, futures, *args, **kwargs)
+
+    monkeypatch.setattr(distributed.Client, "_gather", closing)
+    signal.alarm(120)  # this test's own limit: a wait for ever is what it looks for
+    try:
+        with pytest.raises(CouldNotRun, match=r"validation could not run on the Dask cluster at .*Stream is closed"):
+            validate.check_paths([tmp_path], dask=validate.DaskRun(cluster), progress=t.cast(t.Any, _Counted()))
+    finally:
+        signal.alarm(TEST_SECONDS)
+    assert failed
+    monkeypatch.undo()
+    assert api.validate([tmp_path], collect=False, scheduler=cluster) == api.validate([tmp_path], collect=False)

@@ -1032,7 +1032,9 @@ def _in_dask(
     end: with ``progress`` its files and records, counted as it is checked; with ``keep`` its
     valid records, which so come here once, straight from the chunk, and never go through the
     merges. A worker lost mid-run: Dask runs its tasks again elsewhere, from the chunks when a
-    state it held is lost too.
+    state it held is lost too. Each outcome is fetched with its future's own ``result()``, which
+    raises a failed fetch (a connection closed under load); ``as_completed(with_results=True)``
+    logs such a failure and never hands the future on, so the run would wait for ever.
     """
     from concurrent.futures import CancelledError
 
@@ -1055,7 +1057,7 @@ def _in_dask(
                 beside = client.map(_chunk_outcome, leaves, kept=keep, pure=False, priority=2)
                 number = {future.key: n for n, future in enumerate(beside)}
                 as_completed: t.Any = distributed.as_completed  # (untyped)
-                outcomes = as_completed(beside, with_results=True)
+                outcomes = as_completed(beside)  # (not with_results: a fetch failing there is never handed on)
                 del beside
             merged = _merge_groups(client, leaves, without_kept=keep)  # only the merged states' futures held here
             kept: dict[int, list[Document]] = {}
@@ -1063,9 +1065,8 @@ def _in_dask(
             for group in range(len(merged)):
                 its = range(group * DASK_FAN_IN, min((group + 1) * DASK_FAN_IN, len(chunks)))
                 while outcomes is not None and not arrived.issuperset(its):  # (each released once taken)
-                    future, outcome = next(outcomes)
-                    if isinstance(outcome, BaseException):  # cancelled (the scheduler lost, the client closed)
-                        raise outcome
+                    future = next(outcomes)
+                    outcome = future.result()  # raises what went wrong: cancelled, a closed connection, a lost worker
                     arrived.add(number[future.key])
                     if progress is not None:
                         progress.add(outcome[0], outcome[1])
