@@ -350,6 +350,85 @@ def test_a_changed_toolkit_module_empties_the_cache(
     assert len(parsed) == 44
 
 
+def _site(root: Path, version: str = "1.0", *, listed: bool = True) -> Path:
+    """A site-packages folder holding a package ``fakelib`` and a module ``fakemod``, each
+    installed from a wheel (a ``.dist-info`` folder whose RECORD lists its files)."""
+    (root / "fakelib").mkdir(parents=True)
+    (root / "fakelib" / "__init__.py").write_text("VALUE = 1\n", encoding="utf-8")
+    (root / "fakemod.py").write_text("VALUE = 2\n", encoding="utf-8")
+    for name, files in (("fakelib", ["fakelib/__init__.py"]), ("fakemod", ["fakemod.py"])):
+        info = root / f"{name}-{version}.dist-info"
+        info.mkdir()
+        lines = [f"{file},sha256=abc{version},10" for file in files if listed] + [f"{info.name}/RECORD,,"]
+        (info / "RECORD").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return root
+
+
+@pytest.fixture
+def fake_libraries(monkeypatch: pytest.MonkeyPatch) -> t.Callable[[Path], dict[str, list[t.Any]]]:
+    """What the cache's key says of the libraries when ``fakelib`` and ``fakemod`` are imported from the site given."""
+    import importlib
+    import sys
+
+    monkeypatch.setattr(cache, "LIBRARIES", {"fakelib": "fakelib", "fakemod": "fakemod"})
+
+    def libraries(site: Path) -> dict[str, list[t.Any]]:
+        monkeypatch.setattr(sys, "path", [str(site), *[p for p in sys.path if "fake-site" not in p]])
+        importlib.invalidate_caches()
+        return cache._library_files()
+
+    return libraries
+
+
+def test_libraries_installed_again_elsewhere_keep_the_key_and_an_upgrade_changes_it(
+    tmp_path: Path, fake_libraries: t.Callable[[Path], dict[str, list[t.Any]]]
+) -> None:
+    """A CI job installs the libraries anew on each run (new times, maybe another folder): the
+    same wheels give the same key, so a cache kept between runs is used; another version of
+    one (its RECORD changes) empties the cache."""
+    first = fake_libraries(_site(tmp_path / "fake-site-a"))
+    assert first == {
+        "fakelib": ["fakelib/__init__.py", first["fakelib"][1]],
+        "fakemod": ["fakemod.py", first["fakemod"][1]],
+    }
+    again = _site(tmp_path / "fake-site-b")
+    later = time.time() + 1000
+    for path in again.rglob("*"):
+        os.utime(path, (later, later))
+    assert fake_libraries(again) == first
+    upgraded = fake_libraries(_site(tmp_path / "fake-site-c", "1.1"))
+    assert upgraded["fakelib"] != first["fakelib"] and upgraded["fakemod"] != first["fakemod"]
+
+
+@pytest.mark.parametrize("how", ["no RECORD names the file", "two versions side by side", "no dist-info"])
+def test_a_library_not_known_by_a_wheels_record_is_known_by_its_file(
+    tmp_path: Path, fake_libraries: t.Callable[[Path], dict[str, list[t.Any]]], how: str
+) -> None:
+    """Without a RECORD that lists the very file imported (a source tree on the path, a system
+    package, two versions side by side), a library is known by its file, its size and its time,
+    as before: installing it again (a new time) empties the cache."""
+    site = _site(tmp_path / "fake-site", listed=how != "no RECORD names the file")
+    if how == "two versions side by side":
+        shutil.copytree(site / "fakelib-1.0.dist-info", site / "fakelib-0.9.dist-info")
+        shutil.copytree(site / "fakemod-1.0.dist-info", site / "fakemod-0.9.dist-info")
+    elif how == "no dist-info":
+        shutil.rmtree(site / "fakelib-1.0.dist-info")
+        shutil.rmtree(site / "fakemod-1.0.dist-info")
+    first = fake_libraries(site)
+    file = site / "fakelib" / "__init__.py"
+    assert first["fakelib"] == [str(file), file.stat().st_size, file.stat().st_mtime_ns]
+    os.utime(file, (time.time() + 1000, time.time() + 1000))
+    assert fake_libraries(site)["fakelib"] != first["fakelib"]
+
+
+def test_the_libraries_this_toolkit_runs_with_are_known_by_their_wheels() -> None:
+    """The installed dependencies (wheels, as pip installs them in CI): each known by its RECORD."""
+    found = cache._library_files()
+    assert set(found) == set(cache.LIBRARIES)
+    for name, (where, digest) in found.items():
+        assert where in (f"{name}/__init__.py", f"{name}.py") and re.fullmatch("[0-9a-f]{64}", digest), name
+
+
 def test_an_index_larger_than_the_run_can_need_is_ignored_unread(
     repo: Path, parsed: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

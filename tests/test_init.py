@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import os
+import re
 import shlex
 import shutil
 import stat
@@ -127,8 +128,10 @@ def test_the_install_lines_name_the_toolkit_source_in_every_file(runner: CliRunn
     assert set(workflow["on"]) == {"push", "pull_request"}
     steps = workflow["jobs"]["records"]["steps"]
     assert [s.get("uses", "").split("@")[0] for s in steps[:2]] == ["actions/checkout", "actions/setup-python"]
-    assert [s.get("run") for s in steps[2:]] == [
+    assert [s.get("run") or s["uses"].split("@")[0] for s in steps[2:]] == [
         f'pip install "{requirement}"',
+        "rm -rf records/.records-toolkit-cache",
+        "actions/cache",
         "toolkit validate --output-format github",
         "toolkit fmt --check",
     ]
@@ -139,6 +142,91 @@ def test_the_install_lines_name_the_toolkit_source_in_every_file(runner: CliRunn
         "repos": [{"repo": SOURCE, "rev": f"v{VERSION}", "hooks": [{"id": hook["id"]} for hook in hooks]}]
     }
     assert f'pip install "{requirement}"' in (repo / "README.md").read_text(encoding="utf-8")
+
+
+def test_the_workflow_keeps_the_result_cache_and_a_ci_run_after_a_change_reads_only_that_file(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The workflow's cache step keeps all that `toolkit validate` writes of its cache (the cache
+    folder and the key that signs it, in the runner's home: no XDG_CACHE_HOME there), and its
+    step before drops a cache committed into the tree. On a new runner, a fresh checkout (new
+    inodes and times) with a planted cache dropped and the kept one restored, a run after one
+    change parses that file alone and reports what a run without the cache reports."""
+    from helpers import files_checked_here
+
+    from records_toolkit import cache
+
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.delenv("RECORDS_TOOLKIT_NO_CACHE", raising=False)
+    repo = tmp_path / "runner-a" / "repo"
+    assert _init(runner, repo, "--toolkit-source", SOURCE).exit_code == 0
+    shutil.rmtree(repo / "records")  # (the shipped records: references, quotes, 44 files)
+    shutil.copytree(ROOT / "records", repo / "records", ignore=shutil.ignore_patterns(cache.CACHE_DIR))
+    steps = _workflow(repo)["jobs"]["records"]["steps"]
+    (drop,) = [s["run"] for s in steps if str(s.get("run", "")).startswith("rm ")]
+    (kept,) = [s["with"] for s in steps if str(s.get("uses", "")).startswith("actions/cache@")]
+    assert "${{ github.sha }}" in kept["key"] and kept["restore-keys"] in kept["key"]  # a new entry each run
+
+    def kept_paths(home: Path, checkout: Path) -> list[Path]:
+        return [home / p[2:] if p.startswith("~/") else checkout / p for p in kept["path"].split()]
+
+    def every_file(*roots: Path) -> set[Path]:
+        return {p for root in roots for p in root.rglob("*") if p.is_file()}
+
+    def validate(home: Path, checkout: Path, *args: str) -> t.Any:
+        monkeypatch.setenv("HOME", str(home))
+        monkeypatch.chdir(checkout)
+        return CliRunner().invoke(main, ["validate", "--output-format", "json", *args])
+
+    home_a = tmp_path / "runner-a" / "home"
+    home_a.mkdir()
+    before = every_file(repo, home_a)
+    first = validate(home_a, repo)
+    assert first.exit_code == 0, first.output
+    written = every_file(repo, home_a) - before
+    cached = kept_paths(home_a, repo)
+    assert written and all(any(path.is_relative_to(folder) for folder in cached) for path in written)
+    assert all(any(path.is_relative_to(folder) for path in written) for folder in cached)  # (each one used)
+    store = tmp_path / "actions-cache"  # what actions/cache saves at the job's end
+    for number, folder in enumerate(cached):
+        shutil.copytree(folder, store / str(number), symlinks=True)
+
+    home_b, checkout = tmp_path / "runner-b" / "home", tmp_path / "runner-b" / "repo"
+    home_b.mkdir(parents=True)
+    shutil.copytree(repo, checkout, ignore=shutil.ignore_patterns(cache.CACHE_DIR))
+    for path in every_file(checkout):
+        os.utime(path)  # (a checkout's times: now)
+    planted = checkout / "records" / cache.CACHE_DIR
+    planted.mkdir()
+    (planted / "snapshot").write_bytes(b"a cache committed in a pull request")
+    subprocess.run(["sh", "-c", drop], cwd=checkout, check=True)
+    assert not planted.exists()
+    for number, folder in enumerate(kept_paths(home_b, checkout)):
+        shutil.copytree(store / str(number), folder, symlinks=True)
+    place = checkout / "records" / "places" / "kayseri.yaml"
+    place.write_text(place.read_text(encoding="utf-8").replace('kind: "city"', 'kind: "planet"'), encoding="utf-8")
+    parsed = files_checked_here(monkeypatch)
+    again = validate(home_b, checkout)
+    assert parsed == ["records/places/kayseri.yaml"]
+    full = validate(home_b, checkout, "--no-cache")
+    assert (again.exit_code, again.stdout) == (full.exit_code, full.stdout) == (1, full.stdout)
+    assert [p["file"] for p in json.loads(full.stdout)] == ["records/places/kayseri.yaml"]
+
+
+def test_the_readme_shows_the_steps_of_the_workflow_init_writes(runner: CliRunner, tmp_path: Path) -> None:
+    """The project README's workflow example is the one `toolkit init` writes, step for step."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("# .github/workflows/records.yml (the steps)\n", 1)[1].split("```", 1)[0]
+    shown = yaml.safe_load(block)
+    assert (
+        _init(runner, tmp_path / "repo", "--toolkit-source", "https://github.com/OWNER/records-toolkit").exit_code == 0
+    )
+    written = _workflow(tmp_path / "repo")["jobs"]["records"]["steps"]
+    unnamed = [{key: value for key, value in step.items() if key != "name"} for step in written]
+    for step in (*shown, *unnamed):
+        if str(step.get("run", "")).startswith("pip install"):
+            step["run"] = re.sub(r"@v[0-9][^\"]*", "@vVERSION", step["run"])
+    assert shown == unnamed
 
 
 def test_a_local_clone_given_as_the_source_becomes_a_file_url(runner: CliRunner, tmp_path: Path) -> None:

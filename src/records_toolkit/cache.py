@@ -106,7 +106,10 @@ def secret_key(make: bool = True) -> bytes | None:
 def fingerprint(*, version: str, schemas: t.Mapping[str, t.Any], max_bytes: int, layout: t.Any) -> str:
     """What a cached result depends on besides the file itself: the toolkit (its version and the
     bytes of its own modules, so an edited or patched install counts), the libraries that read
-    and judge a record, the schemas, the size limit and the layout."""
+    and judge a record (:func:`_library_files`), the schemas, the size limit and the layout (its
+    root as seen from the working folder). Nothing in it depends on where the checkout or the
+    installed packages are, or when they were made: a CI job that keeps the cache between its
+    runs (each a fresh checkout and install) finds it valid."""
     parts = {
         "format": FORMAT,
         "python": [list(sys.version_info), marshal.version, sys.byteorder],  # the snapshot's encoding
@@ -115,10 +118,20 @@ def fingerprint(*, version: str, schemas: t.Mapping[str, t.Any], max_bytes: int,
         "libraries": _library_files(),
         "schemas": schemas,
         "max_bytes": max_bytes,
-        "layout": None if layout is None else [layout.root, layout.shown],
+        "layout": None if layout is None else [_from_here(layout.root), layout.shown],
     }
     # not sort_keys: the order of a schema's keys shows in messages (the keys allowed, in order)
     return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _from_here(root: str) -> str:
+    """The collection's root relative to the working folder, where the names of its files are
+    too (the layout's checks compare the two: a checkout moved whole, as on a new CI runner,
+    keeps its cache); the absolute root when there is no such path."""
+    try:
+        return os.path.relpath(root)
+    except (OSError, ValueError):  # (no working folder any more; another drive)
+        return root
 
 
 class Store:
@@ -478,22 +491,69 @@ def _code_hash() -> str:
     return digest.hexdigest()
 
 
+#: The libraries that read and judge a record, by the name they are imported as, with the name of
+#: their distribution as a wheel's ``.dist-info`` folder spells it (PEP 427: lower case, ``_``).
+LIBRARIES = {
+    "yaml": "pyyaml",
+    "yaml_rs": "yaml_rs",
+    "jsonschema": "jsonschema",
+    "jsonschema_rs": "jsonschema_rs",
+    "referencing": "referencing",
+    "rfc3986_validator": "rfc3986_validator",
+}
+_MAX_RECORD = 1 << 20  # a wheel's RECORD read at most (a few KB; a larger one is not a wheel's)
+
+
 def _library_files() -> dict[str, list[t.Any]]:
-    """Where the libraries that read and judge a record are installed, with the size and time of
-    their package file: an upgrade or reinstall rewrites it. Found without importing them, and
-    without ``importlib.metadata`` (40 ms: most of a warm run's overhead)."""
+    """What the libraries that read and judge a record are, found without importing them and
+    without ``importlib.metadata`` (40 ms: most of a warm run's overhead).
+
+    A library installed from a wheel is known by the SHA-256 of its ``RECORD`` (PEP 376/627:
+    the digest of every file the wheel installed, its compiled parts included) and where it sits
+    below its ``site-packages``: the same files give the same fingerprint however often, and
+    wherever, they are installed, as a CI job installs them anew on each run (by their times, as
+    before, a cache kept between runs was always emptied). An upgrade changes it. Any other
+    install (no ``RECORD`` naming the very file imported: a source tree on the path, a system
+    package) is known by where its package file is, with its size and time: a reinstall
+    rewrites it."""
     import importlib.util
 
     found: dict[str, list[t.Any]] = {}
-    for name in ("yaml", "yaml_rs", "jsonschema", "jsonschema_rs", "referencing", "rfc3986_validator"):
+    listings: dict[str, list[str]] = {}
+    for name, distribution in LIBRARIES.items():
         try:
             spec = importlib.util.find_spec(name)
             origin = spec.origin if spec is not None else None
+            if origin and spec is not None:
+                package = spec.submodule_search_locations is not None  # (a folder, not one module)
+                site = os.path.dirname(os.path.dirname(origin) if package else origin)
+                recorded = _wheel_record(site, os.path.relpath(origin, site), distribution, listings)
+                if recorded is not None:
+                    found[name] = recorded
+                    continue
             info = os.stat(origin) if origin else None
         except (ImportError, ValueError, OSError):
             origin, info = None, None
         found[name] = [origin, info.st_size, info.st_mtime_ns] if info is not None else [origin]
     return found
+
+
+def _wheel_record(site: str, relative: str, distribution: str, listings: dict[str, list[str]]) -> list[str] | None:
+    """``[relative, sha256 of RECORD]`` of the one ``<distribution>-<version>.dist-info`` in ``site``
+    whose ``RECORD`` lists ``relative`` (the file imported, as a wheel names it); else None."""
+    if site not in listings:
+        listings[site] = [entry for entry in os.listdir(site) if entry.lower().endswith(".dist-info")]
+    folders = [entry for entry in listings[site] if entry.partition("-")[0].lower().replace(".", "_") == distribution]
+    if len(folders) != 1:  # none, or several versions side by side: which one is imported is not known here
+        return None
+    try:
+        data = read_regular(os.path.join(site, folders[0], "RECORD"), _MAX_RECORD)
+    except (OSError, NotRegular):
+        return None
+    named = relative.replace(os.sep, "/").encode("utf-8", "surrogateescape")
+    if not any(line.partition(b",")[0] == named for line in data.splitlines()):
+        return None
+    return [relative.replace(os.sep, "/"), hashlib.sha256(data).hexdigest()]
 
 
 class Hashes:

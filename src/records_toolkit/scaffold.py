@@ -10,8 +10,9 @@ What it writes (:func:`plan`):
 - ``.pre-commit-config.yaml``: this toolkit's hooks (``toolkit-validate``, ``toolkit-fmt``), from
   its git repository at the tag of this version;
 - ``.github/workflows/records.yml``: an example CI workflow that installs the toolkit from the
-  same repository and tag, then runs ``toolkit validate --output-format github`` and
-  ``toolkit fmt --check``;
+  same repository and tag, restores the result cache of earlier runs (``actions/cache``: the
+  cache folder and the key that signs it; a cache folder committed into the tree is removed
+  first), then runs ``toolkit validate --output-format github`` and ``toolkit fmt --check``;
 - ``README.md``: what the repository is, where records go, the commands.
 
 The toolkit is not on the package index under its name, so the install lines name its git
@@ -42,6 +43,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from .cache import CACHE_DIR
 from .errors import OutputError, UsageError
 
 __all__ = ["EXAMPLE_IDS", "Initialized", "ToolkitSource", "find_source", "init", "plan"]
@@ -53,6 +55,7 @@ PRE_COMMIT = ".pre-commit-config.yaml"
 WORKFLOW = ".github/workflows/records.yml"
 README = "README.md"
 HOOKS = ("toolkit-validate", "toolkit-fmt")
+KEY_FOLDER = "~/.cache/records-toolkit"  # (cache.secret_key's folder on a runner: no XDG_CACHE_HOME there)
 EXAMPLE_ARTICLE = "example-article"
 EXAMPLE_EVENT = "example-festival-2024"
 EXAMPLE_IDS = (EXAMPLE_ARTICLE, EXAMPLE_EVENT)
@@ -352,6 +355,19 @@ def _workflow(source: ToolkitSource) -> str:
         '          python-version: "3.12"\n'
         f"      - name: Install the records toolkit {source.version}\n"
         f"        run: {_yaml_text(source.pip_line)}\n"
+        "      # The result cache of the last run on this branch or the default one: a run after a few\n"
+        "      # changes hashes the files and re-checks only what the changes reach. It is signed with a\n"
+        "      # key kept beside it in the runner's cache folder; one committed into the tree is dropped.\n"
+        "      - name: Drop a result cache committed into the tree\n"
+        f"        run: rm -rf {RECORDS}/{CACHE_DIR}\n"
+        "      - name: Restore the result cache of earlier runs\n"
+        "        uses: actions/cache@v4\n"
+        "        with:\n"
+        "          path: |\n"
+        f"            {RECORDS}/{CACHE_DIR}\n"
+        f"            {KEY_FOLDER}\n"
+        "          key: records-toolkit-${{ runner.os }}-${{ github.sha }}\n"
+        "          restore-keys: records-toolkit-${{ runner.os }}-\n"
         "      - name: Validate the records\n"
         "        run: toolkit validate --output-format github\n"
         "      - name: Check the canonical form\n"
@@ -407,7 +423,8 @@ toolkit export -f csv -o tables/        # also -f jsonld, -f ics, -f markdown (`
 toolkit show my-event                   # a record, what refers to it, the articles it cites
 ```
 
-`{WORKFLOW}` runs `toolkit validate` and `toolkit fmt --check` on every push and pull request;
+`{WORKFLOW}` runs `toolkit validate` and `toolkit fmt --check` on every push and pull request,
+keeping the result cache between runs (a run after a few changes re-checks what they reach);
 `{PRE_COMMIT}` runs the same hooks before each commit.
 """
 
