@@ -243,6 +243,29 @@ def test_canonical_form_round_trips_and_is_idempotent(records: list[dict]) -> No
         assert text.endswith("\n") and not text.endswith("\n\n") and "\r" not in text.replace("\\r", "")
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "An escape in prose:\n\\U0001F600 is the grinning face.\n",
+        "Two backslashes:\n\\\\U0001F600 and one: \\U0001F600 and \\u00e9, \\x41\n",
+        "The face itself: \U0001f600\nand text after it\n",
+    ],
+)
+def test_a_text_that_looks_like_an_escape_keeps_its_characters(runner: CliRunner, tmp_path: Path, text: str) -> None:
+    """A multi-line text (a literal block) holds backslashes as they are: ``\\U0001F600`` there is
+    eleven characters, never the emoji (``fmt`` once turned it into one, changing an article)."""
+    record = {"id": "a", "type": "article", "headline": "H \U0001f600 \\U0001F600", "text": text}
+    written = dumps([record])
+    (doc,) = load_text(written, "a.yaml")
+    assert isinstance(doc, Document) and doc.data == record
+    assert yaml.load(written, Loader=yaml.SafeLoader) == record
+    assert '"H \U0001f600 \\\\U0001F600"' in written  # in double quotes: the emoji as itself, the backslash escaped
+    path = tmp_path / "a.yaml"
+    path.write_text(written, encoding="utf-8")
+    assert runner.invoke(main, ["fmt", str(tmp_path)]).exit_code == 0
+    assert path.read_text(encoding="utf-8") == written
+
+
 # -- the real command, as a subprocess -----------------------------------------------------------------
 
 

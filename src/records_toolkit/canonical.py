@@ -24,13 +24,29 @@ from .schemas import Model, Template, load_model
 
 
 class _CanonicalDumper(yaml.SafeDumper):
-    """Indented block sequences (``key:\\n  - item``); never aliases."""
+    """Indented block sequences (``key:\\n  - item``); never aliases; characters beyond U+FFFF
+    as themselves in double quotes (see :func:`_astral`)."""
 
     def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
         super().increase_indent(flow, False)
 
     def ignore_aliases(self, data: t.Any) -> bool:
         return True
+
+    def write_double_quoted(self, text: str, split: bool = True) -> None:
+        """PyYAML's double-quoted scalar, its ``\\U...`` escapes turned back into the characters,
+        in this scalar alone: a literal block holds such text as it is (applied to the whole
+        output, this turned an article's ``\\U0001F600`` into the emoji)."""
+        import io
+
+        stream = self.stream
+        self.stream = io.StringIO()
+        try:
+            super().write_double_quoted(text, split)
+            written = self.stream.getvalue()
+        finally:
+            self.stream = stream
+        stream.write(_ASTRAL_ESCAPE.sub(_astral, written))
 
 
 _OTHER_BREAKS = frozenset("\r\x85\u2028\u2029")
@@ -103,7 +119,7 @@ def dumps(documents: t.Sequence[dict[str, t.Any]], model: Model | None = None) -
                 indent=2,
             )
         )
-    return _ASTRAL_ESCAPE.sub(_astral, "---\n".join(parts))
+    return "---\n".join(parts)
 
 
 def record_path(record: dict[str, t.Any]) -> str:
