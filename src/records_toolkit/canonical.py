@@ -9,6 +9,7 @@ line breaks as a literal block, no anchors, aliases or tags, one final newline.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 import typing as t
@@ -80,12 +81,14 @@ _CanonicalDumper.add_representer(str, _represent_str)
 _CanonicalDumper.add_representer(dict, _represent_mapping)
 
 
+_UNKNOWN_TYPE_ORDER: dict[Template, tuple[str, ...]] = {(): ("id", "type")}
+
+
 def canonical_record(data: dict[str, t.Any], model: Model | None = None) -> dict[str, t.Any]:
     """``data`` with keys in canonical order (values unchanged)."""
     model = model or load_model()
     info = model.types.get(data.get("type")) if isinstance(data.get("type"), str) else None  # type: ignore[arg-type]
-    order: dict[Template, tuple[str, ...]] = dict(info.key_order) if info else {(): ("id", "type")}
-    return t.cast(dict[str, t.Any], ordered(data, order))
+    return t.cast(dict[str, t.Any], ordered(data, info.key_order if info else _UNKNOWN_TYPE_ORDER))
 
 
 # PyYAML escapes every character beyond U+FFFF (emoji, flags) in double quotes even with
@@ -104,22 +107,200 @@ def _astral(match: re.Match[str]) -> str:
 def dumps(documents: t.Sequence[dict[str, t.Any]], model: Model | None = None) -> str:
     """The canonical text of one file holding ``documents`` (``---`` between them).
 
-    Non-ASCII text is written as itself, emoji included (never as ``\\U...`` escapes).
+    Non-ASCII text is written as itself, emoji included (never as ``\\U...`` escapes). A record
+    is written by :func:`_written` when it can be, else by PyYAML's emitter (same bytes).
     """
     parts = []
     for data in documents:
-        parts.append(
-            yaml.dump(
-                canonical_record(data, model),
-                Dumper=_CanonicalDumper,
-                allow_unicode=True,
-                sort_keys=False,
-                default_flow_style=False,
-                width=1_000_000,
-                indent=2,
-            )
-        )
+        record = canonical_record(data, model)
+        fast = _written(record)
+        parts.append(fast if fast is not None else _emitted(record))
     return "---\n".join(parts)
+
+
+def _emitted(record: dict[str, t.Any]) -> str:
+    """The canonical text of one record by PyYAML's emitter (:class:`_CanonicalDumper`): the
+    reference, and the writer of what :func:`_written` leaves to it."""
+    return yaml.dump(
+        record,
+        Dumper=_CanonicalDumper,
+        allow_unicode=True,
+        sort_keys=False,
+        default_flow_style=False,
+        width=1_000_000,
+        indent=2,
+    )
+
+
+# -- the canonical text without the emitter ----------------------------------------------------------
+#
+# PyYAML's emitter takes 1.4 ms a record (``toolkit fmt --check`` of 10,000 records: 14 s, against
+# 0.9 s for ``validate``); most of it goes to analysing every scalar for styles the canonical form
+# never uses. A record of plain shape is written here directly, as the emitter writes it with
+# :class:`_CanonicalDumper`'s settings: block mappings and indented block sequences two spaces a
+# level, keys plain, strings double-quoted with the emitter's escapes (YAML 1.2 §5.7: its
+# printable set with ``allow_unicode``, and ``\\U`` never: characters beyond U+FFFF as themselves),
+# numbers, booleans and null as SafeRepresenter spells them, empty collections as ``{}`` and ``[]``,
+# a mapping's text of several lines as a literal block. Anything else is left to the emitter: a
+# literal block in a list or ending with two line breaks, a key that is not a plain name (or is
+# long), a list in a list, a very long string (the emitter may fold it), any other type. tests/test_canonical_writer.py holds the two to the same bytes over generated
+# records and values.
+
+_DOUBLE_QUOTED_AS_IS = re.compile(
+    r"[^\x20\x21\x23-\x5B\x5D-\x7E\xA0-\u2027\u202A-\uD7FF\uE000-\uFEFE\uFF00-\uFFFD\U00010000-\U0010FFFF]"
+)
+_ESCAPES = {
+    "\0": "\\0",
+    "\x07": "\\a",
+    "\x08": "\\b",
+    "\t": "\\t",
+    "\n": "\\n",
+    "\x0b": "\\v",
+    "\x0c": "\\f",
+    "\r": "\\r",
+    "\x1b": "\\e",
+    '"': '\\"',
+    "\\": "\\\\",
+    "\x85": "\\N",
+    "\u2028": "\\L",
+    "\u2029": "\\P",
+}
+_LONGEST_STRING = 100_000  # characters: far below the emitter's width, where it would fold a line
+_LONGEST_KEY = 100  # the emitter writes a key of 128 characters or more as a complex key (``? ``)
+
+
+def _escape(match: re.Match[str]) -> str:
+    character = match.group()
+    escaped = _ESCAPES.get(character)
+    if escaped is not None:
+        return escaped
+    code = ord(character)
+    return f"\\x{code:02X}" if code <= 0xFF else f"\\u{code:04X}"
+
+
+class _NotPlain(Exception):
+    """Internal: a value :func:`_written` leaves to the emitter."""
+
+
+def _block(value: str) -> bool:
+    """Whether :func:`_represent_str` asks for a literal block."""
+    return "\n" in value.strip("\n") and value == value.rstrip(" ") and not _OTHER_BREAKS.intersection(value)
+
+
+def _scalar(value: t.Any) -> str:
+    kind = type(value)
+    if kind is str:
+        if len(value) > _LONGEST_STRING or ("\n" in value and _literal_block(value)):
+            raise _NotPlain  # long enough to be folded, or a literal block (a mapping's value: see _literal)
+        return '"' + _DOUBLE_QUOTED_AS_IS.sub(_escape, value) + '"'
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int:
+        return str(value)
+    if value is None:
+        return "null"
+    if kind is float:
+        if value != value:
+            return ".nan"
+        if value in (math.inf, -math.inf):
+            return ".inf" if value > 0 else "-.inf"
+        text = repr(value).lower()
+        return text.replace("e", ".0e", 1) if "." not in text and "e" in text else text
+    raise _NotPlain
+
+
+_KEYS: dict[str, bool] = {}  # key -> written plain (the few names of the schemas, asked for again and again)
+_RESOLVER = yaml.resolver.Resolver()
+
+
+def _key(key: t.Any) -> str:
+    """A key the emitter writes plain: a simple name that both our reader (YAML 1.2 core) and
+    PyYAML's resolver (YAML 1.1: ``No``, ``on``, ``y`` are not text there) read as text."""
+    plain = _KEYS.get(key) if type(key) is str else False
+    if plain is None:
+        plain = (
+            len(key) <= _LONGEST_KEY
+            and _PLAIN_KEY.fullmatch(key) is not None
+            and implicit_tag(key) == "tag:yaml.org,2002:str"
+            and _RESOLVER.resolve(yaml.ScalarNode, key, (True, False)) == "tag:yaml.org,2002:str"  # type: ignore[no-untyped-call]
+        )
+        if len(_KEYS) < 4096:
+            _KEYS[key] = plain
+    if not plain:
+        raise _NotPlain
+    return t.cast(str, key)
+
+
+# What keeps the emitter from writing a text as a literal block (then it is double-quoted): a
+# character it does not call printable there (a TAB, a control, BOM, a surrogate, U+10FFFF) or a
+# space before a line break.
+_NOT_IN_A_BLOCK = re.compile(r"[^\n\x20-\x7E\xA0-\uD7FF\uE000-\uFEFE\uFF00-\uFFFD\U00010000-\U0010FFFE]| \n")
+
+
+def _literal_block(value: str) -> bool:
+    """Whether the emitter writes ``value`` as a literal block (else double-quoted)."""
+    return _block(value) and not _NOT_IN_A_BLOCK.search(value)
+
+
+def _literal(value: str, indent: str) -> str:
+    """A literal block (YAML 1.2 §8.1.2) as the emitter writes a mapping's value: the header with
+    an indentation indicator when the text starts with a space or a line break, ``-`` when it
+    does not end with one (clip when it ends with one); each line at ``indent``, an empty line
+    empty. A text ending with two line breaks (``+``: the emitter may then end the document
+    with ``...``) is left to it."""
+    if value.endswith("\n\n") or value == "\n":
+        raise _NotPlain
+    header = "|" + ("2" if value[0] in " \n" else "") + ("" if value.endswith("\n") else "-")
+    lines = value.split("\n")
+    if value.endswith("\n"):
+        lines.pop()
+    return header + "\n" + "".join(f"{indent}{line}\n" if line else "\n" for line in lines)
+
+
+def _mapping(value: dict[str, t.Any], indent: str, out: list[str], first: str) -> None:
+    """``value``'s lines at ``indent``; the first line starts with ``first`` instead (a list's ``- ``)."""
+    lead = first
+    for key, item in value.items():
+        name = _key(key)
+        kind = type(item)
+        if kind is dict and item:
+            out.append(f"{lead}{name}:\n")
+            _mapping(item, indent + "  ", out, indent + "  ")
+        elif kind is list and item:
+            out.append(f"{lead}{name}:\n")
+            _sequence(item, indent + "  ", out)
+        elif (kind is dict or kind is list) and not item:
+            out.append(f"{lead}{name}: {{}}\n" if kind is dict else f"{lead}{name}: []\n")
+        elif kind is str and "\n" in item and _literal_block(item):
+            out.append(f"{lead}{name}: {_literal(item, indent + '  ')}")
+        else:
+            out.append(f"{lead}{name}: {_scalar(item)}\n")
+        lead = indent
+
+
+def _sequence(value: list[t.Any], indent: str, out: list[str]) -> None:
+    for item in value:
+        kind = type(item)
+        if kind is dict and item:
+            _mapping(item, indent + "  ", out, indent + "- ")
+        elif kind is list and item:
+            raise _NotPlain  # (``- - item``: left to the emitter)
+        elif (kind is dict or kind is list) and not item:
+            out.append(f"{indent}- {{}}\n" if kind is dict else f"{indent}- []\n")
+        else:
+            out.append(f"{indent}- {_scalar(item)}\n")
+
+
+def _written(record: dict[str, t.Any]) -> str | None:
+    """The canonical text of ``record`` as :func:`_emitted` writes it, or None: then ask it."""
+    if type(record) is not dict or not record:
+        return None
+    out: list[str] = []
+    try:
+        _mapping(record, "", out, "")
+    except (_NotPlain, RecursionError):
+        return None
+    return "".join(out)
 
 
 def record_path(record: dict[str, t.Any]) -> str:
@@ -222,21 +403,33 @@ def _format_each(
             replaced.append(item.as_posix())
 
 
+def _unblocked(data: t.Any) -> bool:
+    """Whether ``data`` holds a multi-line text the emitter cannot write as a literal block (most
+    records hold none: then no pointer is made)."""
+    kind = type(data)
+    if kind is str:
+        return "\n" in data and "\n" in data.strip("\n") and not _literal_block(data)
+    if kind is dict:
+        return any(_unblocked(value) for value in data.values())
+    if kind is list:
+        return any(_unblocked(value) for value in data)
+    return False
+
+
 def _quoted_texts(file: str, document: int, data: t.Any, pointer: str = "") -> t.Iterator[Problem]:
     """A warning for each multi-line text ``fmt`` cannot write as a literal block (it says so, rather
     than silently turning an article into one escaped line)."""
     from .problems import pointer_join
 
+    if not _unblocked(data):
+        return
     if isinstance(data, dict):
         for key, value in data.items():
             yield from _quoted_texts(file, document, value, pointer_join(pointer, key))
     elif isinstance(data, list):
         for index, value in enumerate(data):
             yield from _quoted_texts(file, document, value, pointer_join(pointer, index))
-    elif isinstance(data, str) and "\n" in data.strip("\n"):
-        shown = yaml.dump(data, Dumper=_CanonicalDumper, allow_unicode=True, width=1_000_000)
-        if shown.startswith("|"):
-            return
+    elif isinstance(data, str):
         lines = data.split("\n")
         where = next((n for n, line in enumerate(lines, 1) if line != line.rstrip(" \t")), None)
         if where is not None:
