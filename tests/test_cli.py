@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import typing as t
 from pathlib import Path
 
 import pytest
@@ -410,6 +411,79 @@ def test_fmt_writes_emoji_as_themselves_and_says_when_a_text_cannot_be_a_block(
         in result.stderr
     )
     assert runner.invoke(main, ["fmt", "--check", str(tmp_path)]).exit_code == 0  # idempotent
+
+
+def _fmt_tree(root: Path) -> list[Path]:
+    """Three copies of the shipped records with every kind of finding: not canonical (a tab, a
+    missing quote, trailing space), a file that does not load, a text that cannot be a block,
+    a symbolic link and a FIFO the walk refuses; two paths named."""
+    from bench.corpus import make
+
+    make(root / "a", 2)
+    make(root / "b", 1)
+    files = sorted((root / "a").rglob("*.yaml"))
+    for number, path in enumerate(files[::9]):
+        text = path.read_text(encoding="utf-8")
+        path.write_text(
+            [text.replace('type: "', 'type:\t"', 1), text.replace('id: "', "id: ", 1), text + "  \n"][number % 3],
+            encoding="utf-8",
+        )
+    files[4].write_text("id: [\n", encoding="utf-8")
+    files[7].write_text(files[7].read_text(encoding="utf-8") + 'notes: "a \\nb"\n', encoding="utf-8")
+    (root / "a" / "link.yaml").symlink_to(files[0])
+    os.mkfifo(root / "b" / "fifo.yaml")
+    return [root / "a", root / "b"]
+
+
+@pytest.mark.parametrize("form", ["text", "json", "github", "sarif"])
+def test_fmt_check_in_worker_processes_says_what_one_process_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, form: str
+) -> None:
+    """A large tree is checked by worker processes in contiguous chunks: the same report, in
+    the same order, in every output form, walk problems and warnings included."""
+    from records_toolkit import validate
+
+    paths = [str(path) for path in _fmt_tree(tmp_path)]
+    runner = CliRunner()
+    alone = runner.invoke(main, ["fmt", "--check", "--jobs", "1", "--output-format", form, *paths])
+    assert alone.exit_code == 1 and "not-canonical" in alone.output and "file-symlink" in alone.output
+    from records_toolkit import workers
+
+    pools: list[int] = []
+    real = workers.in_order
+
+    def counted(work: t.Any, tasks: t.Any, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        tasks = list(tasks)
+        pools.append(len(tasks))
+        return real(work, tasks, *args, **kwargs)
+
+    monkeypatch.setattr(validate, "PARALLEL_FROM", 10)
+    monkeypatch.setattr(validate, "MIN_CHUNK", 3)
+    monkeypatch.setattr(validate, "MAX_CHUNK", 11)
+    monkeypatch.setattr(workers, "in_order", counted)
+    before = {path: path.read_bytes() for path in tmp_path.rglob("*.yaml") if path.is_file() and not path.is_symlink()}
+    pooled = runner.invoke(main, ["fmt", "--check", "--jobs", "2", "--output-format", form, *paths])
+    assert pooled.exception is None or isinstance(pooled.exception, SystemExit), repr(pooled.exception)
+    assert (pooled.exit_code, pooled.stdout, pooled.stderr) == (alone.exit_code, alone.stdout, alone.stderr)
+    assert len(pools) == 1 and pools[0] > 10  # one pool, many chunks
+    after = {path: path.read_bytes() for path in tmp_path.rglob("*.yaml") if path.is_file() and not path.is_symlink()}
+    assert after == before  # --check changes nothing
+
+
+def _dies(start: int, stop: int) -> None:
+    """In a worker: the end of its process, as a crash would be."""
+    os._exit(1)
+
+
+def test_a_fmt_check_worker_that_dies_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from records_toolkit import canonical, validate
+
+    paths = [str(path) for path in _fmt_tree(tmp_path)]
+    monkeypatch.setattr(validate, "PARALLEL_FROM", 10)
+    monkeypatch.setattr(canonical, "_check_run", _dies)
+    result = CliRunner().invoke(main, ["fmt", "--check", "--jobs", "2", *paths])
+    assert result.exit_code == 3 and "fmt --check could not run: a worker process ended unexpectedly" in result.stderr
+    assert "Traceback" not in result.output
 
 
 def test_fmt_leaves_the_repositorys_other_yaml_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -869,7 +869,12 @@ def canonical_yaml(records: t.Mapping[str, t.Any] | t.Sequence[t.Mapping[str, t.
 
 
 def fmt(
-    paths: Paths | None = None, *, check: bool = False, max_file_size: int = MAX_FILE_BYTES, collection: bool = True
+    paths: Paths | None = None,
+    *,
+    check: bool = False,
+    max_file_size: int = MAX_FILE_BYTES,
+    collection: bool = True,
+    jobs: int | None = None,
 ) -> Formatted:
     """Rewrite the record files under ``paths`` into canonical form; with ``check``, only report.
 
@@ -879,6 +884,7 @@ def fmt(
     ``records/``), only paths inside it are touched: a GitHub workflow or a pre-commit config
     handed over by a hook is not a record, and is listed in ``result.skipped``, never rewritten.
     No ``paths``: the collection's folder (``records-toolkit.toml``), else ``records``.
+    ``jobs``: the worker processes that check a large tree (``check`` only; default one per core).
     """
     from .canonical import format_paths
 
@@ -907,7 +913,7 @@ def fmt(
                 result = format_paths([], check=bool(check), max_bytes=max_file_size)
                 result.skipped = skipped
                 return result
-    result = format_paths(given, check=bool(check), max_bytes=max_file_size)
+    result = format_paths(given, check=bool(check), max_bytes=max_file_size, jobs=jobs)
     result.skipped = skipped
     return result
 

@@ -13,6 +13,7 @@ import math
 import os
 import re
 import typing as t
+from pathlib import Path
 
 import yaml
 
@@ -328,16 +329,21 @@ def format_paths(
     check: bool = False,
     max_bytes: int = MAX_FILE_BYTES,
     model: Model | None = None,
+    jobs: int | None = None,
 ) -> Formatted:
     """Rewrite every record file under ``paths`` into canonical form (with ``check``: only report).
 
     A file that does not load is left untouched and its problems reported; every other file is
     replaced atomically, and only if its bytes change. With ``check``, each file that is not
-    canonical is a ``not-canonical`` problem at the first line that differs.
+    canonical is a ``not-canonical`` problem at the first line that differs; a large tree is then
+    checked by ``jobs`` worker processes (as ``validate``'s: default one per core, 1 none), in
+    contiguous chunks merged in order: the same report.
     """
     report = Report()
     changed: list[str] = []
     replaced: list[str] = []
+    if check and _checked_apart(paths, max_bytes, model, jobs, report, changed):
+        return Formatted(report, changed, check)
     try:
         _format_each(paths, max_bytes, check, model, report, changed, replaced)
     except BaseException as exc:  # Ctrl-C, SIGTERM: the files rewritten so far stay so (each whole)
@@ -349,6 +355,60 @@ def format_paths(
     return Formatted(report, changed, check)
 
 
+#: What forked workers of ``fmt --check`` inherit: the walk's items, the size limit, the model.
+_CHECKING: tuple[list[Path | Problem], int, Model | None] | None = None
+
+
+def _checked_apart(
+    paths: t.Iterable[str | os.PathLike[str]],
+    max_bytes: int,
+    model: Model | None,
+    jobs: int | None,
+    report: Report,
+    changed: list[str],
+) -> bool:
+    """``fmt --check`` of a large tree by worker processes; False (nothing done) when the tree is
+    small (:data:`~.validate.PARALLEL_FROM` files), one process is asked for or none can be forked.
+    The tree is walked first; each worker checks a contiguous run of the walk's items (its
+    problems among them, in place) and the reports are joined in order."""
+    global _CHECKING
+    from .validate import PARALLEL_FROM, chunk_bounds
+    from .workers import can_fork, count, in_order
+
+    workers = count(jobs)
+    if workers < 2:
+        return False
+    items = list(iter_record_files(paths))
+    if sum(not isinstance(item, Problem) for item in items) < PARALLEL_FROM or not can_fork():
+        _CHECKING = None
+        _format_items(items, max_bytes, True, model, report, changed, [])
+        return True
+    if model is None:
+        load_model()  # (read and checked once, before the fork)
+    _CHECKING = (items, max_bytes, model)
+    try:
+        for files, records, problems, not_canonical in in_order(
+            _check_run, ((a, b) for a, b in chunk_bounds(len(items), workers)), workers, "fmt --check"
+        ):
+            report.files += files
+            report.records += records
+            report.problems.extend(problems)
+            changed.extend(not_canonical)
+    finally:
+        _CHECKING = None
+    return True
+
+
+def _check_run(start: int, stop: int) -> tuple[int, int, list[Problem], list[str]]:
+    """In a worker: ``fmt --check`` of the walk's items ``start:stop``."""
+    assert _CHECKING is not None
+    items, max_bytes, model = _CHECKING
+    report = Report()
+    changed: list[str] = []
+    _format_items(items[start:stop], max_bytes, True, model, report, changed, [])
+    return report.files, report.records, report.problems, changed
+
+
 def _format_each(
     paths: t.Iterable[str | os.PathLike[str]],
     max_bytes: int,
@@ -358,7 +418,19 @@ def _format_each(
     changed: list[str],
     replaced: list[str],
 ) -> None:
-    for item in iter_record_files(paths):
+    _format_items(iter_record_files(paths), max_bytes, check, model, report, changed, replaced)
+
+
+def _format_items(
+    items: t.Iterable[Path | Problem],
+    max_bytes: int,
+    check: bool,
+    model: Model | None,
+    report: Report,
+    changed: list[str],
+    replaced: list[str],
+) -> None:
+    for item in items:
         if isinstance(item, Problem):
             report.problems.append(item)
             continue

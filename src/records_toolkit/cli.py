@@ -314,10 +314,17 @@ Examples:
 @click.option("--check", is_flag=True, help="Change nothing; exit 1 naming each file that is not canonical.")
 @_report_options
 @_max_size
+@_jobs_option
 @_no_data_format
 @click.pass_context
 def fmt(
-    ctx: click.Context, paths: tuple[str, ...], check: bool, output_format: str, quiet: bool, max_bytes: int
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    check: bool,
+    output_format: str,
+    quiet: bool,
+    max_bytes: int,
+    jobs: int | None,
 ) -> None:
     """Rewrite records into the one canonical form (idempotent).
 
@@ -326,7 +333,7 @@ def fmt(
     from . import api
 
     _settings(ctx, output_format, quiet)
-    result = api.fmt(paths or None, check=check, max_file_size=max_bytes)
+    result = api.fmt(paths or None, check=check, max_file_size=max_bytes, jobs=jobs)
     report = result.report
     if not report.ok:
         if not quiet:
