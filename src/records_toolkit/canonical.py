@@ -21,8 +21,8 @@ from .errors import Terminated
 from .loader import MAX_FILE_BYTES, Document, implicit_tag, iter_record_files, load_bytes, load_file, read_regular
 from .output import atomic_write
 from .problems import Problem, Report
-from .schema_view import ordered
-from .schemas import Model, Template, load_model
+from .schema_view import Ranks, ordered_by_ranks, ranks_of
+from .schemas import Model, load_model
 
 
 class _CanonicalDumper(yaml.SafeDumper):
@@ -82,14 +82,23 @@ _CanonicalDumper.add_representer(str, _represent_str)
 _CanonicalDumper.add_representer(dict, _represent_mapping)
 
 
-_UNKNOWN_TYPE_ORDER: dict[Template, tuple[str, ...]] = {(): ("id", "type")}
+_UNKNOWN_TYPE_RANKS = ranks_of({(): ("id", "type")})
+# Each type's key order as ranks, made once per model (``fmt`` of 10,000 records made them anew
+# for each of their 130,000 mappings); the model is kept with them, so its id is never another's.
+_TYPE_RANKS: dict[int, tuple[Model, dict[str, Ranks]]] = {}
 
 
 def canonical_record(data: dict[str, t.Any], model: Model | None = None) -> dict[str, t.Any]:
     """``data`` with keys in canonical order (values unchanged)."""
     model = model or load_model()
-    info = model.types.get(data.get("type")) if isinstance(data.get("type"), str) else None  # type: ignore[arg-type]
-    return t.cast(dict[str, t.Any], ordered(data, info.key_order if info else _UNKNOWN_TYPE_ORDER))
+    known = _TYPE_RANKS.get(id(model))
+    if known is None or known[0] is not model:
+        known = (model, {name: ranks_of(info.key_order) for name, info in model.types.items()})
+        if len(_TYPE_RANKS) < 8:
+            _TYPE_RANKS[id(model)] = known
+    type_name = data.get("type")
+    ranks = known[1].get(type_name, _UNKNOWN_TYPE_RANKS) if isinstance(type_name, str) else _UNKNOWN_TYPE_RANKS
+    return t.cast(dict[str, t.Any], ordered_by_ranks(data, ranks))
 
 
 # PyYAML escapes every character beyond U+FFFF (emoji, flags) in double quotes even with
@@ -144,8 +153,8 @@ def _emitted(record: dict[str, t.Any]) -> str:
 # numbers, booleans and null as SafeRepresenter spells them, empty collections as ``{}`` and ``[]``,
 # a mapping's text of several lines as a literal block. Anything else is left to the emitter: a
 # literal block in a list or ending with two line breaks, a key that is not a plain name (or is
-# long), a list in a list, a very long string (the emitter may fold it), any other type. tests/test_canonical_writer.py holds the two to the same bytes over generated
-# records and values.
+# long), a list in a list, a very long string (the emitter may fold it), any other type.
+# tests/test_canonical_writer.py holds the two to the same bytes over generated records and values.
 
 # What the emitter escapes in double quotes: all but its printable set with ``allow_unicode``
 # (``\\x20-\\x7E``, ``\\xA0-\\uD7FF``, ``\\uE000-\\uFFFD``; beyond U+FFFF as themselves, see

@@ -109,26 +109,25 @@ def _inline(model: Model, node: t.Any, base: str, depth: int) -> t.Any:
 
 def ordered(value: t.Any, order: t.Mapping[Path, tuple[str, ...]], at: Path = ()) -> t.Any:
     """``value`` with the keys of every mapping in ``order`` (by path; unknown keys last, sorted)."""
-    return _ordered(value, _ranks(order), at)
+    return ordered_by_ranks(value, ranks_of(order), at)
 
 
-# Each order's ranks (key -> position, by path), made once per order (a type's key_order), not
-# for every mapping of every record: ``fmt`` of 10,000 records asked for them 130,000 times.
-_RANKS: dict[int, tuple[t.Mapping[Path, tuple[str, ...]], dict[Path, dict[t.Any, int]]]] = {}
+Ranks = dict[Path, dict[t.Any, int]]
+"""An order as each key's position, by path (:func:`ranks_of`): made once, used for many records."""
 _NO_RANK: dict[t.Any, int] = {}
 
 
-def _ranks(order: t.Mapping[Path, tuple[str, ...]]) -> dict[Path, dict[t.Any, int]]:
-    known = _RANKS.get(id(order))
-    if known is not None and known[0] is order:
-        return known[1]
-    ranks = {path: {key: i for i, key in enumerate(keys)} for path, keys in order.items()}
-    if len(_RANKS) < 64:
-        _RANKS[id(order)] = (order, ranks)  # (the order kept: its id is never another's)
-    return ranks
+def ranks_of(order: t.Mapping[Path, tuple[str, ...]]) -> Ranks:
+    return {path: {key: i for i, key in enumerate(keys)} for path, keys in order.items()}
 
 
-def _ordered(value: t.Any, ranks: dict[Path, dict[t.Any, int]], at: Path) -> t.Any:
+def ordered_by_ranks(value: t.Any, ranks: Ranks, at: Path = ()) -> t.Any:
+    """:func:`ordered` with the order's ranks made already (a mapping whose keys are in order
+    is not sorted again)."""
+    return _ordered(value, ranks, at)
+
+
+def _ordered(value: t.Any, ranks: Ranks, at: Path) -> t.Any:
     if type(value) is dict or (type(value) is not list and isinstance(value, t.Mapping)):
         rank = ranks.get(at, _NO_RANK)
         keys = list(value)
