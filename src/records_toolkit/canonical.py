@@ -357,7 +357,7 @@ def format_paths(
     if check and _checked_apart(paths, max_bytes, model, jobs, report, changed):
         return Formatted(report, changed, check)
     try:
-        _format_each(paths, max_bytes, check, model, report, changed, replaced)
+        _format_items(iter_record_files(paths), max_bytes, check, model, report, changed, replaced)
     except BaseException as exc:  # Ctrl-C, SIGTERM: the files rewritten so far stay so (each whole)
         # (a signal held through a file's write is raised after it: that file was rewritten too)
         rewritten = len(replaced) + bool(getattr(exc, "after_write", False))
@@ -419,18 +419,6 @@ def _check_run(start: int, stop: int) -> tuple[int, int, list[Problem], list[str
     changed: list[str] = []
     _format_items(items[start:stop], max_bytes, True, model, report, changed, [])
     return report.files, report.records, report.problems, changed
-
-
-def _format_each(
-    paths: t.Iterable[str | os.PathLike[str]],
-    max_bytes: int,
-    check: bool,
-    model: Model | None,
-    report: Report,
-    changed: list[str],
-    replaced: list[str],
-) -> None:
-    _format_items(iter_record_files(paths), max_bytes, check, model, report, changed, replaced)
 
 
 def _format_items(
