@@ -350,6 +350,24 @@ def test_a_changed_toolkit_module_empties_the_cache(
     assert len(parsed) == 44
 
 
+def test_a_name_run_from_another_folder_of_the_collection_is_another_file(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The names are relative to the working folder: ``a.yaml`` from ``records/articles`` is not
+    the ``a.yaml`` of ``records/events``, where the layout says an article does not belong. A
+    run from each folder reports what it would without the cache (a hostile tester found the
+    second run reusing the first one's result: no misplaced record)."""
+    _ctime_aged(monkeypatch)
+    name = "azernews-2022-01-21-servicemen-parachute-course.yaml"
+    monkeypatch.chdir(repo / "records" / "articles")
+    assert _run(name) == _run(name, "--no-cache") == (0, [])
+    (repo / "records" / "articles" / name).rename(repo / "records" / "events" / name)
+    monkeypatch.chdir(repo / "records" / "events")
+    code, problems = _run(name)
+    assert (code, problems) == _run(name, "--no-cache")
+    assert code == 1 and [p["code"] for p in problems] == ["misplaced-record"]
+
+
 def _site(root: Path, version: str = "1.0", *, listed: bool = True) -> Path:
     """A site-packages folder holding a package ``fakelib`` and a module ``fakemod``, each
     installed from a wheel (a ``.dist-info`` folder whose RECORD lists its files)."""
@@ -385,11 +403,11 @@ def test_libraries_installed_again_elsewhere_keep_the_key_and_an_upgrade_changes
 ) -> None:
     """A CI job installs the libraries anew on each run (new times, maybe another folder): the
     same wheels give the same key, so a cache kept between runs is used; another version of
-    one (its RECORD changes) empties the cache."""
+    one (its RECORD changes), or its imported file edited in place, empties the cache."""
     first = fake_libraries(_site(tmp_path / "fake-site-a"))
     assert first == {
-        "fakelib": ["fakelib/__init__.py", first["fakelib"][1]],
-        "fakemod": ["fakemod.py", first["fakemod"][1]],
+        "fakelib": ["fakelib/__init__.py", *first["fakelib"][1:]],
+        "fakemod": ["fakemod.py", *first["fakemod"][1:]],
     }
     again = _site(tmp_path / "fake-site-b")
     later = time.time() + 1000
@@ -398,6 +416,10 @@ def test_libraries_installed_again_elsewhere_keep_the_key_and_an_upgrade_changes
     assert fake_libraries(again) == first
     upgraded = fake_libraries(_site(tmp_path / "fake-site-c", "1.1"))
     assert upgraded["fakelib"] != first["fakelib"] and upgraded["fakemod"] != first["fakemod"]
+    edited = _site(tmp_path / "fake-site-d")
+    (edited / "fakemod.py").write_text("VALUE = 3\n", encoding="utf-8")  # patched in place: RECORD unchanged
+    assert fake_libraries(edited)["fakemod"] != first["fakemod"]
+    assert fake_libraries(edited)["fakelib"] == first["fakelib"]
 
 
 @pytest.mark.parametrize("how", ["no RECORD names the file", "two versions side by side", "no dist-info"])
@@ -425,8 +447,9 @@ def test_the_libraries_this_toolkit_runs_with_are_known_by_their_wheels() -> Non
     """The installed dependencies (wheels, as pip installs them in CI): each known by its RECORD."""
     found = cache._library_files()
     assert set(found) == set(cache.LIBRARIES)
-    for name, (where, digest) in found.items():
-        assert where in (f"{name}/__init__.py", f"{name}.py") and re.fullmatch("[0-9a-f]{64}", digest), name
+    for name, (where, *digests) in found.items():
+        assert where in (f"{name}/__init__.py", f"{name}.py"), name
+        assert len(digests) == 2 and all(re.fullmatch("[0-9a-f]{64}", digest) for digest in digests), name
 
 
 def test_an_index_larger_than_the_run_can_need_is_ignored_unread(

@@ -91,6 +91,8 @@ def _agrees(record: dict[str, t.Any]) -> bool:
 @example({"id": "x", "text": "a\nb", "t2": "\n a\n\n b\n", "t3": "a \nb", "t4": "a\tb\nc", "t5": "a\n\n"})
 @example({"id": "x", "list": [["nested"]]})  # a list in a list: the emitter's
 @example({"id": "x", "long": "x" * 100_001})  # long enough to be folded: the emitter's
+@example({"k" * 100: "\U0001f600" * 99_999})  # folded: the emitter counts each as its 10-character escape
+@example({"k" * 100: {"k" * 100: "\U0001f600" * 90_000 + "\x00" * 10}})  # the longest written here, not folded
 @example({"A\n": [], "b\n": 1})  # not a plain name (`$` matches before a final line break)
 @example({"x" * 100: 1, "y": {"z": [{}, [], {"a": []}, None, True, -0.0, float("nan"), 1e16]}})
 def test_any_value_is_written_as_the_emitter_writes_it_or_left_to_it(record: dict[str, t.Any]) -> None:

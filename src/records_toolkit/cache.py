@@ -106,8 +106,8 @@ def secret_key(make: bool = True) -> bytes | None:
 def fingerprint(*, version: str, schemas: t.Mapping[str, t.Any], max_bytes: int, layout: t.Any) -> str:
     """What a cached result depends on besides the file itself: the toolkit (its version and the
     bytes of its own modules, so an edited or patched install counts), the libraries that read
-    and judge a record (:func:`_library_files`), the schemas, the size limit and the layout (its
-    root as seen from the working folder). Nothing in it depends on where the checkout or the
+    and judge a record (:func:`_library_files`), the schemas, the size limit and the layout (the
+    working folder as seen from its root). Nothing in it depends on where the checkout or the
     installed packages are, or when they were made: a CI job that keeps the cache between its
     runs (each a fresh checkout and install) finds it valid."""
     parts = {
@@ -118,20 +118,22 @@ def fingerprint(*, version: str, schemas: t.Mapping[str, t.Any], max_bytes: int,
         "libraries": _library_files(),
         "schemas": schemas,
         "max_bytes": max_bytes,
-        "layout": None if layout is None else [_from_here(layout.root), layout.shown],
+        "layout": None if layout is None else [_here_from(layout.root), layout.shown],
     }
     # not sort_keys: the order of a schema's keys shows in messages (the keys allowed, in order)
     return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _from_here(root: str) -> str:
-    """The collection's root relative to the working folder, where the names of its files are
-    too (the layout's checks compare the two: a checkout moved whole, as on a new CI runner,
-    keeps its cache); the absolute root when there is no such path."""
+def _here_from(root: str) -> str:
+    """The working folder as seen from the collection's root. The files' names are relative to
+    the working folder and the layout's checks compare where a file is with the root, so this
+    decides what a name means there (``a.yaml`` from ``records/articles`` is another file than from
+    ``records/events``), and nothing else does: a checkout moved whole, as on a new CI runner,
+    keeps its cache. The absolute working folder when there is no such path."""
     try:
-        return os.path.relpath(root)
+        return os.path.relpath(os.getcwd(), root)
     except (OSError, ValueError):  # (no working folder any more; another drive)
-        return root
+        return os.path.abspath(".") if os.path.isabs(root) else root
 
 
 class Store:
@@ -509,8 +511,9 @@ def _library_files() -> dict[str, list[t.Any]]:
     without ``importlib.metadata`` (40 ms: most of a warm run's overhead).
 
     A library installed from a wheel is known by the SHA-256 of its ``RECORD`` (PEP 376/627:
-    the digest of every file the wheel installed, its compiled parts included) and where it sits
-    below its ``site-packages``: the same files give the same fingerprint however often, and
+    the digest of every file the wheel installed, its compiled parts included), where it sits
+    below its ``site-packages`` and the SHA-256 of the file imported (an edit in place, as its
+    time showed before): the same files give the same fingerprint however often, and
     wherever, they are installed, as a CI job installs them anew on each run (by their times, as
     before, a cache kept between runs was always emptied). An upgrade changes it. Any other
     install (no ``RECORD`` naming the very file imported: a source tree on the path, a system
@@ -539,8 +542,10 @@ def _library_files() -> dict[str, list[t.Any]]:
 
 
 def _wheel_record(site: str, relative: str, distribution: str, listings: dict[str, list[str]]) -> list[str] | None:
-    """``[relative, sha256 of RECORD]`` of the one ``<distribution>-<version>.dist-info`` in ``site``
-    whose ``RECORD`` lists ``relative`` (the file imported, as a wheel names it); else None."""
+    """``[relative, sha256 of RECORD, sha256 of the file]`` of the one
+    ``<distribution>-<version>.dist-info`` in ``site`` whose ``RECORD`` lists ``relative`` (the
+    file imported, as a wheel names it; its own bytes too, as its time did before: an edit in
+    place); else None."""
     if site not in listings:
         listings[site] = [entry for entry in os.listdir(site) if entry.lower().endswith(".dist-info")]
     folders = [entry for entry in listings[site] if entry.partition("-")[0].lower().replace(".", "_") == distribution]
@@ -553,7 +558,9 @@ def _wheel_record(site: str, relative: str, distribution: str, listings: dict[st
     named = relative.replace(os.sep, "/").encode("utf-8", "surrogateescape")
     if not any(line.partition(b",")[0] == named for line in data.splitlines()):
         return None
-    return [relative.replace(os.sep, "/"), hashlib.sha256(data).hexdigest()]
+    with open(os.path.join(site, relative), "rb") as imported:  # (edited in place: the cache is emptied)
+        content = hashlib.sha256(imported.read()).hexdigest()
+    return [relative.replace(os.sep, "/"), hashlib.sha256(data).hexdigest(), content]
 
 
 class Hashes:

@@ -177,7 +177,11 @@ _ESCAPES = {
     "\u2028": "\\L",
     "\u2029": "\\P",
 }
-_LONGEST_STRING = 100_000  # characters: far below the emitter's width, where it would fold a line
+# Characters of a double-quoted string written here at most: the emitter folds a line whose column
+# passes its width (1,000,000), counting each escape as written (up to 10 columns: a character
+# beyond U+FFFF is counted as ``\\U0001F600`` before it is turned back), after at most 200 columns
+# of indentation (100 levels) and a key of 100: 90,000 characters never get there.
+_LONGEST_STRING = 90_000
 _LONGEST_KEY = 100  # the emitter writes a key of 128 characters or more as a complex key (``? ``)
 
 
