@@ -1310,3 +1310,107 @@ def test_the_files_of_the_last_run_are_found_by_their_names(old: list[str], new:
     assert [number for run in runs for number in run] == [old.index(n) if n in old else -1 for n in new]
     if packed and old and new and old[0] == new[0]:
         assert len(runs[0]) >= 1  # (found as bytes, not looked up)
+
+
+# -- fmt --check and the contents known canonical -----------------------------------------------------
+
+
+def _fmt(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["fmt", "--check", "--jobs", "1", *args])
+    return result.exit_code, result.stdout + result.stderr
+
+
+@pytest.fixture
+def fmt_parsed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The files ``fmt`` parses in this process (a content known canonical is not parsed)."""
+    from records_toolkit import canonical
+
+    seen: list[str] = []
+    real = canonical.load_bytes
+
+    def counting(data: bytes, name: str, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        seen.append(name)
+        return real(data, name, *args, **kwargs)
+
+    monkeypatch.setattr(canonical, "load_bytes", counting)
+    return seen
+
+
+def test_fmt_check_parses_only_the_contents_it_has_not_found_canonical(repo: Path, fmt_parsed: list[str]) -> None:
+    """With the collection's cache folder (a validate made it), ``fmt --check`` keeps the contents
+    it found canonical without a word to say; the next check parses only the others and says what
+    a check without the cache says. A file not canonical, or with a warning, is never kept."""
+    assert not (repo / "records" / cache.CACHE_DIR / cache.CANONICAL).exists()
+    _run()  # (the cache folder and the key)
+    first = _fmt()
+    assert first[0] == 0 and len(fmt_parsed) == 44
+    assert (repo / "records" / cache.CACHE_DIR / cache.CANONICAL).is_file()
+    fmt_parsed.clear()
+    assert _fmt() == first and fmt_parsed == []
+    iran = repo / "records" / "places" / "iran.yaml"
+    iran.write_text(iran.read_text(encoding="utf-8").replace('type: "', 'type:\t"', 1), encoding="utf-8")
+    drills = repo / "records" / "events" / "azerbaijan-mod-announces-2022-drills.yaml"
+    lines = drills.read_text(encoding="utf-8").splitlines(keepends=True)
+    at = next(n for n, line in enumerate(lines) if line.startswith("notes:"))
+    drills.write_text("".join([*lines[:at], 'notes: "line one \\nline two"\n', *lines[at + 1 :]]), encoding="utf-8")
+    for form in ("text", "json"):
+        fmt_parsed.clear()
+        cached = _fmt("--output-format", form)
+        assert sorted(fmt_parsed) == [
+            "records/events/azerbaijan-mod-announces-2022-drills.yaml",
+            "records/places/iran.yaml",
+        ]
+        assert cached == _fmt("--output-format", form, "--no-cache")
+        assert cached[0] == 1 and "not-canonical" in cached[1] and "text-not-block" in cached[1]
+
+
+def test_a_set_of_canonical_contents_not_signed_by_this_user_is_not_used(
+    repo: Path, fmt_parsed: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _run()
+    _fmt()
+    kept = repo / "records" / cache.CACHE_DIR / cache.CANONICAL
+    data = bytearray(kept.read_bytes())
+    data[-40] ^= 1  # (an entry changed: its signature no longer holds)
+    kept.write_bytes(bytes(data))
+    fmt_parsed.clear()
+    expected = _fmt("--no-cache")
+    assert _fmt() == expected and len(fmt_parsed) == 88  # (each run parsed all 44)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "someone-else"))
+    _run()  # (another user's key, the snapshot written anew)
+    fmt_parsed.clear()
+    _fmt()  # signs its own set
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
+    fmt_parsed.clear()
+    assert _fmt() == expected and len(fmt_parsed) == 44
+
+
+def test_fmt_check_of_some_files_reads_the_set_but_never_narrows_it(repo: Path, fmt_parsed: list[str]) -> None:
+    _run()
+    _fmt()
+    kept = repo / "records" / cache.CACHE_DIR / cache.CANONICAL
+    before = kept.read_bytes()
+    fmt_parsed.clear()
+    assert _fmt("records/places/iran.yaml")[0] == 0 and fmt_parsed == []
+    assert kept.read_bytes() == before
+
+
+def test_without_the_cache_folder_fmt_check_keeps_nothing(repo: Path, fmt_parsed: list[str]) -> None:
+    """``fmt`` never makes the cache folder or the key: a collection never validated keeps nothing."""
+    assert _fmt()[0] == 0
+    assert not (repo / "records" / cache.CACHE_DIR).exists()
+
+
+def test_fmt_check_in_workers_uses_the_set_and_says_the_same(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(validate, "PARALLEL_FROM", 4)
+    monkeypatch.setattr(validate, "MIN_CHUNK", 3)
+    _run()
+    pooled = CliRunner().invoke(main, ["fmt", "--check", "--jobs", "2"])
+    iran = repo / "records" / "places" / "iran.yaml"
+    iran.write_text(iran.read_text(encoding="utf-8").replace('id: "', "id: ", 1), encoding="utf-8")
+    again = CliRunner().invoke(main, ["fmt", "--check", "--jobs", "2", "--output-format", "json"])
+    alone = CliRunner().invoke(main, ["fmt", "--check", "--jobs", "1", "--no-cache", "--output-format", "json"])
+    assert pooled.exit_code == 0 and (again.exit_code, again.stdout) == (alone.exit_code, alone.stdout) == (
+        1,
+        alone.stdout,
+    )

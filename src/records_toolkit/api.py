@@ -875,6 +875,7 @@ def fmt(
     max_file_size: int = MAX_FILE_BYTES,
     collection: bool = True,
     jobs: int | None = None,
+    cache: bool = True,
 ) -> Formatted:
     """Rewrite the record files under ``paths`` into canonical form; with ``check``, only report.
 
@@ -885,13 +886,24 @@ def fmt(
     handed over by a hook is not a record, and is listed in ``result.skipped``, never rewritten.
     No ``paths``: the collection's folder (``records-toolkit.toml``), else ``records``.
     ``jobs``: the worker processes that check a large tree (``check`` only; default one per core).
+    ``cache``: with ``check``, the collection's result cache folder (made by ``validate``) keeps
+    the contents found canonical; a file with these very bytes is not parsed again.
     """
     from .canonical import format_paths
 
+    everything = paths is None
     if paths is None and collection:
         paths = [_records_folder(None)]  # the collection of records-toolkit.toml, as `validate` checks it
     given = _paths(paths)
     _whole(max_file_size, "max_file_size")
+    cache_root: str | None = None
+    if check and cache and collection:
+        from .collection import discover
+
+        config = discover()
+        if config is not None:
+            cache_root = config.root
+            everything = everything or [os.path.abspath(os.fspath(p)) for p in given] == [config.root]
     skipped: list[str] = []
     if collection and paths is not None:
         from .collection import discover, relative_within
@@ -913,7 +925,9 @@ def fmt(
                 result = format_paths([], check=bool(check), max_bytes=max_file_size)
                 result.skipped = skipped
                 return result
-    result = format_paths(given, check=bool(check), max_bytes=max_file_size, jobs=jobs)
+    result = format_paths(
+        given, check=bool(check), max_bytes=max_file_size, jobs=jobs, cache_root=cache_root, whole=everything
+    )
     result.skipped = skipped
     return result
 

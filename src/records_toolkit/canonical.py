@@ -9,6 +9,7 @@ line breaks as a literal block, no anchors, aliases or tags, one final newline.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 import os
 import re
@@ -23,6 +24,9 @@ from .output import atomic_write
 from .problems import Problem, Report
 from .schema_view import Ranks, ordered_by_ranks, ranks_of
 from .schemas import Model, load_model
+
+if t.TYPE_CHECKING:
+    from .cache import CanonicalSet
 
 
 class _CanonicalDumper(yaml.SafeDumper):
@@ -346,6 +350,8 @@ def format_paths(
     max_bytes: int = MAX_FILE_BYTES,
     model: Model | None = None,
     jobs: int | None = None,
+    cache_root: str | None = None,
+    whole: bool = False,
 ) -> Formatted:
     """Rewrite every record file under ``paths`` into canonical form (with ``check``: only report).
 
@@ -354,11 +360,21 @@ def format_paths(
     canonical is a ``not-canonical`` problem at the first line that differs; a large tree is then
     checked by ``jobs`` worker processes (as ``validate``'s: default one per core, 1 none), in
     contiguous chunks merged in order: the same report.
+
+    ``cache_root``: the collection whose result cache folder holds the contents a check found
+    canonical (:class:`~.cache.CanonicalSet`): those are not parsed again. ``whole``: the paths are
+    the whole collection, so the set is written anew from what this check found.
     """
     report = Report()
     changed: list[str] = []
     replaced: list[str] = []
-    if check and _checked_apart(paths, max_bytes, model, jobs, report, changed):
+    if check:
+        canonical_set = _canonical_set(cache_root, max_bytes) if model is None else None
+        known: Known | None = (canonical_set.known, {}) if canonical_set is not None else None
+        if not _checked_apart(paths, max_bytes, model, jobs, report, changed, known):
+            _format_items(iter_record_files(paths), max_bytes, True, model, report, changed, [], known)
+        if canonical_set is not None and known is not None and whole:
+            canonical_set.save(known[1])
         return Formatted(report, changed, check)
     try:
         _format_items(iter_record_files(paths), max_bytes, check, model, report, changed, replaced)
@@ -372,7 +388,7 @@ def format_paths(
 
 
 #: What forked workers of ``fmt --check`` inherit: the walk's items, the size limit, the model.
-_CHECKING: tuple[list[Path | Problem], int, Model | None] | None = None
+_CHECKING: tuple[list[Path | Problem], int, Model | None, t.Mapping[bytes, int] | None] | None = None
 
 
 def _checked_apart(
@@ -382,6 +398,7 @@ def _checked_apart(
     jobs: int | None,
     report: Report,
     changed: list[str],
+    known: Known | None = None,
 ) -> bool:
     """``fmt --check`` of a large tree by worker processes; False (nothing done) when the tree is
     small (:data:`~.validate.PARALLEL_FROM` files), one process is asked for or none can be forked.
@@ -397,32 +414,55 @@ def _checked_apart(
     items = list(iter_record_files(paths))
     if sum(not isinstance(item, Problem) for item in items) < PARALLEL_FROM or not can_fork():
         _CHECKING = None
-        _format_items(items, max_bytes, True, model, report, changed, [])
+        _format_items(items, max_bytes, True, model, report, changed, [], known)
         return True
     if model is None:
         load_model()  # (read and checked once, before the fork)
-    _CHECKING = (items, max_bytes, model)
+    _CHECKING = (items, max_bytes, model, None if known is None else known[0])
     try:
-        for files, records, problems, not_canonical in in_order(
+        for files, records, problems, not_canonical, found in in_order(
             _check_run, ((a, b) for a, b in chunk_bounds(len(items), workers)), workers, "fmt --check"
         ):
             report.files += files
             report.records += records
             report.problems.extend(problems)
             changed.extend(not_canonical)
+            if known is not None and found is not None:
+                known[1].update(found)
     finally:
         _CHECKING = None
     return True
 
 
-def _check_run(start: int, stop: int) -> tuple[int, int, list[Problem], list[str]]:
+def _check_run(start: int, stop: int) -> tuple[int, int, list[Problem], list[str], dict[bytes, int] | None]:
     """In a worker: ``fmt --check`` of the walk's items ``start:stop``."""
     assert _CHECKING is not None
-    items, max_bytes, model = _CHECKING
+    items, max_bytes, model, canonical = _CHECKING
     report = Report()
     changed: list[str] = []
-    _format_items(items[start:stop], max_bytes, True, model, report, changed, [])
-    return report.files, report.records, report.problems, changed
+    known: Known | None = None if canonical is None else (canonical, {})
+    _format_items(items[start:stop], max_bytes, True, model, report, changed, [], known)
+    return report.files, report.records, report.problems, changed, None if known is None else known[1]
+
+
+def _canonical_set(root: str | None, max_bytes: int) -> CanonicalSet | None:
+    """The contents known canonical in the collection at ``root`` (None: no cache to use)."""
+    if root is None:
+        return None
+    import records_toolkit
+
+    from .cache import CanonicalSet, fingerprint
+
+    model = load_model()
+    key = fingerprint(
+        version=str(records_toolkit.__version__), schemas=model.schemas.documents, max_bytes=max_bytes, layout=None
+    )
+    return CanonicalSet.open(root, key, 1 << 20)
+
+
+Known = tuple[t.Mapping[bytes, int], dict[bytes, int]]
+"""For ``fmt --check`` with the cache: the contents known canonical (SHA-256 -> records), and
+those found so in this run (:class:`~.cache.CanonicalSet`)."""
 
 
 def _format_items(
@@ -433,6 +473,7 @@ def _format_items(
     report: Report,
     changed: list[str],
     replaced: list[str],
+    known: Known | None = None,
 ) -> None:
     for item in items:
         if isinstance(item, Problem):
@@ -445,6 +486,15 @@ def _format_items(
             original = read_regular(item, max_bytes)
         except OSError:
             original = b""
+        digest = b""
+        if known is not None and original:
+            digest = hashlib.sha256(original).digest()
+            records = known[0].get(digest)
+            if records is not None:  # checked before, these very bytes: canonical, nothing to say
+                report.records += records
+                known[1][digest] = records
+                continue
+        said = len(report.problems)
         loads = load_bytes(original, item.as_posix()) if original else load_file(item, max_bytes=max_bytes)
         for loaded in loads:
             if isinstance(loaded, Document):
@@ -459,6 +509,8 @@ def _format_items(
             report.problems.extend(_quoted_texts(item.as_posix(), index, document))
         canonical = dumps(documents, model).encode("utf-8")
         if original == canonical:
+            if digest and len(report.problems) == said:
+                t.cast(Known, known)[1][digest] = len(documents)
             continue
         changed.append(item.as_posix())
         if check:

@@ -315,6 +315,14 @@ Examples:
 @_report_options
 @_max_size
 @_jobs_option
+@click.option(
+    "--no-cache",
+    is_flag=True,
+    envvar="RECORDS_TOOLKIT_NO_CACHE",
+    help="With --check, parse every file again even when the collection's result cache (the folder "
+    "`toolkit validate` makes) knows its very bytes to be canonical; the report is the same either "
+    "way. Also RECORDS_TOOLKIT_NO_CACHE=1.",
+)
 @_no_data_format
 @click.pass_context
 def fmt(
@@ -325,6 +333,7 @@ def fmt(
     quiet: bool,
     max_bytes: int,
     jobs: int | None,
+    no_cache: bool,
 ) -> None:
     """Rewrite records into the one canonical form (idempotent).
 
@@ -333,7 +342,7 @@ def fmt(
     from . import api
 
     _settings(ctx, output_format, quiet)
-    result = api.fmt(paths or None, check=check, max_file_size=max_bytes, jobs=jobs)
+    result = api.fmt(paths or None, check=check, max_file_size=max_bytes, jobs=jobs, cache=not no_cache)
     report = result.report
     if not report.ok:
         if not quiet:
