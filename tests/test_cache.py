@@ -1414,3 +1414,30 @@ def test_fmt_check_in_workers_uses_the_set_and_says_the_same(repo: Path, monkeyp
         1,
         alone.stdout,
     )
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_fmt_check_with_broken_schemas_says_what_it_says_without_the_cache(tmp_path: Path, jobs: str) -> None:
+    """The schemas are read where a file needs them, with the cache as without it (a hostile
+    tester found the cache's key reading them first: exit 3 where a check of files that do not
+    parse reports them). In worker processes too (more files than the pool's threshold)."""
+    import subprocess
+    import sys
+
+    (tmp_path / "records" / "persons").mkdir(parents=True)
+    (tmp_path / "records-toolkit.toml").write_text('[collection]\npath = "records"\n', encoding="utf-8")
+    (tmp_path / "no-schemas").mkdir()
+    for number in range(validate.PARALLEL_FROM + 5):
+        (tmp_path / "records" / "persons" / f"p{number}.yaml").write_text("id: [unclosed\n", encoding="utf-8")
+    env = {**os.environ, "TOOLKIT_SCHEMAS": str(tmp_path / "no-schemas"), "XDG_CACHE_HOME": str(tmp_path / "key")}
+    env.pop("RECORDS_TOOLKIT_NO_CACHE", None)
+    toolkit = [sys.executable, "-m", "records_toolkit", "fmt", "--check", "--jobs", jobs]
+
+    def run(*args: str) -> tuple[int, str, str]:
+        done = subprocess.run([*toolkit, *args], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+        return done.returncode, done.stdout, done.stderr
+
+    (tmp_path / "records" / cache.CACHE_DIR).mkdir()  # (as a validate makes it)
+    cached = run()
+    assert cached == run("--no-cache") and cached[0] == 1 and "yaml-syntax" in cached[1]
+    assert run("records/persons/p0.yaml") == run("records/persons/p0.yaml", "--no-cache")

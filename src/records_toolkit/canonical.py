@@ -417,7 +417,12 @@ def _checked_apart(
         _format_items(items, max_bytes, True, model, report, changed, [], known)
         return True
     if model is None:
-        load_model()  # (read and checked once, before the fork)
+        from .errors import CouldNotRun
+
+        try:
+            load_model()  # (read and checked once, before the fork)
+        except CouldNotRun:
+            pass  # (schemas missing or broken: the workers say so where a file needs them, as one process does)
     _CHECKING = (items, max_bytes, model, None if known is None else known[0])
     try:
         for files, records, problems, not_canonical, found in in_order(
@@ -452,8 +457,12 @@ def _canonical_set(root: str | None, max_bytes: int) -> CanonicalSet | None:
     import records_toolkit
 
     from .cache import CanonicalSet, fingerprint
+    from .errors import CouldNotRun
 
-    model = load_model()
+    try:
+        model = load_model()
+    except CouldNotRun:  # (schemas missing or broken: said where a file needs them, as without the cache)
+        return None
     key = fingerprint(
         version=str(records_toolkit.__version__), schemas=model.schemas.documents, max_bytes=max_bytes, layout=None
     )
