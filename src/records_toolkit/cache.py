@@ -429,8 +429,8 @@ class CanonicalSet:
 
     The file (``canonical`` in the cache folder) is a header line (JSON: the fingerprint and the
     count), the entries sorted, and the HMAC-SHA256 of both with this user's key: one written
-    elsewhere, edited or cut short is ignored. It is read whole (36 bytes a file, never more than
-    :data:`MAX_INDEX_BASE` plus that per file of the run) and written anew, all or nothing, by a
+    elsewhere, edited or cut short is ignored. It is read whole (36 bytes a file; a file larger
+    than :data:`MAX_INDEX_BASE` plus that for a million files is not read) and written anew, all or nothing, by a
     check of the whole collection. ``fmt`` never makes the cache folder or the key (a
     ``validate`` does)."""
 
