@@ -144,16 +144,24 @@ def _report_options(func: F) -> F:
     )(func)
 
 
-def _jobs_option(func: F) -> F:
-    return click.option(
-        "--jobs",
-        "-j",
-        type=click.IntRange(min=1),
-        default=None,
-        help="Worker processes for large trees, to check them and to write an export, besides this one "
-        "(default: one per core; at most four per core; 1: this process alone); with --scheduler local, "
-        "the cluster's workers (default 2).",
-    )(func)
+def _jobs_with(text: str) -> t.Callable[[F], F]:
+    """The ``--jobs`` option, with the help of the command it is on."""
+
+    def option(func: F) -> F:
+        return click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, help=text)(func)
+
+    return option
+
+
+_jobs_option = _jobs_with(
+    "Worker processes for large trees, to check them and to write an export, besides this one "
+    "(default: one per core; at most four per core; 1: this process alone); with --scheduler local, "
+    "the cluster's workers (default 2)."
+)
+_fmt_jobs_option = _jobs_with(
+    "With --check, worker processes for a large tree (1,000 files or more), besides this one "
+    "(default: one per core; at most four per core; 1: this process alone)."
+)
 
 
 def _max_size(func: F) -> F:
@@ -314,7 +322,7 @@ Examples:
 @click.option("--check", is_flag=True, help="Change nothing; exit 1 naming each file that is not canonical.")
 @_report_options
 @_max_size
-@_jobs_option
+@_fmt_jobs_option
 @click.option(
     "--no-cache",
     is_flag=True,
