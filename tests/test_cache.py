@@ -1441,3 +1441,29 @@ def test_fmt_check_with_broken_schemas_says_what_it_says_without_the_cache(tmp_p
     cached = run()
     assert cached == run("--no-cache") and cached[0] == 1 and "yaml-syntax" in cached[1]
     assert run("records/persons/p0.yaml") == run("records/persons/p0.yaml", "--no-cache")
+
+
+def test_fmt_rewrites_only_what_it_has_not_found_canonical_and_keeps_the_new_bytes(
+    repo: Path, fmt_parsed: list[str]
+) -> None:
+    """``toolkit fmt`` uses the set as ``--check`` does: a content known canonical is neither parsed
+    nor rewritten, a file rewritten is kept by its new bytes; the files written are those of a run
+    without the cache."""
+    _run()
+    assert CliRunner().invoke(main, ["fmt"]).exit_code == 0 and len(fmt_parsed) == 44
+    iran = repo / "records" / "places" / "iran.yaml"
+    canonical_text = iran.read_text(encoding="utf-8")
+    iran.write_text(canonical_text.replace('id: "iran"', "id: iran", 1), encoding="utf-8")
+    fmt_parsed.clear()
+    rewritten = CliRunner().invoke(main, ["fmt"])
+    assert rewritten.exit_code == 0 and fmt_parsed == ["records/places/iran.yaml"]
+    assert (
+        iran.read_text(encoding="utf-8") == canonical_text
+        and "reformatted records/places/iran.yaml" in rewritten.stderr
+    )
+    fmt_parsed.clear()
+    assert _fmt()[0] == 0 and fmt_parsed == []  # (the rewritten bytes were kept)
+    iran.write_text(canonical_text.replace('id: "iran"', "id: iran", 1), encoding="utf-8")
+    without = CliRunner().invoke(main, ["fmt", "--no-cache"])
+    assert (without.exit_code, without.stderr) == (rewritten.exit_code, rewritten.stderr)
+    assert iran.read_text(encoding="utf-8") == canonical_text

@@ -886,8 +886,8 @@ def fmt(
     handed over by a hook is not a record, and is listed in ``result.skipped``, never rewritten.
     No ``paths``: the collection's folder (``records-toolkit.toml``), else ``records``.
     ``jobs``: the worker processes that check a large tree (``check`` only; default one per core).
-    ``cache``: with ``check``, the collection's result cache folder (made by ``validate``) keeps
-    the contents found canonical; a file with these very bytes is not parsed again.
+    ``cache``: the collection's result cache folder (made by ``validate``) keeps the contents
+    found canonical; a file with these very bytes is not parsed again.
     """
     from .canonical import format_paths
 
@@ -897,7 +897,7 @@ def fmt(
     given = _paths(paths)
     _whole(max_file_size, "max_file_size")
     cache_root: str | None = None
-    if check and cache and collection:
+    if cache and collection:
         from .collection import discover
 
         config = discover()

@@ -361,29 +361,30 @@ def format_paths(
     checked by ``jobs`` worker processes (as ``validate``'s: default one per core, 1 none), in
     contiguous chunks merged in order: the same report.
 
-    ``cache_root``: the collection whose result cache folder holds the contents a check found
-    canonical (:class:`~.cache.CanonicalSet`): those are not parsed again. ``whole``: the paths are
-    the whole collection, so the set is written anew from what this check found.
+    ``cache_root``: the collection whose result cache folder holds the contents found canonical
+    (:class:`~.cache.CanonicalSet`): those are not parsed again (nor rewritten: they need not be).
+    ``whole``: the paths are the whole collection, so the set is written anew from what this run
+    found (a file rewritten: its new bytes).
     """
     report = Report()
     changed: list[str] = []
     replaced: list[str] = []
+    canonical_set = _canonical_set(cache_root, max_bytes) if model is None else None
+    known: Known | None = (canonical_set.known, {}) if canonical_set is not None else None
     if check:
-        canonical_set = _canonical_set(cache_root, max_bytes) if model is None else None
-        known: Known | None = (canonical_set.known, {}) if canonical_set is not None else None
         if not _checked_apart(paths, max_bytes, model, jobs, report, changed, known):
             _format_items(iter_record_files(paths), max_bytes, True, model, report, changed, [], known)
-        if canonical_set is not None and known is not None and whole:
-            canonical_set.save(known[1])
-        return Formatted(report, changed, check)
-    try:
-        _format_items(iter_record_files(paths), max_bytes, check, model, report, changed, replaced)
-    except BaseException as exc:  # Ctrl-C, SIGTERM: the files rewritten so far stay so (each whole)
-        # (a signal held through a file's write is raised after it: that file was rewritten too)
-        rewritten = len(replaced) + bool(getattr(exc, "after_write", False))
-        if rewritten and isinstance(exc, KeyboardInterrupt | Terminated):
-            exc.rewritten = rewritten  # type: ignore[union-attr]
-        raise
+    else:
+        try:
+            _format_items(iter_record_files(paths), max_bytes, False, model, report, changed, replaced, known)
+        except BaseException as exc:  # Ctrl-C, SIGTERM: the files rewritten so far stay so (each whole)
+            # (a signal held through a file's write is raised after it: that file was rewritten too)
+            rewritten = len(replaced) + bool(getattr(exc, "after_write", False))
+            if rewritten and isinstance(exc, KeyboardInterrupt | Terminated):
+                exc.rewritten = rewritten  # type: ignore[union-attr]
+            raise
+    if canonical_set is not None and known is not None and whole:
+        canonical_set.save(known[1])
     return Formatted(report, changed, check)
 
 
@@ -538,6 +539,8 @@ def _format_items(
         else:
             atomic_write(item, canonical)
             replaced.append(item.as_posix())
+            if known is not None and len(report.problems) == said:  # (its bytes now: canonical)
+                known[1][hashlib.sha256(canonical).digest()] = len(documents)
 
 
 def _unblocked(data: t.Any) -> bool:

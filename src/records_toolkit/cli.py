@@ -327,9 +327,9 @@ Examples:
     "--no-cache",
     is_flag=True,
     envvar="RECORDS_TOOLKIT_NO_CACHE",
-    help="With --check, parse every file again even when the collection's result cache (the folder "
-    "`toolkit validate` makes) knows its very bytes to be canonical; the report is the same either "
-    "way. Also RECORDS_TOOLKIT_NO_CACHE=1.",
+    help="Parse every file again even when the collection's result cache (the folder `toolkit "
+    "validate` makes) knows its very bytes to be canonical; the report and the files are the same "
+    "either way. Also RECORDS_TOOLKIT_NO_CACHE=1.",
 )
 @_no_data_format
 @click.pass_context
