@@ -896,20 +896,14 @@ def fmt(
         paths = [_records_folder(None)]  # the collection of records-toolkit.toml, as `validate` checks it
     given = _paths(paths)
     _whole(max_file_size, "max_file_size")
-    cache_root: str | None = None
-    if cache and collection:
-        from .collection import discover
-
-        config = discover()
-        if config is not None:
-            cache_root = config.root
-            everything = everything or [os.path.abspath(os.fspath(p)) for p in given] == [config.root]
     skipped: list[str] = []
-    if collection and paths is not None:
+    found = None
+    if collection:
         from .collection import discover, relative_within
 
         found = discover()
         if found is not None:
+            everything = everything or [os.path.abspath(os.fspath(p)) for p in given] == [found.root]
             # the repository: the config's folder, or the working directory that holds records/
             repository = os.path.dirname(os.path.abspath(found.config)) if found.config else os.getcwd()
 
@@ -925,6 +919,7 @@ def fmt(
                 result = format_paths([], check=bool(check), max_bytes=max_file_size)
                 result.skipped = skipped
                 return result
+    cache_root = found.root if cache and found is not None else None
     result = format_paths(
         given, check=bool(check), max_bytes=max_file_size, jobs=jobs, cache_root=cache_root, whole=everything
     )

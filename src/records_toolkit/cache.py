@@ -47,6 +47,7 @@ if t.TYPE_CHECKING:
     import array
 
     from .loader import Names
+    from .schemas import Model
 
 CACHE_DIR = ".records-toolkit-cache"
 INDEX = "snapshot"
@@ -103,20 +104,22 @@ def secret_key(make: bool = True) -> bytes | None:
         return None
 
 
-def fingerprint(*, version: str, schemas: t.Mapping[str, t.Any], max_bytes: int, layout: t.Any) -> str:
+def fingerprint(model: Model, *, max_bytes: int, layout: t.Any) -> str:
     """What a cached result depends on besides the file itself: the toolkit (its version and the
     bytes of its own modules, so an edited or patched install counts), the libraries that read
     and judge a record (:func:`_library_files`), the schemas, the size limit and the layout (the
     working folder as seen from its root). Nothing in it depends on where the checkout or the
     installed packages are, or when they were made: a CI job that keeps the cache between its
     runs (each a fresh checkout and install) finds it valid."""
+    import records_toolkit
+
     parts = {
         "format": FORMAT,
         "python": [list(sys.version_info), marshal.version, sys.byteorder],  # the snapshot's encoding
-        "version": version,
+        "version": str(records_toolkit.__version__),
         "code": _code_hash(),
         "libraries": _library_files(),
-        "schemas": schemas,
+        "schemas": model.schemas.documents,
         "max_bytes": max_bytes,
         "layout": None if layout is None else [_here_from(layout.root), layout.shown],
     }

@@ -61,8 +61,7 @@ _OTHER_BREAKS = frozenset("\r\x85\u2028\u2029")
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     # A literal block only for plain LF text: YAML readers also break lines at CR, NEL, LS and
     # PS (YAML 1.1), which would change the text on the way back in.
-    block = "\n" in value.strip("\n") and value == value.rstrip(" ") and not _OTHER_BREAKS.intersection(value)
-    style = "|" if block else '"'
+    style = "|" if _block(value) else '"'
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
@@ -203,7 +202,8 @@ class _NotPlain(Exception):
 
 
 def _block(value: str) -> bool:
-    """Whether :func:`_represent_str` asks for a literal block."""
+    """Whether :func:`_represent_str` asks for a literal block: a text of several lines that
+    ends in no space and holds no line break but LF."""
     return "\n" in value.strip("\n") and value == value.rstrip(" ") and not _OTHER_BREAKS.intersection(value)
 
 
@@ -414,7 +414,6 @@ def _checked_apart(
         return False
     items = list(iter_record_files(paths))
     if sum(not isinstance(item, Problem) for item in items) < PARALLEL_FROM or not can_fork():
-        _CHECKING = None
         _format_items(items, max_bytes, True, model, report, changed, [], known)
         return True
     if model is None:
@@ -455,8 +454,6 @@ def _canonical_set(root: str | None, max_bytes: int) -> CanonicalSet | None:
     """The contents known canonical in the collection at ``root`` (None: no cache to use)."""
     if root is None:
         return None
-    import records_toolkit
-
     from .cache import CanonicalSet, fingerprint
     from .errors import CouldNotRun
 
@@ -464,10 +461,10 @@ def _canonical_set(root: str | None, max_bytes: int) -> CanonicalSet | None:
         model = load_model()
     except CouldNotRun:  # (schemas missing or broken: said where a file needs them, as without the cache)
         return None
-    key = fingerprint(
-        version=str(records_toolkit.__version__), schemas=model.schemas.documents, max_bytes=max_bytes, layout=None
-    )
-    return CanonicalSet.open(root, key, 1 << 20)
+    return CanonicalSet.open(root, fingerprint(model, max_bytes=max_bytes, layout=None), _MOST_FILES)
+
+
+_MOST_FILES = 1 << 20  # files a canonical set is read for at most (the walk comes after: its count is not known)
 
 
 Known = tuple[t.Mapping[bytes, int], dict[bytes, int]]

@@ -124,17 +124,13 @@ def ranks_of(order: t.Mapping[Path, tuple[str, ...]]) -> Ranks:
 def ordered_by_ranks(value: t.Any, ranks: Ranks, at: Path = ()) -> t.Any:
     """:func:`ordered` with the order's ranks made already (a mapping whose keys are in order
     is not sorted again)."""
-    return _ordered(value, ranks, at)
-
-
-def _ordered(value: t.Any, ranks: Ranks, at: Path) -> t.Any:
     if type(value) is dict or (type(value) is not list and isinstance(value, t.Mapping)):
         rank = ranks.get(at, _NO_RANK)
         keys = list(value)
         positions = [rank.get(k, -1) for k in keys]
         if -1 in positions or positions != sorted(positions):  # (known keys rank apart)
             keys.sort(key=lambda k: (0, rank[k], "") if k in rank else (1, 0, str(k)))
-        return {k: _ordered(value[k], ranks, (*at, k)) for k in keys}
+        return {k: ordered_by_ranks(value[k], ranks, (*at, k)) for k in keys}
     if isinstance(value, list):
-        return [_ordered(item, ranks, (*at, "*")) for item in value]
+        return [ordered_by_ranks(item, ranks, (*at, "*")) for item in value]
     return value

@@ -634,17 +634,9 @@ def _cached_run(
 def _open_cache(
     root: str, model: Model, max_bytes: int, layout: Layout | None, files: int, *, make_key: bool = True
 ) -> Store | None:
-    import records_toolkit
-
     from .cache import Store, fingerprint
 
-    key = fingerprint(
-        version=str(records_toolkit.__version__),
-        schemas=model.schemas.documents,
-        max_bytes=max_bytes,
-        layout=layout,
-    )
-    return Store.open(root, key, files, make_key=make_key)
+    return Store.open(root, fingerprint(model, max_bytes=max_bytes, layout=layout), files, make_key=make_key)
 
 
 def _others(
