@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from records_toolkit import api
 from records_toolkit.authoring import sentences
@@ -234,6 +236,113 @@ def test_show_unknown_id_exits_1_with_did_you_mean(runner: CliRunner) -> None:
     typo = runner.invoke(main, ["show", "kayseir", "--records", str(RECORDS)])
     assert typo.exit_code == 1 and "did you mean 'kayseri'" in typo.stderr
     assert typo.stdout == ""
+
+
+def _shown_by_reading_everything(record_id: str, records: Path) -> api.Shown | None:
+    """What ``show`` told before it read only the files that may hold the id: every record loaded."""
+    from records_toolkit.authoring import Referrer, Shown
+    from records_toolkit.canonical import canonical_record
+    from records_toolkit.schema_types import values_at
+    from records_toolkit.schema_view import SchemaView
+
+    loaded = [dict(r) for r in api.load(records, problems=[])]
+    record = next((r for r in loaded if r.get("id") == record_id), None)
+    if record is None:
+        return None
+    view = SchemaView.of(load_model())
+    referrers = [
+        Referrer(str(other.get("id")), info.name, pointer)
+        for other in loaded
+        if (info := view.types.get(other.get("type"))) is not None  # type: ignore[arg-type]
+        for reference in info.references
+        for pointer, value in values_at(other, reference.path)
+        if value == record_id
+    ]
+    cites = [s["article"] for s in record.get("sources", []) if isinstance(s, dict) and "article" in s]
+    return Shown(canonical_record(record), dumps([record]), tuple(referrers), tuple(dict.fromkeys(cites)))
+
+
+@pytest.fixture
+def spelled(collection: Path) -> Path:
+    """The shipped records, plus records that spell ids in ways YAML allows: escapes, a folded line."""
+    (collection / "places" / "talas.yaml").write_text(
+        'id: "t\\u0061las"\ntype: place\nname: "Talas"\nkind: "city"\nwithin: "k\\x61yseri"\n', encoding="utf-8"
+    )
+    (collection / "places" / "two.yaml").write_text(
+        "id: two\n  words\ntype: place\nname: Two\nkind: city\nwithin: 'talas'\n", encoding="utf-8"
+    )
+    (collection / "places" / "broken.yaml").write_text("id: [kayseri\n", encoding="utf-8")  # (holds the id: parsed)
+    (collection / "places" / "broken-too.yaml").write_text("name: [\n", encoding="utf-8")  # (does not)
+    return collection
+
+
+def test_show_reads_only_the_files_that_may_hold_the_id_and_tells_what_reading_all_tells(
+    spelled: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from records_toolkit import loader
+
+    parsed: list[str] = []
+    load_bytes = loader.load_bytes
+    monkeypatch.setattr(loader, "load_bytes", lambda raw, file: (parsed.append(file), load_bytes(raw, file))[1])
+    every = sorted(p for p in spelled.rglob("*.yaml"))
+    ids = [str(r["id"]) for r in api.load(spelled, problems=[])]
+    assert "talas" in ids and "two words" in ids  # (spelled "t\\u0061las", and on two lines)
+    for record_id in dict.fromkeys(ids):
+        expected = _shown_by_reading_everything(record_id, spelled)
+        parsed.clear()
+        assert api.show(record_id, records=spelled) == expected, record_id
+        if record_id != "two words":  # (text with a space: any file may hold it, every one is parsed)
+            assert 0 < len(parsed) < len(every), (record_id, len(parsed))
+    parsed.clear()
+    kayseri = api.show("kayseri", records=spelled)
+    assert ("talas", "place", "/within") in [(r.id, r.type, r.pointer) for r in kayseri.referrers]  # spelled k\x61yseri
+    assert any(f.endswith("broken.yaml") for f in parsed) and not any(f.endswith("broken-too.yaml") for f in parsed)
+    assert [r.id for r in api.show("talas", records=spelled).referrers] == ["two words"]
+
+
+def test_new_still_finds_an_id_spelled_with_an_escape(runner: CliRunner, spelled: Path) -> None:
+    result = runner.invoke(main, ["new", "person", "talas", "--records", str(spelled)])
+    assert result.exit_code == 1 and "already used by a place" in result.stderr
+    assert not (spelled / "persons" / "talas.yaml").exists()
+
+
+def test_an_unknown_id_is_looked_for_in_every_file_for_its_hint(runner: CliRunner, spelled: Path) -> None:
+    typo = runner.invoke(main, ["show", "kayserri", "--records", str(spelled)])
+    assert typo.exit_code == 1 and typo.stdout == ""
+    assert "did you mean 'kayseri'" in typo.stderr and "(2 files could not be read" in typo.stderr
+    article = runner.invoke(main, ["quote", "talass", "x", "--records", str(spelled)])
+    assert article.exit_code == 1 and "no article has the id 'talass'" in article.stderr
+    assert "did you mean" not in article.stderr  # (talas is a place)
+
+
+_YAML_TEXT = st.text(st.sampled_from("ab-1 '\"\\\t\n#:é\x85\u2028\x07"), min_size=1, max_size=12)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    text=_YAML_TEXT,
+    style=st.sampled_from([None, '"', "'", "|", ">"]),
+    width=st.integers(2, 40),
+    unicode=st.booleans(),
+)
+def test_a_file_whose_value_is_the_text_may_hold_it_however_yaml_spells_it(
+    text: str, style: str | None, width: int, unicode: bool
+) -> None:
+    from records_toolkit.authoring import _may_hold
+    from records_toolkit.loader import Document, load_bytes
+
+    raw = yaml.safe_dump({"ref": text}, default_style=style, width=width, allow_unicode=unicode).encode("utf-8")
+    loaded = [d for d in load_bytes(raw, "f.yaml") if isinstance(d, Document)]
+    if loaded and loaded[0].data == {"ref": text}:
+        assert _may_hold(text)(raw), raw
+
+
+def test_text_yaml_spells_only_as_itself_is_looked_for_as_bytes() -> None:
+    from records_toolkit.authoring import _may_hold
+
+    assert not _may_hold("kayseri")(b'id: "turkey"\nname: "Ankara \\"quoted\\""\n')
+    assert _may_hold("kayseri")(b"id: kayseri\n") and _may_hold("kayseri")(b'id: "k\\x61yseri"\n')
+    assert _may_hold("two words")(b"id: x\n") and _may_hold("it's")(b"id: x\n")  # (any file may hold these)
 
 
 # -- schema ----------------------------------------------------------------------------------------

@@ -719,8 +719,13 @@ def kind_of(mode: int) -> str:
     return "a special file"
 
 
-def load_file(path: Path, *, max_bytes: int = MAX_FILE_BYTES) -> t.Iterator[Document | Problem]:
-    """Load every document of one file; refusals come back as problems, never exceptions."""
+def load_file(
+    path: Path, *, max_bytes: int = MAX_FILE_BYTES, wanted: t.Callable[[bytes], bool] | None = None
+) -> t.Iterator[Document | Problem]:
+    """Load every document of one file; refusals come back as problems, never exceptions.
+
+    ``wanted``: a test of the file's bytes; a file it refuses is read but not parsed (nothing
+    comes of it, not even a problem of its text)."""
     file = display_path(path)
     try:
         raw = read_regular(path, max_bytes)
@@ -738,7 +743,8 @@ def load_file(path: Path, *, max_bytes: int = MAX_FILE_BYTES) -> t.Iterator[Docu
             message=f"cannot read: {exc.strerror or exc}",
         )
         return
-    yield from load_bytes(raw, file)
+    if wanted is None or wanted(raw):
+        yield from load_bytes(raw, file)
 
 
 def load_bytes(raw: bytes, file: str) -> t.Iterator[Document | Problem]:
