@@ -310,6 +310,8 @@ def test_an_unknown_id_is_looked_for_in_every_file_for_its_hint(runner: CliRunne
     typo = runner.invoke(main, ["show", "kayserri", "--records", str(spelled)])
     assert typo.exit_code == 1 and typo.stdout == ""
     assert "did you mean 'kayseri'" in typo.stderr and "(2 files could not be read" in typo.stderr
+    with pytest.raises(InvalidData, match="did you mean 'kayseri'"):  # (paths given once, as an iterator)
+        api.show("kayserri", records=iter([spelled]))
     article = runner.invoke(main, ["quote", "talass", "x", "--records", str(spelled)])
     assert article.exit_code == 1 and "no article has the id 'talass'" in article.stderr
     assert "did you mean" not in article.stderr  # (talas is a place)

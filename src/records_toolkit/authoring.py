@@ -95,18 +95,19 @@ def _find(records: t.Any, record_id: t.Any, what: str = "record") -> tuple[dict[
     """The record ``record_id`` (the first, in the walk's order) and the records of the files that
     may hold its id (every record referring to it is one). No such record: the collection is read
     whole for a did-you-mean, and the message counts every file that could not be read."""
+    from . import api
+
     if not isinstance(record_id, str) or not record_id:
         raise UsageError(f"give the id of {'an' if what[0] in 'aeiou' else 'a'} {what} as text")
-    loaded, _ = _records(records, holding=record_id)
+    paths = api._paths(records)  # (read twice: an iterator of paths, once)
+    loaded, _ = _records(paths, holding=record_id)
     for record in loaded:
         if record.get("id") == record_id:
             return record, loaded
-    from . import api
-
     problems: list[Problem] = []
     ids = [
         r["id"]
-        for r in api.load(records, problems=problems)
+        for r in api.load(paths, problems=problems)
         if isinstance(r, t.Mapping) and isinstance(r.get("id"), str) and (what == "record" or r.get("type") == what)
     ]
     where = Path(records if isinstance(records, str) else str(records)).as_posix()
