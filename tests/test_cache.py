@@ -97,6 +97,35 @@ def test_after_one_change_only_that_file_is_parsed_and_the_collection_rules_stil
     assert (code, problems) == _run("--no-cache")
 
 
+def test_when_more_than_a_quarter_of_the_files_changed_the_run_is_made_in_full(
+    repo: Path, parsed: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past a quarter of the collection (and :data:`~records_toolkit.incremental.FULL_FROM`
+    files), the changed files are not checked one by one here against the snapshot: every file
+    is, as in a run that fills the cache, and the snapshot is written anew. Up to it, only the
+    changed files are parsed. Either way the report is the one a run without the cache gives."""
+    _ctime_aged(monkeypatch)
+    monkeypatch.setattr(incremental, "FULL_FROM", 0)
+    _run()
+    files = sorted((repo / "records").rglob("*.yaml"))
+    assert len(files) == 44
+
+    def mark(few: list[Path]) -> None:
+        for path in few:
+            path.write_text("# marked\n" + path.read_text(encoding="utf-8"), encoding="utf-8")
+
+    mark(files[:11])  # a quarter: through the snapshot
+    parsed.clear()
+    assert _run() == _run("--no-cache")
+    assert len(parsed) == 11 + 44  # (the run without the cache parsed all)
+    mark(files[11:23])  # twelve more changed: more than a quarter
+    parsed.clear()
+    code, problems = _run()
+    assert len(parsed) == 44 and (code, problems) == _run("--no-cache") and code == 1
+    parsed.clear()
+    assert _run() == (code, problems) and parsed == []  # the snapshot written anew by the full run
+
+
 def test_an_unchanged_file_touched_is_hashed_not_parsed(
     repo: Path, parsed: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -569,7 +598,8 @@ def test_after_any_edits_a_cached_run_reports_what_a_full_run_reports(
     """Random edit sequences (ids renamed, records copied, deleted, retyped, quotes and articles
     changed, syntax and schema errors, files touched and renamed, subset runs): after each, the
     run through the snapshot and a run without it give the same exit code and the same problems
-    (also when only one or two unknown ids get a did-you-mean hint). ``spilled``: every run keeps
+    (also when only one or two unknown ids get a did-you-mean hint), with one index shard at a
+    time held decoded. ``spilled``: every run keeps
     its collection's indexes on disk, as a large collection's do, the snapshot made from them."""
     with tempfile.TemporaryDirectory() as scratch, pytest.MonkeyPatch.context() as patch:
         work = Path(scratch)
@@ -578,6 +608,7 @@ def test_after_any_edits_a_cached_run_reports_what_a_full_run_reports(
         if settled:  # signatures trusted at once (else every file is compared by content)
             patch.setattr(cache, "RACY_NS", -(10**12))
         patch.setattr(incremental, "CHUNK", 8)  # the table in parts (44 files: 6), files added and removed
+        patch.setattr(incremental._Shards, "DECODED", 1)  # every other shard let go, encoded, decoded again
         patch.setattr(rules, "DANGLING_HINTS", hinted)
         if spilled:
             patch.setattr(rules, "SPILL_FROM", 0)

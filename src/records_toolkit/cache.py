@@ -362,6 +362,12 @@ class Store:
 Pieces = tuple[bytes | memoryview, ...]  # a section's bytes, in pieces
 
 
+class Encoded(t.NamedTuple):
+    """A section's value already as :mod:`marshal` wrote it (a shard let go while a run goes on)."""
+
+    data: bytes
+
+
 def _measured(pieces: Pieces) -> tuple[int, str]:
     """The length and the SHA-256 (hex) of a section in pieces."""
     digest = hashlib.sha256()
@@ -374,6 +380,8 @@ def _marshalled(value: t.Any) -> Pieces:
     """A section as :mod:`marshal` writes it, in pieces. A run of bytes (the names of 100,000
     files: 5 MB) follows marshal's own header for bytes (type ``s``, a 32-bit length) as it is,
     not copied into one value with it."""
+    if type(value) is Encoded:
+        return (value.data,)
     if type(value) in (bytes, bytearray, memoryview):
         view = memoryview(value)
         if view.format == "B" and view.contiguous and view.nbytes < 1 << 31:
