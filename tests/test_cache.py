@@ -59,6 +59,11 @@ def parsed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return files_checked_here(monkeypatch)
 
 
+def _snapshot(repo: Path) -> Path:
+    """The snapshot of the runs made from the working folder (the repository's root, here)."""
+    return repo / "records" / cache.CACHE_DIR / cache.snapshot_name(str(repo / "records"))
+
+
 def _ctime_aged(monkeypatch: pytest.MonkeyPatch) -> None:
     """ctime cannot be set back: let the racy window end now, for the tests' fresh copies."""
     monkeypatch.setattr(cache, "RACY_NS", -(10**12))
@@ -72,7 +77,7 @@ def test_a_cached_run_reports_exactly_what_a_full_run_reports(
     assert not (repo / "records" / cache.CACHE_DIR).exists()
     parsed.clear()
     first = _run()
-    assert len(parsed) == 44 and (repo / "records" / cache.CACHE_DIR / cache.INDEX).is_file()
+    assert len(parsed) == 44 and (_snapshot(repo)).is_file()
     parsed.clear()
     second = _run()
     assert parsed == []  # every file unchanged: nothing parsed
@@ -126,6 +131,50 @@ def test_when_more_than_a_quarter_of_the_files_changed_the_run_is_made_in_full(
     assert _run() == (code, problems) and parsed == []  # the snapshot written anew by the full run
 
 
+def test_runs_from_other_folders_keep_a_snapshot_each_and_the_oldest_go(
+    repo: Path, parsed: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Names are spelled from the working folder, so each folder has its own snapshot: going
+    between the repository's root and a folder of records fills each once, never again; a change
+    is then one file parsed from either. Past :data:`~records_toolkit.cache.KEPT_SNAPSHOTS`
+    folders, the snapshots written longest ago are removed."""
+    _ctime_aged(monkeypatch)
+    folders = [
+        repo,
+        repo / "records",
+        repo / "records" / "places",
+        repo / "records" / "events",
+        repo / "records" / "articles",
+    ]
+    for folder in folders[:2]:
+        monkeypatch.chdir(folder)
+        parsed.clear()
+        assert _run() == _run("--no-cache")  # the first run from there: its own snapshot filled
+        assert len(parsed) == 2 * 44
+    for folder in folders[:2] * 2:
+        monkeypatch.chdir(folder)
+        parsed.clear()
+        assert _run()[0] == 1 and parsed == []  # each folder's own snapshot, kept
+    place = repo / "records" / "places" / "kayseri.yaml"
+    place.write_text(place.read_text(encoding="utf-8").replace('kind: "planet"', 'kind: "moon"'), encoding="utf-8")
+    for folder in folders[:2]:
+        monkeypatch.chdir(folder)
+        parsed.clear()
+        changed = _run()
+        assert len(parsed) == 1 and parsed[0].endswith("places/kayseri.yaml")
+        assert changed == _run("--no-cache") and changed[0] == 1
+    legacy = repo / "records" / cache.CACHE_DIR / cache.INDEX
+    legacy.write_bytes(b"the one snapshot an older toolkit wrote")
+    for folder in folders[2:]:
+        monkeypatch.chdir(folder)
+        _run()
+    assert not legacy.exists()
+    names = [p.name for p in (repo / "records" / cache.CACHE_DIR).iterdir() if p.name.startswith(cache.INDEX)]
+    monkeypatch.chdir(repo)
+    assert len(names) == cache.KEPT_SNAPSHOTS  # (the root's, written longest ago, went)
+    assert cache.snapshot_name(str(repo / "records")) not in names
+
+
 def test_an_unchanged_file_touched_is_hashed_not_parsed(
     repo: Path, parsed: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -162,7 +211,7 @@ def test_a_corrupt_cache_is_ignored_and_rewritten(
 ) -> None:
     _ctime_aged(monkeypatch)
     expected = _run()
-    index = repo / "records" / cache.CACHE_DIR / cache.INDEX
+    index = _snapshot(repo)
     data = index.read_bytes()
     at = _section_at(data, "files") + 5
     index.write_bytes(
@@ -178,7 +227,7 @@ def test_a_corrupt_cache_is_ignored_and_rewritten(
 
 def _stored_files(repo: Path) -> dict[str, t.Any]:
     """The snapshot's table of files (read with this user's key): each file's signature kept, by name."""
-    header = _header((repo / "records" / cache.CACHE_DIR / cache.INDEX).read_bytes())
+    header = _header((_snapshot(repo)).read_bytes())
     store = cache.Store.open(str(repo / "records"), header["fingerprint"], 44)
     assert store is not None and not store.empty
     table = incremental._Table.read(store)
@@ -206,7 +255,7 @@ def test_a_damaged_index_shard_is_found_when_a_change_needs_it(
     when it is read, and a damaged one makes the run a full one, never a wrong one."""
     _ctime_aged(monkeypatch)
     _run()
-    index = repo / "records" / cache.CACHE_DIR / cache.INDEX
+    index = _snapshot(repo)
     data = index.read_bytes()
     for number in range(cache.SHARDS):
         for prefix in "dfqrt":
@@ -274,10 +323,10 @@ def test_a_fifo_or_a_leftover_in_the_cache_folder_neither_blocks_nor_stays(
     folder.mkdir()
     real_token = cache._token
     monkeypatch.setattr(cache, "_token", lambda: "guessed")
-    for name in (".gitignore", "snapshot"):
+    for name in (".gitignore", _snapshot(repo).name):
         os.mkfifo(folder / f".tmp-{os.getpid()}-guessed-{name}")
     assert _run() == expected  # no hang, nothing written (the names are taken), the run itself unharmed
-    assert not (folder / cache.INDEX).exists()
+    assert not _snapshot(repo).exists()
     monkeypatch.setattr(cache, "_token", real_token)
     for fifo in folder.iterdir():
         fifo.unlink()
@@ -287,7 +336,7 @@ def test_a_fifo_or_a_leftover_in_the_cache_folder_neither_blocks_nor_stays(
     fresh = folder / ".tmp-12346-0123456789abcdef-snapshot"
     fresh.write_bytes(b"a run writing now")
     assert _run() == expected
-    assert (folder / cache.INDEX).is_file() and not stale.exists() and fresh.exists()
+    assert _snapshot(repo).is_file() and not stale.exists() and fresh.exists()
 
 
 def test_a_changed_schema_or_version_empties_the_cache(
@@ -632,7 +681,7 @@ def test_a_snapshot_cut_short_while_a_run_reads_it_is_never_trusted(
     instead of failing the run or writing what it could not check."""
     _ctime_aged(monkeypatch)
     expected = _run()
-    index = repo / "records" / cache.CACHE_DIR / cache.INDEX
+    index = _snapshot(repo)
     store = cache.Store.open(str(repo / "records"), _header(index.read_bytes())["fingerprint"], 44)
     assert store is not None and not store.empty
     os.truncate(index, 100)
@@ -657,7 +706,7 @@ def test_a_run_after_a_change_appends_what_changed_and_compacts_in_time(
     _ctime_aged(monkeypatch)
     monkeypatch.setattr(incremental, "CHUNK", 8)  # 44 files: 6 parts of the table
     _run()
-    index = repo / "records" / cache.CACHE_DIR / cache.INDEX
+    index = _snapshot(repo)
     before = index.read_bytes()
     inode = index.stat().st_ino
     place = repo / "records" / "places" / "kayseri.yaml"
@@ -1066,7 +1115,7 @@ def test_an_append_never_grows_the_snapshot_past_what_a_run_reads(
     before an append would take it past three quarters of the cap."""
     _ctime_aged(monkeypatch)
     _run()
-    index = repo / "records" / cache.CACHE_DIR / cache.INDEX
+    index = _snapshot(repo)
     size = index.stat().st_size
     monkeypatch.setattr(cache, "MAX_INDEX_BASE", size + size // 4)  # room for the snapshot, little for appends
     monkeypatch.setattr(cache, "MAX_INDEX_PER_FILE", 0)
@@ -1082,7 +1131,7 @@ def test_an_append_never_grows_the_snapshot_past_what_a_run_reads(
 def test_a_directory_planted_at_the_snapshot_leaves_no_temporary_file(repo: Path) -> None:
     folder = repo / "records" / cache.CACHE_DIR
     folder.mkdir()
-    (folder / cache.INDEX).mkdir()
+    _snapshot(repo).mkdir()
     for _ in range(3):
         _run()
     assert [p.name for p in folder.iterdir() if p.name.startswith(cache._TEMP)] == []
@@ -1292,7 +1341,7 @@ def test_the_snapshot_of_the_runs_own_hashes_is_the_one_made_name_by_name(
     no names kept twice, no columns copied); the snapshot is byte for byte the one made from
     hashes that keep every name and are looked up name by name."""
     _ctime_aged(monkeypatch)
-    snapshot = repo / "records" / cache.CACHE_DIR / cache.INDEX
+    snapshot = _snapshot(repo)
     first = _run("--jobs", jobs)
     handed_over = snapshot.read_bytes()
     shutil.rmtree(snapshot.parent)

@@ -315,7 +315,7 @@ def test_the_connection_is_closed_when_the_rules_have_run(tmp_path: Path, monkey
         for _ in range(2):
             shutil.rmtree(tmp_path / "tree" / cache.CACHE_DIR, ignore_errors=True)
             assert check_paths([tmp_path / "tree"], jobs=1, cache_root=str(tmp_path / "tree")).report.problems
-            assert (tmp_path / "tree" / cache.CACHE_DIR / cache.INDEX).is_file()
+            assert (tmp_path / "tree" / cache.CACHE_DIR / cache.snapshot_name(str(tmp_path / "tree"))).is_file()
             assert deleted_here() == []
     finally:
         gc.enable()
@@ -610,7 +610,7 @@ def test_ctrl_c_while_the_snapshot_is_made_from_disk_leaves_no_snapshot_and_no_t
     real_define = rules._OnDisk.define
     monkeypatch.setattr(rules._OnDisk, "define", lambda self, name, function: real_define(self, name, shard))
     check_paths([tree], jobs=1, cache_root=str(tree))  # (uninterrupted: how many rows are sorted)
-    assert "snapshot" in _cache_files(tree)
+    assert cache.snapshot_name(str(tree)) in _cache_files(tree)
     shutil.rmtree(tree / cache.CACHE_DIR)
     every, stop_at[0] = len(calls), 50
     calls.clear()

@@ -82,7 +82,7 @@ def test_an_export_after_a_clean_validate_checks_nothing_again_and_writes_the_sa
     repo: Path, checked: list[str], tmp_path: Path
 ) -> None:
     assert _invoke("validate").exit_code == 0
-    snapshot = repo / "records" / cache.CACHE_DIR / "snapshot"
+    snapshot = repo / "records" / cache.CACHE_DIR / cache.snapshot_name(str(repo / "records"))
     before = (snapshot.read_bytes(), snapshot.stat().st_mtime_ns)
     for fmt in FORMATS:
         checked.clear()

@@ -18,7 +18,7 @@ the bytes of its modules, the reading libraries, the Python version (the snapsho
 change empties the cache.
 
 The cache lives in the tree (``<collection>/.records-toolkit-cache/``, ignored by git through
-its own ``.gitignore``), and the tree is untrusted: a pull request can add a cache claiming a
+its own ``.gitignore``), a snapshot per working folder (:func:`snapshot_name`), and the tree is untrusted: a pull request can add a cache claiming a
 bad file is valid. So the snapshot's header, which holds the SHA-256 of every section, is signed
 (HMAC-SHA256) with a key that never leaves this user's own cache folder
 (``$XDG_CACHE_HOME/records-toolkit/key``, mode 0600), and each section is checked against it
@@ -50,7 +50,8 @@ if t.TYPE_CHECKING:
     from .schemas import Model
 
 CACHE_DIR = ".records-toolkit-cache"
-INDEX = "snapshot"
+INDEX = "snapshot"  # (the start of each snapshot's name: one per working folder, see snapshot_name)
+KEPT_SNAPSHOTS = 4  # snapshots kept in a cache folder, the latest written (each about 50 MB at 100,000 files)
 FORMAT = 5  # (5: the names of the files as bytes, not text)
 SHARDS = 256  # index shards: a run after one change decodes a few of them
 #: A save after a change appends its sections and a new header to the snapshot; the snapshot is
@@ -127,6 +128,17 @@ def fingerprint(model: Model, *, max_bytes: int, layout: t.Any) -> str:
     return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def snapshot_name(root: str) -> str:
+    """The name of the snapshot of the runs made from this working folder (see :func:`_here_from`).
+
+    A run's names are spelled from its working folder, and the snapshot is of those names; one
+    snapshot for the whole collection was emptied each time a run came from another folder (at
+    100,000 files a full run, 20 s, each time a user went between the repository's root and a
+    folder of records). Each folder has its own; :data:`KEPT_SNAPSHOTS` are kept."""
+    here = _here_from(root).encode("utf-8", "surrogatepass")
+    return f"{INDEX}-{hashlib.sha256(here).hexdigest()[:16]}"
+
+
 def _here_from(root: str) -> str:
     """The working folder as seen from the collection's root. The files' names are relative to
     the working folder and the layout's checks compare where a file is with the root, so this
@@ -159,8 +171,9 @@ class Store:
     next run is a full one, and writes the snapshot anew.
     """
 
-    def __init__(self, folder: str, fingerprint: str, key: bytes) -> None:
+    def __init__(self, folder: str, fingerprint: str, key: bytes, name: str = INDEX) -> None:
         self.folder = folder
+        self.name = name  # the snapshot's file in the folder
         self.fingerprint = fingerprint
         self._key = key
         self._fd = -1  # the snapshot read (its sections are read from it when asked for)
@@ -178,7 +191,7 @@ class Store:
         key = secret_key(make_key)
         if key is None:
             return None
-        store = cls(os.path.join(root, CACHE_DIR), fingerprint, key)
+        store = cls(os.path.join(root, CACHE_DIR), fingerprint, key, snapshot_name(root))
         store.cap = MAX_INDEX_BASE + MAX_INDEX_PER_FILE * files
         try:
             fd = os.open(store.folder, os.O_RDONLY | _DIRECTORY | _NO_FOLLOW)
@@ -186,7 +199,7 @@ class Store:
             return store
         snapshot = -1
         try:
-            snapshot, total, identity = _open_regular(INDEX, store.cap, fd)
+            snapshot, total, identity = _open_regular(store.name, store.cap, fd)
             end = total - _TRAILER
             tail = _pread(snapshot, _TRAILER + 1, end - 1) if end > 0 else b""
             if tail[:1] == b"\n" and tail[-1:] == b"\n":
@@ -267,7 +280,10 @@ class Store:
             sections = fresh if encoded is None else encoded
             _sweep(folder)
             _write_in(folder, ".gitignore", lambda write: write(GITIGNORE))
-            _write_in(folder, INDEX, lambda write: self._write(write, sections, keep_rest, encoded is not None, drop))
+            _write_in(
+                folder, self.name, lambda write: self._write(write, sections, keep_rest, encoded is not None, drop)
+            )
+            _prune(folder, self.name)
         except (OSError, ValueError, TypeError, MemoryError, Unusable):
             pass  # the cache is an optimisation
         finally:
@@ -293,7 +309,7 @@ class Store:
             return False
         flags = os.O_WRONLY | _NO_FOLLOW | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
         try:
-            fd = os.open(INDEX, flags, dir_fd=folder)
+            fd = os.open(self.name, flags, dir_fd=folder)
         except OSError:
             return False
         try:
@@ -555,6 +571,26 @@ def _token() -> str:
 
 _TEMP = ".tmp-"
 STALE_SECONDS = 600  # a temporary file this old is a leftover of a killed run (SIGKILL): removed
+
+
+def _prune(folder_fd: int, kept: str) -> None:
+    """Remove the snapshots past the :data:`KEPT_SNAPSHOTS` written last (``kept`` among them),
+    and the one snapshot of the collection that toolkits before 2026-12-02 wrote (``snapshot``)."""
+    found: list[tuple[int, str]] = []
+    for entry in os.scandir(folder_fd):
+        if entry.name == INDEX:
+            with contextlib.suppress(OSError):
+                os.unlink(entry.name, dir_fd=folder_fd)
+        elif entry.name.startswith(INDEX) and entry.name != kept:
+            try:
+                info = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if stat.S_ISREG(info.st_mode):
+                found.append((info.st_mtime_ns, entry.name))
+    for _mtime, name in sorted(found, reverse=True)[KEPT_SNAPSHOTS - 1 :]:
+        with contextlib.suppress(OSError):
+            os.unlink(name, dir_fd=folder_fd)
 
 
 def _sweep(folder_fd: int) -> None:
