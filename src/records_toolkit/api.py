@@ -431,7 +431,8 @@ def export(
 
     Written to a path, a format that streams (every built-in one) writes as it reads the
     records, and the returned ``files`` are read back from disk when asked for: an export of a
-    large collection holds neither all its records nor all its output in memory.
+    large collection holds neither all its records nor all its output in memory. Into a file
+    object, such a format writes as it goes too, and ``files`` names the file without keeping it.
 
     ``parts``: a format that can (:class:`~records_toolkit.plugins.Partitioned`: CSV, JSON-LD)
     writes its export in this many parts plus an index, into the directory ``to`` (byte-identical
@@ -610,6 +611,89 @@ class _Written(t.Mapping[str, bytes]):
         return len(self._names)
 
 
+def _export_into(plugin: Format, records: Records, context: Context, to: t.BinaryIO, jobs: int | None) -> Exported:
+    """The export streamed into the binary file object ``to`` (standard output, for the CLI), as
+    it is made: held whole in memory first, a JSON-LD export of 100,000 records to standard output
+    took 813 MiB. Nothing is written before the collection rules pass (see :func:`_stream`), but
+    what went out cannot be taken back: an interrupt after the first byte says so."""
+    import io
+
+    from .plugins import Exported
+
+    if isinstance(to, io.TextIOBase):
+        raise UsageError(f"to: a binary file object is needed for {plugin.name} (a text stream was given)")
+    into = _Into(to, plugin.name)
+    names: list[str] = []
+
+    def open_into(name: str) -> _Into:
+        names.append(name)  # (one file: the format is a single-file one, and a second is its fault)
+        return into
+
+    try:
+        said, _ = _stream(plugin, records, context, open_into, jobs)
+        into.flush()
+    except BaseException as exc:
+        if into.sent and isinstance(exc, (KeyboardInterrupt, Terminated)):
+            exc.partly_sent = str(getattr(to, "name", "") or "the file object given")  # type: ignore[union-attr]
+        raise
+    return Exported(files=_Sent(names[:1]), notices=said)
+
+
+class _Into:
+    """Writes into a file object, a mebibyte at a time (a format writes in small pieces)."""
+
+    def __init__(self, to: t.BinaryIO, format_name: str) -> None:
+        self._to, self._format = to, format_name
+        self._parts: list[bytes] = []
+        self._size = 0
+        self.sent = False
+
+    def write(self, data: bytes) -> None:
+        self._parts.append(data)
+        self._size += len(data)
+        if self._size >= 1 << 20:
+            self.flush()
+
+    def flush(self) -> None:
+        import errno
+
+        data, self._parts, self._size = b"".join(self._parts), [], 0
+        try:
+            while data:
+                self.sent = True
+                done = self._to.write(data)
+                data = data[len(data) if done is None else done :]  # (a raw stream may take fewer)
+            flush = getattr(self._to, "flush", None)
+            if callable(flush):
+                flush()
+        except TypeError as exc:
+            raise UsageError(f"to: a binary file object is needed for {self._format} ({exc})") from exc
+        except (OSError, ValueError) as exc:
+            if isinstance(exc, OSError) and exc.errno == errno.EPIPE:
+                raise  # (a reader that went away: the command ends quietly, as click ends it)
+            from .errors import OutputError
+
+            raise OutputError(f"cannot write the {self._format} export: {exc}") from exc
+
+
+class _Sent(t.Mapping[str, bytes]):
+    """The file an export streamed into a file object: named, not kept."""
+
+    def __init__(self, names: t.Sequence[str]) -> None:
+        self._names = list(names)
+
+    def __getitem__(self, name: str) -> bytes:
+        if name not in self._names:
+            raise KeyError(name)
+        raise UsageError(f"{name} was written into the file object given, as it was made, and not kept")
+
+    def __iter__(self) -> t.Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
 class _Buffer:
     def __init__(self) -> None:
         self.parts: list[bytes] = []
@@ -690,6 +774,8 @@ def _export(
                     records.settle()  # (a device or pipe is opened, maybe emptied, before any write)
                 atomic_write(path, writer)
         return Exported(files=_Written(path, names, plugin.directory), notices=notices)
+    if to is not None:
+        return _export_into(plugin, records, context, to, jobs)
     buffers: dict[str, _Buffer] = {}
 
     def open_buffer(name: str) -> _Buffer:
@@ -697,10 +783,7 @@ def _export(
         return buffers[name]
 
     said, _ = _stream(plugin, records, context, open_buffer, jobs)
-    exported = Exported(files={name: b"".join(b.parts) for name, b in buffers.items()}, notices=said)
-    if to is not None:
-        _write(plugin, exported, to)
-    return exported
+    return Exported(files={name: b"".join(b.parts) for name, b in buffers.items()}, notices=said)
 
 
 def _output_path(to: t.Any) -> Path:

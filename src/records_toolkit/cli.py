@@ -458,18 +458,27 @@ def export_(
         raise UsageError(f"format {format_name!r} writes {what}: give a directory with -o DIR")
     options = _parse_options(option_values)
     resolve_options(plugin, options)  # an unknown name (`-O to=x` too) said as one, not passed on
-    exported = api.export(
-        list(paths or [default_folder()]),
-        format_name,
-        to=output,
-        max_file_size=max_bytes,
-        parts=parts,
-        scheduler=scheduler,
-        jobs=jobs,
-        cache=not no_cache,
-        progress=True,
-        **options,
-    )
+    if output is None:
+        if sys.stdout is None or sys.stdout.closed:
+            raise OutputError("cannot write the export to standard output: it is closed (give -o FILE)")
+        sys.stdout.flush()
+    try:
+        exported = api.export(
+            list(paths or [default_folder()]),
+            format_name,
+            to=output if output is not None else sys.stdout.buffer,  # (streamed into it as it is made)
+            max_file_size=max_bytes,
+            parts=parts,
+            scheduler=scheduler,
+            jobs=jobs,
+            cache=not no_cache,
+            progress=True,
+            **options,
+        )
+    except (KeyboardInterrupt, Terminated) as exc:  # (what went out cannot be taken back: said)
+        if output is None and getattr(exc, "partly_sent", None) is not None:
+            exc.partly_sent = "standard output"  # type: ignore[union-attr]
+        raise
     if output is not None:  # the files are in place: a signal now must say so, not "nothing was changed"
         from .output import SignalGuard
 
@@ -486,16 +495,6 @@ def export_(
             raise
     else:
         _said(exported.notices, quiet)
-    if output is None:
-        if sys.stdout is None or sys.stdout.closed:
-            raise OutputError("cannot write the export to standard output: it is closed (give -o FILE)")
-        sys.stdout.flush()
-        try:
-            sys.stdout.buffer.write(exported.data)
-            sys.stdout.buffer.flush()
-        except (KeyboardInterrupt, Terminated) as exc:  # (what went out cannot be taken back: said)
-            exc.partly_sent = "standard output"  # type: ignore[union-attr]
-            raise
 
 
 @main.command(
