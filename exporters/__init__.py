@@ -30,7 +30,10 @@ _LINK = "a symbolic link: not read (it could lead outside the source directory)"
 
 def _limit(max_bytes: int) -> str:
     same = " (16 MiB), as for validate" if max_bytes == MAX_FILE_BYTES else ""
-    return f"the limit for an import is {max_bytes} bytes{same}"
+    return (
+        f"the limit for an import is {max_bytes} bytes{same}: raise it (toolkit import --max-file-size N), "
+        "or export in parts (toolkit export --parts N) to keep each file small"
+    )
 
 
 def _open(name: str | Path, flags: int, dir_fd: int | None, shown: str) -> int:

@@ -46,6 +46,7 @@ from pathlib import Path, PurePosixPath
 
 from records_toolkit.errors import CouldNotRun, InvalidSource
 from records_toolkit.exporters import Unreadable, brief, open_directory, parse_json, read_source
+from records_toolkit.loader import MAX_FILE_BYTES
 from records_toolkit.plugins import Context, Exported, Option, Part, Record, Slice, Writable, invalid_source
 
 if t.TYPE_CHECKING:
@@ -851,13 +852,15 @@ def _fail(where: str, message: str) -> t.NoReturn:
     raise invalid_source(where, message)
 
 
-def _read_rows(directory: int, relative: str, name: str, header: list[str]) -> t.Iterator[tuple[int, list[str]]]:
+def _read_rows(
+    directory: int, relative: str, name: str, header: list[str], max_bytes: int = MAX_FILE_BYTES
+) -> t.Iterator[tuple[int, list[str]]]:
     """(line, cells) of each data row, the header checked; line is the row's first physical line.
 
     The table is read relative to the open source ``directory``, never through a link, never from
-    a FIFO or device, never past 16 MiB (:func:`records_toolkit.exporters.read_source`).
+    a FIFO or device, never past ``max_bytes`` (:func:`records_toolkit.exporters.read_source`).
     """
-    data = read_source(relative, directory=directory, shown=name)
+    data = read_source(relative, directory=directory, shown=name, max_bytes=max_bytes)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -885,12 +888,12 @@ _MAX_DIGITS = 100  # as the loader: a number of hundreds of digits is not one JS
 
 
 def _rows_of(
-    descriptor: int, directory: Path, relatives: list[str], header: list[str]
+    descriptor: int, directory: Path, relatives: list[str], header: list[str], max_bytes: int = MAX_FILE_BYTES
 ) -> t.Iterator[tuple[str, int, list[str]]]:
     """The rows of a table's files in order (every part of a multipart resource has the header row)."""
     for relative in relatives:
         shown = (directory / relative).as_posix()
-        for line, cells in _read_rows(descriptor, relative, shown, header):
+        for line, cells in _read_rows(descriptor, relative, shown, header, max_bytes):
             yield relative, line, cells
 
 
@@ -916,13 +919,13 @@ def _parse_json_cell(cell: str, column: Column, where: str) -> t.Any:
         _fail(where, f"{column.name}: {cell[:40]!r} is not JSON text ({exc})")
 
 
-def _load_package(source: Path, directory: int) -> dict[str, t.Any]:
+def _load_package(source: Path, directory: int, max_bytes: int = MAX_FILE_BYTES) -> dict[str, t.Any]:
     """The data package, read from the open ``directory`` (or the file the user named)."""
     shown = (source / PACKAGE).as_posix() if source.is_dir() else source.as_posix()
     if source.is_dir():
-        data = read_source(PACKAGE, directory=directory, shown=shown)
-    else:
-        data = read_source(source, shown=shown)  # the user named it; still never a link or a FIFO
+        data = read_source(PACKAGE, directory=directory, shown=shown, max_bytes=max_bytes)
+    else:  # (the user named it; still never a link or a FIFO)
+        data = read_source(source, shown=shown, max_bytes=max_bytes)
     try:
         package = parse_json(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
@@ -969,19 +972,22 @@ def _guarded_fields(resource: dict[str, t.Any], table: Table, package_file: str)
     return set(fields)
 
 
-def import_records(source: Path, schema: SchemaView) -> list[Record]:
-    """Read an export back: ``import_records(export(c)) == c`` for every valid collection ``c``."""
+def import_records(source: Path, schema: SchemaView, max_bytes: int = MAX_FILE_BYTES) -> list[Record]:
+    """Read an export back: ``import_records(export(c)) == c`` for every valid collection ``c``.
+    ``max_bytes``: the largest file read (each is read whole)."""
     source = Path(source)
     directory = source if source.is_dir() else source.parent
     descriptor = open_directory(directory)
     try:
-        return _import(source, directory, descriptor, schema)
+        return _import(source, directory, descriptor, schema, max_bytes)
     finally:
         os.close(descriptor)
 
 
-def _import(source: Path, directory: Path, descriptor: int, schema: SchemaView) -> list[Record]:
-    package = _load_package(source, descriptor)
+def _import(
+    source: Path, directory: Path, descriptor: int, schema: SchemaView, max_bytes: int = MAX_FILE_BYTES
+) -> list[Record]:
+    package = _load_package(source, descriptor, max_bytes)
     package_file = (directory / PACKAGE).as_posix() if source.is_dir() else source.as_posix()
     resources = {r.get("name"): r for r in package["resources"] if isinstance(r, dict)}
     records: dict[str, dict[str, Record]] = {}
@@ -1001,7 +1007,7 @@ def _import(source: Path, directory: Path, descriptor: int, schema: SchemaView) 
         header = [c.name for c in table.columns]
         owners = records.setdefault(table.record_type, {})
         for relative, line, cells in _rows_of(
-            descriptor, directory, _resource_paths(resource, table, package_file), header
+            descriptor, directory, _resource_paths(resource, table, package_file), header, max_bytes
         ):
             shown = (directory / relative).as_posix()  # problems name the file as the user can open it
             where = f"{shown}:{line}"
@@ -1159,7 +1165,7 @@ class CsvFormat:
     def import_records(self, source: Path, context: Context) -> list[Record]:
         """``source``: the export directory or its datapackage.json; the guard is read from there."""
         try:
-            return import_records(source, context.schema)
+            return import_records(source, context.schema, context.max_bytes)
         except (TypeError, KeyError, AttributeError, IndexError, ValueError) as exc:
             # The package is untrusted input; a shape the reader did not foresee is still the input's fault.
             raise invalid_source(

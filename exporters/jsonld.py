@@ -1406,7 +1406,9 @@ class JsonLdFormat:
         shown = index_file
         data = b""
         try:
-            data = read_source(index_file.name, directory=directory, shown=index_file.as_posix())
+            data = read_source(
+                index_file.name, directory=directory, shown=index_file.as_posix(), max_bytes=context.max_bytes
+            )
             names = index_parts(data)
             if names is None:
                 if whole:
@@ -1417,7 +1419,12 @@ class JsonLdFormat:
             documents: list[tuple[str, bytes | str]] = []
             for name in names:
                 shown = index_file.parent / name
-                documents.append((shown.as_posix(), read_source(name, directory=directory, shown=shown.as_posix())))
+                documents.append(
+                    (
+                        shown.as_posix(),
+                        read_source(name, directory=directory, shown=shown.as_posix(), max_bytes=context.max_bytes),
+                    )
+                )
             shown = index_file
             return read_parts(documents)
         except UnreadablePart as exc:

@@ -20,7 +20,7 @@ from click.testing import CliRunner
 
 from records_toolkit import api
 from records_toolkit.cli import main
-from records_toolkit.errors import InvalidData, InvalidSource
+from records_toolkit.errors import InvalidData, InvalidSource, UsageError
 from records_toolkit.loader import MAX_FILE_BYTES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -150,6 +150,32 @@ def test_jsonld_over_the_size_limit_is_refused_before_reading(jsonld: Path) -> N
     with jsonld.open("r+b") as stream:
         stream.truncate(MAX_FILE_BYTES + 1)  # sparse: the size says it all, nothing is read
     refused(jsonld, "jsonld", jsonld.as_posix(), "the limit for an import is 16777216 bytes")
+
+
+@pytest.mark.parametrize("fmt", ["jsonld", "csv"])
+def test_an_export_larger_than_the_limit_imports_with_the_limit_raised(
+    fmt: str, jsonld: Path, tables: Path, tmp_path: Path
+) -> None:
+    """The limit is the user's to raise: an export over it (the JSON-LD of 10,000 records is 39 MB,
+    over the 16 MiB default) is refused with how to go on, and imports with ``--max-file-size``."""
+    source = jsonld if fmt == "jsonld" else tables
+    largest = max(p.stat().st_size for p in ([source] if source.is_file() else source.iterdir()))
+    runner = CliRunner(catch_exceptions=False)
+    small = runner.invoke(
+        main, ["import", "-f", fmt, str(source), "-o", str(tmp_path / "a"), "--max-file-size", "1000"]
+    )
+    assert small.exit_code == 1 and not (tmp_path / "a").exists() and "Traceback" not in small.output
+    assert "the limit for an import is 1000 bytes: raise it (toolkit import --max-file-size N)" in small.output
+    assert "(toolkit export --parts N)" in small.output
+    done = runner.invoke(
+        main, ["import", "-f", fmt, str(source), "-o", str(tmp_path / "b"), "--max-file-size", str(largest)]
+    )
+    assert done.exit_code == 0, done.output
+    assert api.import_records(source, fmt, max_file_size=largest) == api.import_records(source, fmt)
+    with pytest.raises(InvalidSource, match="the limit for an import is 1000 bytes"):
+        api.import_records(source, fmt, max_file_size=1000)
+    with pytest.raises(UsageError, match="max_file_size=0"):
+        api.import_records(source, fmt, max_file_size=0)
 
 
 def test_jsonld_a_50_mb_text_is_refused(jsonld: Path) -> None:

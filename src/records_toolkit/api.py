@@ -833,9 +833,16 @@ def _write(plugin: Format, exported: Exported, to: PathLike | t.BinaryIO) -> Non
 
 
 def import_records(
-    source: PathLike, format: str, *, to: PathLike | None = None, force: bool = False, **options: str
+    source: PathLike,
+    format: str,
+    *,
+    to: PathLike | None = None,
+    force: bool = False,
+    max_file_size: int = MAX_FILE_BYTES,
+    **options: str,
 ) -> list[Record]:
     """Read records back from an export of ``format``; validated, sorted by ``(type, id)``.
+    ``max_file_size``: the largest file of the export read, in bytes (each is read whole).
 
     With ``to``, they are also written as canonical YAML, one file each
     (``<to>/<type>s/<id>.yaml``), all or nothing. A ``to`` that already holds records is refused
@@ -851,6 +858,7 @@ def import_records(
 
     plugin = load(_format_name(format))
     values = resolve_options(plugin, options)
+    _whole(max_file_size, "max_file_size")
     if isinstance(source, str) and "://" in source:
         from .loader import is_url
 
@@ -860,7 +868,7 @@ def import_records(
     path = _path(source, "source")
     target = _output_path(to) if to is not None else None
     model = load_model()
-    context = Context(schema=SchemaView.of(model), options=values)
+    context = Context(schema=SchemaView.of(model), options=values, max_bytes=max_file_size)
     if not path.exists():
         raise InvalidData(f"{path.as_posix()}: no such file or directory")
     records = run_import(plugin, path, context)

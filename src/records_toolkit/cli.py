@@ -175,6 +175,18 @@ def _max_size(func: F) -> F:
     )(func)
 
 
+def _max_import_size(func: F) -> F:
+    return click.option(
+        "--max-file-size",
+        "max_bytes",
+        type=click.IntRange(min=1),
+        default=16 * 1024 * 1024,
+        show_default=True,
+        help="Refuse export files larger than this many bytes (the whole export is read into memory: "
+        "an export in --parts keeps each file small).",
+    )(func)
+
+
 def _no_data_format(func: F) -> F:
     return click.option(
         "-f", "-F", "--format", "stray_format", hidden=True, expose_value=False, callback=_misplaced_format
@@ -517,6 +529,7 @@ Examples:
     "--force", is_flag=True, help="Replace the records already in -o DIR (those not in the import are removed)."
 )
 @_format_options
+@_max_import_size
 @_report_options
 @click.pass_context
 def import_(
@@ -526,6 +539,7 @@ def import_(
     output: str,
     force: bool,
     option_values: tuple[str, ...],
+    max_bytes: int,
     output_format: str,
     quiet: bool,
 ) -> None:
@@ -533,7 +547,8 @@ def import_(
     from . import api
 
     _settings(ctx, output_format, quiet)
-    records = api.import_records(source, format_name, to=output, force=force, **_parse_options(option_values))
+    options = _parse_options(option_values)
+    records = api.import_records(source, format_name, to=output, force=force, max_file_size=max_bytes, **options)
     if not quiet:
         click.echo(f"wrote {len(records)} records to {output}", err=True)
 

@@ -97,6 +97,9 @@ class Context:
     implied: frozenset[str] = frozenset()
     """The options the toolkit filled in from the output file (``Option.from_output``), not the
     user: a format may take a file it cannot use there as a first export, with a notice."""
+    max_bytes: int = 16 * 1024 * 1024
+    """The largest file an importer reads (``toolkit import --max-file-size``; by default 16 MiB,
+    as for a record: :data:`records_toolkit.loader.MAX_FILE_BYTES`)."""
 
     @classmethod
     def create(
