@@ -508,6 +508,31 @@ def _events_of(records: t.Sequence[Record]) -> t.Iterable[Record]:
     return sorted((r for r in records if r.get("type") == "event"), key=lambda r: str(r["id"]))
 
 
+SHOWN_LEFT_OUT = 20
+"""Events left out of the calendar named one by one, each with why; past them, the rest are
+counted by reason in one notice (a calendar of 100,000 records left 15,912 out: a line each)."""
+
+_REASONS = (  # (what a notice of each reason says, in its words; the last takes the rest)
+    (": no date; ", "without a date"),
+    ("(-O imprecise=span shows it", "known to a year, a month or a span of days only (-O imprecise=span shows them)"),
+    ("(not even -O imprecise=span", "with an open or unknown side"),
+    ("", "with a date a calendar cannot hold"),
+)
+
+
+def _summarized(left_out: list[str]) -> list[str]:
+    """The notices of the events left out, the first :data:`SHOWN_LEFT_OUT` as they are, the rest
+    counted by reason in one notice (the same whatever wrote the slices: made from them all, in order)."""
+    if len(left_out) <= SHOWN_LEFT_OUT:
+        return left_out
+    rest = left_out[SHOWN_LEFT_OUT:]
+    counts = dict.fromkeys((reason for _, reason in _REASONS), 0)
+    for notice in rest:
+        counts[next(reason for mark, reason in _REASONS if mark in notice)] += 1
+    said = ", ".join(f"{count:,} {reason}" for reason, count in counts.items() if count)
+    return [*left_out[:SHOWN_LEFT_OUT], f"{len(rest):,} more events left out of the calendar: {said}"]
+
+
 class IcsFormat:
     """Events as an RFC 5545 calendar; only as precise as the records (see the module docstring)."""
 
@@ -565,9 +590,12 @@ class IcsFormat:
         notices = list(calendar.notices)
         out = open(FILE_NAME)
         out.write(calendar.head)
-        written = self._write_events(_events_of(records), calendar, out, notices)
+        said: list[str] = []
+        written = self._write_events(_events_of(records), calendar, out, said)
         out.write(fold("END:VCALENDAR"))
-        return notices + self._ending(calendar, set(written) & calendar.previous.keys(), bool(written))
+        return (
+            notices + _summarized(said) + self._ending(calendar, set(written) & calendar.previous.keys(), bool(written))
+        )
 
     # -- written in slices by several processes (records_toolkit.plugins.Sliced) -------------------
 
@@ -599,12 +627,12 @@ class IcsFormat:
     ) -> list[str]:
         """``END:VCALENDAR``; the notices in the order a single process gives them."""
         open(FILE_NAME).write(fold("END:VCALENDAR"))
-        notices = list(plan.notices)
+        left_out: list[str] = []
         kept: set[str] = set()
         for said, uids, _ in summaries:
-            notices += said
+            left_out += said
             kept.update(uids)
-        return notices + self._ending(plan, kept, any(wrote for _, _, wrote in summaries))
+        return list(plan.notices) + _summarized(left_out) + self._ending(plan, kept, any(w for _, _, w in summaries))
 
     # -- the steps -----------------------------------------------------------------------------------
 

@@ -257,6 +257,39 @@ def test_shipped_imprecise_events_as_spans() -> None:
 # -- the CLI ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_past_twenty_events_left_out_the_rest_are_counted_by_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: int
+) -> None:
+    """A large calendar left thousands of events out, a notice each (15,912 lines at 100,000
+    records): the first twenty are named with why, the rest counted by reason in one notice,
+    the same whether one process writes the calendar or several write its slices."""
+    import sys
+
+    from records_toolkit import api
+    from records_toolkit.exporters import ics
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    from corpus import make  # (the shipped records copied: 7 events left out in each copy)
+
+    make(tmp_path / "many", 300)
+    monkeypatch.setattr("records_toolkit.slices.MIN_RECORDS", 100)  # (slices from a few hundred events)
+    said = api.export([tmp_path / "many"], "ics", jobs=jobs, source_date_epoch=0).notices
+    monkeypatch.setattr(ics, "SHOWN_LEFT_OUT", 10**9)
+    every = api.export([tmp_path / "many"], "ics", jobs=1, source_date_epoch=0).notices
+    assert len(every) == 7 * 300 and len(said) == 21 and said[:20] == every[:20]
+    rest = every[20:]
+    undated = sum(": no date; " in n for n in rest)
+    imprecise = sum("(-O imprecise=span shows it" in n for n in rest)
+    open_sided = sum("(not even -O imprecise=span" in n for n in rest)
+    assert undated + imprecise + open_sided == len(rest) and min(undated, imprecise, open_sided) > 0
+    assert said[20] == (
+        f"{len(rest):,} more events left out of the calendar: {undated:,} without a date, {imprecise:,} known to a "
+        f"year, a month or a span of days only (-O imprecise=span shows them), {open_sided:,} with an open or "
+        "unknown side"
+    )
+
+
 def test_cli_writes_the_calendar_to_stdout_and_notices_to_stderr(runner: CliRunner) -> None:
     result = runner.invoke(main, ["export", "--format", "ics", str(RECORDS)], env=NO_EPOCH)
     assert result.exit_code == 0
