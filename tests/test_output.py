@@ -71,7 +71,8 @@ def test_a_full_disk_on_stdout_is_a_clean_exit_3() -> None:
             [str(TOOLKIT), "export", "-F", "jsonld", str(RECORDS)], stdout=full, stderr=subprocess.PIPE, text=True
         )
     assert done.returncode == 3
-    assert "cannot write the output: No space left on device" in done.stderr and "Traceback" not in done.stderr
+    said = "cannot write the jsonld export to standard output: No space left on device"
+    assert said in done.stderr and "Traceback" not in done.stderr
 
 
 def test_source_date_epoch_matters_only_to_formats_that_use_it() -> None:

@@ -673,7 +673,9 @@ class _Into:
                 raise  # (a reader that went away: the command ends quietly, as click ends it)
             from .errors import OutputError
 
-            raise OutputError(f"cannot write the {self._format} export: {exc}") from exc
+            where = " to standard output" if getattr(self._to, "name", None) == "<stdout>" else ""
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise OutputError(f"cannot write the {self._format} export{where}: {reason}") from exc
 
 
 class _Sent(t.Mapping[str, bytes]):
