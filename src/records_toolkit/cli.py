@@ -164,27 +164,24 @@ _fmt_jobs_option = _jobs_with(
 )
 
 
-def _max_size(func: F) -> F:
-    return click.option(
-        "--max-file-size",
-        "max_bytes",
-        type=click.IntRange(min=1),
-        default=16 * 1024 * 1024,
-        show_default=True,
-        help="Refuse YAML files larger than this many bytes.",
-    )(func)
+def _max_size_with(help: str) -> t.Callable[[F], F]:
+    def option(func: F) -> F:
+        return click.option(
+            "--max-file-size",
+            "max_bytes",
+            type=click.IntRange(min=1),
+            default=16 * 1024 * 1024,
+            show_default=True,
+            help=help,
+        )(func)
+
+    return option
 
 
-def _max_import_size(func: F) -> F:
-    return click.option(
-        "--max-file-size",
-        "max_bytes",
-        type=click.IntRange(min=1),
-        default=16 * 1024 * 1024,
-        show_default=True,
-        help="Refuse export files larger than this many bytes (the whole export is read into memory: "
-        "an export in --parts keeps each file small).",
-    )(func)
+_max_size = _max_size_with("Refuse YAML files larger than this many bytes.")
+_max_import_size = _max_size_with(
+    "Refuse export files larger than this many bytes (each is read whole: an export in --parts keeps each file small)."
+)
 
 
 def _no_data_format(func: F) -> F:
