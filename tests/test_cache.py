@@ -1090,11 +1090,14 @@ def test_an_interrupted_walk_leaves_no_helper_behind(
     monkeypatch.chdir(tmp_path)
     helpers: list[int] = []
     real = loader._Part.folder
+    walker = os.getpid()
 
     def folder(self: loader._Part, name: str, stack: list[str]) -> None:
         if self.helper is not None:  # (the walk's first folder after the split; never the helper's)
             helpers.append(self.helper.pid)
             raise KeyboardInterrupt
+        if os.getpid() != walker:  # the helper lists slowly: on a busy machine it took every folder first
+            time.sleep(0.05)
         real(self, name, stack)
 
     monkeypatch.setattr(loader._Part, "folder", folder)
