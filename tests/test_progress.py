@@ -169,6 +169,28 @@ def test_a_long_export_on_a_real_terminal_shows_the_checks_then_the_writing(tmp_
     assert (tmp_path / "out.jsonld").stat().st_size > 0
 
 
+def test_an_export_streamed_onto_the_terminal_draws_no_progress_amid_it(tmp_path: Path) -> None:
+    """Standard output is the terminal too: the export streams there, and a progress line drawn on
+    the same screen came out amid the JSON. None is shown; with -o FILE it is (the test above)."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from corpus import make
+
+    make(tmp_path / "tree", 20)
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "NO_PROGRESS")}
+    script = (
+        "import sys; from records_toolkit import progress; progress.DELAY = 0.0; progress.EVERY = 0.0; "
+        "from records_toolkit.cli import run; sys.argv = ['toolkit', 'export', '-f', 'jsonld', sys.argv[1]]; run()"
+    )
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-c", script, str(tmp_path / "tree")], stdout=follower, stderr=follower, env=env
+    )
+    os.close(follower)
+    shown = _drain(leader)
+    assert process.wait(timeout=300) == 0
+    assert '"@context"' in shown and "records checked" not in shown and "export: " not in shown, shown[:300]
+
+
 # -- exports: the checks, then the format's reading ------------------------------------------------
 
 

@@ -481,7 +481,7 @@ def export_(
             scheduler=scheduler,
             jobs=jobs,
             cache=not no_cache,
-            progress=True,
+            progress=output is not None or not _is_terminal(sys.stdout),  # (none amid an export on the screen)
             **options,
         )
     except (KeyboardInterrupt, Terminated) as exc:  # (what went out cannot be taken back: said)
@@ -803,6 +803,15 @@ def run() -> None:
             sys.stderr.write(stopped_message(terminated) + "\n")
             sys.stderr.flush()
         sys.exit(terminated.exit_code)
+
+
+def _is_terminal(stream: t.Any) -> bool:
+    """Whether ``stream`` is a terminal (an export written there streams: a progress line on the
+    same screen would be drawn amid it)."""
+    try:
+        return bool(stream is not None and stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
 
 
 def _said(notices: t.Sequence[str], quiet: bool) -> None:
