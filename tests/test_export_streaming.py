@@ -6,6 +6,7 @@ machine); speed is for ``bench/exports.py``, never for a unit test.
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
@@ -100,6 +101,51 @@ def test_an_export_into_a_file_object_goes_in_pieces_as_it_is_made(corpora: tupl
     assert list(exported.files) == ["records.jsonld"]
     with pytest.raises(UsageError, match="written into the file object given"):
         _ = exported.data
+
+
+def test_a_file_object_that_takes_nothing_or_fails_midway_is_said(
+    corpora: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A raw stream that takes none of the bytes (0, or None: it would block) is an error, not a
+    loop for ever or bytes silently dropped; an error after part of the export went out says so
+    instead of "nothing was changed" (a worker's slice failing, the spool full)."""
+    from records_toolkit import plugins
+    from records_toolkit.errors import CouldNotRun, OutputError
+
+    _, large = corpora
+    for took in (0, None):
+
+        class Stuck(io.RawIOBase):
+            def writable(self) -> bool:
+                return True
+
+            def write(self, data: t.Any, took: int | None = took) -> int | None:
+                return took
+
+        with pytest.raises(OutputError, match="took none of the bytes"):
+            api.export([large], "jsonld", to=Stuck())
+
+    class Closed(io.RawIOBase):
+        def writable(self) -> bool:
+            return True
+
+        def write(self, data: t.Any) -> int:
+            raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+
+    with pytest.raises(OutputError, match="cannot write the jsonld export: Broken pipe"):
+        api.export([large], "jsonld", to=Closed())  # (the API's error, not a bare BrokenPipeError)
+
+    written = io.BytesIO()
+
+    def failing(plugin: t.Any, records: t.Any, context: t.Any, open: t.Any) -> list[str]:
+        open("records.jsonld").write(b" " * (2 << 20))  # (gone out: past the mebibyte gathered)
+        raise CouldNotRun("the export's temporary file could not take a worker's slice; nothing was changed")
+
+    monkeypatch.setattr(plugins, "run_stream", failing)
+    with pytest.raises(CouldNotRun) as caught:
+        api.export([large], "jsonld", to=written, jobs=1)
+    assert written.getvalue() and "nothing was changed" not in str(caught.value)
+    assert "part of the export had gone to the file object given, which cannot be taken back" in str(caught.value)
 
 
 def test_exports_stream_byte_identical_to_the_golden_files(tmp_path: Path) -> None:

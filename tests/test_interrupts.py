@@ -910,3 +910,15 @@ cli.run()
     assert done.returncode == code, done.stderr
     assert f"{verb} after the write had finished: the new files are in place" in done.stderr
     assert "Traceback" not in done.stderr and target.read_bytes().startswith(b"BEGIN:VCALENDAR")
+
+    streamed = subprocess.run(  # without -o the calendar has gone out before its notices: said so
+        [sys.executable, "-c", script.replace(f', "-o", {str(target)!r}', "")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert streamed.returncode == code, streamed.stderr
+    assert streamed.stdout.startswith("BEGIN:VCALENDAR") and "Traceback" not in streamed.stderr
+    assert f"{verb}: part of the export had gone to standard output" in streamed.stderr
+    assert "nothing was changed" not in streamed.stderr

@@ -633,8 +633,10 @@ def _export_into(plugin: Format, records: Records, context: Context, to: t.Binar
         said, _ = _stream(plugin, records, context, open_into, jobs)
         into.flush()
     except BaseException as exc:
-        if into.sent and isinstance(exc, (KeyboardInterrupt, Terminated)):
-            exc.partly_sent = str(getattr(to, "name", "") or "the file object given")  # type: ignore[union-attr]
+        if into.sent:
+            from .output import partly_sent
+
+            partly_sent(exc, into.where)
         raise
     return Exported(files=_Sent(names[:1]), notices=said)
 
@@ -644,6 +646,8 @@ class _Into:
 
     def __init__(self, to: t.BinaryIO, format_name: str) -> None:
         self._to, self._format = to, format_name
+        name = getattr(to, "name", None)
+        self.where = "standard output" if name == "<stdout>" else str(name or "the file object given")
         self._parts: list[bytes] = []
         self._size = 0
         self.sent = False
@@ -662,18 +666,20 @@ class _Into:
             while data:
                 self.sent = True
                 done = self._to.write(data)
-                data = data[len(data) if done is None else done :]  # (a raw stream may take fewer)
+                if not done:  # (None: a raw stream that would block; 0: one that takes nothing)
+                    raise OSError(errno.EAGAIN, "the file object took none of the bytes given")
+                data = data[done:]  # (a raw stream may take fewer)
             flush = getattr(self._to, "flush", None)
             if callable(flush):
                 flush()
         except TypeError as exc:
             raise UsageError(f"to: a binary file object is needed for {self._format} ({exc})") from exc
         except (OSError, ValueError) as exc:
-            if isinstance(exc, OSError) and exc.errno == errno.EPIPE:
+            if isinstance(exc, OSError) and exc.errno == errno.EPIPE and self.where == "standard output":
                 raise  # (a reader that went away: the command ends quietly, as click ends it)
             from .errors import OutputError
 
-            where = " to standard output" if getattr(self._to, "name", None) == "<stdout>" else ""
+            where = " to standard output" if self.where == "standard output" else ""
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
             raise OutputError(f"cannot write the {self._format} export{where}: {reason}") from exc
 
@@ -820,15 +826,9 @@ def _write(plugin: Format, exported: Exported, to: PathLike | t.BinaryIO) -> Non
     elif isinstance(to, (str, os.PathLike)):
         atomic_write(Path(to), exported.data)
     else:
-        try:
-            to.write(exported.data)
-            to.flush()
-        except (OSError, ValueError) as exc:
-            from .errors import OutputError
-
-            raise OutputError(f"cannot write the {plugin.name} export: {exc}") from exc
-        except TypeError as exc:
-            raise UsageError(f"to: a binary file object is needed for {plugin.name} ({exc})") from exc
+        into = _Into(to, plugin.name)
+        into.write(exported.data)
+        into.flush()
 
 
 # -- import ----------------------------------------------------------------------------------------

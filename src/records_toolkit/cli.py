@@ -471,39 +471,34 @@ def export_(
         if sys.stdout is None or sys.stdout.closed:
             raise OutputError("cannot write the export to standard output: it is closed (give -o FILE)")
         sys.stdout.flush()
-    try:
-        exported = api.export(
-            list(paths or [default_folder()]),
-            format_name,
-            to=output if output is not None else sys.stdout.buffer,  # (streamed into it as it is made)
-            max_file_size=max_bytes,
-            parts=parts,
-            scheduler=scheduler,
-            jobs=jobs,
-            cache=not no_cache,
-            progress=output is not None or not _is_terminal(sys.stdout),  # (none amid an export on the screen)
-            **options,
-        )
-    except (KeyboardInterrupt, Terminated) as exc:  # (what went out cannot be taken back: said)
-        if output is None and getattr(exc, "partly_sent", None) is not None:
-            exc.partly_sent = "standard output"  # type: ignore[union-attr]
-        raise
-    if output is not None:  # the files are in place: a signal now must say so, not "nothing was changed"
-        from .output import SignalGuard
+    exported = api.export(
+        list(paths or [default_folder()]),
+        format_name,
+        to=output if output is not None else sys.stdout.buffer,  # (streamed into it as it is made)
+        max_file_size=max_bytes,
+        parts=parts,
+        scheduler=scheduler,
+        jobs=jobs,
+        cache=not no_cache,
+        progress=output is not None or not _is_terminal(sys.stdout),  # (none amid an export on the screen)
+        **options,
+    )
+    from .output import SignalGuard
 
-        try:
-            with SignalGuard(defer=False):
-                _said(exported.notices, quiet)
-                if not quiet:
-                    click.echo(
-                        f"wrote {len(exported.files)} files to {output}" if directory else f"wrote {output}", err=True
-                    )
-        except BaseException as exc:
-            if isinstance(exc, KeyboardInterrupt) or _terminated(exc) is not None:
+    try:  # the export is in place, or went out: a signal now must say so, not "nothing was changed"
+        with SignalGuard(defer=False):
+            _said(exported.notices, quiet)
+            if output is not None and not quiet:
+                click.echo(
+                    f"wrote {len(exported.files)} files to {output}" if directory else f"wrote {output}", err=True
+                )
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt) or _terminated(exc) is not None:
+            if output is not None:
                 exc.after_write = True  # type: ignore[attr-defined]
-            raise
-    else:
-        _said(exported.notices, quiet)
+            else:
+                exc.partly_sent = "standard output"  # type: ignore[attr-defined]
+        raise
 
 
 @main.command(

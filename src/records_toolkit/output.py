@@ -811,17 +811,24 @@ def _write_directly(path: Path, data: bytes | Producer) -> None:
         raise OutputError(f"cannot write {path}: {_reason(exc)}{gone}") from exc
     except BaseException as exc:  # Ctrl-C, SIGTERM, or the export failing (a worker's slice)
         if sink.begun:
-            exc.partly_sent = str(path)  # type: ignore[attr-defined]
-            if isinstance(exc, ToolkitError):  # (never "nothing was changed" now)
-                gone = _gone_to(str(path))
-                exc.message = (
-                    exc.message.replace("nothing was changed", gone)
-                    if "nothing was changed" in exc.message
-                    else f"{exc.message}; {gone}"
-                )
+            partly_sent(exc, str(path))
         raise
     finally:
         os.close(fd)
+
+
+def partly_sent(exc: BaseException, where: str) -> None:
+    """Mark ``exc``, which ended an export after part of it had gone to the stream ``where``: an
+    interruption says so (:func:`stopped_message`), and an error's message says it instead of
+    "nothing was changed"."""
+    exc.partly_sent = where  # type: ignore[attr-defined]
+    if isinstance(exc, ToolkitError):
+        gone = _gone_to(where)
+        exc.message = (
+            exc.message.replace("nothing was changed", gone)
+            if "nothing was changed" in exc.message
+            else f"{exc.message}; {gone}"
+        )
 
 
 def _gone_to(where: str) -> str:
