@@ -112,52 +112,51 @@ def test_the_cli_counts_every_file_and_record(monkeypatch: pytest.MonkeyPatch) -
     assert [(p.files, p.records) for p in seen] == [(44, 44)]
 
 
-@pytest.mark.slow
-def test_a_long_run_on_a_real_terminal_shows_progress_and_leaves_the_report_clean(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _on_a_terminal(tmp_path: Path, code: str, *args: str, stdout: str = "file") -> tuple[int, str, str]:
+    """Runs ``python -c code TREE *args`` (TREE: the shipped records 20 times, 880 records) with
+    standard error on a pseudo-terminal, and standard output on it too (``stdout="terminal"``)
+    or in a file; progress shown at once. Its exit code, what the terminal showed, the file."""
     sys.path.insert(0, str(ROOT / "bench"))
     from corpus import make
 
     make(tmp_path / "tree", 20)
     env = {k: v for k, v in os.environ.items() if k not in ("CI", "NO_PROGRESS")}
-    script = "import sys; from records_toolkit import progress; progress.DELAY = 0.0; from records_toolkit.cli import run; sys.argv = ['toolkit', 'validate', '--no-collection', '--jobs', '1', sys.argv[1]]; run()"
+    code = "import sys; from records_toolkit import progress; progress.DELAY = 0.0; progress.EVERY = 0.0; " + code
     leader, follower = pty.openpty()
-    done = subprocess.run(
-        [sys.executable, "-c", script, str(tmp_path / "tree")],
-        stdout=subprocess.PIPE,
-        stderr=follower,
-        env=env,
-        timeout=300,
+    with open(tmp_path / "stdout", "wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-c", code, str(tmp_path / "tree"), *args],
+            stdout=follower if stdout == "terminal" else out,
+            stderr=follower,
+            env=env,
+        )
+        os.close(follower)
+        shown = _drain(leader)  # (read as it runs: a terminal's buffer is small)
+        exit_code = process.wait(timeout=300)
+    return exit_code, shown, (tmp_path / "stdout").read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_a_long_run_on_a_real_terminal_shows_progress_and_leaves_the_report_clean(tmp_path: Path) -> None:
+    code, err, out = _on_a_terminal(
+        tmp_path,
+        "from records_toolkit.cli import run; "
+        "sys.argv = ['toolkit', 'validate', '--no-collection', '--jobs', '1', sys.argv[1]]; run()",
     )
-    os.close(follower)
-    err = _drain(leader)
-    assert done.returncode == 0 and done.stdout.decode().startswith("ok: 880 records"), done.stdout
+    assert code == 0 and out.startswith("ok: 880 records"), out
     assert "validate: " in err and "records checked" in err and err.endswith("\r")
 
 
 @pytest.mark.slow
 def test_a_long_export_on_a_real_terminal_shows_the_checks_then_the_writing(tmp_path: Path) -> None:
-    sys.path.insert(0, str(ROOT / "bench"))
-    from corpus import make
-
-    make(tmp_path / "tree", 20)
-    env = {k: v for k, v in os.environ.items() if k not in ("CI", "NO_PROGRESS")}
-    script = (
-        "import sys; from records_toolkit import progress, slices; progress.DELAY = 0.0; progress.EVERY = 0.0; "
-        "slices.MIN_RECORDS = 100; from records_toolkit.cli import run; "
-        "sys.argv = ['toolkit', 'export', '-f', 'jsonld', '--jobs', '2', sys.argv[1], '-o', sys.argv[2]]; run()"
+    target = tmp_path / "out.jsonld"
+    code, err, _ = _on_a_terminal(
+        tmp_path,
+        "from records_toolkit import slices; slices.MIN_RECORDS = 100; from records_toolkit.cli import run; "
+        "sys.argv = ['toolkit', 'export', '-f', 'jsonld', '--jobs', '2', sys.argv[1], '-o', sys.argv[2]]; run()",
+        str(target),
     )
-    leader, follower = pty.openpty()
-    process = subprocess.Popen(
-        [sys.executable, "-c", script, str(tmp_path / "tree"), str(tmp_path / "out.jsonld")],
-        stdout=subprocess.DEVNULL,
-        stderr=follower,
-        env=env,
-    )
-    os.close(follower)
-    err = _drain(leader)  # (read as it runs: a terminal's buffer is small)
-    assert process.wait(timeout=300) == 0
+    assert code == 0
     checks, writing = err.find("records checked"), err.find("export: writing jsonld, ")
     assert 0 < checks < writing, err[-500:]
     read = [
@@ -165,29 +164,19 @@ def test_a_long_export_on_a_real_terminal_shows_the_checks_then_the_writing(tmp_
     ]
     assert max(read) >= 880  # (every record read, the workers' counted too: this process writes an eighth)
     last = err.rstrip("\r\n").rsplit("\r", 1)[-1]
-    assert last.strip() == f"wrote {tmp_path / 'out.jsonld'}", repr(err[-300:])  # (the line wiped first)
-    assert (tmp_path / "out.jsonld").stat().st_size > 0
+    assert last.strip() == f"wrote {target}", repr(err[-300:])  # (the line wiped first)
+    assert target.stat().st_size > 0
 
 
 def test_an_export_streamed_onto_the_terminal_draws_no_progress_amid_it(tmp_path: Path) -> None:
     """Standard output is the terminal too: the export streams there, and a progress line drawn on
     the same screen came out amid the JSON. None is shown; with -o FILE it is (the test above)."""
-    sys.path.insert(0, str(ROOT / "bench"))
-    from corpus import make
-
-    make(tmp_path / "tree", 20)
-    env = {k: v for k, v in os.environ.items() if k not in ("CI", "NO_PROGRESS")}
-    script = (
-        "import sys; from records_toolkit import progress; progress.DELAY = 0.0; progress.EVERY = 0.0; "
-        "from records_toolkit.cli import run; sys.argv = ['toolkit', 'export', '-f', 'jsonld', sys.argv[1]]; run()"
+    code, shown, _ = _on_a_terminal(
+        tmp_path,
+        "from records_toolkit.cli import run; sys.argv = ['toolkit', 'export', '-f', 'jsonld', sys.argv[1]]; run()",
+        stdout="terminal",
     )
-    leader, follower = pty.openpty()
-    process = subprocess.Popen(
-        [sys.executable, "-c", script, str(tmp_path / "tree")], stdout=follower, stderr=follower, env=env
-    )
-    os.close(follower)
-    shown = _drain(leader)
-    assert process.wait(timeout=300) == 0
+    assert code == 0
     assert '"@context"' in shown and "records checked" not in shown and "export: " not in shown, shown[:300]
 
 
