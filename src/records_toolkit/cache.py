@@ -35,6 +35,7 @@ import hmac
 import json
 import marshal
 import os
+import re
 import stat
 import sys
 import time
@@ -575,22 +576,34 @@ STALE_SECONDS = 600  # a temporary file this old is a leftover of a killed run (
 
 def _prune(folder_fd: int, kept: str) -> None:
     """Remove the snapshots past the :data:`KEPT_SNAPSHOTS` written last (``kept`` among them),
-    and the one snapshot of the collection that toolkits before 2026-12-02 wrote (``snapshot``)."""
+    the one snapshot of the collection that toolkits before 2026-12-02 wrote (``snapshot``), and
+    any other file named like a snapshot but not spelled as :func:`snapshot_name` spells one.
+
+    A snapshot dated in the future (a clock put back, or a file planted with such a date) counts as
+    the oldest: else it would be kept for ever and push out the ones in use (speed only: a
+    snapshot is a hint checked against the files, never trusted)."""
     found: list[tuple[int, str]] = []
+    soon = time.time_ns() + 60 * 10**9  # (a network file system's clock may be a little ahead)
     for entry in os.scandir(folder_fd):
-        if entry.name == INDEX:
+        if not entry.name.startswith(INDEX) or entry.name == kept:
+            continue
+        if not _SNAPSHOT_NAME.fullmatch(entry.name):
             with contextlib.suppress(OSError):
-                os.unlink(entry.name, dir_fd=folder_fd)
-        elif entry.name.startswith(INDEX) and entry.name != kept:
-            try:
-                info = entry.stat(follow_symlinks=False)
-            except OSError:
-                continue
-            if stat.S_ISREG(info.st_mode):
-                found.append((info.st_mtime_ns, entry.name))
+                if not entry.is_dir(follow_symlinks=False):
+                    os.unlink(entry.name, dir_fd=folder_fd)
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if stat.S_ISREG(info.st_mode):
+            found.append((info.st_mtime_ns if info.st_mtime_ns <= soon else 0, entry.name))
     for _mtime, name in sorted(found, reverse=True)[KEPT_SNAPSHOTS - 1 :]:
         with contextlib.suppress(OSError):
             os.unlink(name, dir_fd=folder_fd)
+
+
+_SNAPSHOT_NAME = re.compile(rf"{INDEX}-[0-9a-f]{{16}}")
 
 
 def _sweep(folder_fd: int) -> None:
