@@ -178,31 +178,32 @@ def test_runs_from_other_folders_keep_a_snapshot_each_and_the_oldest_go(
 def test_planted_snapshots_never_push_out_the_ones_in_use(
     repo: Path, parsed: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Snapshots dated far in the future (a pull request adding the cache folder, a clock put
-    back) were kept before every real one, so each run from a folder was a full run again. They
-    now count as the oldest; a file named like a snapshot but not spelled as one is removed."""
+    """Files named as snapshots but not signed by this user (a pull request adding the cache
+    folder: a checkout dates them now; or dated far ahead) were kept before the real ones, so each
+    run from a folder was a full run again. They now go first; a file named otherwise is left."""
     _ctime_aged(monkeypatch)
     folder = repo / "records" / cache.CACHE_DIR
     folder.mkdir()
     future = time.time() + 10 * 365 * 86400
-    planted = [folder / f"{cache.INDEX}-{n:016x}" for n in range(cache.KEPT_SNAPSHOTS)]
-    for path in planted:
-        path.write_bytes(b"not a snapshot")
-        os.utime(path, (future, future))
-    foreign = [folder / f"{cache.INDEX}.bak", folder / f"{cache.INDEX}-NOT-HEX-0123456"]
-    for path in foreign:
+    planted = [folder / f"{cache.INDEX}-{n:016x}" for n in range(cache.KEPT_SNAPSHOTS + 2)]
+    for n, path in enumerate(planted):
+        path.write_bytes(b"not a snapshot" if n % 2 else b"x" * 200 + b"\n" + b"0" * 64 + b"\n000000000010\n")
+        soon = future if n < 3 else time.time() + 30  # (the rest: dated now, as a checkout a moment later dates them)
+        os.utime(path, (soon, soon))
+    foreign = [folder / f"{cache.INDEX}.bak", folder / f"{cache.INDEX}-NOT-HEX-0123456", folder / f"{cache.INDEX}-dir"]
+    for path in foreign[:2]:
         path.write_bytes(b"someone else's")
-    (folder / f"{cache.INDEX}-dir").mkdir()  # (a folder is left: never removed as a file)
+    foreign[2].mkdir()
     for where in (repo, repo / "records"):
         monkeypatch.chdir(where)
         assert _run() == _run("--no-cache")
-    for where in (repo, repo / "records"):
+    for where in (repo, repo / "records", repo):
         monkeypatch.chdir(where)
         parsed.clear()
         assert _run()[0] == 1 and parsed == []  # both folders' snapshots kept: nothing parsed
-    left = sorted(p.name for p in folder.iterdir() if p.name.startswith(cache.INDEX))
-    assert not any(path.exists() for path in foreign) and f"{cache.INDEX}-dir" in left
-    assert sum(path.exists() for path in planted) == cache.KEPT_SNAPSHOTS - 2  # (the room the two took)
+    assert all(path.exists() for path in foreign)  # (not ours: left as they are)
+    assert sum(path.exists() for path in planted) == cache.KEPT_SNAPSHOTS - 2  # (the room the two real ones left)
+    assert (folder / cache.snapshot_name(str(repo / "records"))).is_file()
 
 
 def test_an_unchanged_file_touched_is_hashed_not_parsed(

@@ -106,34 +106,60 @@ def test_an_export_into_a_file_object_goes_in_pieces_as_it_is_made(corpora: tupl
 def test_a_file_object_that_takes_nothing_or_fails_midway_is_said(
     corpora: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A raw stream that takes none of the bytes (0, or None: it would block) is an error, not a
-    loop for ever or bytes silently dropped; an error after part of the export went out says so
-    instead of "nothing was changed" (a worker's slice failing, the spool full)."""
+    """What ``write`` returns is read as io.RawIOBase defines it. A count out of range (0, a bool,
+    negative, more than given) is an error, not a loop for ever, bytes repeated or silently
+    dropped; None from a raw stream (it would block) with no descriptor to wait on is one too,
+    while None from any other writer took everything. An error after part of the export went out
+    says so instead of "nothing was changed"; one before the first byte went does not."""
     from records_toolkit import plugins
     from records_toolkit.errors import CouldNotRun, OutputError
 
-    _, large = corpora
-    for took in (0, None):
+    small, large = corpora
+    expected = io.BytesIO()
+    api.export([small], "jsonld", to=expected)
+    for took, said in (
+        (0, "took none of the bytes"),
+        (None, "would block, and has no descriptor to wait on"),
+        (True, "its write returned True, not the number of bytes it took"),
+        (-1, "its write returned -1"),
+        (1 << 30, "its write returned 1073741824"),
+    ):
 
-        class Stuck(io.RawIOBase):
+        class Odd(io.RawIOBase):
             def writable(self) -> bool:
                 return True
 
-            def write(self, data: t.Any, took: int | None = took) -> int | None:
+            def write(self, data: t.Any, took: t.Any = took) -> t.Any:
                 return took
 
-        with pytest.raises(OutputError, match="took none of the bytes"):
-            api.export([large], "jsonld", to=Stuck())
+        with pytest.raises(OutputError, match=said) as refused:
+            api.export([large], "jsonld", to=Odd())
+        assert "part of the export" not in str(refused.value)  # (nothing was taken)
+
+    class Response:  # (a web framework's response: write returns None, having taken it all)
+        def __init__(self) -> None:
+            self.content = b""
+
+        def write(self, data: bytes) -> None:
+            self.content += bytes(data)
+
+    response = Response()
+    api.export([small], "jsonld", to=response)  # type: ignore[arg-type]
+    assert response.content == expected.getvalue()
 
     class Closed(io.RawIOBase):
+        name = "<stdout>"  # (even named as standard output: the API's error, never a bare BrokenPipeError)
+
         def writable(self) -> bool:
             return True
 
         def write(self, data: t.Any) -> int:
             raise BrokenPipeError(errno.EPIPE, "Broken pipe")
 
-    with pytest.raises(OutputError, match="cannot write the jsonld export: Broken pipe"):
-        api.export([large], "jsonld", to=Closed())  # (the API's error, not a bare BrokenPipeError)
+    with pytest.raises(OutputError, match="cannot write the jsonld export to standard output: Broken pipe"):
+        api.export([large], "jsonld", to=Closed())
+    with open(ROOT / "README.md", "rb") as read_only, pytest.raises(UsageError, match="open for writing"):
+        api.export([small], "jsonld", to=read_only)  # type: ignore[arg-type]
 
     written = io.BytesIO()
 
@@ -146,6 +172,38 @@ def test_a_file_object_that_takes_nothing_or_fails_midway_is_said(
         api.export([large], "jsonld", to=written, jobs=1)
     assert written.getvalue() and "nothing was changed" not in str(caught.value)
     assert "part of the export had gone to the file object given, which cannot be taken back" in str(caught.value)
+
+
+def test_a_non_blocking_pipe_on_standard_output_takes_the_whole_export(corpora: tuple[Path, Path]) -> None:
+    """A parent process may leave the pipe it gives as standard output non-blocking (O_NONBLOCK):
+    a full pipe is then waited on, not an error after 64 KiB, nor bytes lost."""
+    import fcntl
+    import subprocess
+    import threading
+
+    _, large = corpora
+    expected = io.BytesIO()
+    api.export([large], "jsonld", to=expected)
+    reader, writer = os.pipe()
+    fcntl.fcntl(writer, fcntl.F_SETFL, fcntl.fcntl(writer, fcntl.F_GETFL) | os.O_NONBLOCK)
+    chunks: list[bytes] = []
+
+    def read_slowly() -> None:
+        while data := os.read(reader, 4096):
+            chunks.append(data)
+
+    command = [sys.executable, "-m", "records_toolkit", "export", "-f", "jsonld", str(large)]
+    with subprocess.Popen(command, stdout=writer, stderr=subprocess.PIPE) as process:
+        os.close(writer)
+        thread = threading.Thread(target=read_slowly)
+        thread.start()
+        assert process.stderr is not None
+        said = process.stderr.read().decode()
+        code = process.wait(timeout=300)
+        thread.join(timeout=60)
+    os.close(reader)
+    assert code == 0, said
+    assert b"".join(chunks) == expected.getvalue()
 
 
 def test_exports_stream_byte_identical_to_the_golden_files(tmp_path: Path) -> None:

@@ -357,7 +357,7 @@ def test_a_cached_run_with_broken_schemas_still_exits_3(tmp_path: Path) -> None:
 # -- the launcher's `validate` and click's: the same for every argument list the launcher takes
 
 
-CLI = [sys.executable, "-m", "records_toolkit"]  # (records_toolkit.__main__: always through click)
+CLI = [sys.executable, "-c", "from records_toolkit.cli import run; run()"]  # (always through click)
 
 
 @pytest.mark.parametrize(

@@ -642,15 +642,31 @@ def _export_into(plugin: Format, records: Records, context: Context, to: t.Binar
 
 
 class _Into:
-    """Writes into a file object, a mebibyte at a time (a format writes in small pieces)."""
+    """Writes into a file object, a mebibyte at a time (a format writes in small pieces).
+
+    What ``write`` returns is taken as :class:`io.RawIOBase` defines it: the bytes taken (a raw
+    stream may take fewer, and the rest is given again), or ``None``: it would block. Any other
+    writer returning ``None`` took them all (many do: a web framework's response, a hash). A
+    descriptor left non-blocking (``O_NONBLOCK``, set by a parent process on a pipe) is waited on
+    until it takes more. Anything else, a bool or a count out of range, is refused: taken as a
+    count it repeated bytes or looped for ever."""
 
     def __init__(self, to: t.BinaryIO, format_name: str) -> None:
+        import io
+
         self._to, self._format = to, format_name
+        self._raw = isinstance(to, io.RawIOBase)
         name = getattr(to, "name", None)
-        self.where = "standard output" if name == "<stdout>" else str(name or "the file object given")
+        self.where = (
+            "standard output"
+            if name == "<stdout>"
+            else f"descriptor {name}"
+            if isinstance(name, int) and not isinstance(name, bool)
+            else str(name or "the file object given")
+        )
         self._parts: list[bytes] = []
         self._size = 0
-        self.sent = False
+        self.sent = False  # (some bytes taken: what went out cannot be taken back)
 
     def write(self, data: bytes) -> None:
         self._parts.append(data)
@@ -659,29 +675,67 @@ class _Into:
             self.flush()
 
     def flush(self) -> None:
-        import errno
+        import io
 
         data, self._parts, self._size = b"".join(self._parts), [], 0
         try:
             while data:
-                self.sent = True
-                done = self._to.write(data)
-                if not done:  # (None: a raw stream that would block; 0: one that takes nothing)
-                    raise OSError(errno.EAGAIN, "the file object took none of the bytes given")
-                data = data[done:]  # (a raw stream may take fewer)
+                try:
+                    done = self._to.write(data)
+                except BlockingIOError as exc:  # a non-blocking descriptor, full for now
+                    done = exc.characters_written
+                    if done:
+                        self.sent, data = True, data[done:]
+                    self._wait()
+                    continue
+                except (OSError, ValueError, TypeError):
+                    raise  # (a failed write took nothing: /dev/full, a closed or read-only file)
+                except BaseException:
+                    self.sent = True  # an interrupt amid a write: part of it may have gone (a pipe takes 64 KiB)
+                    raise
+                if done is None:
+                    if self._raw:  # (RawIOBase: it would block)
+                        self._wait()
+                        continue
+                    done = len(data)
+                if type(done) is not int or not 0 < done <= len(data):
+                    raise OSError(
+                        0,
+                        "the file object took none of the bytes given"
+                        if done == 0 and type(done) is int
+                        else f"its write returned {done!r}, not the number of bytes it took (1 to {len(data)})",
+                    )
+                self.sent, data = True, data[done:]
             flush = getattr(self._to, "flush", None)
             if callable(flush):
                 flush()
+        except io.UnsupportedOperation as exc:
+            raise UsageError(f"to: a binary file object open for writing is needed for {self._format} ({exc})") from exc
         except TypeError as exc:
             raise UsageError(f"to: a binary file object is needed for {self._format} ({exc})") from exc
         except (OSError, ValueError) as exc:
-            if isinstance(exc, OSError) and exc.errno == errno.EPIPE and self.where == "standard output":
-                raise  # (a reader that went away: the command ends quietly, as click ends it)
             from .errors import OutputError
 
             where = " to standard output" if self.where == "standard output" else ""
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
             raise OutputError(f"cannot write the {self._format} export{where}: {reason}") from exc
+
+    def _wait(self) -> None:
+        """Until the descriptor behind the file object can take more (it is non-blocking)."""
+        import errno
+
+        try:
+            fd = self._to.fileno()
+        except (AttributeError, OSError, ValueError):
+            raise OSError(errno.EAGAIN, "the file object would block, and has no descriptor to wait on") from None
+        import select
+
+        if hasattr(select, "poll"):
+            waiting = select.poll()
+            waiting.register(fd, select.POLLOUT)
+            waiting.poll()
+        else:  # pragma: no cover - (no poll: Windows)
+            select.select([], [fd], [])
 
 
 class _Sent(t.Mapping[str, bytes]):

@@ -201,19 +201,13 @@ class Store:
         snapshot = -1
         try:
             snapshot, total, identity = _open_regular(store.name, store.cap, fd)
-            end = total - _TRAILER
-            tail = _pread(snapshot, _TRAILER + 1, end - 1) if end > 0 else b""
-            if tail[:1] == b"\n" and tail[-1:] == b"\n":
-                size = int(tail[-13:-1])
-                if 0 < size < end:
-                    header = _pread(snapshot, size, end - 1 - size)  # the header only: sections when asked
-                    expected = hmac.new(key, header, hashlib.sha256).hexdigest().encode()
-                    if hmac.compare_digest(tail[1:65], expected):
-                        document = json.loads(header)
-                        if document.get("fingerprint") == fingerprint and isinstance(document.get("sections"), dict):
-                            store._fd, snapshot = snapshot, -1
-                            store._sections = document["sections"]
-                            store._size, store._identity = total, identity
+            header = _signed_header(snapshot, total, key)  # the header only: sections when asked
+            if header is not None:
+                document = json.loads(header)
+                if document.get("fingerprint") == fingerprint and isinstance(document.get("sections"), dict):
+                    store._fd, snapshot = snapshot, -1
+                    store._sections = document["sections"]
+                    store._size, store._identity = total, identity
         except (OSError, NotRegular, ValueError, MemoryError, AttributeError):
             pass
         finally:
@@ -284,7 +278,7 @@ class Store:
             _write_in(
                 folder, self.name, lambda write: self._write(write, sections, keep_rest, encoded is not None, drop)
             )
-            _prune(folder, self.name)
+            _prune(folder, self.name, self._key)
         except (OSError, ValueError, TypeError, MemoryError, Unusable):
             pass  # the cache is an optimisation
         finally:
@@ -404,6 +398,21 @@ def _marshalled(value: t.Any) -> Pieces:
         if view.format == "B" and view.contiguous and view.nbytes < 1 << 31:
             return b"s" + view.nbytes.to_bytes(4, "little"), view
     return (marshal.dumps(value),)
+
+
+def _signed_header(snapshot: int, total: int, key: bytes) -> bytes | None:
+    """The header of the snapshot open as ``snapshot`` (``total`` bytes), if this user's ``key``
+    signed it; else None (foreign, corrupt or planted). Raises :class:`Unusable` or
+    :class:`OSError` for a file shorter than it says or unreadable."""
+    end = total - _TRAILER
+    tail = _pread(snapshot, _TRAILER + 1, end - 1) if end > 0 else b""
+    if tail[:1] == b"\n" and tail[-1:] == b"\n" and tail[-13:-1].isdigit():
+        size = int(tail[-13:-1])
+        if 0 < size < end and size <= MAX_INDEX_BASE:  # (a header of 100,000 files: 124 KB)
+            header = _pread(snapshot, size, end - 1 - size)
+            if hmac.compare_digest(tail[1:65], hmac.new(key, header, hashlib.sha256).hexdigest().encode()):
+                return header
+    return None
 
 
 def _open_regular(name: str, limit: int, folder: int) -> tuple[int, int, tuple[int, int]]:
@@ -574,31 +583,39 @@ _TEMP = ".tmp-"
 STALE_SECONDS = 600  # a temporary file this old is a leftover of a killed run (SIGKILL): removed
 
 
-def _prune(folder_fd: int, kept: str) -> None:
+def _prune(folder_fd: int, kept: str, key: bytes) -> None:
     """Remove the snapshots past the :data:`KEPT_SNAPSHOTS` written last (``kept`` among them),
-    the one snapshot of the collection that toolkits before 2026-12-02 wrote (``snapshot``), and
-    any other file named like a snapshot but not spelled as :func:`snapshot_name` spells one.
+    and the one snapshot of the collection that toolkits before 2026-12-02 wrote (``snapshot``).
+    Only names spelled as :func:`snapshot_name` spells them count.
 
-    A snapshot dated in the future (a clock put back, or a file planted with such a date) counts as
-    the oldest: else it would be kept for ever and push out the ones in use (speed only: a
-    snapshot is a hint checked against the files, never trusted)."""
-    found: list[tuple[int, str]] = []
+    Snapshots this user's ``key`` did not sign go first (planted, or another user's: a checkout
+    dates a committed file now, so by date alone they pushed out the ones in use). A snapshot
+    dated in the future (a clock put back) counts as the oldest of its kind: else it would be kept
+    for ever. Speed only: a snapshot is a hint checked against the files, never trusted."""
+    found: list[tuple[bool, int, str]] = []
     soon = time.time_ns() + 60 * 10**9  # (a network file system's clock may be a little ahead)
     for entry in os.scandir(folder_fd):
         if not entry.name.startswith(INDEX) or entry.name == kept:
             continue
-        if not _SNAPSHOT_NAME.fullmatch(entry.name):
+        if entry.name == INDEX:
             with contextlib.suppress(OSError):
-                if not entry.is_dir(follow_symlinks=False):
-                    os.unlink(entry.name, dir_fd=folder_fd)
+                os.unlink(entry.name, dir_fd=folder_fd)
+            continue
+        if not _SNAPSHOT_NAME.fullmatch(entry.name):
+            continue  # (not one of ours: never removed, nor counted; the walk may read it as a record)
+        try:
+            fd, total, _identity = _open_regular(entry.name, 1 << 62, folder_fd)
+        except (OSError, NotRegular):
             continue
         try:
-            info = entry.stat(follow_symlinks=False)
-        except OSError:
-            continue
-        if stat.S_ISREG(info.st_mode):
-            found.append((info.st_mtime_ns if info.st_mtime_ns <= soon else 0, entry.name))
-    for _mtime, name in sorted(found, reverse=True)[KEPT_SNAPSHOTS - 1 :]:
+            mtime = os.fstat(fd).st_mtime_ns
+            signed = _signed_header(fd, total, key) is not None
+        except (OSError, Unusable, ValueError, MemoryError):
+            mtime, signed = 0, False
+        finally:
+            os.close(fd)
+        found.append((signed, mtime if mtime <= soon else 0, entry.name))
+    for _signed, _mtime, name in sorted(found, reverse=True)[KEPT_SNAPSHOTS - 1 :]:
         with contextlib.suppress(OSError):
             os.unlink(name, dir_fd=folder_fd)
 

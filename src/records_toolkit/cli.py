@@ -471,18 +471,23 @@ def export_(
         if sys.stdout is None or sys.stdout.closed:
             raise OutputError("cannot write the export to standard output: it is closed (give -o FILE)")
         sys.stdout.flush()
-    exported = api.export(
-        list(paths or [default_folder()]),
-        format_name,
-        to=output if output is not None else sys.stdout.buffer,  # (streamed into it as it is made)
-        max_file_size=max_bytes,
-        parts=parts,
-        scheduler=scheduler,
-        jobs=jobs,
-        cache=not no_cache,
-        progress=output is not None or not _is_terminal(sys.stdout),  # (none amid an export on the screen)
-        **options,
-    )
+    try:
+        exported = api.export(
+            list(paths or [default_folder()]),
+            format_name,
+            to=output if output is not None else sys.stdout.buffer,  # (streamed into it as it is made)
+            max_file_size=max_bytes,
+            parts=parts,
+            scheduler=scheduler,
+            jobs=jobs,
+            cache=not no_cache,
+            progress=output is not None or not _is_terminal(sys.stdout),  # (none amid an export on the screen)
+            **options,
+        )
+    except OutputError as exc:
+        if output is None and isinstance(exc.__cause__, BrokenPipeError):
+            raise exc.__cause__ from None  # a reader that went away (`| head`): ended quietly, as click ends it
+        raise
     from .output import SignalGuard
 
     try:  # the export is in place, or went out: a signal now must say so, not "nothing was changed"
