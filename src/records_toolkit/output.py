@@ -34,7 +34,6 @@ import errno
 import json
 import os
 import re
-import secrets
 import shutil
 import signal
 import stat
@@ -188,7 +187,7 @@ def _reason(exc: OSError) -> str:
 
 
 def _temp_path(directory: Path) -> Path:
-    path = directory / f"{TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(8)}"
+    path = directory / f"{TEMP_PREFIX}{os.getpid()}-{os.urandom(8).hex()}"  # (secrets.token_hex(8), without secrets)
     _OURS.add(str(path))
     return path
 
