@@ -582,15 +582,16 @@ def test_with_standard_output_closed_the_spool_is_never_the_output() -> None:
     assert done.returncode == 3 and "cannot write /dev/stdout" in done.stderr and "plugin" not in done.stderr
 
 
-@pytest.mark.parametrize("fmt", ["jsonld", "ics"])
-def test_a_reader_that_goes_away_ends_the_export_quietly(corpora: tuple[Path, Path], fmt: str) -> None:
+@pytest.mark.parametrize(("fmt", "to"), [("jsonld", []), ("ics", []), ("jsonld", ["-o", "/dev/stdout"])])
+def test_a_reader_that_goes_away_ends_the_export_quietly(corpora: tuple[Path, Path], fmt: str, to: list[str]) -> None:
     """``toolkit export | head -c 100``: the reader takes a little and closes the pipe. The export
     ends with exit 1 (as click ends a command then) and says nothing: no traceback, no "cannot
-    write", no notices about a calendar the reader never saw whole."""
+    write", no notices about a calendar the reader never saw whole; the same through
+    ``-o /dev/stdout``, which the export writes as a file it opened."""
     import subprocess
 
     _, large = corpora
-    command = [sys.executable, "-m", "records_toolkit", "export", "-f", fmt, str(large)]
+    command = [sys.executable, "-m", "records_toolkit", "export", "-f", fmt, str(large), *to]
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
         assert process.stdout is not None and process.stderr is not None
         head = process.stdout.read(100)

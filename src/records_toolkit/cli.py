@@ -485,7 +485,7 @@ def export_(
             **options,
         )
     except OutputError as exc:
-        if output is None and isinstance(exc.__cause__, BrokenPipeError):
+        if isinstance(exc.__cause__, BrokenPipeError):  # (standard output, -o /dev/stdout, a FIFO)
             raise exc.__cause__ from None  # a reader that went away (`| head`): ended quietly, as click ends it
         raise
     from .output import SignalGuard
