@@ -922,3 +922,26 @@ cli.run()
     assert streamed.stdout.startswith("BEGIN:VCALENDAR") and "Traceback" not in streamed.stderr
     assert f"{verb}: part of the export had gone to standard output" in streamed.stderr
     assert "nothing was changed" not in streamed.stderr
+
+
+def test_a_ctrl_c_while_an_error_is_said_still_exits_130(tmp_path: Path) -> None:
+    """A long problem report on a slow terminal: Ctrl-C while it prints ended with click's
+    "Aborted!" and exit 1, which a script reads as invalid data. It is an interruption: 130."""
+    tree = tmp_path / "records"
+    shutil.copytree(RECORDS, tree)
+    kayseri = tree / "places" / "kayseri.yaml"
+    kayseri.write_text(kayseri.read_text(encoding="utf-8").replace('kind: "city"', 'kind: "planet"'), encoding="utf-8")
+    script = f"""
+import sys
+from records_toolkit import cli
+def render_error(*args):
+    raise KeyboardInterrupt
+cli.render_error = render_error
+sys.argv = ["toolkit", "export", "--no-cache", "-f", "jsonld", {str(tree)!r}, "-o", {str(tmp_path / "out.jsonld")!r}]
+cli.run()
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 130, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "interrupted: nothing was changed"
+    assert "Aborted!" not in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "out.jsonld").exists()

@@ -36,13 +36,27 @@ class ToolkitGroup(click.Group):
         try:
             return super().invoke(ctx)
         except ToolkitError as exc:
-            _render_error(ctx, exc)
+            try:
+                _render_error(ctx, exc)
+            except KeyboardInterrupt as stop:  # Ctrl-C amid the message (a long one, a slow terminal): still 130
+                for said in (
+                    "partly_sent",
+                    "after_write",
+                    "rewritten",
+                ):  # (what had changed, said as the error said it)
+                    if hasattr(exc, said) and not hasattr(stop, said):
+                        setattr(stop, said, getattr(exc, said))
+                self._stopped(stop)
             raise click.exceptions.Exit(exc.exit_code) from None
         except KeyboardInterrupt as exc:  # Ctrl-C: every write is all or nothing, so nothing was half-written
-            from .output import stopped_message
+            self._stopped(exc)
 
-            click.echo(stopped_message(exc), err=True)
-            raise click.exceptions.Exit(130) from None
+    @staticmethod
+    def _stopped(exc: KeyboardInterrupt) -> t.NoReturn:
+        from .output import stopped_message
+
+        click.echo(stopped_message(exc), err=True)
+        raise click.exceptions.Exit(130) from None
 
 
 class _Reported(InvalidRecords):
