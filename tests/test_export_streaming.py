@@ -174,12 +174,18 @@ def test_a_file_object_that_takes_nothing_or_fails_midway_is_said(
     assert "part of the export had gone to the file object given, which cannot be taken back" in str(caught.value)
 
 
-def test_a_non_blocking_pipe_on_standard_output_takes_the_whole_export(corpora: tuple[Path, Path]) -> None:
-    """A parent process may leave the pipe it gives as standard output non-blocking (O_NONBLOCK):
-    a full pipe is then waited on, not an error after 64 KiB, nor bytes lost."""
+@pytest.mark.parametrize("unbuffered", [False, True])
+def test_a_non_blocking_pipe_on_standard_output_takes_the_whole_export(
+    corpora: tuple[Path, Path], unbuffered: bool
+) -> None:
+    """A parent process may leave the pipe it gives as standard output non-blocking (O_NONBLOCK),
+    and its reader may be slow: a full pipe is waited on, not an error after 64 KiB, nor bytes
+    lost, nor a buffered writer's last flush failing (standard output buffered, as it is outside
+    this project's machines, or not: PYTHONUNBUFFERED)."""
     import fcntl
     import subprocess
     import threading
+    import time
 
     _, large = corpora
     expected = io.BytesIO()
@@ -189,11 +195,16 @@ def test_a_non_blocking_pipe_on_standard_output_takes_the_whole_export(corpora: 
     chunks: list[bytes] = []
 
     def read_slowly() -> None:
+        time.sleep(0.5)  # (the export fills the pipe first)
         while data := os.read(reader, 4096):
             chunks.append(data)
+            time.sleep(0.002)  # (slow: the pipe stays full, up to the last flush)
 
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"} | (
+        {"PYTHONUNBUFFERED": "1"} if unbuffered else {}
+    )
     command = [sys.executable, "-m", "records_toolkit", "export", "-f", "jsonld", str(large)]
-    with subprocess.Popen(command, stdout=writer, stderr=subprocess.PIPE) as process:
+    with subprocess.Popen(command, stdout=writer, stderr=subprocess.PIPE, env=env) as process:
         os.close(writer)
         thread = threading.Thread(target=read_slowly)
         thread.start()
@@ -202,8 +213,79 @@ def test_a_non_blocking_pipe_on_standard_output_takes_the_whole_export(corpora: 
         code = process.wait(timeout=300)
         thread.join(timeout=60)
     os.close(reader)
-    assert code == 0, said
+    assert code == 0 and not said, said
     assert b"".join(chunks) == expected.getvalue()
+
+
+def test_writers_of_every_kind_the_api_is_given(corpora: tuple[Path, Path], tmp_path: Path) -> None:
+    """A buffered file on a non-blocking pipe with a slow reader takes it all; a raw stream that
+    takes a byte at a time, or says so with an int subclass, takes the same bytes; a raw stream
+    whose write forgot its ``return`` (None) on a blocking descriptor is an error, not the same
+    bytes written again for ever."""
+    import fcntl
+    import threading
+    import time
+
+    from records_toolkit.errors import OutputError
+
+    small, large = corpora
+    expected = io.BytesIO()
+    api.export([large], "jsonld", to=expected)
+    reader, writer = os.pipe()
+    fcntl.fcntl(writer, fcntl.F_SETFL, fcntl.fcntl(writer, fcntl.F_GETFL) | os.O_NONBLOCK)
+    chunks: list[bytes] = []
+
+    def read_slowly() -> None:
+        time.sleep(0.3)
+        while data := os.read(reader, 4096):
+            chunks.append(data)
+
+    thread = threading.Thread(target=read_slowly)
+    thread.start()
+    with open(writer, "wb") as buffered:
+        api.export([large], "jsonld", to=buffered)
+    thread.join(timeout=60)
+    os.close(reader)
+    assert b"".join(chunks) == expected.getvalue()
+
+    class Counted(int):
+        pass
+
+    class Trickle(io.RawIOBase):
+        def __init__(self, step: int, counted: bool = False) -> None:
+            self.taken, self.step, self.counted = bytearray(), step, counted
+
+        def writable(self) -> bool:
+            return True
+
+        def write(self, data: t.Any) -> int:
+            self.taken += bytes(data[: self.step])
+            n = min(self.step, len(data))
+            return Counted(n) if self.counted else n
+
+    small_expected = io.BytesIO()
+    api.export([small], "jsonld", to=small_expected)
+    for trickle in (Trickle(1), Trickle(1000, counted=True)):
+        api.export([small], "jsonld", to=trickle)
+        assert bytes(trickle.taken) == small_expected.getvalue()
+
+    class Forgetful(io.RawIOBase):
+        def __init__(self, fd: int) -> None:
+            self.fd = fd
+
+        def writable(self) -> bool:
+            return True
+
+        def fileno(self) -> int:
+            return self.fd
+
+        def write(self, data: t.Any) -> None:
+            os.write(self.fd, data)  # (and no return)
+
+    with open(tmp_path / "forgot", "wb") as target:
+        with pytest.raises(OutputError, match="returned None"):
+            api.export([small], "jsonld", to=Forgetful(target.fileno()))
+    assert (tmp_path / "forgot").stat().st_size == small_expected.getbuffer().nbytes  # (once, not for ever)
 
 
 def test_exports_stream_byte_identical_to_the_golden_files(tmp_path: Path) -> None:
@@ -601,3 +683,18 @@ def test_a_reader_that_goes_away_ends_the_export_quietly(corpora: tuple[Path, Pa
     assert head.startswith(b"{" if fmt == "jsonld" else b"BEGIN:VCALENDAR")
     assert code == 1, said
     assert "Traceback" not in said and "cannot write" not in said and "notice:" not in said
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here")
+@pytest.mark.parametrize("to", [["-o", "/dev/full"], []])
+def test_an_output_that_takes_nothing_says_nothing_went(to: list[str]) -> None:
+    """/dev/full takes no byte: the export says it cannot write, and not that part of it had gone
+    (it said so for -o /dev/full: the write was counted as begun before it was made)."""
+    import subprocess
+
+    command = [sys.executable, "-m", "records_toolkit", "export", "-f", "jsonld", str(ROOT / "records"), *to]
+    with open("/dev/full", "wb") as full:
+        done = subprocess.run(command, stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert done.returncode == 3, done.stderr
+    assert "No space left on device" in done.stderr and "part of the export" not in done.stderr
+    assert "Traceback" not in done.stderr

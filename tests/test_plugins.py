@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
@@ -20,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from records_toolkit.cli import main
+from records_toolkit.errors import CouldNotRun
 from records_toolkit.plugins import GROUP, Format, Importer, discover, load
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,8 +111,14 @@ def test_loading_a_format_parses_no_package_metadata() -> None:
     assert origin.startswith("records-toolkit ") and "METADATA" in asked  # (asked: read then)
 
 
+@pytest.fixture
+def stdlib_discovery() -> t.Iterator[None]:
+    with _stdlib_discovery():
+        yield
+
+
 def test_the_entry_points_are_read_as_importlib_metadata_reads_them(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stdlib_discovery: None
 ) -> None:
     """The formats' entry points, read without importlib.metadata, are the ones it gives, in its
     order: folders of the path in turn, the first distribution of a name hiding the others
@@ -152,10 +160,42 @@ def test_the_entry_points_are_read_as_importlib_metadata_reads_them(
     assert next(e for e in ours if e.name == "tiny").value == "tinyfmt : TinyFormat [extra]"
     (first / "tinyfmt.py").write_text("class TinyFormat:\n    pass\n", encoding="utf-8")
     assert next(e for e in ours if e.name == "tiny").load().__name__ == "TinyFormat"
+    for odd in ("Odd.EGG", "nameless"):  # (an egg in capitals; a distribution with no name before its version)
+        place = tmp_path / odd
+        if odd == "nameless":
+            dist(place, "-1.0.dist-info", f"[{GROUP}]\nnameless = x:Y\n")
+        else:
+            place.mkdir()
+        with monkeypatch.context() as inner:
+            inner.syspath_prepend(str(place))
+            assert plugins._entry_points_here(GROUP) is None  # (left to importlib.metadata)
     monkeypatch.syspath_prepend(str(tmp_path / "archive.zip"))
     (tmp_path / "archive.zip").write_bytes(b"PK\x05\x06" + bytes(18))  # (an empty zip: importlib reads it)
     assert plugins._entry_points_here(GROUP) is None
     assert seen(plugins._entry_points(GROUP)) == seen(metadata.entry_points(group=GROUP))
+
+
+@contextlib.contextmanager
+def _stdlib_discovery() -> t.Iterator[None]:
+    """Distributions found as the interpreter alone finds them. A library imported by other tests
+    (Dask's) brings the importlib_metadata backport, which adds its own finder to sys.meta_path
+    and takes ``find_distributions`` off the standard PathFinder: with it, the toolkit leaves the
+    entry points to importlib.metadata, and the standard reading is not there to compare with."""
+    from importlib import metadata
+    from importlib.machinery import PathFinder
+
+    finders, had = sys.meta_path[:], "find_distributions" in vars(PathFinder)
+    sys.meta_path[:] = [f for f in sys.meta_path if f is PathFinder or not hasattr(f, "find_distributions")]
+    if not had:
+        PathFinder.find_distributions = staticmethod(  # type: ignore[attr-defined]
+            lambda *args, **kwargs: metadata.MetadataPathFinder.find_distributions(*args, **kwargs)
+        )
+    try:
+        yield
+    finally:
+        sys.meta_path[:] = finders
+        if not had:
+            del PathFinder.find_distributions  # type: ignore[attr-defined]
 
 
 _LINES = st.lists(
@@ -171,8 +211,8 @@ _LINES = st.lists(
 @given(lines=_LINES)
 def test_any_entry_points_text_reads_as_importlib_metadata_reads_it(tmp_path: Path, lines: list[str]) -> None:
     """A law over generated ``entry_points.txt`` texts: the same entry points of the group as
-    importlib.metadata's own reading, or, where it fails (a line with no ``=``), a failure too (of another kind, maybe)
-    (then :func:`~records_toolkit.plugins._entry_points` leaves the text to importlib.metadata)."""
+    importlib.metadata's own reading, or, where it fails (a line with no ``=``), a failure that
+    names the file (a :class:`~records_toolkit.errors.CouldNotRun`, where it raised a bare error)."""
     from importlib import metadata
 
     from records_toolkit import plugins
@@ -184,20 +224,42 @@ def test_any_entry_points_text_reads_as_importlib_metadata_reads_it(tmp_path: Pa
     saved = sys.path[:]
     sys.path[:] = [str(site)]
     try:
-        try:
-            theirs: list[tuple[str, str]] | None = [
-                (e.name, e.value) for e in metadata.PathDistribution(info).entry_points if e.group == GROUP
-            ]
-        except (ValueError, TypeError):
-            theirs = None
-        try:
-            found = plugins._entry_points_here(GROUP)
-            ours: list[tuple[str, str]] | None = [(e.name, e.value) for e in found or ()]
-        except (ValueError, TypeError):
-            ours = None
+        with _stdlib_discovery():  # (as the fixture above: hypothesis calls this body many times)
+            try:
+                theirs: list[tuple[str, str]] | None = [
+                    (e.name, e.value) for e in metadata.PathDistribution(info).entry_points if e.group == GROUP
+                ]
+            except (ValueError, TypeError):
+                theirs = None
+            try:
+                found = plugins._entry_points_here(GROUP)
+                assert found is not None
+                ours: list[tuple[str, str]] | None = [(e.name, e.value) for e in found]
+            except CouldNotRun as exc:  # (said, naming the file: a broken package's metadata)
+                assert str(info / "entry_points.txt") in str(exc)
+                ours = None
     finally:
         sys.path[:] = saved
     assert ours == theirs
+
+
+def test_a_broken_entry_points_file_is_named_not_a_traceback(tmp_path: Path) -> None:
+    """One installed package's broken metadata (a line with no ``=``, a file that is not UTF-8)
+    stops the formats from being listed, as importlib.metadata stops: said, naming the file,
+    exit 3, never a traceback."""
+    for text in (f"[{GROUP}]\nbroken\n".encode(), b"[x]\na = \xff\n"):
+        site = tmp_path / f"site{len(text)}"
+        info = site / "broken-1.dist-info"
+        info.mkdir(parents=True)
+        (info / "entry_points.txt").write_bytes(text)
+        env = os.environ | {"PYTHONPATH": str(site)}
+        for args in (["export", "-f", "csv", str(ROOT / "records"), "-o", str(tmp_path / "out")], ["formats"]):
+            done = subprocess.run(
+                [sys.executable, "-m", "records_toolkit", *args], capture_output=True, text=True, env=env, timeout=60
+            )
+            assert done.returncode == 3, done.stderr
+            assert str(info / "entry_points.txt") in done.stderr and "reinstall or remove" in done.stderr
+            assert "Traceback" not in done.stderr
 
 
 def test_formats_table(runner: CliRunner) -> None:

@@ -667,6 +667,7 @@ class _Into:
         self._parts: list[bytes] = []
         self._size = 0
         self.sent = False  # (some bytes taken: what went out cannot be taken back)
+        self._nones = 0  # (write returned None this many times in a row: see _wait)
 
     def write(self, data: bytes) -> None:
         self._parts.append(data)
@@ -678,14 +679,14 @@ class _Into:
         import io
 
         data, self._parts, self._size = b"".join(self._parts), [], 0
+        left: bytes | memoryview = data
         try:
-            while data:
+            while left:
                 try:
-                    done = self._to.write(data)
+                    done = self._to.write(left)
                 except BlockingIOError as exc:  # a non-blocking descriptor, full for now
-                    done = exc.characters_written
-                    if done:
-                        self.sent, data = True, data[done:]
+                    if exc.characters_written:
+                        self.sent, left = True, memoryview(data)[len(data) - len(left) + exc.characters_written :]
                     self._wait()
                     continue
                 except (OSError, ValueError, TypeError):
@@ -695,20 +696,20 @@ class _Into:
                     raise
                 if done is None:
                     if self._raw:  # (RawIOBase: it would block)
-                        self._wait()
+                        self._wait(would_block=True)
                         continue
-                    done = len(data)
-                if type(done) is not int or not 0 < done <= len(data):
-                    raise OSError(
-                        0,
-                        "the file object took none of the bytes given"
-                        if done == 0 and type(done) is int
-                        else f"its write returned {done!r}, not the number of bytes it took (1 to {len(data)})",
-                    )
-                self.sent, data = True, data[done:]
+                    done = len(left)
+                taken, self._nones = self._count(done, len(left)), 0
+                # the rest as a view: a writer taking a few bytes at a time is not copied the rest each time
+                self.sent, left = True, memoryview(data)[len(data) - len(left) + taken :]
             flush = getattr(self._to, "flush", None)
             if callable(flush):
-                flush()
+                while True:
+                    try:
+                        flush()
+                        break
+                    except BlockingIOError:  # (a buffered writer on a non-blocking descriptor: it keeps the rest)
+                        self._wait()
         except io.UnsupportedOperation as exc:
             raise UsageError(f"to: a binary file object open for writing is needed for {self._format} ({exc})") from exc
         except TypeError as exc:
@@ -720,14 +721,41 @@ class _Into:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
             raise OutputError(f"cannot write the {self._format} export{where}: {reason}") from exc
 
-    def _wait(self) -> None:
-        """Until the descriptor behind the file object can take more (it is non-blocking)."""
+    @staticmethod
+    def _count(done: t.Any, given: int) -> int:
+        """The bytes a ``write`` says it took, an integer of 1 to ``given`` (``operator.index``, as a
+        buffered writer reads a raw stream's count: an int subclass or NumPy's too, a bool not)."""
+        import operator
+
+        try:
+            taken = operator.index(done) if not isinstance(done, bool) else -1
+        except TypeError:
+            taken = -1
+        if not 0 < taken <= given:
+            raise OSError(
+                0,
+                "the file object took none of the bytes given"
+                if taken == 0
+                else f"its write returned {done!r}, not the number of bytes it took (1 to {given})",
+            )
+        return taken
+
+    def _wait(self, *, would_block: bool = False) -> None:
+        """Until the descriptor behind the file object can take more (it is non-blocking).
+
+        ``would_block``: a raw stream's ``write`` returned None. That is believed of a descriptor
+        that is non-blocking, a limited number of times in a row; else it is a writer's mistake
+        (a ``write`` that forgot its ``return``), which waiting would repeat for ever."""
         import errno
 
         try:
             fd = self._to.fileno()
         except (AttributeError, OSError, ValueError):
             raise OSError(errno.EAGAIN, "the file object would block, and has no descriptor to wait on") from None
+        if would_block:
+            self._nones += 1
+            if self._nones > 100_000 or os.get_blocking(fd):
+                raise OSError(0, "its write returned None (it would block), but its descriptor does not block")
         import select
 
         if hasattr(select, "poll"):

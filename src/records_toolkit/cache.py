@@ -400,7 +400,7 @@ def _marshalled(value: t.Any) -> Pieces:
     return (marshal.dumps(value),)
 
 
-def _signed_header(snapshot: int, total: int, key: bytes) -> bytes | None:
+def _signed_header(snapshot: int, total: int, key: bytes, largest: int = MAX_INDEX_BASE) -> bytes | None:
     """The header of the snapshot open as ``snapshot`` (``total`` bytes), if this user's ``key``
     signed it; else None (foreign, corrupt or planted). Raises :class:`Unusable` or
     :class:`OSError` for a file shorter than it says or unreadable."""
@@ -408,7 +408,7 @@ def _signed_header(snapshot: int, total: int, key: bytes) -> bytes | None:
     tail = _pread(snapshot, _TRAILER + 1, end - 1) if end > 0 else b""
     if tail[:1] == b"\n" and tail[-1:] == b"\n" and tail[-13:-1].isdigit():
         size = int(tail[-13:-1])
-        if 0 < size < end and size <= MAX_INDEX_BASE:  # (a header of 100,000 files: 124 KB)
+        if 0 < size < end and size <= largest:  # (a header of 100,000 files: 124 KB)
             header = _pread(snapshot, size, end - 1 - size)
             if hmac.compare_digest(tail[1:65], hmac.new(key, header, hashlib.sha256).hexdigest().encode()):
                 return header
@@ -609,7 +609,8 @@ def _prune(folder_fd: int, kept: str, key: bytes) -> None:
             continue
         try:
             mtime = os.fstat(fd).st_mtime_ns
-            signed = _signed_header(fd, total, key) is not None
+            # (a header over 4 MiB is taken as unsigned, not read: planted files claiming 16 MiB each cost that much)
+            signed = _signed_header(fd, total, key, 1 << 22) is not None
         except (OSError, Unusable, ValueError, MemoryError):
             mtime, signed = 0, False
         finally:

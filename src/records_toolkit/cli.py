@@ -13,6 +13,7 @@ format option, ``-q`` quiet.
 from __future__ import annotations
 
 import contextlib
+import io
 import sys
 import typing as t
 
@@ -489,7 +490,7 @@ def export_(
         exported = api.export(
             list(paths or [default_folder()]),
             format_name,
-            to=output if output is not None else sys.stdout.buffer,  # (streamed into it as it is made)
+            to=output if output is not None else _stdout_bytes(),  # (streamed into it as it is made)
             max_file_size=max_bytes,
             parts=parts,
             scheduler=scheduler,
@@ -817,6 +818,18 @@ def run() -> None:
             sys.stderr.write(stopped_message(terminated) + "\n")
             sys.stderr.flush()
         sys.exit(terminated.exit_code)
+
+
+def _stdout_bytes() -> t.BinaryIO:
+    """Standard output's descriptor itself, under its buffer (flushed before): a write then says
+    exactly how much went, and a non-blocking pipe left by a parent is waited on, where a
+    buffered writer raised from its last flush, and again at the interpreter's exit."""
+    buffer = sys.stdout.buffer
+    raw = getattr(buffer, "raw", None)
+    if isinstance(raw, io.FileIO) and not raw.closed:
+        buffer.flush()
+        return t.cast(t.BinaryIO, raw)
+    return buffer
 
 
 def _is_terminal(stream: t.Any) -> bool:

@@ -244,34 +244,47 @@ class Sink:
         while offset < end:
             step = min(_COPY_STEP, end - offset)
             done = 0
-            self.begun = True
             if _COPY_RANGE and self._system_copy:
                 try:
-                    done = os.copy_file_range(fd, self._fd, step, offset)
+                    done = self._taken(os.copy_file_range, fd, self._fd, step, offset)
                 except OSError:  # (not between these files, or not on this system: copied here)
                     self._system_copy = False
             if done <= 0:
                 data = os.pread(fd, min(step, _PIECE), offset)
                 if not data:
                     raise OSError(errno.EIO, "the spool ended before its pieces did")
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(self._fd, view) :]
+                self._write_all(memoryview(data))
                 done = len(data)
             offset += done
             self.written += done
             if self._guard is not None:
                 self._guard.check()
 
+    def _write_all(self, view: memoryview) -> None:
+        while view:
+            view = view[self._taken(os.write, self._fd, view) :]
+
+    def _taken(self, call: t.Callable[..., int], *args: t.Any) -> int:
+        """``call(*args)``, a write into the file, and what it took; :attr:`begun` once it took
+        bytes, or when an interrupt came amid it (a pipe may have taken some). A write that
+        failed took nothing (/dev/full): then "nothing was changed" is still true."""
+        try:
+            done = call(*args)
+            if done > 0:
+                self.begun = True
+        except OSError:
+            raise
+        except BaseException:
+            self.begun = True
+            raise
+        return done
+
     def flush(self) -> None:
         if self._size:
             data = b"".join(self._parts)
             self._parts.clear()
             self._size = 0
-            view = memoryview(data)
-            self.begun = True
-            while view:
-                view = view[os.write(self._fd, view) :]
+            self._write_all(memoryview(data))
             self.written += len(data)
         elif self._parts:
             self._parts.clear()

@@ -507,13 +507,18 @@ def _entry_points(group: str) -> t.Sequence[metadata.EntryPoint | Registered]:
     gives them; read by :func:`_entry_points_here` when it can, else by importlib.metadata."""
     try:
         here = _entry_points_here(group)
+    except CouldNotRun:
+        raise
     except Exception:  # (anything unforeseen: importlib.metadata reads it, and says what it says)
         here = None
     if here is not None:
         return here
     from importlib import metadata
 
-    return list(metadata.entry_points(group=group))
+    try:
+        return list(metadata.entry_points(group=group))
+    except Exception as exc:  # (a package's metadata it cannot read: said, not a traceback)
+        raise CouldNotRun(f"cannot read the installed packages' entry points: {type(exc).__name__}: {exc}") from exc
 
 
 def _entry_points_here(group: str) -> list[Registered] | None:
@@ -522,8 +527,10 @@ def _entry_points_here(group: str) -> list[Registered] | None:
     ``*.dist-info`` and ``*.egg-info`` folders in the order the folder lists them, grouped by
     normalized name, the first distribution of a name on the path hiding the others; in each
     ``entry_points.txt``, lines stripped, ``#`` lines and blank ones skipped, ``[group]`` headers,
-    ``name = value``. None when the path holds what this does not read (a zip file, an egg) or a
-    finder other than the path's lists distributions."""
+    ``name = value``. None when the path holds what this does not read (a zip file, an egg, a
+    distribution with no name before its version) or a finder other than the path's lists
+    distributions. A file importlib.metadata would fail on (a line with no ``=``, not UTF-8, a
+    link loop) is a :class:`~records_toolkit.errors.CouldNotRun` naming it."""
     import os
     import re
     import sys
@@ -537,7 +544,7 @@ def _entry_points_here(group: str) -> list[Registered] | None:
         if not isinstance(place, str):
             return None
         folder = place or "."
-        if place.endswith(".egg") or os.path.isfile(folder):
+        if place.lower().endswith(".egg") or os.path.isfile(folder):
             return None
         try:
             children = os.listdir(folder)
@@ -552,29 +559,41 @@ def _entry_points_here(group: str) -> list[Registered] | None:
         for children_of_name in infos.values():
             for child in children_of_name:
                 name, ext = os.path.splitext(child)
-                if ext not in (".dist-info", ".egg-info"):
-                    return None  # (a suffix in capitals: importlib.metadata names such a distribution otherwise)
+                if ext not in (".dist-info", ".egg-info") or not name.partition("-")[0]:
+                    return None  # (a suffix in capitals, or no name: importlib.metadata names it otherwise)
                 normalized = re.sub(r"[-_.]+", "-", name.partition("-")[0]).lower().replace("-", "_")
                 if normalized in seen:
                     continue
                 seen.add(normalized)
                 info = os.path.join(folder, child)
+                listing = os.path.join(info, "entry_points.txt")
                 try:
-                    with open(os.path.join(info, "entry_points.txt"), encoding="utf-8") as file:
+                    with open(listing, encoding="utf-8") as file:
                         text = file.read()
                 except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError):
                     continue
+                except (OSError, UnicodeDecodeError) as exc:
+                    raise _broken(listing, str(exc)) from None
                 section = None
-                for line in map(str.strip, text.splitlines()):
+                for number, line in enumerate(map(str.strip, text.splitlines()), 1):
                     if not line or line.startswith("#"):
                         continue
                     if line.startswith("[") and line.endswith("]"):
                         section = line.strip("[]")
                     elif section is not None:
+                        if "=" not in line:
+                            raise _broken(listing, f"line {number}: no '=' in {line!r}")
                         key, value = map(str.strip, line.split("=", 1))
                         if section == group:
                             found.append(Registered(key, value, section, info))
     return found
+
+
+def _broken(listing: str, why: str) -> CouldNotRun:
+    return CouldNotRun(
+        f"cannot read the installed formats: {listing}: {why} (an installed package's metadata is broken: "
+        "reinstall or remove that package)"
+    )
 
 
 def discover() -> dict[str, Entry]:
