@@ -6,6 +6,7 @@ machine); speed is for ``bench/exports.py``, never for a unit test.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import json
@@ -174,6 +175,35 @@ def test_a_file_object_that_takes_nothing_or_fails_midway_is_said(
     assert "part of the export had gone to the file object given, which cannot be taken back" in str(caught.value)
 
 
+@contextlib.contextmanager
+def _slow_non_blocking_pipe(*, pause: float, between: float) -> t.Iterator[tuple[int, list[bytes]]]:
+    """A pipe whose writing end is non-blocking (O_NONBLOCK, as a parent process may leave it),
+    read by a thread that starts after ``pause`` seconds and takes 4 KiB every ``between``:
+    ``(the writing end, the chunks read)``. The caller closes the writing end; the chunks are all
+    there once the block ends."""
+    import fcntl
+    import threading
+    import time
+
+    reader, writer = os.pipe()
+    fcntl.fcntl(writer, fcntl.F_SETFL, fcntl.fcntl(writer, fcntl.F_GETFL) | os.O_NONBLOCK)
+    chunks: list[bytes] = []
+
+    def read_slowly() -> None:
+        time.sleep(pause)  # (the writer fills the pipe first)
+        while data := os.read(reader, 4096):
+            chunks.append(data)
+            time.sleep(between)
+
+    thread = threading.Thread(target=read_slowly)
+    thread.start()
+    try:
+        yield writer, chunks
+    finally:
+        thread.join(timeout=60)
+        os.close(reader)
+
+
 @pytest.mark.parametrize("unbuffered", [False, True])
 def test_a_non_blocking_pipe_on_standard_output_takes_the_whole_export(
     corpora: tuple[Path, Path], unbuffered: bool
@@ -182,37 +212,22 @@ def test_a_non_blocking_pipe_on_standard_output_takes_the_whole_export(
     and its reader may be slow: a full pipe is waited on, not an error after 64 KiB, nor bytes
     lost, nor a buffered writer's last flush failing (standard output buffered, as it is outside
     this project's machines, or not: PYTHONUNBUFFERED)."""
-    import fcntl
     import subprocess
-    import threading
-    import time
 
     _, large = corpora
     expected = io.BytesIO()
     api.export([large], "jsonld", to=expected)
-    reader, writer = os.pipe()
-    fcntl.fcntl(writer, fcntl.F_SETFL, fcntl.fcntl(writer, fcntl.F_GETFL) | os.O_NONBLOCK)
-    chunks: list[bytes] = []
-
-    def read_slowly() -> None:
-        time.sleep(0.5)  # (the export fills the pipe first)
-        while data := os.read(reader, 4096):
-            chunks.append(data)
-            time.sleep(0.002)  # (slow: the pipe stays full, up to the last flush)
-
     env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"} | (
         {"PYTHONUNBUFFERED": "1"} if unbuffered else {}
     )
     command = [sys.executable, "-m", "records_toolkit", "export", "-f", "jsonld", str(large)]
-    with subprocess.Popen(command, stdout=writer, stderr=subprocess.PIPE, env=env) as process:
-        os.close(writer)
-        thread = threading.Thread(target=read_slowly)
-        thread.start()
-        assert process.stderr is not None
-        said = process.stderr.read().decode()
-        code = process.wait(timeout=300)
-        thread.join(timeout=60)
-    os.close(reader)
+    # (slow: the pipe stays full, up to the last flush)
+    with _slow_non_blocking_pipe(pause=0.5, between=0.002) as (writer, chunks):
+        with subprocess.Popen(command, stdout=writer, stderr=subprocess.PIPE, env=env) as process:
+            os.close(writer)
+            assert process.stderr is not None
+            said = process.stderr.read().decode()
+            code = process.wait(timeout=300)
     assert code == 0 and not said, said
     assert b"".join(chunks) == expected.getvalue()
 
@@ -222,30 +237,14 @@ def test_writers_of_every_kind_the_api_is_given(corpora: tuple[Path, Path], tmp_
     takes a byte at a time, or says so with an int subclass, takes the same bytes; a raw stream
     whose write forgot its ``return`` (None) on a blocking descriptor is an error, not the same
     bytes written again for ever."""
-    import fcntl
-    import threading
-    import time
-
     from records_toolkit.errors import OutputError
 
     small, large = corpora
     expected = io.BytesIO()
     api.export([large], "jsonld", to=expected)
-    reader, writer = os.pipe()
-    fcntl.fcntl(writer, fcntl.F_SETFL, fcntl.fcntl(writer, fcntl.F_GETFL) | os.O_NONBLOCK)
-    chunks: list[bytes] = []
-
-    def read_slowly() -> None:
-        time.sleep(0.3)
-        while data := os.read(reader, 4096):
-            chunks.append(data)
-
-    thread = threading.Thread(target=read_slowly)
-    thread.start()
-    with open(writer, "wb") as buffered:
-        api.export([large], "jsonld", to=buffered)
-    thread.join(timeout=60)
-    os.close(reader)
+    with _slow_non_blocking_pipe(pause=0.3, between=0.0) as (writer, chunks):
+        with open(writer, "wb") as buffered:
+            api.export([large], "jsonld", to=buffered)
     assert b"".join(chunks) == expected.getvalue()
 
     class Counted(int):

@@ -679,14 +679,14 @@ class _Into:
         import io
 
         data, self._parts, self._size = b"".join(self._parts), [], 0
-        left: bytes | memoryview = data
+        at = 0  # (the bytes taken so far; after a short write the rest is given as a view, not copied)
         try:
-            while left:
+            while at < len(data):
                 try:
-                    done = self._to.write(left)
+                    done = self._to.write(memoryview(data)[at:] if at else data)
                 except BlockingIOError as exc:  # a non-blocking descriptor, full for now
                     if exc.characters_written:
-                        self.sent, left = True, memoryview(data)[len(data) - len(left) + exc.characters_written :]
+                        self.sent, at = True, at + exc.characters_written
                     self._wait()
                     continue
                 except (OSError, ValueError, TypeError):
@@ -698,10 +698,8 @@ class _Into:
                     if self._raw:  # (RawIOBase: it would block)
                         self._wait(would_block=True)
                         continue
-                    done = len(left)
-                taken, self._nones = self._count(done, len(left)), 0
-                # the rest as a view: a writer taking a few bytes at a time is not copied the rest each time
-                self.sent, left = True, memoryview(data)[len(data) - len(left) + taken :]
+                    done = len(data) - at
+                self.sent, at, self._nones = True, at + self._count(done, len(data) - at), 0
             flush = getattr(self._to, "flush", None)
             if callable(flush):
                 while True:

@@ -40,11 +40,8 @@ class ToolkitGroup(click.Group):
             try:
                 _render_error(ctx, exc)
             except KeyboardInterrupt as stop:  # Ctrl-C amid the message (a long one, a slow terminal): still 130
-                for said in (
-                    "partly_sent",
-                    "after_write",
-                    "rewritten",
-                ):  # (what had changed, said as the error said it)
+                # (what had changed, said as the error said it)
+                for said in ("partly_sent", "after_write", "rewritten"):
                     if hasattr(exc, said) and not hasattr(stop, said):
                         setattr(stop, said, getattr(exc, said))
                 self._stopped(stop)
@@ -821,15 +818,12 @@ def run() -> None:
 
 
 def _stdout_bytes() -> t.BinaryIO:
-    """Standard output's descriptor itself, under its buffer (flushed before): a write then says
-    exactly how much went, and a non-blocking pipe left by a parent is waited on, where a
-    buffered writer raised from its last flush, and again at the interpreter's exit."""
+    """Standard output's descriptor itself, under its buffer (which the caller flushed): a write
+    then says exactly how much went, and a non-blocking pipe left by a parent is waited on, where
+    a buffered writer raised from its last flush, and again at the interpreter's exit."""
     buffer = sys.stdout.buffer
     raw = getattr(buffer, "raw", None)
-    if isinstance(raw, io.FileIO) and not raw.closed:
-        buffer.flush()
-        return t.cast(t.BinaryIO, raw)
-    return buffer
+    return t.cast(t.BinaryIO, raw) if isinstance(raw, io.FileIO) and not raw.closed else buffer
 
 
 def _is_terminal(stream: t.Any) -> bool:

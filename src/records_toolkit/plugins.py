@@ -550,42 +550,46 @@ def _entry_points_here(group: str) -> list[Registered] | None:
             children = os.listdir(folder)
         except OSError:
             continue  # (a folder that is not there: python311.zip, often)
-        infos: dict[str, list[str]] = {}
+        first: dict[str, str] = {}  # normalized name -> its first distribution in the folder's listing
         for child in children:
-            low = child.lower()
-            if low.endswith((".dist-info", ".egg-info")):
-                stem = low.rpartition(".")[0].partition("-")[0]
-                infos.setdefault(re.sub(r"[-_.]+", "-", stem).lower().replace("-", "_"), []).append(child)
-        for children_of_name in infos.values():
-            for child in children_of_name:
-                name, ext = os.path.splitext(child)
-                if ext not in (".dist-info", ".egg-info") or not name.partition("-")[0]:
+            if child.lower().endswith((".dist-info", ".egg-info")):
+                stem, ext = os.path.splitext(child)
+                name = stem.partition("-")[0]
+                if ext not in (".dist-info", ".egg-info") or not name:
                     return None  # (a suffix in capitals, or no name: importlib.metadata names it otherwise)
-                normalized = re.sub(r"[-_.]+", "-", name.partition("-")[0]).lower().replace("-", "_")
-                if normalized in seen:
-                    continue
-                seen.add(normalized)
-                info = os.path.join(folder, child)
-                listing = os.path.join(info, "entry_points.txt")
-                try:
-                    with open(listing, encoding="utf-8") as file:
-                        text = file.read()
-                except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError):
-                    continue
-                except (OSError, UnicodeDecodeError) as exc:
-                    raise _broken(listing, str(exc)) from None
-                section = None
-                for number, line in enumerate(map(str.strip, text.splitlines()), 1):
-                    if not line or line.startswith("#"):
-                        continue
-                    if line.startswith("[") and line.endswith("]"):
-                        section = line.strip("[]")
-                    elif section is not None:
-                        if "=" not in line:
-                            raise _broken(listing, f"line {number}: no '=' in {line!r}")
-                        key, value = map(str.strip, line.split("=", 1))
-                        if section == group:
-                            found.append(Registered(key, value, section, info))
+                first.setdefault(re.sub(r"[-_.]+", "_", name).lower(), child)
+        for normalized, child in first.items():
+            if normalized in seen:
+                continue  # (hidden by a distribution of that name earlier on the path)
+            seen.add(normalized)
+            info = os.path.join(folder, child)
+            found += _registered(os.path.join(info, "entry_points.txt"), group, info)
+    return found
+
+
+def _registered(listing: str, group: str, info: str) -> list[Registered]:
+    """The entry points of ``group`` in the ``entry_points.txt`` file ``listing`` of the distribution
+    at ``info``, read as importlib.metadata reads it (see :func:`_entry_points_here`)."""
+    try:
+        with open(listing, encoding="utf-8") as file:
+            text = file.read()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError):
+        return []
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _broken(listing, str(exc)) from None
+    found: list[Registered] = []
+    section = None
+    for number, line in enumerate(map(str.strip, text.splitlines()), 1):
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            section = line.strip("[]")
+        elif section is not None:
+            if "=" not in line:
+                raise _broken(listing, f"line {number}: no '=' in {line!r}")
+            key, value = map(str.strip, line.split("=", 1))
+            if section == group:
+                found.append(Registered(key, value, section, info))
     return found
 
 
