@@ -165,11 +165,31 @@ def _lone_surrogate_at(text: str) -> int | None:
     return None
 
 
+#: A ``\\u`` escape of a surrogate (``\\uD83D``, maybe half of a pair): where there is none, and no
+#: surrogate in the text itself, no value of the parsed text holds one. (An escaped backslash
+#: before ``u`` matches too: then the values are looked at one by one, as always.) Two searches,
+#: each starting from what it looks for, take an eighth of the time of one with both.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
+
+
 def _check_values(doc: object, text: str) -> None:
     """Refuse what no record can hold before anything reads the values: deep nesting, lone surrogates.
 
     Iterative (no recursion to exhaust); the place is looked up in the text only for a refusal.
+    A text that holds no surrogate and no escape that could make one (most JSON) has none in its
+    values: only the containers are then visited, for their depth (an import of 39 MB spent 1.5
+    of its 20 profiled seconds looking at every string).
     """
+    if (text.isascii() or _HAS_SURROGATE.search(text) is None) and _SURROGATE_ESCAPE.search(text) is None:
+        containers: list[tuple[object, int]] = [(doc, 0)] if type(doc) is dict or type(doc) is list else []
+        while containers:
+            value, depth = containers.pop()
+            if depth >= MAX_DEPTH:
+                raise Unreadable(_TOO_DEEP, text, _too_deep_at(text))
+            for item in value.values() if type(value) is dict else value:  # type: ignore[attr-defined]
+                if type(item) is dict or type(item) is list:
+                    containers.append((item, depth + 1))
+        return
     stack: list[tuple[object, int]] = [(doc, 0)]
     while stack:
         value, depth = stack.pop()

@@ -123,14 +123,22 @@ def ranks_of(order: t.Mapping[Path, tuple[str, ...]]) -> Ranks:
 
 def ordered_by_ranks(value: t.Any, ranks: Ranks, at: Path = ()) -> t.Any:
     """:func:`ordered` with the order's ranks made already (a mapping whose keys are in order
-    is not sorted again)."""
+    is not sorted again; a plain scalar is taken as it is, with no call and no path made for it)."""
     if type(value) is dict or (type(value) is not list and isinstance(value, t.Mapping)):
         rank = ranks.get(at, _NO_RANK)
         keys = list(value)
         positions = [rank.get(k, -1) for k in keys]
         if -1 in positions or positions != sorted(positions):  # (known keys rank apart)
             keys.sort(key=lambda k: (0, rank[k], "") if k in rank else (1, 0, str(k)))
-        return {k: ordered_by_ranks(value[k], ranks, (*at, k)) for k in keys}
+        out = {}
+        for k in keys:
+            item = value[k]
+            out[k] = item if type(item) in _PLAIN_SCALARS else ordered_by_ranks(item, ranks, (*at, k))
+        return out
     if isinstance(value, list):
-        return [ordered_by_ranks(item, ranks, (*at, "*")) for item in value]
+        inner = (*at, "*")
+        return [item if type(item) in _PLAIN_SCALARS else ordered_by_ranks(item, ranks, inner) for item in value]
     return value
+
+
+_PLAIN_SCALARS = frozenset({str, int, float, bool, type(None)})  # (returned as they are: see ordered_by_ranks)
