@@ -212,6 +212,29 @@ def test_a_broken_part_is_named_with_its_line_and_column(tmp_path: Path) -> None
     assert problem.line is not None and problem.line < line  # the node without an identifier, in that part
 
 
+@pytest.mark.parametrize(("broken", "encoding"), [(1, "utf-8"), (3, "utf-16"), (2, "utf-32-le")])
+def test_a_refused_node_is_placed_in_its_own_part_whatever_its_encoding(
+    tmp_path: Path, broken: int, encoding: str
+) -> None:
+    """The importer keeps the parts' bytes, not their decoded texts (half the memory): a node
+    refused once every part is read is placed by decoding its part again, in the encoding JSON
+    allows it to have (RFC 8259 §8.1 asks for UTF-8; json reads UTF-16 and UTF-32 too)."""
+    out = _parted(tmp_path, "jsonld", 3)
+    part = out / f"part-0000{broken}.jsonld"
+    text = part.read_text(encoding="utf-8")
+    status = re.search(r'"eventStatus": \{\n\s*"@id": "http://schema.org/(Event\w+)"', text)
+    assert status is not None, "each part holds an event"
+    edited = text[: status.start(1)] + "EventMovedOnline" + text[status.end(1) :]
+    part.write_bytes(edited.encode(encoding))
+    with pytest.raises(InvalidSource) as caught:
+        api.import_records(out, "jsonld")
+    (problem,) = caught.value.problems
+    assert problem.file == part.as_posix()
+    at = status.start() + len('"eventStatus": ')  # the status, as written
+    assert (problem.line, problem.column) == (edited.count("\n", 0, at) + 1, at - edited.rfind("\n", 0, at))
+    assert re.fullmatch(r"/@graph/\d+/eventStatus", problem.pointer) and "eventStatus does not agree" in problem.message
+
+
 def test_a_reference_across_parts_resolves_and_a_missing_part_is_named(tmp_path: Path) -> None:
     out = _parted(tmp_path, "jsonld", 4)
     (out / "part-00003.jsonld").unlink()
