@@ -37,7 +37,9 @@ Measured:
   ``--scheduler local`` (the cluster started by the run), beside the local pool; ``toolkit
   export -f csv --parts 8`` locally and on the 2-worker cluster. From the 1- and 2-worker times
   (``T(w) = S + P/w``) the notes give the work per worker and the part that stays serial on the
-  client (walk, merge, collection rules), and the scaling plan for 10^7 and 10^8 records.
+  client (walk, merge, collection rules), and the scaling plan for 10^7 and 10^8 records;
+- ``toolkit import`` of the corpus's JSON-LD export in 8 parts and of its CSV tables, each round
+  into a new folder: time, peak memory and CPU seconds (much of the time is the file system's).
 
 The toolkit's modules are compiled before anything is timed, as installing its wheel compiles
 them (an editable install under ``PYTHONDONTWRITEBYTECODE=1`` would compile each module edited
@@ -651,7 +653,29 @@ def main() -> None:
             "the toolkit's step is faster."
         )
 
-    lines = report(count, size, env_note, rows, started, exports, export_base, export_steps, notes, args)
+    # Imports: the exports read back into one YAML file per record, each round into a new folder
+    # (removed after it): the records held, checked as a collection, written all or nothing.
+    imports: dict[str, list[Run]] = {}
+    if not args.no_exports:
+        sources = {
+            "toolkit import -f jsonld (8 parts)": (["export", "--no-cache", "-f", "jsonld", "--parts", "8"], "jsonld"),
+            "toolkit import -f csv": (["export", "--no-cache", "-f", "csv"], "csv"),
+        }
+        for name, (export, fmt) in sources.items():
+            once([toolkit, *export, "corpus", "-o", f"source-{fmt}"], work)
+            imports[name] = []
+        for round_ in range(args.repeat):
+            for name, (_export, fmt) in sources.items():
+                target = f"imported-{fmt}-{round_}"
+                imports[name].append(once([toolkit, "import", "-f", fmt, f"source-{fmt}", "-o", target], work))
+                shutil.rmtree(work / target, ignore_errors=True)
+        notes.append(
+            "Imports: the export of the corpus (JSON-LD in 8 parts, CSV tables) read back into one canonical YAML "
+            "file per record, a new folder each round; their time is much the file system's (a file created, "
+            "then renamed into place, per record)."
+        )
+
+    lines = report(count, size, env_note, rows, started, exports, export_base, export_steps, notes, args, imports)
     print("\n".join(lines))
     args.results.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"written to {args.results}")
@@ -669,6 +693,7 @@ def report(
     export_steps: list[tuple[str, float, float]],
     notes: list[str],
     args: argparse.Namespace,
+    imports: dict[str, list[Run]] | None = None,
 ) -> list[str]:
     today = datetime.date.today().isoformat()
     lines = [
@@ -721,6 +746,14 @@ def report(
     if export_steps:
         lines += ["", "| export step, in process | median s | library time / toolkit time |", "|---|---:|---:|"]
         lines += [f"| {name} | {seconds:.3f} | {ratio:.1f}x |" for name, seconds, ratio in export_steps]
+    if imports:
+        lines += ["", "| import | median s | records/s | peak MiB | CPU s | exit |", "|---|---:|---:|---:|---:|---:|"]
+        for name, runs in imports.items():
+            seconds = statistics.median(r[0] for r in runs)
+            lines.append(
+                f"| {name} | {seconds:.2f} | {count / seconds:,.0f} | {max(r[1] for r in runs):.0f} "
+                f"| {statistics.median(r[3] for r in runs):.2f} | {max(r[2] for r in runs)} |"
+            )
     if notes:
         lines += ["", "Notes:", ""] + [f"- {note}" for note in notes]
     return lines
