@@ -70,7 +70,7 @@ sys.path.insert(0, str(HERE))
 
 from corpus import make  # noqa: E402
 
-Run = tuple[float, float, int, float]
+Run = tuple[float, float, int, float, float]  # wall s, peak MiB, exit, CPU s (user + system), system s
 """Wall seconds, peak RSS of the largest process (MiB), first non-zero exit code, and CPU seconds
 (user and system of the commands' processes, their workers included, not a running cluster's: what
 a busy machine's load changes least)."""
@@ -86,7 +86,7 @@ MEASURE = (
     "    done = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
     "    code = code or done.returncode\n"
     "used = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
-    "print(time.perf_counter() - t, used.ru_maxrss, code, used.ru_utime + used.ru_stime)\n"
+    "print(time.perf_counter() - t, used.ru_maxrss, code, used.ru_utime + used.ru_stime, used.ru_stime)\n"
 )
 
 PLAIN = r"""
@@ -178,8 +178,8 @@ def run(commands: Sequence[Sequence[str]], cwd: Path) -> Run:
         check=True,
         cwd=cwd,
     )
-    seconds, rss, code, cpu = out.stdout.split()
-    return float(seconds), int(rss) / 1024, int(code), float(cpu)
+    seconds, rss, code, cpu, system = out.stdout.split()
+    return float(seconds), int(rss) / 1024, int(code), float(cpu), float(system)
 
 
 def once(command: list[str], cwd: Path) -> Run:
@@ -560,7 +560,8 @@ def main() -> None:
                 part = run(sample_calls, work)
                 per_file = max(part[0] - start[0], 0.0) / max(sampled - kinds, 1)
                 cpu = start[3] + max(part[3] - start[3], 0.0) / max(sampled - kinds, 1) * (count - kinds)
-                rows[linkml_row].append((start[0] + per_file * (count - kinds), part[1], part[2], cpu))
+                system = start[4] + max(part[4] - start[4], 0.0) / max(sampled - kinds, 1) * (count - kinds)
+                rows[linkml_row].append((start[0] + per_file * (count - kinds), part[1], part[2], cpu, system))
                 notes.append(
                     f"linkml-validate round {round_ + 1}: start-up {start[0]:.1f} s for {kinds} calls of one file, "
                     f"sample {part[0]:.1f} s for {sampled:,} files ({per_file * 1000:.1f} ms per file after start-up, "
@@ -667,8 +668,9 @@ def main() -> None:
         for round_ in range(args.repeat):
             for name, (_export, fmt) in sources.items():
                 target = f"imported-{fmt}-{round_}"
+                # (kept until the end: files created where many were just deleted cost ext4 ten times the
+                # system time, which a removal after each round would measure instead of the import)
                 imports[name].append(once([toolkit, "import", "-f", fmt, f"source-{fmt}", "-o", target], work))
-                shutil.rmtree(work / target, ignore_errors=True)
         notes.append(
             "Imports: the export of the corpus (JSON-LD in 8 parts, CSV tables) read back into one canonical YAML "
             "file per record, a new folder each round; their time is much the file system's (a file created, "
@@ -747,12 +749,17 @@ def report(
         lines += ["", "| export step, in process | median s | library time / toolkit time |", "|---|---:|---:|"]
         lines += [f"| {name} | {seconds:.3f} | {ratio:.1f}x |" for name, seconds, ratio in export_steps]
     if imports:
-        lines += ["", "| import | median s | records/s | peak MiB | CPU s | exit |", "|---|---:|---:|---:|---:|---:|"]
+        lines += [
+            "",
+            "| import | median s | records/s | peak MiB | CPU s | of which system s | exit |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
         for name, runs in imports.items():
             seconds = statistics.median(r[0] for r in runs)
             lines.append(
                 f"| {name} | {seconds:.2f} | {count / seconds:,.0f} | {max(r[1] for r in runs):.0f} "
-                f"| {statistics.median(r[3] for r in runs):.2f} | {max(r[2] for r in runs)} |"
+                f"| {statistics.median(r[3] for r in runs):.2f} | {statistics.median(r[4] for r in runs):.2f} "
+                f"| {max(r[2] for r in runs)} |"
             )
     if notes:
         lines += ["", "Notes:", ""] + [f"- {note}" for note in notes]
