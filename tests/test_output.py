@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import subprocess
 import sys
@@ -56,6 +57,41 @@ def test_a_failure_half_way_is_undone(tmp_path: Path) -> None:
     assert sorted(p.name for p in out.iterdir()) == ["a.csv", "sub"]
     assert (out / "a.csv").read_bytes() == b"old a"
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # staging removed
+
+
+def _failing(monkeypatch: pytest.MonkeyPatch, name: str, at: str) -> None:
+    """``os.<name>`` fails (permission denied) for a path ending in ``at``, once, as a file system may."""
+    real = getattr(os, name)
+    failed: list[str] = []
+
+    def fail_once(path: t.Any, *rest: t.Any, **options: t.Any) -> t.Any:
+        target = os.fspath(rest[0] if name == "replace" else path)
+        if target.endswith(at) and not failed:
+            failed.append(target)
+            raise PermissionError(errno.EACCES, "Permission denied", target)
+        return real(path, *rest, **options)
+
+    monkeypatch.setattr(os, name, fail_once)
+
+
+def test_an_undone_write_leaves_no_folder_it_made_on_the_way(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "out"
+    atomic_write_tree(out, {"a.csv": b"old a"})
+    _failing(monkeypatch, "replace", "a.csv")  # after g/h/x.csv is in place, g and g/h made for it
+    with pytest.raises(OutputError, match="nothing was changed"):
+        atomic_write_tree(out, {"g/h/x.csv": b"new x", "a.csv": b"new a"})
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == ["a.csv"]  # no empty g/ left
+    assert (out / "a.csv").read_bytes() == b"old a"
+
+
+def test_inside_the_working_folder_names_are_told_as_given(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    atomic_write_tree(Path("."), {"q/3.csv": b"old", "p/1.csv": b"old"})
+    _failing(monkeypatch, "unlink", "q/3.csv")
+    with pytest.raises(OutputError) as caught:
+        atomic_write_tree(Path("."), {"p/1.csv": b"new"}, remove=["q/3.csv"])
+    assert str(caught.value).startswith("cannot write q/3.csv: Permission denied; nothing was changed")
+    assert (tmp_path / "q" / "3.csv").read_bytes() == b"old" and (tmp_path / "p" / "1.csv").read_bytes() == b"old"
 
 
 def test_an_unwritable_output_is_exit_3_and_keeps_the_old_file(tmp_path: Path) -> None:

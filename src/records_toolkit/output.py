@@ -986,8 +986,10 @@ def _swap(
         journal: _Journal | None = None
         try:
             files: list[str] = list(given)
-            # (names joined as text: Path objects for each of 10,000 files cost an import a second)
+            # (names joined as text: Path objects for each of 10,000 files cost an import a second;
+            # inside ".", a name stays as it is, as Path(".") / name spells it in messages)
             new, old, into = os.path.join(staging, "new"), os.path.join(staging, "old"), str(directory)
+            inside = (lambda name: name) if into == "." else (lambda name: os.path.join(into, name))
             made: set[str] = set()
             for name, data in given.items():
                 guard.check()
@@ -1007,12 +1009,21 @@ def _swap(
             kept: list[str] = []
             for name in [*files, *removed]:
                 guard.check()
-                if os.path.lexists(os.path.join(into, name)):
+                if os.path.lexists(inside(name)):
                     _keep(Path(into, name), Path(old, name))
                     kept.append(name)
             removed = [name for name in removed if name in kept]
             _sync_all(staging, (Path(new, name) for name in files))
-            folders = sorted({str(Path(name).parent) for name in files} - {"."}, key=lambda f: f.count("/"))
+            # every folder on the way, outermost first: each one this write makes is journaled (and
+            # removed by an undo, innermost first), not only the innermost
+            folders = sorted(
+                {
+                    "/".join(parts[:depth])
+                    for parts in (name.split("/")[:-1] for name in files)
+                    for depth in range(1, len(parts) + 1)
+                },
+                key=lambda f: (f.count("/"), f),
+            )
             missing = [f for f in folders if not os.path.lexists(directory / f)]
             guard.check()
             journal = _Journal([*files, *removed], kept, missing)  # a removed name: kept, with no new file
@@ -1021,12 +1032,12 @@ def _swap(
                 os.makedirs(directory / folder, exist_ok=True)
             for name in files:
                 guard.check()
-                os.replace(os.path.join(new, name), os.path.join(into, name))
+                os.replace(os.path.join(new, name), inside(name))
             for name in removed:
                 guard.check()
-                os.unlink(os.path.join(into, name))
+                os.unlink(inside(name))
             guard.check()
-            for touched in sorted({os.path.dirname(os.path.join(into, name)) for name in [*files, *removed]}):
+            for touched in sorted({os.path.dirname(inside(name)) for name in [*files, *removed]}):
                 _fsync_dir(Path(touched))
             os.unlink(staging / _JOURNAL)  # the commit: the new files stay
             journal = None
