@@ -94,6 +94,31 @@ def test_inside_the_working_folder_names_are_told_as_given(tmp_path: Path, monke
     assert (tmp_path / "q" / "3.csv").read_bytes() == b"old" and (tmp_path / "p" / "1.csv").read_bytes() == b"old"
 
 
+def test_a_folder_swapped_for_a_link_while_the_targets_are_checked_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each file's folders are looked at for that file: a folder another process swaps for a link
+    just after the first file's look is caught at the second file (helper-75's race)."""
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    (out / "a").mkdir(parents=True)
+    elsewhere.mkdir()
+    real = os.lstat
+    swapped: list[str] = []
+
+    def lstat(path: t.Any, *rest: t.Any, **options: t.Any) -> os.stat_result:
+        info = real(path, *rest, **options)
+        if os.fspath(path) == os.fspath(out / "a") and not swapped:
+            swapped.append("a")
+            os.rmdir(out / "a")
+            os.symlink(elsewhere, out / "a")
+        return info
+
+    monkeypatch.setattr(os, "lstat", lstat)
+    with pytest.raises(OutputError, match="symbolic link"):
+        atomic_write_tree(out, {"a/x.csv": b"1", "a/y.csv": b"2"})
+    assert swapped and not list(elsewhere.iterdir())
+
+
 def test_an_unwritable_output_is_exit_3_and_keeps_the_old_file(tmp_path: Path) -> None:
     result = CliRunner(catch_exceptions=False).invoke(main, ["export", "-F", "ics", str(RECORDS), "-o", str(tmp_path)])
     assert result.exit_code == 3 and "is a directory" in result.output
