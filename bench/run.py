@@ -655,7 +655,7 @@ def main() -> None:
         )
 
     # Imports: the exports read back into one YAML file per record, each round into a new folder
-    # (removed after it): the records held, checked as a collection, written all or nothing.
+    # (kept until the bench ends): the records held, checked as a collection, written all or nothing.
     imports: dict[str, list[Run]] = {}
     if not args.no_exports:
         sources = {
@@ -673,8 +673,8 @@ def main() -> None:
                 imports[name].append(once([toolkit, "import", "-f", fmt, f"source-{fmt}", "-o", target], work))
         notes.append(
             "Imports: the export of the corpus (JSON-LD in 8 parts, CSV tables) read back into one canonical YAML "
-            "file per record, a new folder each round; their time is much the file system's (a file created, "
-            "then renamed into place, per record)."
+            "file per record, a new folder each round; part of their time is the file system's (a file created, "
+            "then renamed into place, per record: the system seconds)."
         )
 
     lines = report(count, size, env_note, rows, started, exports, export_base, export_steps, notes, args, imports)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from records_toolkit.errors import InvalidSource
 from records_toolkit.loader import MAX_DEPTH, MAX_FILE_BYTES, NotRegular, read_regular
+from records_toolkit.loader import SURROGATE as _HAS_SURROGATE
 from records_toolkit.plugins import invalid_source
 from records_toolkit.problems import pointer_join
 
@@ -123,7 +124,6 @@ class Unreadable(ValueError):
 
 _TOO_DEEP = f"values nested deeper than {MAX_DEPTH} levels"
 _SURROGATE = "a \\u escape gives a lone surrogate (half of a UTF-16 pair): not Unicode text"
-_HAS_SURROGATE = re.compile("[\ud800-\udfff]")
 _JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[{]|[\]}]', re.DOTALL)
 _JSON_ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|.)", re.DOTALL)
 

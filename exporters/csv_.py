@@ -890,11 +890,12 @@ _MAX_DIGITS = 100  # as the loader: a number of hundreds of digits is not one JS
 def _rows_of(
     descriptor: int, directory: Path, relatives: list[str], header: list[str], max_bytes: int = MAX_FILE_BYTES
 ) -> t.Iterator[tuple[str, int, list[str]]]:
-    """The rows of a table's files in order (every part of a multipart resource has the header row)."""
+    """The rows of a table's files in order (every part of a multipart resource has the header row),
+    each with its file's name as the user can open it (problems name it)."""
     for relative in relatives:
         shown = (directory / relative).as_posix()
         for line, cells in _read_rows(descriptor, relative, shown, header, max_bytes):
-            yield relative, line, cells
+            yield shown, line, cells
 
 
 def _parse_number(cell: str, column: Column, where: str) -> int | float:
@@ -1006,13 +1007,9 @@ def _import(
         guard_fields = _guarded_fields(resource, table, package_file)
         header = [c.name for c in table.columns]
         owners = records.setdefault(table.record_type, {})
-        shown_as: dict[str, str] = {}  # each file's name as the user can open it (problems name it)
-        for relative, line, cells in _rows_of(
+        for shown, line, cells in _rows_of(
             descriptor, directory, _resource_paths(resource, table, package_file), header, max_bytes
         ):
-            shown = shown_as.get(relative)
-            if shown is None:  # (once per file, not per row: a Path for each of 120,000 rows cost a second)
-                shown = shown_as[relative] = (directory / relative).as_posix()
             where = f"{shown}:{line}"
             values: dict[str, t.Any] = {}
             for column, cell in zip(table.columns, cells):

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import typing as t
 from pathlib import Path
 
 from .errors import CouldNotRun, InvalidData, InvalidRecords, PluginError, Terminated, ToolkitError, UsageError
 from .loader import MAX_FILE_BYTES
+from .loader import SURROGATE as _SURROGATE
 from .problems import FrozenValue, Problem, Report, set_field
 
 if t.TYPE_CHECKING:
@@ -356,9 +356,6 @@ def _plain_container(
             raise _Unusual
         append(item)
     return dict(zip(value, copied)) if type(value) is dict else copied
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _json_value(value: t.Any, pointer: str, depth: int, count: list[int] | None = None) -> t.Any:

@@ -41,6 +41,8 @@ JSON = t.Union[None, bool, int, float, str, list["JSON"], dict[str, "JSON"]]  # 
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
 MAX_DEPTH = 100
+#: A lone surrogate in text (a UTF-16 half: no record holds one; strict UTF-8 never decodes to one).
+SURROGATE = re.compile("[\ud800-\udfff]")
 #: Limits that keep the cost of any file under ``MAX_FILE_BYTES`` bounded (a record has dozens of
 #: keys, aliases and sources; an article's text is one value, of any length).
 MAX_ITEMS = 10_000  # items in one list, keys in one mapping

@@ -343,7 +343,7 @@ def _sync_all(directory: Path, paths: t.Iterable[Path]) -> None:
             os.close(fd)
 
 
-def _fsync_dir(directory: Path) -> None:
+def _fsync_dir(directory: str | os.PathLike[str]) -> None:
     with contextlib.suppress(OSError, AttributeError):
         fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
         try:
@@ -898,12 +898,12 @@ def _check_target(directory: Path, name: str) -> None:
     the targets are checked is caught at the next file; 18 ms for 10,000 files)."""
     parts = name.split("/")
     for depth in range(1, len(parts) + 1):
-        last = depth == len(parts)
         here = directory.joinpath(*parts[:depth])
         try:
             info = os.lstat(here)
         except FileNotFoundError:
             return  # created by this write, like everything under it
+        last = depth == len(parts)
         if stat.S_ISLNK(info.st_mode):
             what = "it" if last else str(here)
             raise OutputError(
@@ -1032,7 +1032,7 @@ def _swap(
                 os.unlink(inside(name))
             guard.check()
             for touched in sorted({os.path.dirname(inside(name)) for name in [*files, *removed]}):
-                _fsync_dir(Path(touched))
+                _fsync_dir(touched or ".")
             os.unlink(staging / _JOURNAL)  # the commit: the new files stay
             journal = None
             _fsync_dir(staging)
