@@ -37,7 +37,10 @@ Measured:
   ``--scheduler local`` (the cluster started by the run), beside the local pool; ``toolkit
   export -f csv --parts 8`` locally and on the 2-worker cluster. From the 1- and 2-worker times
   (``T(w) = S + P/w``) the notes give the work per worker and the part that stays serial on the
-  client (walk, merge, collection rules), and the scaling plan for 10^7 and 10^8 records;
+  client (walk, merge, collection rules), and the scaling plan for 10^7 and 10^8 records. These
+  rows come last, in rounds of their own, each beside a validate (pool): the clusters run only
+  then, since idle ones take a share of the cores that slows a two-process pool and not a
+  one-process peer;
 - ``toolkit import`` of the corpus's JSON-LD export in 8 parts and of its CSV tables, each round
   into a new folder: time, peak memory and CPU seconds (much of the time is the file system's).
 
@@ -498,40 +501,6 @@ def main() -> None:
             str(work / "files.txt"),
         ],
     }
-    clusters: dict[int, tuple[subprocess.Popen[str], str]] = {}
-    if not args.no_dask:
-        try:
-            import distributed  # noqa: F401
-        except ImportError:
-            notes.append("Dask rows skipped: distributed is not installed.")
-        else:
-            clusters = {workers: start_cluster(workers, work) for workers in (1, 2)}
-            for workers, (_process, address) in clusters.items():
-                contenders[f"toolkit validate --scheduler (running cluster, {workers} worker{'s' * (workers > 1)})"] = [
-                    toolkit,
-                    "validate",
-                    "--no-cache",
-                    "--scheduler",
-                    address,
-                    "corpus",
-                ]
-            contenders["toolkit validate --scheduler (running cluster, 2 workers), one file"] = [
-                toolkit,
-                "validate",
-                "--no-cache",
-                "--no-collection",
-                "--scheduler",
-                clusters[2][1],
-                str(one),
-            ]
-            contenders["toolkit validate --scheduler local (starts 2 workers)"] = [
-                toolkit,
-                "validate",
-                "--no-cache",
-                "--scheduler",
-                "local",
-                "corpus",
-            ]
     rows: dict[str, list[Run]] = {name: [] for name in contenders}
     rows["toolkit validate, cache cold"] = []
     rows["toolkit validate, cache warm (1 file changed)"] = []
@@ -604,13 +573,6 @@ def main() -> None:
         # the usual CI job: a validate (which writes the result cache), then the export it vouches for
         commands["toolkit export -f csv, after a clean validate (result cache)"] = None
         commands["toolkit export -f csv --parts 8"] = [*parted, "out-parts"]
-        if 2 in clusters:
-            commands["toolkit export -f csv --parts 8 --scheduler (running cluster, 2 workers)"] = [
-                *parted,
-                "out-parts-dask",
-                "--scheduler",
-                clusters[2][1],
-            ]
         exports = {name: [] for name in commands}
         for round_ in range(args.export_repeat):
             export_base.append(once(validate_pool, work))
@@ -620,6 +582,68 @@ def main() -> None:
                     command = [toolkit, "export", "-f", "csv", "corpus", "-o", "out-csv-cached"]
                 exports[name].append(once(command, work))
             print(f"export round {round_ + 1}/{args.export_repeat} done, load {load()}")
+    # Dask last, with its clusters running only then: two idle local clusters (seven processes) took
+    # about a tenth of one core and made the local pool's validate 13% slower (0.56 against 0.495 s,
+    # medians of 12 runs, 2026-12-02), while a one-process peer, with a core to spare, lost nothing.
+    dask_rows: dict[str, list[Run]] = {}
+    dask_base: list[Run] = []  # the validate (pool) of each Dask round, the clusters running
+    clusters: dict[int, tuple[subprocess.Popen[str], str]] = {}
+    if not args.no_dask:
+        try:
+            import distributed  # noqa: F401
+        except ImportError:
+            notes.append("Dask rows skipped: distributed is not installed.")
+        else:
+            clusters = {workers: start_cluster(workers, work) for workers in (1, 2)}
+    if clusters:
+        validate_pool = contenders["toolkit validate (pool)"]
+        on_dask: dict[str, list[str]] = {}
+        for workers, (_process, address) in clusters.items():
+            on_dask[f"toolkit validate --scheduler (running cluster, {workers} worker{'s' * (workers > 1)})"] = [
+                toolkit,
+                "validate",
+                "--no-cache",
+                "--scheduler",
+                address,
+                "corpus",
+            ]
+        on_dask["toolkit validate --scheduler (running cluster, 2 workers), one file"] = [
+            toolkit,
+            "validate",
+            "--no-cache",
+            "--no-collection",
+            "--scheduler",
+            clusters[2][1],
+            str(one),
+        ]
+        on_dask["toolkit validate --scheduler local (starts 2 workers)"] = [
+            toolkit,
+            "validate",
+            "--no-cache",
+            "--scheduler",
+            "local",
+            "corpus",
+        ]
+        if not args.no_exports:
+            on_dask["toolkit export -f csv --parts 8 --scheduler (running cluster, 2 workers)"] = [
+                *[toolkit, "export", "--no-cache", "-f", "csv", "--parts", "8", "corpus", "-o", "out-parts-dask"],
+                *["--scheduler", clusters[2][1]],
+            ]
+        dask_rows = {name: [] for name in on_dask}
+        for round_ in range(args.repeat):
+            dask_base.append(once(validate_pool, work))
+            for name, command in on_dask.items():
+                dask_rows[name].append(once(command, work))
+            print(f"Dask round {round_ + 1}/{args.repeat} done, load {load()}")
+        for name, runs in dask_rows.items():
+            (exports if name.startswith("toolkit export") else rows)[name] = runs
+        rows["toolkit validate (pool), beside the running clusters"] = dask_base
+        notes.append(
+            "Dask rows: measured last, in rounds of their own, with the two local clusters (1 and 2 workers) "
+            "running only then; each round begins with a validate (pool), whose median is the row 'beside the "
+            "running clusters' (the idle clusters' share of the cores) and the base of the Dask export's ratios. "
+            "Every other row was measured with no cluster running."
+        )
     measured = profile(clusters[2][1], work) if 2 in clusters else None
     for process, _address in clusters.values():
         stop_cluster(process)
@@ -677,7 +701,9 @@ def main() -> None:
             "then renamed into place, per record: the system seconds)."
         )
 
-    lines = report(count, size, env_note, rows, started, exports, export_base, export_steps, notes, args, imports)
+    lines = report(
+        count, size, env_note, rows, started, exports, export_base, export_steps, notes, args, imports, dask_base
+    )
     print("\n".join(lines))
     args.results.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"written to {args.results}")
@@ -696,6 +722,7 @@ def report(
     notes: list[str],
     args: argparse.Namespace,
     imports: dict[str, list[Run]] | None = None,
+    dask_base: list[Run] | None = None,
 ) -> list[str]:
     today = datetime.date.today().isoformat()
     lines = [
@@ -733,8 +760,10 @@ def report(
             f"| | {statistics.median(r[3] for r in export_base):.2f} | 1.00x |",
         ]
         for name, runs in exports.items():
-            ratios = [run[0] / alone[0] for run, alone in zip(runs, export_base, strict=True)]
-            cpu = [run[3] / alone[3] for run, alone in zip(runs, export_base, strict=True)]
+            # (a Dask row's ratios are to the validate of its own rounds, the clusters running)
+            base_runs = dask_base if dask_base and "running cluster" in name else export_base
+            ratios = [run[0] / alone[0] for run, alone in zip(runs, base_runs, strict=True)]
+            cpu = [run[3] / alone[3] for run, alone in zip(runs, base_runs, strict=True)]
             # (a running cluster's workers are not the command's processes: their CPU is not counted)
             cpu_cells = (
                 "| | |"
