@@ -599,3 +599,90 @@ def test_python_m_of_the_cli_module_runs_the_command(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 1 and "[yaml-syntax]" in done.stdout, (done.stdout, done.stderr)
+
+
+# A console script as pip writes it, with two witnesses: a function registered with atexit (run
+# by the interpreter's exit first: it must run however the process ends) and an object whose
+# __del__ runs only in the interpreter's clean-up of the script's module (skipped by os._exit).
+_WITNESSED = """import atexit, sys
+from pathlib import Path
+MARKS = Path(sys.argv.pop(1))
+atexit.register(lambda: MARKS.with_suffix(".atexit").write_text("ran"))
+class CleanUp:
+    def __del__(self):
+        MARKS.with_suffix(".cleanup").write_text("ran")
+witness = CleanUp()
+from records_toolkit.launcher import run
+if __name__ == '__main__':
+    sys.exit(run())
+"""
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "written"),
+    [
+        (["validate", "--no-cache", "{records}"], 0, None),
+        (["validate", "--no-cache", "{records}/places/iran.yaml", "{tmp}/missing.yaml"], 1, None),
+        (["validate", "--no-cache", "--collection", "{records}", "{records}/places/iran.yaml"], 0, None),
+        (["export", "--no-cache", "-f", "jsonld", "{records}", "-o", "{tmp}/out.jsonld"], 0, "out.jsonld"),
+        (["export", "--no-cache", "-f", "csv", "{records}", "-o", "{tmp}/tables"], 0, "tables/places.csv"),
+        (["export", "-f", "nope", "{records}", "-o", "{tmp}/never"], 2, None),
+    ],
+    ids=[
+        "validate tree (launcher)",
+        "validate with a problem",
+        "validate through click",
+        "export",
+        "export tables",
+        "usage error",
+    ],
+)
+def test_a_whole_run_ends_without_the_clean_up_but_after_atexit(
+    tmp_path: Path, args: list[str], code: int, written: str | None
+) -> None:
+    """Every command run by the console script ends in os._exit once its output is out (issue 11:
+    ~20 ms of each 10k-file run was the interpreter freeing its objects): the atexit functions
+    (the worker pool's finalizers, a profiler's file) still run, the exit code and output are the
+    same, and whatever the command wrote is complete."""
+    records = tmp_path / "records"
+    shutil.copytree(ROOT / "records", records)
+    script = tmp_path / "toolkit-witnessed"
+    script.write_text(_WITNESSED, encoding="utf-8")
+    given = [a.replace("{records}", str(records)).replace("{tmp}", str(tmp_path)) for a in args]
+    marks = tmp_path / "marks.txt"
+    done = subprocess.run(
+        [sys.executable, str(script), str(marks), *given], capture_output=True, text=True, check=False, cwd=tmp_path
+    )
+    assert done.returncode == code, done.stderr
+    assert (tmp_path / "marks.atexit").read_text() == "ran"
+    assert not (tmp_path / "marks.cleanup").exists()  # (the interpreter's clean-up did not run)
+    plain = subprocess.run([str(TOOLKIT), *given], capture_output=True, text=True, check=False, cwd=tmp_path)
+    assert (plain.returncode, plain.stdout) == (done.returncode, done.stdout)
+    if written is not None:
+        assert "wrote" in done.stderr
+        target = tmp_path / written
+        assert target.stat().st_size > 0
+        if target.suffix == ".jsonld":
+            import json
+
+            assert json.loads(target.read_text(encoding="utf-8"))["@graph"]
+
+
+def test_a_run_inside_a_wrapper_keeps_the_clean_up(tmp_path: Path) -> None:
+    """Under ``try``/``finally`` (code after the run), the ordinary exit: the clean-up runs."""
+    script = tmp_path / "toolkit-wrapped"
+    script.write_text(
+        _WITNESSED.replace("    sys.exit(run())", "    try:\n        sys.exit(run())\n    finally:\n        pass"),
+        encoding="utf-8",
+    )
+    marks = tmp_path / "marks.txt"
+    done = subprocess.run(
+        [sys.executable, str(script), str(marks), "validate", "--no-cache", str(ROOT / "records")],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "marks.atexit").read_text() == "ran"
+    assert (tmp_path / "marks.cleanup").read_text() == "ran"

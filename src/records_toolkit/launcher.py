@@ -55,16 +55,26 @@ def run() -> None:
 
         sys.stdout.write(f"toolkit {__version__}\n")
         return
+    last = _called_last(sys._getframe(1))
     if args[:1] == ["validate"]:
         options = validate_options(args[1:])
         if options is not None:
-            _validate(options, last=_called_last(sys._getframe(1)))
+            _validate(options, last=last)
     try:
         from .cli import run as cli_run
     except KeyboardInterrupt:  # Ctrl-C while the command line loads: nothing has run, nothing to undo
         sys.stderr.write("interrupted\n")
         sys.exit(130)
-    cli_run()
+    if not last:
+        cli_run()
+        return
+    try:
+        cli_run()
+    except SystemExit as exc:  # (click ends every command so: its code, or None for 0)
+        if exc.code is None or type(exc.code) is int:
+            _end(exc.code or 0)
+        raise
+    _end(0)
 
 
 def validate_options(args: list[str]) -> dict[str, t.Any] | None:
@@ -140,11 +150,11 @@ def _plain_text_stream(stream: t.Any) -> bool:
 def _validate(options: dict[str, t.Any], *, last: bool = False) -> t.NoReturn:
     """``toolkit validate`` with ``options`` (see :func:`validate_options`): what click would do with them.
 
-    ``last``: this exit ends the process (the console script called :func:`run`). A run over
-    named files alone (:func:`_bounded`; issue 11: a file checked from an editor or a hook) then
-    spends nothing on the garbage collector: its first generation waits for :data:`_GC_YOUNG` new
-    objects, not 700 (some 30 collections while the modules load, none of whose objects is
-    garbage), and the run ends in :func:`_end`, without the interpreter's clean-up.
+    ``last``: this exit ends the process (the console script called :func:`run`): the run ends
+    in :func:`_end`, without the interpreter's clean-up. A run over named files alone
+    (:func:`_bounded`; issue 11: a file checked from an editor or a hook) then also spends nothing
+    on the garbage collector: its first generation waits for :data:`_GC_YOUNG` new objects, not
+    700 (some 30 collections while the modules load, none of whose objects is garbage).
     """
     form, quiet = options["output_format"], options["quiet"]
     code = 0
@@ -205,7 +215,7 @@ def _validate(options: dict[str, t.Any], *, last: bool = False) -> t.NoReturn:
         except (OSError, ValueError):
             pass
         sys.exit(exc.exit_code)
-    if bounded and written:
+    if last and written:
         _end(code)
     sys.exit(code)
 
@@ -225,10 +235,13 @@ def _end(code: int) -> None:
     """End the process with ``code`` now, as the console script's ``sys.exit`` would, minus the
     interpreter's clean-up (module by module, each object freed; a last search for cycles).
 
-    After a one-file run that clean-up costs about as much as starting Python (~10 ms for the
-    ~40,000 objects jsonschema-rs, typing and the checks leave), and there is nothing
-    for it to do: ``os._exit`` (as mypy exits) when nothing is registered with :mod:`atexit`, no
-    other thread runs, and both streams flushed, the report being all that was written. Otherwise
+    That clean-up costs about as much as starting Python (~10 ms after a one-file run, ~20 ms
+    after a run over 10,000 files or an export of them), and there is nothing for it to do: every
+    file the toolkit writes is closed and in place before it ends, its temporary files have no
+    name. So, when no other thread runs (their ends are the interpreter's to wait for), what the
+    interpreter's exit runs first (:mod:`atexit`: the worker pool's finalizers, a profiler's
+    file) runs now, both streams are flushed, and ``os._exit`` ends the process (as mypy does).
+    Otherwise, or when a stream cannot be flushed (the ordinary exit says what it says about it),
     the ordinary exit, with the objects frozen (:func:`gc.freeze`: never searched again).
     Returns only then.
     """
@@ -236,19 +249,15 @@ def _end(code: int) -> None:
     import gc
     import os
 
-    ncallbacks = getattr(atexit, "_ncallbacks", None)  # (CPython's count of what atexit will call)
+    run_exitfuncs = getattr(atexit, "_run_exitfuncs", None)  # (CPython's own, as at exit; run once)
     threading = sys.modules.get("threading")
-    if (
-        ncallbacks is not None
-        and ncallbacks() == 0
-        and (threading is None or threading.active_count() == 1)
-        and not sys.flags.dev_mode
-    ):
+    if run_exitfuncs is not None and (threading is None or threading.active_count() == 1) and not sys.flags.dev_mode:
+        run_exitfuncs()
         try:
             sys.stdout.flush()
             sys.stderr.flush()
         except (OSError, ValueError):
-            pass  # the ordinary exit says what it says about it
+            pass
         else:
             os._exit(code)
     gc.freeze()
