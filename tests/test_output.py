@@ -250,3 +250,69 @@ def test_a_sink_into_a_pipe_copies_a_range_through_this_process(tmp_path: Path) 
         os.close(write_end)
         reader.join()
     assert got == [b"x" * 2_999_998]
+
+
+# A tree write killed (as by SIGKILL: no undo, the journal left) at its second move: the first
+# file is in place, the second not. argv: directory, then name=text pairs.
+_KILLED_AT_THE_SECOND_MOVE = """
+import os, sys
+from pathlib import Path
+from records_toolkit.output import atomic_write_tree
+moves = []
+real_replace = os.replace
+def replace(source, target, *rest, **options):
+    if "journal" not in str(target):
+        moves.append(target)
+        if len(moves) == 2:
+            os._exit(9)
+    return real_replace(source, target, *rest, **options)
+os.replace = replace
+files = dict(pair.split("=", 1) for pair in sys.argv[2:])
+atomic_write_tree(Path(sys.argv[1]), {name: text.encode() for name, text in files.items()})
+"""
+
+
+def _killed_write(directory: Path, **files: str) -> None:
+    pairs = [f"{name.replace('__', '/')}={text}" for name, text in files.items()]
+    done = subprocess.run([sys.executable, "-c", _KILLED_AT_THE_SECOND_MOVE, str(directory), *pairs], check=False)
+    assert done.returncode == 9
+    assert any(p.name.startswith(".toolkit-tmp-") for p in directory.iterdir())  # its journal is left
+
+
+def _tree(directory: Path) -> dict[str, str]:
+    return {str(p.relative_to(directory)): p.read_text() for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("second", ["tree", "file"])
+def test_a_killed_write_above_is_finished_before_a_write_below(tmp_path: Path, second: str) -> None:
+    """A write into ``d`` killed after its journal, naming ``sub/x``; then a write into
+    ``d/sub``: it first undoes the killed one (its folder's leftovers are looked at too), so the
+    next write into ``d`` has nothing to undo and leaves the newer ``sub/x`` alone (it used to put
+    the old one back over it: helper-76's finding)."""
+    d = tmp_path / "d"
+    (d / "sub").mkdir(parents=True)
+    (d / "sub" / "x").write_text("old")
+    (d / "y").write_text("old")
+    _killed_write(d, sub__x="killed", y="killed")
+    if second == "tree":
+        atomic_write_tree(d / "sub", {"x": b"newer"})
+    else:
+        atomic_write(d / "sub" / "x", b"newer")
+    assert _tree(d) == {"sub/x": "newer", "y": "old"}  # the killed write undone whole, then this one
+    atomic_write_tree(d, {"z": b"later"})
+    assert _tree(d) == {"sub/x": "newer", "y": "old", "z": "later"}
+
+
+def test_a_killed_write_below_is_finished_before_a_write_above_passes_through(tmp_path: Path) -> None:
+    """A write into ``d/sub`` killed after its journal; then a write into ``d`` naming ``sub/x``:
+    it first undoes the killed one, so that a later write into ``d/sub`` does not put the old
+    ``x`` back over the one it wrote."""
+    d = tmp_path / "d"
+    (d / "sub").mkdir(parents=True)
+    (d / "sub" / "x").write_text("old")
+    (d / "sub" / "w").write_text("old")
+    _killed_write(d / "sub", w="killed", x="killed")
+    atomic_write_tree(d, {"sub/x": b"newer"})
+    assert _tree(d) == {"sub/w": "old", "sub/x": "newer"}
+    atomic_write_tree(d / "sub", {"v": b"later"})
+    assert _tree(d) == {"sub/v": "later", "sub/w": "old", "sub/x": "newer"}

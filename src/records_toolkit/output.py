@@ -524,6 +524,58 @@ def _recover(directory: Path, *, locked: bool) -> list[Path]:
     return removed
 
 
+def _leftovers_in(directory: str) -> bool:
+    """Whether ``directory`` holds a name a toolkit write leaves behind when killed (one scan)."""
+    try:
+        with os.scandir(directory) as entries:
+            return any(_TEMP_NAME.match(entry.name) for entry in entries)
+    except OSError:  # not there, not a directory, not readable: nothing of ours to finish
+        return False
+
+
+def _recover_above(directory: Path) -> None:
+    """Finish the killed writes left in the folders above ``directory`` (nearest first) before a
+    write into it: a write into ``D`` killed after its journal, naming ``sub/x``, would otherwise
+    be undone by the next write into ``D`` *after* a write into ``D/sub``, and put the older
+    ``sub/x`` back over the newer one (helper-76's finding). Each folder is looked at once per
+    process, and finished under its own lock, as a write into it would; one another process is
+    writing into now is left to that process (its write began by finishing them)."""
+    try:
+        real = Path(os.path.realpath(directory))
+    except (OSError, ValueError):
+        return
+    for above in real.parents:
+        key = str(above)
+        if key in _RECOVERED:
+            continue
+        if _leftovers_in(key):
+            try:
+                with _Lock(above) as lock:
+                    _recover(above, locked=lock.held)
+            except OutputError as exc:
+                if "another toolkit process is writing there now" not in str(exc):
+                    raise
+                continue  # (not marked: the next write looks again)
+        _RECOVERED.add(key)
+
+
+def _recover_below(directory: Path, names: t.Iterable[str]) -> None:
+    """Finish the killed writes left in the folders under ``directory`` that ``names`` pass
+    through, before a write of ``names`` keeps their old files: a killed write into ``D/sub``,
+    undone only later, would otherwise put its older ``x`` back over the ``sub/x`` this write
+    makes. Raises :class:`OutputError` when another process is writing into one of them now."""
+    folders = {name.rpartition("/")[0] for name in names} - {""}
+    for folder in sorted(folders):
+        for depth in range(folder.count("/") + 1):
+            here = directory / "/".join(folder.split("/")[: depth + 1])
+            if str(here) in _RECOVERED or not _leftovers_in(str(here)):
+                continue
+            with _Lock(here) as lock:
+                _recover(here, locked=lock.held)
+                if lock.held:
+                    _RECOVERED.add(str(here))
+
+
 class _Untrusted(Exception):
     """A staging directory this toolkit cannot show it made: it is left alone."""
 
@@ -763,6 +815,7 @@ def atomic_write(path: Path, data: bytes | Producer) -> None:
             with _Lock(directory) as lock:
                 if not lock.held or str(directory) not in _RECOVERED:  # once per directory (fmt writes many)
                     _recover(directory, locked=lock.held)
+                    _recover_above(directory)
                     if lock.held:
                         _RECOVERED.add(str(directory))
                 temp = _temp_path(directory)
@@ -949,6 +1002,7 @@ def atomic_write_tree(
         try:
             with _Lock(directory) as lock:
                 _recover(directory, locked=lock.held)
+                _recover_above(directory)
                 for name in [*files, *removed]:
                     _check_target(directory, name)
                 return _swap(directory, files, guard, removed, produce)
@@ -1000,6 +1054,7 @@ def _swap(
             if produce is not None:
                 _stage(directory, staging, files, produce, guard)
             removed = [name for name in removed if name not in files]
+            _recover_below(directory, [*files, *removed])
             kept: list[str] = []
             for name in [*files, *removed]:
                 guard.check()
