@@ -254,8 +254,9 @@ def _end(code: int) -> None:
     if run_exitfuncs is not None and (threading is None or threading.active_count() == 1) and not sys.flags.dev_mode:
         run_exitfuncs()
         try:
-            sys.stdout.flush()
-            sys.stderr.flush()
+            for stream in (sys.stdout, sys.stderr):
+                if stream is not None:  # (None: closed when Python started, `>&-`)
+                    stream.flush()
         except (OSError, ValueError):
             pass
         else:
