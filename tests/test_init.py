@@ -440,12 +440,12 @@ def test_a_failed_write_leaves_nothing(runner: CliRunner, tmp_path: Path, monkey
     real = os.replace
     moved: list[str] = []
 
-    def replace(src: t.Any, dst: t.Any) -> None:
+    def replace(src: t.Any, dst: t.Any, **at: t.Any) -> None:
         if ".toolkit-tmp-" in str(src) and "/new/" in str(src):
             moved.append(str(dst))
             if len(moved) == 3:
                 raise OSError(28, "No space left on device")
-        real(src, dst)
+        real(src, dst, **at)
 
     monkeypatch.setattr(output.os, "replace", replace)
     repo = tmp_path / "new" / "repo"

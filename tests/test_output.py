@@ -87,7 +87,7 @@ def test_an_undone_write_leaves_no_folder_it_made_on_the_way(tmp_path: Path, mon
 def test_inside_the_working_folder_names_are_told_as_given(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     atomic_write_tree(Path("."), {"q/3.csv": b"old", "p/1.csv": b"old"})
-    _failing(monkeypatch, "unlink", "q/3.csv")
+    _failing(monkeypatch, "unlink", "3.csv")
     with pytest.raises(OutputError) as caught:
         atomic_write_tree(Path("."), {"p/1.csv": b"new"}, remove=["q/3.csv"])
     assert str(caught.value).startswith("cannot write q/3.csv: Permission denied; nothing was changed")
@@ -162,9 +162,12 @@ def test_a_removal_is_part_of_the_all_or_nothing_write(tmp_path: Path, monkeypat
     (target / "a.txt").write_bytes(b"old a")
     (target / "stale.txt").write_bytes(b"stale")
     real_unlink = os.unlink
+    failed: list[str] = []
 
     def failing_unlink(path: t.Any, *args: t.Any, **kwargs: t.Any) -> None:
-        if str(path) == str(target / "stale.txt"):  # the removal itself, not the clean-up of the staging copy
+        # the removal itself, in its folder's descriptor (not the clean-up of the staging copy, after it)
+        if str(path) == "stale.txt" and "dir_fd" in kwargs and not failed:
+            failed.append(path)
             raise OSError(28, "No space left on device", str(path))
         real_unlink(path, *args, **kwargs)
 
@@ -316,3 +319,71 @@ def test_a_killed_write_below_is_finished_before_a_write_above_passes_through(tm
     assert _tree(d) == {"sub/w": "old", "sub/x": "newer"}
     atomic_write_tree(d / "sub", {"v": b"later"})
     assert _tree(d) == {"sub/v": "later", "sub/w": "old", "sub/x": "newer"}
+
+
+def _swap_for_link(folder: Path, outside: Path) -> None:
+    """What a hostile process does between the checks and the moves: the folder aside, a link in its place."""
+    folder.rename(folder.with_name(folder.name + ".real"))
+    folder.symlink_to(outside, target_is_directory=True)
+
+
+def test_a_folder_swapped_for_a_link_while_the_files_are_produced_is_refused(tmp_path: Path) -> None:
+    """The targets are checked when each file is opened; a folder swapped for a link after that
+    (a long export) is met when the old files are kept: refused, nothing written anywhere (it
+    used to be written through: helper-76)."""
+    out, outside = tmp_path / "out", tmp_path / "outside"
+    atomic_write_tree(out, {"g/x.csv": b"old x", "a.csv": b"old a"})
+    outside.mkdir()
+    (outside / "x.csv").write_bytes(b"not the toolkit's")
+
+    def produce(open: t.Callable[[str], t.Any]) -> None:
+        open("a.csv").write(b"new a")
+        open("g/x.csv").write(b"new x")
+        _swap_for_link(out / "g", outside)
+
+    with pytest.raises(OutputError, match=r"no longer a directory.*nothing was changed"):
+        atomic_write_tree(out, {}, produce=produce)
+    assert (outside / "x.csv").read_bytes() == b"not the toolkit's" and sorted(os.listdir(outside)) == ["x.csv"]
+    assert (out / "g.real" / "x.csv").read_bytes() == b"old x" and (out / "a.csv").read_bytes() == b"old a"
+    assert sorted(os.listdir(out)) == ["a.csv", "g", "g.real"]  # (no staging directory left)
+
+
+def test_a_folder_swapped_for_a_link_after_the_journal_is_not_written_through(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Swapped later still, once the journal is written: the moves go into the folder that was
+    checked (by its descriptor), never through the link."""
+    from records_toolkit import output
+
+    out, outside = tmp_path / "out", tmp_path / "outside"
+    atomic_write_tree(out, {"g/x.csv": b"old x"})
+    outside.mkdir()
+    real_write_journal = output._write_journal
+
+    def write_journal_then_swap(*args: t.Any) -> None:
+        real_write_journal(*args)
+        _swap_for_link(out / "g", outside)
+
+    monkeypatch.setattr(output, "_write_journal", write_journal_then_swap)
+    atomic_write_tree(out, {"g/x.csv": b"new x"})
+    assert os.listdir(outside) == []
+    assert (out / "g.real" / "x.csv").read_bytes() == b"new x"
+
+
+@pytest.mark.parametrize("limit", [3, 64])
+def test_a_tree_of_many_folders_is_written_with_few_descriptors_and_none_left_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: int
+) -> None:
+    """Each folder is reached by its descriptor, at most ``_OPEN_FOLDERS`` held at once (a tree of
+    thousands of folders would pass the process's limit), all closed at the end."""
+    from records_toolkit import output
+
+    monkeypatch.setattr(output, "_OPEN_FOLDERS", limit)
+    out = tmp_path / "out"
+    names = [f"d{i % 7}/e{i}/f{i % 3}/x{i}.txt" for i in range(150)]
+    open_before = len(os.listdir("/proc/self/fd"))
+    atomic_write_tree(out, {name: b"old " + name.encode() for name in names})
+    atomic_write_tree(out, {name: b"new " + name.encode() for name in names[::2]}, remove=names[1::2][:10])
+    assert len(os.listdir("/proc/self/fd")) == open_before
+    expected = {name: ("new " + name) for name in names[::2]} | {name: ("old " + name) for name in names[1::2][10:]}
+    assert _tree(out) == expected

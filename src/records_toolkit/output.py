@@ -1032,6 +1032,7 @@ def _swap(
         os.mkdir(staging)
         origin = _origin(staging)  # recorded before anything can move: see recover()
         journal: _Journal | None = None
+        folders: _Folders | None = None
         try:
             files: list[str] = list(given)
             # (names joined as text: Path objects for each of 10,000 files cost an import a second;
@@ -1055,17 +1056,23 @@ def _swap(
                 _stage(directory, staging, files, produce, guard)
             removed = [name for name in removed if name not in files]
             _recover_below(directory, [*files, *removed])
+            # From here on each folder is reached by its descriptor, opened from the one above it
+            # without following a link: a folder swapped for a link after the checks (during a long
+            # produce) is refused, never kept from, created through or written through.
+            folders = _Folders(directory)
             kept: list[str] = []
             for name in [*files, *removed]:
                 guard.check()
-                if os.path.lexists(inside(name)):
-                    _keep(Path(into, name), Path(old, name))
+                folder, _, leaf = name.rpartition("/")
+                at = folders.existing(folder)
+                if at is not None and _lexists_at(at, leaf):
+                    _keep_at(at, leaf, Path(old, name))
                     kept.append(name)
             removed = [name for name in removed if name in kept]
             _sync_all(staging, (Path(new, name) for name in files))
             # every folder on the way, outermost first: each one this write makes is journaled (and
             # removed by an undo, innermost first), not only the innermost
-            folders = sorted(
+            on_the_way = sorted(
                 {
                     "/".join(parts[:depth])
                     for parts in (name.split("/")[:-1] for name in files)
@@ -1073,25 +1080,38 @@ def _swap(
                 },
                 key=lambda f: (f.count("/"), f),
             )
-            missing = [f for f in folders if not os.path.lexists(directory / f)]
+            missing = [f for f in on_the_way if folders.existing(f) is None]
             guard.check()
             journal = _Journal([*files, *removed], kept, missing)  # a removed name: kept, with no new file
             _write_journal(staging, journal, origin)  # from here on, a killed run is undone by the next write
             for folder in missing:
-                os.makedirs(directory / folder, exist_ok=True)
-            for name in files:
+                folders.make(folder)
+            touched: set[str] = set()
+            for name, removing in [*((name, False) for name in files), *((name, True) for name in removed)]:
                 guard.check()
-                os.replace(os.path.join(new, name), inside(name))
-            for name in removed:
-                guard.check()
-                os.unlink(inside(name))
+                folder, _, leaf = name.rpartition("/")
+                try:
+                    if removing:
+                        os.unlink(leaf, dir_fd=folders.of(folder))
+                    else:
+                        os.replace(os.path.join(new, name), leaf, dst_dir_fd=folders.of(folder))
+                except OSError as exc:
+                    exc.filename, exc.filename2 = inside(name), None  # (told as the user knows it)
+                    raise
+                touched.add(folder)
             guard.check()
-            for touched in sorted({os.path.dirname(inside(name)) for name in [*files, *removed]}):
-                _fsync_dir(touched or ".")
+            for folder in sorted(touched):
+                with contextlib.suppress(OSError):
+                    os.fsync(folders.of(folder))
             os.unlink(staging / _JOURNAL)  # the commit: the new files stay
             journal = None
+            folders.close()
+            folders = None
             _fsync_dir(staging)
         except BaseException:
+            if folders is not None:
+                folders.close()
+                folders = None
             if journal is not None:
                 try:
                     _undo(directory, staging, journal)
@@ -1200,12 +1220,85 @@ def _stage(directory: Path, staging: Path, files: list[str], produce: Producer, 
         opener.close_files()
 
 
-def _keep(final: Path, kept: Path) -> None:
-    """A second name for the old file in the staging directory; a copy where hard links are refused."""
+class _Folders:
+    """Descriptors of the folders of one tree write, each opened from the one above it with
+    ``O_NOFOLLOW`` (POSIX ``openat``): what is kept, made, moved or removed goes into the very
+    folder that was checked, or the write fails. A folder that has become a link (or anything but a
+    directory) since the checks is an :class:`OutputError`; the write is then undone."""
+
+    _FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
+
+    def __init__(self, directory: Path) -> None:
+        self._directory = directory
+        self._fds: dict[str, int] = {"": os.open(directory, self._FLAGS)}  # (the directory itself as given)
+
+    def of(self, folder: str) -> int:
+        """The descriptor of ``folder`` (``a/b``, relative; ``""``: the directory), opened now if need be."""
+        fd = self._fds.get(folder)
+        if fd is None:
+            if len(self._fds) >= _OPEN_FOLDERS:  # (a tree of many folders: opened again when met again)
+                self.close(keep_root=True)
+            above, _, leaf = folder.rpartition("/")
+            at = self.of(above)
+            try:
+                fd = os.open(leaf, self._FLAGS | getattr(os, "O_NOFOLLOW", 0), dir_fd=at)
+            except OSError as exc:
+                if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                    raise OutputError(
+                        f"cannot write into {self._directory / folder}: it is no longer a directory (a symbolic "
+                        "link or something else was put in its place while the files were written), and the "
+                        "toolkit never writes through a link inside the output directory; nothing was changed"
+                    ) from None
+                raise
+            self._fds[folder] = fd
+        return fd
+
+    def existing(self, folder: str) -> int | None:
+        """:meth:`of`, or None when ``folder`` (or one above it) does not exist."""
+        try:
+            return self.of(folder)
+        except FileNotFoundError:
+            return None
+
+    def make(self, folder: str) -> None:
+        above, _, leaf = folder.rpartition("/")
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(leaf, dir_fd=self.of(above))
+
+    def close(self, *, keep_root: bool = False) -> None:
+        root = self._fds.pop("") if keep_root else None
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds.clear()
+        if root is not None:
+            self._fds[""] = root
+
+
+_OPEN_FOLDERS = 64
+"""Folder descriptors one tree write holds at most (the process's limit is often 1,024)."""
+
+
+def _lexists_at(folder: int, leaf: str) -> bool:
+    try:
+        os.lstat(leaf, dir_fd=folder)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def _keep_at(folder: int, leaf: str, kept: Path) -> None:
+    """A second name for the old file ``leaf`` of the folder of descriptor ``folder`` in the
+    staging directory (a regular file: :func:`_check_target` refused links); a copy where hard
+    links are refused."""
     kept.parent.mkdir(parents=True, exist_ok=True)
     try:
-        os.link(final, kept)  # a regular file: _check_target refused links
+        os.link(leaf, kept, src_dir_fd=folder, follow_symlinks=False)
     except OSError as exc:
         if exc.errno not in (errno.EPERM, errno.EMLINK, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS):
             raise
-        shutil.copy2(final, kept, follow_symlinks=False)
+        source = os.open(leaf, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0), dir_fd=folder)
+        with open(source, "rb") as reading, open(kept, "xb") as writing:
+            shutil.copyfileobj(reading, writing)
+            info = os.fstat(reading.fileno())
+        os.chmod(kept, stat.S_IMODE(info.st_mode))
+        os.utime(kept, ns=(info.st_atime_ns, info.st_mtime_ns))
