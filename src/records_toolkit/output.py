@@ -13,10 +13,13 @@ with ``.toolkit-tmp-``, never reads one as a record.
   staging directory, and each old file kept there too (a hard link); a journal listing the files
   is written before anything moves; then each new file is renamed over its old one, so every name
   always holds a whole file. Any failure, SIGINT or SIGTERM puts the old files back and removes
-  the staging directory.
+  the staging directory. From the keeping of the old files on, each folder is reached by its
+  descriptor, opened from the one above it without following a link (``openat``): a folder
+  swapped for a link after the checks is refused, never written through.
 - After SIGKILL the journal stays: the next write into that directory (see :func:`recover`)
   undoes the interrupted swap, so the tree is again all old, then removes what the dead process
-  left. Only a staging directory this toolkit can show it made on this machine since it last
+  left. So does a write into a folder below it, or one whose files pass through a folder where a
+  killed write left its journal (its undo would otherwise put older files back over theirs). Only a staging directory this toolkit can show it made on this machine since it last
   started is undone (a tree from someone else may hold a planted one, see :func:`recover`), and
   the undo never renames, writes or deletes through a symbolic link.
 
