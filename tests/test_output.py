@@ -6,6 +6,7 @@ import errno
 import os
 import subprocess
 import sys
+import time
 import typing as t
 from pathlib import Path
 
@@ -387,3 +388,53 @@ def test_a_tree_of_many_folders_is_written_with_few_descriptors_and_none_left_op
     assert len(os.listdir("/proc/self/fd")) == open_before
     expected = {name: ("new " + name) for name in names[::2]} | {name: ("old " + name) for name in names[1::2][10:]}
     assert _tree(out) == expected
+
+
+def test_a_long_lived_process_finishes_a_journal_left_above_after_its_first_write(tmp_path: Path) -> None:
+    """A folder found with nothing to finish is remembered by its modification time, not for the
+    life of the process: a write killed there afterwards is finished before the next write below
+    it (it used to be skipped, and the next write into ``p`` put ``d/x`` back to v1: helper-78)."""
+    p = tmp_path / "p"
+    atomic_write_tree(p / "d", {"x": b"v1"})
+    (p / "y").write_text("old")
+    past = time.time() - 60
+    os.utime(p, (past, past))  # (settled long ago: remembered by this first write)
+    atomic_write_tree(p / "d", {"x": b"v1"})
+    _killed_write(p, d__x="killed", y="killed")
+    atomic_write_tree(p / "d", {"x": b"v2"})
+    atomic_write_tree(p, {"z": b"z"})
+    assert _tree(p) == {"d/x": "v2", "y": "old", "z": "z"}
+
+
+def test_a_write_below_a_folder_another_process_is_writing_into_is_refused(tmp_path: Path) -> None:
+    """That process may be finishing a killed write that names this write's files (helper-78):
+    wait for it, rather than be undone by it."""
+    import fcntl
+
+    p = tmp_path / "p"
+    (p / "d").mkdir(parents=True)
+    (p / ".toolkit-tmp-1-0123456789abcdef").mkdir()  # its staging directory
+    held = os.open(p, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(OutputError, match=r"another toolkit process is writing into .*p, which holds it"):
+            atomic_write_tree(p / "d", {"x": b"new"})
+        with pytest.raises(OutputError, match="another toolkit process is writing into"):
+            atomic_write(p / "d" / "x", b"new")
+    finally:
+        os.close(held)
+    assert not (p / "d" / "x").exists()
+
+
+def test_a_killed_write_that_made_the_folder_is_finished_before_the_folder_is_made_again(tmp_path: Path) -> None:
+    """The killed write into ``p`` made ``d``; its undo removes it; the write into ``d`` then makes
+    it again (it used to fail: the undo removed the folder it had just made and locked)."""
+    p = tmp_path / "p"
+    p.mkdir()
+    (p / "keep").write_text("old")
+    _killed_write(p, d__x="killed", keep="killed")
+    atomic_write_tree(p / "d", {"y": b"new"})
+    assert _tree(p) == {"d/y": "new", "keep": "old"}
+    _killed_write(p, d__x="killed", keep="killed")
+    atomic_write(p / "d" / "y", b"newer")
+    assert _tree(p) == {"d/y": "newer", "keep": "old"}

@@ -42,6 +42,7 @@ import signal
 import stat
 import sys
 import threading
+import time
 import types
 import typing as t
 from pathlib import Path
@@ -527,39 +528,67 @@ def _recover(directory: Path, *, locked: bool) -> list[Path]:
     return removed
 
 
-def _leftovers_in(directory: str) -> bool:
-    """Whether ``directory`` holds a name a toolkit write leaves behind when killed (one scan)."""
+def _staged_in(directory: str) -> bool | None:
+    """Whether ``directory`` holds a staging directory a tree write leaves behind when killed (one
+    scan; a temporary file of :func:`atomic_write` undoes nothing and is not counted); None when it
+    cannot be read (then nothing in it can be finished by this process either)."""
     try:
         with os.scandir(directory) as entries:
-            return any(_TEMP_NAME.match(entry.name) for entry in entries)
-    except OSError:  # not there, not a directory, not readable: nothing of ours to finish
-        return False
+            return any(_TEMP_NAME.match(entry.name) and entry.is_dir(follow_symlinks=False) for entry in entries)
+    except OSError:
+        return None
+
+
+_SETTLED: dict[str, int] = {}
+"""Folders found with nothing left to finish, by path: the modification time (ns) they had then.
+A staging directory made in one since changes that time, and it is looked at again; one changed in
+the last :data:`_SETTLE` seconds is not remembered (a file system's clock may be coarse)."""
+_SETTLE = 2_000_000_000
+
+
+def _settled(folder: str) -> bool:
+    """Whether ``folder`` holds nothing a killed write left (looked at again only if it changed)."""
+    try:
+        changed = os.stat(folder).st_mtime_ns
+    except OSError:
+        return True  # (not there, or not to be looked at: nothing of ours to finish)
+    if _SETTLED.get(folder) == changed:
+        return True
+    found = _staged_in(folder)
+    if found is None:
+        return True
+    if not found and time.time_ns() - changed > _SETTLE:
+        _SETTLED[folder] = changed
+    return not found
 
 
 def _recover_above(directory: Path) -> None:
     """Finish the killed writes left in the folders above ``directory`` (nearest first) before a
     write into it: a write into ``D`` killed after its journal, naming ``sub/x``, would otherwise
     be undone by the next write into ``D`` *after* a write into ``D/sub``, and put the older
-    ``sub/x`` back over the newer one (helper-76's finding). Each folder is looked at once per
-    process, and finished under its own lock, as a write into it would; one another process is
-    writing into now is left to that process (its write began by finishing them)."""
+    ``sub/x`` back over the newer one (helper-76's finding). Each is finished under its folder's
+    lock, as a write into that folder would; one another process holds (a write into it, or the
+    finishing of one) refuses this write, since what it does there may name this write's files.
+    One this process cannot finish (another user's, in a folder it may not change) is left with a
+    warning. Called before the write makes or locks its own folder (an undo above may remove it).
+    """
     try:
         real = Path(os.path.realpath(directory))
     except (OSError, ValueError):
         return
     for above in real.parents:
-        key = str(above)
-        if key in _RECOVERED:
+        if _settled(str(above)):
             continue
-        if _leftovers_in(key):
-            try:
-                with _Lock(above) as lock:
-                    _recover(above, locked=lock.held)
-            except OutputError as exc:
-                if "another toolkit process is writing there now" not in str(exc):
-                    raise
-                continue  # (not marked: the next write looks again)
-        _RECOVERED.add(key)
+        try:
+            with _Lock(above) as lock:
+                _recover(above, locked=lock.held)
+        except OutputError as exc:
+            if "another toolkit process is writing there now" in str(exc):
+                raise OutputError(
+                    f"cannot write into {directory}: another toolkit process is writing into {above}, which holds "
+                    "it (try again when it has finished); nothing was changed"
+                ) from None
+            _warn_left(above, f"an interrupted write there could not be finished ({exc})")
 
 
 def _recover_below(directory: Path, names: t.Iterable[str]) -> None:
@@ -568,15 +597,13 @@ def _recover_below(directory: Path, names: t.Iterable[str]) -> None:
     undone only later, would otherwise put its older ``x`` back over the ``sub/x`` this write
     makes. Raises :class:`OutputError` when another process is writing into one of them now."""
     folders = {name.rpartition("/")[0] for name in names} - {""}
-    for folder in sorted(folders):
-        for depth in range(folder.count("/") + 1):
-            here = directory / "/".join(folder.split("/")[: depth + 1])
-            if str(here) in _RECOVERED or not _leftovers_in(str(here)):
-                continue
-            with _Lock(here) as lock:
-                _recover(here, locked=lock.held)
-                if lock.held:
-                    _RECOVERED.add(str(here))
+    below = sorted({"/".join(f.split("/")[: depth + 1]) for f in folders for depth in range(f.count("/") + 1)})
+    for folder in below:
+        here = directory / folder
+        if _settled(str(here)):
+            continue
+        with _Lock(here) as lock:
+            _recover(here, locked=lock.held)
 
 
 class _Untrusted(Exception):
@@ -809,6 +836,7 @@ def atomic_write(path: Path, data: bytes | Producer) -> None:
     target = Path(os.path.realpath(path)) if link else path
     directory = target.parent
     with SignalGuard() as guard:
+        _recover_above(directory)
         try:
             created = _make_dirs(directory)
         except OSError as exc:
@@ -818,7 +846,6 @@ def atomic_write(path: Path, data: bytes | Producer) -> None:
             with _Lock(directory) as lock:
                 if not lock.held or str(directory) not in _RECOVERED:  # once per directory (fmt writes many)
                     _recover(directory, locked=lock.held)
-                    _recover_above(directory)
                     if lock.held:
                         _RECOVERED.add(str(directory))
                 temp = _temp_path(directory)
@@ -998,6 +1025,7 @@ def atomic_write_tree(
     if info is not None and not stat.S_ISDIR(info.st_mode):
         raise OutputError(f"cannot write into {directory}: it is a file, not a directory")
     with SignalGuard() as guard:
+        _recover_above(directory)
         try:
             created = _make_dirs(directory)
         except OSError as exc:
@@ -1005,7 +1033,6 @@ def atomic_write_tree(
         try:
             with _Lock(directory) as lock:
                 _recover(directory, locked=lock.held)
-                _recover_above(directory)
                 for name in [*files, *removed]:
                     _check_target(directory, name)
                 return _swap(directory, files, guard, removed, produce)
