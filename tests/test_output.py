@@ -256,6 +256,91 @@ def test_a_sink_into_a_pipe_copies_a_range_through_this_process(tmp_path: Path) 
     assert got == [b"x" * 2_999_998]
 
 
+def _handed(monkeypatch: pytest.MonkeyPatch, result: t.Any = 0) -> list[tuple[int, int, int, int]]:
+    """What the writes hand to the disk's writeback from now on (``sync_file_range`` calls);
+    ``result``: what each call gives back, or an exception it raises."""
+    from records_toolkit import output
+
+    calls: list[tuple[int, int, int, int]] = []
+
+    def handed(fd: int, start: int, length: int, flags: int) -> int:
+        calls.append((fd, start, length, flags))
+        if isinstance(result, BaseException):
+            raise result
+        return t.cast(int, result)
+
+    monkeypatch.setattr(output, "_WRITEBACK", [handed])
+    return calls
+
+
+@pytest.mark.parametrize("result", [0, -1, OSError(22, "Invalid argument")])
+def test_a_long_file_is_handed_to_the_disk_as_it_is_written(
+    result: t.Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each 4 MiB written is handed to the disk's writeback at once (not waited for): the fsync at
+    the end waits for the last of them only. A writeback refused changes nothing written."""
+    from records_toolkit import output
+
+    calls = _handed(monkeypatch, result)
+    source = tmp_path / "spool"
+    source.write_bytes(bytes(range(256)) * 20_000)  # (5,120,000 bytes)
+    target = tmp_path / "out"
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+    spool = os.open(source, os.O_RDONLY)
+    try:
+        sink = output.Sink(fd, None)
+        for _ in range(9):
+            sink.write(b"a" * 700_000)
+        sink.copy_from(spool, 0, 5_120_000)
+        sink.write(b"end")
+        sink.flush()
+    finally:
+        os.close(spool)
+        os.close(fd)
+    assert target.read_bytes() == b"a" * 6_300_000 + source.read_bytes() + b"end"
+    assert [call[0] for call in calls] == [fd] * len(calls) and {call[3] for call in calls} == {2}
+    assert len(calls) == 2, calls  # (11,420,003 bytes: two steps of 4 MiB or more; the rest is the fsync's)
+    at = 0
+    for _, start, length, _ in calls:  # contiguous from the start, each at least 4 MiB
+        assert start == at and length >= 1 << 22
+        at += length
+    assert at <= 11_420_003
+
+
+def test_the_end_of_each_file_of_a_tree_is_handed_on_unless_tiny(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tree's files are handed on as they are closed (a CSV export's tables), but for those of
+    a few bytes (an import writes thousands: one syncfs at the end does better)."""
+    from records_toolkit import output
+
+    calls = _handed(monkeypatch)
+
+    def produce(open: t.Callable[[str], output.Sink]) -> None:
+        open("large.csv").write(b"x" * 100_000)
+        open("small.csv").write(b"y" * 100)
+
+    output.atomic_write_tree(tmp_path / "out", {}, produce=produce)
+    assert (tmp_path / "out" / "large.csv").read_bytes() == b"x" * 100_000
+    assert (tmp_path / "out" / "small.csv").read_bytes() == b"y" * 100
+    assert [(start, length) for _, start, length, _ in calls] == [(0, 100_000)]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="sync_file_range is Linux's")
+def test_the_system_takes_the_writeback_asked(tmp_path: Path) -> None:
+    from records_toolkit import output
+
+    call = output._writeback()
+    assert call is not None
+    target = tmp_path / "file"
+    target.write_bytes(b"z" * 10_000)
+    fd = os.open(target, os.O_WRONLY)
+    try:
+        assert call(fd, 0, 10_000, 2) == 0
+    finally:
+        os.close(fd)
+
+
 # A tree write killed (as by SIGKILL: no undo, the journal left) at its second move: the first
 # file is in place, the second not. argv: directory, then name=text pairs.
 _KILLED_AT_THE_SECOND_MOVE = """

@@ -705,3 +705,49 @@ def test_a_worker_failing_after_the_first_slice_went_to_a_stream_says_it_went(
         with pytest.raises(CouldNotRun, match="nothing was changed"):
             api.export([tmp_path / "many"], "jsonld", to=f"/dev/fd/{log.fileno()}", jobs=2, cache=False)
     assert (tmp_path / "log2").read_bytes() == b""
+
+
+def _square_after(seconds: float, value: int) -> int:
+    import time
+
+    time.sleep(seconds)
+    return value * value
+
+
+def test_this_process_does_its_own_share_once_the_workers_have_begun_theirs() -> None:
+    """The pool's threads hand the tasks over only when this process lets them run: its own share
+    (``meanwhile``: an export's collection rules, then its first slice) waits until each worker
+    has begun a task, so no core idles while the tasks are on their way."""
+    seen: list[int] = []
+
+    def own() -> None:
+        [begun] = workers._BEGUN.values()  # (the count this call shares with its workers)
+        seen.append(begun.value)
+
+    tasks = [(0.05, number) for number in range(6)]
+    results = list(workers.in_order(_square_after, tasks, 2, "the test", meanwhile=own, ahead=len(tasks)))
+    assert results == [number * number for number in range(6)]
+    assert seen and seen[0] >= 2
+    assert workers._BEGUN == {}  # (let go at the end)
+
+
+def test_a_worker_that_never_begins_delays_this_process_a_moment_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    class Never:
+        value = 0
+
+    monkeypatch.setattr(workers, "BEGIN_WAIT", 0.02)
+    started = time.monotonic()
+    workers._wait_begun(Never(), 2)
+    assert time.monotonic() - started < 1.0
+
+
+def _fails(value: int) -> int:
+    raise ValueError(f"task {value} fails")
+
+
+def test_the_shared_count_is_let_go_when_a_task_fails() -> None:
+    with pytest.raises(ValueError, match="task 0 fails"):
+        list(workers.in_order(_fails, [(0,), (1,)], 2, "the test", meanwhile=lambda: None))
+    assert workers._BEGUN == {}
