@@ -283,14 +283,15 @@ def _name_of(line: bytes) -> bytes:
     return match.group(0).upper() if match else b""
 
 
-def content_digest(lines: t.Iterable[bytes]) -> bytes:
+def content_digest(lines: t.Iterable[bytes], *, own: bool = False) -> bytes:
     """SHA-256 of the content lines of one VEVENT, unfolded, without SEQUENCE/DTSTAMP/LAST-MODIFIED.
 
     Sorted first: the order of properties carries no meaning (§3.6), so a previous export that
-    another tool wrote back in its own order is not taken for a change.
+    another tool wrote back in its own order is not taken for a change. ``own``: lines this
+    exporter made, which hold no revision's (nothing to leave out).
     """
     digest = hashlib.sha256()
-    for line in sorted(line for line in lines if _name_of(line) not in _REVISION):
+    for line in sorted(lines if own else (line for line in lines if _name_of(line) not in _REVISION)):
         digest.update(line)
         digest.update(b"\n")
     return digest.digest()
@@ -396,10 +397,12 @@ def _remember(revisions: dict[str, Revision], lines: list[bytes], shown: str) ->
 
 
 def revise(lines: list[str], previous: Revision | None, now: dt.datetime) -> tuple[int, dt.datetime]:
-    """SEQUENCE and LAST-MODIFIED of an event with these content lines, after ``previous`` (§3.8.7.3-4)."""
-    digest = content_digest(line.encode("utf-8") for line in lines)
+    """SEQUENCE and LAST-MODIFIED of an event with these content lines (none of them a revision's:
+    see :data:`_REVISION`), after ``previous`` (§3.8.7.3-4). Without a previous event no digest is
+    made (a first export's, or one to standard output: a sixth of the calendar's time)."""
     if previous is None:
         return 0, now
+    digest = content_digest((line.encode("utf-8") for line in lines), own=True)
     if previous.digest == digest:
         return previous.sequence, previous.modified or now
     if previous.sequence >= _MAX_SEQUENCE:
