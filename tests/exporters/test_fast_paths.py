@@ -18,6 +18,8 @@ from hypothesis import strategies as st
 from records_toolkit.errors import CouldNotRun
 from records_toolkit.exporters import csv_
 from records_toolkit.exporters.ics import _LINE_OCTETS, escape_text, fold
+from records_toolkit.streaming import of_records
+from records_toolkit.testing.strategies import collections
 
 # -- iCalendar (RFC 5545 §3.1 folding, §3.3.11 TEXT) --------------------------------------------------
 
@@ -231,6 +233,114 @@ def test_graph_items_are_the_nodes_as_json_writes_them(nodes: list[dict[str, t.A
         b"\n    " + jsonld._reference(node).replace(b"\n", b"\n    ").replace(b"<", b"\\u003c") for node in nodes
     )
     assert jsonld._graph_items(nodes) == expected
+
+
+_floatless_values = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70) | _json_text,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_json_text, inner, max_size=3),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.dictionaries(_json_text, _floatless_values, max_size=4), min_size=1, max_size=9))
+def test_nodes_without_floats_are_json_s_bytes_without_a_look(nodes: list[dict[str, t.Any]]) -> None:
+    """What the look for orjson's other spellings (:func:`_fast`) finds is a float's alone: nodes
+    known to hold none are encoded unlooked-at, byte for byte as json writes them (texts that
+    read as those spellings, null and big integers included)."""
+    from records_toolkit.exporters import jsonld
+
+    assert jsonld._graph_items(nodes, True) == jsonld._graph_items(nodes, False)
+
+
+@pytest.mark.parametrize(
+    ("schema", "admits"),
+    [
+        (True, True),
+        (False, False),
+        ({}, True),
+        ({"type": "number"}, True),
+        ({"type": "integer"}, True),  # (1.0 and -0.0 pass as integers)
+        ({"type": ["string", "null"]}, False),
+        ({"enum": ["a", 1, None, True]}, False),
+        ({"enum": ["a", 1.5]}, True),
+        ({"const": 0.0}, True),
+        ({"type": "object"}, True),  # (any other property)
+        ({"type": "object", "additionalProperties": False}, False),
+        ({"type": "object", "properties": {"a": {"type": "string"}}, "additionalProperties": False}, False),
+        ({"type": "object", "properties": {"a": {}}, "additionalProperties": False}, True),
+        ({"type": "object", "patternProperties": {"^x": {"type": "number"}}, "additionalProperties": False}, True),
+        ({"type": "object", "additionalProperties": {"type": "boolean"}}, False),
+        ({"type": "array"}, True),
+        ({"type": "array", "items": {"type": "string"}}, False),
+        ({"type": "array", "prefixItems": [{"type": "number"}], "items": {"type": "string"}}, True),
+        ({"anyOf": [{"type": "string"}, {"type": "number"}]}, True),
+        ({"anyOf": [{"type": "string"}, {"type": "null"}]}, False),
+        ({"type": "string", "anyOf": [{"minLength": 1}, {"maxLength": 0}]}, False),  # (own keywords refuse)
+        ({"oneOf": [{"type": "boolean"}, {"type": "integer"}]}, True),
+        ({"allOf": [{}, {"type": "string"}]}, False),
+        ({"allOf": [{}, {"minimum": 0}]}, True),
+        ({"not": {"type": "number"}}, True),  # (not read: generously True)
+    ],
+)
+def test_a_schema_admits_a_float_unless_its_keywords_plainly_refuse_one(schema: t.Any, admits: bool) -> None:
+    from records_toolkit.exporters import jsonld
+
+    assert jsonld._admits_float(schema, 0) is admits
+
+
+def test_a_schema_nested_past_the_depth_read_admits_a_float() -> None:
+    from records_toolkit.exporters import jsonld
+
+    schema: dict[str, t.Any] = {"type": "string"}
+    for _ in range(40):
+        schema = {"type": "array", "items": schema}
+    assert jsonld._admits_float(schema, 0)
+    assert not jsonld._admits_float(schema["items"]["items"]["items"]["items"]["items"]["items"]["items"]["items"], 0)
+
+
+def test_the_shipped_types_but_places_are_proven_floatless() -> None:
+    """A place's coordinates are numbers; nothing else in the shipped schemas is."""
+    from records_toolkit.exporters import jsonld
+    from records_toolkit.plugins import Context
+
+    assert jsonld.floatless(Context.create().schema) == {"agreement", "article", "event", "organization", "person"}
+
+
+@settings(max_examples=40, deadline=None)
+@given(collections(max_per_type=3))
+def test_a_document_written_knowing_the_schema_is_the_one_written_looking_at_every_batch(
+    records: list[dict[str, t.Any]],
+) -> None:
+    from records_toolkit.exporters import jsonld
+    from records_toolkit.plugins import Context
+
+    looked: list[bytes] = []
+    known: list[bytes] = []
+    spooled = of_records(records)  # (sorted as an export's records are: the nodes made batch by batch)
+    try:
+        jsonld.write(spooled, looked.append)
+        jsonld.write(spooled, known.append, schema=Context.create().schema)
+    finally:
+        spooled.close()
+    assert b"".join(known) == b"".join(looked)
+
+
+def test_a_place_s_coordinates_are_still_looked_at() -> None:
+    """orjson spells 1e-05 ``0.00001``: a batch holding a place is looked at, and json writes it."""
+    from records_toolkit.exporters import jsonld
+    from records_toolkit.plugins import Context
+
+    place = {"id": "somewhere", "type": "place", "name": "Somewhere", "kind": "site"}
+    place["coordinates"] = {"latitude": 1e-05, "longitude": 1.5e-07}
+    place["sources"] = [{"url": "https://example.org/a", "title": "A", "supports": ["name"]}]
+    out: list[bytes] = []
+    spooled = of_records([place])
+    try:
+        jsonld.write(spooled, out.append, schema=Context.create().schema)
+    finally:
+        spooled.close()
+    assert b'"latitude": 1e-05' in b"".join(out) and b'"longitude": 1.5e-07' in b"".join(out)
 
 
 # -- Markdown (clean, and the escapes written between the active characters) ------------------------
