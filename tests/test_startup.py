@@ -686,3 +686,94 @@ def test_a_run_inside_a_wrapper_keeps_the_clean_up(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "marks.atexit").read_text() == "ran"
     assert (tmp_path / "marks.cleanup").read_text() == "ran"
+
+
+_KEEPS_FILES_OPEN = """
+import os, tempfile
+from records_toolkit.plugins import Exported
+AUDIT = open(os.environ["TINY_AUDIT"], "a", encoding="utf-8")  # (never flushed by the format itself)
+SCRATCH = tempfile.NamedTemporaryFile(prefix="tiny-scratch-", dir=os.environ["TINY_SCRATCH"])
+
+class TinyFormat:
+    name = "tiny"
+    suffix = ".txt"
+    media_type = "text/plain"
+    summary = "ids, one a line"
+    directory = False
+    options = ()
+
+    def export(self, records, context):
+        AUDIT.write(f"exported {len(records)} records\\n")
+        return Exported(files={"ids.txt": "".join(r["id"] + "\\n" for r in records).encode()})
+"""
+
+
+def test_a_format_of_another_package_ends_through_the_interpreters_clean_up(tmp_path: Path) -> None:
+    """A plugin may leave what it opened to the interpreter's clean-up (a log it never flushes, a
+    temporary file its finalizer removes): after loading one, the console script ends as Python
+    ends, not in os._exit (helper-79 found the log empty and the temporary file left)."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "tinyopen.py").write_text(_KEEPS_FILES_OPEN, encoding="utf-8")
+    info = site / "tinyopen-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: tinyopen\nVersion: 0.1\n", encoding="utf-8")
+    (info / "entry_points.txt").write_text("[records_toolkit.formats]\ntiny = tinyopen:TinyFormat\n", encoding="utf-8")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(site), "TINY_AUDIT": str(tmp_path / "audit.log")}
+    env["TINY_SCRATCH"] = str(scratch)
+    done = subprocess.run(
+        [str(TOOLKIT), "export", "--no-cache", "-f", "tiny", str(ROOT / "records"), "-o", str(tmp_path / "ids.txt")],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "audit.log").read_text(encoding="utf-8") == "exported 44 records\n"
+    assert list(scratch.iterdir()) == []
+    assert len((tmp_path / "ids.txt").read_text(encoding="utf-8").splitlines()) == 44
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full")
+def test_the_version_into_a_full_or_closed_output_is_exit_3() -> None:
+    """As every other command: said once on stderr, exit 3, no traceback (it printed "Exception
+    ignored" and exited 120 into /dev/full, an AttributeError traceback with stdout closed)."""
+    with open("/dev/full", "wb") as full:
+        done = subprocess.run([str(TOOLKIT), "--version"], stdout=full, stderr=subprocess.PIPE, text=True, check=False)
+    assert (done.returncode, done.stderr) == (3, "toolkit: cannot write the output: No space left on device\n")
+    closed = subprocess.run(
+        ["sh", "-c", 'exec "$0" --version >&-', str(TOOLKIT)], capture_output=True, text=True, check=False
+    )
+    assert closed.returncode == 3 and "cannot write the output" in closed.stderr
+    assert "Traceback" not in closed.stderr
+
+
+@pytest.mark.parametrize("through", ["launcher", "click"])
+def test_a_report_into_a_non_blocking_pipe_arrives_whole(tmp_path: Path, through: str) -> None:
+    """A parent may leave the pipe it reads non-blocking (O_NONBLOCK): the report is written as into
+    any pipe, waiting while it is full (it stopped at 64 KiB with exit 3, where exports waited)."""
+    import fcntl
+    import json
+
+    for number in range(400):
+        (tmp_path / f"e{number}.yaml").write_text(f"id: e{number}\ntype: event\nname: x\n", encoding="utf-8")
+    read_end, write_end = os.pipe()
+    fcntl.fcntl(write_end, fcntl.F_SETFL, fcntl.fcntl(write_end, fcntl.F_GETFL) | os.O_NONBLOCK)
+    args = [str(TOOLKIT), "validate", "--no-cache", "--output-format", "json", str(tmp_path)]
+    if through == "click":
+        args.insert(2, "--collection=" + str(tmp_path))  # (an option the launcher leaves to click)
+    process = subprocess.Popen(args, stdout=write_end, stderr=subprocess.PIPE, cwd=tmp_path)
+    os.close(write_end)
+    time.sleep(0.5)  # (the pipe fills before anything is read)
+    received = bytearray()
+    with os.fdopen(read_end, "rb") as pipe:
+        while chunk := pipe.read(4096):
+            received += chunk
+    _, errors = process.communicate(timeout=60)
+    assert process.returncode == 1, errors
+    assert len(received) > 65536
+    problems = json.loads(received)
+    assert len({problem["file"] for problem in problems}) == 400

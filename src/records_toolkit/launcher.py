@@ -12,6 +12,7 @@ what is wrong.
 
 from __future__ import annotations
 
+import io  # (loaded before any script: the standard streams are its objects)
 import sys
 
 TYPE_CHECKING = False  # (not typing.TYPE_CHECKING: the launcher need not import typing)
@@ -37,14 +38,71 @@ _BOOLEAN.update({"0": False, "no": False, "false": False, "off": False, "f": Fal
 
 def tolerant_streams() -> None:
     """Characters the terminal's encoding cannot show (a file name in `PYTHONIOENCODING=latin-1`)
-    come out as backslash escapes, never as a UnicodeEncodeError traceback."""
-    for stream in (sys.stdout, sys.stderr):
+    come out as backslash escapes, never as a UnicodeEncodeError traceback. A standard stream
+    that a parent process left non-blocking (``O_NONBLOCK`` on a pipe) is written as a blocking
+    one (:class:`_Waiting`): a report larger than the pipe's 64 KiB stopped there, exit 3."""
+    import os
+
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None:
             try:
                 reconfigure(errors="backslashreplace")
             except (ValueError, OSError):
                 pass
+        try:
+            buffered = not isinstance(stream.buffer, io.FileIO)  # (python -u, PYTHONUNBUFFERED: the raw file itself)
+            raw = stream.buffer.raw if buffered else stream.buffer
+            if not isinstance(raw, io.FileIO) or raw.closed or os.get_blocking(raw.fileno()):
+                continue
+        except (AttributeError, ValueError, OSError):
+            continue
+        stream.flush()
+        waiting = io.TextIOWrapper(
+            io.BufferedWriter(_Waiting(raw.fileno()), io.DEFAULT_BUFFER_SIZE if buffered else 1),
+            encoding=stream.encoding,
+            errors=stream.errors,
+            line_buffering=stream.line_buffering,
+            write_through=getattr(stream, "write_through", False),
+        )
+        setattr(sys, name, waiting)
+
+
+class _Waiting(io.RawIOBase):
+    """A standard stream's descriptor that is non-blocking, written as if it were not: a write that
+    would block waits until the descriptor can take more (``poll``), as an export's does. The
+    descriptor stays open when this is closed (it is the process's)."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__()
+        self._fd = fd
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def isatty(self) -> bool:
+        import os
+
+        return os.isatty(self._fd)
+
+    def write(self, data: t.Any) -> int:
+        import os
+        import select
+
+        while True:
+            try:
+                return os.write(self._fd, data)
+            except BlockingIOError:
+                if hasattr(select, "poll"):
+                    waiting = select.poll()
+                    waiting.register(self._fd, select.POLLOUT)
+                    waiting.poll()
+                else:  # pragma: no cover - (no poll: Windows)
+                    select.select([], [self._fd], [])
 
 
 def run() -> None:
@@ -53,7 +111,13 @@ def run() -> None:
     if args == ["--version"]:
         from . import __version__
 
-        sys.stdout.write(f"toolkit {__version__}\n")
+        try:
+            if sys.stdout is None:  # (closed when Python started: `>&-`)
+                raise OSError(9, "standard output is closed")
+            sys.stdout.write(f"toolkit {__version__}\n")
+            sys.stdout.flush()
+        except OSError as exc:
+            cannot_write(exc)
         return
     last = _called_last(sys._getframe(1))
     if args[:1] == ["validate"]:
@@ -238,11 +302,14 @@ def _end(code: int) -> None:
     That clean-up costs about as much as starting Python (~10 ms after a one-file run, ~20 ms
     after a run over 10,000 files or an export of them), and there is nothing for it to do: every
     file the toolkit writes is closed and in place before it ends, its temporary files have no
-    name. So, when no other thread runs (their ends are the interpreter's to wait for), what the
+    name. So, when no other thread runs (their ends are the interpreter's to wait for) and no
+    other package's format was loaded (a plugin may hold a file it leaves to the interpreter's
+    clean-up to flush and close, or a temporary file its finalizer removes), what the
     interpreter's exit runs first (:mod:`atexit`: the worker pool's finalizers, a profiler's
     file) runs now, both streams are flushed, and ``os._exit`` ends the process (as mypy does).
     Otherwise, or when a stream cannot be flushed (the ordinary exit says what it says about it),
-    the ordinary exit, with the objects frozen (:func:`gc.freeze`: never searched again).
+    the ordinary exit, with the objects frozen (:func:`gc.freeze`: never searched again) unless
+    another package's format was loaded.
     Returns only then.
     """
     import atexit
@@ -251,7 +318,10 @@ def _end(code: int) -> None:
 
     run_exitfuncs = getattr(atexit, "_run_exitfuncs", None)  # (CPython's own, as at exit; run once)
     threading = sys.modules.get("threading")
-    if run_exitfuncs is not None and (threading is None or threading.active_count() == 1) and not sys.flags.dev_mode:
+    plugins = sys.modules.get(f"{__package__}.plugins")
+    foreign = plugins is not None and plugins.foreign_code_loaded()  # (a plugin's files: its own to finish)
+    alone = threading is None or threading.active_count() == 1
+    if run_exitfuncs is not None and alone and not sys.flags.dev_mode and not foreign:
         run_exitfuncs()
         try:
             for stream in (sys.stdout, sys.stderr):
@@ -261,7 +331,8 @@ def _end(code: int) -> None:
             pass
         else:
             os._exit(code)
-    gc.freeze()
+    if not foreign:  # (frozen, another package's objects in a cycle would never be finalized: a file unflushed)
+        gc.freeze()
 
 
 def _called_last(caller: t.Any) -> bool:
@@ -296,7 +367,7 @@ def cannot_write(exc: OSError) -> t.NoReturn:
     with contextlib.suppress(OSError):
         sys.stderr.write(f"toolkit: cannot write the output: {exc.strerror or exc}\n")
         sys.stderr.flush()
-    with contextlib.suppress(OSError, ValueError):
+    with contextlib.suppress(OSError, ValueError, AttributeError):  # (AttributeError: no stdout at all)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
     sys.exit(3)
 

@@ -366,6 +366,9 @@ class Entry:
             raise PluginLoadError(
                 self.name, self.package, f"{others} also registers a format named {self.name!r}; uninstall one of them"
             )
+        module = str(getattr(self.entry_point, "value", "")).partition(":")[0].strip()
+        if module != __package__ and not module.startswith(f"{__package__}."):
+            _FOREIGN.append(module)  # (before it runs: a failed load may have opened files too)
         try:
             loaded = self.entry_point.load()
             plugin = loaded() if isinstance(loaded, type) else loaded
@@ -386,6 +389,15 @@ class Entry:
         if wrong:
             raise PluginLoadError(self.name, self.package, f"not a format ({wrong})")
         return plugin
+
+
+_FOREIGN: list[str] = []  # the modules of the formats loaded from other packages, in this process
+
+
+def foreign_code_loaded() -> bool:
+    """Whether a format of another package was loaded in this process: then the console script
+    ends through the interpreter's clean-up, which flushes and closes what that code left open."""
+    return bool(_FOREIGN)
 
 
 RESERVED_OPTION_NAMES = frozenset(
