@@ -397,3 +397,112 @@ def test_a_previous_file_of_indented_lines_costs_what_its_bytes_cost(
     one = write(tmp_path / "one.ics", b"BEGIN:VCALENDAR\r\n" + b"x" * 5000)  # one line, no end
     with pytest.raises(errors.OptionError, match="a content line longer than 1,000 bytes"):
         read_previous(one)
+
+
+def _lines_as_read_line_by_line(data: bytes, longest: int) -> list[bytes] | str:
+    """The unfolded lines as the reader took them before it read a mebibyte at a time: readline
+    by readline, each line's CRs and LF stripped, a line starting with a space or tab a fold.
+    A line past ``longest`` bytes (its LF counted): "too long"."""
+    import io
+
+    stream = io.BytesIO(data)
+    out: list[bytes] = []
+    pieces: list[bytes] = []
+    size = 0
+    for raw in iter(lambda: stream.readline(longest + 1), b""):
+        if len(raw) > longest:
+            return "too long"
+        line = raw.rstrip(b"\r\n")
+        if line[:1] in (b" ", b"\t") and pieces:
+            pieces.append(line[1:])
+            size += len(line) - 1
+            if size > longest:
+                return "too long"
+            continue
+        if pieces:
+            out.append(b"".join(pieces))
+        pieces, size = [line], len(line)
+    if pieces:
+        out.append(b"".join(pieces))
+    return out
+
+
+@given(
+    st.lists(st.sampled_from([b"A", b"BC:d", b"\r\n", b"\n", b"\r", b" ", b"\t", b"\r\n ", b"xyz"]), max_size=40),
+    st.integers(1, 9),
+    st.integers(3, 30),
+)
+def test_the_lines_read_in_blocks_are_the_lines_read_one_by_one(parts: list[bytes], block: int, longest: int) -> None:
+    """Folds, CRs and the length limit across the edges of the blocks read (a few bytes here)."""
+    import io
+
+    from records_toolkit.exporters import ics
+
+    data = b"".join(parts)
+    expected = _lines_as_read_line_by_line(data, longest)
+    real = (ics._READ, ics._LONGEST)
+    ics._READ, ics._LONGEST = block, longest
+    try:
+        got: list[bytes] | str = list(ics._logical_lines(io.BytesIO(data), "x"))
+    except errors.OptionError as exc:
+        assert "a content line longer than" in str(exc)
+        got = "too long"
+    finally:
+        ics._READ, ics._LONGEST = real
+    assert got == expected
+
+
+@given(
+    st.text(st.sampled_from("0123456789TZ٣ ") | st.characters(), min_size=14, max_size=18)
+    | st.datetimes(min_value=dt.datetime(1, 1, 1), max_value=dt.datetime(9999, 12, 31)).map(
+        lambda d: d.strftime("%Y%m%dT%H%M%SZ").rjust(16, "0")
+    )
+    | st.from_regex(r"[0-9]{8}T[0-9]{6}Z", fullmatch=True)
+)
+def test_a_utc_time_is_read_as_strptime_reads_it(value: str) -> None:
+    from records_toolkit.exporters import ics
+
+    try:
+        expected = dt.datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC) if len(value) == 16 else None
+    except ValueError:
+        expected = None
+    assert ics.parse_utc(value) == expected
+
+
+def test_a_digest_is_of_each_line_then_a_line_feed() -> None:
+    """The digest kept for each event of a previous export: unchanged by its reading at once."""
+    import hashlib
+
+    from records_toolkit.exporters import ics
+
+    lines = [b"SUMMARY:b", b"DTSTAMP:20220121T000000Z", b"UID:a", b"X:"]
+    expected = hashlib.sha256()
+    for line in sorted(line for line in lines if not line.startswith(b"DTSTAMP")):
+        expected.update(line + b"\n")
+    assert ics.content_digest(lines) == expected.digest()
+    assert ics.content_digest([]) == hashlib.sha256().digest()
+    assert ics.content_digest([b"DTSTAMP:1"]) == hashlib.sha256().digest()
+
+
+@pytest.mark.parametrize("size", [8, 9, 10, 11])
+@pytest.mark.parametrize("end", [b"\n", b"\r\n", b""])
+@pytest.mark.parametrize("block", [1, 4, 10, 64])
+def test_the_longest_line_is_where_it_was(size: int, end: bytes, block: int) -> None:
+    """A line of the limit's length is refused with its LF, taken without (the last line)."""
+    import io
+
+    from records_toolkit.exporters import ics
+
+    data = b"x" * size + end + b"y\n"
+    expected = _lines_as_read_line_by_line(data, 10) if end else _lines_as_read_line_by_line(b"x" * size, 10)
+    if not end:
+        data = b"x" * size
+    real = (ics._READ, ics._LONGEST)
+    ics._READ, ics._LONGEST = block, 10
+    try:
+        got: list[bytes] | str = list(ics._logical_lines(io.BytesIO(data), "x"))
+    except errors.OptionError:
+        got = "too long"
+    finally:
+        ics._READ, ics._LONGEST = real
+    assert got == expected
