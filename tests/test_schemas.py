@@ -120,3 +120,42 @@ def test_compiled_templates_find_what_values_at_finds_in_the_shipped_records() -
 def test_pointer_join_escapes_per_rfc_6901(pointer: str, token: str | int) -> None:
     assert pointer_join(pointer, token) == pointer + "/" + str(token).replace("~", "~0").replace("/", "~1")
     assert pointer_tokens(pointer_join("", token)) == [str(token)]
+
+
+def test_threads_checking_the_schemas_at_once_each_see_them_checked(monkeypatch: t.Any) -> None:
+    """Exports started from several threads of one program share the schemas: their first check
+    (each document against the metaschema, once) raced, and one thread took another's document
+    off the list (IndexError, helper-80)."""
+    import threading
+    import time
+
+    from records_toolkit import schema_files
+
+    real = schema_files._check_schema
+    checked: list[Path] = []
+
+    def slow(path: Path, doc: t.Any) -> None:
+        time.sleep(0.01)  # (each check long enough for the threads to meet in it)
+        real(path, doc)
+        checked.append(path)
+
+    monkeypatch.setattr(schema_files, "_check_schema", slow)
+    schemas = schema_files.SchemaSet(Path(__file__).resolve().parents[1] / "schemas", check=False)
+    start = threading.Barrier(6)
+    failures: list[BaseException] = []
+
+    def check() -> None:
+        start.wait()
+        try:
+            schemas.check()
+        except BaseException as exc:  # (any: the test says which)
+            failures.append(exc)
+
+    threads = [threading.Thread(target=check) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert not schemas._unchecked and schemas._refs_checked
+    assert sorted(checked) == sorted(Path(__file__).resolve().parents[1].glob("schemas/*.schema.json"))  # each once

@@ -13,6 +13,7 @@ so the error is the one the full check would give.
 
 from __future__ import annotations
 
+import _thread  # (the lock alone: threading is not imported for a one-file run)
 import functools
 import json
 import typing as t
@@ -30,6 +31,7 @@ class SchemaSet:
         self.directory = directory
         self._unchecked: list[tuple[Path, t.Any]] = []  # against the metaschema, in file order
         self._refs_checked = False
+        self._checking = _thread.allocate_lock()  # (exports run from several threads share these schemas)
         documents: dict[str, dict[str, t.Any]] = {}
         try:
             paths = sorted(directory.glob("*.schema.json"))
@@ -64,11 +66,14 @@ class SchemaSet:
         The first fault raises :class:`SchemaBroken` (again at the next call); once all pass, this
         costs nothing.
         """
-        self._check_metaschema()
-        if not self._refs_checked:
-            for name, doc in self.documents.items():
-                self._check_refs(name, doc)
-            self._refs_checked = True
+        if self._refs_checked and not self._unchecked:
+            return
+        with self._checking:  # (two threads took the same document off the list: IndexError)
+            self._check_metaschema()
+            if not self._refs_checked:
+                for name, doc in self.documents.items():
+                    self._check_refs(name, doc)
+                self._refs_checked = True
 
     def _check_metaschema(self) -> None:
         """The documents not checked yet, against the metaschema, in file order; the first that fails raises."""
