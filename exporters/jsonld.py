@@ -84,7 +84,6 @@ import json
 import os
 import re
 import typing as t
-from collections.abc import Mapping
 from pathlib import Path
 
 from records_toolkit import dates
@@ -598,65 +597,11 @@ def _fast(value: t.Any, floatless: bool = False) -> bytes | None:
 
 
 def floatless(schema: SchemaView) -> frozenset[str]:
-    """The record types whose schema admits no float anywhere in a record (:func:`_admits_float`):
-    their nodes hold none (every other value a node holds is a text, a list or a mapping of them),
-    so orjson's bytes for them need no look (:func:`_fast`). Records given to a format are valid."""
-    return _floatless(schema)
-
-
-@functools.lru_cache(maxsize=8)
-def _floatless(schema: SchemaView) -> frozenset[str]:
-    return frozenset(name for name, view in schema.types.items() if not _admits_float(view.schema, 0))
-
-
-_NOT_FLOATS = frozenset({"string", "boolean", "null", "object", "array"})  # ("integer" admits 1.0 and -0.0)
-
-
-def _admits_float(node: t.Any, depth: int) -> bool:
-    """Whether a value valid against the JSON Schema ``node`` (its ``$ref`` inlined) may be or hold
-    a float. A value must pass the node's own keywords, every ``allOf`` branch and one ``anyOf``
-    (``oneOf``) branch: any one of them that refuses floats refuses them. Each is read generously
-    (True wherever it is not plain from the keywords read here: no type said, an integer, which
-    1.0 and -0.0 pass, anything unknown, deep or recursive, a property or an item left open), so
-    the answer is never False by mistake; the keywords not read only narrow what passes."""
-    if node is False:
-        return False
-    if not isinstance(node, Mapping) or depth > 32:
-        return True
-    if any(not _admits_float(branch, depth + 1) for branch in _listed(node.get("allOf"))):
-        return False
-    for choices in ("anyOf", "oneOf"):
-        branches = _listed(node.get(choices))
-        if branches and not any(_admits_float(branch, depth + 1) for branch in branches):
-            return False
-    if "const" in node or "enum" in node:
-        values = [node["const"]] if "const" in node else node["enum"]
-        if isinstance(values, (list, tuple)) and all(type(v) in (str, bool, int) or v is None for v in values):
-            return False
-    kinds = node.get("type")
-    kinds = [kinds] if isinstance(kinds, str) else kinds
-    if not isinstance(kinds, (list, tuple)) or not kinds or not set(kinds) <= _NOT_FLOATS:
-        return True  # (no type said, a number or an integer, or something unread)
-    if "object" in kinds:
-        for keyword in ("properties", "patternProperties"):
-            named = node.get(keyword, {})
-            if not isinstance(named, Mapping) or any(_admits_float(p, depth + 1) for p in named.values()):
-                return True
-        if _admits_float(node.get("additionalProperties", True), depth + 1):
-            return True
-    if "array" in kinds:
-        prefix = node.get("prefixItems", ())
-        if not isinstance(prefix, (list, tuple)) or any(_admits_float(p, depth + 1) for p in prefix):
-            return True
-        if _admits_float(node.get("items", True), depth + 1):
-            return True
-    return False
-
-
-def _listed(value: t.Any) -> t.Sequence[t.Any]:
-    """The branches of ``allOf``/``anyOf``/``oneOf`` (none when it is not a list: then the schema
-    is no valid one, and the others answer)."""
-    return value if isinstance(value, (list, tuple)) else ()
+    """The record types whose schema admits no float anywhere in a record
+    (:attr:`~records_toolkit.schema_view.TypeView.floats`): their nodes hold none (every other
+    value a node holds is a text, a list or a mapping of them), so orjson's bytes for them need no
+    look (:func:`_fast`). Records given to a format are valid."""
+    return frozenset(name for name, view in schema.types.items() if not view.floats)
 
 
 # What orjson may spell otherwise (see _fast). Each pattern starts with a literal, which ``re``

@@ -738,17 +738,20 @@ def test_a_format_of_another_package_ends_through_the_interpreters_clean_up(tmp_
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full")
-def test_the_version_into_a_full_or_closed_output_is_exit_3() -> None:
-    """As every other command: said once on stderr, exit 3, no traceback (it printed "Exception
-    ignored" and exited 120 into /dev/full, an AttributeError traceback with stdout closed)."""
+def test_the_version_into_a_full_or_closed_output_is_what_other_commands_do() -> None:
+    """Into /dev/full: said once on stderr, exit 3, as ``toolkit codes`` (it printed "Exception
+    ignored" and exited 120); with stdout closed: nothing and exit 0, as every command through
+    click (it was an AttributeError traceback)."""
     with open("/dev/full", "wb") as full:
         done = subprocess.run([str(TOOLKIT), "--version"], stdout=full, stderr=subprocess.PIPE, text=True, check=False)
+        codes = subprocess.run([str(TOOLKIT), "codes"], stdout=full, stderr=subprocess.PIPE, text=True, check=False)
     assert (done.returncode, done.stderr) == (3, "toolkit: cannot write the output: No space left on device\n")
-    closed = subprocess.run(
-        ["sh", "-c", 'exec "$0" --version >&-', str(TOOLKIT)], capture_output=True, text=True, check=False
-    )
-    assert closed.returncode == 3 and "cannot write the output" in closed.stderr
-    assert "Traceback" not in closed.stderr
+    assert (codes.returncode, codes.stderr) == (done.returncode, done.stderr)
+    closed = [
+        subprocess.run(["sh", "-c", f'exec "$0" {args} >&-', str(TOOLKIT)], capture_output=True, text=True, check=False)
+        for args in ("--version", "formats")
+    ]
+    assert [(run.returncode, run.stderr) for run in closed] == [(0, "")] * 2
 
 
 @pytest.mark.parametrize("through", ["launcher", "click"])

@@ -111,9 +111,9 @@ def run() -> None:
     if args == ["--version"]:
         from . import __version__
 
+        if sys.stdout is None:  # (closed when Python started, `>&-`: nothing said, as click says nothing then)
+            return
         try:
-            if sys.stdout is None:  # (closed when Python started: `>&-`)
-                raise OSError(9, "standard output is closed")
             sys.stdout.write(f"toolkit {__version__}\n")
             sys.stdout.flush()
         except OSError as exc:

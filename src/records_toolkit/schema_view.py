@@ -46,6 +46,9 @@ class TypeView:
     """The canonical key order of the mapping at each path (``()`` is the record itself)."""
     schema: t.Mapping[str, t.Any]
     """The type's JSON Schema with every ``$ref`` inlined (siblings of a ``$ref`` win); read-only."""
+    floats: bool = True
+    """Whether a valid record of the type may hold a float anywhere (:func:`admits_float`; False
+    only where the schema plainly refuses one: a format may then skip what floats alone need)."""
 
     def ordered(self, record: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
         """A copy of ``record`` with keys in canonical order at every level (unknown keys last, sorted)."""
@@ -80,7 +83,88 @@ def _type_view(model: Model, name: str) -> TypeView:
         dates=tuple(tuple(path) for path in info.dates),
         key_order=types.MappingProxyType({tuple(k): tuple(v) for k, v in info.key_order.items()}),
         schema=t.cast(t.Mapping[str, t.Any], _inline(model, info.schema, info.schema["$id"], 0)),
+        floats=admits_float(info.schema, model, info.schema["$id"]),
     )
+
+
+_NOT_FLOATS = frozenset({"string", "boolean", "null", "object", "array"})  # ("integer" takes 1.0 and -0.0)
+
+
+def admits_float(schema: t.Any, model: Model | None = None, base: str = "") -> bool:
+    """Whether a value valid against the JSON Schema ``schema`` may be, or hold, a float.
+
+    A value must pass the schema's own keywords, the target of its ``$ref`` (``model`` resolves
+    it against ``base``), every ``allOf`` branch and one ``anyOf``/``oneOf`` branch: any one of
+    them that refuses floats refuses them. Each is read generously: True wherever that is not
+    plain from the keywords read here (no type said, ``integer``, which 1.0 and -0.0 pass, an
+    ``enum`` or ``const`` holding anything but strings and null, as 0 == -0.0; a property or an
+    item left open; a cycle or a ``$ref`` that cannot be followed), so never False by mistake.
+    The keywords not read (``not``, ``if``, ``dependentSchemas``, ...) only narrow what passes.
+    """
+    return _admits_float(schema, model, base, 0, {})
+
+
+def _admits_float(node: t.Any, model: Model | None, base: str, depth: int, seen: dict[int, bool]) -> bool:
+    if node is False:
+        return False
+    if not isinstance(node, t.Mapping) or depth > _MAX_DEPTH:
+        return True
+    known = seen.get(id(node))
+    if known is not None:
+        return known  # (True while it is being read: a cycle admits)
+    seen[id(node)] = True
+    seen[id(node)] = answer = _reads_float(node, model, base, depth, seen)
+    return answer
+
+
+def _reads_float(
+    node: t.Mapping[str, t.Any], model: Model | None, base: str, depth: int, seen: dict[int, bool]
+) -> bool:
+    def admits(value: t.Any, at: str = base) -> bool:
+        return _admits_float(value, model, at, depth + 1, seen)
+
+    ref = node.get("$ref")
+    if isinstance(ref, str):
+        if model is None:
+            return True
+        try:
+            target, target_base = model.lookup(ref, base)
+        except SchemaBroken:
+            return True
+        if not admits(target, target_base):
+            return False
+    if any(not admits(branch) for branch in _branches(node.get("allOf"))):
+        return False
+    for choices in ("anyOf", "oneOf"):
+        branches = _branches(node.get(choices))
+        if branches and not any(admits(branch) for branch in branches):
+            return False
+    for values in ([node["const"]] if "const" in node else [], node.get("enum")):
+        if isinstance(values, (list, tuple)) and values and all(type(v) is str or v is None for v in values):
+            return False
+    kinds = node.get("type")
+    kinds = [kinds] if isinstance(kinds, str) else kinds
+    if not isinstance(kinds, (list, tuple)) or not kinds or not set(kinds) <= _NOT_FLOATS:
+        return True  # (no type said, a number or an integer, or something unread)
+    if "object" in kinds:
+        for keyword in ("properties", "patternProperties"):
+            named = node.get(keyword, {})
+            if not isinstance(named, t.Mapping) or any(admits(value) for value in named.values()):
+                return True
+        if admits(node.get("additionalProperties", True)):
+            return True
+    if "array" in kinds:
+        prefix = node.get("prefixItems", ())
+        if not isinstance(prefix, (list, tuple)) or any(admits(item) for item in prefix):
+            return True
+        if admits(node.get("items", True)):
+            return True
+    return False
+
+
+def _branches(value: t.Any) -> t.Sequence[t.Any]:
+    """The branches of ``allOf``/``anyOf``/``oneOf`` (none when it is not a list: no valid schema)."""
+    return value if isinstance(value, (list, tuple)) else ()
 
 
 _MAX_DEPTH = 64

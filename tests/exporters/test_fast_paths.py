@@ -262,7 +262,10 @@ def test_nodes_without_floats_are_json_s_bytes_without_a_look(nodes: list[dict[s
         ({"type": "number"}, True),
         ({"type": "integer"}, True),  # (1.0 and -0.0 pass as integers)
         ({"type": ["string", "null"]}, False),
-        ({"enum": ["a", 1, None, True]}, False),
+        ({"enum": ["a", None]}, False),
+        ({"enum": ["a", 1, None, True]}, True),  # (-0.0 and 1.0 pass an enum of 0 and 1: 0 == -0.0)
+        ({"const": 0}, True),
+        ({"type": "string", "enum": ["a", 0]}, False),  # (the type refuses them)
         ({"enum": ["a", 1.5]}, True),
         ({"const": 0.0}, True),
         ({"type": "object"}, True),  # (any other property)
@@ -284,19 +287,81 @@ def test_nodes_without_floats_are_json_s_bytes_without_a_look(nodes: list[dict[s
     ],
 )
 def test_a_schema_admits_a_float_unless_its_keywords_plainly_refuse_one(schema: t.Any, admits: bool) -> None:
-    from records_toolkit.exporters import jsonld
+    from records_toolkit.schema_view import admits_float
 
-    assert jsonld._admits_float(schema, 0) is admits
+    assert admits_float(schema) is admits
 
 
 def test_a_schema_nested_past_the_depth_read_admits_a_float() -> None:
-    from records_toolkit.exporters import jsonld
+    from records_toolkit.schema_view import admits_float
 
     schema: dict[str, t.Any] = {"type": "string"}
-    for _ in range(40):
+    for _ in range(70):
         schema = {"type": "array", "items": schema}
-    assert jsonld._admits_float(schema, 0)
-    assert not jsonld._admits_float(schema["items"]["items"]["items"]["items"]["items"]["items"]["items"]["items"], 0)
+    assert admits_float(schema)
+    for _ in range(10):
+        schema = schema["items"]
+    assert not admits_float(schema)
+
+
+def _schemas_with(tmp_path: t.Any, change: t.Callable[[dict[str, t.Any]], None]) -> t.Any:
+    """The shipped schemas copied, ``person.schema.json`` changed by ``change``; their view."""
+    import json
+    import shutil
+    from pathlib import Path
+
+    from records_toolkit.schema_view import SchemaView
+    from records_toolkit.schemas import load_model
+
+    folder = tmp_path / "schemas"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "schemas", folder)
+    person = folder / "person.schema.json"
+    document = json.loads(person.read_text(encoding="utf-8"))
+    change(document)
+    person.write_text(json.dumps(document), encoding="utf-8")
+    return SchemaView.of(load_model(str(folder)))
+
+
+def test_a_ref_and_the_keywords_beside_it_both_apply(tmp_path: t.Any) -> None:
+    """The inlined view lets the keywords beside a ``$ref`` win (prefixItems of one, items of the
+    other); a value must pass both, so a number the target allows is allowed (helper-80)."""
+
+    def mixed(document: dict[str, t.Any]) -> None:
+        document.setdefault("$defs", {})["mixed"] = {
+            "type": "array",
+            "prefixItems": [{"type": "string"}, {"type": "number"}],
+            "items": {"type": "string"},
+        }
+        document["properties"]["aliases"] = {"$ref": "#/$defs/mixed", "prefixItems": [{"type": "string"}]}
+
+    assert _schemas_with(tmp_path, mixed).types["person"].floats
+
+
+def test_an_enum_of_integers_admits_a_float(tmp_path: t.Any) -> None:
+    """-0.0 passes ``enum: ["none", 0]`` (0 == -0.0) and is written 0.0 (helper-80)."""
+
+    def numbered(document: dict[str, t.Any]) -> None:
+        document["properties"]["description"] = {"enum": ["none", 0]}
+
+    view = _schemas_with(tmp_path, numbered)
+    assert view.types["person"].floats and not view.types["event"].floats
+
+
+def test_a_ref_that_refuses_floats_keeps_a_type_floatless(tmp_path: t.Any) -> None:
+    def referenced(document: dict[str, t.Any]) -> None:
+        document.setdefault("$defs", {})["label"] = {"type": "string"}
+        document["properties"]["description"] = {"$ref": "#/$defs/label"}  # (no type of its own)
+
+    assert not _schemas_with(tmp_path, referenced).types["person"].floats
+
+
+def test_a_cycle_admits_a_float() -> None:
+    """Read generously: a schema that is being read when it is met again admits (never loops)."""
+    from records_toolkit.schema_view import _admits_float
+
+    tree: dict[str, t.Any] = {"type": "object", "additionalProperties": False}
+    tree["properties"] = {"label": {"type": "string"}, "below": {"type": "array", "items": tree}}
+    assert _admits_float(tree, None, "", 0, {})
 
 
 def test_the_shipped_types_but_places_are_proven_floatless() -> None:
