@@ -412,6 +412,8 @@ def _remember(revisions: dict[str, Revision], lines: list[bytes], shown: str) ->
     content: list[bytes] = []  # (the lines the digest reads: each line's name found once)
     for line in lines:
         name = _name_of(line)
+        if name == b"GEO":
+            line = _geo_as_written(line)
         if name not in _REVISION:
             content.append(line)
         if name in (b"UID", b"SEQUENCE", b"DTSTAMP", b"LAST-MODIFIED") and name not in values:
@@ -427,6 +429,20 @@ def _remember(revisions: dict[str, Revision], lines: list[bytes], shown: str) ->
     known = revisions.get(uid)
     if known is None or (revision.sequence, revision.modified or _EPOCH) > (known.sequence, known.modified or _EPOCH):
         revisions[uid] = revision
+
+
+_GEO = re.compile(rb"(?i:GEO):([+-]?[0-9]+(?:\.[0-9]+)?);([+-]?[0-9]+(?:\.[0-9]+)?)\Z")  # §3.8.1.6, FLOAT §3.3.7
+
+
+def _geo_as_written(line: bytes) -> bytes:
+    """A GEO line of a previous export as this exporter writes the same two FLOATs (six decimals,
+    :func:`format_float`): another tool writing them back shorter (``38.41885`` for ``38.418850``:
+    icalendar does) changed nothing. Anything else (parameters, another form) as it is."""
+    match = _GEO.match(line)
+    if match is None:
+        return line
+    latitude, longitude = (format_float(float(number)) for number in match.groups())
+    return f"GEO:{latitude};{longitude}".encode("ascii")
 
 
 def revise(lines: list[str], previous: Revision | None, now: dt.datetime) -> tuple[int, dt.datetime]:

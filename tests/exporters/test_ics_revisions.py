@@ -506,3 +506,39 @@ def test_the_longest_line_is_where_it_was(size: int, end: bytes, block: int) -> 
     finally:
         ics._READ, ics._LONGEST = real
     assert got == expected
+
+
+def test_coordinates_another_tool_writes_shorter_are_no_change(tmp_path: Path) -> None:
+    """icalendar writes GEO:38.41885;27.12872 where the export wrote 38.418850;27.128720: the same
+    FLOATs (§3.3.7), so no event is taken for changed (helper-80: two of seven were, SEQUENCE 1).
+    Other coordinates are a change."""
+    records = shipped()
+    data = calendar_bytes(records)
+    assert b"GEO:38.418850;27.128720" in data
+    rewritten = icalendar.Calendar.from_ical(data).to_ical()
+    assert b"GEO:38.41885;27.12872" in rewritten
+    assert calendar_bytes(records, previous=write(tmp_path / "x.ics", rewritten)) == data
+    moved = data.replace(b"GEO:38.418850;27.128720", b"GEO:38.418851;27.128720")
+    bumped = [
+        uid
+        for uid, event in parsed(calendar_bytes(records, previous=write(tmp_path / "y.ics", moved))).items()
+        if event["SEQUENCE"] == 1
+    ]
+    assert len(bumped) >= 1
+
+
+@pytest.mark.parametrize(
+    ("line", "as_written"),
+    [
+        (b"GEO:38.41885;27.12872", b"GEO:38.418850;27.128720"),
+        (b"geo:-0.0;1", b"GEO:0.000000;1.000000"),
+        (b"GEO:+40;-3.5", b"GEO:40.000000;-3.500000"),
+        (b"GEO;X-A=1:38.41885;27.12872", b"GEO;X-A=1:38.41885;27.12872"),  # (a parameter: as it is)
+        (b"GEO:1e5;2", b"GEO:1e5;2"),  # (no FLOAT of §3.3.7)
+        (b"GEO:1.5", b"GEO:1.5"),
+    ],
+)
+def test_a_geo_line_is_read_as_the_export_writes_its_floats(line: bytes, as_written: bytes) -> None:
+    from records_toolkit.exporters import ics
+
+    assert ics._geo_as_written(line) == as_written
