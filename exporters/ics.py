@@ -283,15 +283,15 @@ def _name_of(line: bytes) -> bytes:
     return match.group(0).upper() if match else b""
 
 
-def content_digest(lines: t.Iterable[bytes], *, own: bool = False) -> bytes:
-    """SHA-256 of the content lines of one VEVENT, unfolded, without SEQUENCE/DTSTAMP/LAST-MODIFIED.
+def content_digest(lines: t.Iterable[bytes]) -> bytes:
+    """SHA-256 of the content lines of one VEVENT, unfolded, each then LF; the lines of its
+    revision (:data:`_REVISION`: SEQUENCE, DTSTAMP, LAST-MODIFIED) are not given.
 
     Sorted first: the order of properties carries no meaning (§3.6), so a previous export that
-    another tool wrote back in its own order is not taken for a change. ``own``: lines known to
-    hold no revision's (this exporter's own, or left out already): nothing to leave out.
+    another tool wrote back in its own order is not taken for a change.
     """
-    kept = sorted(lines if own else (line for line in lines if _name_of(line) not in _REVISION))
-    return hashlib.sha256(b"\n".join(kept) + b"\n" if kept else b"").digest()  # (each line, then LF)
+    kept = sorted(lines)
+    return hashlib.sha256(b"\n".join(kept) + b"\n" if kept else b"").digest()
 
 
 def parse_utc(value: str) -> dt.datetime | None:
@@ -342,8 +342,9 @@ def _logical_lines(stream: t.BinaryIO, shown: str) -> t.Iterator[bytes]:
                 raise OptionError(too_long)
         else:
             physical = [carry] if carry else []
+        ended = 1 if chunk else 0  # (each line but the file's last one had its LF, which counts)
         for raw in physical:
-            if len(raw) >= _LONGEST and (chunk or len(raw) > _LONGEST):  # (with its LF, past the limit)
+            if len(raw) + ended > _LONGEST:
                 raise OptionError(too_long)
             line = raw.rstrip(b"\r")
             if line[:1] in (b" ", b"\t") and pieces:
@@ -409,7 +410,7 @@ def read_previous(path: str) -> dict[str, Revision] | None:
 
 def _remember(revisions: dict[str, Revision], lines: list[bytes], shown: str) -> None:
     values: dict[bytes, str] = {}
-    content: list[bytes] = []  # (the lines the digest reads: each line's name found once)
+    content: list[bytes] = []  # (the lines the digest reads: all but the revision's)
     for line in lines:
         name = _name_of(line)
         if name == b"GEO":
@@ -425,7 +426,7 @@ def _remember(revisions: dict[str, Revision], lines: list[bytes], shown: str) ->
     if not text.isascii() or not text.isdigit() or int(text) > _MAX_SEQUENCE:
         raise OptionError(f"{shown}: event {uid}: SEQUENCE {text!r} is not a whole number from 0 to {_MAX_SEQUENCE}")
     modified = parse_utc(values.get(b"LAST-MODIFIED", "")) or parse_utc(values.get(b"DTSTAMP", ""))
-    revision = Revision(content_digest(content, own=True), int(text), modified)
+    revision = Revision(content_digest(content), int(text), modified)
     known = revisions.get(uid)
     if known is None or (revision.sequence, revision.modified or _EPOCH) > (known.sequence, known.modified or _EPOCH):
         revisions[uid] = revision
@@ -451,7 +452,7 @@ def revise(lines: list[str], previous: Revision | None, now: dt.datetime) -> tup
     made (a first export's, or one to standard output: a sixth of the calendar's time)."""
     if previous is None:
         return 0, now
-    digest = content_digest((line.encode("utf-8") for line in lines), own=True)
+    digest = content_digest(line.encode("utf-8") for line in lines)
     if previous.digest == digest:
         return previous.sequence, previous.modified or now
     if previous.sequence >= _MAX_SEQUENCE:

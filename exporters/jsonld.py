@@ -572,7 +572,7 @@ def encode(value: t.Any) -> bytes:
     return _fast(value) or _reference(value)
 
 
-def _fast(value: t.Any, floatless: bool = False) -> bytes | None:
+def _fast(value: t.Any, no_float: bool = False) -> bytes | None:
     """orjson's bytes for ``value`` when they are :func:`_reference`'s, else None.
 
     orjson writes sorted keys, two-space indents, UTF-8 and escapes exactly as ``json.dumps``
@@ -580,7 +580,7 @@ def _fast(value: t.Any, floatless: bool = False) -> bytes | None:
     the export writes ``0.0``), writes NaN and infinities as ``null`` (``json`` refuses them) and
     refuses integers beyond 64 bits. A positive exponent is spelled as ``repr`` spells it (``1e+16``).
     Output holding ``0.0000``, ``-0.0``, ``null`` or a digit, ``e-`` and a digit anywhere (in a
-    string too: then only time is lost) and any refusal take the reference path. ``floatless``:
+    string too: then only time is lost) and any refusal take the reference path. ``no_float``:
     ``value`` holds no float (the caller knows), so none of that can be in the output: not looked for.
     """
     if _orjson is None:
@@ -589,7 +589,7 @@ def _fast(value: t.Any, floatless: bool = False) -> bytes | None:
         data: bytes = _orjson.dumps(value, option=_ORJSON_OPTIONS)
     except (TypeError, ValueError):
         return None
-    if floatless:
+    if no_float:
         return data
     if (_ZERO(data) and (b"0.0000" in data or b"-0.0" in data)) or _NULL(data) or _EXPONENT(data):
         return None
@@ -777,15 +777,15 @@ def _batches(items: t.Iterable[dict[str, t.Any]], size: int) -> t.Iterator[list[
 _GRAPH_HEAD, _GRAPH_TAIL = b'{\n  "@graph": [', b"\n  ]\n}"
 
 
-def _graph_items(nodes: list[dict[str, t.Any]], floatless: bool = False) -> bytes:
+def _graph_items(nodes: list[dict[str, t.Any]], no_float: bool = False) -> bytes:
     """``\\n    <node>,\\n    <node>...``: the nodes as items of ``@graph``, in the document's indent.
 
     One orjson call for the batch, as the value of a ``@graph`` key (its items then indented as
     in the document, so nothing is re-indented); a batch :func:`_fast` would not take is encoded
-    node by node, each where orjson spells it as json does and by json where not. ``floatless``:
+    node by node, each where orjson spells it as json does and by json where not. ``no_float``:
     the nodes hold no float (orjson's bytes are json's unless it refuses them).
     """
-    data = _fast({"@graph": nodes}, floatless)
+    data = _fast({"@graph": nodes}, no_float)
     if data is not None:
         return data[len(_GRAPH_HEAD) : -len(_GRAPH_TAIL)].replace(b"<", b"\\u003c")
     return b",".join(b"\n    " + encode(node).replace(b"\n", b"\n    ").replace(b"<", b"\\u003c") for node in nodes)

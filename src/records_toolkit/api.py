@@ -823,14 +823,9 @@ class _Into:
             self._nones += 1
             if self._nones > 100_000 or os.get_blocking(fd):
                 raise OSError(0, "its write returned None (it would block), but its descriptor does not block")
-        import select
+        from .launcher import wait_writable
 
-        if hasattr(select, "poll"):
-            waiting = select.poll()
-            waiting.register(fd, select.POLLOUT)
-            waiting.poll()
-        else:  # pragma: no cover - (no poll: Windows)
-            select.select([], [fd], [])
+        wait_writable(fd)
 
 
 class _Sent(t.Mapping[str, bytes]):

@@ -91,18 +91,24 @@ class _Waiting(io.RawIOBase):
 
     def write(self, data: t.Any) -> int:
         import os
-        import select
 
         while True:
             try:
                 return os.write(self._fd, data)
             except BlockingIOError:
-                if hasattr(select, "poll"):
-                    waiting = select.poll()
-                    waiting.register(self._fd, select.POLLOUT)
-                    waiting.poll()
-                else:  # pragma: no cover - (no poll: Windows)
-                    select.select([], [self._fd], [])
+                wait_writable(self._fd)
+
+
+def wait_writable(fd: int) -> None:
+    """Until the non-blocking descriptor ``fd`` can take more bytes (a pipe's reader read some)."""
+    import select
+
+    if hasattr(select, "poll"):
+        waiting = select.poll()
+        waiting.register(fd, select.POLLOUT)
+        waiting.poll()
+    else:  # pragma: no cover - (no poll: Windows)
+        select.select([], [fd], [])
 
 
 def run() -> None:

@@ -470,18 +470,24 @@ def test_a_utc_time_is_read_as_strptime_reads_it(value: str) -> None:
 
 
 def test_a_digest_is_of_each_line_then_a_line_feed() -> None:
-    """The digest kept for each event of a previous export: unchanged by its reading at once."""
+    """The digest kept for each event of a previous export: each content line sorted, then LF; its
+    revision's lines (DTSTAMP, SEQUENCE, LAST-MODIFIED) left out, unchanged by its reading at once."""
     import hashlib
 
     from records_toolkit.exporters import ics
 
-    lines = [b"SUMMARY:b", b"DTSTAMP:20220121T000000Z", b"UID:a", b"X:"]
+    lines = [b"SUMMARY:b", b"DTSTAMP:20220121T000000Z", b"UID:a", b"X:", b"SEQUENCE:2"]
     expected = hashlib.sha256()
-    for line in sorted(line for line in lines if not line.startswith(b"DTSTAMP")):
+    for line in sorted(line for line in lines if not line.startswith((b"DTSTAMP", b"SEQUENCE"))):
         expected.update(line + b"\n")
-    assert ics.content_digest(lines) == expected.digest()
+    revisions: dict[str, ics.Revision] = {}
+    ics._remember(revisions, lines, "x")
+    assert revisions["a"].digest == expected.digest()
+    assert revisions["a"].sequence == 2
     assert ics.content_digest([]) == hashlib.sha256().digest()
-    assert ics.content_digest([b"DTSTAMP:1"]) == hashlib.sha256().digest()
+    only_revision: dict[str, ics.Revision] = {}
+    ics._remember(only_revision, [b"UID:a", b"DTSTAMP:20220121T000000Z"], "x")
+    assert only_revision["a"].digest == hashlib.sha256(b"UID:a\n").digest()
 
 
 @pytest.mark.parametrize("size", [8, 9, 10, 11])
