@@ -530,8 +530,8 @@ def _places_of(records: t.Iterable[Record]) -> dict[str, Place]:
     return {r["id"]: (r["name"], r["kind"], r.get("within")) for r in records if r["type"] == "place"}
 
 
-def _writer(records: t.Sequence[Record], base: str) -> _Writer:
-    return _Writer(_types_of(records), check_base(base), _places_of(records))
+def _writer(records: t.Sequence[Record], base: str, floatless: t.AbstractSet[str] = frozenset()) -> _Writer:
+    return _Writer(_types_of(records), check_base(base), _places_of(records), floatless)
 
 
 def document(records: t.Sequence[Record], *, base: str = DEFAULT_BASE, context: str = "embedded") -> dict[str, t.Any]:
@@ -712,9 +712,8 @@ def write(
     ``schema``: what the records are valid against (then the nodes of types that admit no float
     are encoded without a look for floats: see :func:`floatless`)."""
     base = check_base(base)
-    writer = _writer(records, base) if plan is None else _Writer(plan[0], base, plan[1])
-    if schema is not None:
-        writer.floatless = floatless(schema)
+    without_floats = frozenset() if schema is None else floatless(schema)
+    writer = _writer(records, base, without_floats) if plan is None else _Writer(plan[0], base, plan[1], without_floats)
     ordered = _graph_order(records, base)
     nodes: t.Iterable[dict[str, t.Any]]
     if ordered is None:  # (every node made before the first batch: no batch is known to be floatless)

@@ -332,6 +332,45 @@ def test_a_slice_that_fails_in_a_worker_fails_the_export_and_nothing_is_written(
     assert {p.name for p in tmp_path.iterdir()} <= {"out.jsonld", module.name, "__pycache__"}  # (no staging left)
 
 
+_KILLED_HOLDING = """
+import os, signal, time
+from records_toolkit import workers
+from records_toolkit.errors import CouldNotRun
+
+def shared_count():
+    (count,) = workers._BEGUN.values()
+    return count
+
+def work(number):
+    if number == 0:  # the worst moment to die: holding the shared count's lock, if it has one
+        lock = getattr(shared_count(), "get_lock", None)
+        if lock is not None:
+            lock().acquire()
+        os.kill(os.getpid(), signal.SIGKILL)
+    time.sleep(0.05)
+    return number
+
+def meanwhile():  # this process's own share, which reads the count after the worker died
+    time.sleep(0.5)
+    print("count read:", shared_count().value >= 0, flush=True)
+
+try:
+    list(workers.in_order(work, [(n,) for n in range(6)], 2, "the test", meanwhile=meanwhile))
+except CouldNotRun as exc:
+    print("error:", exc)
+"""
+
+
+def test_a_worker_killed_at_any_moment_is_an_error_never_a_hang() -> None:
+    """The count of begun tasks the workers share holds no lock a killed worker could keep: the
+    pool terminates the other workers when one dies (and Ctrl-C kills them all), and a lock left
+    held made this process wait for ever (1 export in about 50 with a slice's worker killed, on a
+    busy machine)."""
+    done = subprocess.run([sys.executable, "-c", _KILLED_HOLDING], capture_output=True, text=True, timeout=60)
+    assert "count read: True" in done.stdout, done.stderr
+    assert "error: the test could not run: a worker process ended unexpectedly" in done.stdout, done.stderr
+
+
 @pytest.mark.slow
 def test_a_real_export_of_two_thousand_records_in_workers_is_byte_identical(tmp_path: Path) -> None:
     corpus.make(tmp_path / "corpus", 46)  # 2,024 records: two slices of MIN_RECORDS
